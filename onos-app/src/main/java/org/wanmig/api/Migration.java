@@ -1,0 +1,130 @@
+package org.wanmig.api;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The record of one migration of a virtual server from one data center to another.
+ * Immutable: every transition makes a new record with one more event on its timeline.
+ */
+public final class Migration {
+    private final MigrationId id;
+    private final String server;
+    private final String source;
+    private final String destination;
+    private final long destinationPort;
+    private final TunnelLabels labels;
+    private final List<MigrationEvent> timeline;
+    private final String error;
+
+    public Migration(MigrationId id, String server, String source, String destination,
+                     long destinationPort, TunnelLabels labels, List<MigrationEvent> timeline,
+                     String error) {
+        this.id = Objects.requireNonNull(id);
+        this.server = Objects.requireNonNull(server);
+        this.source = Objects.requireNonNull(source);
+        this.destination = Objects.requireNonNull(destination);
+        this.destinationPort = destinationPort;
+        this.labels = Objects.requireNonNull(labels);
+        if (timeline.isEmpty()) {
+            throw new IllegalArgumentException("a migration's timeline starts with REQUESTED");
+        }
+        this.timeline = Collections.unmodifiableList(new ArrayList<>(timeline));
+        this.error = error;
+    }
+
+    /** A new migration in state REQUESTED. */
+    public static Migration requested(MigrationId id, String server, String source, String destination,
+                                      long destinationPort, TunnelLabels labels, long now) {
+        return new Migration(id, server, source, destination, destinationPort, labels,
+                List.of(new MigrationEvent(MigrationState.REQUESTED, now,
+                        server + " from " + source + " to " + destination)), null);
+    }
+
+    public MigrationId id() {
+        return id;
+    }
+
+    public String server() {
+        return server;
+    }
+
+    public String source() {
+        return source;
+    }
+
+    public String destination() {
+        return destination;
+    }
+
+    /** Port of the destination PE where the server attaches once it runs there. */
+    public long destinationPort() {
+        return destinationPort;
+    }
+
+    public TunnelLabels labels() {
+        return labels;
+    }
+
+    public List<MigrationEvent> timeline() {
+        return timeline;
+    }
+
+    public MigrationState state() {
+        return timeline.get(timeline.size() - 1).state();
+    }
+
+    /** When the current state was entered. */
+    public long stateSince() {
+        return timeline.get(timeline.size() - 1).epochMillis();
+    }
+
+    /** Why the migration failed or was rolled back; null otherwise. */
+    public String error() {
+        return error;
+    }
+
+    public boolean isActive() {
+        return !state().isTerminal();
+    }
+
+    /** This record after entering {@code next}. */
+    public Migration transition(MigrationState next, long now, String detail) {
+        List<MigrationEvent> events = new ArrayList<>(timeline);
+        events.add(new MigrationEvent(next, now, detail));
+        return new Migration(id, server, source, destination, destinationPort, labels, events, error);
+    }
+
+    /** This record with an error recorded (kept through the rollback that follows). */
+    public Migration withError(String reason) {
+        return new Migration(id, server, source, destination, destinationPort, labels, timeline, reason);
+    }
+
+    /** Whether {@code state} was entered at some point. */
+    public boolean reached(MigrationState state) {
+        return timeline.stream().anyMatch(e -> e.state() == state);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!(o instanceof Migration)) {
+            return false;
+        }
+        Migration m = (Migration) o;
+        return id.equals(m.id) && server.equals(m.server) && source.equals(m.source)
+                && destination.equals(m.destination) && destinationPort == m.destinationPort
+                && labels.equals(m.labels) && timeline.equals(m.timeline) && Objects.equals(error, m.error);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(id, server, source, destination, destinationPort, labels, timeline, error);
+    }
+
+    @Override
+    public String toString() {
+        return "Migration{" + id + " " + server + " " + source + "->" + destination + " " + state() + "}";
+    }
+}

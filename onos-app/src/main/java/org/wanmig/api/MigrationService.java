@@ -1,0 +1,48 @@
+package org.wanmig.api;
+
+import org.wanmig.config.DataCenter;
+import org.wanmig.config.VirtualServer;
+
+import java.util.Collection;
+import java.util.Optional;
+
+/**
+ * The migration management system as its users see it (CLI, REST, whole-DC plans). Every
+ * refusal is a {@link WanmigException} thrown before anything is changed.
+ */
+public interface MigrationService {
+
+    Collection<DataCenter> dataCenters();
+
+    Collection<VirtualServer> servers();
+
+    /** The data center a server runs in now. */
+    String location(String server);
+
+    /** The active migration of a server, if one runs. */
+    Optional<Migration> activeMigration(String server);
+
+    Collection<Migration> migrations();
+
+    Optional<Migration> migration(MigrationId id);
+
+    /**
+     * Starts moving {@code server} to {@code destination}.
+     *
+     * @param destinationPort the server's port at the destination PE, or null for the configured one
+     */
+    Migration startMigration(String server, String destination, Long destinationPort);
+
+    /** Gives up a migration that has not completed; everything returns to the source. */
+    Migration abort(MigrationId id);
+
+    /** The hypervisor's report that the server runs at the destination (the cutover trigger). */
+    Migration hypervisorCompleted(MigrationId id, String detail);
+
+    /** The hypervisor's report that it could not move the server. */
+    Migration hypervisorFailed(MigrationId id, String reason);
+
+    void addListener(MigrationListener listener);
+
+    void removeListener(MigrationListener listener);
+}

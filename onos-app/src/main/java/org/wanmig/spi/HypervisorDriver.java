@@ -1,0 +1,26 @@
+package org.wanmig.spi;
+
+import org.wanmig.api.Migration;
+import org.wanmig.config.DataCenter;
+import org.wanmig.config.VirtualServer;
+
+/**
+ * How the MMS asks a hypervisor (or its orchestrator) to live-migrate a server. The hypervisor's
+ * completion report, which triggers the cutover, arrives through {@link HypervisorListener}
+ * (or through the REST API, which calls the same listener).
+ */
+public interface HypervisorDriver {
+
+    /** Short name used in configuration, e.g. "rest" or "http". */
+    String name();
+
+    /** Starts moving the server; returns at once, the outcome arrives through the listener. */
+    void migrate(Migration migration, VirtualServer server, DataCenter from, DataCenter to,
+                 HypervisorListener listener);
+
+    /**
+     * Stops a migration that is being given up. {@code serverMoved} is true when the server
+     * already runs at the destination and must be brought back to the source.
+     */
+    void abort(Migration migration, VirtualServer server, DataCenter from, DataCenter to, boolean serverMoved);
+}

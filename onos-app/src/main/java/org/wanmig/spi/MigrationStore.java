@@ -1,0 +1,30 @@
+package org.wanmig.spi;
+
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+
+import java.util.Collection;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Where migration records and server placements live: a distributed map in ONOS, a local file in
+ * the embedded runtime. The lifecycle writes a record before acting on its new state, so another
+ * instance (or a restarted one) can resume from the store alone.
+ */
+public interface MigrationStore {
+
+    /** A fresh id, never handed out before by this store. */
+    MigrationId nextId();
+
+    Optional<Migration> get(MigrationId id);
+
+    Collection<Migration> all();
+
+    void put(Migration migration);
+
+    /** Server name to the data center it runs in, for servers that moved since configuration. */
+    Map<String, String> placements();
+
+    void setPlacement(String server, String dataCenter);
+}
