@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""
+wanmig2dc: one client site and two data centers across a small WAN core.
+
+Matches mininet-topos/wanmig-2dc.json port for port (see README.md):
+
+    h1 --1[cs1]2 --1[core1]3 --1[core2]2 --1[peB]2 .. (vs1 after migration)
+                       2                        3 -- storB (storage=True)
+                       |
+                       1[peA]2 -- vs1
+                          3 -- storA (storage=True)
+
+Run it with:
+    mn --custom wanmig_2dc.py --topo wanmig2dc --controller remote
+    mn --custom wanmig_2dc.py --topo wanmig2dc,bw=100,storage=True --controller remote
+or from Python: net = wanmig_2dc.make_net(bw=100).
+"""
+
+from functools import partial
+
+from mininet.link import Link, TCLink
+from mininet.net import Mininet
+from mininet.node import OVSSwitch, RemoteController
+from mininet.topo import Topo
+
+GATEWAY_MAC = '00:00:5e:00:01:01'   # answered by the controller for every gateway IP
+
+
+def switch_opts(dpid, fail_mode='secure'):
+    """OVS in user space (the machines have no openvswitch kernel module), OpenFlow 1.3."""
+    return dict(cls=OVSSwitch, dpid=dpid, datapath='user', protocols='OpenFlow13',
+                failMode=fail_mode)
+
+
+def server_link_names(server):
+    """Interface names of a server's uplink: its own end and the end that is the switch port.
+    The switch-side end keeps its name when the hypervisor moves it to another PE."""
+    return dict(intfName1='%s-eth0' % server, intfName2='%s-sw' % server)
+
+
+class WanMig2DC(Topo):
+    """Client site 1 (cs1, h1), WAN core (core1, core2), DC A (peA, vs1), DC B (peB)."""
+
+    def build(self, bw=None, storage=False, fail_mode='secure'):
+        # Only the WAN links are shaped (htb); access links run at veth speed.
+        wan = dict(cls=TCLink, bw=bw) if bw else dict(cls=Link)
+        sw = partial(switch_opts, fail_mode=fail_mode)
+
+        cs1 = self.addSwitch('cs1', **sw('0000000000000001'))
+        core1 = self.addSwitch('core1', **sw('0000000000000002'))
+        core2 = self.addSwitch('core2', **sw('0000000000000003'))
+        peA = self.addSwitch('peA', **sw('000000000000000a'))
+        peB = self.addSwitch('peB', **sw('000000000000000b'))
+
+        h1 = self.addHost('h1', ip='10.0.1.1/24', mac='00:00:00:00:01:01',
+                          defaultRoute='via 10.0.1.254')
+        vs1 = self.addHost('vs1', ip='10.2.0.10/24', mac='00:00:00:00:02:10',
+                           defaultRoute='via 10.2.0.254')
+
+        self.addLink(h1, cs1, port2=1)
+        self.addLink(cs1, core1, port1=2, port2=1, **wan)
+        self.addLink(core1, peA, port1=2, port2=1, **wan)
+        self.addLink(core1, core2, port1=3, port2=1, **wan)
+        self.addLink(core2, peB, port1=2, port2=1, **wan)
+        self.addLink(vs1, peA, port2=2, **server_link_names('vs1'))
+
+        if storage:
+            # Replication endpoints, one per DC; the controller config does not route them yet.
+            storA = self.addHost('storA', ip='10.3.1.10/24', mac='00:00:00:00:03:01',
+                                 defaultRoute='via 10.3.1.254')
+            storB = self.addHost('storB', ip='10.3.2.10/24', mac='00:00:00:00:03:02',
+                                 defaultRoute='via 10.3.2.254')
+            self.addLink(storA, peA, port2=3)
+            self.addLink(storB, peB, port2=3)
+
+
+def make_net(bw=None, storage=False, controller_ip='127.0.0.1', controller_port=6653,
+             fail_mode='secure', topo_cls=WanMig2DC):
+    """A Mininet net (not started) with the topology and the remote controller."""
+    topo = topo_cls(bw=bw, storage=storage, fail_mode=fail_mode)
+    controller = None
+    if fail_mode == 'secure':
+        controller = partial(RemoteController, ip=controller_ip, port=controller_port)
+    return Mininet(topo=topo, controller=controller, link=Link, autoSetMacs=False,
+                   waitConnected=False, build=True)
+
+
+topos = {'wanmig2dc': WanMig2DC}
+controllers = {'wanmig': partial(RemoteController, ip='127.0.0.1', port=6653)}
+
+
+if __name__ == '__main__':
+    from mininet.cli import CLI
+    from mininet.log import setLogLevel
+    setLogLevel('info')
+    net = make_net()
+    net.start()
+    CLI(net)
+    net.stop()

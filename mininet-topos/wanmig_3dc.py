@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""
+wanmig3dc: two client sites and three data centers on a triangular WAN core.
+
+Matches mininet-topos/wanmig-3dc.json port for port (see README.md):
+
+              h1                                       h2
+              |1                                       |1
+            [cs1]                                    [cs2]
+              |2                                       |2
+              1                                        3
+  vs1 --2[peA]1 ---2[core1]3 ---------1[core2]3 ---1[core3]2 ---1[peC]2,3 .. vs1, vs2
+  vs2 --3            4                  2              4
+                     |                  1              |
+                     |                [peB]2,3 .. vs1, vs2
+                     +---------------------------------+
+
+Run it with:
+    mn --custom wanmig_3dc.py --topo wanmig3dc --controller remote
+The WAN core has a loop: use it with the wanmig controller, never in standalone (learning) mode.
+"""
+
+from functools import partial
+
+from mininet.link import Link, TCLink
+from mininet.net import Mininet
+from mininet.node import OVSSwitch, RemoteController
+from mininet.topo import Topo
+
+DPIDS = {  # name: dpid
+    'cs1': '0000000000000001', 'core1': '0000000000000002', 'core2': '0000000000000003',
+    'cs2': '0000000000000004', 'core3': '0000000000000005',
+    'peA': '000000000000000a', 'peB': '000000000000000b', 'peC': '000000000000000c',
+}
+WAN_LINKS = [  # (switch, port, switch, port)
+    ('cs1', 2, 'core1', 1),
+    ('core1', 2, 'peA', 1),
+    ('core1', 3, 'core2', 1),
+    ('core2', 2, 'peB', 1),
+    ('core2', 3, 'core3', 1),
+    ('core3', 2, 'peC', 1),
+    ('core3', 3, 'cs2', 2),
+    ('core1', 4, 'core3', 4),
+]
+CLIENT_HOSTS = [  # (host, ip/prefix, mac, gateway, switch, port)
+    ('h1', '10.0.1.1/24', '00:00:00:00:01:01', '10.0.1.254', 'cs1', 1),
+    ('h2', '10.0.2.1/24', '00:00:00:00:01:02', '10.0.2.254', 'cs2', 1),
+]
+SERVER_HOSTS = [  # (host, ip/prefix, mac, gateway, pe, port); all start in DC A
+    ('vs1', '10.2.0.10/24', '00:00:00:00:02:10', '10.2.0.254', 'peA', 2),
+    ('vs2', '10.2.0.20/24', '00:00:00:00:02:20', '10.2.0.254', 'peA', 3),
+]
+
+
+class WanMig3DC(Topo):
+    """Client sites 1 and 2, WAN core1..3, DCs A, B, C; vs1 and vs2 start in A."""
+
+    def build(self, bw=None, fail_mode='secure'):
+        # Only the WAN links are shaped (htb); access links run at veth speed.
+        wan = dict(cls=TCLink, bw=bw) if bw else dict(cls=Link)
+        for name, dpid in DPIDS.items():
+            self.addSwitch(name, cls=OVSSwitch, dpid=dpid, datapath='user',
+                           protocols='OpenFlow13', failMode=fail_mode)
+        for one, port1, two, port2 in WAN_LINKS:
+            self.addLink(one, two, port1=port1, port2=port2, **wan)
+        for host, ip, mac, gateway, switch, port in CLIENT_HOSTS:
+            self.addHost(host, ip=ip, mac=mac, defaultRoute='via ' + gateway)
+            self.addLink(host, switch, port2=port)
+        for host, ip, mac, gateway, pe, port in SERVER_HOSTS:
+            self.addHost(host, ip=ip, mac=mac, defaultRoute='via ' + gateway)
+            # The switch-side end keeps its name when the hypervisor moves it to another PE.
+            self.addLink(host, pe, port2=port, intfName1=host + '-eth0', intfName2=host + '-sw')
+
+
+def make_net(bw=None, controller_ip='127.0.0.1', controller_port=6653):
+    """A Mininet net (not started) with the topology and the remote controller."""
+    return Mininet(topo=WanMig3DC(bw=bw), link=Link, autoSetMacs=False,
+                   controller=partial(RemoteController, ip=controller_ip, port=controller_port))
+
+
+topos = {'wanmig3dc': WanMig3DC}
+controllers = {'wanmig': partial(RemoteController, ip='127.0.0.1', port=6653)}
+
+
+if __name__ == '__main__':
+    from mininet.cli import CLI
+    from mininet.log import setLogLevel
+    setLogLevel('info')
+    net = make_net()
+    net.start()
+    CLI(net)
+    net.stop()
