@@ -27,11 +27,10 @@ public interface MigrationService {
     Optional<Migration> migration(MigrationId id);
 
     /**
-     * Starts moving {@code server} to {@code destination}.
-     *
-     * @param destinationPort the server's port at the destination PE, or null for the configured one
+     * Starts moving {@code server} to {@code destination}; it attaches at the destination PE's
+     * port configured for it (servers[].ports), else the first server port of that data center.
      */
-    Migration startMigration(String server, String destination, Long destinationPort);
+    Migration startMigration(String server, String destination);
 
     /** Gives up a migration that has not completed; everything returns to the source. */
     Migration abort(MigrationId id);

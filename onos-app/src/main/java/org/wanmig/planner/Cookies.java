@@ -1,0 +1,49 @@
+package org.wanmig.planner;
+
+/**
+ * Layout of the 64-bit cookie of every wanmig rule, so the rules of one migration (or one
+ * server's routes) can be found on any switch, by ONOS or by reading the switch directly:
+ * <pre>
+ *  63..48  0x57A9  wanmig tag
+ *  47..44  kind    1 server route, 2 migration, 3 infrastructure (ARP to controller), 4 site route
+ *  43..20  owner   server number, migration id, site number (24 bits)
+ *  19..0   rule    index of the rule within its owner
+ * </pre>
+ */
+public final class Cookies {
+    public static final long TAG = 0x57A9L << 48;
+    public static final long TAG_MASK = 0xFFFFL << 48;
+    public static final int KIND_SERVER_ROUTE = 1;
+    public static final int KIND_MIGRATION = 2;
+    public static final int KIND_INFRASTRUCTURE = 3;
+    public static final int KIND_SITE_ROUTE = 4;
+    public static final long OWNER_MASK = (1L << 24) - 1;
+    public static final long RULE_MASK = (1L << 20) - 1;
+
+    private Cookies() {
+    }
+
+    public static long cookie(int kind, long owner, long rule) {
+        if (owner < 0 || owner > OWNER_MASK || rule < 0 || rule > RULE_MASK) {
+            throw new IllegalArgumentException("cookie field out of range: owner " + owner + " rule " + rule);
+        }
+        return TAG | ((long) kind << 44) | (owner << 20) | rule;
+    }
+
+    public static boolean isOurs(long cookie) {
+        return (cookie & TAG_MASK) == TAG;
+    }
+
+    public static int kind(long cookie) {
+        return (int) ((cookie >>> 44) & 0xF);
+    }
+
+    public static long owner(long cookie) {
+        return (cookie >>> 20) & OWNER_MASK;
+    }
+
+    /** Whether the cookie marks a rule of migration {@code id}. */
+    public static boolean ofMigration(long cookie, long id) {
+        return isOurs(cookie) && kind(cookie) == KIND_MIGRATION && owner(cookie) == id;
+    }
+}

@@ -1,0 +1,255 @@
+package org.wanmig.planner;
+
+import org.onlab.packet.EthType;
+import org.onlab.packet.Ethernet;
+import org.onlab.packet.Ip4Prefix;
+import org.onlab.packet.MplsLabel;
+import org.onosproject.core.ApplicationId;
+import org.onosproject.net.ConnectPoint;
+import org.onosproject.net.DeviceId;
+import org.onosproject.net.PortNumber;
+import org.onosproject.net.flow.DefaultFlowRule;
+import org.onosproject.net.flow.DefaultTrafficSelector;
+import org.onosproject.net.flow.DefaultTrafficTreatment;
+import org.onosproject.net.flow.FlowRule;
+import org.onosproject.net.flow.TrafficSelector;
+import org.onosproject.net.flow.TrafficTreatment;
+import org.wanmig.api.Migration;
+import org.wanmig.api.WanmigException;
+import org.wanmig.config.ClientSite;
+import org.wanmig.config.DataCenter;
+import org.wanmig.config.VirtualServer;
+import org.wanmig.config.WanGraph;
+import org.wanmig.config.WanTopology;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Computes every flow rule wanmig needs, from the configuration alone: the baseline routes of
+ * each server, the MPLS tunnel of a migration (PE_A to PE_B and back), the cutover redirect at
+ * PE_A, and the routes after the move. Pure: same topology and migration, same rules, so a
+ * restarted or newly elected instance recomputes exactly what its predecessor installed.
+ */
+public final class NetworkPlanner {
+    public static final int PRIORITY_ARP = 100;
+    public static final int PRIORITY_SITE_ROUTE = 900;
+    public static final int PRIORITY_SERVER_ROUTE = 1000;
+    public static final int PRIORITY_TUNNEL = 1500;
+    public static final int PRIORITY_REDIRECT = 2000;
+
+    private final WanTopology topology;
+    private final ApplicationId appId;
+    private final WanGraph graph;
+    private final List<DeviceId> switches;
+
+    public NetworkPlanner(WanTopology topology, ApplicationId appId) {
+        this.topology = topology;
+        this.appId = appId;
+        this.graph = WanGraph.of(topology);
+        this.switches = graph.switches();
+    }
+
+    public WanTopology topology() {
+        return topology;
+    }
+
+    /** Every switch sends ARP to the controller, which answers for the gateways. */
+    public List<FlowRule> infrastructure() {
+        List<FlowRule> rules = new ArrayList<>();
+        for (DeviceId sw : switches) {
+            rules.add(rule(sw, PRIORITY_ARP, DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_ARP).build(),
+                    DefaultTrafficTreatment.builder().punt().build(),
+                    Cookies.cookie(Cookies.KIND_INFRASTRUCTURE, 0, switches.indexOf(sw))));
+        }
+        return rules;
+    }
+
+    /** Routes between client sites (e.g. a DC's storage host reaching its peer's). */
+    public List<FlowRule> siteRoutes() {
+        List<FlowRule> rules = new ArrayList<>();
+        List<ClientSite> sites = new ArrayList<>(topology.clientSites());
+        for (int s = 0; s < sites.size(); s++) {
+            ClientSite dst = sites.get(s);
+            Map<DeviceId, PortNumber> tree = graph.treeToward(dst.edge());
+            for (int p = 0; p < dst.prefixes().size(); p++) {
+                Ip4Prefix prefix = dst.prefixes().get(p);
+                TrafficSelector match = DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_IPV4)
+                        .matchIPDst(prefix).build();
+                Map<DeviceId, TrafficTreatment> hops = new LinkedHashMap<>();
+                hops.put(dst.edge(), deliverToSite(dst));
+                for (ClientSite src : sites) {
+                    for (DeviceId at = src.edge(); !at.equals(dst.edge()) && tree.containsKey(at);
+                         at = graph.neighbour(at, tree.get(at))) {
+                        hops.putIfAbsent(at, output(tree.get(at)));
+                    }
+                }
+                for (Map.Entry<DeviceId, TrafficTreatment> h : hops.entrySet()) {
+                    rules.add(rule(h.getKey(), PRIORITY_SITE_ROUTE, match, h.getValue(),
+                            Cookies.cookie(Cookies.KIND_SITE_ROUTE, s + 1L, ruleIndex(h.getKey(), 0, 0, p))));
+                }
+            }
+        }
+        return rules;
+    }
+
+    /**
+     * The routes of {@code server} while it runs in {@code dcName}: from every client site to the
+     * DC's PE, delivered to the server's port there, and from the PE back to every site.
+     */
+    public List<FlowRule> serverRoutes(VirtualServer server, String dcName) {
+        DataCenter dc = dataCenter(dcName);
+        PortNumber port = attachment(server, dcName);
+        long owner = serverNumber(server);
+        List<FlowRule> rules = new ArrayList<>();
+
+        TrafficSelector toServer = DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_IPV4)
+                .matchIPDst(server.ip().toIpPrefix()).build();
+        Map<DeviceId, PortNumber> tree = graph.treeToward(dc.pe());
+        Map<DeviceId, TrafficTreatment> forward = new LinkedHashMap<>();
+        forward.put(dc.pe(), deliverToServer(server, port));
+        for (ClientSite site : topology.clientSites()) {
+            for (DeviceId at = site.edge(); !at.equals(dc.pe()); at = graph.neighbour(at, tree.get(at))) {
+                forward.putIfAbsent(at, output(tree.get(at)));
+            }
+        }
+        forward.forEach((sw, treatment) -> rules.add(rule(sw, PRIORITY_SERVER_ROUTE, toServer, treatment,
+                Cookies.cookie(Cookies.KIND_SERVER_ROUTE, owner, ruleIndex(sw, 0, 0, 0)))));
+
+        int siteNo = 0;
+        for (ClientSite site : topology.clientSites()) {
+            siteNo++;
+            Map<DeviceId, PortNumber> back = graph.treeToward(site.edge());
+            for (int p = 0; p < site.prefixes().size(); p++) {
+                TrafficSelector fromServer = fromServer(server, site.prefixes().get(p));
+                for (DeviceId at = dc.pe(); ; at = graph.neighbour(at, back.get(at))) {
+                    rules.add(rule(at, PRIORITY_SERVER_ROUTE, fromServer, towardSite(at, site, back),
+                            Cookies.cookie(Cookies.KIND_SERVER_ROUTE, owner, ruleIndex(at, 1, siteNo, p))));
+                    if (at.equals(site.edge())) {
+                        break;
+                    }
+                }
+            }
+        }
+        return rules;
+    }
+
+    /** The rules of a migration; all carry the migration's cookie. */
+    public MigrationPlan migration(Migration m) {
+        VirtualServer server = topology.server(m.server())
+                .orElseThrow(() -> WanmigException.notFound("server", "unknown server " + m.server()));
+        DataCenter a = dataCenter(m.source());
+        DataCenter b = dataCenter(m.destination());
+        List<ConnectPoint> forward = graph.path(a.pe(), b.pe()).orElseThrow(() -> WanmigException.unavailable(
+                "no WAN path from " + a.name() + " to " + b.name() + " over the links that are up"));
+        List<ConnectPoint> reverse = graph.path(b.pe(), a.pe()).orElseThrow(() -> WanmigException.unavailable(
+                "no WAN path from " + b.name() + " to " + a.name() + " over the links that are up"));
+        long id = m.id().value();
+        int[] index = {0};
+
+        List<FlowRule> tunnel = new ArrayList<>();
+        int label = m.labels().forward();
+        for (ConnectPoint hop : forward.subList(1, forward.size())) {
+            tunnel.add(migrationRule(id, index, hop.deviceId(), PRIORITY_TUNNEL, byLabel(label), output(hop.port())));
+        }
+        TrafficTreatment egressB = DefaultTrafficTreatment.builder().popMpls(EthType.EtherType.IPV4.ethType())
+                .setEthSrc(topology.gatewayMac()).setEthDst(server.mac())
+                .setOutput(PortNumber.portNumber(m.destinationPort())).build();
+        tunnel.add(migrationRule(id, index, b.pe(), PRIORITY_TUNNEL, byLabel(label), egressB));
+
+        List<FlowRule> reverseIngress = new ArrayList<>();
+        for (ClientSite site : topology.clientSites()) {
+            int back = m.labels().reverseBySite().get(site.name());
+            for (Ip4Prefix prefix : site.prefixes()) {
+                reverseIngress.add(migrationRule(id, index, b.pe(), PRIORITY_REDIRECT, fromServer(server, prefix),
+                        pushLabel(back, reverse.get(0).port())));
+            }
+            for (ConnectPoint hop : reverse.subList(1, reverse.size())) {
+                tunnel.add(migrationRule(id, index, hop.deviceId(), PRIORITY_TUNNEL, byLabel(back),
+                        output(hop.port())));
+            }
+            // egress at PE_A: pop, then do what the server's own route at PE_A does for this site
+            TrafficTreatment onward = towardSite(a.pe(), site, graph.treeToward(site.edge()));
+            TrafficTreatment.Builder egressA = DefaultTrafficTreatment.builder()
+                    .popMpls(EthType.EtherType.IPV4.ethType());
+            onward.allInstructions().forEach(egressA::add);
+            tunnel.add(migrationRule(id, index, a.pe(), PRIORITY_TUNNEL, byLabel(back), egressA.build()));
+        }
+
+        FlowRule redirect = migrationRule(id, index, a.pe(), PRIORITY_REDIRECT,
+                DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_IPV4)
+                        .matchIPDst(server.ip().toIpPrefix()).build(),
+                pushLabel(label, forward.get(0).port()));
+        return new MigrationPlan(forward, reverse, tunnel, reverseIngress, redirect);
+    }
+
+    /** The port {@code server} attaches to at {@code dcName}'s PE. */
+    public PortNumber attachment(VirtualServer server, String dcName) {
+        return server.portAt(dcName).orElseGet(() -> dataCenter(dcName).serverPorts().get(0));
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------
+
+    private DataCenter dataCenter(String name) {
+        return topology.dataCenter(name)
+                .orElseThrow(() -> WanmigException.notFound("destination", "unknown data center " + name));
+    }
+
+    private long serverNumber(VirtualServer server) {
+        return new ArrayList<>(topology.servers()).indexOf(server) + 1L;
+    }
+
+    /** 8 bits switch, 1 bit direction, 5 bits site, 6 bits prefix: unique per owner. */
+    private long ruleIndex(DeviceId sw, int direction, int site, int prefix) {
+        int s = switches.indexOf(sw);
+        if (s > 255 || site > 31 || prefix > 63) {
+            throw new IllegalStateException("topology too large for the cookie layout: switch " + s
+                    + " site " + site + " prefix " + prefix);
+        }
+        return ((long) s << 12) | ((long) direction << 11) | ((long) site << 6) | prefix;
+    }
+
+    private TrafficSelector fromServer(VirtualServer server, Ip4Prefix prefix) {
+        return DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_IPV4)
+                .matchIPSrc(server.ip().toIpPrefix()).matchIPDst(prefix).build();
+    }
+
+    private TrafficTreatment towardSite(DeviceId at, ClientSite site, Map<DeviceId, PortNumber> tree) {
+        return at.equals(site.edge()) ? deliverToSite(site) : output(tree.get(at));
+    }
+
+    private TrafficTreatment deliverToSite(ClientSite site) {
+        return DefaultTrafficTreatment.builder().setEthSrc(topology.gatewayMac()).setEthDst(site.mac())
+                .setOutput(site.port()).build();
+    }
+
+    private TrafficTreatment deliverToServer(VirtualServer server, PortNumber port) {
+        return DefaultTrafficTreatment.builder().setEthSrc(topology.gatewayMac()).setEthDst(server.mac())
+                .setOutput(port).build();
+    }
+
+    private static TrafficSelector byLabel(int label) {
+        return DefaultTrafficSelector.builder().matchEthType(Ethernet.MPLS_UNICAST)
+                .matchMplsLabel(MplsLabel.mplsLabel(label)).build();
+    }
+
+    private static TrafficTreatment pushLabel(int label, PortNumber out) {
+        return DefaultTrafficTreatment.builder().pushMpls().setMpls(MplsLabel.mplsLabel(label)).setOutput(out).build();
+    }
+
+    private static TrafficTreatment output(PortNumber port) {
+        return DefaultTrafficTreatment.builder().setOutput(port).build();
+    }
+
+    private FlowRule migrationRule(long id, int[] index, DeviceId sw, int priority, TrafficSelector match,
+                                   TrafficTreatment treatment) {
+        return rule(sw, priority, match, treatment, Cookies.cookie(Cookies.KIND_MIGRATION, id, index[0]++));
+    }
+
+    private FlowRule rule(DeviceId sw, int priority, TrafficSelector match, TrafficTreatment treatment, long cookie) {
+        return DefaultFlowRule.builder().forDevice(sw).forTable(0).withPriority(priority).withSelector(match)
+                .withTreatment(treatment).fromApp(appId).withCookie(cookie).makePermanent().build();
+    }
+}
