@@ -20,10 +20,24 @@ from functools import partial
 
 from mininet.link import Link, TCLink
 from mininet.net import Mininet
-from mininet.node import OVSSwitch, RemoteController
+from mininet.node import Host, OVSSwitch, RemoteController
 from mininet.topo import Topo
+from mininet.log import warn
 
 GATEWAY_MAC = '00:00:5e:00:01:01'   # answered by the controller for every gateway IP
+
+
+class WanmigHost(Host):
+    """A host whose NIC fills in its own checksums. OVS's userspace datapath forwards
+    checksum-offloaded veth packets with the checksum unfilled, so the receiver drops every
+    TCP and UDP packet (ping still works). Needs ethtool."""
+
+    def config(self, **params):
+        result = super().config(**params)
+        for intf in self.intfList():
+            if intf.name != 'lo' and self.cmd('ethtool -K %s tx off >/dev/null 2>&1; echo $?' % intf).strip() != '0':
+                warn('*** %s: cannot switch off checksum offload on %s (install ethtool)\n' % (self, intf))
+        return result
 
 
 def switch_opts(dpid, fail_mode='secure'):
@@ -52,9 +66,9 @@ class WanMig2DC(Topo):
         peA = self.addSwitch('peA', **sw('000000000000000a'))
         peB = self.addSwitch('peB', **sw('000000000000000b'))
 
-        h1 = self.addHost('h1', ip='10.0.1.1/24', mac='00:00:00:00:01:01',
+        h1 = self.addHost('h1', cls=WanmigHost, ip='10.0.1.1/24', mac='00:00:00:00:01:01',
                           defaultRoute='via 10.0.1.254')
-        vs1 = self.addHost('vs1', ip='10.2.0.10/24', mac='00:00:00:00:02:10',
+        vs1 = self.addHost('vs1', cls=WanmigHost, ip='10.2.0.10/24', mac='00:00:00:00:02:10',
                            defaultRoute='via 10.2.0.254')
 
         self.addLink(h1, cs1, port2=1)
@@ -66,23 +80,21 @@ class WanMig2DC(Topo):
 
         if storage:
             # Replication endpoints, one per DC; the controller config does not route them yet.
-            storA = self.addHost('storA', ip='10.3.1.10/24', mac='00:00:00:00:03:01',
+            storA = self.addHost('storA', cls=WanmigHost, ip='10.3.1.10/24', mac='00:00:00:00:03:01',
                                  defaultRoute='via 10.3.1.254')
-            storB = self.addHost('storB', ip='10.3.2.10/24', mac='00:00:00:00:03:02',
+            storB = self.addHost('storB', cls=WanmigHost, ip='10.3.2.10/24', mac='00:00:00:00:03:02',
                                  defaultRoute='via 10.3.2.254')
             self.addLink(storA, peA, port2=3)
             self.addLink(storB, peB, port2=3)
 
 
-def make_net(bw=None, storage=False, controller_ip='127.0.0.1', controller_port=6653,
-             fail_mode='secure', topo_cls=WanMig2DC):
-    """A Mininet net (not started) with the topology and the remote controller."""
-    topo = topo_cls(bw=bw, storage=storage, fail_mode=fail_mode)
-    controller = None
-    if fail_mode == 'secure':
-        controller = partial(RemoteController, ip=controller_ip, port=controller_port)
-    return Mininet(topo=topo, controller=controller, link=Link, autoSetMacs=False,
-                   waitConnected=False, build=True)
+def make_net(bw=None, storage=False, fail_mode='secure', remote=True,
+             controller_ip='127.0.0.1', controller_port=6653):
+    """A Mininet net (not started). remote=False: no controller at all, e.g. for
+    fail_mode='standalone' (L2 learning) or for hand-installed rules."""
+    controller = partial(RemoteController, ip=controller_ip, port=controller_port) if remote else None
+    return Mininet(topo=WanMig2DC(bw=bw, storage=storage, fail_mode=fail_mode),
+                   controller=controller, link=Link, autoSetMacs=False)
 
 
 topos = {'wanmig2dc': WanMig2DC}

@@ -24,8 +24,9 @@ from functools import partial
 
 from mininet.link import Link, TCLink
 from mininet.net import Mininet
-from mininet.node import OVSSwitch, RemoteController
+from mininet.node import Host, OVSSwitch, RemoteController
 from mininet.topo import Topo
+from mininet.log import warn
 
 DPIDS = {  # name: dpid
     'cs1': '0000000000000001', 'core1': '0000000000000002', 'core2': '0000000000000003',
@@ -52,6 +53,18 @@ SERVER_HOSTS = [  # (host, ip/prefix, mac, gateway, pe, port); all start in DC A
 ]
 
 
+class WanmigHost(Host):
+    """A host whose NIC fills in its own checksums: OVS's userspace datapath forwards
+    checksum-offloaded veth packets unfilled and receivers drop them. Needs ethtool."""
+
+    def config(self, **params):
+        result = super().config(**params)
+        for intf in self.intfList():
+            if intf.name != 'lo' and self.cmd('ethtool -K %s tx off >/dev/null 2>&1; echo $?' % intf).strip() != '0':
+                warn('*** %s: cannot switch off checksum offload on %s (install ethtool)\n' % (self, intf))
+        return result
+
+
 class WanMig3DC(Topo):
     """Client sites 1 and 2, WAN core1..3, DCs A, B, C; vs1 and vs2 start in A."""
 
@@ -64,10 +77,10 @@ class WanMig3DC(Topo):
         for one, port1, two, port2 in WAN_LINKS:
             self.addLink(one, two, port1=port1, port2=port2, **wan)
         for host, ip, mac, gateway, switch, port in CLIENT_HOSTS:
-            self.addHost(host, ip=ip, mac=mac, defaultRoute='via ' + gateway)
+            self.addHost(host, cls=WanmigHost, ip=ip, mac=mac, defaultRoute='via ' + gateway)
             self.addLink(host, switch, port2=port)
         for host, ip, mac, gateway, pe, port in SERVER_HOSTS:
-            self.addHost(host, ip=ip, mac=mac, defaultRoute='via ' + gateway)
+            self.addHost(host, cls=WanmigHost, ip=ip, mac=mac, defaultRoute='via ' + gateway)
             # The switch-side end keeps its name when the hypervisor moves it to another PE.
             self.addLink(host, pe, port2=port, intfName1=host + '-eth0', intfName2=host + '-sw')
 

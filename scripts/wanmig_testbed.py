@@ -1,0 +1,319 @@
+"""
+Shared pieces of the wanmig demo, end-to-end tests and benchmarks (run with /usr/bin/python3 as
+root): the Mininet net, the embedded runtime process, its REST API, the probes, flow read-back
+and the downtime analysis.
+"""
+
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOPOS = os.path.join(REPO, 'mininet-topos')
+sys.path.insert(0, TOPOS)
+
+import wanmig_2dc                         # noqa: E402
+from wanmig_hypervisor import Hypervisor, PrecopyModel   # noqa: E402,F401
+
+PROBE = os.path.join(TOPOS, 'wanmig_probe.py')
+CONFIG_2DC = os.path.join(TOPOS, 'wanmig-2dc.json')
+RUNTIME_JAR = os.path.join(REPO, 'embedded', 'target', 'wanmig-embedded.jar')
+REST = 'http://127.0.0.1:8181/onos/wanmig'
+AUTH = ('onos', 'rocks')
+SWITCHES_2DC = ('cs1', 'core1', 'core2', 'peA', 'peB')
+VS1_IP = '10.2.0.10'
+TERMINAL = ('COMPLETED', 'FAILED', 'ROLLED_BACK')
+
+
+def log(*words):
+    print('[%s]' % time.strftime('%H:%M:%S'), *words, flush=True)
+
+
+def run(cmd, check=False, timeout=60):
+    return subprocess.run(cmd, shell=isinstance(cmd, str), capture_output=True, text=True,
+                          check=check, timeout=timeout)
+
+
+# ---------------------------------------------------------------- environment
+
+def ensure_ovs():
+    if run('ovs-vsctl -t 2 show').returncode != 0:
+        run('/usr/share/openvswitch/scripts/ovs-ctl start --system-id=random', timeout=60)
+
+
+def mininet_cleanup():
+    """What `mn -c` does: removes leftover bridges, veths and Mininet processes."""
+    run('mn -c', timeout=120)
+
+
+def start_net(bw=None, fail_mode='secure', remote=True, storage=False):
+    """The 2-DC testbed, started; IPv6 off in the hosts so only probe traffic and ARP flow."""
+    from mininet.log import setLogLevel
+    setLogLevel('error')
+    net = wanmig_2dc.make_net(bw=bw, storage=storage, fail_mode=fail_mode, remote=remote)
+    net.start()
+    for host in net.hosts:
+        host.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
+    return net
+
+
+def stop_net(net):
+    if net is not None:
+        try:
+            net.stop()
+        except Exception as e:  # keep cleaning up
+            log('net.stop failed:', e)
+
+
+def switches_connected(names):
+    """Names of the bridges whose OpenFlow controller connection is up (as OVS sees it)."""
+    up = []
+    for name in names:
+        out = run(['ovs-vsctl', '--', 'get', 'Bridge', name, 'controller']).stdout.strip(' []\n')
+        uuids = [u.strip() for u in out.split(',') if u.strip()]
+        if any(run(['ovs-vsctl', 'get', 'Controller', u, 'is_connected']).stdout.strip() == 'true'
+               for u in uuids):
+            up.append(name)
+    return up
+
+
+def wait_until(predicate, timeout, interval=0.2, what='condition'):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError('timed out after %g s waiting for %s' % (timeout, what))
+
+
+def pings(host, ip, count=1, wait_s=1):
+    """True when `host` gets an answer from `ip` (inside the Mininet namespaces only)."""
+    out = host.cmd('ping -n -q -c %d -W %d %s' % (count, wait_s, ip))
+    match = re.search(r'(\d+) received', out)
+    return bool(match and int(match.group(1)) > 0)
+
+
+# ---------------------------------------------------------------- the embedded runtime
+
+class Runtime:
+    """The embedded runtime as a child process (the command line is the contract)."""
+
+    def __init__(self, config=CONFIG_2DC, state_dir=None, log_path=None):
+        self.config = config
+        self.state_dir = state_dir or tempfile.mkdtemp(prefix='wanmig-state-')
+        self.log_path = log_path or os.path.join(self.state_dir, 'runtime.log')
+        self.process = None
+
+    def start(self):
+        if not os.path.exists(RUNTIME_JAR):
+            raise FileNotFoundError(RUNTIME_JAR + ' is missing: build with mvn -B -q -DskipTests package')
+        out = open(self.log_path, 'a')
+        self.process = subprocess.Popen(
+            ['java', '-jar', RUNTIME_JAR, '--config', self.config, '--openflow-port', '6653',
+             '--http-port', '8181', '--state-dir', self.state_dir],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        out.close()
+        wait_until(self.answers, 60, 0.5, 'the runtime REST API')
+        return self
+
+    def answers(self):
+        if self.process.poll() is not None:
+            raise RuntimeError('runtime exited with %s; see %s' % (self.process.returncode, self.log_path))
+        try:
+            rest('GET', '/migrations')
+            return True
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def kill(self, sig=signal.SIGTERM, wait=15):
+        """Stop the runtime process (only the one we started, by its PID)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(wait)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def log_tail(self, lines=40):
+        try:
+            with open(self.log_path) as f:
+                return ''.join(f.readlines()[-lines:])
+        except OSError:
+            return ''
+
+
+def rest(method, path, body=None, timeout=10):
+    """(status, parsed JSON or text) of a call to the wanmig REST API; HTTP errors are returned."""
+    data = None if body is None else json.dumps(body).encode()
+    token = base64.b64encode(('%s:%s' % AUTH).encode()).decode()
+    request = urllib.request.Request(REST + path, data=data, method=method, headers={
+        'Authorization': 'Basic ' + token, 'Content-Type': 'application/json',
+        'Accept': 'application/json'})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    try:
+        return status, json.loads(text) if text else None
+    except ValueError:
+        return status, text
+
+
+def migrations_list():
+    status, body = rest('GET', '/migrations')
+    if isinstance(body, dict):      # {"migrations":[...]} or a bare list
+        body = body.get('migrations', [])
+    return body
+
+
+def start_migration(server='vs1', destination='dcB'):
+    status, body = rest('POST', '/migrations', {'server': server, 'destination': destination})
+    if status != 201:
+        raise RuntimeError('POST /migrations -> %s %s' % (status, body))
+    return body
+
+
+def watch_migration(mid, timeout=120, on_change=None, poll=0.05):
+    """Polls the migration until a terminal state; calls on_change(migration) on every new state."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            status, migration = rest('GET', '/migrations/%s' % mid, timeout=5)
+        except (OSError, urllib.error.URLError):
+            time.sleep(0.5)     # the runtime may be restarting
+            continue
+        if status == 200:
+            if migration['state'] != last:
+                last = migration['state']
+                if on_change:
+                    on_change(migration)
+            if last in TERMINAL:
+                return migration
+        time.sleep(poll)
+    raise TimeoutError('migration %s not finished after %g s (state %s)' % (mid, timeout, last))
+
+
+# ---------------------------------------------------------------- flows and cookies
+
+WANMIG_COOKIE_TAG = 0x57A9
+KIND_ROUTE, KIND_MIGRATION = 1, 2
+
+
+def decode_cookie(cookie):
+    """(tag, kind, migration id) of a wanmig cookie: tag in bits 63..48, kind 47..44, id 43..20."""
+    return cookie >> 48, (cookie >> 44) & 0xF, (cookie >> 20) & 0xFFFFFF
+
+
+def dump_flows(switch):
+    """[(cookie, flow text)] of a bridge, read back from the switch itself."""
+    out = run(['ovs-ofctl', '-O', 'OpenFlow13', 'dump-flows', switch]).stdout
+    flows = []
+    for line in out.splitlines():
+        match = re.search(r'cookie=(0x[0-9a-f]+)', line)
+        if match:
+            flows.append((int(match.group(1), 16), line.strip()))
+    return flows
+
+
+def migration_flows(mid, switches=SWITCHES_2DC):
+    """Flows on the switches that belong to migration `mid` (kind 2 with its id)."""
+    found = []
+    for switch in switches:
+        for cookie, text in dump_flows(switch):
+            tag, kind, owner = decode_cookie(cookie)
+            if tag == WANMIG_COOKIE_TAG and kind == KIND_MIGRATION and owner == int(mid):
+                found.append((switch, text))
+    return found
+
+
+def flow_tables(switches=SWITCHES_2DC):
+    """Every switch's rules without counters, for before/after comparisons."""
+    strip = re.compile(r'(duration|n_packets|n_bytes|idle_age|hard_age)=[^,]*, ?')
+    return {s: sorted(strip.sub('', text) for _, text in dump_flows(s)) for s in switches}
+
+
+# ---------------------------------------------------------------- probes
+
+def start_probe_server(host, duration=900):
+    return host.popen([sys.executable, PROBE, 'server', '--duration', str(duration)],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_probe_client(host, out_path, server=VS1_IP, rate=200, duration=60):
+    return host.popen([sys.executable, PROBE, 'client', '--server', server, '--rate', str(rate),
+                       '--duration', str(duration), '--out', out_path],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_probe_client(process, out_path, timeout=15):
+    """SIGTERM the client (it writes its results) and read them."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+    with open(out_path) as f:
+        return json.load(f)
+
+
+def stop_process(process, timeout=5):
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# ---------------------------------------------------------------- analysis
+
+def overlap(a_start, a_end, b_start, b_end):
+    return max(0.0, min(a_end, b_end) - max(a_start, b_start))
+
+
+def pause_window(hypervisor_migration):
+    """(start, end) wall-clock of the hypervisor's stop-and-copy pause, or None."""
+    times = hypervisor_migration.get('timestamps', {}) if hypervisor_migration else {}
+    if 'pauseStart' in times and 'attachedAtDestination' in times:
+        return times['pauseStart']['wall'], times['attachedAtDestination']['wall']
+    return None
+
+
+def downtime(probe_results, window=None, since=None, until=None):
+    """Outage figures of a probe run; with the hypervisor's pause window, the part of the outage
+    the network caused (outside the pause) and the probes lost outside it. `since`/`until`
+    limit the analysis to one migration's time span."""
+    udp = probe_results['udp']
+    since = since if since is not None else float('-inf')
+    until = until if until is not None else float('inf')
+    outages = [o for o in udp['outages'] if o['end'] > since and o['start'] < until]
+    total_ms = sum(o['durationMs'] for o in outages)
+    paused_ms = sum(overlap(o['start'], o['end'], *window) * 1000 for o in outages) if window else 0.0
+    lost_outside = [s for s in udp['samples'] if s[2] is None and since <= s[1] <= until
+                    and not (window and window[0] <= s[1] <= window[1])]
+    return {
+        'probesSent': sum(1 for s in udp['samples'] if since <= s[1] <= until),
+        'probesLost': sum(o['lostProbes'] for o in outages),
+        'outages': len(outages),
+        'longestOutageMs': round(max((o['durationMs'] for o in outages), default=0.0), 3),
+        'totalOutageMs': round(total_ms, 3),
+        'pauseMs': round((window[1] - window[0]) * 1000, 3) if window else None,
+        'outageDuringPauseMs': round(paused_ms, 3),
+        'networkOutageMs': round(total_ms - paused_ms, 3),
+        'probesLostOutsidePause': len(lost_outside),
+    }
