@@ -1,0 +1,70 @@
+package org.wanmig.drivers;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.wanmig.config.DataCenter;
+import org.wanmig.config.VirtualServer;
+import org.wanmig.spi.ReplicationClient;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Steers the replication agents of two data centers through their control API (disk name =
+ * server name). A data center with no agent configured has nothing to steer: its side completes
+ * at once, which is the direct mode for testbeds without storage.
+ */
+public final class AgentReplicationClient implements ReplicationClient {
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
+
+    @Override
+    public CompletableFuture<Void> goSynchronous(VirtualServer server, DataCenter primary, DataCenter replica,
+                                                 Duration timeout) {
+        if (primary.agent() == null) {
+            return done();
+        }
+        ObjectNode mode = JsonHttp.mapper().createObjectNode().put("mode", "SYNC");
+        ObjectNode wait = JsonHttp.mapper().createObjectNode().put("timeoutMs", timeout.toMillis());
+        return call(primary, server, "mode", mode, CALL_TIMEOUT)
+                .thenCompose(x -> call(primary, server, "wait-sync", wait, timeout.plusSeconds(5)))
+                .thenApply(status -> {
+                    if (!status.path("inSync").asBoolean(false)) {
+                        throw new IllegalStateException(primary.name() + " agent reports " + server.name()
+                                + " not in sync: " + status);
+                    }
+                    return null;
+                });
+    }
+
+    @Override
+    public CompletableFuture<Void> reverseRoles(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+        // demote first: two primaries at once would accept diverging writes
+        return call(oldPrimary, server, "demote", null, CALL_TIMEOUT)
+                .thenCompose(x -> call(newPrimary, server, "promote", null, CALL_TIMEOUT))
+                .thenApply(x -> null);
+    }
+
+    @Override
+    public CompletableFuture<Void> restore(VirtualServer server, DataCenter primary, DataCenter replica) {
+        ObjectNode async = JsonHttp.mapper().createObjectNode().put("mode", "ASYNC");
+        return call(replica, server, "demote", null, CALL_TIMEOUT)
+                .thenCompose(x -> call(primary, server, "promote", null, CALL_TIMEOUT))
+                .thenCompose(x -> call(primary, server, "mode", async, CALL_TIMEOUT))
+                .thenApply(x -> null);
+    }
+
+    private CompletableFuture<JsonNode> call(DataCenter dc, VirtualServer server, String action, JsonNode body,
+                                             Duration timeout) {
+        if (dc.agent() == null) {
+            return CompletableFuture.completedFuture(JsonHttp.mapper().createObjectNode());
+        }
+        String base = dc.agent().toString().replaceAll("/+$", "");
+        JsonHttp http = new JsonHttp(dc.agentToken() == null ? null : "Bearer " + dc.agentToken());
+        return http.post(URI.create(base + "/v1/disks/" + server.name() + "/" + action), body, timeout);
+    }
+
+    private static CompletableFuture<Void> done() {
+        return CompletableFuture.completedFuture(null);
+    }
+}

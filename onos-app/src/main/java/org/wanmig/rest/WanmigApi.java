@@ -1,0 +1,231 @@
+package org.wanmig.rest;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.onosproject.codec.CodecContext;
+import org.onosproject.net.flow.FlowRule;
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+import org.wanmig.api.MigrationService;
+import org.wanmig.api.WanmigException;
+import org.wanmig.config.DataCenter;
+import org.wanmig.config.VirtualServer;
+import org.wanmig.planner.MigrationPlan;
+import org.wanmig.planner.NetworkPlanner;
+import org.wanmig.planner.RuleFormatter;
+
+import java.io.IOException;
+import java.util.Iterator;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * The REST operations of wanmig, free of any HTTP stack: ONOS's JAX-RS resource and the embedded
+ * runtime's HTTP server both delegate here, so both answer the same paths with the same JSON and
+ * the same errors (400 naming the field, 404 unknown id, 409 conflict, 503 not available).
+ */
+public final class WanmigApi {
+    private static final Set<String> START_FIELDS = Set.of("server", "destination");
+    private static final Set<String> REPORT_FIELDS = Set.of("status", "detail");
+
+    private final MigrationService service;
+    private final CodecContext context;
+    private final Supplier<NetworkPlanner> planner;
+
+    public WanmigApi(MigrationService service, CodecContext context, Supplier<NetworkPlanner> planner) {
+        this.service = service;
+        this.context = context;
+        this.planner = planner;
+    }
+
+    public ApiResponse dataCenters() {
+        ObjectNode root = context.mapper().createObjectNode();
+        ArrayNode list = root.putArray("dataCenters");
+        service.dataCenters().forEach(dc -> list.add(context.codec(DataCenter.class).encode(dc, context)));
+        return ok(root);
+    }
+
+    public ApiResponse servers() {
+        ObjectNode root = context.mapper().createObjectNode();
+        ArrayNode list = root.putArray("servers");
+        service.servers().forEach(v -> list.add(context.codec(VirtualServer.class).encode(v, context)));
+        return ok(root);
+    }
+
+    public ApiResponse migrations() {
+        ObjectNode root = context.mapper().createObjectNode();
+        ArrayNode list = root.putArray("migrations");
+        service.migrations().forEach(m -> list.add(encode(m)));
+        return ok(root);
+    }
+
+    public ApiResponse migration(String id) {
+        return handle(() -> ok(encode(find(id))));
+    }
+
+    /** The migration's rules hop by hop, as the planner computed them. */
+    public ApiResponse rules(String id) {
+        return handle(() -> {
+            MigrationPlan plan = planner.get().migration(find(id));
+            ObjectNode root = context.mapper().createObjectNode();
+            addRules(root.putArray("tunnel"), plan.tunnel());
+            addRules(root.putArray("reverseIngress"), plan.reverseIngress());
+            addRules(root.putArray("redirect"), java.util.List.of(plan.redirect()));
+            return ok(root);
+        });
+    }
+
+    public ApiResponse start(String body) {
+        return handle(() -> {
+            ObjectNode req = object(body, START_FIELDS);
+            Migration m = service.startMigration(text(req, "server"), text(req, "destination"));
+            return new ApiResponse(201, encode(m));
+        });
+    }
+
+    public ApiResponse abort(String id) {
+        return handle(() -> ok(encode(service.abort(parseId(id)))));
+    }
+
+    /** The hypervisor's report: {"status":"completed"|"failed","detail":"..."}. */
+    public ApiResponse hypervisorReport(String id, String body) {
+        return handle(() -> {
+            MigrationId mid = parseId(id);
+            ObjectNode req = object(body, REPORT_FIELDS);
+            String status = text(req, "status");
+            String detail = req.path("detail").asText("");
+            if ("completed".equals(status)) {
+                return ok(encode(service.hypervisorCompleted(mid, detail)));
+            } else if ("failed".equals(status)) {
+                return ok(encode(service.hypervisorFailed(mid, detail)));
+            }
+            throw WanmigException.badRequest("status", "must be \"completed\" or \"failed\", got \"" + status + "\"");
+        });
+    }
+
+    /** Routes a request by method and path (relative to the app's base), for HTTP stacks without JAX-RS. */
+    public ApiResponse route(String method, String path, String body) {
+        String[] p = path.replaceAll("^/+|/+$", "").split("/");
+        boolean get = "GET".equals(method);
+        boolean post = "POST".equals(method);
+        if (p.length == 1 && get && p[0].equals("datacenters")) {
+            return dataCenters();
+        } else if (p.length == 1 && get && p[0].equals("servers")) {
+            return servers();
+        } else if (p.length == 1 && p[0].equals("migrations")) {
+            return get ? migrations() : post ? start(body) : notAllowed(method, path);
+        } else if (p.length == 2 && get && p[0].equals("migrations")) {
+            return migration(p[1]);
+        } else if (p.length == 3 && p[0].equals("migrations")) {
+            if (get && p[2].equals("rules")) {
+                return rules(p[1]);
+            } else if (post && p[2].equals("abort")) {
+                return abort(p[1]);
+            } else if (post && p[2].equals("hypervisor")) {
+                return hypervisorReport(p[1], body);
+            }
+        }
+        return error(404, "path", "no such resource: " + method + " " + path);
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------
+
+    private interface Action {
+        ApiResponse run();
+    }
+
+    private ApiResponse handle(Action action) {
+        try {
+            return action.run();
+        } catch (WanmigException e) {
+            return error(status(e.kind()), e.field(), e.reason());
+        } catch (IllegalArgumentException e) {
+            return error(400, null, e.getMessage());
+        }
+    }
+
+    private static int status(WanmigException.Kind kind) {
+        switch (kind) {
+            case NOT_FOUND:
+                return 404;
+            case CONFLICT:
+                return 409;
+            case UNAVAILABLE:
+                return 503;
+            default:
+                return 400;
+        }
+    }
+
+    private Migration find(String id) {
+        MigrationId mid = parseId(id);
+        return service.migration(mid).orElseThrow(() ->
+                WanmigException.notFound("id", "unknown migration " + mid));
+    }
+
+    private static MigrationId parseId(String id) {
+        try {
+            return MigrationId.parse(id);
+        } catch (IllegalArgumentException e) {
+            throw WanmigException.badRequest("id", "not a migration id: '" + id + "'");
+        }
+    }
+
+    private ObjectNode object(String body, Set<String> allowed) {
+        JsonNode node;
+        try {
+            node = body == null || body.isBlank() ? null : context.mapper().readTree(body);
+        } catch (IOException e) {
+            throw WanmigException.badRequest("body", "not valid JSON: " + e.getMessage().split("\n")[0]);
+        }
+        if (node == null || !node.isObject()) {
+            throw WanmigException.badRequest("body", "must be a JSON object");
+        }
+        Iterator<String> names = node.fieldNames();
+        while (names.hasNext()) {
+            String name = names.next();
+            if (!allowed.contains(name)) {
+                throw WanmigException.badRequest(name, "unknown field; expected " + allowed);
+            }
+        }
+        return (ObjectNode) node;
+    }
+
+    private static String text(ObjectNode req, String field) {
+        JsonNode v = req.get(field);
+        if (v == null || v.isNull()) {
+            throw WanmigException.badRequest(field, "missing");
+        }
+        if (!v.isTextual() || v.asText().isBlank()) {
+            throw WanmigException.badRequest(field, "must be a non-empty string");
+        }
+        return v.asText();
+    }
+
+    private JsonNode encode(Migration m) {
+        return context.codec(Migration.class).encode(m, context);
+    }
+
+    private static void addRules(ArrayNode list, java.util.List<FlowRule> rules) {
+        rules.forEach(r -> list.add(RuleFormatter.format(r)));
+    }
+
+    private ApiResponse ok(JsonNode body) {
+        return new ApiResponse(200, body);
+    }
+
+    private ApiResponse notAllowed(String method, String path) {
+        return error(405, null, method + " not allowed on " + path);
+    }
+
+    private ApiResponse error(int status, String field, String reason) {
+        ObjectNode body = context.mapper().createObjectNode().put("error", reason);
+        if (field == null) {
+            body.putNull("field");
+        } else {
+            body.put("field", field);
+        }
+        return new ApiResponse(status, body);
+    }
+}
