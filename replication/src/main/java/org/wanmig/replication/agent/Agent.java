@@ -1,0 +1,243 @@
+package org.wanmig.replication.agent;
+
+import org.wanmig.replication.control.ControlServer;
+import org.wanmig.replication.control.ReplicationControl;
+import org.wanmig.replication.core.DiskStatus;
+import org.wanmig.replication.core.Mode;
+import org.wanmig.replication.core.ReplicatedDisk;
+import org.wanmig.replication.core.Role;
+import org.wanmig.replication.disk.DiskImage;
+import org.wanmig.replication.nbd.BlockDevice;
+import org.wanmig.replication.nbd.Exports;
+import org.wanmig.replication.nbd.NbdServer;
+import org.wanmig.replication.peer.PeerServer;
+import org.wanmig.replication.peer.ReplicationLink;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * One replication agent (one per data center): wires the disks to the NBD server, the peer server
+ * (inbound streams for replicas), one outbound link per primary disk, and the control API; and
+ * orchestrates role changes, which need both the disk state machine and its link.
+ */
+public final class Agent implements ReplicationControl, Closeable {
+    private static final Logger LOG = Logger.getLogger(Agent.class.getName());
+    private static final long HANDOVER_TIMEOUT_MS = 15_000;
+
+    private final AgentConfig config;
+    private final Map<String, ReplicatedDisk> disks = new LinkedHashMap<>();
+    private final Map<String, ReplicationLink> links = new ConcurrentHashMap<>();
+    private final NbdServer nbd;
+    private final PeerServer peer;
+    private final ControlServer control;
+    private final ScheduledExecutorService ticker;
+
+    public Agent(AgentConfig config) throws IOException {
+        this.config = config;
+        List<Closeable> opened = new ArrayList<>();
+        try {
+            for (DiskConfig dc : config.disks()) {
+                DiskImage img = DiskImage.open(dc.image(), dc.sizeBytes());
+                ReplicatedDisk d = new ReplicatedDisk(dc.name(), img, dc.role(), config.blockSize(),
+                        config.maxBacklogBytes());
+                disks.put(dc.name(), d);
+                LOG.info("disk " + dc.name() + ": " + dc.image() + " " + img.size() + " bytes, " + d.role()
+                        + " " + d.mode());
+            }
+            nbd = new NbdServer(config.nbdListen(), new AgentExports());
+            opened.add(nbd);
+            peer = new PeerServer(config.peerListen(), config.psk(), disks::get);
+            opened.add(peer);
+            control = new ControlServer(config.controlListen(), config.token(), this);
+            opened.add(control::close);
+        } catch (IOException | RuntimeException e) {
+            for (Closeable c : opened) {
+                try {
+                    c.close();
+                } catch (IOException ignored) {
+                    // best effort on a failed start
+                }
+            }
+            for (ReplicatedDisk d : disks.values()) {
+                d.close();
+            }
+            throw e;
+        }
+        for (ReplicatedDisk d : disks.values()) {
+            if (d.role() == Role.PRIMARY) {
+                startLink(d);
+            }
+        }
+        ticker = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "agent-ticker");
+            t.setDaemon(true);
+            return t;
+        });
+        // Persist resync progress and refresh throughput once a second.
+        ticker.scheduleAtFixedRate(() -> {
+            for (ReplicatedDisk d : disks.values()) {
+                d.tick();
+                if (d.role() == Role.PRIMARY) {
+                    d.saveBitmapQuietly();
+                }
+            }
+        }, 1, 1, TimeUnit.SECONDS);
+    }
+
+    public int nbdPort() { return nbd.port(); }
+    public int peerPort() { return peer.port(); }
+    public int controlPort() { return control.port(); }
+    public ReplicatedDisk disk(String name) { return disks.get(name); }
+
+    private void startLink(ReplicatedDisk d) {
+        if (config.peerAddress() == null) {
+            LOG.warning(d.name() + ": PRIMARY but no peerAddress configured; not replicating");
+            return;
+        }
+        ReplicationLink l = new ReplicationLink(d, config.peerAddress(), config.psk());
+        ReplicationLink old = links.put(d.name(), l);
+        if (old != null) {
+            old.close();
+        }
+        l.start();
+    }
+
+    private final class AgentExports implements Exports {
+        @Override
+        public BlockDevice find(String name) {
+            if (name.isEmpty()) {
+                return disks.values().iterator().next();
+            }
+            return disks.get(name);
+        }
+
+        @Override
+        public List<String> names() {
+            return new ArrayList<>(disks.keySet());
+        }
+    }
+
+    private ReplicatedDisk require(String name) {
+        ReplicatedDisk d = disks.get(name);
+        if (d == null) {
+            throw new NoSuchDiskException(name);
+        }
+        return d;
+    }
+
+    // ---- ReplicationControl -------------------------------------------------------------------
+
+    @Override
+    public List<DiskStatus> list() {
+        List<DiskStatus> out = new ArrayList<>();
+        for (ReplicatedDisk d : disks.values()) {
+            out.add(d.status());
+        }
+        return out;
+    }
+
+    @Override
+    public DiskStatus status(String disk) {
+        return require(disk).status();
+    }
+
+    @Override
+    public DiskStatus setMode(String disk, Mode mode) {
+        ReplicatedDisk d = require(disk);
+        d.setMode(mode);
+        LOG.info(disk + ": mode " + mode);
+        return d.status();
+    }
+
+    @Override
+    public DiskStatus waitSync(String disk, long timeoutMs) throws InterruptedException {
+        ReplicatedDisk d = require(disk);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        DiskStatus s = d.status();
+        while (!s.inSync() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+            s = d.status();
+        }
+        return s;
+    }
+
+    @Override
+    public DiskStatus promote(String disk, boolean force) {
+        ReplicatedDisk d = require(disk);
+        synchronized (d) {
+            if (d.role() == Role.PRIMARY) {
+                return d.status();
+            }
+            if (!force && d.sessionUp()) {
+                throw new ConflictException(disk + ": the peer is still primary and streaming to us; demote it first");
+            }
+            if (!force && d.knownBehind()) {
+                throw new ConflictException(disk + ": local copy is known to be behind the old primary "
+                        + "(use force to fail over anyway)");
+            }
+            peer.closeSession(disk);
+            d.becomePrimary(force);
+            LOG.info(disk + ": promoted to PRIMARY" + (force ? " (forced)" : ""));
+            startLink(d);
+            return d.status();
+        }
+    }
+
+    @Override
+    public DiskStatus demote(String disk) throws InterruptedException {
+        ReplicatedDisk d = require(disk);
+        synchronized (d) {
+            if (d.role() == Role.REPLICA) {
+                return d.status();
+            }
+            d.fence(true);
+            try {
+                ReplicationLink l = links.remove(disk);
+                boolean caughtUp = l != null && l.handOver(HANDOVER_TIMEOUT_MS);
+                d.becomeReplica(caughtUp);
+                LOG.info(disk + ": demoted to REPLICA" + (caughtUp ? " after clean handover"
+                        : " WITHOUT handover: peer was not caught up, content marked diverged"));
+            } finally {
+                d.fence(false);
+            }
+            return d.status();
+        }
+    }
+
+    @Override
+    public List<DiskCounters> counters() {
+        List<DiskCounters> out = new ArrayList<>();
+        for (ReplicatedDisk d : disks.values()) {
+            out.add(new DiskCounters(d.status(), d.writes(), d.shippedBytes(), d.appliedBytes()));
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        ticker.shutdownNow();
+        control.close();
+        for (ReplicationLink l : links.values()) {
+            l.close();
+        }
+        try {
+            nbd.close();
+            peer.close();
+        } catch (IOException e) {
+            LOG.warning("close: " + e);
+        }
+        for (ReplicatedDisk d : disks.values()) {
+            d.close();
+        }
+    }
+}

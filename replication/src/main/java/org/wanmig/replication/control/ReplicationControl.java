@@ -1,0 +1,61 @@
+package org.wanmig.replication.control;
+
+import org.wanmig.replication.core.DiskStatus;
+import org.wanmig.replication.core.Mode;
+
+import java.util.List;
+
+/** Operations the control API exposes; implemented by the agent. */
+public interface ReplicationControl {
+    List<DiskStatus> list();
+
+    /** @throws NoSuchDiskException for an unknown disk */
+    DiskStatus status(String disk);
+
+    DiskStatus setMode(String disk, Mode mode);
+
+    /** Waits until in sync or the timeout; returns the last status either way (caller checks inSync). */
+    DiskStatus waitSync(String disk, long timeoutMs) throws InterruptedException;
+
+    /** @throws ConflictException if the local copy is known to be behind or the peer is still primary */
+    DiskStatus promote(String disk, boolean force) throws InterruptedException;
+
+    DiskStatus demote(String disk) throws InterruptedException;
+
+    /** Extra counters for /metrics. */
+    List<DiskCounters> counters();
+
+    /** Unknown disk name. */
+    final class NoSuchDiskException extends RuntimeException {
+        public NoSuchDiskException(String disk) {
+            super("no such disk: " + disk);
+        }
+    }
+
+    /** Refused role change. */
+    final class ConflictException extends RuntimeException {
+        public ConflictException(String msg) {
+            super(msg);
+        }
+    }
+
+    /** Monotonic counters of one disk; immutable. */
+    final class DiskCounters {
+        private final DiskStatus status;
+        private final long writes;
+        private final long shippedBytes;
+        private final long appliedBytes;
+
+        public DiskCounters(DiskStatus status, long writes, long shippedBytes, long appliedBytes) {
+            this.status = status;
+            this.writes = writes;
+            this.shippedBytes = shippedBytes;
+            this.appliedBytes = appliedBytes;
+        }
+
+        public DiskStatus status() { return status; }
+        public long writes() { return writes; }
+        public long shippedBytes() { return shippedBytes; }
+        public long appliedBytes() { return appliedBytes; }
+    }
+}

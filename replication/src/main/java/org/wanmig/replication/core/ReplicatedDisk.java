@@ -1,0 +1,446 @@
+package org.wanmig.replication.core;
+
+import org.wanmig.replication.disk.DirtyBitmap;
+import org.wanmig.replication.disk.DiskImage;
+import org.wanmig.replication.nbd.BlockDevice;
+import org.wanmig.replication.nbd.WriteRefusedException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Logger;
+
+/**
+ * One replicated disk: the local image plus the role/mode state machine and the write path that
+ * feeds the replication stream. The peer link itself lives in the peer package and talks to this
+ * class through its link-facing methods.
+ *
+ * Ordering: a write is applied locally and appended to the backlog under one lock, so the stream
+ * order equals the local order even with several NBD connections; the replica applies in stream
+ * order, hence it always holds a crash-consistent prefix while streaming.
+ */
+public final class ReplicatedDisk implements BlockDevice {
+    private static final Logger LOG = Logger.getLogger(ReplicatedDisk.class.getName());
+
+    private final String name;
+    private final DiskImage image;
+    private final DirtyBitmap dirty;
+    private final Path bitmapFile;
+    private final Path metaFile;
+    private final Backlog backlog;
+    private final Object order = new Object();
+
+    private volatile DiskMeta meta;
+    private volatile boolean fenced;          // demote in progress: refuse new writes
+    private volatile boolean linkUp;          // primary: authenticated link to the peer
+    private volatile boolean syncFlushed;     // primary: peer confirmed durability since SYNC was set
+    private volatile long dirtySinceNanos = -1;
+    private volatile PeerView peerView = PeerView.NONE; // replica: what the primary last told us
+    private volatile boolean sessionUp;       // replica: a primary is streaming to us
+
+    private final AtomicLong writes = new AtomicLong();
+    private final AtomicLong shippedBytes = new AtomicLong();
+    private final AtomicLong appliedBytes = new AtomicLong();
+    private volatile double throughput;
+    private long lastRateBytes;
+    private long lastRateNanos = System.nanoTime();
+
+    public ReplicatedDisk(String name, DiskImage image, Role configuredRole, int blockSize, long maxBacklogBytes)
+            throws IOException {
+        this.name = name;
+        this.image = image;
+        this.dirty = new DirtyBitmap(image.size(), blockSize);
+        this.bitmapFile = image.path().resolveSibling(image.path().getFileName() + ".dirty");
+        this.metaFile = DiskMeta.fileFor(image.path());
+        this.backlog = new Backlog(maxBacklogBytes);
+        DiskMeta m = DiskMeta.load(metaFile);
+        if (m == null) {
+            // First start: a primary owns the content and names it; a replica's content is unknown.
+            m = new DiskMeta(configuredRole, Mode.ASYNC,
+                    configuredRole == Role.PRIMARY ? UUID.randomUUID().toString() : "", true, false);
+        }
+        boolean loaded = dirty.load(bitmapFile);
+        if (m.role() == Role.PRIMARY && !m.cleanShutdown()) {
+            // We may have acknowledged writes the peer never got and that no bitmap recorded.
+            LOG.warning(name + ": unclean shutdown, the replica will be hash-compared in full");
+            dirty.markAllForCompare();
+        } else if (loaded && dirty.dirtyCount() > 0) {
+            LOG.info(name + ": resuming with " + dirty.dirtyCount() + " dirty blocks from " + bitmapFile);
+        }
+        if (dirty.dirtyCount() > 0) {
+            dirtySinceNanos = System.nanoTime();
+        }
+        meta = m.withCleanShutdown(false);
+        meta.save(metaFile);
+    }
+
+    // ---- identity and state ------------------------------------------------------------------
+
+    @Override public String name() { return name; }
+    @Override public long size() { return image.size(); }
+    @Override public boolean readOnly() { return meta.role() != Role.PRIMARY; }
+    public Role role() { return meta.role(); }
+    public Mode mode() { return meta.mode(); }
+    public String syncId() { return meta.syncId(); }
+    public DirtyBitmap dirtyBitmap() { return dirty; }
+    public Backlog backlog() { return backlog; }
+    public DiskImage image() { return image; }
+    public boolean knownBehind() { return meta.behind(); }
+    public boolean sessionUp() { return sessionUp; }
+
+    private synchronized void updateMeta(DiskMeta m) {
+        meta = m;
+        try {
+            m.save(metaFile);
+        } catch (IOException e) {
+            LOG.severe(name + ": cannot persist state to " + metaFile + ": " + e);
+        }
+    }
+
+    /** Stops (or resumes) accepting writes while a demote drains the stream. */
+    public void fence(boolean on) {
+        synchronized (order) {
+            fenced = on;
+        }
+    }
+
+    /** ASYNC/SYNC switch. Going SYNC does not wait; wait-sync waits for the drain. */
+    public void setMode(Mode m) {
+        synchronized (order) {
+            boolean entering = m == Mode.SYNC && meta.mode() != Mode.SYNC;
+            updateMeta(meta.withMode(m));
+            if (entering) {
+                // Writes acked in ASYNC mode may still sit unflushed at the peer: a barrier drains
+                // them; its durable ack is what lets us report in-sync.
+                syncFlushed = false;
+                try {
+                    backlog.offer(new WriteRecord(WriteRecord.Kind.FLUSH, 0, 0, null, true));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    /**
+     * Primary -> replica. Further NBD writes are refused from here on. Returns false if the
+     * peer was not fully caught up, in which case our content is marked as diverged (new syncId)
+     * so the next primary will hash-compare us instead of trusting a bitmap.
+     */
+    public void becomeReplica(boolean peerCaughtUp) {
+        synchronized (order) {
+            DiskMeta m = meta.withRole(Role.REPLICA).withBehind(false);
+            if (!peerCaughtUp) {
+                m = m.withSyncId(UUID.randomUUID().toString());
+            }
+            for (long b = dirty.nextSet(0); b >= 0; b = dirty.nextSet(b + 1)) {
+                dirty.clear(b);
+            }
+            dirtySinceNanos = -1;
+            updateMeta(m);
+            saveBitmapQuietly();
+        }
+    }
+
+    /** Replica -> primary. With force (unplanned failover) we take a new identity: the old primary's
+     *  content may hold writes we never saw, so it must be hash-compared when it comes back. */
+    public void becomePrimary(boolean force) {
+        synchronized (order) {
+            DiskMeta m = meta.withRole(Role.PRIMARY).withBehind(false);
+            if (force || m.syncId().isEmpty()) {
+                m = m.withSyncId(UUID.randomUUID().toString());
+            }
+            updateMeta(m);
+        }
+    }
+
+    // ---- NBD write path -----------------------------------------------------------------------
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        image.read(offset, dst);
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        int len = src.remaining();
+        WriteRecord rec;
+        synchronized (order) {
+            requirePrimary();
+            image.write(offset, src.duplicate());
+            rec = ship(new WriteRecord(WriteRecord.Kind.WRITE, offset, len, src, meta.mode() == Mode.SYNC));
+        }
+        if (fua) {
+            image.flush();
+        }
+        awaitPeer(rec);
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean fua) throws IOException {
+        WriteRecord rec;
+        synchronized (order) {
+            requirePrimary();
+            image.writeZeroes(offset, length);
+            rec = ship(new WriteRecord(WriteRecord.Kind.ZERO, offset, length, null, meta.mode() == Mode.SYNC));
+        }
+        if (fua) {
+            image.flush();
+        }
+        awaitPeer(rec);
+    }
+
+    @Override
+    public void trim(long offset, long length) throws IOException {
+        // Discard is advisory in NBD; we keep the data, so there is nothing to replicate either.
+        synchronized (order) {
+            requirePrimary();
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        image.flush();
+    }
+
+    private void requirePrimary() throws WriteRefusedException {
+        if (meta.role() != Role.PRIMARY || fenced) {
+            throw new WriteRefusedException(name + " is a replica");
+        }
+    }
+
+    /** Caller holds order. Queues the record or, with no streaming link, marks it dirty. */
+    private WriteRecord ship(WriteRecord rec) throws IOException {
+        writes.incrementAndGet();
+        try {
+            if (backlog.offer(rec)) {
+                return rec;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for replication backlog space");
+        }
+        markDirty(rec.offset(), rec.length());
+        return null;
+    }
+
+    private void awaitPeer(WriteRecord rec) throws IOException {
+        if (rec == null || !rec.sync()) {
+            return;
+        }
+        try {
+            // The link completes every record, acked or not (on link loss it is marked dirty),
+            // so this cannot hang past a link failure.
+            while (!rec.isDone()) {
+                rec.await(1000);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for the peer");
+        }
+    }
+
+    public void markDirty(long offset, long length) {
+        if (dirty.dirtyCount() == 0) {
+            dirtySinceNanos = System.nanoTime();
+        }
+        dirty.markRange(offset, length);
+    }
+
+    // ---- link-facing (primary side) -----------------------------------------------------------
+
+    /** The replica's content is unknown: every block is hash-compared before sending. */
+    public void markAllForCompare() {
+        if (dirty.dirtyCount() == 0) {
+            dirtySinceNanos = System.nanoTime();
+        }
+        dirty.markAllForCompare();
+        saveBitmapQuietly();
+    }
+
+    public void linkUp(boolean up) {
+        linkUp = up;
+    }
+
+    public boolean isLinkUp() {
+        return linkUp;
+    }
+
+    /**
+     * Atomically (w.r.t. writers) switches from resync to streaming if nothing is dirty any more.
+     * Returns false if writes dirtied blocks meanwhile and another resync pass is needed.
+     */
+    public boolean tryAttach() {
+        synchronized (order) {
+            if (dirty.dirtyCount() > 0) {
+                return false;
+            }
+            dirtySinceNanos = -1;
+            backlog.attach();
+            return true;
+        }
+    }
+
+    /** Queues a durability barrier (used when entering SYNC mode and at the end of resync). */
+    public WriteRecord queueFlush() throws InterruptedException {
+        synchronized (order) {
+            WriteRecord r = new WriteRecord(WriteRecord.Kind.FLUSH, 0, 0, null, true);
+            return backlog.offer(r) ? r : null;
+        }
+    }
+
+    /** Link lost: whatever the peer did not acknowledge becomes dirty again. */
+    public void detach() {
+        List<WriteRecord> lost = backlog.detach();
+        for (WriteRecord r : lost) {
+            if (r.length() > 0) {
+                markDirty(r.offset(), r.length());
+            }
+        }
+        linkUp = false;
+        syncFlushed = false;
+        saveBitmapQuietly();
+    }
+
+    public void acked(long bytes, boolean durable) {
+        shippedBytes.addAndGet(bytes);
+        if (durable && meta.mode() == Mode.SYNC && backlog.isEmpty() && backlog.attached()) {
+            syncFlushed = true;
+        }
+    }
+
+    public void setSyncIdFromPeer(String id) {
+        updateMeta(meta.withSyncId(id));
+    }
+
+    // ---- replica side -------------------------------------------------------------------------
+
+    /** Applies a block from the primary's stream; never allowed on a primary. */
+    public void applyReplicated(long offset, ByteBuffer data) throws IOException {
+        synchronized (order) {
+            if (meta.role() != Role.REPLICA) {
+                throw new WriteRefusedException(name + " is primary here; refusing peer data");
+            }
+            int n = data.remaining();
+            image.write(offset, data);
+            appliedBytes.addAndGet(n);
+        }
+    }
+
+    public void applyZeroes(long offset, long length) throws IOException {
+        synchronized (order) {
+            if (meta.role() != Role.REPLICA) {
+                throw new WriteRefusedException(name + " is primary here; refusing peer data");
+            }
+            image.writeZeroes(offset, length);
+            appliedBytes.addAndGet(length);
+        }
+    }
+
+    public void sessionUp(boolean up) {
+        sessionUp = up;
+        if (!up) {
+            peerView = PeerView.NONE;
+        }
+    }
+
+    /** Replica learns how far behind it is; remembered (persisted) for promote decisions. */
+    public void peerStatus(PeerView v) {
+        peerView = v;
+        boolean behind = v.lagBytes() > 0;
+        if (behind != meta.behind()) {
+            updateMeta(meta.withBehind(behind));
+        }
+    }
+
+    /** Old primary handed over cleanly: we hold everything it acknowledged. */
+    public void handedOver() {
+        updateMeta(meta.withBehind(false));
+    }
+
+    // ---- persistence and reporting ------------------------------------------------------------
+
+    public void saveBitmapQuietly() {
+        try {
+            List<long[]> ranges = backlog.pendingRanges();
+            long bs = dirty.blockSize();
+            long n = 0;
+            for (long[] r : ranges) {
+                n += r[1] == 0 ? 0 : (r[0] + r[1] - 1) / bs - r[0] / bs + 1;
+            }
+            long[] extra = new long[(int) Math.min(n, dirty.blocks())];
+            int i = 0;
+            outer:
+            for (long[] r : ranges) {
+                if (r[1] == 0) {
+                    continue;
+                }
+                for (long b = r[0] / bs; b <= (r[0] + r[1] - 1) / bs; b++) {
+                    if (i == extra.length) {
+                        break outer;
+                    }
+                    extra[i++] = b;
+                }
+            }
+            dirty.save(bitmapFile, extra);
+        } catch (IOException e) {
+            LOG.warning(name + ": cannot save dirty bitmap: " + e);
+        }
+    }
+
+    /** Called once a second: throughput estimate. */
+    public synchronized void tick() {
+        long now = System.nanoTime();
+        long total = shippedBytes.get() + appliedBytes.get();
+        double dt = (now - lastRateNanos) / 1e9;
+        if (dt > 0) {
+            double inst = (total - lastRateBytes) / dt;
+            throughput = throughput == 0 ? inst : 0.5 * throughput + 0.5 * inst;
+        }
+        lastRateBytes = total;
+        lastRateNanos = now;
+    }
+
+    public long writes() { return writes.get(); }
+    public long shippedBytes() { return shippedBytes.get(); }
+    public long appliedBytes() { return appliedBytes.get(); }
+
+    public DiskStatus status() {
+        DiskMeta m = meta;
+        long bs = dirty.blockSize();
+        if (m.role() == Role.PRIMARY) {
+            long dirtyBlocks = dirty.dirtyCount();
+            long resync = Math.min(image.size(), dirtyBlocks * bs);
+            long lagBytes = backlog.userBytes() + resync;
+            long lagBlocks = dirtyBlocks + backlog.userRecords();
+            long now = System.nanoTime();
+            long since = dirtyBlocks > 0 ? dirtySinceNanos : backlog.oldestNanos();
+            double rpo = since < 0 ? 0 : (now - since) / 1e9;
+            boolean streaming = backlog.attached();
+            boolean inSync = m.mode() == Mode.SYNC && linkUp && streaming && syncFlushed
+                    && backlog.isEmpty() && dirtyBlocks == 0;
+            return new DiskStatus(name, m.role(), m.mode(), inSync, linkUp, lagBlocks, lagBytes, rpo,
+                    throughput, image.size(), resync);
+        }
+        PeerView v = peerView;
+        return new DiskStatus(name, m.role(), v.mode() == null ? m.mode() : v.mode(), sessionUp && v.inSync(),
+                sessionUp, v.lagBytes() == 0 ? 0 : (v.lagBytes() + bs - 1) / bs, v.lagBytes(),
+                v.rpoSeconds(), throughput, image.size(), v.resyncRemainingBytes());
+    }
+
+    public void close() {
+        synchronized (order) {
+            saveBitmapQuietly();
+            try {
+                image.flush();
+                updateMeta(meta.withCleanShutdown(backlog.isEmpty()));
+                image.close();
+            } catch (IOException e) {
+                LOG.warning(name + ": close: " + e);
+            }
+        }
+    }
+}

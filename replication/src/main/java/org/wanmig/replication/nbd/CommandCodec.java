@@ -1,0 +1,82 @@
+package org.wanmig.replication.nbd;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+
+/** Byte layout of transmission-phase requests and simple replies. */
+final class CommandCodec {
+    /** One request header; immutable. */
+    static final class Request {
+        final int flags;
+        final int type;
+        final long handle;
+        final long offset;
+        final long length;
+
+        Request(int flags, int type, long handle, long offset, long length) {
+            this.flags = flags;
+            this.type = type;
+            this.handle = handle;
+            this.offset = offset;
+            this.length = length;
+        }
+    }
+
+    private final DataInputStream in;
+    private final DataOutputStream out;
+
+    CommandCodec(DataInputStream in, DataOutputStream out) {
+        this.in = in;
+        this.out = out;
+    }
+
+    /** Next request header, or null on clean EOF between requests. */
+    Request read() throws IOException {
+        int first = in.read();
+        if (first < 0) {
+            return null;
+        }
+        int magic = (first << 24) | (in.readUnsignedByte() << 16) | (in.readUnsignedByte() << 8) | in.readUnsignedByte();
+        if (magic != Nbd.REQUEST_MAGIC) {
+            // Framing is lost; the spec says the server must close.
+            throw new NbdProtocolException("bad request magic 0x" + Integer.toHexString(magic));
+        }
+        int flags = in.readUnsignedShort();
+        int type = in.readUnsignedShort();
+        long handle = in.readLong();
+        long offset = in.readLong();
+        long length = in.readInt() & 0xffffffffL;
+        return new Request(flags, type, handle, offset, length);
+    }
+
+    void readPayload(byte[] dst, int len) throws IOException {
+        in.readFully(dst, 0, len);
+    }
+
+    void skipPayload(long len) throws IOException {
+        Nbd.skipFully(in, len);
+    }
+
+    void reply(long handle, int error) throws IOException {
+        out.writeInt(Nbd.SIMPLE_REPLY_MAGIC);
+        out.writeInt(error);
+        out.writeLong(handle);
+    }
+
+    void replyData(long handle, byte[] data, int len) throws IOException {
+        reply(handle, 0);
+        out.write(data, 0, len);
+    }
+
+    /** Flushes replies once the client has nothing more queued (batches pipelined replies). */
+    void flushIfIdle() throws IOException {
+        if (in.available() == 0) {
+            out.flush();
+        }
+    }
+
+    void flush() throws IOException {
+        out.flush();
+    }
+}

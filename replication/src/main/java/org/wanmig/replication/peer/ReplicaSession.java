@@ -1,0 +1,152 @@
+package org.wanmig.replication.peer;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.wanmig.replication.core.PeerView;
+import org.wanmig.replication.core.ReplicatedDisk;
+import org.wanmig.replication.disk.ExtentHasher;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Replica side of one disk's stream: applies frames strictly in sequence order (so the image is a
+ * crash-consistent prefix of the primary's writes), answers hash requests, and acknowledges in
+ * batches; before acknowledging anything the primary flagged SYNC it forces the image to disk.
+ */
+final class ReplicaSession {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_HASH_BLOCKS = 4096;
+    private static final int ACK_EVERY = 64;
+
+    private final PeerCodec codec;
+    private final ReplicatedDisk disk;
+    private final ExtentHasher hasher = new ExtentHasher();
+    private long lastSeq;
+    private boolean unacked;
+    private boolean needForce;
+    private int sinceAck;
+
+    ReplicaSession(PeerCodec codec, ReplicatedDisk disk) {
+        this.codec = codec;
+        this.disk = disk;
+    }
+
+    void run() throws IOException {
+        while (true) {
+            PeerFrame f = codec.read();
+            switch (f.type()) {
+                case PeerFrame.WRITE:
+                    checkSeq(f);
+                    checkRange(f.offset(), f.payload().length);
+                    disk.applyReplicated(f.offset(), ByteBuffer.wrap(f.payload()));
+                    noteData(f);
+                    break;
+                case PeerFrame.ZERO: {
+                    checkSeq(f);
+                    if (f.payload().length != 8) {
+                        throw new PeerProtocolException("ZERO frame needs an 8-byte length");
+                    }
+                    long len = ByteBuffer.wrap(f.payload()).getLong();
+                    checkRange(f.offset(), len);
+                    disk.applyZeroes(f.offset(), len);
+                    noteData(f);
+                    break;
+                }
+                case PeerFrame.FLUSH:
+                    checkSeq(f);
+                    needForce = true;
+                    noteData(f);
+                    break;
+                case PeerFrame.HASH_REQ:
+                    answerHashes(f);
+                    break;
+                case PeerFrame.STATUS:
+                    disk.peerStatus(JSON.readValue(f.payload(), PeerView.class));
+                    unacked = true; // heartbeat: answer so the primary sees us alive
+                    break;
+                case PeerFrame.SET_SYNC_ID:
+                    disk.flush();
+                    disk.setSyncIdFromPeer(new String(f.payload(), StandardCharsets.UTF_8));
+                    break;
+                case PeerFrame.HANDOVER:
+                    disk.flush();
+                    disk.handedOver();
+                    // The old primary is about to return from demote; our promote must not see a
+                    // live session any more, so drop it before confirming.
+                    disk.sessionUp(false);
+                    ack();
+                    codec.write(new PeerFrame(PeerFrame.HANDOVER_ACK, 0, lastSeq, 0, null));
+                    codec.flush();
+                    return;
+                default:
+                    throw new PeerProtocolException("unexpected frame type " + f.type() + " on replica stream");
+            }
+            if (unacked && (++sinceAck >= ACK_EVERY || codec.inputIdle())) {
+                ack();
+                codec.flush();
+            }
+        }
+    }
+
+    private void checkSeq(PeerFrame f) throws PeerProtocolException {
+        if (f.seq() <= lastSeq) {
+            throw new PeerProtocolException("sequence went backwards: " + f.seq() + " after " + lastSeq);
+        }
+    }
+
+    private void checkRange(long offset, long length) throws PeerProtocolException {
+        if (offset < 0 || length < 0 || length > disk.size() || offset > disk.size() - length) {
+            throw new PeerProtocolException("range " + offset + "+" + length + " outside disk " + disk.name());
+        }
+    }
+
+    private void noteData(PeerFrame f) {
+        lastSeq = f.seq();
+        unacked = true;
+        if ((f.flags() & PeerFrame.FLAG_SYNC) != 0) {
+            needForce = true;
+        }
+    }
+
+    private void ack() throws IOException {
+        int flags = 0;
+        if (needForce) {
+            disk.flush();
+            needForce = false;
+            flags = PeerFrame.FLAG_SYNC;
+        }
+        codec.write(new PeerFrame(PeerFrame.ACK, flags, lastSeq, 0, null));
+        unacked = false;
+        sinceAck = 0;
+    }
+
+    private void answerHashes(PeerFrame f) throws IOException {
+        if (f.payload().length != 4) {
+            throw new PeerProtocolException("HASH_REQ needs a 4-byte count");
+        }
+        int count = ByteBuffer.wrap(f.payload()).getInt();
+        int bs = disk.dirtyBitmap().blockSize();
+        if (count <= 0 || count > MAX_HASH_BLOCKS || f.offset() % bs != 0) {
+            throw new PeerProtocolException("bad HASH_REQ count " + count + " offset " + f.offset());
+        }
+        long start = f.offset();
+        if (start < 0 || start >= disk.size()) {
+            throw new PeerProtocolException("HASH_REQ offset outside disk");
+        }
+        count = (int) Math.min(count, (disk.size() - start + bs - 1) / bs);
+        ByteBuffer out = ByteBuffer.allocate(count * ExtentHasher.HASH_BYTES);
+        ByteBuffer buf = ByteBuffer.allocate(bs);
+        for (int i = 0; i < count; i++) {
+            long off = start + (long) i * bs;
+            buf.clear();
+            buf.limit((int) Math.min(bs, disk.size() - off));
+            disk.read(off, buf);
+            buf.flip();
+            out.put(hasher.hash(buf));
+        }
+        out.flip();
+        codec.write(PeerFrame.HASH_RESP, 0, f.seq(), start, out);
+        codec.flush();
+    }
+}

@@ -1,0 +1,398 @@
+package org.wanmig.replication.peer;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.wanmig.replication.core.PeerView;
+import org.wanmig.replication.core.ReplicatedDisk;
+import org.wanmig.replication.core.Role;
+import org.wanmig.replication.core.WriteRecord;
+import org.wanmig.replication.disk.DirtyBitmap;
+import org.wanmig.replication.disk.ExtentHasher;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.Closeable;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Primary side of one disk's replication: connects to the peer agent, authenticates, resyncs what
+ * the dirty bitmap (or a hash comparison) says the replica lacks, then streams the backlog in order.
+ * Any failure drops the connection; unacknowledged data goes back to the dirty bitmap and the link
+ * reconnects with backoff while the disk keeps serving NBD.
+ */
+public final class ReplicationLink implements Closeable {
+    private static final Logger LOG = Logger.getLogger(ReplicationLink.class.getName());
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int HASH_CHUNK_BLOCKS = 64;
+    private static final long STATUS_INTERVAL_MS = 250;
+
+    private final ReplicatedDisk disk;
+    private final InetSocketAddress peer;
+    private final PeerAuthenticator auth;
+    private final Thread thread;
+    private final Map<Long, CompletableFuture<byte[]>> hashWaiters = new ConcurrentHashMap<>();
+    private volatile boolean stopped;
+    private volatile Socket socket;
+    private volatile CompletableFuture<Boolean> handover;
+    private volatile CompletableFuture<Void> handoverAck;
+
+    public ReplicationLink(ReplicatedDisk disk, InetSocketAddress peer, byte[] psk) {
+        this.disk = disk;
+        this.peer = peer;
+        this.auth = new PeerAuthenticator(psk);
+        this.thread = new Thread(this::run, "repl-link-" + disk.name());
+        thread.setDaemon(true);
+    }
+
+    public void start() {
+        thread.start();
+    }
+
+    private void run() {
+        long backoff = 100;
+        while (!stopped && disk.role() == Role.PRIMARY) {
+            boolean reachedStreaming = false;
+            try {
+                reachedStreaming = session();
+            } catch (IOException | RuntimeException | TimeoutException | ExecutionException e) {
+                if (!stopped) {
+                    LOG.log(Level.INFO, disk.name() + ": peer link to " + peer + " down: " + e);
+                }
+            } catch (InterruptedException e) {
+                break;
+            } finally {
+                closeSocket();
+                disk.detach();
+                failWaiters();
+            }
+            if (stopped) {
+                break;
+            }
+            backoff = reachedStreaming ? 100 : Math.min(2000, backoff * 2);
+            try {
+                for (long slept = 0; slept < backoff && !stopped; slept += 20) {
+                    Thread.sleep(20);
+                }
+            } catch (InterruptedException e) {
+                break;
+            }
+        }
+        CompletableFuture<Boolean> h = handover;
+        if (h != null) {
+            h.complete(false);
+        }
+    }
+
+    /** One connection lifetime; returns true if it got as far as streaming. */
+    private boolean session() throws IOException, InterruptedException, TimeoutException, ExecutionException {
+        Socket s = new Socket();
+        socket = s;
+        if (stopped) {
+            throw new IOException("stopped");
+        }
+        s.connect(peer, 5000);
+        s.setTcpNoDelay(true);
+        s.setSoTimeout(30_000);
+        s.setSendBufferSize(4 << 20);
+        s.setReceiveBufferSize(1 << 20);
+        PeerCodec c = new PeerCodec(new DataInputStream(new BufferedInputStream(s.getInputStream(), 64 * 1024)),
+                new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 1 << 20)));
+        auth.authenticateAsClient(c);
+        c.write(new PeerFrame(PeerFrame.OPEN, 0, 0, 0,
+                JSON.writeValueAsBytes(new OpenMessage(disk.name(), disk.size(), disk.syncId()))));
+        c.flush();
+        PeerFrame reply = c.read();
+        if (reply.type() == PeerFrame.ERROR) {
+            throw new PeerProtocolException("peer refused " + disk.name() + ": "
+                    + new String(reply.payload(), StandardCharsets.UTF_8));
+        }
+        if (reply.type() != PeerFrame.OPEN_OK) {
+            throw new PeerProtocolException("expected OPEN_OK, got " + reply.type());
+        }
+        OpenMessage peerOpen = JSON.readValue(reply.payload(), OpenMessage.class);
+        boolean sameContent = !peerOpen.syncId().isEmpty() && peerOpen.syncId().equals(disk.syncId());
+        DirtyBitmap dirty = disk.dirtyBitmap();
+        if (!sameContent && !dirty.compareMode()) {
+            // Unknown replica content: compare everything (resumes from the saved bitmap if interrupted).
+            LOG.info(disk.name() + ": replica identity differs, full hash-compare sync");
+            disk.markAllForCompare();
+        }
+        disk.backlog().resetSequence();
+        disk.linkUp(true);
+        LOG.info(disk.name() + ": peer link up to " + peer + ", " + dirty.dirtyCount() + " blocks to resync");
+
+        Thread reader = new Thread(() -> readAcks(c), "repl-acks-" + disk.name());
+        reader.setDaemon(true);
+        reader.start();
+
+        resync(c, dirty);
+        WriteRecord barrier = new WriteRecord(WriteRecord.Kind.FLUSH, 0, 0, null, true);
+        c.write(PeerFrame.FLUSH, PeerFrame.FLAG_SYNC, disk.backlog().addInflight(barrier), 0, ByteBuffer.allocate(0));
+        if (!sameContent) {
+            // After the barrier the replica holds our content: give it our identity.
+            c.write(new PeerFrame(PeerFrame.SET_SYNC_ID, 0, 0, 0, disk.syncId().getBytes(StandardCharsets.UTF_8)));
+        }
+        c.flush();
+        LOG.info(disk.name() + ": resync complete, streaming");
+        stream(c);
+        return true;
+    }
+
+    /** Passes over the dirty bitmap until it is empty and the disk switched to streaming. */
+    private void resync(PeerCodec c, DirtyBitmap dirty) throws IOException, InterruptedException,
+            TimeoutException, ExecutionException {
+        long total = dirty.dirtyCount();
+        long sent = 0;
+        long skipped = 0;
+        int lastPct = -1;
+        long lastStatus = 0;
+        ExtentHasher hasher = new ExtentHasher();
+        while (!disk.tryAttach()) {
+            checkRunning();
+            boolean compare = dirty.compareMode();
+            long start = dirty.nextSet(0);
+            CompletableFuture<byte[]> hashes = compare ? requestHashes(c, start) : null;
+            while (start >= 0) {
+                checkRunning();
+                long end = Math.min(dirty.blocks(), start + HASH_CHUNK_BLOCKS);
+                long next = dirty.nextSet(end);
+                // Ask for the next chunk's hashes before working on this one: hides one round trip.
+                CompletableFuture<byte[]> nextHashes = compare && next >= 0 ? requestHashes(c, next) : null;
+                byte[] remote = compare ? hashes.get(120, TimeUnit.SECONDS) : null;
+                for (long b = start; b < end; b++) {
+                    if (!dirty.clear(b)) {
+                        continue;
+                    }
+                    byte[] rh = remote == null ? null : Arrays.copyOfRange(remote,
+                            (int) (b - start) * ExtentHasher.HASH_BYTES, (int) (b - start + 1) * ExtentHasher.HASH_BYTES);
+                    if (sendBlock(c, hasher, b, rh)) {
+                        sent++;
+                    } else {
+                        skipped++;
+                    }
+                }
+                if (total > 0) {
+                    int pct = (int) (100 * Math.min(total, sent + skipped) / total);
+                    if (pct / 10 != lastPct / 10) {
+                        LOG.info(disk.name() + ": resync " + pct + "% (" + sent + " blocks sent, " + skipped
+                                + " equal or zero skipped)");
+                        lastPct = pct;
+                    }
+                }
+                if (System.currentTimeMillis() - lastStatus > STATUS_INTERVAL_MS) {
+                    sendStatus(c);
+                    lastStatus = System.currentTimeMillis();
+                }
+                start = next;
+                hashes = nextHashes;
+            }
+            c.flush();
+        }
+    }
+
+    private CompletableFuture<byte[]> requestHashes(PeerCodec c, long startBlock) throws IOException {
+        long count = Math.min(HASH_CHUNK_BLOCKS, disk.dirtyBitmap().blocks() - startBlock);
+        long seq = disk.backlog().nextSeq();
+        CompletableFuture<byte[]> f = new CompletableFuture<>();
+        hashWaiters.put(seq, f);
+        ByteBuffer p = ByteBuffer.allocate(4).putInt((int) count);
+        p.flip();
+        c.write(PeerFrame.HASH_REQ, 0, seq, startBlock * disk.dirtyBitmap().blockSize(), p);
+        c.flush();
+        return f;
+    }
+
+    /**
+     * Sends one block unless the replica already has it (remoteHash given and equal). Zero blocks
+     * travel as a ZERO frame without payload. Returns true if something was sent.
+     */
+    private boolean sendBlock(PeerCodec c, ExtentHasher hasher, long block, byte[] remoteHash) throws IOException {
+        int bs = disk.dirtyBitmap().blockSize();
+        long off = block * bs;
+        int len = (int) Math.min(bs, disk.size() - off);
+        ByteBuffer data = ByteBuffer.allocate(len);
+        disk.read(off, data);
+        data.flip();
+        boolean zero = ExtentHasher.isAllZero(data);
+        if (remoteHash != null) {
+            if (zero ? ExtentHasher.isZeroMarker(remoteHash) : Arrays.equals(hasher.hash(data), remoteHash)) {
+                return false;
+            }
+        }
+        WriteRecord r = new WriteRecord(WriteRecord.Kind.RESYNC_BLOCK, off, len, null, false);
+        long seq = disk.backlog().addInflight(r);
+        if (zero) {
+            ByteBuffer l = ByteBuffer.allocate(8).putLong(len);
+            l.flip();
+            c.write(PeerFrame.ZERO, PeerFrame.FLAG_RESYNC, seq, off, l);
+        } else {
+            c.write(PeerFrame.WRITE, PeerFrame.FLAG_RESYNC, seq, off, data);
+        }
+        return true;
+    }
+
+    /** Live stream: backlog records in order; status heartbeats; handover when asked. */
+    private void stream(PeerCodec c) throws IOException, InterruptedException {
+        long lastStatus = 0;
+        while (true) {
+            checkRunning();
+            WriteRecord r = disk.backlog().takeNext(50);
+            if (r != null) {
+                int flags = r.sync() ? PeerFrame.FLAG_SYNC : 0;
+                switch (r.kind()) {
+                    case WRITE:
+                        c.write(PeerFrame.WRITE, flags, r.wireSeq(), r.offset(), r.data());
+                        break;
+                    case ZERO: {
+                        ByteBuffer l = ByteBuffer.allocate(8).putLong(r.length());
+                        l.flip();
+                        c.write(PeerFrame.ZERO, flags, r.wireSeq(), r.offset(), l);
+                        break;
+                    }
+                    default:
+                        c.write(PeerFrame.FLUSH, PeerFrame.FLAG_SYNC, r.wireSeq(), 0, ByteBuffer.allocate(0));
+                }
+                if (!disk.backlog().hasQueued()) {
+                    c.flush();
+                }
+            }
+            long now = System.currentTimeMillis();
+            if (now - lastStatus > STATUS_INTERVAL_MS) {
+                sendStatus(c);
+                c.flush();
+                lastStatus = now;
+            }
+            CompletableFuture<Boolean> h = handover;
+            if (h != null && !h.isDone() && disk.backlog().isEmpty()) {
+                CompletableFuture<Void> ack = new CompletableFuture<>();
+                handoverAck = ack;
+                c.write(new PeerFrame(PeerFrame.HANDOVER, 0, 0, 0, null));
+                c.flush();
+                try {
+                    ack.get(10, TimeUnit.SECONDS);
+                    h.complete(true);
+                } catch (ExecutionException | TimeoutException e) {
+                    h.complete(false);
+                }
+                return;
+            }
+        }
+    }
+
+    private void sendStatus(PeerCodec c) throws IOException {
+        c.write(new PeerFrame(PeerFrame.STATUS, 0, 0, 0, JSON.writeValueAsBytes(PeerView.of(disk.status()))));
+    }
+
+    private void readAcks(PeerCodec c) {
+        try {
+            while (true) {
+                PeerFrame f = c.read();
+                switch (f.type()) {
+                    case PeerFrame.ACK:
+                        disk.acked(disk.backlog().ack(f.seq()), (f.flags() & PeerFrame.FLAG_SYNC) != 0);
+                        break;
+                    case PeerFrame.HASH_RESP: {
+                        CompletableFuture<byte[]> w = hashWaiters.remove(f.seq());
+                        if (w == null) {
+                            throw new PeerProtocolException("unexpected HASH_RESP seq " + f.seq());
+                        }
+                        w.complete(f.payload());
+                        break;
+                    }
+                    case PeerFrame.HANDOVER_ACK: {
+                        CompletableFuture<Void> a = handoverAck;
+                        if (a != null) {
+                            a.complete(null);
+                        }
+                        break;
+                    }
+                    case PeerFrame.ERROR:
+                        throw new PeerProtocolException("peer error: " + new String(f.payload(), StandardCharsets.UTF_8));
+                    default:
+                        throw new PeerProtocolException("unexpected frame type " + f.type() + " from replica");
+                }
+            }
+        } catch (IOException e) {
+            if (!stopped) {
+                LOG.fine(disk.name() + ": ack reader ends: " + e);
+            }
+            closeSocket(); // makes the sender fail too, so the session is torn down once
+        }
+    }
+
+    private void checkRunning() throws IOException {
+        Socket s = socket;
+        if (stopped || s == null || s.isClosed()) {
+            throw new IOException("link closed");
+        }
+        if (disk.role() != Role.PRIMARY) {
+            throw new IOException("no longer primary");
+        }
+    }
+
+    private void closeSocket() {
+        Socket s = socket;
+        if (s != null) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // already closing
+            }
+        }
+    }
+
+    private void failWaiters() {
+        for (CompletableFuture<byte[]> w : hashWaiters.values()) {
+            w.completeExceptionally(new IOException("link closed"));
+        }
+        hashWaiters.clear();
+        CompletableFuture<Void> a = handoverAck;
+        if (a != null) {
+            a.completeExceptionally(new IOException("link closed"));
+        }
+    }
+
+    /**
+     * Planned role reversal: waits (up to timeoutMs) until the replica has everything, tells it so,
+     * and stops the link. Returns true if the replica confirmed it is fully caught up.
+     * The caller must have fenced new writes first.
+     */
+    public boolean handOver(long timeoutMs) throws InterruptedException {
+        CompletableFuture<Boolean> h = new CompletableFuture<>();
+        handover = h;
+        boolean ok;
+        try {
+            ok = h.get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            ok = false;
+        }
+        close();
+        return ok;
+    }
+
+    @Override
+    public void close() {
+        stopped = true;
+        closeSocket();
+        // No interrupt: it would close the image's FileChannel if the thread is mid-read.
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
