@@ -90,7 +90,9 @@ def main():
         summary['redirectAfterReportMs'] = round(
             (reports[0]['at'] - migration['timestamps']['attachedAtDestination']['wall']) * 1000, 3)
         print(json.dumps(summary, indent=2))
-        print('probe results:', probe_out)
+        with open(os.path.join(workdir, 'handmove.json'), 'w') as f:
+            json.dump({'summary': summary, 'hypervisor': migration, 'reports': reports}, f, indent=2)
+        print('results in', workdir)
     finally:
         tb.stop_process(client)
         tb.stop_process(server)

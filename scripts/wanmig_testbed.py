@@ -208,12 +208,14 @@ def watch_migration(mid, timeout=120, on_change=None, poll=0.05):
 
 # ---------------------------------------------------------------- flows and cookies
 
+# Cookie layout of every wanmig rule (onos-app planner/Cookies.java): tag 63..48, kind 47..44,
+# owner 43..20 (server number, migration id or site number), rule index 19..0.
 WANMIG_COOKIE_TAG = 0x57A9
-KIND_ROUTE, KIND_MIGRATION = 1, 2
+KIND_SERVER_ROUTE, KIND_MIGRATION, KIND_INFRASTRUCTURE, KIND_SITE_ROUTE = 1, 2, 3, 4
 
 
 def decode_cookie(cookie):
-    """(tag, kind, migration id) of a wanmig cookie: tag in bits 63..48, kind 47..44, id 43..20."""
+    """(tag, kind, owner) of a wanmig cookie."""
     return cookie >> 48, (cookie >> 44) & 0xF, (cookie >> 20) & 0xFFFFFF
 
 

@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""
+The wanmig demo: live migration of vs1 from DC A to DC B on the 2-DC Mininet testbed, driven by
+the embedded runtime (the controller) and the emulated hypervisor, watched by probes from h1.
+
+    /usr/bin/python3 scripts/demo.py [--bw 100] [--mem-mb 512] [--dirty-mb-s 40] [--hv-bw-mbit 1000]
+
+Run as root, after building (scripts/demo does both). Writes out/demo-<timestamp>/report.json,
+probes.json, timeline.png and runtime.log.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wanmig_testbed as tb      # noqa: E402
+
+PHASE_COLOURS = {'PREPARING': '#c6dbef', 'MIGRATING': '#fdd0a2', 'CUTOVER': '#a1d99b',
+                 'ROUTES_UPDATED': '#c7e9c0', 'DRAINING': '#e5f5e0'}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='wanmig live-migration demo')
+    parser.add_argument('--bw', type=float, default=None, help='WAN link rate limit, Mbit/s (htb)')
+    parser.add_argument('--mem-mb', type=float, default=512, help='memory of the virtual server')
+    parser.add_argument('--dirty-mb-s', type=float, default=40, help='memory dirty rate')
+    parser.add_argument('--hv-bw-mbit', type=float, default=1000, help='migration bandwidth')
+    parser.add_argument('--rate', type=float, default=200, help='UDP probes per second')
+    parser.add_argument('--timeout', type=float, default=300, help='longest wait for the migration')
+    parser.add_argument('--out', default=os.path.join(tb.REPO, 'out'))
+    return parser.parse_args()
+
+
+def interrupt(signum, _frame):
+    raise KeyboardInterrupt('signal %d' % signum)
+
+
+def phase_spans(migration):
+    """[(state, start, end)] wall-clock spans of every state on the timeline."""
+    events = migration['timeline']
+    spans = []
+    for event, following in zip(events, events[1:] + [None]):
+        end = following['epochMillis'] / 1000 if following else event['epochMillis'] / 1000
+        spans.append((event['state'], event['epochMillis'] / 1000, end))
+    return spans
+
+
+def print_report(report):
+    migration = report['migration']
+    print('\n================ wanmig demo report ================')
+    print('migration %s: %s %s -> %s, final state %s%s' % (
+        migration['id'], migration['server'], migration['source'], migration['destination'],
+        migration['state'], ' (%s)' % migration['error'] if migration.get('error') else ''))
+    start = migration['timeline'][0]['epochMillis']
+    print('timeline:')
+    for state, since, until in phase_spans(migration):
+        detail = next(e['detail'] for e in migration['timeline'] if e['state'] == state)
+        print('  +%8.3f s  %-15s %8.1f ms  %s' % (since - start / 1000, state, (until - since) * 1000, detail))
+    hv = report['hypervisor']
+    if hv:
+        print('hypervisor: %d pre-copy rounds, %.1f MB copied, pause %s ms' % (
+            hv['round'] + 1, hv['copiedMb'], hv['pauseMs']))
+    d = report['downtime']
+    print('probes: %d sent, %d lost in %d outage(s)' % (d['probesSent'], d['probesLost'], d['outages']))
+    print('service downtime: longest %.1f ms, total %.1f ms' % (d['longestOutageMs'], d['totalOutageMs']))
+    print('  of which during the hypervisor pause: %.1f ms (pause %s ms)' % (d['outageDuringPauseMs'], d['pauseMs']))
+    print('  caused by the network (outside the pause): %.1f ms, %d probes lost' % (
+        d['networkOutageMs'], d['probesLostOutsidePause']))
+    tcp = report['tcp']
+    print('TCP connection survived: %s (%d messages, %d bytes echoed, max echo delay %.1f ms%s)' % (
+        'yes' if tcp['survived'] else 'NO', tcp['messages'], tcp['bytesEchoed'], tcp['maxEchoDelayMs'],
+        ', error: %s' % tcp['error'] if tcp['error'] else ''))
+    print('====================================================\n')
+
+
+def plot(report, probes, path):
+    """Probe RTT and losses over time, phases shaded, the hypervisor pause marked."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    migration = report['migration']
+    t0 = migration['timeline'][0]['epochMillis'] / 1000
+    samples = probes['udp']['samples']
+    answered = [(s[1] - t0, s[2]) for s in samples if s[2] is not None]
+    lost = [s[1] - t0 for s in samples if s[2] is None]
+    window = tb.pause_window(report['hypervisor'])
+
+    fig, axes = plt.subplots(2, 1, figsize=(12, 7), gridspec_kw={'height_ratios': [3, 2]})
+    zoom_centre = (window[0] - t0) if window else (lost[0] if lost else 0)
+    for ax, zoom in ((axes[0], False), (axes[1], True)):
+        for state, since, until in phase_spans(migration):
+            if state in PHASE_COLOURS:
+                ax.axvspan(since - t0, until - t0, color=PHASE_COLOURS[state], alpha=0.8, lw=0,
+                           label=state if not zoom else None)
+        if window:
+            ax.axvspan(window[0] - t0, window[1] - t0, facecolor='none', hatch='///', edgecolor='red',
+                       lw=1, label='hypervisor pause' if not zoom else None)
+        if answered:
+            ax.plot([a[0] for a in answered], [a[1] for a in answered], '.', ms=2, color='#08519c',
+                    label='probe RTT' if not zoom else None)
+        if lost:
+            # at the bottom edge, whatever the RTT scale
+            ax.plot(lost, [0.04] * len(lost), '|', ms=12, color='red', transform=ax.get_xaxis_transform(),
+                    label='probe lost' if not zoom else None)
+        ax.set_yscale('log')
+        ax.set_ylabel('RTT (ms)')
+        ax.grid(alpha=0.3)
+        if zoom:
+            ax.set_xlim(zoom_centre - 0.5, zoom_centre + 1.0)
+            ax.set_title('around the pause', fontsize=10)
+    axes[1].set_xlabel('seconds since the migration was requested')
+    d = report['downtime']
+    axes[0].set_title('wanmig: %s %s -> %s (%s); downtime %.0f ms, network part %.0f ms, TCP %s' % (
+        migration['server'], migration['source'], migration['destination'], migration['state'],
+        d['longestOutageMs'], d['networkOutageMs'], 'survived' if report['tcp']['survived'] else 'broken'),
+        fontsize=10)
+    axes[0].legend(loc='upper left', fontsize=8, ncol=4, framealpha=0.9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main():
+    args = parse_args()
+    if os.geteuid() != 0:
+        sys.exit('run as root (Mininet needs it)')
+    signal.signal(signal.SIGTERM, interrupt)
+    out_dir = os.path.join(args.out, 'demo-' + time.strftime('%Y%m%d-%H%M%S'))
+    os.makedirs(out_dir, exist_ok=True)
+    probe_path = os.path.join(out_dir, 'probes.json')
+    runtime = net = hypervisor = server = client = None
+    tb.ensure_ovs()
+    tb.mininet_cleanup()
+    try:
+        tb.log('starting the embedded runtime')
+        runtime = tb.Runtime(state_dir=tempfile.mkdtemp(prefix='wanmig-demo-state-'),
+                             log_path=os.path.join(out_dir, 'runtime.log')).start()
+        tb.log('starting the 2-DC testbed%s' % (' (WAN %g Mbit/s)' % args.bw if args.bw else ''))
+        net = tb.start_net(bw=args.bw)
+        model = tb.PrecopyModel(mem_mb=args.mem_mb, dirty_mb_s=args.dirty_mb_s, bw_mbit=args.hv_bw_mbit)
+        hypervisor = tb.Hypervisor(net, model=model).start()
+        tb.wait_until(lambda: len(tb.switches_connected(tb.SWITCHES_2DC)) == len(tb.SWITCHES_2DC),
+                      60, 0.5, 'all switches connected to the runtime')
+        tb.log('switches connected')
+        h1, vs1 = net.get('h1', 'vs1')
+        tb.wait_until(lambda: tb.pings(h1, tb.VS1_IP), 60, 0.5, 'h1 reaching vs1')
+        tb.log('h1 reaches vs1 at DC A')
+
+        server = tb.start_probe_server(vs1, duration=args.timeout + 120)
+        time.sleep(0.5)
+        client = tb.start_probe_client(h1, probe_path, rate=args.rate, duration=args.timeout + 60)
+        time.sleep(2)   # a stretch of normal service before the migration
+
+        migration = tb.start_migration('vs1', 'dcB')
+        tb.log('migration %s requested' % migration['id'])
+
+        def show(m):
+            last = m['timeline'][-1]
+            hv = hypervisor.migrations.get(int(m['id']))
+            progress = ' [hypervisor %s, round %d]' % (hv.phase, hv.round) if hv else ''
+            tb.log('migration %s: %s %s%s' % (m['id'], m['state'], last['detail'], progress))
+
+        migration = tb.watch_migration(migration['id'], timeout=args.timeout, on_change=show)
+        time.sleep(2)   # service after the migration
+        probes = tb.stop_probe_client(client, probe_path)
+        client = None
+
+        hv = hypervisor.migrations.get(int(migration['id']))
+        hv = hv.as_dict() if hv else None
+        since = migration['timeline'][0]['epochMillis'] / 1000
+        report = {'migration': migration, 'hypervisor': hv,
+                  'downtime': tb.downtime(probes, tb.pause_window(hv), since=since),
+                  'tcp': probes['tcp'],
+                  'probes': {k: probes['udp'][k] for k in ('rate', 'sent', 'received', 'lost', 'outages')},
+                  'settings': vars(args)}
+        with open(os.path.join(out_dir, 'report.json'), 'w') as f:
+            json.dump(report, f, indent=2)
+        plot(report, probes, os.path.join(out_dir, 'timeline.png'))
+        print_report(report)
+        tb.log('wrote %s/report.json and timeline.png' % out_dir)
+        return 0 if migration['state'] == 'COMPLETED' else 1
+    except KeyboardInterrupt as e:
+        tb.log('interrupted (%s), cleaning up' % (e or 'Ctrl-C'))
+        return 130
+    except Exception as e:
+        tb.log('demo failed: %s: %s' % (type(e).__name__, e))
+        if runtime:
+            print('--- last lines of %s ---\n%s' % (runtime.log_path, runtime.log_tail()))
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)    # let the cleanup finish
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        tb.stop_process(client)
+        tb.stop_process(server)
+        if hypervisor:
+            hypervisor.stop()
+        tb.stop_net(net)
+        if runtime:
+            runtime.kill()
+        tb.mininet_cleanup()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
