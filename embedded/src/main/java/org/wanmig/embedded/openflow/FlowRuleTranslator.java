@@ -271,7 +271,9 @@ public final class FlowRuleTranslator {
         }
         List<OFAction> actions = new ArrayList<>();
         for (Instruction instruction : treatment.immediate()) {
-            actions.add(toAction(device, cookie, instruction));
+            if (instruction.type() != Instruction.Type.NOACTION) { // ONOS's explicit "drop"
+                actions.add(toAction(device, cookie, instruction));
+            }
         }
         // No actions means drop; OpenFlow 1.3 expresses that with no instruction at all.
         return actions.isEmpty() ? List.of() : List.of(OF13.instructions().applyActions(actions));

@@ -30,7 +30,8 @@ public final class OfMessageDecoder extends ByteToMessageDecoder {
             int start = in.readerIndex();
             int length = in.getUnsignedShort(start + 2);
             if (length < HEADER_LENGTH) {
-                // The stream can no longer be framed; the connection has to go.
+                // The stream can no longer be framed; the connection has to go, and so do its bytes.
+                in.skipBytes(in.readableBytes());
                 throw new CorruptedFrameException("OpenFlow length " + length + " shorter than the header");
             }
             if (in.readableBytes() < length) {
