@@ -18,7 +18,7 @@ HTTP API (default 127.0.0.1:8300):
 On completion it POSTs {"status":"completed"|"failed","detail":..} to the callback (basic auth),
 retrying for up to 60 s while the controller is unreachable.
 
-Runs inside the Mininet process (root namespace): Hypervisor(net).start().
+Runs inside the Mininet process (root namespace): Hypervisor(model=PrecopyModel(...)).start().
 """
 
 import base64
@@ -31,9 +31,6 @@ import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-PROBE_SCRIPT = __file__.rsplit('/', 1)[0] + '/wanmig_probe.py'
-
 
 def log(*words):
     print('[hypervisor %s]' % time.strftime('%H:%M:%S'), *words, file=sys.stderr, flush=True)
@@ -135,14 +132,13 @@ class Migration:
 class Hypervisor:
     """The emulated hypervisor: an HTTP server plus one thread per migration."""
 
-    def __init__(self, net=None, host='127.0.0.1', port=8300, model=None, auth=('onos', 'rocks'),
-                 report_retry_seconds=60, announce=False, fail_migrations=False):
-        self.net = net                  # Mininet net, to find the server's namespace (announce)
+    def __init__(self, host='127.0.0.1', port=8300, model=None, auth=('onos', 'rocks'),
+                 report_retry_seconds=60, announce=None, fail_migrations=False):
         self.address = (host, port)
         self.model = model or PrecopyModel()
         self.auth = auth
         self.report_retry_seconds = report_retry_seconds
-        self.announce = announce        # send gratuitous ARP after resuming, like QEMU does
+        self.announce = announce        # callable(server) run on resume, e.g. a gratuitous ARP as QEMU sends
         self.fail_migrations = fail_migrations  # report "failed" after pre-copy (failure tests)
         self.migrations = {}
         self.httpd = None
@@ -261,7 +257,8 @@ class Hypervisor:
             self.report(m, 'failed', str(e))
             return
         if self.announce:
-            self.send_garp(m.server)
+            self.announce(m.server)
+            m.mark('announced')
         self.report(m, 'completed', m.detail)
 
     def precopy(self, m):
@@ -314,14 +311,6 @@ class Hypervisor:
             m.mark('movedBack')
             log('migration %d: %s moved back to %s port %d' % (m.id, m.server, *m.source))
         m.phase = 'ROLLED_BACK'
-
-    def send_garp(self, server):
-        """Gratuitous ARP from inside the server's namespace (what QEMU's self-announce does)."""
-        host = self.net.get(server)
-        ip, mac = host.IP(), host.MAC()
-        subprocess.run(['mnexec', '-a', str(host.pid), sys.executable, PROBE_SCRIPT, 'garp',
-                        '--iface', host.defaultIntf().name, '--ip', ip, '--mac', mac],
-                       check=False, timeout=10)
 
     def report(self, m, status, detail):
         """Tell the controller; retry while it is unreachable (it may be restarting)."""

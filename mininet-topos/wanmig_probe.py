@@ -8,8 +8,9 @@ Service probes for the wanmig testbed (stdlib only). Run inside Mininet hosts.
         UDP probes at a fixed rate (sequence number + send time), and one TCP connection held
         for the whole run with a small message every 100 ms whose echo is checked. Writes JSON
         at the end or on SIGTERM/SIGINT: probes sent/lost, outages, TCP survival.
-    wanmig_probe.py garp --iface vs1-eth0 --ip 10.2.0.10 --mac 00:00:00:00:02:10
-        Gratuitous ARP (raw socket), as a hypervisor announces a moved server.
+    wanmig_probe.py garp --iface vs1-eth0 --ip 10.2.0.10 --mac 00:00:00:00:02:10 [--on-signal]
+        Gratuitous ARP (raw socket), as a hypervisor announces a moved server; with --on-signal
+        it stays ready and announces on every SIGUSR1.
 """
 
 import argparse
@@ -260,9 +261,26 @@ def garp(args):
         '!HHBBH6s4s6s4s', 1, 0x0800, 6, 4, 1, mac, ip, b'\0' * 6, ip)
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
         sock.bind((args.iface, 0))
-        for _ in range(args.count):
+        if not args.on_signal:
+            return announce(sock, frame, args.count)
+        # Stay ready and announce on every SIGUSR1: no process start-up in the way of the timing.
+        stop, wanted = threading.Event(), threading.Event()
+        signal.signal(signal.SIGUSR1, lambda *_: wanted.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        deadline = time.monotonic() + args.duration
+        while not stop.is_set() and time.monotonic() < deadline:
+            if wanted.wait(0.2):
+                wanted.clear()
+                announce(sock, frame, args.count)
+
+
+def announce(sock, frame, count):
+    for _ in range(count):
+        try:
             sock.send(frame)
-            time.sleep(0.01)
+        except OSError:
+            pass    # interface not attached yet
+        time.sleep(0.005)
 
 
 def main():
@@ -287,6 +305,8 @@ def main():
     g.add_argument('--ip', required=True)
     g.add_argument('--mac', required=True)
     g.add_argument('--count', type=int, default=3)
+    g.add_argument('--on-signal', action='store_true', help='wait, announce on every SIGUSR1')
+    g.add_argument('--duration', type=float, default=900, help='with --on-signal: exit after')
     args = parser.parse_args()
     {'server': serve, 'client': client, 'garp': garp}[args.command](args)
 

@@ -144,7 +144,7 @@ def main():
         tb.log('starting the 2-DC testbed%s' % (' (WAN %g Mbit/s)' % args.bw if args.bw else ''))
         net = tb.start_net(bw=args.bw)
         model = tb.PrecopyModel(mem_mb=args.mem_mb, dirty_mb_s=args.dirty_mb_s, bw_mbit=args.hv_bw_mbit)
-        hypervisor = tb.Hypervisor(net, model=model).start()
+        hypervisor = tb.Hypervisor(model=model).start()
         tb.wait_until(lambda: len(tb.switches_connected(tb.SWITCHES_2DC)) == len(tb.SWITCHES_2DC),
                       60, 0.5, 'all switches connected to the runtime')
         tb.log('switches connected')

@@ -68,7 +68,7 @@ def main():
         reports = []
         listener = cutover_listener(reports)
         model = tb.PrecopyModel(mem_mb=args.mem_mb, dirty_mb_s=args.dirty_mb_s, bw_mbit=args.bw_mbit)
-        hypervisor = tb.Hypervisor(net, model=model).start()
+        hypervisor = tb.Hypervisor(model=model).start()
         server = tb.start_probe_server(vs1, duration=300)
         time.sleep(0.5)
         client = tb.start_probe_client(h1, probe_out, rate=args.rate, duration=120)

@@ -316,6 +316,6 @@ def downtime(probe_results, window=None, since=None, until=None):
         'totalOutageMs': round(total_ms, 3),
         'pauseMs': round((window[1] - window[0]) * 1000, 3) if window else None,
         'outageDuringPauseMs': round(paused_ms, 3),
-        'networkOutageMs': round(total_ms - paused_ms, 3),
+        'networkOutageMs': round(max(0.0, total_ms - paused_ms), 3),
         'probesLostOutsidePause': len(lost_outside),
     }

@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""
+End-to-end tests of wanmig on the 2-DC Mininet testbed with the embedded runtime, the emulated
+hypervisor and the probes. Run as root after building:
+
+    /usr/bin/python3 scripts/e2e_test.py -v [E2E.test_abort_during_precopy ...]
+
+Every test builds its own net and runtime and tears them down (mn -c included), also on failure.
+Traffic goes only to the Mininet hosts and to loopback (the runtime's REST API).
+"""
+
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wanmig_testbed as tb                     # noqa: E402
+from wanmig_hypervisor import where_is          # noqa: E402
+
+HAPPY_PATH = ['REQUESTED', 'PREPARING', 'MIGRATING', 'CUTOVER', 'ROUTES_UPDATED', 'DRAINING', 'COMPLETED']
+SHORT_PRECOPY = dict(mem_mb=64, dirty_mb_s=20, bw_mbit=1000)       # about 0.6 s
+LONG_PRECOPY = dict(mem_mb=4000, dirty_mb_s=20, bw_mbit=1000)      # about 33 s: time to act while MIGRATING
+MEDIUM_PRECOPY = dict(mem_mb=600, dirty_mb_s=20, bw_mbit=1000)     # about 5 s
+
+
+class E2E(unittest.TestCase):
+    precopy = SHORT_PRECOPY
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix='wanmig-e2e-')
+        tb.ensure_ovs()
+        tb.mininet_cleanup()
+        self.addCleanup(tb.mininet_cleanup)     # cleanups run last-in first-out: this one last
+        self.runtime = tb.Runtime(state_dir=os.path.join(self.workdir, 'state'),
+                                  log_path=os.path.join(self.workdir, 'runtime.log'))
+        os.makedirs(self.runtime.state_dir)
+        self.addCleanup(self.runtime.kill)
+        self.runtime.start()
+        self.net = tb.start_net()
+        self.addCleanup(tb.stop_net, self.net)
+        self.hypervisor = tb.Hypervisor(model=tb.PrecopyModel(**self.precopy)).start()
+        self.addCleanup(self.hypervisor.stop)
+        self.h1, self.vs1 = self.net.get('h1', 'vs1')
+        tb.wait_until(lambda: len(tb.switches_connected(tb.SWITCHES_2DC)) == 5, 60, 0.5,
+                      'all switches connected')
+        tb.wait_until(lambda: tb.pings(self.h1, tb.VS1_IP), 60, 0.5, 'h1 reaching vs1')
+
+    def run(self, result=None):
+        """On failure, show the runtime's last log lines."""
+        failures = len(result.failures) + len(result.errors) if result else 0
+        outcome = super().run(result)
+        if result and len(result.failures) + len(result.errors) > failures and hasattr(self, 'runtime'):
+            print('\n--- runtime log (%s) ---\n%s' % (self.runtime.log_path, self.runtime.log_tail(60)))
+        return outcome
+
+    # ---- helpers
+
+    def start_probes(self, duration=120):
+        server = tb.start_probe_server(self.vs1, duration=duration + 60)
+        self.addCleanup(tb.stop_process, server)
+        path = os.path.join(self.workdir, 'probes.json')
+        client = tb.start_probe_client(self.h1, path, rate=200, duration=duration)
+        self.addCleanup(tb.stop_process, client)
+        time.sleep(1)
+        return client, path
+
+    def wait_state(self, mid, state, timeout=60):
+        def reached():
+            status, m = tb.rest('GET', '/migrations/%s' % mid)
+            self.assertEqual(status, 200, m)
+            self.assertNotIn(m['state'], [s for s in tb.TERMINAL if s != state], m)
+            return m if m['state'] == state else None
+        return tb.wait_until(reached, timeout, 0.05, 'migration %s in %s' % (mid, state))
+
+    def assert_served_at(self, pe):
+        self.assertEqual(where_is('vs1-sw'), (pe, 2), 'vs1 attachment')
+        self.assertTrue(tb.pings(self.h1, tb.VS1_IP, count=5), 'h1 gets answers from vs1 at ' + pe)
+
+    def assert_no_rules_of(self, mid):
+        self.assertEqual(tb.migration_flows(mid), [], 'rules of migration %s left on the switches' % mid)
+
+    # ---- (a)
+
+    def test_migration_completes_and_tcp_survives(self):
+        client, path = self.start_probes()
+        migration = tb.start_migration('vs1', 'dcB')
+        migration = tb.watch_migration(migration['id'], timeout=120)
+        time.sleep(2)
+        probes = tb.stop_probe_client(client, path)
+
+        self.assertEqual([e['state'] for e in migration['timeline']], HAPPY_PATH, migration)
+        self.assertTrue(probes['tcp']['survived'], probes['tcp'])
+        self.assertGreater(probes['tcp']['echoed'], 0)
+        self.assert_served_at('peB')
+        self.assert_no_rules_of(migration['id'])
+        hv = self.hypervisor.migrations[int(migration['id'])].as_dict()
+        d = tb.downtime(probes, tb.pause_window(hv))
+        print('\n(a) downtime %s' % json.dumps(d))
+        self.assertLess(d['longestOutageMs'], 2000, d)
+
+    # ---- (b)
+
+    def test_abort_during_precopy(self):
+        self.hypervisor.model = tb.PrecopyModel(**LONG_PRECOPY)
+        migration = tb.start_migration('vs1', 'dcB')
+        self.wait_state(migration['id'], 'MIGRATING')
+        time.sleep(1)   # well inside the pre-copy
+        status, body = tb.rest('POST', '/migrations/%s/abort' % migration['id'])
+        self.assertEqual(status, 200, body)
+        migration = tb.watch_migration(migration['id'], timeout=60)
+
+        self.assertEqual(migration['state'], 'ROLLED_BACK', migration)
+        self.assertEqual(self.hypervisor.migrations[int(migration['id'])].phase, 'ABORTED')
+        self.assert_served_at('peA')
+        self.assert_no_rules_of(migration['id'])
+
+    # ---- (c)
+
+    def test_runtime_killed_during_migrating_still_ends(self):
+        self.hypervisor.model = tb.PrecopyModel(**MEDIUM_PRECOPY)
+        client, path = self.start_probes()
+        migration = tb.start_migration('vs1', 'dcB')
+        self.wait_state(migration['id'], 'MIGRATING')
+        self.runtime.kill(signal.SIGKILL)
+        time.sleep(2)
+        self.runtime.start()    # same --state-dir
+        migration = tb.watch_migration(migration['id'], timeout=180)
+        time.sleep(2)
+        probes = tb.stop_probe_client(client, path)
+
+        self.assertIn(migration['state'], ('COMPLETED', 'ROLLED_BACK'), migration)
+        self.assert_served_at('peB' if migration['state'] == 'COMPLETED' else 'peA')
+        self.assert_no_rules_of(migration['id'])
+        print('\n(c) ended %s; tcp %s' % (migration['state'], json.dumps(probes['tcp'])))
+
+    # ---- (d)
+
+    def test_switch_reconnect_gets_its_rules_back(self):
+        before = tb.flow_tables(['peA'])['peA']
+        self.assertTrue(before, 'peA has rules to lose')
+        controller = tb.run(['ovs-vsctl', 'get-controller', 'peA']).stdout.split()
+        self.assertTrue(controller)
+        tb.run(['ovs-vsctl', 'del-controller', 'peA'], check=True)
+        tb.run(['ovs-ofctl', '-O', 'OpenFlow13', 'del-flows', 'peA'], check=True)
+        self.assertEqual(tb.flow_tables(['peA'])['peA'], [])
+        self.assertFalse(tb.pings(self.h1, tb.VS1_IP), 'vs1 unreachable without peA rules')
+
+        tb.run(['ovs-vsctl', 'set-controller', 'peA'] + controller, check=True)
+        tb.wait_until(lambda: tb.flow_tables(['peA'])['peA'] == before, 30, 0.5, 'peA rules restored')
+        tb.wait_until(lambda: tb.pings(self.h1, tb.VS1_IP), 10, 0.5, 'h1 reaching vs1 again')
+
+    # ---- (e)
+
+    def test_bad_requests_change_nothing(self):
+        self.hypervisor.model = tb.PrecopyModel(**LONG_PRECOPY)
+
+        def snapshot():
+            return (json.dumps(tb.migrations_list(), sort_keys=True), tb.flow_tables())
+
+        def expect_refused(body, status, field=None):
+            before = snapshot()
+            code, answer = tb.rest('POST', '/migrations', body)
+            self.assertEqual(code, status, answer)
+            self.assertIsInstance(answer, dict, answer)
+            self.assertIn('error', answer)
+            self.assertIn('field', answer)
+            if field:
+                self.assertEqual(answer['field'], field, answer)
+            time.sleep(0.5)
+            self.assertEqual(snapshot(), before, 'a refused request changed migrations or flows')
+
+        expect_refused({'server': 'nosuchvs', 'destination': 'dcB'}, 404, field='server')
+        expect_refused({'server': 'vs1'}, 400, field='destination')
+        expect_refused({'destination': 'dcB'}, 400, field='server')
+        expect_refused({'server': 'vs1', 'destination': 'dcA'}, 400, field='destination')
+        expect_refused({'server': 'vs1', 'destination': 'dcZ'}, 404, field='destination')
+
+        migration = tb.start_migration('vs1', 'dcB')
+        self.wait_state(migration['id'], 'MIGRATING')
+        expect_refused({'server': 'vs1', 'destination': 'dcB'}, 409, field='server')
+        tb.rest('POST', '/migrations/%s/abort' % migration['id'])
+        tb.watch_migration(migration['id'], timeout=60)
+
+
+if __name__ == '__main__':
+    if os.geteuid() != 0:
+        sys.exit('run as root (Mininet needs it)')
+    unittest.main()
