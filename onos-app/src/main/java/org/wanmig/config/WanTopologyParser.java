@@ -179,7 +179,7 @@ public final class WanTopologyParser {
             fail(p + ".gateway", gateway + " is in none of the site's prefixes");
         }
         boolean ok = name != null && edge != null && port != null && gateway != null && mac != null
-                && prefixes.size() == pf.size();
+                && pf != null && prefixes.size() == pf.size();
         return ok ? new ClientSite(name, edge, port, prefixes, gateway, mac) : null;
     }
 
