@@ -4,11 +4,13 @@ wanmig2dc: one client site and two data centers across a small WAN core.
 
 Matches mininet-topos/wanmig-2dc.json port for port (see README.md):
 
-    h1 --1[cs1]2 --1[core1]3 --1[core2]2 --1[peB]2 .. (vs1 after migration)
-                       2                        3 -- storB (storage=True)
-                       |
-                       1[peA]2 -- vs1
-                          3 -- storA (storage=True)
+   site1                 WAN core                      DC B
+ h1 --1[cs1]2 ----1[core1]3 ---------1[core2]2 ----1[peB]2 .. vs1 after migration
+                      2                                3 -- storB (storage=True)
+                      |
+                      1
+      DC A         [peA]2 -- vs1
+                      3 -- storA (storage=True)
 
 Run it with:
     mn --custom wanmig_2dc.py --topo wanmig2dc --controller remote

@@ -209,7 +209,11 @@ class Hypervisor:
         mid = int(request['migration'])
         old = self.migrations.get(mid)
         if old and old.phase not in ('FAILED', 'ABORTED', 'ROLLED_BACK'):
-            # The controller re-sends after a restart: the migration already runs.
+            # The controller re-sends after a restart: the migration already runs, or is done
+            # and the controller may have missed the report, so it gets it again.
+            if old.phase in ('REPORTED', 'REPORT_FAILED'):
+                old.request['callback'] = request.get('callback', old.request.get('callback'))
+                threading.Thread(target=self.report, args=(old, 'completed', old.detail), daemon=True).start()
             return 202, old.as_dict()
         migration = Migration(request, self.model)
         self.migrations[mid] = migration
