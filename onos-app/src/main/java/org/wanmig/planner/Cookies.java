@@ -4,14 +4,17 @@ package org.wanmig.planner;
  * Layout of the 64-bit cookie of every wanmig rule, so the rules of one migration (or one
  * server's routes) can be found on any switch, by ONOS or by reading the switch directly:
  * <pre>
- *  63..48  0x57A9  wanmig tag
+ *  63..48  app     the application's short id, as ONOS expects of every cookie (ONOS derives a
+ *                  rule's app id from these bits); the embedded runtime uses 0x57A9
  *  47..44  kind    1 server route, 2 migration, 3 infrastructure (ARP to controller), 4 site route
  *  43..20  owner   server number, migration id, site number (24 bits)
  *  19..0   rule    index of the rule within its owner
  * </pre>
  */
 public final class Cookies {
-    public static final long TAG = 0x57A9L << 48;
+    /** The application id of the embedded runtime, and so the tag of every rule it installs. */
+    public static final short EMBEDDED_APP_ID = 0x57A9;
+    public static final long TAG = (long) EMBEDDED_APP_ID << 48;
     public static final long TAG_MASK = 0xFFFFL << 48;
     public static final int KIND_SERVER_ROUTE = 1;
     public static final int KIND_MIGRATION = 2;
@@ -24,12 +27,18 @@ public final class Cookies {
     }
 
     public static long cookie(int kind, long owner, long rule) {
+        return cookie(EMBEDDED_APP_ID, kind, owner, rule);
+    }
+
+    /** A cookie of the application with short id {@code app}. */
+    public static long cookie(short app, int kind, long owner, long rule) {
         if (owner < 0 || owner > OWNER_MASK || rule < 0 || rule > RULE_MASK) {
             throw new IllegalArgumentException("cookie field out of range: owner " + owner + " rule " + rule);
         }
-        return TAG | ((long) kind << 44) | (owner << 20) | rule;
+        return ((app & 0xFFFFL) << 48) | ((long) kind << 44) | (owner << 20) | rule;
     }
 
+    /** Whether the cookie carries the embedded runtime's tag. */
     public static boolean isOurs(long cookie) {
         return (cookie & TAG_MASK) == TAG;
     }
@@ -42,8 +51,8 @@ public final class Cookies {
         return (cookie >>> 20) & OWNER_MASK;
     }
 
-    /** Whether the cookie marks a rule of migration {@code id}. */
+    /** Whether the cookie marks a rule of migration {@code id} (of whichever app id). */
     public static boolean ofMigration(long cookie, long id) {
-        return isOurs(cookie) && kind(cookie) == KIND_MIGRATION && owner(cookie) == id;
+        return kind(cookie) == KIND_MIGRATION && owner(cookie) == id;
     }
 }

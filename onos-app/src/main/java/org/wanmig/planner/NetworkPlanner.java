@@ -41,13 +41,13 @@ public final class NetworkPlanner {
     public static final int PRIORITY_REDIRECT = 2000;
 
     private final WanTopology topology;
-    private final ApplicationId appId;
+    private final short app;
     private final WanGraph graph;
     private final List<DeviceId> switches;
 
     public NetworkPlanner(WanTopology topology, ApplicationId appId) {
         this.topology = topology;
-        this.appId = appId;
+        this.app = appId.id();
         this.graph = WanGraph.of(topology);
         this.switches = graph.switches();
     }
@@ -62,7 +62,7 @@ public final class NetworkPlanner {
         for (DeviceId sw : switches) {
             rules.add(rule(sw, PRIORITY_ARP, DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_ARP).build(),
                     DefaultTrafficTreatment.builder().punt().build(),
-                    Cookies.cookie(Cookies.KIND_INFRASTRUCTURE, 0, switches.indexOf(sw))));
+                    Cookies.cookie(app, Cookies.KIND_INFRASTRUCTURE, 0, switches.indexOf(sw))));
         }
         return rules;
     }
@@ -88,7 +88,7 @@ public final class NetworkPlanner {
                 }
                 for (Map.Entry<DeviceId, TrafficTreatment> h : hops.entrySet()) {
                     rules.add(rule(h.getKey(), PRIORITY_SITE_ROUTE, match, h.getValue(),
-                            Cookies.cookie(Cookies.KIND_SITE_ROUTE, s + 1L, ruleIndex(h.getKey(), 0, 0, p))));
+                            Cookies.cookie(app, Cookies.KIND_SITE_ROUTE, s + 1L, ruleIndex(h.getKey(), 0, 0, p))));
                 }
             }
         }
@@ -116,7 +116,7 @@ public final class NetworkPlanner {
             }
         }
         forward.forEach((sw, treatment) -> rules.add(rule(sw, PRIORITY_SERVER_ROUTE, toServer, treatment,
-                Cookies.cookie(Cookies.KIND_SERVER_ROUTE, owner, ruleIndex(sw, 0, 0, 0)))));
+                Cookies.cookie(app, Cookies.KIND_SERVER_ROUTE, owner, ruleIndex(sw, 0, 0, 0)))));
 
         int siteNo = 0;
         for (ClientSite site : topology.clientSites()) {
@@ -126,7 +126,7 @@ public final class NetworkPlanner {
                 TrafficSelector fromServer = fromServer(server, site.prefixes().get(p));
                 for (DeviceId at = dc.pe(); ; at = graph.neighbour(at, back.get(at))) {
                     rules.add(rule(at, PRIORITY_SERVER_ROUTE, fromServer, towardSite(at, site, back),
-                            Cookies.cookie(Cookies.KIND_SERVER_ROUTE, owner, ruleIndex(at, 1, siteNo, p))));
+                            Cookies.cookie(app, Cookies.KIND_SERVER_ROUTE, owner, ruleIndex(at, 1, siteNo, p))));
                     if (at.equals(site.edge())) {
                         break;
                     }
@@ -245,11 +245,12 @@ public final class NetworkPlanner {
 
     private FlowRule migrationRule(long id, int[] index, DeviceId sw, int priority, TrafficSelector match,
                                    TrafficTreatment treatment) {
-        return rule(sw, priority, match, treatment, Cookies.cookie(Cookies.KIND_MIGRATION, id, index[0]++));
+        return rule(sw, priority, match, treatment, Cookies.cookie(app, Cookies.KIND_MIGRATION, id, index[0]++));
     }
 
     private FlowRule rule(DeviceId sw, int priority, TrafficSelector match, TrafficTreatment treatment, long cookie) {
+        // the cookie's top bits are the app id: ONOS accepts either an app id or a cookie, not both
         return DefaultFlowRule.builder().forDevice(sw).forTable(0).withPriority(priority).withSelector(match)
-                .withTreatment(treatment).fromApp(appId).withCookie(cookie).makePermanent().build();
+                .withTreatment(treatment).withCookie(cookie).makePermanent().build();
     }
 }
