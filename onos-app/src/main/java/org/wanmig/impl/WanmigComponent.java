@@ -1,0 +1,344 @@
+package org.wanmig.impl;
+
+import org.onosproject.cluster.ClusterService;
+import org.onosproject.cluster.LeadershipService;
+import org.onosproject.codec.CodecService;
+import org.onosproject.codec.JsonCodec;
+import org.onosproject.core.ApplicationId;
+import org.onosproject.core.CoreService;
+import org.onosproject.net.config.ConfigFactory;
+import org.onosproject.net.config.NetworkConfigEvent;
+import org.onosproject.net.config.NetworkConfigListener;
+import org.onosproject.net.config.NetworkConfigRegistry;
+import org.onosproject.net.device.DeviceService;
+import org.onosproject.net.flow.FlowRuleService;
+import org.onosproject.net.packet.PacketProcessor;
+import org.onosproject.net.packet.PacketService;
+import org.onosproject.store.service.StorageService;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+import org.wanmig.api.MigrationListener;
+import org.wanmig.api.MigrationService;
+import org.wanmig.api.WanmigException;
+import org.wanmig.config.ConfigException;
+import org.wanmig.config.DataCenter;
+import org.wanmig.config.MigrationSettings;
+import org.wanmig.config.VirtualServer;
+import org.wanmig.config.WanTopology;
+import org.wanmig.config.WanTopologyParser;
+import org.wanmig.config.WanmigConfig;
+import org.wanmig.codec.WanmigCodecs;
+import org.wanmig.drivers.AgentReplicationClient;
+import org.wanmig.drivers.HypervisorDrivers;
+import org.wanmig.lifecycle.MigrationManager;
+import org.wanmig.net.GatewayArpResponder;
+import org.wanmig.planner.NetworkPlanner;
+import org.wanmig.store.DistributedMigrationStore;
+
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The wanmig application on ONOS: wires the plain-Java {@link MigrationManager} to FlowRuleService
+ * (through {@link FlowRuleNetworkProgrammer}), the cluster's consistent store, leadership and the
+ * app's network configuration, and offers it to the CLI and REST as {@link MigrationService}.
+ * <p>
+ * The manager exists once a valid configuration does; before that, queries answer empty and
+ * requests are refused as unavailable. Only the leader of "org.wanmig.app" drives migrations.
+ */
+@Component(immediate = true, service = {MigrationService.class, PlannerService.class})
+public class WanmigComponent implements MigrationService, PlannerService {
+    private static final Logger log = LoggerFactory.getLogger(WanmigComponent.class);
+
+    @Reference(cardinality = ReferenceCardinality.MANDATORY)
+    protected CoreService coreService;
+
+    @Reference(cardinality = ReferenceCardinality.MANDATORY)
+    protected NetworkConfigRegistry configRegistry;
+
+    @Reference(cardinality = ReferenceCardinality.MANDATORY)
+    protected CodecService codecService;
+
+    @Reference(cardinality = ReferenceCardinality.MANDATORY)
+    protected FlowRuleService flowRuleService;
+
+    @Reference(cardinality = ReferenceCardinality.MANDATORY)
+    protected DeviceService deviceService;
+
+    @Reference(cardinality = ReferenceCardinality.MANDATORY)
+    protected StorageService storageService;
+
+    @Reference(cardinality = ReferenceCardinality.MANDATORY)
+    protected LeadershipService leadershipService;
+
+    @Reference(cardinality = ReferenceCardinality.MANDATORY)
+    protected ClusterService clusterService;
+
+    @Reference(cardinality = ReferenceCardinality.MANDATORY)
+    protected PacketService packetService;
+
+    private final ConfigFactory<ApplicationId, WanmigConfig> configFactory = WanmigConfig.factory();
+    private final NetworkConfigListener configListener = this::configEvent;
+    private final List<MigrationListener> listeners = new CopyOnWriteArrayList<>();
+    private final MigrationListener forward = m -> listeners.forEach(l -> l.transitioned(m));
+
+    private ApplicationId appId;
+    private FlowRuleNetworkProgrammer network;
+    private DistributedMigrationStore store;
+    private HypervisorDrivers hypervisors;
+    private OnosLeadership leadership;
+    private GatewayArpProcessor arpProcessor;
+    /** Config and leadership changes, one at a time and off ONOS's event threads. */
+    private ExecutorService events;
+
+    private volatile MigrationManager manager;
+    /** Whether the current manager was told to take over; touched only on the events thread. */
+    private boolean drivingNow;
+    private volatile GatewayArpResponder arpResponder;
+
+    @Activate
+    protected void activate() {
+        appId = coreService.registerApplication(WanTopologyParser.APP_ID);
+        events = Executors.newSingleThreadExecutor(r -> new Thread(r, "wanmig-events"));
+        registerCodecs();
+        configRegistry.registerConfigFactory(configFactory);
+
+        network = new FlowRuleNetworkProgrammer(flowRuleService, deviceService, appId, this::switchTimeout);
+        store = new DistributedMigrationStore(storageService);
+        hypervisors = new HypervisorDrivers(URI.create("http://" + clusterService.getLocalNode().ip()
+                + ":8181/onos/wanmig"));
+        arpProcessor = new GatewayArpProcessor(packetService, () -> arpResponder);
+        packetService.addProcessor(arpProcessor, PacketProcessor.director(1));
+
+        leadership = new OnosLeadership(leadershipService, clusterService, WanTopologyParser.APP_ID,
+                new OnosLeadership.Transitions() {
+                    @Override
+                    public void becameLeader() {
+                        events.execute(WanmigComponent.this::takeOver);
+                    }
+
+                    @Override
+                    public void lostLeadership() {
+                        events.execute(WanmigComponent.this::release);
+                    }
+                });
+        configRegistry.addListener(configListener);
+        WanmigConfig config = configRegistry.getConfig(appId, WanmigConfig.class);
+        if (config != null) {
+            events.execute(() -> applyConfig(config));
+        }
+        leadership.start();
+        log.info("Started {}", appId);
+    }
+
+    @Deactivate
+    protected void deactivate() {
+        configRegistry.removeListener(configListener);
+        // ONOS deactivates the app on every instance; one removal of the app's rules is enough
+        boolean wasLeader = leadership.isLeader();
+        leadership.stop();
+        packetService.removeProcessor(arpProcessor);
+        events.shutdownNow();
+        try {
+            events.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        MigrationManager m = manager;
+        if (m != null) {
+            m.removeListener(forward);
+            m.shutdown();
+            manager = null;
+        }
+        network.close();
+        if (wasLeader) {
+            flowRuleService.removeFlowRulesById(appId);
+        }
+        configRegistry.unregisterConfigFactory(configFactory);
+        WanmigCodecs.all().keySet().forEach(codecService::unregisterCodec);
+        log.info("Stopped");
+    }
+
+    // ---- configuration and leadership ----------------------------------------------------------
+
+    private void configEvent(NetworkConfigEvent event) {
+        if (event.configClass() != WanmigConfig.class) {
+            return;
+        }
+        switch (event.type()) {
+            case CONFIG_ADDED:
+            case CONFIG_UPDATED:
+                event.config().map(WanmigConfig.class::cast).ifPresent(c -> events.execute(() -> applyConfig(c)));
+                break;
+            case CONFIG_REMOVED:
+                log.warn("wanmig configuration removed; the topology in force stays until the app is deactivated");
+                break;
+            default:
+                break;
+        }
+    }
+
+    /** A valid configuration replaces the topology (or brings the manager up); an invalid one is refused. */
+    void applyConfig(WanmigConfig config) {
+        WanTopology next;
+        try {
+            next = config.topology();
+        } catch (ConfigException e) {
+            e.problems().forEach(p -> log.error("wanmig config refused: {}: {}", p.path(), p.reason()));
+            log.error("wanmig config refused with {} problem(s); {}", e.problems().size(),
+                    manager == null ? "wanmig stays unconfigured" : "the previous topology stays in force");
+            return;
+        }
+        MigrationManager m = manager;
+        if (m == null) {
+            m = new MigrationManager(next, appId, network, hypervisors, new AgentReplicationClient(), store,
+                    leadership, Clock.systemUTC());
+            m.addListener(forward);
+            arpResponder = new GatewayArpResponder(next);
+            manager = m;
+            log.info("wanmig configured: {} data centers, {} servers", next.dataCenters().size(),
+                    next.servers().size());
+            if (leadership.isLeader()) {
+                takeOver();
+            }
+        } else {
+            arpResponder = new GatewayArpResponder(next);
+            m.updateTopology(next).whenComplete((x, e) -> {
+                if (e != null) {
+                    log.warn("wanmig: baseline rules not all moved to the new configuration: {}", e.getMessage());
+                } else {
+                    log.info("wanmig: configuration updated");
+                }
+            });
+        }
+    }
+
+    private void takeOver() {
+        MigrationManager m = manager;
+        if (m == null || drivingNow) {
+            return; // without a manager, it takes over when the configuration arrives
+        }
+        drivingNow = true;
+        m.takeOver().whenComplete((x, e) -> {
+            if (e != null) {
+                log.warn("wanmig: baseline not confirmed on every switch: {}", e.getMessage());
+            } else {
+                log.info("wanmig: baseline installed; this instance drives migrations");
+            }
+        });
+    }
+
+    private void release() {
+        MigrationManager m = manager;
+        drivingNow = false;
+        if (m != null) {
+            m.release();
+        }
+    }
+
+    private Duration switchTimeout() {
+        MigrationManager m = manager;
+        return m == null ? MigrationSettings.DEFAULTS.switchTimeout() : m.topology().settings().switchTimeout();
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private void registerCodecs() {
+        WanmigCodecs.all().forEach((type, codec) -> codecService.registerCodec((Class) type, (JsonCodec) codec));
+    }
+
+    // ---- MigrationService, answered by the manager of the configuration in force ----------------
+
+    private MigrationManager requireManager() {
+        MigrationManager m = manager;
+        if (m == null) {
+            throw WanmigException.unavailable("wanmig has no valid configuration yet: push apps."
+                    + WanTopologyParser.APP_ID + "." + WanTopologyParser.CONFIG_KEY + " with onos-netcfg");
+        }
+        return m;
+    }
+
+    @Override
+    public NetworkPlanner planner() {
+        return requireManager().planner();
+    }
+
+    @Override
+    public Collection<DataCenter> dataCenters() {
+        MigrationManager m = manager;
+        return m == null ? List.of() : m.dataCenters();
+    }
+
+    @Override
+    public Collection<VirtualServer> servers() {
+        MigrationManager m = manager;
+        return m == null ? List.of() : m.servers();
+    }
+
+    @Override
+    public String location(String server) {
+        return requireManager().location(server);
+    }
+
+    @Override
+    public Optional<Migration> activeMigration(String server) {
+        MigrationManager m = manager;
+        return m == null ? Optional.empty() : m.activeMigration(server);
+    }
+
+    @Override
+    public Collection<Migration> migrations() {
+        MigrationManager m = manager;
+        return m == null ? List.of() : m.migrations();
+    }
+
+    @Override
+    public Optional<Migration> migration(MigrationId id) {
+        MigrationManager m = manager;
+        return m == null ? Optional.empty() : m.migration(id);
+    }
+
+    @Override
+    public Migration startMigration(String server, String destination) {
+        return requireManager().startMigration(server, destination);
+    }
+
+    @Override
+    public Migration abort(MigrationId id) {
+        return requireManager().abort(id);
+    }
+
+    @Override
+    public Migration hypervisorCompleted(MigrationId id, String detail) {
+        return requireManager().hypervisorCompleted(id, detail);
+    }
+
+    @Override
+    public Migration hypervisorFailed(MigrationId id, String reason) {
+        return requireManager().hypervisorFailed(id, reason);
+    }
+
+    @Override
+    public void addListener(MigrationListener listener) {
+        listeners.add(listener);
+    }
+
+    @Override
+    public void removeListener(MigrationListener listener) {
+        listeners.remove(listener);
+    }
+}
