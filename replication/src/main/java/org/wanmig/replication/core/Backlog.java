@@ -15,6 +15,7 @@ public final class Backlog {
     private final ArrayDeque<WriteRecord> inflight = new ArrayDeque<>();
     private long userBytes;
     private long userRecords;
+    private long resyncInflightBytes;
     private boolean attached;
     private long nextWireSeq = 1;
 
@@ -33,6 +34,7 @@ public final class Backlog {
         if (!attached) {
             return false;
         }
+        r.counted(true);
         queued.addLast(r);
         userBytes += r.cost();
         userRecords++;
@@ -63,6 +65,9 @@ public final class Backlog {
     /** Registers a record the link generated itself (resync data, flush, control). */
     public synchronized long addInflight(WriteRecord r) {
         r.wireSeq(nextWireSeq++);
+        if (r.kind() == WriteRecord.Kind.RESYNC_BLOCK) {
+            resyncInflightBytes += r.length();
+        }
         inflight.addLast(r);
         return r.wireSeq();
     }
@@ -76,9 +81,11 @@ public final class Backlog {
         long bytes = 0;
         while (!inflight.isEmpty() && inflight.peekFirst().wireSeq() <= seq) {
             WriteRecord r = inflight.pollFirst();
-            if (r.kind() != WriteRecord.Kind.RESYNC_BLOCK) {
+            if (r.counted()) {
                 userBytes -= r.cost();
                 userRecords--;
+            } else if (r.kind() == WriteRecord.Kind.RESYNC_BLOCK) {
+                resyncInflightBytes -= r.length();
             }
             if (r.kind() != WriteRecord.Kind.FLUSH) {
                 bytes += r.length();
@@ -116,6 +123,7 @@ public final class Backlog {
         queued.clear();
         userBytes = 0;
         userRecords = 0;
+        resyncInflightBytes = 0;
         for (WriteRecord r : out) {
             r.complete(false);
         }
@@ -143,6 +151,11 @@ public final class Backlog {
         return userBytes;
     }
 
+    /** Resync data sent but not yet confirmed by the peer. */
+    public synchronized long resyncInflightBytes() {
+        return resyncInflightBytes;
+    }
+
     public synchronized long userRecords() {
         return userRecords;
     }
@@ -154,7 +167,7 @@ public final class Backlog {
     /** Enqueue time of the oldest unacknowledged user record, or -1. */
     public synchronized long oldestNanos() {
         for (WriteRecord r : inflight) {
-            if (r.kind() != WriteRecord.Kind.RESYNC_BLOCK) {
+            if (r.counted()) {
                 return r.enqueuedNanos();
             }
         }

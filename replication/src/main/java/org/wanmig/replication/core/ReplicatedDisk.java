@@ -413,7 +413,8 @@ public final class ReplicatedDisk implements BlockDevice {
         long bs = dirty.blockSize();
         if (m.role() == Role.PRIMARY) {
             long dirtyBlocks = dirty.dirtyCount();
-            long resync = Math.min(image.size(), dirtyBlocks * bs);
+            // Sent-but-unconfirmed resync data still counts: a crash now would resend it.
+            long resync = Math.min(image.size(), dirtyBlocks * bs) + backlog.resyncInflightBytes();
             long lagBytes = backlog.userBytes() + resync;
             long lagBlocks = dirtyBlocks + backlog.userRecords();
             long now = System.nanoTime();

@@ -20,6 +20,7 @@ public final class WriteRecord {
     private final CountDownLatch done = new CountDownLatch(1);
     private volatile boolean durable;
     private long wireSeq = -1;
+    private boolean counted; // entered through offer(): counts against the backlog limit
 
     public WriteRecord(Kind kind, long offset, long length, ByteBuffer data, boolean sync) {
         this.kind = kind;
@@ -38,6 +39,8 @@ public final class WriteRecord {
     public long enqueuedNanos() { return enqueuedNanos; }
     public long wireSeq() { return wireSeq; }
     void wireSeq(long s) { wireSeq = s; }
+    boolean counted() { return counted; }
+    void counted(boolean c) { counted = c; }
 
     /** Bytes this record holds against the backlog limit. */
     public long cost() {

@@ -30,9 +30,14 @@ public final class PeerCodec {
     }
 
     public PeerFrame read() throws IOException {
-        in.readFully(rhead);
+        // Check the magic before waiting for a whole header: garbage is rejected at once.
+        in.readFully(rhead, 0, 4);
         ByteBuffer h = ByteBuffer.wrap(rhead);
         int magic = h.getInt();
+        if (magic != MAGIC) {
+            throw new PeerProtocolException("bad frame magic 0x" + Integer.toHexString(magic));
+        }
+        in.readFully(rhead, 4, HEADER - 4);
         if (magic != MAGIC) {
             throw new PeerProtocolException("bad frame magic 0x" + Integer.toHexString(magic));
         }

@@ -17,7 +17,7 @@ import java.nio.charset.StandardCharsets;
 final class ReplicaSession {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_HASH_BLOCKS = 4096;
-    private static final int ACK_EVERY = 64;
+    private static final int ACK_EVERY = 16; // frames; keeps unconfirmed resync data small
 
     private final PeerCodec codec;
     private final ReplicatedDisk disk;
