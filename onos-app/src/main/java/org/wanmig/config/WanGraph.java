@@ -103,6 +103,16 @@ public final class WanGraph {
         throw new IllegalArgumentException("no link up at " + device + "/" + port);
     }
 
+    /** The port at the far end of the link at {@code end}. */
+    public ConnectPoint far(ConnectPoint end) {
+        for (ConnectPoint[] edge : adjacency.getOrDefault(end.deviceId(), List.of())) {
+            if (edge[0].port().equals(end.port())) {
+                return edge[1];
+            }
+        }
+        throw new IllegalArgumentException("no link up at " + end);
+    }
+
     public boolean connected(DeviceId a, DeviceId b) {
         return path(a, b).isPresent();
     }

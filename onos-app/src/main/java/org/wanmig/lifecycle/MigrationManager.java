@@ -348,7 +348,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         long t0 = System.nanoTime();
         int epoch = run.bump(topology.settings().switchTimeout());
         CompletableFuture<Migration> result = new CompletableFuture<>();
-        network.install(List.of(run.plan.redirect())).whenCompleteAsync((x, error) -> inPhase(run, epoch, () -> {
+        network.install(run.plan.redirects()).whenCompleteAsync((x, error) -> inPhase(run, epoch, () -> {
             if (error != null) {
                 rollBack(run, FAILED, "CUTOVER failed: " + cause(error)).thenAccept(result::complete);
                 return;
@@ -484,7 +484,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             }
             case CUTOVER: {
                 int epoch = run.bump(topology.settings().switchTimeout());
-                network.install(List.of(run.plan.redirect())).whenCompleteAsync((x, e) -> inPhase(run, epoch, () -> {
+                network.install(run.plan.redirects()).whenCompleteAsync((x, e) -> inPhase(run, epoch, () -> {
                     if (e != null) {
                         rollBack(run, FAILED, "redirect could not be restored after restart: " + cause(e));
                     } else {

@@ -15,15 +15,15 @@ public final class MigrationPlan {
     private final List<ConnectPoint> reversePath;
     private final List<FlowRule> tunnel;
     private final List<FlowRule> reverseIngress;
-    private final FlowRule redirect;
+    private final List<FlowRule> redirects;
 
     MigrationPlan(List<ConnectPoint> forwardPath, List<ConnectPoint> reversePath, List<FlowRule> tunnel,
-                  List<FlowRule> reverseIngress, FlowRule redirect) {
+                  List<FlowRule> reverseIngress, List<FlowRule> redirects) {
         this.forwardPath = List.copyOf(forwardPath);
         this.reversePath = List.copyOf(reversePath);
         this.tunnel = List.copyOf(tunnel);
         this.reverseIngress = List.copyOf(reverseIngress);
-        this.redirect = redirect;
+        this.redirects = List.copyOf(redirects);
     }
 
     /** Hops PE_A to PE_B: each switch and the port it sends out of (PE_B itself not included). */
@@ -49,9 +49,20 @@ public final class MigrationPlan {
         return reverseIngress;
     }
 
-    /** At PE_A: the single higher-priority rule that sends server-bound traffic into the tunnel. */
+    /**
+     * At PE_A: the higher-priority rule that sends server-bound traffic into the tunnel. It is the
+     * first of {@link #redirects()}, which is what the cutover installs.
+     */
     public FlowRule redirect() {
-        return redirect;
+        return redirects.get(0);
+    }
+
+    /**
+     * Every rule the cutover installs at PE_A: the redirect, and its twin for traffic arriving by
+     * the port the tunnel leaves from, which must be sent out with IN_PORT.
+     */
+    public List<FlowRule> redirects() {
+        return redirects;
     }
 
     /** What PREPARING installs: the tunnel and the reverse ingress (inert until the server moves). */
@@ -63,7 +74,7 @@ public final class MigrationPlan {
 
     public List<FlowRule> all() {
         List<FlowRule> all = prepared();
-        all.add(redirect);
+        all.addAll(redirects);
         return all;
     }
 }

@@ -14,6 +14,8 @@ import org.onosproject.net.flow.DefaultTrafficTreatment;
 import org.onosproject.net.flow.FlowRule;
 import org.onosproject.net.flow.TrafficSelector;
 import org.onosproject.net.flow.TrafficTreatment;
+import org.onosproject.net.flow.instructions.Instruction;
+import org.onosproject.net.flow.instructions.Instructions;
 import org.wanmig.api.Migration;
 import org.wanmig.api.WanmigException;
 import org.wanmig.config.ClientSite;
@@ -39,6 +41,8 @@ public final class NetworkPlanner {
     public static final int PRIORITY_SERVER_ROUTE = 1000;
     public static final int PRIORITY_TUNNEL = 1500;
     public static final int PRIORITY_REDIRECT = 2000;
+    /** The redirect for traffic that arrives by the port the tunnel leaves from. */
+    public static final int PRIORITY_REDIRECT_HAIRPIN = 2001;
 
     private final WanTopology topology;
     private final short app;
@@ -163,7 +167,10 @@ public final class NetworkPlanner {
         for (ClientSite site : topology.clientSites()) {
             int back = m.labels().reverseBySite().get(site.name());
             for (Ip4Prefix prefix : site.prefixes()) {
-                reverseIngress.add(migrationRule(id, index, b.pe(), PRIORITY_REDIRECT, fromServer(server, prefix),
+                // only the server's own port: replies from the server still at A may cross PE_B
+                TrafficSelector fromMovedServer = DefaultTrafficSelector.builder(fromServer(server, prefix))
+                        .matchInPort(PortNumber.portNumber(m.destinationPort())).build();
+                reverseIngress.add(migrationRule(id, index, b.pe(), PRIORITY_REDIRECT, fromMovedServer,
                         pushLabel(back, reverse.get(0).port())));
             }
             for (ConnectPoint hop : reverse.subList(1, reverse.size())) {
@@ -171,18 +178,26 @@ public final class NetworkPlanner {
                         output(hop.port())));
             }
             // egress at PE_A: pop, then do what the server's own route at PE_A does for this site
+            // (the label arrives on one port only; leaving by it again needs IN_PORT)
             TrafficTreatment onward = towardSite(a.pe(), site, graph.treeToward(site.edge()));
+            PortNumber arrival = graph.far(reverse.get(reverse.size() - 1)).port();
             TrafficTreatment.Builder egressA = DefaultTrafficTreatment.builder()
                     .popMpls(EthType.EtherType.IPV4.ethType());
-            onward.allInstructions().forEach(egressA::add);
+            onward.allInstructions().forEach(i -> egressA.add(outputsTo(i, arrival)
+                    ? Instructions.createOutput(PortNumber.IN_PORT) : i));
             tunnel.add(migrationRule(id, index, a.pe(), PRIORITY_TUNNEL, byLabel(back), egressA.build()));
         }
 
-        FlowRule redirect = migrationRule(id, index, a.pe(), PRIORITY_REDIRECT,
-                DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_IPV4)
-                        .matchIPDst(server.ip().toIpPrefix()).build(),
-                pushLabel(label, forward.get(0).port()));
-        return new MigrationPlan(forward, reverse, tunnel, reverseIngress, redirect);
+        TrafficSelector toServer = DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_IPV4)
+                .matchIPDst(server.ip().toIpPrefix()).build();
+        PortNumber into = forward.get(0).port();
+        FlowRule redirect = migrationRule(id, index, a.pe(), PRIORITY_REDIRECT, toServer, pushLabel(label, into));
+        // traffic that reached PE_A through the tunnel's first port must leave by IN_PORT: OpenFlow
+        // switches drop an output to the ingress port (a PE with one WAN port sees only this case)
+        FlowRule hairpin = migrationRule(id, index, a.pe(), PRIORITY_REDIRECT_HAIRPIN,
+                DefaultTrafficSelector.builder(toServer).matchInPort(into).build(),
+                pushLabel(label, PortNumber.IN_PORT));
+        return new MigrationPlan(forward, reverse, tunnel, reverseIngress, List.of(redirect, hairpin));
     }
 
     /** The port {@code server} attaches to at {@code dcName}'s PE. */
@@ -237,6 +252,10 @@ public final class NetworkPlanner {
 
     private static TrafficTreatment pushLabel(int label, PortNumber out) {
         return DefaultTrafficTreatment.builder().pushMpls().setMpls(MplsLabel.mplsLabel(label)).setOutput(out).build();
+    }
+
+    private static boolean outputsTo(Instruction i, PortNumber port) {
+        return i.type() == Instruction.Type.OUTPUT && ((Instructions.OutputInstruction) i).port().equals(port);
     }
 
     private static TrafficTreatment output(PortNumber port) {
