@@ -189,4 +189,5 @@ class E2E(unittest.TestCase):
 if __name__ == '__main__':
     if os.geteuid() != 0:
         sys.exit('run as root (Mininet needs it)')
-    unittest.main()
+    # Mininet leaves its host shells to the OS: no ResourceWarnings about them at exit
+    unittest.main(warnings='ignore')
