@@ -71,7 +71,7 @@ public final class WanmigApi {
             ObjectNode root = context.mapper().createObjectNode();
             addRules(root.putArray("tunnel"), plan.tunnel());
             addRules(root.putArray("reverseIngress"), plan.reverseIngress());
-            addRules(root.putArray("redirect"), java.util.List.of(plan.redirect()));
+            addRules(root.putArray("redirect"), plan.redirects());
             return ok(root);
         });
     }
