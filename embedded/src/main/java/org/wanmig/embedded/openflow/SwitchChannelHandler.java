@@ -135,6 +135,10 @@ final class SwitchChannelHandler extends SimpleChannelInboundHandler<OFMessage> 
     // Version negotiation (OF 1.3.5 §6.3.1): with version bitmaps on both sides the common highest
     // version wins; without, the lower of the two header versions.
     private static boolean speaksOf13(OFHello hello) {
+        if (hello.getVersion().compareTo(OFVersion.OF_13) < 0) {
+            // Hellos before 1.3 carry no bitmap: the peer's highest version is below ours.
+            return false;
+        }
         for (OFHelloElem elem : hello.getElements()) {
             if (elem instanceof OFHelloElemVersionbitmap) {
                 List<U32> bitmaps = ((OFHelloElemVersionbitmap) elem).getBitmaps();
@@ -142,7 +146,7 @@ final class SwitchChannelHandler extends SimpleChannelInboundHandler<OFMessage> 
                 return !bitmaps.isEmpty() && (bitmaps.get(0).getValue() & (1L << bit)) != 0;
             }
         }
-        return hello.getVersion().compareTo(OFVersion.OF_13) >= 0;
+        return true;
     }
 
     private void onFeatures(ChannelHandlerContext ctx, OFMessage msg) {
