@@ -128,9 +128,9 @@ def run_baseline(args, model, workdir):
         h1, vs1 = net.get('h1', 'vs1')
         h1.setIP('10.2.0.1/24')        # one subnet: plain L2 reachability
         tb.wait_until(lambda: tb.pings(h1, tb.VS1_IP), 30, 0.5, 'h1 reaching vs1 (L2)')
-        announcer = vs1.popen([sys.executable, tb.PROBE, 'garp', '--iface', vs1.defaultIntf().name,
-                               '--ip', vs1.IP(), '--mac', vs1.MAC(), '--on-signal',
-                               '--duration', str(args.count * 10 + 120)])
+        announcer = tb.popen_in(vs1, [sys.executable, tb.PROBE, 'garp', '--iface', vs1.defaultIntf().name,
+                                      '--ip', vs1.IP(), '--mac', vs1.MAC(), '--on-signal',
+                                      '--duration', str(args.count * 10 + 120)])
         hypervisor = tb.Hypervisor(model=model, announce=lambda _: announcer.send_signal(signal.SIGUSR1))
         server = tb.start_probe_server(vs1, duration=args.count * 10 + 120)
         client = tb.start_probe_client(h1, probe_path, rate=args.rate, duration=args.count * 10 + 60)
@@ -225,7 +225,8 @@ def main():
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit('run as root (Mininet needs it)')
-    signal.signal(signal.SIGTERM, interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
     workdir = os.path.join(args.out, 'bench-cutover-' + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(workdir, exist_ok=True)
     model = tb.PrecopyModel(mem_mb=args.mem_mb, dirty_mb_s=args.dirty_mb_s, bw_mbit=args.hv_bw_mbit)
@@ -233,10 +234,18 @@ def main():
     tb.ensure_ovs()
     tb.mininet_cleanup()
     runs = {'wanmig': run_wanmig, 'baseline': run_baseline}
-    for mode in (('wanmig', 'baseline') if args.mode == 'both' else (args.mode,)):
-        tb.log('---- %s: %d migrations' % (mode, args.count))
-        records, _ = runs[mode](args, model, workdir)
-        results[mode] = {'summary': summarize(records), 'migrations': records}
+    try:
+        for mode in (('wanmig', 'baseline') if args.mode == 'both' else (args.mode,)):
+            tb.log('---- %s: %d migrations' % (mode, args.count))
+            records, _ = runs[mode](args, model, workdir)
+            results[mode] = {'summary': summarize(records), 'migrations': records}
+    except KeyboardInterrupt as e:
+        tb.log('interrupted (%s)' % e)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)    # let the cleanup finish
+        tb.kill_started()
+        tb.mininet_cleanup()
     print_summary(results)
     with open(os.path.join(workdir, 'results.json'), 'w') as f:
         json.dump(results, f, indent=2)
@@ -244,4 +253,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

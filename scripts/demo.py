@@ -130,7 +130,8 @@ def main():
     args = parse_args()
     if os.geteuid() != 0:
         sys.exit('run as root (Mininet needs it)')
-    signal.signal(signal.SIGTERM, interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
     out_dir = os.path.join(args.out, 'demo-' + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(out_dir, exist_ok=True)
     probe_path = os.path.join(out_dir, 'probes.json')
@@ -203,6 +204,7 @@ def main():
         tb.stop_net(net)
         if runtime:
             runtime.kill()
+        tb.kill_started()
         tb.mininet_cleanup()
 
 

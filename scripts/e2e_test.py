@@ -189,5 +189,11 @@ class E2E(unittest.TestCase):
 if __name__ == '__main__':
     if os.geteuid() != 0:
         sys.exit('run as root (Mininet needs it)')
-    # Mininet leaves its host shells to the OS: no ResourceWarnings about them at exit
-    unittest.main(warnings='ignore')
+    try:
+        # Mininet leaves its host shells to the OS: no ResourceWarnings about them at exit
+        program = unittest.main(warnings='ignore', exit=False)
+    finally:
+        # Ctrl-C skips unittest's cleanups: stop what we started and clear Mininet anyway
+        tb.kill_started()
+        tb.mininet_cleanup()
+    sys.exit(not program.result.wasSuccessful())

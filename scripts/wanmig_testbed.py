@@ -31,6 +31,7 @@ AUTH = ('onos', 'rocks')
 SWITCHES_2DC = ('cs1', 'core1', 'core2', 'peA', 'peB')
 VS1_IP = '10.2.0.10'
 TERMINAL = ('COMPLETED', 'FAILED', 'ROLLED_BACK')
+STARTED = []    # every process this run started outside Mininet, to kill by PID at the very end
 
 
 def log(*words):
@@ -121,6 +122,7 @@ class Runtime:
             ['java', '-jar', RUNTIME_JAR, '--config', self.config, '--openflow-port', '6653',
              '--http-port', '8181', '--state-dir', self.state_dir],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        STARTED.append(self.process)
         out.close()
         wait_until(self.answers, 60, 0.5, 'the runtime REST API')
         return self
@@ -151,6 +153,14 @@ class Runtime:
                 return ''.join(f.readlines()[-lines:])
         except OSError:
             return ''
+
+
+def kill_started():
+    """Last-resort cleanup (e.g. after Ctrl-C skipped a test's cleanups): our processes, by PID."""
+    for process in STARTED:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)
 
 
 def rest(method, path, body=None, timeout=10):
@@ -249,15 +259,22 @@ def flow_tables(switches=SWITCHES_2DC):
 
 # ---------------------------------------------------------------- probes
 
+def popen_in(host, args, **kwargs):
+    """A process inside a Mininet host's namespace, remembered for kill_started()."""
+    process = host.popen(args, **kwargs)
+    STARTED.append(process)
+    return process
+
+
 def start_probe_server(host, duration=900):
-    return host.popen([sys.executable, PROBE, 'server', '--duration', str(duration)],
-                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return popen_in(host, [sys.executable, PROBE, 'server', '--duration', str(duration)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def start_probe_client(host, out_path, server=VS1_IP, rate=200, duration=60):
-    return host.popen([sys.executable, PROBE, 'client', '--server', server, '--rate', str(rate),
-                       '--duration', str(duration), '--out', out_path],
-                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return popen_in(host, [sys.executable, PROBE, 'client', '--server', server, '--rate', str(rate),
+                           '--duration', str(duration), '--out', out_path],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def stop_probe_client(process, out_path, timeout=15):
