@@ -1,0 +1,101 @@
+package org.wanmig.store;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.onosproject.store.serializers.KryoNamespaces;
+import org.onosproject.store.service.Serializer;
+import org.onosproject.store.service.TestStorageService;
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+import org.wanmig.api.MigrationState;
+import org.wanmig.api.TunnelLabels;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class DistributedMigrationStoreTest {
+    private DistributedMigrationStore store;
+
+    @BeforeEach
+    void setUp() {
+        store = new DistributedMigrationStore(new TestStorageService());
+    }
+
+    private static Migration failedMigration(long id) {
+        return Migration.requested(MigrationId.of(id), "vs1", "dcA", "dcB", 2,
+                        new TunnelLabels(1000, Map.of("site1", 1001, "site2", 1002)), 1_700_000_000_000L)
+                .transition(MigrationState.PREPARING, 1_700_000_000_050L, "installing tunnel")
+                .withError("PREPARING failed: of:0000000000000003 cookie 0x1: not connected")
+                .transition(MigrationState.FAILED, 1_700_000_000_090L, "source routes restored");
+    }
+
+    @Test
+    void recordSurvivesTheRoundTripThroughTheMapUnchanged() {
+        Migration m = failedMigration(3);
+        store.put(m);
+        assertEquals(m, store.get(MigrationId.of(3)).orElseThrow());
+        assertEquals(List.of(m), List.copyOf(store.all()));
+    }
+
+    @Test
+    void putReplacesTheRecordOfTheSameId() {
+        Migration requested = Migration.requested(MigrationId.of(1), "vs1", "dcA", "dcB", 2,
+                new TunnelLabels(1000, Map.of()), 10);
+        store.put(requested);
+        Migration preparing = requested.transition(MigrationState.PREPARING, 20, "tunnel");
+        store.put(preparing);
+        assertEquals(1, store.all().size());
+        assertEquals(MigrationState.PREPARING, store.get(MigrationId.of(1)).orElseThrow().state());
+    }
+
+    @Test
+    void unknownIdIsEmpty() {
+        assertTrue(store.get(MigrationId.of(77)).isEmpty());
+    }
+
+    @Test
+    void idsIncreaseAndSkipIdsTheMapAlreadyHolds() {
+        MigrationId first = store.nextId();
+        MigrationId second = store.nextId();
+        assertTrue(second.compareTo(first) > 0);
+        // a record stored under the next id (e.g. by an instance whose counter was lost) is not reused
+        store.put(failedMigration(second.value() + 1));
+        MigrationId third = store.nextId();
+        assertNotEquals(second.value() + 1, third.value());
+        assertTrue(third.compareTo(second) > 0);
+    }
+
+    @Test
+    void placementsAreKeptPerServer() {
+        assertEquals(Map.of(), store.placements());
+        store.setPlacement("vs1", "dcB");
+        store.setPlacement("vs2", "dcA");
+        store.setPlacement("vs1", "dcA");
+        assertEquals(Map.of("vs1", "dcA", "vs2", "dcA"), store.placements());
+    }
+
+    @Test
+    void manyRecordsAllCome() {
+        for (long id = 1; id <= 5; id++) {
+            store.put(failedMigration(id));
+        }
+        Set<Long> ids = store.all().stream().map(m -> m.id().value()).collect(Collectors.toSet());
+        assertEquals(Set.of(1L, 2L, 3L, 4L, 5L), ids);
+    }
+
+    @Test
+    void theMapsHoldOnlyTypesTheOnosApiNamespaceKnows() {
+        // what the store puts in its maps: a Long key and the record's JSON
+        Serializer api = Serializer.using(KryoNamespaces.API);
+        String json = new org.wanmig.codec.MigrationCodec().encode(failedMigration(1),
+                new org.wanmig.codec.WanmigCodecContext(Map.of())).toString();
+        assertEquals(json, api.decode(api.encode(json)));
+        assertEquals(Long.valueOf(1), api.decode(api.encode(1L)));
+    }
+}
