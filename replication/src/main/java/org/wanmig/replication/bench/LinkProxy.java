@@ -104,9 +104,9 @@ public final class LinkProxy implements Closeable {
                         break;
                     }
                     long due = (Long) item[0];
-                    long wait = due - System.nanoTime();
-                    if (wait > 0) {
-                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    // parkNanos is far more precise than Thread.sleep's millisecond rounding
+                    for (long wait = due - System.nanoTime(); wait > 0; wait = due - System.nanoTime()) {
+                        java.util.concurrent.locks.LockSupport.parkNanos(wait);
                     }
                     byte[] b = (byte[]) item[1];
                     os.write(b);
@@ -143,8 +143,10 @@ public final class LinkProxy implements Closeable {
                         bucketTime = now;
                         tokens -= n;
                         if (tokens < 0) {
-                            long sleepNs = (long) (-tokens * 1e9 / rate);
-                            Thread.sleep(sleepNs / 1_000_000, (int) (sleepNs % 1_000_000));
+                            long until = now + (long) (-tokens * 1e9 / rate);
+                            for (long w = until - System.nanoTime(); w > 0; w = until - System.nanoTime()) {
+                                java.util.concurrent.locks.LockSupport.parkNanos(w);
+                            }
                         }
                     }
                     byte[] copy = java.util.Arrays.copyOf(buf, n);
