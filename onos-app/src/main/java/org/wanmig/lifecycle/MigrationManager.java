@@ -425,12 +425,18 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 log.warn("hypervisor abort of migration {} failed: {}", run.record.id(), e.getMessage());
             }
         }
-        RuleDiff back = RuleDiff.between(planner.serverRoutes(run.server, location(run.server.name())),
-                planner.serverRoutes(run.server, run.from.name()));
+        // The route update may have been sent (and partly applied) before the placement changed, so
+        // the destination's routes go whatever the placement says; keys the source shares stay.
         List<FlowRule> restore = new ArrayList<>(planner.serverRoutes(run.server, run.from.name()));
+        Map<RuleDiff.Key, FlowRule> stale = new java.util.LinkedHashMap<>();
+        for (String dc : List.of(location(run.server.name()), run.to.name())) {
+            RuleDiff.between(planner.serverRoutes(run.server, dc), restore).toRemove()
+                    .forEach(r -> stale.putIfAbsent(RuleDiff.Key.of(r), r));
+        }
+        List<FlowRule> leftovers = new ArrayList<>(stale.values());
         CompletableFuture<Void> network = this.network.install(restore)
                 .thenCompose(x -> this.network.remove(run.plan.all()))
-                .thenCompose(x -> this.network.remove(back.toRemove()));
+                .thenCompose(x -> this.network.remove(leftovers));
         CompletableFuture<Void> storage = replication.restore(run.server, run.from, run.to);
         network.handle((x, e) -> e).thenCombine(storage.handle((x, e) -> e), (netError, storageError) -> {
             List<String> problems = new ArrayList<>();

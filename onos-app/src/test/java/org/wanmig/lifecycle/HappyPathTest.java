@@ -1,0 +1,109 @@
+package org.wanmig.lifecycle;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.onosproject.net.flow.FlowRule;
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+import org.wanmig.api.MigrationState;
+import org.wanmig.planner.Cookies;
+import org.wanmig.testing.FakeNetwork;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.wanmig.api.MigrationState.COMPLETED;
+import static org.wanmig.api.MigrationState.CUTOVER;
+import static org.wanmig.api.MigrationState.DRAINING;
+import static org.wanmig.api.MigrationState.MIGRATING;
+import static org.wanmig.api.MigrationState.PREPARING;
+import static org.wanmig.api.MigrationState.REQUESTED;
+import static org.wanmig.api.MigrationState.ROUTES_UPDATED;
+
+class HappyPathTest {
+    private LifecycleFixture f;
+
+    @AfterEach
+    void stop() {
+        if (f != null) {
+            f.close();
+        }
+    }
+
+    @Test
+    void migrationPassesEveryStateOnceInOrderToCompleted() {
+        f = LifecycleFixture.start();
+        List<MigrationState> told = new CopyOnWriteArrayList<>();
+        f.manager.addListener(m -> told.add(m.state()));
+        MigrationId id = f.migrating("vs1");
+        Migration atCutover = f.manager.hypervisorCompleted(id, "vs1 runs in dcB");
+        assertTrue(atCutover.state().serverMoved(), atCutover.toString());
+        Migration done = f.awaitState(id, COMPLETED);
+
+        List<MigrationState> expected = List.of(REQUESTED, PREPARING, MIGRATING, CUTOVER, ROUTES_UPDATED, DRAINING, COMPLETED);
+        assertEquals(expected, LifecycleFixture.states(done));
+        assertEquals(expected, told, "listeners told of every transition");
+        assertNull(done.error());
+        String cutover = done.timeline().get(3).detail();
+        assertTrue(cutover.startsWith("redirect confirmed in"), cutover);
+        assertTrue(cutover.contains("vs1 runs in dcB"), cutover);
+        f.assertAtDestination(id);
+        assertEquals(List.of(id), f.hypervisor.migrations());
+        assertEquals(List.of("sync vs1 dcA>dcB", "reverse vs1 dcA>dcB"), f.replication.calls());
+        assertTrue(f.manager.activeMigration("vs1").isEmpty());
+    }
+
+    @Test
+    void redirectIsInstalledAloneAndBeforeAnyRouteChanges() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        int before = f.network.installs().size();
+        f.manager.hypervisorCompleted(id, null);
+        f.awaitState(id, COMPLETED);
+        List<List<FlowRule>> after = new ArrayList<>(f.network.installs().subList(before, f.network.installs().size()));
+        List<FlowRule> cutover = after.get(0);
+        assertTrue(cutover.stream().allMatch(r -> Cookies.ofMigration(r.id().value(), id.value())
+                && r.deviceId().equals(f.topology.dataCenter("dcA").orElseThrow().pe())), "first the redirect at PE_A");
+        assertTrue(after.get(1).stream().allMatch(r -> Cookies.kind(r.id().value()) == Cookies.KIND_SERVER_ROUTE),
+                "then the routes");
+    }
+
+    @Test
+    void tunnelMustBeConfirmedBeforeTheHypervisorIsAsked() {
+        f = LifecycleFixture.start();
+        f.network.holdNext(FakeNetwork.anyRuleOfMigration(1));
+        MigrationId id = f.startMigration("vs1");
+        f.awaitState(id, PREPARING);
+        assertEquals(1, f.network.heldCount());
+        assertTrue(f.hypervisor.migrations().isEmpty(), "asked before the tunnel was confirmed");
+        f.network.releaseHeld();
+        f.awaitState(id, MIGRATING);
+        assertEquals(List.of(id), f.hypervisor.migrations());
+    }
+
+    @Test
+    void storageMustBeInSyncBeforeTheHypervisorIsAsked() {
+        f = LifecycleFixture.start();
+        f.replication.holdSync();
+        MigrationId id = f.startMigration("vs1");
+        f.awaitState(id, PREPARING);
+        assertTrue(f.network.rulesOfMigration(id.value()).size() > 0, "the tunnel is installed meanwhile");
+        assertTrue(f.hypervisor.migrations().isEmpty(), "asked before storage was in sync");
+        f.replication.completeSyncs();
+        f.awaitState(id, MIGRATING);
+    }
+
+    @Test
+    void preparedTunnelHoldsNoRedirect() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        assertTrue(f.network.rulesOfMigration(id.value()).stream()
+                .noneMatch(r -> r.priority() >= org.wanmig.planner.NetworkPlanner.PRIORITY_REDIRECT
+                        && r.deviceId().equals(f.topology.dataCenter("dcA").orElseThrow().pe())));
+        assertEquals("dcA", f.manager.location("vs1"));
+    }
+}

@@ -1,0 +1,211 @@
+package org.wanmig.lifecycle;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.onosproject.net.DeviceId;
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+import org.wanmig.api.MigrationState;
+import org.wanmig.spi.SwitchException;
+import org.wanmig.testing.FakeNetwork;
+import org.wanmig.testing.Poll;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.wanmig.api.MigrationState.CUTOVER;
+import static org.wanmig.api.MigrationState.DRAINING;
+import static org.wanmig.api.MigrationState.FAILED;
+import static org.wanmig.api.MigrationState.MIGRATING;
+import static org.wanmig.api.MigrationState.PREPARING;
+import static org.wanmig.api.MigrationState.ROLLED_BACK;
+
+/**
+ * Abort and failure from every state a migration can rest in before completion: everything returns
+ * to the source and no rule of the migration stays in any switch. (REQUESTED and ROUTES_UPDATED are
+ * left in the same lifecycle step that enters them, so nothing can happen while in them; ResumeTest
+ * covers a record stored in ROUTES_UPDATED.)
+ */
+class RollbackTest {
+    static final DeviceId CORE2 = DeviceId.deviceId("of:0000000000000003");
+    private LifecycleFixture f;
+
+    @AfterEach
+    void stop() {
+        if (f != null) {
+            f.close();
+        }
+    }
+
+    /** How to bring a migration into a state and how that state fails. */
+    enum Phase {
+        PREPARING_TUNNEL_UNCONFIRMED(PREPARING, false) {
+            @Override
+            MigrationId reach(LifecycleFixture f) {
+                f.network.holdNext(FakeNetwork.anyRuleOfMigration(1));
+                MigrationId id = f.startMigration("vs1");
+                f.awaitState(id, PREPARING);
+                return id;
+            }
+
+            @Override
+            void fail(LifecycleFixture f, MigrationId id) {
+                f.network.failHeld(new SwitchException(CORE2, 0, "switch disconnected"));
+            }
+        },
+        MIGRATING_HYPERVISOR_COPYING(MIGRATING, false) {
+            @Override
+            MigrationId reach(LifecycleFixture f) {
+                return f.migrating("vs1");
+            }
+
+            @Override
+            void fail(LifecycleFixture f, MigrationId id) {
+                f.manager.hypervisorFailed(id, "out of memory at dcB");
+            }
+        },
+        CUTOVER_ROUTES_UNCONFIRMED(CUTOVER, true) {
+            @Override
+            MigrationId reach(LifecycleFixture f) {
+                MigrationId id = f.migrating("vs1");
+                f.network.holdNext(FakeNetwork.anyServerRoute());
+                f.manager.hypervisorCompleted(id, "moved");
+                f.awaitState(id, CUTOVER);
+                Poll.until("the route update sent", () -> f.network.heldCount() == 1);
+                return id;
+            }
+
+            @Override
+            void fail(LifecycleFixture f, MigrationId id) {
+                f.network.failHeld(new SwitchException(CORE2, 0, "switch disconnected"));
+            }
+        },
+        DRAINING_TUNNEL_KEPT(DRAINING, true) {
+            @Override
+            MigrationId reach(LifecycleFixture f) {
+                return f.draining("vs1");
+            }
+
+            @Override
+            void fail(LifecycleFixture f, MigrationId id) {
+                f.manager.hypervisorFailed(id, "vs1 crashed at dcB");
+            }
+        };
+
+        final MigrationState state;
+        final boolean serverMoved;
+
+        Phase(MigrationState state, boolean serverMoved) {
+            this.state = state;
+            this.serverMoved = serverMoved;
+        }
+
+        abstract MigrationId reach(LifecycleFixture f);
+
+        abstract void fail(LifecycleFixture f, MigrationId id);
+    }
+
+    private static LifecycleFixture fixtureFor(Phase p) {
+        // a drain long enough to act while DRAINING
+        return LifecycleFixture.start(p == Phase.DRAINING_TUNNEL_KEPT ? LifecycleFixture.drainSeconds(60) : c -> { });
+    }
+
+    private void assertHypervisorToldIfAsked(Phase p, MigrationId id) {
+        if (p.state.ordinal() >= MIGRATING.ordinal()) {
+            assertEquals(List.of(id + " moved=" + p.serverMoved), f.hypervisor.aborts());
+        } else {
+            assertTrue(f.hypervisor.aborts().isEmpty(), "never asked, nothing to abort");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Phase.class)
+    void abortReturnsEverythingToTheSource(Phase p) {
+        f = fixtureFor(p);
+        MigrationId id = p.reach(f);
+        assertEquals(p.state, f.state(id));
+        f.manager.abort(id);
+        Migration m = f.awaitEnd(id);
+        assertEquals(ROLLED_BACK, m.state(), f.describe(id));
+        assertTrue(m.error().startsWith("aborted by operator in " + p.state), m.error());
+        f.assertBackAtSource(id);
+        assertHypervisorToldIfAsked(p, id);
+        assertTrue(f.manager.activeMigration("vs1").isEmpty());
+    }
+
+    @ParameterizedTest
+    @EnumSource(Phase.class)
+    void failureReturnsEverythingToTheSource(Phase p) {
+        f = fixtureFor(p);
+        MigrationId id = p.reach(f);
+        p.fail(f, id);
+        Migration m = f.awaitEnd(id);
+        assertEquals(FAILED, m.state(), f.describe(id));
+        assertNotNull(m.error());
+        f.assertBackAtSource(id);
+        assertHypervisorToldIfAsked(p, id);
+    }
+
+    @Test
+    void switchFailureNamesTheSwitch() {
+        f = LifecycleFixture.start();
+        Phase.CUTOVER_ROUTES_UNCONFIRMED.reach(f);
+        f.network.failHeld(new SwitchException(CORE2, 0, "switch disconnected"));
+        Migration m = f.awaitEnd(MigrationId.of(1));
+        assertTrue(m.error().contains("of:0000000000000003"), m.error());
+        assertTrue(m.error().startsWith("ROUTES_UPDATED failed") || m.error().startsWith("CUTOVER"), m.error());
+    }
+
+    @Test
+    void switchRefusingATunnelRuleFailsTheMigrationNamingTheSwitch() {
+        f = LifecycleFixture.start();
+        f.network.refuseRulesOn(CORE2);
+        MigrationId id = f.startMigration("vs1");
+        Migration m = f.awaitEnd(id);
+        assertEquals(FAILED, m.state());
+        assertTrue(m.error().contains("PREPARING failed") && m.error().contains("of:0000000000000003"), m.error());
+        assertTrue(f.network.rulesOfMigration(id.value()).isEmpty(), "tunnel rules on other switches removed");
+        assertTrue(f.hypervisor.migrations().isEmpty());
+    }
+
+    @Test
+    void storageFailingToReverseFailsTheMigrationAndReturnsToSource() {
+        f = LifecycleFixture.start();
+        f.replication.failReverse(new IllegalStateException("dcB agent: promote refused"));
+        MigrationId id = f.migrating("vs1");
+        f.manager.hypervisorCompleted(id, "moved");
+        Migration m = f.awaitEnd(id);
+        assertEquals(FAILED, m.state());
+        assertTrue(m.error().contains("promote refused"), m.error());
+        f.assertBackAtSource(id);
+        assertEquals(List.of(id + " moved=true"), f.hypervisor.aborts());
+    }
+
+    @Test
+    void storageFailingToSyncFailsInPreparing() {
+        f = LifecycleFixture.start();
+        f.replication.holdSync();
+        MigrationId id = f.startMigration("vs1");
+        f.awaitState(id, PREPARING);
+        f.replication.failSyncs(new IllegalStateException("dcA agent unreachable"));
+        Migration m = f.awaitEnd(id);
+        assertEquals(FAILED, m.state());
+        assertTrue(m.error().contains("dcA agent unreachable"), m.error());
+        f.assertBackAtSource(id);
+    }
+
+    @Test
+    void hypervisorRefusingTheRequestFailsTheMigration() {
+        f = LifecycleFixture.start();
+        f.hypervisor.refuse(new IllegalStateException("no capacity at dcB"));
+        MigrationId id = f.startMigration("vs1");
+        Migration m = f.awaitEnd(id);
+        assertEquals(FAILED, m.state());
+        assertTrue(m.error().contains("no capacity at dcB"), m.error());
+        f.assertBackAtSource(id);
+    }
+}

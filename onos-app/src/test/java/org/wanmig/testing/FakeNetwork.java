@@ -1,0 +1,148 @@
+package org.wanmig.testing;
+
+import org.onosproject.net.DeviceId;
+import org.onosproject.net.flow.FlowRule;
+import org.wanmig.planner.Cookies;
+import org.wanmig.spi.NetworkProgrammer;
+import org.wanmig.spi.SwitchException;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Predicate;
+import java.util.stream.Collectors;
+
+/**
+ * The switches, as the lifecycle sees them through its port. Rules reach the tables when they are
+ * sent (in call order, as over one connection per switch); what the test controls is the
+ * confirmation: a batch may be held until the test releases or fails it, and a switch may refuse
+ * every rule sent to it. Outlives a manager, so a restarted manager finds the tables as they were.
+ */
+public final class FakeNetwork implements NetworkProgrammer {
+    private final RuleTable tables = new RuleTable();
+    private final List<List<FlowRule>> installs = new CopyOnWriteArrayList<>();
+    private final List<List<FlowRule>> removes = new CopyOnWriteArrayList<>();
+    private final List<Hold> holds = new CopyOnWriteArrayList<>();
+    private final List<CompletableFuture<Void>> held = new CopyOnWriteArrayList<>();
+    private final Set<DeviceId> refusing = ConcurrentHashMap.newKeySet();
+    private final Set<DeviceId> unavailable = ConcurrentHashMap.newKeySet();
+
+    private static final class Hold {
+        final Predicate<Collection<FlowRule>> which;
+        final boolean once;
+
+        Hold(Predicate<Collection<FlowRule>> which, boolean once) {
+            this.which = which;
+            this.once = once;
+        }
+    }
+
+    // ---- what the test controls ---------------------------------------------------------------------
+
+    /** The next install batch matching {@code which} is not confirmed until released or failed. */
+    public void holdNext(Predicate<Collection<FlowRule>> which) {
+        holds.add(new Hold(which, true));
+    }
+
+    /** Every install batch matching {@code which} is held. */
+    public void holdEvery(Predicate<Collection<FlowRule>> which) {
+        holds.add(new Hold(which, false));
+    }
+
+    public void stopHolding() {
+        holds.clear();
+    }
+
+    public int heldCount() {
+        return (int) held.stream().filter(f -> !f.isDone()).count();
+    }
+
+    public void releaseHeld() {
+        held.forEach(f -> f.complete(null));
+    }
+
+    public void failHeld(RuntimeException error) {
+        held.forEach(f -> f.completeExceptionally(error));
+    }
+
+    /** The switch refuses every rule it is sent from now on. */
+    public void refuseRulesOn(DeviceId device) {
+        refusing.add(device);
+    }
+
+    public void disconnect(DeviceId device) {
+        unavailable.add(device);
+    }
+
+    // ---- predicates on batches ------------------------------------------------------------------------
+
+    public static Predicate<Collection<FlowRule>> anyRuleOfMigration(long id) {
+        return batch -> batch.stream().anyMatch(r -> Cookies.ofMigration(r.id().value(), id));
+    }
+
+    public static Predicate<Collection<FlowRule>> anyServerRoute() {
+        return batch -> batch.stream().anyMatch(r -> Cookies.kind(r.id().value()) == Cookies.KIND_SERVER_ROUTE);
+    }
+
+    // ---- what the test reads ---------------------------------------------------------------------------
+
+    public RuleTable tables() {
+        return tables;
+    }
+
+    /** Rules of migration {@code id} still in the switches. */
+    public List<FlowRule> rulesOfMigration(long id) {
+        return tables.rules(r -> Cookies.ofMigration(r.id().value(), id));
+    }
+
+    public List<List<FlowRule>> installs() {
+        return new ArrayList<>(installs);
+    }
+
+    public List<List<FlowRule>> removes() {
+        return new ArrayList<>(removes);
+    }
+
+    // ---- the port ----------------------------------------------------------------------------------------
+
+    @Override
+    public CompletableFuture<Void> install(Collection<FlowRule> rules) {
+        List<FlowRule> batch = List.copyOf(rules);
+        installs.add(batch);
+        List<FlowRule> refused = batch.stream().filter(r -> refusing.contains(r.deviceId())).collect(Collectors.toList());
+        tables.install(batch.stream().filter(r -> !refusing.contains(r.deviceId())).collect(Collectors.toList()));
+        if (!refused.isEmpty()) {
+            FlowRule r = refused.get(0);
+            return CompletableFuture.failedFuture(new SwitchException(r.deviceId(), r.id().value(),
+                    "rule refused (OFPET_BAD_MATCH)"));
+        }
+        for (Hold h : holds) {
+            if (h.which.test(batch)) {
+                if (h.once) {
+                    holds.remove(h);
+                }
+                CompletableFuture<Void> f = new CompletableFuture<>();
+                held.add(f);
+                return f;
+            }
+        }
+        return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public CompletableFuture<Void> remove(Collection<FlowRule> rules) {
+        List<FlowRule> batch = List.copyOf(rules);
+        removes.add(batch);
+        tables.remove(batch);
+        return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public boolean isAvailable(DeviceId device) {
+        return !unavailable.contains(device);
+    }
+}
