@@ -1,0 +1,62 @@
+package org.wanmig.replication.agent;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.wanmig.replication.core.Role;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class AgentConfigTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void defaultsAndParsing() throws Exception {
+        Path f = dir.resolve("a.json");
+        Files.writeString(f, "{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\","
+                + "\"disks\":[{\"name\":\"vs1\",\"image\":\"img/vs1.img\",\"size\":\"2G\",\"role\":\"primary\"}]}");
+        AgentConfig c = AgentConfig.fromJson(f).build();
+        assertEquals(10809, c.nbdListen().getPort());
+        assertEquals(10900, c.peerListen().getPort());
+        assertEquals(7070, c.controlListen().getPort());
+        assertNull(c.peerAddress());
+        assertEquals(64 << 20, c.maxBacklogBytes());
+        assertEquals(2L << 30, c.disks().get(0).sizeBytes());
+        assertEquals(Role.PRIMARY, c.disks().get(0).role());
+        assertEquals(dir.resolve("img/vs1.img"), c.disks().get(0).image());
+        assertEquals(1536, AgentConfig.parseSize("1.5K".replace("1.5K", "1536"), "x"));
+        assertEquals(1L << 40, AgentConfig.parseSize("1TiB", "x"));
+    }
+
+    @Test
+    void errorsNameTheKey() throws Exception {
+        Path f = dir.resolve("b.json");
+        String[][] cases = {
+            {"{\"psk\":\"0123456789abcdef\",\"disks\":[{\"name\":\"v\",\"image\":\"v\",\"size\":\"1M\"}]}", "token"},
+            {"{\"token\":\"abcdefghij\",\"disks\":[{\"name\":\"v\",\"image\":\"v\"}]}", "psk"},
+            {"{\"token\":\"abcdefghij\",\"psk\":\"short\",\"disks\":[{\"name\":\"v\",\"image\":\"v\"}]}", "psk"},
+            {"{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"disks\":[]}", "disks"},
+            {"{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"disks\":[{\"name\":\"v\",\"image\":\"v\","
+                + "\"size\":\"lots\"}]}", "size"},
+            {"{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"disks\":[{\"name\":\"v\",\"image\":\"v\","
+                + "\"role\":\"boss\"}]}", "role"},
+            {"{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"nbdListen\":\"h:99999\","
+                + "\"disks\":[{\"name\":\"v\",\"image\":\"v\"}]}", "nbdListen"},
+            {"{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"disks\":[{\"name\":\"../x\",\"image\":\"v\"}]}",
+                "name"},
+            {"[1,2]", "object"},
+        };
+        for (String[] c : cases) {
+            Files.writeString(f, c[0]);
+            AgentConfig.ConfigException e = assertThrows(AgentConfig.ConfigException.class,
+                    () -> AgentConfig.fromJson(f).build(), c[0]);
+            assertTrue(e.getMessage().contains(c[1]), e.getMessage() + " should mention " + c[1]);
+        }
+    }
+}
