@@ -293,12 +293,14 @@ class Hypervisor:
         m.phase = 'PAUSED'
         m.mark('pauseStart')
         detach(intf)
+        m.mark('detached')
         copy_seconds = m.model.seconds(m.remaining_mb) + m.model.min_pause_ms / 1000.0
         log('migration %d: stop-and-copy %.2f MB, pause %.0f ms planned'
             % (m.id, m.remaining_mb, copy_seconds * 1000))
         time.sleep(copy_seconds)
         m.copied_mb += m.remaining_mb
         m.remaining_mb = 0.0
+        m.mark('copied')
         attach(intf, destination, port)
         m.mark('attachedAtDestination')
         m.pause_ms = round((m.times['attachedAtDestination']['mono'] - m.times['pauseStart']['mono'])

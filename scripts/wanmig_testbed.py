@@ -25,7 +25,7 @@ from wanmig_hypervisor import Hypervisor, PrecopyModel   # noqa: E402,F401
 
 PROBE = os.path.join(TOPOS, 'wanmig_probe.py')
 CONFIG_2DC = os.path.join(TOPOS, 'wanmig-2dc.json')
-RUNTIME_JAR = os.path.join(REPO, 'embedded', 'target', 'wanmig-embedded.jar')
+RUNTIME_JAR = os.environ.get('WANMIG_RUNTIME_JAR') or os.path.join(REPO, 'embedded', 'target', 'wanmig-embedded.jar')
 REST = 'http://127.0.0.1:8181/onos/wanmig'
 AUTH = ('onos', 'rocks')
 SWITCHES_2DC = ('cs1', 'core1', 'core2', 'peA', 'peB')
