@@ -146,6 +146,20 @@ class OpenFlowOvsIT {
                         .setOutput(PortNumber.portNumber(4)).build());
     }
 
+    private FlowRule arpToControllerRule(Ovs.Bridge br) {
+        return rule(br, 50000, DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_ARP).build(),
+                DefaultTrafficTreatment.builder().setOutput(PortNumber.CONTROLLER).build());
+    }
+
+    private FlowRule prefixDropRule(Ovs.Bridge br) {
+        return rule(br, 20000, DefaultTrafficSelector.builder()
+                        .matchEthType(Ethernet.TYPE_IPV4)
+                        .matchIPSrc(IpPrefix.valueOf("10.1.0.0/16"))
+                        .matchIPDst(IpPrefix.valueOf("10.20.0.0/24"))
+                        .build(),
+                DefaultTrafficTreatment.builder().drop().build());
+    }
+
     @Test
     void installIsConfirmedAndRemoveDeletes() throws Exception {
         Ovs.Bridge br = connectedBridge();
@@ -222,7 +236,8 @@ class OpenFlowOvsIT {
         FlowRule push = pushRule(br);
         FlowRule transit = transitRule(br);
         FlowRule pop = popRule(br);
-        programmer.install(List.of(push, transit, pop)).get(WAIT_S, TimeUnit.SECONDS);
+        programmer.install(List.of(push, transit, pop, arpToControllerRule(br), prefixDropRule(br)))
+                .get(WAIT_S, TimeUnit.SECONDS);
 
         // Behind the programmer's back: delete one rule, alter another, add a stray rule with the
         // wanmig tag and a foreign one.
@@ -320,10 +335,7 @@ class OpenFlowOvsIT {
         assertTrue(controller.switches().stream().filter(s -> s.deviceId().equals(device(br)))
                 .flatMap(s -> s.ports().stream()).anyMatch(p -> p.number().toLong() == 1));
 
-        programmer.install(List.of(rule(br, 50000,
-                DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_ARP).build(),
-                DefaultTrafficTreatment.builder().setOutput(PortNumber.CONTROLLER).build())))
-                .get(WAIT_S, TimeUnit.SECONDS);
+        programmer.install(List.of(arpToControllerRule(br))).get(WAIT_S, TimeUnit.SECONDS);
 
         // The ping itself gets no answer (nothing answers ICMP), but its ARP request does.
         Ovs.run(false, "ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "2", gateway.toString());
@@ -334,11 +346,18 @@ class OpenFlowOvsIT {
 
     // ---- event plumbing ----
 
+    /** Names bridges deleted behind the test's back (another process running Mininet's cleanup). */
+    private String vanished() {
+        String gone = bridges.stream().filter(b -> !b.exists()).map(b -> b.name)
+                .collect(java.util.stream.Collectors.joining(", "));
+        return gone.isEmpty() ? "" : "; bridge(s) " + gone + " were deleted by someone else (mn -c?)";
+    }
+
     private ReconcileResult awaitReconciled(DeviceId device) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
         while (true) {
             ReconcileResult r = reconciled.poll(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
-            assertNotNull(r, "no reconciliation of " + device + " within " + WAIT_S + " s");
+            assertNotNull(r, () -> "no reconciliation of " + device + " within " + WAIT_S + " s" + vanished());
             if (r.device().equals(device)) {
                 return r;
             }
@@ -349,7 +368,7 @@ class OpenFlowOvsIT {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
         while (true) {
             Object e = events.poll(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
-            assertNotNull(e, "no " + type.getSimpleName() + " within " + WAIT_S + " s");
+            assertNotNull(e, () -> "no " + type.getSimpleName() + " within " + WAIT_S + " s" + vanished());
             if (type.isInstance(e) && test.test(type.cast(e))) {
                 return type.cast(e);
             }

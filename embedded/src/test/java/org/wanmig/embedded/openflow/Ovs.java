@@ -100,6 +100,11 @@ final class Ovs {
             setController(controllerPort);
         }
 
+        /** Whether the bridge still exists: Mininet's cleanup (mn -c) deletes every bridge on the machine. */
+        boolean exists() {
+            return run(false, "ovs-vsctl", "--timeout=5", "br-exists", name).rc == 0;
+        }
+
         void setController(int port) {
             run(true, "ovs-vsctl", "--timeout=20", "set-controller", name, "tcp:127.0.0.1:" + port);
         }
