@@ -135,6 +135,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     }
 
     public void shutdown() {
+        if (lifecycle.isShutdown()) {
+            return; // a second shutdown (deactivate after a failed activate, tests) changes nothing
+        }
         release();
         lifecycle.shutdownNow();
     }
@@ -593,6 +596,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             throw new IllegalStateException(e.getCause());
         } catch (TimeoutException e) {
             throw WanmigException.unavailable("the lifecycle did not answer within 30 s");
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            throw WanmigException.unavailable("the migration service is shut down");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw WanmigException.unavailable("interrupted");
