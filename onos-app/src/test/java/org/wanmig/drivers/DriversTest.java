@@ -1,0 +1,129 @@
+package org.wanmig.drivers;
+
+import com.sun.net.httpserver.HttpServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+import org.wanmig.api.TunnelLabels;
+import org.wanmig.config.WanTopology;
+import org.wanmig.spi.HypervisorListener;
+import org.wanmig.testing.Poll;
+import org.wanmig.testing.Topologies;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class DriversTest {
+    private HttpServer server;
+    private final List<String> requests = new CopyOnWriteArrayList<>();
+
+    @AfterEach
+    void stop() {
+        if (server != null) {
+            server.stop(0);
+        }
+    }
+
+    /** A hypervisor controller answering every POST with {@code status}. */
+    private URI controller(int status) throws IOException {
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/", ex -> {
+            requests.add(ex.getRequestMethod() + " " + ex.getRequestURI().getPath() + " "
+                    + new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
+            byte[] body = (status / 100 == 2 ? "{}" : "{\"error\":\"busy\"}").getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(status, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        server.start();
+        return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/hv");
+    }
+
+    private static Migration migration() {
+        return Migration.requested(MigrationId.of(3), "vs1", "dcA", "dcB", 2, new TunnelLabels(1000, Map.of()), 0);
+    }
+
+    private static final class Reports implements HypervisorListener {
+        final List<String> seen = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void completed(MigrationId id, String detail) {
+            seen.add("completed " + id);
+        }
+
+        @Override
+        public void failed(MigrationId id, String reason) {
+            seen.add("failed " + id + ": " + reason);
+        }
+    }
+
+    @Test
+    void configPicksTheDriver() {
+        HypervisorDrivers drivers = new HypervisorDrivers(URI.create("http://127.0.0.1:8181/onos/wanmig"));
+        WanTopology http = Topologies.topology(Topologies.TWO_DC);
+        assertInstanceOf(HttpHypervisorDriver.class, drivers.apply(http));
+        assertSame(drivers.apply(http), drivers.apply(http), "one driver per URL");
+        assertInstanceOf(RestReportedHypervisor.class, drivers.apply(Topologies.topology(Topologies.TWO_DC_DIRECT)));
+    }
+
+    @Test
+    void httpDriverPostsTheMigrationWithItsCallback() throws Exception {
+        URI url = controller(202);
+        WanTopology t = Topologies.topology(Topologies.TWO_DC);
+        Reports reports = new Reports();
+        new HttpHypervisorDriver(url, URI.create("http://mms:8181/onos/wanmig")).migrate(migration(),
+                t.server("vs1").orElseThrow(), t.dataCenter("dcA").orElseThrow(), t.dataCenter("dcB").orElseThrow(), reports);
+        Poll.until("the request", () -> !requests.isEmpty());
+        String req = requests.get(0);
+        assertTrue(req.startsWith("POST /hv/migrations "), req);
+        assertTrue(req.contains("\"callback\":\"http://mms:8181/onos/wanmig/migrations/3/hypervisor\""), req);
+        assertTrue(req.contains("\"destinationPort\":2") && req.contains("\"destinationPe\":\"of:000000000000000b\""), req);
+        assertTrue(reports.seen.isEmpty(), "an accepted request reports nothing yet");
+    }
+
+    @Test
+    void httpDriverReportsARefusalAsFailure() throws Exception {
+        URI url = controller(503);
+        WanTopology t = Topologies.topology(Topologies.TWO_DC);
+        Reports reports = new Reports();
+        new HttpHypervisorDriver(url, URI.create("http://mms/")).migrate(migration(), t.server("vs1").orElseThrow(),
+                t.dataCenter("dcA").orElseThrow(), t.dataCenter("dcB").orElseThrow(), reports);
+        Poll.until("the failure report", () -> !reports.seen.isEmpty());
+        assertTrue(reports.seen.get(0).startsWith("failed 3: ") && reports.seen.get(0).contains("503"), reports.seen.toString());
+    }
+
+    @Test
+    void httpDriverAbortSaysWhetherTheServerMoved() throws Exception {
+        URI url = controller(200);
+        WanTopology t = Topologies.topology(Topologies.TWO_DC);
+        new HttpHypervisorDriver(url, URI.create("http://mms/")).abort(migration(), t.server("vs1").orElseThrow(),
+                t.dataCenter("dcA").orElseThrow(), t.dataCenter("dcB").orElseThrow(), true);
+        Poll.until("the abort", () -> !requests.isEmpty());
+        assertEquals("POST /hv/migrations/3/abort {\"serverMoved\":true}", requests.get(0));
+    }
+
+    @Test
+    void replicationWithoutAgentsCompletesAtOnce() throws Exception {
+        WanTopology t = Topologies.topology(Topologies.TWO_DC);
+        AgentReplicationClient c = new AgentReplicationClient();
+        var vs1 = t.server("vs1").orElseThrow();
+        var a = t.dataCenter("dcA").orElseThrow();
+        var b = t.dataCenter("dcB").orElseThrow();
+        c.goSynchronous(vs1, a, b, Duration.ofSeconds(1)).get(5, TimeUnit.SECONDS);
+        c.reverseRoles(vs1, a, b).get(5, TimeUnit.SECONDS);
+        c.restore(vs1, a, b).get(5, TimeUnit.SECONDS);
+    }
+}
