@@ -15,6 +15,6 @@ public class WanmigAbortCommand extends WanmigCommand {
 
     @Override
     protected void doExecute() {
-        refusable(() -> print("%s", WanmigCli.abort(service(), id)));
+        refusable(() -> printLines(WanmigCli.abort(service(), id)));
     }
 }

@@ -3,7 +3,6 @@ package org.wanmig.cli;
 import org.onosproject.codec.CodecContext;
 import org.onosproject.net.PortNumber;
 import org.wanmig.api.Migration;
-import org.wanmig.api.MigrationEvent;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationService;
 import org.wanmig.api.WanmigException;
@@ -14,7 +13,6 @@ import org.wanmig.planner.NetworkPlanner;
 import org.wanmig.planner.RuleFormatter;
 import org.wanmig.rest.WanmigApi;
 
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -54,23 +52,22 @@ public final class WanmigCli {
         return lines;
     }
 
+    /** A header, then one line per migration (the embedded runtime's client prints the same). */
     public static List<String> migrations(MigrationService service) {
-        return service.migrations().stream().map(WanmigCli::summary).collect(Collectors.toList());
+        List<String> lines = new ArrayList<>();
+        lines.add(MigrationText.summaryHeader());
+        service.migrations().forEach(m -> lines.add(MigrationText.summary(m)));
+        return lines;
     }
 
-    /** One migration: its summary, then its timeline with offsets since REQUESTED; optionally its rules. */
+    /** One migration with its timeline (offsets since REQUESTED); optionally its planned rules. */
     public static List<String> migration(MigrationService service, Supplier<NetworkPlanner> planner, String id,
                                          boolean withRules) {
         Migration m = find(service, id);
-        List<String> lines = new ArrayList<>();
-        lines.add(summary(m));
-        lines.add(String.format("  labels: %s; destination port %d", m.labels(), m.destinationPort()));
-        long t0 = m.timeline().get(0).epochMillis();
-        for (MigrationEvent e : m.timeline()) {
-            lines.add(String.format("  %+9.3fs  %-14s %s", (e.epochMillis() - t0) / 1000.0, e.state(), e.detail()));
-        }
+        List<String> lines = new ArrayList<>(MigrationText.details(m));
         if (withRules) {
             MigrationPlan plan = planner.get().migration(m);
+            lines.add("rules:");
             lines.add("  tunnel:");
             plan.tunnel().forEach(r -> lines.add("    " + RuleFormatter.format(r)));
             lines.add("  reverse ingress:");
@@ -81,26 +78,20 @@ public final class WanmigCli {
         return lines;
     }
 
-    public static String start(MigrationService service, String server, String destination) {
-        return summary(service.startMigration(server, destination));
+    public static List<String> start(MigrationService service, String server, String destination) {
+        return MigrationText.details(service.startMigration(server, destination));
     }
 
-    public static String abort(MigrationService service, String id) {
-        return summary(service.abort(parseId(id)));
+    public static List<String> abort(MigrationService service, String id) {
+        return MigrationText.details(service.abort(parseId(id)));
     }
 
     /** The hypervisor's report by hand: completed, or failed when a reason is given. */
-    public static String hypervisorReport(MigrationService service, String id, String failedReason) {
+    public static List<String> hypervisorReport(MigrationService service, String id, String failedReason) {
         MigrationId mid = parseId(id);
         Migration m = failedReason == null ? service.hypervisorCompleted(mid, "reported by operator (CLI)")
                 : service.hypervisorFailed(mid, failedReason);
-        return summary(m);
-    }
-
-    static String summary(Migration m) {
-        return String.format("id=%s server=%s %s->%s state=%s since=%s%s", m.id(), m.server(), m.source(),
-                m.destination(), m.state(), Instant.ofEpochMilli(m.stateSince()),
-                m.error() == null ? "" : " error=" + m.error());
+        return MigrationText.details(m);
     }
 
     // ---- --json: the REST API's answers ---------------------------------------------------------

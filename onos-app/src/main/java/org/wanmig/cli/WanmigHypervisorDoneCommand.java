@@ -23,6 +23,6 @@ public class WanmigHypervisorDoneCommand extends WanmigCommand {
 
     @Override
     protected void doExecute() {
-        refusable(() -> print("%s", WanmigCli.hypervisorReport(service(), id, failedReason)));
+        refusable(() -> printLines(WanmigCli.hypervisorReport(service(), id, failedReason)));
     }
 }

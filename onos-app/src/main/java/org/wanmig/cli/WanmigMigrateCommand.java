@@ -19,6 +19,6 @@ public class WanmigMigrateCommand extends WanmigCommand {
 
     @Override
     protected void doExecute() {
-        refusable(() -> print("%s", WanmigCli.start(service(), server, destination)));
+        refusable(() -> printLines(WanmigCli.start(service(), server, destination)));
     }
 }

@@ -43,9 +43,15 @@ class WanmigCliTest {
     }
 
     private long start() {
-        String line = WanmigCli.start(manager, "vs1", "dcB");
-        assertTrue(line.startsWith("id=1 server=vs1 dcA->dcB state="), line);
+        String first = WanmigCli.start(manager, "vs1", "dcB").get(0);
+        assertTrue(first.startsWith("migration 1: vs1 from dcA to dcB (port 2), "), first);
         return 1;
+    }
+
+    /** The timeline lines of a {@link MigrationText#details} listing. */
+    private static List<String> timeline(List<String> lines) {
+        return lines.subList(lines.indexOf("timeline:") + 1, lines.contains("rules:") ? lines.indexOf("rules:")
+                : lines.size());
     }
 
     private void awaitState(long id, MigrationState state) throws InterruptedException {
@@ -74,11 +80,11 @@ class WanmigCliTest {
 
     @Test
     void migrationsListOneLinePerMigration() {
-        assertEquals(List.of(), WanmigCli.migrations(manager));
+        assertEquals(List.of(MigrationText.summaryHeader()), WanmigCli.migrations(manager));
         start();
         List<String> lines = WanmigCli.migrations(manager);
-        assertEquals(1, lines.size());
-        assertTrue(lines.get(0).startsWith("id=1 server=vs1 dcA->dcB"), lines.get(0));
+        assertEquals(2, lines.size());
+        assertTrue(lines.get(1).matches("1\\s+vs1\\s+dcA -> dcB\\s+(PREPARING|MIGRATING).*"), lines.get(1));
     }
 
     @Test
@@ -86,11 +92,13 @@ class WanmigCliTest {
         start();
         awaitState(1, MigrationState.MIGRATING);
         List<String> lines = WanmigCli.migration(manager, manager::planner, "1", false);
-        assertTrue(lines.get(0).startsWith("id=1 "), lines.get(0));
-        List<String> events = lines.subList(2, lines.size());
+        assertTrue(lines.get(0).startsWith("migration 1: vs1 from dcA to dcB"), lines.get(0));
+        List<String> events = timeline(lines);
         assertEquals(3, events.size(), String.join("\n", lines));
-        assertTrue(events.get(0).matches("\\s+\\+0\\.000s\\s+REQUESTED\\s+vs1 from dcA to dcB"), events.get(0));
-        assertTrue(events.get(1).matches("\\s+\\+\\d+\\.\\d{3}s\\s+PREPARING\\s+installing tunnel.*"), events.get(1));
+        assertTrue(events.get(0).matches("\\s+\\S+Z\\s+\\+\\s+0\\.000 s\\s+REQUESTED\\s+vs1 from dcA to dcB"),
+                events.get(0));
+        assertTrue(events.get(1).matches("\\s+\\S+Z\\s+\\+\\s*\\d+\\.\\d{3} s\\s+PREPARING\\s+installing tunnel.*"),
+                events.get(1));
         assertTrue(events.get(2).contains("MIGRATING"), events.get(2));
     }
 
@@ -129,8 +137,8 @@ class WanmigCliTest {
     void hypervisorDoneByHandCutsOver() throws Exception {
         start();
         awaitState(1, MigrationState.MIGRATING);
-        String line = WanmigCli.hypervisorReport(manager, "1", null);
-        assertTrue(line.matches(".*state=(CUTOVER|ROUTES_UPDATED|DRAINING|COMPLETED).*"), line);
+        String line = WanmigCli.hypervisorReport(manager, "1", null).get(0);
+        assertTrue(line.matches(".*, (CUTOVER|ROUTES_UPDATED|DRAINING|COMPLETED)"), line);
         assertTrue(manager.migration(MigrationId.of(1)).orElseThrow().timeline().stream()
                 .anyMatch(e -> e.detail().contains("reported by operator")));
     }
@@ -139,16 +147,19 @@ class WanmigCliTest {
     void hypervisorFailedByHandRollsBackWithTheReason() throws Exception {
         start();
         awaitState(1, MigrationState.MIGRATING);
-        String line = WanmigCli.hypervisorReport(manager, "1", "host out of memory");
-        assertTrue(line.contains("state=FAILED") && line.contains("host out of memory"), line);
+        List<String> lines = WanmigCli.hypervisorReport(manager, "1", "host out of memory");
+        assertTrue(lines.get(0).endsWith(", FAILED"), lines.get(0));
+        assertTrue(lines.contains("error: hypervisor failed: host out of memory"), String.join("\n", lines));
     }
 
     @Test
     void abortRollsBack() throws Exception {
         start();
         awaitState(1, MigrationState.MIGRATING);
-        String line = WanmigCli.abort(manager, "1");
-        assertTrue(line.contains("state=ROLLED_BACK") && line.contains("aborted by operator"), line);
+        List<String> lines = WanmigCli.abort(manager, "1");
+        assertTrue(lines.get(0).endsWith(", ROLLED_BACK"), lines.get(0));
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("error: aborted by operator in MIGRATING")),
+                String.join("\n", lines));
         assertEquals(WanmigException.Kind.CONFLICT,
                 assertThrows(WanmigException.class, () -> WanmigCli.abort(manager, "1")).kind());
     }
