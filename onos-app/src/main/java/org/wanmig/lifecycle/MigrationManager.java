@@ -348,9 +348,13 @@ public final class MigrationManager implements MigrationService, HypervisorListe
 
     /** CUTOVER: the redirect at PE_A, installed at once; the record says how long it took. */
     private CompletableFuture<Migration> cutover(Run run, String reported) {
+        if (run.cutover != null) {
+            return run.cutover; // a repeated report while the redirect is being confirmed waits for the same one
+        }
         long t0 = System.nanoTime();
         int epoch = run.bump(topology.settings().switchTimeout());
         CompletableFuture<Migration> result = new CompletableFuture<>();
+        run.cutover = result;
         network.install(run.plan.redirects()).whenCompleteAsync((x, error) -> inPhase(run, epoch, () -> {
             if (error != null) {
                 rollBack(run, FAILED, "CUTOVER failed: " + cause(error)).thenAccept(result::complete);
@@ -437,9 +441,18 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     .forEach(r -> stale.putIfAbsent(RuleDiff.Key.of(r), r));
         }
         List<FlowRule> leftovers = new ArrayList<>(stale.values());
-        CompletableFuture<Void> network = this.network.install(restore)
-                .thenCompose(x -> this.network.remove(run.plan.all()))
-                .thenCompose(x -> this.network.remove(leftovers));
+        // Each step runs whatever the one before did: a switch that cannot take the restored routes
+        // must not leave the tunnel and redirect behind on every other switch.
+        List<Throwable> netErrors = new java.util.concurrent.CopyOnWriteArrayList<>();
+        CompletableFuture<Void> network = step(this.network.install(restore), netErrors)
+                .thenCompose(x -> step(this.network.remove(run.plan.all()), netErrors))
+                .thenCompose(x -> step(this.network.remove(leftovers), netErrors))
+                .thenApply(x -> {
+                    if (!netErrors.isEmpty()) {
+                        throw new CompletionException(netErrors.get(0));
+                    }
+                    return null;
+                });
         CompletableFuture<Void> storage = replication.restore(run.server, run.from, run.to);
         network.handle((x, e) -> e).thenCombine(storage.handle((x, e) -> e), (netError, storageError) -> {
             List<String> problems = new ArrayList<>();
@@ -457,6 +470,16 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             finish(run, problems.isEmpty() ? end : FAILED, detail);
         }), lifecycle);
         return run.rollingBack;
+    }
+
+    /** The step's outcome as a value: its error, if any, is collected instead of ending the chain. */
+    private static CompletableFuture<Void> step(CompletableFuture<Void> step, List<Throwable> errors) {
+        return step.handle((x, e) -> {
+            if (e != null) {
+                errors.add(e);
+            }
+            return null;
+        });
     }
 
     // ---- resuming after a restart or a change of leader -----------------------------------------
@@ -649,6 +672,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         int epoch;
         ScheduledFuture<?> timer;
         CompletableFuture<Migration> rollingBack;
+        CompletableFuture<Migration> cutover;
 
         Run(Migration record, MigrationPlan plan, VirtualServer server, DataCenter from, DataCenter to) {
             this.record = record;

@@ -87,6 +87,22 @@ class ConflictTest {
     }
 
     @Test
+    void secondReportDuringTheCutoverWaitsForTheSameRedirect() throws Exception {
+        f = LifecycleFixture.start(LifecycleFixture.drainSeconds(60));
+        MigrationId id = f.migrating("vs1");
+        f.network.holdNext(FakeNetwork.anyRuleOfMigration(id.value()));
+        java.util.concurrent.CompletableFuture<Migration> first = java.util.concurrent.CompletableFuture
+                .supplyAsync(() -> f.manager.hypervisorCompleted(id, "moved"));
+        org.wanmig.testing.Poll.until("redirect install held", () -> f.network.heldCount() == 1);
+        java.util.concurrent.CompletableFuture<Migration> second = java.util.concurrent.CompletableFuture
+                .supplyAsync(() -> f.manager.hypervisorCompleted(id, "moved, reported again"));
+        f.network.releaseHeld();
+        assertTrue(first.get(10, java.util.concurrent.TimeUnit.SECONDS).state().serverMoved());
+        assertTrue(second.get(10, java.util.concurrent.TimeUnit.SECONDS).state().serverMoved());
+        assertEquals(1, f.record(id).timeline().stream().filter(e -> e.state() == CUTOVER).count());
+    }
+
+    @Test
     void completionOfAFinishedMigrationIsAConflict() {
         f = LifecycleFixture.start();
         MigrationId id = f.migrating("vs1");

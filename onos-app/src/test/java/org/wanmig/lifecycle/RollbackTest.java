@@ -173,6 +173,18 @@ class RollbackTest {
     }
 
     @Test
+    void sourceSwitchRefusingTheRestoreStillLosesEveryTunnelRule() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        f.network.refuseRulesOn(DeviceId.deviceId("of:0000000000000001")); // cs1, on the source routes
+        Migration m = f.manager.abort(id);
+        m = f.awaitEnd(id);
+        assertEquals(FAILED, m.state(), "a rollback that could not restore every route is a failure");
+        assertTrue(m.timeline().get(m.timeline().size() - 1).detail().contains("rollback incomplete"), m.toString());
+        assertTrue(f.network.rulesOfMigration(id.value()).isEmpty(), "tunnel and redirect removed anyway");
+    }
+
+    @Test
     void storageFailingToReverseFailsTheMigrationAndReturnsToSource() {
         f = LifecycleFixture.start();
         f.replication.failReverse(new IllegalStateException("dcB agent: promote refused"));

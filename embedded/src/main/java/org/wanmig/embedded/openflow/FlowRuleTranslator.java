@@ -285,7 +285,10 @@ public final class FlowRuleTranslator {
             if (PortNumber.CONTROLLER.equals(port)) {
                 return OF13.actions().output(OFPort.CONTROLLER, NO_BUFFER_MAX_LEN);
             }
-            return OF13.actions().output(physicalPort(device, cookie, port, "OUTPUT"), 0);
+            // IN_PORT: a switch drops an output to the arrival port unless the action names IN_PORT,
+            // and the cutover at a PE with one WAN port sends traffic back the way it came
+            OFPort out = PortNumber.IN_PORT.equals(port) ? OFPort.IN_PORT : physicalPort(device, cookie, port, "OUTPUT");
+            return OF13.actions().output(out, 0);
         }
         if (instruction.type() == Instruction.Type.L2MODIFICATION) {
             L2ModificationInstruction l2 = (L2ModificationInstruction) instruction;

@@ -151,6 +151,17 @@ class FlowRuleTranslatorTest {
     }
 
     @Test
+    void outputToInPortUsesTheInPortAction() throws Exception {
+        OFFlowMod mod = wire(FlowRuleTranslator.toFlowAdd(rule(
+                DefaultTrafficSelector.builder().matchInPort(PortNumber.portNumber(1))
+                        .matchEthType((short) 0x0800).build(),
+                DefaultTrafficTreatment.builder().pushMpls().setMpls(MplsLabel.mplsLabel(1000))
+                        .setOutput(PortNumber.IN_PORT).build()), 6));
+        OFActionOutput out = (OFActionOutput) actions(mod).get(actions(mod).size() - 1);
+        assertEquals(OFPort.IN_PORT, out.getPort());
+    }
+
+    @Test
     void emptyTreatmentIsDrop() throws Exception {
         OFFlowMod mod = wire(FlowRuleTranslator.toFlowAdd(rule(
                 DefaultTrafficSelector.builder().matchInPort(PortNumber.portNumber(9)).build(),
