@@ -21,4 +21,16 @@ public final class DataCenterCodec extends JsonCodec<DataCenter> {
         }
         return node;
     }
+
+    /** The data center as a client of the REST API sees it (no agent token). */
+    @Override
+    public DataCenter decode(ObjectNode json, CodecContext context) {
+        java.util.List<PortNumber> wan = new java.util.ArrayList<>();
+        json.path("wanPorts").forEach(p -> wan.add(PortNumber.portNumber(p.asLong())));
+        java.util.List<PortNumber> servers = new java.util.ArrayList<>();
+        json.path("serverPorts").forEach(p -> servers.add(PortNumber.portNumber(p.asLong())));
+        String agent = json.path("agent").isTextual() ? json.path("agent").asText() : null;
+        return new DataCenter(json.path("name").asText(), org.onosproject.net.DeviceId.deviceId(json.path("pe").asText()),
+                wan, servers, agent == null ? null : java.net.URI.create(agent), null);
+    }
 }

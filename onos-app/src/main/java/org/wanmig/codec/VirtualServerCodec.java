@@ -22,4 +22,16 @@ public final class VirtualServerCodec extends JsonCodec<VirtualServer> {
         v.ports().forEach((dc, port) -> ports.put(dc, port.toLong()));
         return node;
     }
+
+    /** The server as configured; "location" and "migration" are views of the service, not decoded. */
+    @Override
+    public VirtualServer decode(ObjectNode json, CodecContext context) {
+        java.util.Map<String, org.onosproject.net.PortNumber> ports = new java.util.LinkedHashMap<>();
+        json.path("ports").fields().forEachRemaining(e ->
+                ports.put(e.getKey(), org.onosproject.net.PortNumber.portNumber(e.getValue().asLong())));
+        String dc = json.path("configuredDc").asText();
+        return new VirtualServer(json.path("name").asText(), org.onlab.packet.Ip4Address.valueOf(json.path("ip").asText()),
+                org.onlab.packet.MacAddress.valueOf(json.path("mac").asText()),
+                org.onlab.packet.Ip4Address.valueOf(json.path("gateway").asText()), dc, ports.get(dc), ports);
+    }
 }

@@ -115,4 +115,15 @@ class CodecTest {
         ObjectNode moving = ctx.codec(VirtualServer.class).encode(vs1, ctx);
         assertEquals(m.id().value(), moving.get("migration").asLong());
     }
+
+    @Test
+    void dataCenterAndServerDecodeWhatTheyEncode() throws Exception {
+        WanmigCodecContext ctx = context();
+        for (DataCenter dc : manager.dataCenters()) {
+            assertEquals(dc, ctx.codec(DataCenter.class).decode(ctx.codec(DataCenter.class).encode(dc, ctx), ctx));
+        }
+        for (VirtualServer v : manager.servers()) {
+            assertEquals(v, ctx.codec(VirtualServer.class).decode(ctx.codec(VirtualServer.class).encode(v, ctx), ctx));
+        }
+    }
 }
