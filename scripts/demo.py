@@ -154,7 +154,6 @@ def main():
         tb.log('h1 reaches vs1 at DC A')
 
         server = tb.start_probe_server(vs1, duration=args.timeout + 120)
-        time.sleep(0.5)
         client = tb.start_probe_client(h1, probe_path, rate=args.rate, duration=args.timeout + 60)
         time.sleep(2)   # a stretch of normal service before the migration
 

@@ -125,6 +125,9 @@ class E2E(unittest.TestCase):
         client, path = self.start_probes()
         migration = tb.start_migration('vs1', 'dcB')
         self.wait_state(migration['id'], 'MIGRATING')
+        # kill once the hypervisor is copying, so its report is what the restarted runtime awaits
+        copying = lambda: getattr(self.hypervisor.migrations.get(int(migration['id'])), 'phase', None) == 'PRECOPY'
+        tb.wait_until(copying, 30, 0.02, 'the hypervisor copying')
         self.runtime.kill(signal.SIGKILL)
         time.sleep(2)
         self.runtime.start()    # same --state-dir

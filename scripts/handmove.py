@@ -70,7 +70,6 @@ def main():
         model = tb.PrecopyModel(mem_mb=args.mem_mb, dirty_mb_s=args.dirty_mb_s, bw_mbit=args.bw_mbit)
         hypervisor = tb.Hypervisor(model=model).start()
         server = tb.start_probe_server(vs1, duration=300)
-        time.sleep(0.5)
         client = tb.start_probe_client(h1, probe_out, rate=args.rate, duration=120)
         time.sleep(2)
         request = {'migration': 1, 'server': 'vs1', 'ip': tb.VS1_IP, 'mac': '00:00:00:00:02:10',

@@ -266,9 +266,14 @@ def popen_in(host, args, **kwargs):
     return process
 
 
-def start_probe_server(host, duration=900):
-    return popen_in(host, [sys.executable, PROBE, 'server', '--duration', str(duration)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_probe_server(host, duration=900, udp_port=7000, tcp_port=7001):
+    """The probe server, returned once it listens (a client started earlier would see refusals)."""
+    process = popen_in(host, [sys.executable, PROBE, 'server', '--duration', str(duration),
+                              '--udp-port', str(udp_port), '--tcp-port', str(tcp_port)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: ':%d ' % tcp_port in host.cmd('ss -Hltn') and ':%d ' % udp_port in host.cmd('ss -Hlun'),
+               15, 0.1, 'the probe server listening in ' + host.name)
+    return process
 
 
 def start_probe_client(host, out_path, server=VS1_IP, rate=200, duration=60):
