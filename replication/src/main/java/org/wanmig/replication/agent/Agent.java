@@ -37,6 +37,7 @@ public final class Agent implements ReplicationControl, Closeable {
     private final AgentConfig config;
     private final Map<String, ReplicatedDisk> disks = new LinkedHashMap<>();
     private final Map<String, ReplicationLink> links = new ConcurrentHashMap<>();
+    private final Map<String, Object> roleLocks = new ConcurrentHashMap<>(); // serialises promote/demote per disk
     private final NbdServer nbd;
     private final PeerServer peer;
     private final ControlServer control;
@@ -174,7 +175,7 @@ public final class Agent implements ReplicationControl, Closeable {
     @Override
     public DiskStatus promote(String disk, boolean force) {
         ReplicatedDisk d = require(disk);
-        synchronized (d) {
+        synchronized (roleLocks.computeIfAbsent(disk, k -> new Object())) {
             if (d.role() == Role.PRIMARY) {
                 return d.status();
             }
@@ -196,7 +197,7 @@ public final class Agent implements ReplicationControl, Closeable {
     @Override
     public DiskStatus demote(String disk) throws InterruptedException {
         ReplicatedDisk d = require(disk);
-        synchronized (d) {
+        synchronized (roleLocks.computeIfAbsent(disk, k -> new Object())) {
             if (d.role() == Role.REPLICA) {
                 return d.status();
             }

@@ -70,6 +70,12 @@ public final class ReplicatedDisk implements BlockDevice {
         } else if (loaded && dirty.dirtyCount() > 0) {
             LOG.info(name + ": resuming with " + dirty.dirtyCount() + " dirty blocks from " + bitmapFile);
         }
+        if (m.role() == Role.REPLICA && !m.cleanShutdown() && !m.syncId().isEmpty()) {
+            // Writes we acknowledged without fsync (ASYNC) may be gone after a crash: let the
+            // primary hash-compare us instead of trusting its bitmap.
+            LOG.warning(name + ": unclean shutdown of a replica, asking for a hash-compare resync");
+            m = m.withSyncId("");
+        }
         if (dirty.dirtyCount() > 0) {
             dirtySinceNanos = System.nanoTime();
         }

@@ -13,6 +13,7 @@ import java.util.Arrays;
 public final class ExtentHasher {
     public static final int HASH_BYTES = 32;
     private static final byte[] ZERO_MARKER = new byte[HASH_BYTES];
+    private static final byte[] ZERO_PAGE = new byte[64 * 1024];
 
     private final MessageDigest sha;
 
@@ -43,6 +44,20 @@ public final class ExtentHasher {
     }
 
     public static boolean isAllZero(ByteBuffer buf) {
+        if (buf.hasArray()) {
+            // Arrays.mismatch is a vectorised intrinsic: several times faster than a long-by-long loop.
+            int from = buf.arrayOffset() + buf.position();
+            int len = buf.remaining();
+            int checked = 0;
+            while (checked < len) {
+                int n = Math.min(ZERO_PAGE.length, len - checked);
+                if (Arrays.mismatch(buf.array(), from + checked, from + checked + n, ZERO_PAGE, 0, n) >= 0) {
+                    return false;
+                }
+                checked += n;
+            }
+            return true;
+        }
         ByteBuffer b = buf.duplicate();
         while (b.remaining() >= 8) {
             if (b.getLong() != 0) {
