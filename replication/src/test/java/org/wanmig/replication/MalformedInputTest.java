@@ -185,6 +185,38 @@ class MalformedInputTest {
     }
 
     @Test
+    void replicaAdvertisesReadOnlyAndAnswersWritesWithEperm() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 4 << 20)) {
+            for (int port : new int[]{p.b.nbdPort(), p.a.nbdPort()}) {
+                try (Raw r = new Raw(port)) {
+                    r.greeting();
+                    r.out.writeInt(3);
+                    r.option(7, goData("vs1"));
+                    assertEquals(3, r.reply(7));
+                    ByteBuffer info = ByteBuffer.wrap(r.last);
+                    info.getShort();
+                    info.getLong();
+                    int flags = info.getShort() & 0xffff;
+                    assertEquals(1, r.reply(7));
+                    boolean replica = port == p.b.nbdPort();
+                    assertEquals(replica, (flags & 2) != 0, "READ_ONLY flag on " + (replica ? "replica" : "primary"));
+                    assertTrue((flags & (1 | 4 | 8 | 32 | 64)) == (1 | 4 | 8 | 32 | 64), "flags " + flags);
+                    r.request(0, 1, 9, 0, 4096);
+                    r.out.write(new byte[4096]);
+                    r.out.flush();
+                    assertEquals(replica ? 1 : 0, r.simpleReply(9), "write answer");
+                    r.request(0, 6, 10, 0, 8192); // WRITE_ZEROES
+                    r.out.flush();
+                    assertEquals(replica ? 1 : 0, r.simpleReply(10), "write-zeroes answer");
+                    r.request(0, 2, 11, 0, 0); // DISC: server closes without a reply
+                    r.out.flush();
+                    assertTrue(r.closedByServer());
+                }
+            }
+        }
+    }
+
+    @Test
     void peerPortRejectsGarbageWrongKeysAndCorruptFrames() throws Exception {
         try (AgentPair p = new AgentPair(dir, 4 << 20)) {
             p.ab.cut(); // keep the real primary away; we play the primary ourselves
