@@ -106,11 +106,6 @@ public final class Backlog {
         return attached;
     }
 
-    /** New connection: wire sequence restarts. Only valid while empty. */
-    public synchronized void resetSequence() {
-        nextWireSeq = 1;
-    }
-
     /**
      * Link lost: everything not acknowledged is handed back (to be marked dirty) and waiting
      * writers are released; the peer does not have these.

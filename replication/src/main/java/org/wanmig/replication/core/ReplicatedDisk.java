@@ -40,6 +40,7 @@ public final class ReplicatedDisk implements BlockDevice {
     private volatile long dirtySinceNanos = -1;
     private volatile PeerView peerView = PeerView.NONE; // replica: what the primary last told us
     private volatile boolean sessionUp;       // replica: a primary is streaming to us
+    private Object activeSession;             // replica: only this stream may write (guarded by order)
 
     private final AtomicLong writes = new AtomicLong();
     private final AtomicLong shippedBytes = new AtomicLong();
@@ -324,23 +325,38 @@ public final class ReplicatedDisk implements BlockDevice {
 
     // ---- replica side -------------------------------------------------------------------------
 
-    /** Applies a block from the primary's stream; never allowed on a primary. */
-    public void applyReplicated(long offset, ByteBuffer data) throws IOException {
+    /**
+     * A new inbound stream takes over. A superseded stream that is still draining its socket can
+     * then no longer write: its late frames would be older than the new stream's resync data.
+     */
+    public void claimSession(Object session) {
         synchronized (order) {
-            if (meta.role() != Role.REPLICA) {
-                throw new WriteRefusedException(name + " is primary here; refusing peer data");
-            }
+            activeSession = session;
+        }
+    }
+
+    private void requireActive(Object session) throws WriteRefusedException {
+        if (meta.role() != Role.REPLICA) {
+            throw new WriteRefusedException(name + " is primary here; refusing peer data");
+        }
+        if (session != activeSession) {
+            throw new WriteRefusedException(name + ": stream superseded by a newer one");
+        }
+    }
+
+    /** Applies a block from the primary's stream; never allowed on a primary. */
+    public void applyReplicated(Object session, long offset, ByteBuffer data) throws IOException {
+        synchronized (order) {
+            requireActive(session);
             int n = data.remaining();
             image.write(offset, data);
             appliedBytes.addAndGet(n);
         }
     }
 
-    public void applyZeroes(long offset, long length) throws IOException {
+    public void applyZeroes(Object session, long offset, long length) throws IOException {
         synchronized (order) {
-            if (meta.role() != Role.REPLICA) {
-                throw new WriteRefusedException(name + " is primary here; refusing peer data");
-            }
+            requireActive(session);
             image.writeZeroes(offset, length);
             appliedBytes.addAndGet(length);
         }

@@ -26,9 +26,12 @@ final class CommandCodec {
     private final DataInputStream in;
     private final DataOutputStream out;
 
-    CommandCodec(DataInputStream in, DataOutputStream out) {
+    private final BufferedSocketInput buffered;
+
+    CommandCodec(DataInputStream in, DataOutputStream out, BufferedSocketInput buffered) {
         this.in = in;
         this.out = out;
+        this.buffered = buffered;
     }
 
     /** Next request header, or null on clean EOF between requests. */
@@ -71,7 +74,9 @@ final class CommandCodec {
 
     /** Flushes replies once the client has nothing more queued (batches pipelined replies). */
     void flushIfIdle() throws IOException {
-        if (in.available() == 0) {
+        // A buffered request header means the client pipelines: reply later, in one segment.
+        // Only when nothing is buffered ask the kernel (an ioctl) whether more is on its way.
+        if (buffered.buffered() < 28 && in.available() == 0) {
             out.flush();
         }
     }

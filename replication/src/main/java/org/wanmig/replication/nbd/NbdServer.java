@@ -1,6 +1,5 @@
 package org.wanmig.replication.nbd;
 
-import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
 import java.io.DataInputStream;
@@ -63,11 +62,12 @@ public final class NbdServer implements Closeable {
 
     private void serve(Socket s) {
         try (s) {
-            DataInputStream in = new DataInputStream(new BufferedInputStream(s.getInputStream(), 256 * 1024));
+            BufferedSocketInput buffered = new BufferedSocketInput(s.getInputStream(), 256 * 1024);
+            DataInputStream in = new DataInputStream(buffered);
             DataOutputStream out = new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 256 * 1024));
             BlockDevice dev = new NbdHandshake(new HandshakeCodec(in, out), exports).negotiate();
             if (dev != null) {
-                new NbdSession(new CommandCodec(in, out), dev).run();
+                new NbdSession(new CommandCodec(in, out, buffered), dev).run();
             }
         } catch (NbdProtocolException e) {
             LOG.warning("NBD protocol error from " + s.getRemoteSocketAddress() + ": " + e.getMessage());

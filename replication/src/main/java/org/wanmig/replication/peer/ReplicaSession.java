@@ -33,13 +33,14 @@ final class ReplicaSession {
     }
 
     void run() throws IOException {
+        disk.claimSession(this);
         while (true) {
             PeerFrame f = codec.read();
             switch (f.type()) {
                 case PeerFrame.WRITE:
                     checkSeq(f);
                     checkRange(f.offset(), f.payload().length);
-                    disk.applyReplicated(f.offset(), ByteBuffer.wrap(f.payload()));
+                    disk.applyReplicated(this, f.offset(), ByteBuffer.wrap(f.payload()));
                     noteData(f);
                     break;
                 case PeerFrame.ZERO: {
@@ -49,7 +50,7 @@ final class ReplicaSession {
                     }
                     long len = ByteBuffer.wrap(f.payload()).getLong();
                     checkRange(f.offset(), len);
-                    disk.applyZeroes(f.offset(), len);
+                    disk.applyZeroes(this, f.offset(), len);
                     noteData(f);
                     break;
                 }

@@ -138,7 +138,8 @@ public final class ReplicationLink implements Closeable {
             LOG.info(disk.name() + ": replica identity differs, full hash-compare sync");
             disk.markAllForCompare();
         }
-        disk.backlog().resetSequence();
+        // Wire sequence numbers keep growing across sessions, so a late ACK from a dead
+        // connection can never release a record of the new one.
         disk.linkUp(true);
         LOG.info(disk.name() + ": peer link up to " + peer + ", " + dirty.dirtyCount() + " blocks to resync");
 
