@@ -330,16 +330,18 @@ class Hypervisor:
         while not m.aborted.is_set():
             request = urllib.request.Request(url, data=data, method='POST', headers={
                 'Content-Type': 'application/json', 'Authorization': 'Basic ' + token})
+            sent = now()
             try:
                 with urllib.request.urlopen(request, timeout=5) as response:
-                    m.mark('reportSent')
+                    m.times['reportSent'] = sent        # the attempt that got through
+                    m.mark('reportAcknowledged')
                     if status == 'completed':
                         m.phase = 'REPORTED'
                     log('migration %d: reported %s -> HTTP %d' % (m.id, status, response.status))
                     return
             except urllib.error.HTTPError as e:
                 if e.code < 500:   # the controller refused: retrying will not help
-                    m.mark('reportSent')
+                    m.times['reportSent'] = sent
                     m.phase = 'REPORT_FAILED' if status == 'completed' else m.phase
                     log('migration %d: report refused: HTTP %d %s' % (m.id, e.code, e.read()[:200]))
                     return
