@@ -39,7 +39,7 @@ class MalformedInputTest {
             s = new Socket("127.0.0.1", port);
             s.setSoTimeout(10_000);
             in = new DataInputStream(s.getInputStream());
-            out = new DataOutputStream(s.getOutputStream());
+            out = new DataOutputStream(new java.io.BufferedOutputStream(s.getOutputStream())); // sent on flush()
         }
 
         void greeting() throws IOException {
@@ -120,10 +120,8 @@ class MalformedInputTest {
             // wrong option magic: close
             try (Raw r = new Raw(port)) {
                 r.greeting();
-                r.out.writeInt(3);
-                r.out.writeLong(0x1122334455667788L);
-                r.out.writeInt(7);
-                r.out.writeInt(0);
+                // one write: the server may close as soon as it sees the magic
+                r.out.write(ByteBuffer.allocate(20).putInt(3).putLong(0x1122334455667788L).putInt(7).putInt(0).array());
                 r.out.flush();
                 assertTrue(r.closedByServer());
             }
