@@ -1,0 +1,135 @@
+package org.wanmig.replication;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.onosproject.core.DefaultApplicationId;
+import org.onosproject.net.DeviceId;
+import org.onosproject.net.flow.FlowRule;
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+import org.wanmig.api.MigrationState;
+import org.wanmig.config.WanTopologyParser;
+import org.wanmig.drivers.AgentReplicationClient;
+import org.wanmig.drivers.HypervisorDrivers;
+import org.wanmig.lifecycle.MigrationManager;
+import org.wanmig.replication.core.Mode;
+import org.wanmig.replication.core.Role;
+import org.wanmig.spi.Leadership;
+import org.wanmig.spi.NetworkProgrammer;
+import org.wanmig.store.InMemoryMigrationStore;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Collection;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The migration management system steering two real agents through its replication client:
+ * PREPARING waits until A's disk is synchronous and in sync, the route update reverses roles,
+ * an abort returns the disk to ASYNC with A primary.
+ */
+class MmsReplicationTest {
+    private AgentPair agents;
+    private MigrationManager mms;
+
+    /** Switches that confirm every rule at once: this test is about storage. */
+    private static final NetworkProgrammer SWITCHES = new NetworkProgrammer() {
+        @Override
+        public CompletableFuture<Void> install(Collection<FlowRule> rules) {
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public CompletableFuture<Void> remove(Collection<FlowRule> rules) {
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public boolean isAvailable(DeviceId device) {
+            return true;
+        }
+    };
+
+    private void start(Path dir) throws Exception {
+        agents = new AgentPair(dir, 4 << 20);
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode cfg = (ObjectNode) json.readTree(String.join("\n",
+                "{ \"dataCenters\": [",
+                "  { \"name\": \"dcA\", \"pe\": \"of:000000000000000a\", \"wanPorts\": [1], \"serverPorts\": [2],",
+                "    \"agent\": \"http://127.0.0.1:" + agents.a.controlPort() + "\", \"agentToken\": \"" + AgentPair.TOKEN + "\" },",
+                "  { \"name\": \"dcB\", \"pe\": \"of:000000000000000b\", \"wanPorts\": [1], \"serverPorts\": [2],",
+                "    \"agent\": \"http://127.0.0.1:" + agents.b.controlPort() + "\", \"agentToken\": \"" + AgentPair.TOKEN + "\" } ],",
+                "  \"wanSwitches\": [\"of:0000000000000001\"],",
+                "  \"links\": [ { \"one\": \"of:0000000000000001/2\", \"two\": \"of:000000000000000a/1\" },",
+                "             { \"one\": \"of:0000000000000001/3\", \"two\": \"of:000000000000000b/1\" } ],",
+                "  \"clientSites\": [ { \"name\": \"site1\", \"switch\": \"of:0000000000000001\", \"port\": 1,",
+                "    \"prefixes\": [\"10.0.1.0/24\"], \"gateway\": \"10.0.1.254\", \"mac\": \"00:00:00:00:01:01\" } ],",
+                "  \"servers\": [ { \"name\": \"vs1\", \"ip\": \"10.2.0.10\", \"mac\": \"00:00:00:00:02:10\",",
+                "    \"gateway\": \"10.2.0.254\", \"dc\": \"dcA\", \"port\": 2 } ],",
+                "  \"migration\": { \"drainSeconds\": 0.1, \"prepareTimeoutSeconds\": 30 } }"));
+        mms = new MigrationManager(WanTopologyParser.parse(cfg), new DefaultApplicationId(1, "org.wanmig.app"),
+                SWITCHES, new HypervisorDrivers(URI.create("http://127.0.0.1/unused")), new AgentReplicationClient(),
+                new InMemoryMigrationStore(), Leadership.STANDALONE, Clock.systemUTC());
+        mms.takeOver().get(10, TimeUnit.SECONDS);
+    }
+
+    @AfterEach
+    void stop() {
+        if (mms != null) {
+            mms.shutdown();
+        }
+        if (agents != null) {
+            agents.close();
+        }
+    }
+
+    private Migration await(MigrationId id, MigrationState state) throws InterruptedException {
+        AgentPair.await(id + " in " + state, 30_000, () -> mms.migration(id).orElseThrow().state() == state);
+        return mms.migration(id).orElseThrow();
+    }
+
+    @Test
+    void migrationGoesSynchronousBeforeTheMoveAndReversesRolesAfter(@TempDir Path dir) throws Exception {
+        start(dir);
+        Tools.require("qemu-io");
+        Tools.qemuIo(AgentPair.url(agents.a), "write -P 0x5a 0 1M").ok(); // lands ASYNC
+        assertEquals(Mode.ASYNC, agents.a.status("vs1").mode());
+
+        MigrationId id = mms.startMigration("vs1", "dcB").id();
+        await(id, MigrationState.MIGRATING);
+        // the hypervisor may start copying: the replica is identical and every write is now synchronous
+        assertEquals(Mode.SYNC, agents.a.status("vs1").mode());
+        assertTrue(agents.a.status("vs1").inSync());
+        AgentPair.assertSameBytes(agents.imageA(), agents.imageB());
+
+        mms.hypervisorCompleted(id, "moved");
+        await(id, MigrationState.COMPLETED);
+        assertEquals(Role.REPLICA, agents.a.status("vs1").role());
+        assertEquals(Role.PRIMARY, agents.b.status("vs1").role());
+        // B now serves the disk and A follows it
+        Tools.qemuIo(AgentPair.url(agents.b), "write -P 0xc3 1M 64k").ok();
+        agents.ok(agents.b, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"SYNC\"}");
+        agents.ok(agents.b, "POST", "/v1/disks/vs1/wait-sync", "{\"timeoutMs\":30000}");
+        AgentPair.assertSameBytes(agents.imageA(), agents.imageB());
+    }
+
+    @Test
+    void abortReturnsTheDiskToAsyncWithTheSourcePrimary(@TempDir Path dir) throws Exception {
+        start(dir);
+        MigrationId id = mms.startMigration("vs1", "dcB").id();
+        await(id, MigrationState.MIGRATING);
+        assertEquals(Mode.SYNC, agents.a.status("vs1").mode());
+        assertEquals(MigrationState.ROLLED_BACK, mms.abort(id).state());
+        assertEquals(Role.PRIMARY, agents.a.status("vs1").role());
+        assertEquals(Mode.ASYNC, agents.a.status("vs1").mode());
+        assertEquals(Role.REPLICA, agents.b.status("vs1").role());
+    }
+}
