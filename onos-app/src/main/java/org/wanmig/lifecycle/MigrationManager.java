@@ -504,12 +504,16 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 rollBack(run, ROLLED_BACK, "controller restarted while " + m.state() + "; rolled back");
                 break;
             case MIGRATING: {
-                // the hypervisor keeps copying and will report; make sure the tunnel is there for it
+                // the hypervisor keeps copying and will report; make sure the tunnel is there for it,
+                // and ask again: the request may have died with the previous instance (drivers
+                // treat a repeated request for the same migration as the same request)
                 Duration left = topology.settings().migrateTimeout().minusMillis(elapsed);
                 int epoch = run.bump(left.isNegative() ? Duration.ZERO : left);
                 network.install(run.plan.prepared()).whenCompleteAsync((x, e) -> inPhase(run, epoch, () -> {
                     if (e != null) {
                         rollBack(run, FAILED, "tunnel could not be restored after restart: " + cause(e));
+                    } else {
+                        hypervisors.apply(topology).migrate(run.record, run.server, run.from, run.to, this);
                     }
                 }), lifecycle);
                 break;

@@ -14,7 +14,12 @@ public interface HypervisorDriver {
     /** Short name used in configuration, e.g. "rest" or "http". */
     String name();
 
-    /** Starts moving the server; returns at once, the outcome arrives through the listener. */
+    /**
+     * Starts moving the server; returns at once, the outcome arrives through the listener. A new
+     * leader or a restarted MMS repeats the request for a migration still in MIGRATING, so a
+     * driver treats a second request for the same migration id as the first (and reports again
+     * if the move is already done).
+     */
     void migrate(Migration migration, VirtualServer server, DataCenter from, DataCenter to,
                  HypervisorListener listener);
 

@@ -39,6 +39,7 @@ class ResumeTest {
         before.close();
         after = before.restart(c -> { });
         assertEquals(MIGRATING, after.state(id));
+        org.wanmig.testing.Poll.until("the hypervisor asked again", () -> after.hypervisor.migrations().contains(id));
         after.manager.hypervisorCompleted(id, "moved while the controller restarted");
         Migration m = after.awaitState(id, COMPLETED);
         assertEquals(1, m.timeline().stream().filter(e -> e.state() == MIGRATING).count());
