@@ -133,13 +133,17 @@ class Hypervisor:
     """The emulated hypervisor: an HTTP server plus one thread per migration."""
 
     def __init__(self, host='127.0.0.1', port=8300, model=None, auth=('onos', 'rocks'),
-                 report_retry_seconds=60, announce=None, fail_migrations=False):
+                 report_retry_seconds=60, announce=None, fail_migrations=False, on_pause=None,
+                 on_resume=None):
         self.address = (host, port)
         self.model = model or PrecopyModel()
         self.auth = auth
         self.report_retry_seconds = report_retry_seconds
         self.announce = announce        # callable(server) run on resume, e.g. a gratuitous ARP as QEMU sends
         self.fail_migrations = fail_migrations  # report "failed" after pre-copy (failure tests)
+        # callable(server) when the server stops / runs again, e.g. freezing its disk writer
+        self.on_pause = on_pause
+        self.on_resume = on_resume
         self.migrations = {}
         self.httpd = None
 
@@ -292,6 +296,7 @@ class Hypervisor:
         the destination PE."""
         m.phase = 'PAUSED'
         m.mark('pauseStart')
+        self.hook(self.on_pause, m)
         detach(intf)
         m.mark('detached')
         copy_seconds = m.model.seconds(m.remaining_mb) + m.model.min_pause_ms / 1000.0
@@ -303,12 +308,20 @@ class Hypervisor:
         m.mark('copied')
         attach(intf, destination, port)
         m.mark('attachedAtDestination')
+        self.hook(self.on_resume, m)
         m.pause_ms = round((m.times['attachedAtDestination']['mono'] - m.times['pauseStart']['mono'])
                            * 1000, 1)
         m.phase = 'RESUMED'
         m.detail = 'pause %.0f ms' % m.pause_ms
         log('migration %d: %s resumed at %s port %d after %s'
             % (m.id, m.server, destination, port, m.detail))
+
+    def hook(self, hook, m):
+        if hook:
+            try:
+                hook(m.server)
+            except Exception as e:  # a hook must not break the migration
+                log('migration %d: hook failed: %s' % (m.id, e))
 
     def move_back(self, m):
         """Rollback: the server runs at its source port again."""

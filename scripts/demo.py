@@ -3,7 +3,11 @@
 The wanmig demo: live migration of vs1 from DC A to DC B on the 2-DC Mininet testbed, driven by
 the embedded runtime (the controller) and the emulated hypervisor, watched by probes from h1.
 
-    /usr/bin/python3 scripts/demo.py [--bw 100] [--mem-mb 512] [--dirty-mb-s 40] [--hv-bw-mbit 1000]
+    /usr/bin/python3 scripts/demo.py [--bw 100] [--mem-mb 512] [--dirty-mb-s 40] [--hv-bw-mbit 1000] [--storage]
+
+--storage adds the storage hosts (storA at peA, storB at peB) with a replication agent each, so
+the VS's disk replicates across the emulated WAN; the MMS switches it to SYNC before the move and
+reverses the roles after the cutover, while a writer in the VS writes to its disk over NBD.
 
 Run as root, after building (scripts/demo does both). Writes out/demo-<timestamp>/report.json,
 probes.json, timeline.png and runtime.log.
@@ -19,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wanmig_testbed as tb      # noqa: E402
+import wanmig_storage as st      # noqa: E402
 
 PHASE_COLOURS = {'PREPARING': '#c6dbef', 'MIGRATING': '#fdd0a2', 'CUTOVER': '#a1d99b',
                  'ROUTES_UPDATED': '#c7e9c0', 'DRAINING': '#e5f5e0'}
@@ -32,6 +37,9 @@ def parse_args():
     parser.add_argument('--hv-bw-mbit', type=float, default=1000, help='migration bandwidth')
     parser.add_argument('--rate', type=float, default=200, help='UDP probes per second')
     parser.add_argument('--timeout', type=float, default=300, help='longest wait for the migration')
+    parser.add_argument('--storage', action='store_true',
+                        help='replication agents on storage hosts in both DCs, a disk writer in the VS')
+    parser.add_argument('--write-rate', type=float, default=50, help='VS disk writes (4 KiB) per second')
     parser.add_argument('--out', default=os.path.join(tb.REPO, 'out'))
     return parser.parse_args()
 
@@ -75,7 +83,34 @@ def print_report(report):
     print('TCP connection survived: %s (%d messages, %d bytes echoed, max echo delay %.1f ms%s)' % (
         'yes' if tcp['survived'] else 'NO', tcp['messages'], tcp['bytesEchoed'], tcp['maxEchoDelayMs'],
         ', error: %s' % tcp['error'] if tcp['error'] else ''))
+    if report.get('storage'):
+        print_storage(report['storage'])
     print('====================================================\n')
+
+
+def print_storage(s):
+    print('storage (disk vs1, agents on storA / storB, replication across the WAN core):')
+    print('  %-15s %-34s %-34s' % ('phase', 'dcA agent (end of phase)', 'dcB agent (end of phase)'))
+    for phase in s['phases']:
+        cells = []
+        for dc in ('dcA', 'dcB'):
+            x = phase[dc]
+            cells.append('%s %s inSync=%s lag %s B (max %s)' % (x.get('role'), x.get('mode'), x.get('inSync'),
+                                                             x.get('lagBytes'), x.get('maxLagBytes'))
+                         if x else '-')
+        print('  %-15s %-34s %-34s' % (phase['state'], cells[0], cells[1]))
+    m = s['atMigrating']
+    print('  at MIGRATING: dcA %s %s inSync=%s; MMS: "%s"' % (m.get('role'), m.get('mode'), m.get('inSync'),
+                                                            s['storageInSyncDetail']))
+    r = s['afterRoutesUpdated']
+    print('  after ROUTES_UPDATED: dcA %s, dcB %s' % (r['dcA'].get('role'), r['dcB'].get('role')))
+    w = s['writer']
+    print('  VS writer: %d writes acknowledged (%d to dcA, %d to dcB), %d attempts, errors %s, target switches %d'
+          % (w['acked'], w['ackedByTarget'][0], w['ackedByTarget'][1], w['attempts'], w['errors'] or 'none',
+             w['switches']))
+    print('  acknowledged writes missing at dcB: %d' % s['missingAtB'])
+    print('  images dcA vs dcB after dcB->dcA SYNC + wait-sync: %s' % (
+        'identical (%d bytes)' % s['imageBytes'] if s['identical'] else 'DIFFER at offset %s' % s['firstDifference']))
 
 
 def plot(report, probes, path):
@@ -126,6 +161,34 @@ def plot(report, probes, path):
     plt.close(fig)
 
 
+def storage_report(migration, samples, at_migrating, writes, storage):
+    """The agents over the phases, the state at MIGRATING, roles after the route update, the
+    writer's figures, and the images compared once dcB (now primary) has synced dcA."""
+    phases = []
+    for state, since, until in phase_spans(migration):
+        row = {'state': state}
+        for dc in ('dcA', 'dcB'):
+            inside = [s for t, d, s in samples if d == dc and since <= t <= until and 'error' not in s]
+            row[dc] = dict(inside[-1], maxLagBytes=max(s['lagBytes'] or 0 for s in inside)) if inside else {}
+        phases.append(row)
+    routes_updated = next(e['epochMillis'] / 1000 for e in migration['timeline'] if e['state'] == 'ROUTES_UPDATED') \
+        if any(e['state'] == 'ROUTES_UPDATED' for e in migration['timeline']) else None
+    after = {dc: next((s for t, d, s in samples if d == dc and routes_updated and t > routes_updated
+                       and 'error' not in s), {}) for dc in ('dcA', 'dcB')}
+    migrating = next((e['detail'] for e in migration['timeline'] if e['state'] == 'MIGRATING'), '')
+    detail = next((part.strip() for part in migrating.split(';') if 'storage in sync' in part), '')
+    missing = st.missing_writes(storage.image('dcB'), writes)
+    final_b = storage.resync_back()
+    identical, first = st.images_identical(storage.image('dcA'), storage.image('dcB'))
+    return {'phases': phases, 'atMigrating': at_migrating, 'storageInSyncDetail': detail,
+            'afterRoutesUpdated': after, 'finalStatusB': final_b,
+            'writer': {'acked': len(writes['acked']), 'attempts': writes['attempts'], 'errors': writes['errors'],
+                       'switches': len(writes['switches']),
+                       'ackedByTarget': [sum(1 for w in writes['acked'] if w[2] == i) for i in (0, 1)]},
+            'missingAtB': len(missing), 'identical': identical, 'firstDifference': first,
+            'imageBytes': os.path.getsize(storage.image('dcA')), 'samples': samples}
+
+
 def main():
     args = parse_args()
     if os.geteuid() != 0:
@@ -135,15 +198,17 @@ def main():
     out_dir = os.path.join(args.out, 'demo-' + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(out_dir, exist_ok=True)
     probe_path = os.path.join(out_dir, 'probes.json')
-    runtime = net = hypervisor = server = client = None
+    runtime = net = hypervisor = server = client = storage = sampler = writer = None
+    writer_path = os.path.join(out_dir, 'writes.json')
     tb.ensure_ovs()
     tb.mininet_cleanup()
     try:
         tb.log('starting the embedded runtime')
-        runtime = tb.Runtime(state_dir=tempfile.mkdtemp(prefix='wanmig-demo-state-'),
+        runtime = tb.Runtime(config=st.CONFIG_2DC_STORAGE if args.storage else tb.CONFIG_2DC,
+                             state_dir=tempfile.mkdtemp(prefix='wanmig-demo-state-'),
                              log_path=os.path.join(out_dir, 'runtime.log')).start()
         tb.log('starting the 2-DC testbed%s' % (' (WAN %g Mbit/s)' % args.bw if args.bw else ''))
-        net = tb.start_net(bw=args.bw)
+        net = tb.start_net(bw=args.bw, storage=args.storage)
         model = tb.PrecopyModel(mem_mb=args.mem_mb, dirty_mb_s=args.dirty_mb_s, bw_mbit=args.hv_bw_mbit)
         hypervisor = tb.Hypervisor(model=model).start()
         tb.wait_until(lambda: len(tb.switches_connected(tb.SWITCHES_2DC)) == len(tb.SWITCHES_2DC),
@@ -152,6 +217,15 @@ def main():
         h1, vs1 = net.get('h1', 'vs1')
         tb.wait_until(lambda: tb.pings(h1, tb.VS1_IP), 60, 0.5, 'h1 reaching vs1')
         tb.log('h1 reaches vs1 at DC A')
+        if args.storage:
+            storage = st.Storage(net, os.path.join(out_dir, 'storage')).start()
+            tb.wait_until(lambda: tb.pings(vs1, st.SIDES['dcA'][1]), 30, 0.5, 'vs1 reaching storA')
+            tb.log('agents up on storA (PRIMARY) and storB (REPLICA), replica caught up; dcA: %s'
+                   % json.dumps(storage.status('dcA')))
+            sampler = st.Sampler(storage).start()
+            writer = st.start_writer(vs1, writer_path, rate=args.write_rate, duration=args.timeout + 60)
+            hypervisor.on_pause, hypervisor.on_resume = st.pause_hooks(writer)
+            at_migrating = {}
 
         server = tb.start_probe_server(vs1, duration=args.timeout + 120)
         client = tb.start_probe_client(h1, probe_path, rate=args.rate, duration=args.timeout + 60)
@@ -165,6 +239,9 @@ def main():
             hv = hypervisor.migrations.get(int(m['id']))
             progress = ' [hypervisor %s, round %d]' % (hv.phase, hv.round) if hv else ''
             tb.log('migration %s: %s %s%s' % (m['id'], m['state'], last['detail'], progress))
+            if storage and m['state'] == 'MIGRATING':
+                at_migrating.update(storage.status('dcA'))
+                tb.log('dcA agent at MIGRATING: %s' % json.dumps(at_migrating))
 
         migration = tb.watch_migration(migration['id'], timeout=args.timeout, on_change=show)
         time.sleep(2)   # service after the migration
@@ -179,6 +256,13 @@ def main():
                   'tcp': probes['tcp'],
                   'probes': {k: probes['udp'][k] for k in ('rate', 'sent', 'received', 'lost', 'outages')},
                   'settings': vars(args)}
+        if storage:
+            writes = st.stop_writer(writer, writer_path)
+            writer = None
+            samples = sampler.stop()
+            tb.log('writer: %d writes acknowledged; dcB -> dcA going SYNC for the image comparison'
+                   % len(writes['acked']))
+            report['storage'] = storage_report(migration, samples, at_migrating, writes, storage)
         with open(os.path.join(out_dir, 'report.json'), 'w') as f:
             json.dump(report, f, indent=2)
         plot(report, probes, os.path.join(out_dir, 'timeline.png'))
@@ -198,6 +282,12 @@ def main():
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         tb.stop_process(client)
         tb.stop_process(server)
+        if writer:
+            tb.stop_process(writer)
+        if sampler:
+            sampler.stop()
+        if storage:
+            storage.stop()
         if hypervisor:
             hypervisor.stop()
         tb.stop_net(net)
