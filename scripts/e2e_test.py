@@ -19,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wanmig_testbed as tb                     # noqa: E402
+import wanmig_storage as st                     # noqa: E402
 from wanmig_hypervisor import where_is          # noqa: E402
 
 HAPPY_PATH = ['REQUESTED', 'PREPARING', 'MIGRATING', 'CUTOVER', 'ROUTES_UPDATED', 'DRAINING', 'COMPLETED']
@@ -27,20 +28,24 @@ LONG_PRECOPY = dict(mem_mb=4000, dirty_mb_s=20, bw_mbit=1000)      # about 33 s:
 MEDIUM_PRECOPY = dict(mem_mb=600, dirty_mb_s=20, bw_mbit=1000)     # about 5 s
 
 
-class E2E(unittest.TestCase):
+class Testbed(unittest.TestCase):
+    """Net + runtime + hypervisor per test; with storage = True also the storage hosts, their
+    replication agents (dcA PRIMARY, dcB REPLICA) and the relays to their control APIs."""
     precopy = SHORT_PRECOPY
+    storage = False
 
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix='wanmig-e2e-')
         tb.ensure_ovs()
         tb.mininet_cleanup()
         self.addCleanup(tb.mininet_cleanup)     # cleanups run last-in first-out: this one last
-        self.runtime = tb.Runtime(state_dir=os.path.join(self.workdir, 'state'),
+        self.runtime = tb.Runtime(config=st.CONFIG_2DC_STORAGE if self.storage else tb.CONFIG_2DC,
+                                  state_dir=os.path.join(self.workdir, 'state'),
                                   log_path=os.path.join(self.workdir, 'runtime.log'))
         os.makedirs(self.runtime.state_dir)
         self.addCleanup(self.runtime.kill)
         self.runtime.start()
-        self.net = tb.start_net()
+        self.net = tb.start_net(storage=self.storage)
         self.addCleanup(tb.stop_net, self.net)
         self.hypervisor = tb.Hypervisor(model=tb.PrecopyModel(**self.precopy)).start()
         self.addCleanup(self.hypervisor.stop)
@@ -48,6 +53,11 @@ class E2E(unittest.TestCase):
         tb.wait_until(lambda: len(tb.switches_connected(tb.SWITCHES_2DC)) == 5, 60, 0.5,
                       'all switches connected')
         tb.wait_until(lambda: tb.pings(self.h1, tb.VS1_IP), 60, 0.5, 'h1 reaching vs1')
+        if self.storage:
+            self.stor = st.Storage(self.net, os.path.join(self.workdir, 'storage'))
+            self.addCleanup(self.stor.stop)
+            self.stor.start()
+            tb.wait_until(lambda: tb.pings(self.vs1, st.SIDES['dcA'][1]), 30, 0.5, 'vs1 reaching storA')
 
     def run(self, result=None):
         """On failure, show the runtime's last log lines."""
@@ -82,6 +92,9 @@ class E2E(unittest.TestCase):
 
     def assert_no_rules_of(self, mid):
         self.assertEqual(tb.migration_flows(mid), [], 'rules of migration %s left on the switches' % mid)
+
+
+class E2E(Testbed):
 
     # ---- (a)
 
@@ -187,6 +200,100 @@ class E2E(unittest.TestCase):
         expect_refused({'server': 'vs1', 'destination': 'dcB'}, 409, field='server')
         tb.rest('POST', '/migrations/%s/abort' % migration['id'])
         tb.watch_migration(migration['id'], timeout=60)
+
+
+
+class E2EStorage(Testbed):
+    """The VS's disk replicated between agents on storA and storB across the WAN core, written
+    over NBD by a writer in vs1 throughout the migration (frozen while the hypervisor pauses vs1)."""
+    storage = True
+
+    def start_writer(self):
+        path = os.path.join(self.workdir, 'writes.json')
+        writer = st.start_writer(self.vs1, path, rate=50, duration=240)
+        self.addCleanup(tb.stop_process, writer)
+        self.hypervisor.on_pause, self.hypervisor.on_resume = st.pause_hooks(writer)
+        time.sleep(1)   # writing before the migration starts
+        return writer, path
+
+    # ---- (f)
+
+    def test_migration_with_storage(self):
+        writer, path = self.start_writer()
+        sampler = st.Sampler(self.stor, interval=0.1).start()
+        self.addCleanup(sampler.stop)
+        at_migrating = {}
+
+        def on_change(m):
+            if m['state'] == 'MIGRATING':
+                at_migrating.update(self.stor.status('dcA'))
+        migration = tb.start_migration('vs1', 'dcB')
+        migration = tb.watch_migration(migration['id'], timeout=120, on_change=on_change)
+        after = {dc: self.stor.status(dc) for dc in ('dcA', 'dcB')}
+        time.sleep(1)       # the writer goes on at dcB
+        writes = st.stop_writer(writer, path)
+        samples = sampler.stop()
+
+        self.assertEqual([e['state'] for e in migration['timeline']], HAPPY_PATH, migration)
+        detail = next(e['detail'] for e in migration['timeline'] if e['state'] == 'MIGRATING')
+        self.assertIn('storage in sync in', detail)
+        # at MIGRATING the primary is synchronous; with the VS writing, at most the one write in
+        # flight (not yet acknowledged to the VS, which waits for dcB) is not at dcB yet
+        self.assertEqual((at_migrating['role'], at_migrating['mode']), ('PRIMARY', 'SYNC'), at_migrating)
+        self.assertTrue(at_migrating['peerConnected'], at_migrating)
+        self.assertTrue(at_migrating['inSync'] or at_migrating['lagBytes'] <= 4096, at_migrating)
+        spans = {e['state']: e['epochMillis'] / 1000 for e in migration['timeline']}
+        during = [x for t, dc, x in samples if dc == 'dcA' and spans['MIGRATING'] <= t < spans['CUTOVER']
+                  and 'error' not in x]
+        self.assertTrue(during, 'no dcA status sampled while MIGRATING')
+        self.assertTrue(all(x['mode'] == 'SYNC' and x['role'] == 'PRIMARY' and x['lagBytes'] <= 4096
+                            for x in during), during)
+        self.assertTrue(any(x['inSync'] for x in during), during)
+        # roles reversed
+        self.assertEqual(after['dcB']['role'], 'PRIMARY', after)
+        self.assertEqual(after['dcA']['role'], 'REPLICA', after)
+        self.assert_served_at('peB')
+        self.assert_no_rules_of(migration['id'])
+        # the writer wrote at dcA, then at dcB, and nothing acknowledged is missing at dcB
+        by_target = [sum(1 for w in writes['acked'] if w[2] == i) for i in (0, 1)]
+        self.assertGreater(by_target[0], 0, writes['errors'])
+        self.assertGreater(by_target[1], 0, writes['errors'])
+        self.assertEqual(st.missing_writes(self.stor.image('dcB'), writes), [])
+        final = self.stor.resync_back()
+        identical, first = st.images_identical(self.stor.image('dcA'), self.stor.image('dcB'))
+        self.assertTrue(identical, 'images differ at offset %s' % first)
+        print('\n(f) %d writes acked (%d at dcA, %d at dcB), errors %s; at MIGRATING %s; %s; dcB after resync %s'
+              % (len(writes['acked']), by_target[0], by_target[1], writes['errors'],
+                 json.dumps({k: at_migrating[k] for k in ('mode', 'inSync', 'lagBytes')}), detail.split(';')[1].strip(),
+                 json.dumps({k: final[k] for k in ('role', 'mode', 'inSync')})))
+
+    # ---- (g)
+
+    def test_abort_during_precopy_returns_storage_to_async(self):
+        self.hypervisor.model = tb.PrecopyModel(**LONG_PRECOPY)
+        writer, path = self.start_writer()
+        migration = tb.start_migration('vs1', 'dcB')
+        self.wait_state(migration['id'], 'MIGRATING')
+        self.assertEqual(self.stor.status('dcA')['mode'], 'SYNC')
+        time.sleep(1)   # well inside the pre-copy
+        status, body = tb.rest('POST', '/migrations/%s/abort' % migration['id'])
+        self.assertEqual(status, 200, body)
+        migration = tb.watch_migration(migration['id'], timeout=60)
+        aborted = time.time()
+        time.sleep(1)
+        writes = st.stop_writer(writer, path)
+
+        self.assertEqual(migration['state'], 'ROLLED_BACK', migration)
+        self.assert_served_at('peA')
+        a, b = self.stor.status('dcA'), self.stor.status('dcB')
+        self.assertEqual((a['role'], a['mode']), ('PRIMARY', 'ASYNC'), a)
+        self.assertEqual(b['role'], 'REPLICA', b)
+        # the VS kept writing at dcA the whole time, also after the abort
+        self.assertTrue(writes['acked'] and all(w[2] == 0 for w in writes['acked']), writes['errors'])
+        self.assertTrue(any(w[3] > aborted for w in writes['acked']), 'no write after the abort')
+        tb.wait_until(lambda: self.stor.status('dcA')['lagBytes'] == 0, 30, 0.2, 'dcB caught up (ASYNC)')
+        self.assertEqual(st.missing_writes(self.stor.image('dcB'), writes), [])
+        print('\n(g) %d writes acked at dcA, dcA %s %s after the abort' % (len(writes['acked']), a['role'], a['mode']))
 
 
 if __name__ == '__main__':
