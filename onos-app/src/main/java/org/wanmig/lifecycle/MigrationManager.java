@@ -323,7 +323,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         CompletableFuture<String> tunnel = network.install(rules)
                 .thenApply(x -> String.format("tunnel confirmed in %.1f ms", ms(t0)));
         CompletableFuture<String> storage = replication.goSynchronous(run.server, run.from, run.to,
-                topology.settings().prepareTimeout()).thenApply(x -> String.format("storage in sync in %.1f ms", ms(t0)));
+                topology.settings().prepareTimeout()).thenApply(x -> run.from.agent() == null
+                        ? "storage: no replication agent at " + run.from.name()
+                        : String.format("storage in sync in %.1f ms", ms(t0)));
         tunnel.thenCombine(storage, (a, b) -> a + "; " + b)
                 .whenCompleteAsync((detail, error) -> inPhase(run, epoch, () -> {
                     if (error != null) {
