@@ -3,14 +3,17 @@
 The wanmig demo: live migration of vs1 from DC A to DC B on the 2-DC Mininet testbed, driven by
 the embedded runtime (the controller) and the emulated hypervisor, watched by probes from h1.
 
-    /usr/bin/python3 scripts/demo.py [--bw 100] [--mem-mb 512] [--dirty-mb-s 40] [--hv-bw-mbit 1000] [--storage]
+    /usr/bin/python3 scripts/demo.py [--bw 100] [--mem-mb 512] [--dirty-mb-s 40] [--hv-bw-mbit 1000] [--no-storage]
 
---storage adds the storage hosts (storA at peA, storB at peB) with a replication agent each, so
-the VS's disk replicates across the emulated WAN; the MMS switches it to SYNC before the move and
-reverses the roles after the cutover, while a writer in the VS writes to its disk over NBD.
+By default the demo includes storage: the storage hosts (storA at peA, storB at peB) run a
+replication agent each, so the VS's disk replicates across the emulated WAN; the MMS switches it
+to SYNC before the move and reverses the roles after the cutover, while a writer in the VS
+writes to its disk over NBD (--no-storage: network and hypervisor only, wanmig-2dc.json).
+The report adds the agents over the phases, the writer's figures and the images compared.
 
 Run as root, after building (scripts/demo does both). Writes out/demo-<timestamp>/report.json,
-probes.json, timeline.png and runtime.log.
+probes.json, timeline.png, runtime.log, and with storage writes.json and storage/ (agent
+configs, logs and images).
 """
 
 import argparse
@@ -37,8 +40,9 @@ def parse_args():
     parser.add_argument('--hv-bw-mbit', type=float, default=1000, help='migration bandwidth')
     parser.add_argument('--rate', type=float, default=200, help='UDP probes per second')
     parser.add_argument('--timeout', type=float, default=300, help='longest wait for the migration')
-    parser.add_argument('--storage', action='store_true',
-                        help='replication agents on storage hosts in both DCs, a disk writer in the VS')
+    parser.add_argument('--storage', action=argparse.BooleanOptionalAction, default=True,
+                        help='replication agents on storage hosts in both DCs and a disk writer in the VS '
+                             '(default; --no-storage: network and hypervisor only)')
     parser.add_argument('--write-rate', type=float, default=50, help='VS disk writes (4 KiB) per second')
     parser.add_argument('--out', default=os.path.join(tb.REPO, 'out'))
     return parser.parse_args()
@@ -90,18 +94,23 @@ def print_report(report):
 
 def print_storage(s):
     print('storage (disk vs1, agents on storA / storB, replication across the WAN core):')
-    print('  %-15s %-34s %-34s' % ('phase', 'dcA agent (end of phase)', 'dcB agent (end of phase)'))
+    print('  %-15s %-44s %-44s' % ('phase', 'dcA agent (last sample in phase)', 'dcB agent (last sample in phase)'))
     for phase in s['phases']:
         cells = []
         for dc in ('dcA', 'dcB'):
             x = phase[dc]
             cells.append('%s %s inSync=%s lag %s B (max %s)' % (x.get('role'), x.get('mode'), x.get('inSync'),
                                                              x.get('lagBytes'), x.get('maxLagBytes'))
-                         if x else '-')
-        print('  %-15s %-34s %-34s' % (phase['state'], cells[0], cells[1]))
+                         if x else '(too short to sample)')
+        print('  %-15s %-44s %-44s' % (phase['state'], cells[0], cells[1]))
     m = s['atMigrating']
-    print('  at MIGRATING: dcA %s %s inSync=%s; MMS: "%s"' % (m.get('role'), m.get('mode'), m.get('inSync'),
-                                                            s['storageInSyncDetail']))
+    print('  PREPARING -> MIGRATING, MMS: "%s"' % s['storageInSyncDetail'])
+    print('  dcA when MIGRATING began: %s %s inSync=%s lag %s B' % (m.get('role'), m.get('mode'), m.get('inSync'),
+                                                                   m.get('lagBytes')))
+    d = s['duringMigrating']
+    print('  dcA during MIGRATING: %d samples, all SYNC: %s, in sync in %d, max lag %s B (with the VS writing,'
+          ' lag = the write in flight, not yet acknowledged to the VS)' % (d['samples'], d['allSync'], d['inSync'],
+                                                                            d['maxLagBytes']))
     r = s['afterRoutesUpdated']
     print('  after ROUTES_UPDATED: dcA %s, dcB %s' % (r['dcA'].get('role'), r['dcB'].get('role')))
     w = s['writer']
@@ -175,12 +184,19 @@ def storage_report(migration, samples, at_migrating, writes, storage):
         if any(e['state'] == 'ROUTES_UPDATED' for e in migration['timeline']) else None
     after = {dc: next((s for t, d, s in samples if d == dc and routes_updated and t > routes_updated
                        and 'error' not in s), {}) for dc in ('dcA', 'dcB')}
+    spans = {state: (since, until) for state, since, until in phase_spans(migration)}
+    window = spans.get('MIGRATING', (0, 0))
+    during = [x for t, d, x in samples if d == 'dcA' and window[0] <= t < window[1] and 'error' not in x]
+    during_migrating = {'samples': len(during), 'allSync': all(x['mode'] == 'SYNC' for x in during),
+                        'inSync': sum(1 for x in during if x['inSync']),
+                        'maxLagBytes': max((x['lagBytes'] or 0 for x in during), default=None)}
     migrating = next((e['detail'] for e in migration['timeline'] if e['state'] == 'MIGRATING'), '')
     detail = next((part.strip() for part in migrating.split(';') if 'storage in sync' in part), '')
     missing = st.missing_writes(storage.image('dcB'), writes)
     final_b = storage.resync_back()
     identical, first = st.images_identical(storage.image('dcA'), storage.image('dcB'))
     return {'phases': phases, 'atMigrating': at_migrating, 'storageInSyncDetail': detail,
+            'duringMigrating': during_migrating,
             'afterRoutesUpdated': after, 'finalStatusB': final_b,
             'writer': {'acked': len(writes['acked']), 'attempts': writes['attempts'], 'errors': writes['errors'],
                        'switches': len(writes['switches']),

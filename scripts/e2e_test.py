@@ -5,6 +5,9 @@ hypervisor and the probes. Run as root after building:
 
     /usr/bin/python3 scripts/e2e_test.py -v [E2E.test_abort_during_precopy ...]
 
+E2EStorage adds the storage hosts with real replication agents (wanmig-2dc-storage.json) and a
+disk writer in vs1: (f) migration with storage, (g) abort during pre-copy with storage.
+
 Every test builds its own net and runtime and tears them down (mn -c included), also on failure.
 Traffic goes only to the Mininet hosts and to loopback (the runtime's REST API).
 """
