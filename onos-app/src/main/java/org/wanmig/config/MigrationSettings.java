@@ -8,7 +8,7 @@ import java.util.Objects;
 public final class MigrationSettings {
     public static final MigrationSettings DEFAULTS = new MigrationSettings(
             Duration.ofSeconds(60), Duration.ofMinutes(10), Duration.ofSeconds(15), Duration.ofSeconds(5),
-            "rest", null);
+            "rest", null, false);
 
     private final Duration prepareTimeout;
     private final Duration migrateTimeout;
@@ -16,15 +16,17 @@ public final class MigrationSettings {
     private final Duration drain;
     private final String hypervisorDriver;
     private final URI hypervisorUrl;
+    private final boolean bicast;
 
     public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
-                             Duration drain, String hypervisorDriver, URI hypervisorUrl) {
+                             Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast) {
         this.prepareTimeout = Objects.requireNonNull(prepareTimeout);
         this.migrateTimeout = Objects.requireNonNull(migrateTimeout);
         this.switchTimeout = Objects.requireNonNull(switchTimeout);
         this.drain = Objects.requireNonNull(drain);
         this.hypervisorDriver = Objects.requireNonNull(hypervisorDriver);
         this.hypervisorUrl = hypervisorUrl;
+        this.bicast = bicast;
     }
 
     /** Longest wait for the tunnel to be confirmed and storage to report in sync. */
@@ -57,6 +59,16 @@ public final class MigrationSettings {
         return hypervisorUrl;
     }
 
+    /**
+     * Whether PE_A also copies server-bound traffic into the tunnel from PREPARING on, so the
+     * server is reachable at the destination the instant it resumes there, before the cutover.
+     * Costs WAN bandwidth (server-bound traffic crosses twice) for the length of the migration;
+     * off by default, as in the paper, where nothing is redirected before completion.
+     */
+    public boolean bicast() {
+        return bicast;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (!(o instanceof MigrationSettings)) {
@@ -65,7 +77,8 @@ public final class MigrationSettings {
         MigrationSettings s = (MigrationSettings) o;
         return prepareTimeout.equals(s.prepareTimeout) && migrateTimeout.equals(s.migrateTimeout)
                 && switchTimeout.equals(s.switchTimeout) && drain.equals(s.drain)
-                && hypervisorDriver.equals(s.hypervisorDriver) && Objects.equals(hypervisorUrl, s.hypervisorUrl);
+                && hypervisorDriver.equals(s.hypervisorDriver) && Objects.equals(hypervisorUrl, s.hypervisorUrl)
+                && bicast == s.bicast;
     }
 
     @Override

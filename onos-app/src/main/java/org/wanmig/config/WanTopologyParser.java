@@ -258,7 +258,11 @@ public final class WanTopologyParser {
         } else if ("http".equals(driver)) {
             fail("migration.hypervisor.url", "missing: the http driver needs the hypervisor controller's URL");
         }
-        return new MigrationSettings(prepare, migrate, sw, drain, driver, url);
+        JsonNode bicast = n.get("bicast");
+        if (bicast != null && !bicast.isNull() && !bicast.isBoolean()) {
+            fail("migration.bicast", "must be true or false");
+        }
+        return new MigrationSettings(prepare, migrate, sw, drain, driver, url, bicast != null && bicast.asBoolean(false));
     }
 
     // ---- scalars ---------------------------------------------------------------------------

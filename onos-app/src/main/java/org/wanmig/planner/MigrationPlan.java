@@ -16,14 +16,16 @@ public final class MigrationPlan {
     private final List<FlowRule> tunnel;
     private final List<FlowRule> reverseIngress;
     private final List<FlowRule> redirects;
+    private final List<FlowRule> bicast;
 
     MigrationPlan(List<ConnectPoint> forwardPath, List<ConnectPoint> reversePath, List<FlowRule> tunnel,
-                  List<FlowRule> reverseIngress, List<FlowRule> redirects) {
+                  List<FlowRule> reverseIngress, List<FlowRule> redirects, List<FlowRule> bicast) {
         this.forwardPath = List.copyOf(forwardPath);
         this.reversePath = List.copyOf(reversePath);
         this.tunnel = List.copyOf(tunnel);
         this.reverseIngress = List.copyOf(reverseIngress);
         this.redirects = List.copyOf(redirects);
+        this.bicast = List.copyOf(bicast);
     }
 
     /** Hops PE_A to PE_B: each switch and the port it sends out of (PE_B itself not included). */
@@ -65,10 +67,22 @@ public final class MigrationPlan {
         return redirects;
     }
 
-    /** What PREPARING installs: the tunnel and the reverse ingress (inert until the server moves). */
+    /**
+     * With bicast on: at PE_A, server-bound traffic delivered to the server as before and also
+     * copied into the tunnel (dropped at PE_B until the server attaches there); empty otherwise.
+     */
+    public List<FlowRule> bicast() {
+        return bicast;
+    }
+
+    /**
+     * What PREPARING installs: the tunnel, the reverse ingress (inert until the server moves) and
+     * the bicast copy if configured. Nothing here takes traffic away from the server at A.
+     */
     public List<FlowRule> prepared() {
         List<FlowRule> all = new ArrayList<>(tunnel);
         all.addAll(reverseIngress);
+        all.addAll(bicast);
         return all;
     }
 

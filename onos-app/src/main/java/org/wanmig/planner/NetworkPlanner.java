@@ -43,6 +43,9 @@ public final class NetworkPlanner {
     public static final int PRIORITY_REDIRECT = 2000;
     /** The redirect for traffic that arrives by the port the tunnel leaves from. */
     public static final int PRIORITY_REDIRECT_HAIRPIN = 2001;
+    /** Bicast copies sit below the redirect, which shadows them from the cutover on. */
+    public static final int PRIORITY_BICAST = 1900;
+    public static final int PRIORITY_BICAST_HAIRPIN = 1901;
 
     private final WanTopology topology;
     private final short app;
@@ -197,7 +200,16 @@ public final class NetworkPlanner {
         FlowRule hairpin = migrationRule(id, index, a.pe(), PRIORITY_REDIRECT_HAIRPIN,
                 DefaultTrafficSelector.builder(toServer).matchInPort(into).build(),
                 pushLabel(label, PortNumber.IN_PORT));
-        return new MigrationPlan(forward, reverse, tunnel, reverseIngress, List.of(redirect, hairpin));
+        List<FlowRule> bicast = new ArrayList<>();
+        if (topology.settings().bicast()) {
+            // deliver at A exactly as the server's route does, then copy into the tunnel
+            TrafficTreatment local = deliverToServer(server, attachment(server, a.name()));
+            bicast.add(migrationRule(id, index, a.pe(), PRIORITY_BICAST, toServer, then(local, pushLabel(label, into))));
+            bicast.add(migrationRule(id, index, a.pe(), PRIORITY_BICAST_HAIRPIN,
+                    DefaultTrafficSelector.builder(toServer).matchInPort(into).build(),
+                    then(local, pushLabel(label, PortNumber.IN_PORT))));
+        }
+        return new MigrationPlan(forward, reverse, tunnel, reverseIngress, List.of(redirect, hairpin), bicast);
     }
 
     /** The port {@code server} attaches to at {@code dcName}'s PE. */
@@ -256,6 +268,14 @@ public final class NetworkPlanner {
 
     private static boolean outputsTo(Instruction i, PortNumber port) {
         return i.type() == Instruction.Type.OUTPUT && ((Instructions.OutputInstruction) i).port().equals(port);
+    }
+
+    /** {@code first}'s actions followed by {@code second}'s, in one action list. */
+    private static TrafficTreatment then(TrafficTreatment first, TrafficTreatment second) {
+        TrafficTreatment.Builder both = DefaultTrafficTreatment.builder();
+        first.allInstructions().forEach(both::add);
+        second.allInstructions().forEach(both::add);
+        return both.build();
     }
 
     private static TrafficTreatment output(PortNumber port) {

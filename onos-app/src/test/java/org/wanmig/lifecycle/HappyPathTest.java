@@ -106,4 +106,17 @@ class HappyPathTest {
                         && r.deviceId().equals(f.topology.dataCenter("dcA").orElseThrow().pe())));
         assertEquals("dcA", f.manager.location("vs1"));
     }
+
+    @Test
+    void bicastCopiesAreInPlaceWhileMigratingAndGoneAfterwards() {
+        f = LifecycleFixture.start(c -> org.wanmig.testing.Topologies.migration(c).put("bicast", true));
+        org.wanmig.api.MigrationId id = f.migrating("vs1");
+        java.util.List<org.onosproject.net.flow.FlowRule> copies =
+                f.manager.planner().migration(f.record(id)).bicast();
+        assertEquals(2, copies.size());
+        assertTrue(f.network.rulesOfMigration(id.value()).containsAll(copies), "copies installed before the move");
+        f.manager.hypervisorCompleted(id, "moved");
+        f.awaitState(id, MigrationState.COMPLETED);
+        assertTrue(f.network.rulesOfMigration(id.value()).isEmpty(), "copies torn down with the tunnel");
+    }
 }
