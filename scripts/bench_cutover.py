@@ -63,12 +63,26 @@ def per_migration(probes, spans):
 
 # ---------------------------------------------------------------- the two runs
 
+def runtime_config(args, workdir):
+    """The 2-DC config, with migration.bicast set when --bicast asks for it."""
+    if not args.bicast:
+        return tb.CONFIG_2DC
+    with open(tb.CONFIG_2DC) as f:
+        netcfg = json.load(f)
+    netcfg['apps']['org.wanmig.app']['wanmig'].setdefault('migration', {})['bicast'] = True
+    path = os.path.join(workdir, 'wanmig-2dc-bicast.json')
+    with open(path, 'w') as f:
+        json.dump(netcfg, f, indent=2)
+    return path
+
+
 def run_wanmig(args, model, workdir):
     runtime = net = hypervisor = server = client = None
     probe_path = os.path.join(workdir, 'probes-wanmig.json')
     records = []
     try:
-        runtime = tb.Runtime(state_dir=tempfile.mkdtemp(prefix='wanmig-bench-state-'),
+        runtime = tb.Runtime(config=runtime_config(args, workdir),
+                             state_dir=tempfile.mkdtemp(prefix='wanmig-bench-state-'),
                              log_path=os.path.join(workdir, 'runtime.log')).start()
         net = tb.start_net()
         hypervisor = tb.Hypervisor(model=model).start()
@@ -221,6 +235,8 @@ def main():
     parser.add_argument('--dirty-mb-s', type=float, default=20)
     parser.add_argument('--hv-bw-mbit', type=float, default=1000)
     parser.add_argument('--gap', type=float, default=0.3, help='seconds between migrations')
+    parser.add_argument('--bicast', action='store_true',
+                        help='PE_A copies server-bound traffic into the tunnel from PREPARING on (migration.bicast)')
     parser.add_argument('--out', default=os.path.join(tb.REPO, 'out'))
     args = parser.parse_args()
     if os.geteuid() != 0:
