@@ -53,7 +53,7 @@ class Storage:
         self.net = net
         self.workdir = workdir
         self.size_mb = size_mb
-        self.agents, self.relays = {}, []
+        self.agents, self.relays, self.outer = {}, [], {}
 
     def image(self, dc):
         return os.path.join(self.workdir, SIDES[dc][0], DISK + '.img')
@@ -89,6 +89,7 @@ class Storage:
                                      stderr=subprocess.DEVNULL, start_new_session=True)
             tb.STARTED.append(outer)
             self.relays += [inner, outer]
+            self.outer[dc] = outer
         for dc in SIDES:
             tb.wait_until(lambda: self._answers(dc), timeout, 0.5, 'the %s agent answering through its relay' % dc)
         # the replica is attached and the initial sync (hash compare) is over
@@ -98,6 +99,8 @@ class Storage:
     def _answers(self, dc):
         if self.agents[dc].poll() is not None:
             raise RuntimeError('%s agent exited with %s; see %s' % (dc, self.agents[dc].returncode, self.agent_log(dc)))
+        if self.outer[dc].poll() is not None:
+            raise RuntimeError('%s relay on 127.0.0.1:%d exited (port in use?)' % (dc, SIDES[dc][3]))
         try:
             self.status(dc)
             return True
