@@ -89,20 +89,22 @@ def run_wanmig(args, model, workdir):
         tb.wait_until(lambda: len(tb.switches_connected(tb.SWITCHES_2DC)) == 5, 60, 0.5, 'switches')
         h1, vs1 = net.get('h1', 'vs1')
         tb.wait_until(lambda: tb.pings(h1, tb.VS1_IP), 60, 0.5, 'h1 reaching vs1')
-        server = tb.start_probe_server(vs1, duration=args.count * 30 + 120)
-        client = tb.start_probe_client(h1, probe_path, rate=args.rate, duration=args.count * 30 + 60)
+        server = tb.start_probe_server(vs1, duration=(args.count + args.warmup) * 30 + 120)
+        client = tb.start_probe_client(h1, probe_path, rate=args.rate, duration=(args.count + args.warmup) * 30 + 60)
         time.sleep(1)
-        for i in range(args.count):
+        for i in range(args.warmup + args.count):
             destination = 'dcB' if where_is('vs1-sw')[0] == 'peA' else 'dcA'
             started = time.time()
             migration = tb.start_migration('vs1', destination)
             migration = tb.watch_migration(migration['id'], timeout=120, poll=0.02)
             hv = hypervisor.migrations.get(int(migration['id']))
             records.append({'migration': migration, 'hypervisor': hv.as_dict() if hv else None,
-                            'started': started, 'ended': time.time(),
+                            'started': started, 'ended': time.time(), 'warmup': i < args.warmup,
                             **cutover_latency(migration, hv)})
-            tb.log('wanmig %d/%d: %s -> %s %s, cutover %s ms' % (
-                i + 1, args.count, migration['source'], migration['destination'], migration['state'],
+            tb.log('wanmig %s%d/%d: %s -> %s %s, cutover %s ms' % (
+                'warm-up ' if i < args.warmup else '', i + 1 - (0 if i < args.warmup else args.warmup),
+                args.warmup if i < args.warmup else args.count,
+                migration['source'], migration['destination'], migration['state'],
                 records[-1]['redirectConfirmedMs']))
             time.sleep(args.gap)
         time.sleep(1)
@@ -213,6 +215,8 @@ def print_summary(results):
     for mode in ('wanmig', 'baseline'):
         if mode in results:
             print('%-9s %s' % (mode, json.dumps(results[mode]['summary'])))
+            if 'warmupSummary' in results[mode]:
+                print('%-9s %s' % ('(warm-up)', json.dumps(results[mode]['warmupSummary'])))
     if 'wanmig' in results and 'baseline' in results:
         w, b = results['wanmig']['summary'], results['baseline']['summary']
         results['ratios'] = {
@@ -234,6 +238,8 @@ def main():
     parser.add_argument('--mem-mb', type=float, default=16, help='short pre-copy')
     parser.add_argument('--dirty-mb-s', type=float, default=20)
     parser.add_argument('--hv-bw-mbit', type=float, default=1000)
+    parser.add_argument('--warmup', type=int, default=10,
+                        help='wanmig migrations before the measured ones, reported apart (JIT warm-up)')
     parser.add_argument('--gap', type=float, default=0.3, help='seconds between migrations')
     parser.add_argument('--bicast', action='store_true',
                         help='PE_A copies server-bound traffic into the tunnel from PREPARING on (migration.bicast)')
@@ -254,7 +260,12 @@ def main():
         for mode in (('wanmig', 'baseline') if args.mode == 'both' else (args.mode,)):
             tb.log('---- %s: %d migrations' % (mode, args.count))
             records, _ = runs[mode](args, model, workdir)
-            results[mode] = {'summary': summarize(records), 'migrations': records}
+            # warm-up migrations (the runtime's JIT compiling the cutover path) are kept apart
+            warm = [r for r in records if r.get('warmup')]
+            measured = [r for r in records if not r.get('warmup')]
+            results[mode] = {'summary': summarize(measured), 'migrations': measured}
+            if warm:
+                results[mode].update(warmupSummary=summarize(warm), warmup=warm)
     except KeyboardInterrupt as e:
         tb.log('interrupted (%s)' % e)
         return 130

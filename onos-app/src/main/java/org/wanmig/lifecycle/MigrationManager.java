@@ -265,6 +265,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
 
     @Override
     public Migration hypervisorCompleted(MigrationId id, String detail) {
+        long reportedAt = System.nanoTime(); // the cutover latency counts from here, queueing included
         CompletableFuture<Migration> done = call(() -> {
             requireLeader();
             Run run = activeRun(id);
@@ -276,7 +277,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 throw WanmigException.conflict("status", "migration " + id + " is " + state
                         + "; the hypervisor may report completion only while MIGRATING");
             }
-            return cutover(run, detail);
+            return cutover(run, detail, reportedAt);
         });
         return await(done, id);
     }
@@ -293,6 +294,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
 
     @Override
     public void completed(MigrationId id, String detail) {
+        // drivers that learn of completion themselves call in here, like the REST report
         hypervisorCompleted(id, detail);
     }
 
@@ -349,20 +351,22 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     }
 
     /** CUTOVER: the redirect at PE_A, installed at once; the record says how long it took. */
-    private CompletableFuture<Migration> cutover(Run run, String reported) {
+    private CompletableFuture<Migration> cutover(Run run, String reported, long reportedAt) {
         if (run.cutover != null) {
             return run.cutover; // a repeated report while the redirect is being confirmed waits for the same one
         }
-        long t0 = System.nanoTime();
         int epoch = run.bump(topology.settings().switchTimeout());
         CompletableFuture<Migration> result = new CompletableFuture<>();
         run.cutover = result;
-        network.install(run.plan.redirects()).whenCompleteAsync((x, error) -> inPhase(run, epoch, () -> {
+        // confirmed = the switches' barrier replies arrived: taken where they complete, before the
+        // hop back onto the lifecycle thread
+        network.install(run.plan.redirects()).thenApply(x -> ms(reportedAt))
+                .whenCompleteAsync((confirmedMs, error) -> inPhase(run, epoch, () -> {
             if (error != null) {
                 rollBack(run, FAILED, "CUTOVER failed: " + cause(error)).thenAccept(result::complete);
                 return;
             }
-            advance(run, CUTOVER, String.format("redirect confirmed in %.3f ms; hypervisor: %s", ms(t0),
+            advance(run, CUTOVER, String.format("redirect confirmed in %.3f ms; hypervisor: %s", confirmedMs,
                     reported == null || reported.isBlank() ? "completed" : reported), topology.settings().switchTimeout());
             result.complete(run.record);
             updateRoutes(run);
