@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,13 @@ class Runtime:
     def start(self):
         if not os.path.exists(RUNTIME_JAR):
             raise FileNotFoundError(RUNTIME_JAR + ' is missing: build with mvn -B -q -DskipTests package')
+        if self.process is None or self.process.poll() is not None:
+            # a leftover runtime on the same ports would answer for this one
+            for port in (8181, 6653):
+                with socket.socket() as probe:
+                    probe.settimeout(1)
+                    if probe.connect_ex(('127.0.0.1', port)) == 0:
+                        raise RuntimeError('127.0.0.1:%d is already in use (a runtime left over?)' % port)
         out = open(self.log_path, 'a')
         self.process = subprocess.Popen(
             ['java', '-jar', RUNTIME_JAR, '--config', self.config, '--openflow-port', '6653',
