@@ -117,6 +117,12 @@ def print_storage(s):
     print('  VS writer: %d writes acknowledged (%d to dcA, %d to dcB), %d attempts, errors %s, target switches %d'
           % (w['acked'], w['ackedByTarget'][0], w['ackedByTarget'][1], w['attempts'], w['errors'] or 'none',
              w['switches']))
+    for label, key in (('before the migration (dcA, ASYNC)', 'before'), ('while MIGRATING (dcA, SYNC)', 'migrating'),
+                       ('after COMPLETED (dcB, ASYNC)', 'after')):
+        x = w['latencyMs'][key]
+        if x:
+            print('  write latency %-34s median %.2f ms, p90 %.2f ms, max %.2f ms (%d writes)'
+                  % (label, x['median'], x['p90'], x['max'], x['count']))
     print('  acknowledged writes missing at dcB: %d' % s['missingAtB'])
     print('  images dcA vs dcB after dcB->dcA SYNC + wait-sync: %s' % (
         'identical (%d bytes)' % s['imageBytes'] if s['identical'] else 'DIFFER at offset %s' % s['firstDifference']))
@@ -170,6 +176,16 @@ def plot(report, probes, path):
     plt.close(fig)
 
 
+def latency(writes, since, until):
+    """Median / p90 / max acknowledgement latency of the writes acknowledged in [since, until)."""
+    values = sorted(w[4] for w in writes['acked']
+                    if (since is None or w[3] >= since) and (until is None or w[3] < until))
+    if not values:
+        return None
+    return {'count': len(values), 'median': values[len(values) // 2], 'p90': values[int(len(values) * 0.9)],
+            'max': values[-1]}
+
+
 def storage_report(migration, samples, at_migrating, writes, storage):
     """The agents over the phases, the state at MIGRATING, roles after the route update, the
     writer's figures, and the images compared once dcB (now primary) has synced dcA."""
@@ -199,6 +215,10 @@ def storage_report(migration, samples, at_migrating, writes, storage):
             'duringMigrating': during_migrating,
             'afterRoutesUpdated': after, 'finalStatusB': final_b,
             'writer': {'acked': len(writes['acked']), 'attempts': writes['attempts'], 'errors': writes['errors'],
+                       'latencyMs': {'before': latency(writes, None, spans['REQUESTED'][0]),
+                                     'migrating': latency(writes, *window),
+                                     'after': latency(writes, spans['COMPLETED'][0] if 'COMPLETED' in spans else 1e12,
+                                                      None)},
                        'switches': len(writes['switches']),
                        'ackedByTarget': [sum(1 for w in writes['acked'] if w[2] == i) for i in (0, 1)]},
             'missingAtB': len(missing), 'identical': identical, 'firstDifference': first,

@@ -14,7 +14,7 @@ answers EPERM), a timeout or a closed connection, the same block is retried on t
 in --targets, so after the roles reverse the writer follows the new primary. SIGSTOP/SIGCONT
 (the emulated hypervisor's pause) simply freeze it. SIGTERM/SIGINT: writes the JSON and exits.
 
-Output JSON: acked ([seq, offset, target index, wall time]), attempts, errors (by kind),
+Output JSON: acked ([seq, offset, target index, wall time of the ack, latency ms]), attempts, errors (by kind),
 switches (target changes, with time), targets, blockSize.
 """
 
@@ -141,9 +141,11 @@ def main():
             if conn is not None:
                 result['attempts'] += 1
                 try:
+                    sent = time.monotonic()
                     code = conn.write((seq % blocks) * BLOCK, expected_block(seq))
                     if code == 0:
-                        result['acked'].append([seq, (seq % blocks) * BLOCK, current, time.time()])
+                        result['acked'].append([seq, (seq % blocks) * BLOCK, current, time.time(),
+                                                round((time.monotonic() - sent) * 1000, 3)])
                         ok = True
                     else:
                         error('nbd error %d' % code)

@@ -204,8 +204,8 @@ def missing_writes(image_path, writes):
     sys.path.insert(0, os.path.dirname(WRITER))
     from wanmig_nbd_writer import expected_block, BLOCK
     last = {}
-    for seq, offset, _target, _t in writes['acked']:
-        last[offset] = seq
+    for write in writes['acked']:
+        last[write[1]] = write[0]
     missing = []
     with open(image_path, 'rb') as f:
         for offset, seq in sorted(last.items()):
