@@ -52,8 +52,12 @@ def ensure_ovs():
 
 
 def mininet_cleanup():
-    """What `mn -c` does: removes leftover bridges, veths and Mininet processes."""
+    """What `mn -c` does: removes leftover bridges, veths and Mininet processes; plus the
+    servers' root-side veth ends ("<server>-sw"), whose names `mn -c` does not know."""
     run('mn -c', timeout=120)
+    links = subprocess.run(['ip', '-o', 'link', 'show'], capture_output=True, text=True).stdout
+    for name in re.findall(r'^\d+: (vs\d+-sw)[@:]', links, re.M):
+        subprocess.run(['ip', 'link', 'del', name], capture_output=True)
 
 
 def start_net(bw=None, fail_mode='secure', remote=True, storage=False):
