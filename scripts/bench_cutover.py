@@ -189,9 +189,11 @@ def summarize(records):
     summary = {
         'migrations': len(records),
         'lostOutsidePause': {'mean': round(statistics.mean(x['probesLostOutsidePause'] for x in d), 3),
+                             'migrationsWithLoss': sum(1 for x in d if x['probesLostOutsidePause']),
                              'p50': percentile([x['probesLostOutsidePause'] for x in d], 50),
                              'p99': percentile([x['probesLostOutsidePause'] for x in d], 99)},
-        'networkOutageMs': {'p50': percentile([x['networkOutageMs'] for x in d], 50),
+        'networkOutageMs': {'mean': round(statistics.mean(x['networkOutageMs'] for x in d), 3),
+                            'p50': percentile([x['networkOutageMs'] for x in d], 50),
                             'p99': percentile([x['networkOutageMs'] for x in d], 99)},
         'recoveryMs': {'p50': percentile([r['recoveryMs'] for r in records], 50),
                        'p99': percentile([r['recoveryMs'] for r in records], 99)},
@@ -221,6 +223,7 @@ def print_summary(results):
         w, b = results['wanmig']['summary'], results['baseline']['summary']
         results['ratios'] = {
             'lostOutsidePause.mean (baseline/wanmig)': ratio(b['lostOutsidePause']['mean'], w['lostOutsidePause']['mean']),
+            'networkOutageMs.mean (baseline/wanmig)': ratio(b['networkOutageMs']['mean'], w['networkOutageMs']['mean']),
             'networkOutageMs.p50 (baseline/wanmig)': ratio(b['networkOutageMs']['p50'], w['networkOutageMs']['p50']),
             'networkOutageMs.p99 (baseline/wanmig)': ratio(b['networkOutageMs']['p99'], w['networkOutageMs']['p99']),
             'recoveryMs.p50 (baseline/wanmig)': ratio(b['recoveryMs']['p50'], w['recoveryMs']['p50']),
