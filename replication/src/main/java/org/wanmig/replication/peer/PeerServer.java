@@ -1,5 +1,7 @@
 package org.wanmig.replication.peer;
 
+import org.wanmig.replication.net.ConnectionAcceptor;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.wanmig.replication.core.ReplicatedDisk;
 import org.wanmig.replication.core.Role;
@@ -12,12 +14,10 @@ import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.logging.Level;
@@ -32,43 +32,19 @@ public final class PeerServer implements Closeable {
     private static final Logger LOG = Logger.getLogger(PeerServer.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final ServerSocket server;
+    private final ConnectionAcceptor acceptor;
     private final PeerAuthenticator auth;
     private final Function<String, ReplicatedDisk> disks;
     private final Map<String, Socket> sessions = new ConcurrentHashMap<>();
-    private final Set<Socket> all = ConcurrentHashMap.newKeySet();
-    private volatile boolean closed;
 
     public PeerServer(InetSocketAddress bind, byte[] psk, Function<String, ReplicatedDisk> disks) throws IOException {
         this.auth = new PeerAuthenticator(psk);
         this.disks = disks;
-        server = new ServerSocket();
-        server.setReuseAddress(true);
-        server.bind(bind, 16);
-        Thread t = new Thread(this::acceptLoop, "peer-accept-" + port());
-        t.setDaemon(true);
-        t.start();
-        LOG.info("peer server listening on " + server.getLocalSocketAddress());
+        this.acceptor = new ConnectionAcceptor("peer", bind, 16, this::serve);
     }
 
     public int port() {
-        return server.getLocalPort();
-    }
-
-    private void acceptLoop() {
-        while (!closed) {
-            try {
-                Socket s = server.accept();
-                all.add(s);
-                Thread t = new Thread(() -> serve(s), "peer-in-" + s.getRemoteSocketAddress());
-                t.setDaemon(true);
-                t.start();
-            } catch (IOException e) {
-                if (!closed) {
-                    LOG.warning("peer accept failed: " + e);
-                }
-            }
-        }
+        return acceptor.port();
     }
 
     private void serve(Socket s) {
@@ -117,7 +93,6 @@ public final class PeerServer implements Closeable {
             // Malformed input or a local error: drop this stream, never the agent.
             LOG.log(Level.WARNING, "peer stream " + (diskName == null ? "" : diskName + " ") + "failed: " + e);
         } finally {
-            all.remove(s);
             if (diskName != null) {
                 boolean wasCurrent = sessions.remove(diskName, s);
                 if (wasCurrent || !sessions.containsKey(diskName)) {
@@ -141,14 +116,6 @@ public final class PeerServer implements Closeable {
 
     @Override
     public void close() throws IOException {
-        closed = true;
-        server.close();
-        for (Socket s : all) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closing anyway
-            }
-        }
+        acceptor.close();
     }
 }
