@@ -20,13 +20,19 @@ Run it with:
 The WAN core has a loop: use it with the wanmig controller, never in standalone (learning) mode.
 """
 
+import inspect
+import os
+import sys
 from functools import partial
 
 from mininet.link import Link, TCLink
 from mininet.net import Mininet
-from mininet.node import Host, OVSSwitch, RemoteController
+from mininet.node import RemoteController
 from mininet.topo import Topo
-from mininet.log import warn
+
+# `mn --custom` execs this file without its folder on sys.path: find the folder from the code itself
+sys.path.insert(0, os.path.dirname(os.path.abspath(inspect.getsourcefile(lambda: 0))))
+from wanmig_2dc import WanmigHost, server_link_names, switch_opts  # noqa: E402
 
 DPIDS = {  # name: dpid
     'cs1': '0000000000000001', 'core1': '0000000000000002', 'core2': '0000000000000003',
@@ -53,18 +59,6 @@ SERVER_HOSTS = [  # (host, ip/prefix, mac, gateway, pe, port); all start in DC A
 ]
 
 
-class WanmigHost(Host):
-    """A host whose NIC fills in its own checksums: OVS's userspace datapath forwards
-    checksum-offloaded veth packets unfilled and receivers drop them. Needs ethtool."""
-
-    def config(self, **params):
-        result = super().config(**params)
-        for intf in self.intfList():
-            if intf.name != 'lo' and self.cmd('ethtool -K %s tx off >/dev/null 2>&1; echo $?' % intf).strip() != '0':
-                warn('*** %s: cannot switch off checksum offload on %s (install ethtool)\n' % (self, intf))
-        return result
-
-
 class WanMig3DC(Topo):
     """Client sites 1 and 2, WAN core1..3, DCs A, B, C; vs1 and vs2 start in A."""
 
@@ -72,8 +66,7 @@ class WanMig3DC(Topo):
         # Only the WAN links are shaped (htb); access links run at veth speed.
         wan = dict(cls=TCLink, bw=bw) if bw else dict(cls=Link)
         for name, dpid in DPIDS.items():
-            self.addSwitch(name, cls=OVSSwitch, dpid=dpid, datapath='user',
-                           protocols='OpenFlow13', failMode=fail_mode)
+            self.addSwitch(name, **switch_opts(dpid, fail_mode))
         for one, port1, two, port2 in WAN_LINKS:
             self.addLink(one, two, port1=port1, port2=port2, **wan)
         for host, ip, mac, gateway, switch, port in CLIENT_HOSTS:
@@ -81,8 +74,7 @@ class WanMig3DC(Topo):
             self.addLink(host, switch, port2=port)
         for host, ip, mac, gateway, pe, port in SERVER_HOSTS:
             self.addHost(host, cls=WanmigHost, ip=ip, mac=mac, defaultRoute='via ' + gateway)
-            # The switch-side end keeps its name when the hypervisor moves it to another PE.
-            self.addLink(host, pe, port2=port, intfName1=host + '-eth0', intfName2=host + '-sw')
+            self.addLink(host, pe, port2=port, **server_link_names(host))
 
 
 def make_net(bw=None, controller_ip='127.0.0.1', controller_port=6653):
