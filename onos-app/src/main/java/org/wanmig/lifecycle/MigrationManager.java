@@ -17,6 +17,7 @@ import org.wanmig.config.WanTopology;
 import org.wanmig.planner.LabelAllocator;
 import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
+import org.wanmig.planner.RouteChange;
 import org.wanmig.planner.RuleDiff;
 import org.wanmig.spi.HypervisorDriver;
 import org.wanmig.spi.HypervisorListener;
@@ -381,11 +382,10 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private void updateRoutes(Run run) {
         int epoch = run.epoch;
         long t0 = System.nanoTime();
-        RuleDiff diff = RuleDiff.between(planner.serverRoutes(run.server, run.from.name()),
-                planner.serverRoutes(run.server, run.to.name()));
-        CompletableFuture<Void> routes = network.install(diff.toInstall())
+        RouteChange change = planner.routeChange(run.server, run.from.name(), run.to.name());
+        CompletableFuture<Void> routes = installInOrder(change.steps())
                 .thenCompose(x -> network.remove(run.plan.reverseIngress()))
-                .thenCompose(x -> network.remove(diff.toRemove()));
+                .thenCompose(x -> network.remove(change.removals()));
         CompletableFuture<Void> roles = replication.reverseRoles(run.server, run.from, run.to);
         routes.thenCombine(roles, (a, b) -> null).whenCompleteAsync((x, error) -> inPhase(run, epoch, () -> {
             if (error != null) {
@@ -394,7 +394,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             }
             store.setPlacement(run.server.name(), run.to.name());
             advance(run, ROUTES_UPDATED, String.format("%d route rules installed, %d removed, storage primary now %s,"
-                    + " in %.1f ms", diff.toInstall().size(), diff.toRemove().size(), run.to.name(), ms(t0)), null);
+                    + " in %.1f ms", change.installCount(), change.removals().size(), run.to.name(), ms(t0)), null);
             drain(run, topology.settings().drain());
         }), lifecycle);
     }
@@ -450,7 +450,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         // Each step runs whatever the one before did: a switch that cannot take the restored routes
         // must not leave the tunnel and redirect behind on every other switch.
         List<Throwable> netErrors = new java.util.concurrent.CopyOnWriteArrayList<>();
-        CompletableFuture<Void> network = step(this.network.install(restore), netErrors)
+        // back to the source in the route update's safe order, then every source rule again (the
+        // routes in force may be half-way between the two)
+        RouteChange back = planner.routeChange(run.server, location(run.server.name()), run.from.name());
+        CompletableFuture<Void> network = step(installInOrder(back.steps()), netErrors)
+                .thenCompose(x -> step(this.network.install(restore), netErrors))
                 .thenCompose(x -> step(this.network.remove(run.plan.all()), netErrors))
                 .thenCompose(x -> step(this.network.remove(leftovers), netErrors))
                 .thenApply(x -> {
@@ -476,6 +480,15 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             finish(run, problems.isEmpty() ? end : FAILED, detail);
         }), lifecycle);
         return run.rollingBack;
+    }
+
+    /** Installs each step once the one before is confirmed. */
+    private CompletableFuture<Void> installInOrder(List<List<FlowRule>> steps) {
+        CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
+        for (List<FlowRule> step : steps) {
+            done = done.thenCompose(x -> network.install(step));
+        }
+        return done;
     }
 
     /** The step's outcome as a value: its error, if any, is collected instead of ending the chain. */

@@ -143,6 +143,32 @@ public final class NetworkPlanner {
         return rules;
     }
 
+    /** The server's routes moved from {@code fromDc} to {@code toDc}, in a safe order (see {@link RouteChange}). */
+    public RouteChange routeChange(VirtualServer server, String fromDc, String toDc) {
+        RuleDiff diff = RuleDiff.between(serverRoutes(server, fromDc), serverRoutes(server, toDc));
+        DeviceId pe = dataCenter(toDc).pe();
+        Map<DeviceId, PortNumber> tree = graph.treeToward(pe);
+        java.util.TreeMap<Integer, List<FlowRule>> byDistance = new java.util.TreeMap<>();
+        for (FlowRule r : diff.replacements()) {
+            byDistance.computeIfAbsent(hopsToward(r.deviceId(), pe, tree), d -> new ArrayList<>()).add(r);
+        }
+        List<List<FlowRule>> steps = new ArrayList<>();
+        steps.add(diff.additions());
+        steps.addAll(byDistance.values());
+        return new RouteChange(steps, diff.toRemove());
+    }
+
+    /** Hops from {@code at} to {@code root} along {@code tree}; unreachable switches count as farthest. */
+    private int hopsToward(DeviceId at, DeviceId root, Map<DeviceId, PortNumber> tree) {
+        int hops = 0;
+        for (DeviceId d = at; !d.equals(root); d = graph.neighbour(d, tree.get(d))) {
+            if (!tree.containsKey(d) || ++hops > switches.size()) {
+                return Integer.MAX_VALUE;
+            }
+        }
+        return hops;
+    }
+
     /** The rules of a migration; all carry the migration's cookie. */
     public MigrationPlan migration(Migration m) {
         VirtualServer server = topology.server(m.server())

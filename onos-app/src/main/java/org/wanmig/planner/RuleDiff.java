@@ -17,22 +17,27 @@ import java.util.Objects;
  * keys that the new set lacks are removed. Removing by key must never delete a replacement.
  */
 public final class RuleDiff {
-    private final List<FlowRule> toInstall;
+    private final List<FlowRule> additions;
+    private final List<FlowRule> replacements;
     private final List<FlowRule> toRemove;
 
-    private RuleDiff(List<FlowRule> toInstall, List<FlowRule> toRemove) {
-        this.toInstall = List.copyOf(toInstall);
+    private RuleDiff(List<FlowRule> additions, List<FlowRule> replacements, List<FlowRule> toRemove) {
+        this.additions = List.copyOf(additions);
+        this.replacements = List.copyOf(replacements);
         this.toRemove = List.copyOf(toRemove);
     }
 
     public static RuleDiff between(Collection<FlowRule> from, Collection<FlowRule> to) {
         Map<Key, FlowRule> old = index(from);
         Map<Key, FlowRule> next = index(to);
-        List<FlowRule> install = new ArrayList<>();
+        List<FlowRule> additions = new ArrayList<>();
+        List<FlowRule> replacements = new ArrayList<>();
         next.forEach((k, r) -> {
             FlowRule was = old.get(k);
-            if (was == null || !was.treatment().equals(r.treatment()) || was.id().value() != r.id().value()) {
-                install.add(r);
+            if (was == null) {
+                additions.add(r);
+            } else if (!was.treatment().equals(r.treatment()) || was.id().value() != r.id().value()) {
+                replacements.add(r);
             }
         });
         List<FlowRule> remove = new ArrayList<>();
@@ -41,7 +46,7 @@ public final class RuleDiff {
                 remove.add(r);
             }
         });
-        return new RuleDiff(install, remove);
+        return new RuleDiff(additions, replacements, remove);
     }
 
     private static Map<Key, FlowRule> index(Collection<FlowRule> rules) {
@@ -50,8 +55,25 @@ public final class RuleDiff {
         return map;
     }
 
+    /** Everything to install: {@link #additions()} and {@link #replacements()}. */
     public List<FlowRule> toInstall() {
-        return toInstall;
+        List<FlowRule> all = new ArrayList<>(additions);
+        all.addAll(replacements);
+        return all;
+    }
+
+    /**
+     * Rules for keys the old set lacks: on a new path these are the switches downstream of the
+     * first one that changes, so they go in (confirmed) before any {@link #replacements()} turns
+     * traffic onto that path; otherwise packets meet a switch with no rule for them yet.
+     */
+    public List<FlowRule> additions() {
+        return additions;
+    }
+
+    /** Rules that change what an existing key does: installed after the additions. */
+    public List<FlowRule> replacements() {
+        return replacements;
     }
 
     public List<FlowRule> toRemove() {
