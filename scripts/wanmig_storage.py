@@ -185,17 +185,8 @@ def start_writer(host, out_path, rate=50, duration=300, size_mb=64):
 
 
 def stop_writer(process, out_path, timeout=10):
-    """SIGCONT (in case it is frozen), SIGTERM, and its JSON."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGCONT)
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-    with open(out_path) as f:
-        return json.load(f)
+    """Stops the writer (frozen or not) and returns its JSON: the acknowledged writes."""
+    return tb.stop_and_read(process, out_path, timeout)
 
 
 def missing_writes(image_path, writes):

@@ -296,7 +296,13 @@ def start_probe_client(host, out_path, server=VS1_IP, rate=200, duration=60):
 
 def stop_probe_client(process, out_path, timeout=15):
     """SIGTERM the client (it writes its results) and read them."""
+    return stop_and_read(process, out_path, timeout)
+
+
+def stop_and_read(process, out_path, timeout):
+    """SIGCONT (it may be frozen with its host), SIGTERM, and the JSON it writes on the way out."""
     if process.poll() is None:
+        process.send_signal(signal.SIGCONT)
         process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout)

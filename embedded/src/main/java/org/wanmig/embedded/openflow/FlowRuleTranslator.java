@@ -52,8 +52,6 @@ import java.util.TreeMap;
  * approximated, so a rule is either installed exactly as planned or not at all.
  */
 public final class FlowRuleTranslator {
-    /** The top 16 bits of every cookie wanmig gives its rules; reconciliation only touches these. */
-    public static final long COOKIE_TAG = 0x57A9L;
     /** OFPCML_NO_BUFFER: send the whole packet to the controller, unbuffered. */
     static final int NO_BUFFER_MAX_LEN = 0xffff;
 
@@ -63,11 +61,6 @@ public final class FlowRuleTranslator {
     private static final int ETH_TYPE_MPLS = 0x8847;
 
     private FlowRuleTranslator() {
-    }
-
-    /** Whether a cookie carries wanmig's tag, i.e. the rule is ours to reconcile. */
-    public static boolean isWanmigCookie(long cookie) {
-        return (cookie >>> 48) == COOKIE_TAG;
     }
 
     /** The OpenFlow cookie of a rule: ONOS uses the cookie given to withCookie() as the flow id. */

@@ -1,5 +1,7 @@
 package org.wanmig.embedded.openflow;
 
+import org.wanmig.planner.Cookies;
+
 import io.netty.util.concurrent.DefaultThreadFactory;
 import org.onosproject.net.DeviceId;
 import org.onosproject.net.flow.FlowRule;
@@ -152,7 +154,7 @@ public final class OpenFlowNetworkProgrammer implements NetworkProgrammer, AutoC
             if (sw.isEmpty()) {
                 for (FlowRule rule : rules) {
                     long cookie = FlowRuleTranslator.cookie(rule);
-                    if (!FlowRuleTranslator.isWanmigCookie(cookie)) {
+                    if (!Cookies.isOurs(cookie)) {
                         return CompletableFuture.failedFuture(new SwitchException(device, cookie,
                                 "switch not connected, and an untagged rule would not be removed on reconnect"));
                     }
@@ -243,7 +245,7 @@ public final class OpenFlowNetworkProgrammer implements NetworkProgrammer, AutoC
             }
             for (OFFlowStatsEntry entry : entries) {
                 long cookie = entry.getCookie().getValue();
-                if (FlowRuleTranslator.isWanmigCookie(cookie) && !desiredSlots.contains(FlowRuleTranslator.slot(entry))) {
+                if (Cookies.isOurs(cookie) && !desiredSlots.contains(FlowRuleTranslator.slot(entry))) {
                     mods.add(FlowRuleTranslator.toFlowDeleteStrict(entry, sw.nextXid()));
                     removed.add(cookie);
                 }

@@ -255,9 +255,9 @@ class FlowRuleTranslatorTest {
 
     @Test
     void cookieTagAndDeviceIds() {
-        assertTrue(FlowRuleTranslator.isWanmigCookie(COOKIE));
-        assertFalse(FlowRuleTranslator.isWanmigCookie(0x1234_0000_0000_0001L));
-        assertFalse(FlowRuleTranslator.isWanmigCookie(0));
+        assertTrue(org.wanmig.planner.Cookies.isOurs(COOKIE));
+        assertFalse(org.wanmig.planner.Cookies.isOurs(0x1234_0000_0000_0001L));
+        assertFalse(org.wanmig.planner.Cookies.isOurs(0));
         assertEquals(DeviceId.deviceId("of:00000000000000a1"), FlowRuleTranslator.deviceId(0xa1));
         assertEquals(0xfedcba9876543210L, FlowRuleTranslator.dpid(FlowRuleTranslator.deviceId(0xfedcba9876543210L)));
         assertThrows(IllegalArgumentException.class, () -> FlowRuleTranslator.dpid(DeviceId.deviceId("rest:x")));

@@ -106,7 +106,7 @@ class OpenFlowOvsIT {
     }
 
     private FlowRule rule(Ovs.Bridge br, int priority, TrafficSelector selector, TrafficTreatment treatment) {
-        long cookie = (FlowRuleTranslator.COOKIE_TAG << 48) | (++cookies & 0xffff_ffff_ffffL);
+        long cookie = org.wanmig.planner.Cookies.TAG | (++cookies & 0xffff_ffff_ffffL);
         return DefaultFlowRule.builder().forDevice(device(br)).forTable(0).withPriority(priority)
                 .withCookie(cookie).makePermanent().withSelector(selector).withTreatment(treatment).build();
     }
