@@ -230,7 +230,7 @@ def watch_migration(mid, timeout=120, on_change=None, poll=0.05):
 
 # ---------------------------------------------------------------- flows and cookies
 
-# Cookie layout of every wanmig rule (onos-app planner/Cookies.java): tag 63..48, kind 47..44,
+# Cookie layout of every wanmig rule (core planner/Cookies.java): tag 63..48, kind 47..44,
 # owner 43..20 (server number, migration id or site number), rule index 19..0.
 WANMIG_COOKIE_TAG = 0x57A9
 KIND_SERVER_ROUTE, KIND_MIGRATION, KIND_INFRASTRUCTURE, KIND_SITE_ROUTE = 1, 2, 3, 4

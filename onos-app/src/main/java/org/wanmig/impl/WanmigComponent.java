@@ -33,14 +33,12 @@ import org.wanmig.config.MigrationSettings;
 import org.wanmig.config.VirtualServer;
 import org.wanmig.config.WanTopology;
 import org.wanmig.config.WanTopologyParser;
-import org.wanmig.config.WanmigConfig;
 import org.wanmig.codec.WanmigCodecs;
 import org.wanmig.drivers.AgentReplicationClient;
 import org.wanmig.drivers.HypervisorDrivers;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.net.GatewayArpResponder;
 import org.wanmig.planner.NetworkPlanner;
-import org.wanmig.store.DistributedMigrationStore;
 
 import java.net.URI;
 import java.time.Clock;

@@ -1,5 +1,6 @@
 package org.wanmig.impl;
 
+import org.wanmig.testing.WanmigFixtures;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.wanmig.impl.WanmigFixtures.APP_ID;
+import static org.wanmig.testing.WanmigFixtures.APP_ID;
 
 class FlowRuleNetworkProgrammerTest {
     private static final DeviceId PE_A = DeviceId.deviceId("of:000000000000000a");

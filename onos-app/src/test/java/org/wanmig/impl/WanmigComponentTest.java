@@ -1,5 +1,6 @@
 package org.wanmig.impl;
 
+import org.wanmig.testing.WanmigFixtures;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -32,7 +33,6 @@ import org.wanmig.api.Migration;
 import org.wanmig.api.WanmigException;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
-import org.wanmig.config.WanmigConfig;
 import org.wanmig.planner.Cookies;
 
 import java.nio.ByteBuffer;
@@ -46,7 +46,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.wanmig.impl.WanmigFixtures.APP_ID;
+import static org.wanmig.testing.WanmigFixtures.APP_ID;
 
 /** The component with ONOS's services replaced by adapters: activation, configuration, leadership, ARP. */
 class WanmigComponentTest {

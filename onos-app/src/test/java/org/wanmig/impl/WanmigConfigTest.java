@@ -1,5 +1,6 @@
 package org.wanmig.impl;
 
+import org.wanmig.testing.WanmigFixtures;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
@@ -8,7 +9,6 @@ import org.onosproject.net.config.basics.SubjectFactories;
 import org.wanmig.config.ConfigException;
 import org.wanmig.config.ConfigProblem;
 import org.wanmig.config.WanTopology;
-import org.wanmig.config.WanmigConfig;
 
 import java.util.List;
 
@@ -16,8 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.wanmig.impl.WanmigFixtures.APP_ID;
-import static org.wanmig.impl.WanmigFixtures.MAPPER;
+import static org.wanmig.testing.WanmigFixtures.APP_ID;
+import static org.wanmig.testing.WanmigFixtures.MAPPER;
 
 class WanmigConfigTest {
 

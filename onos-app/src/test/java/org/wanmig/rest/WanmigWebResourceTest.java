@@ -16,8 +16,8 @@ import org.wanmig.api.MigrationService;
 import org.wanmig.api.MigrationState;
 import org.wanmig.codec.WanmigCodecs;
 import org.wanmig.impl.PlannerService;
-import org.wanmig.impl.WanmigFixtures;
-import org.wanmig.impl.WanmigFixtures.RecordingNetwork;
+import org.wanmig.testing.WanmigFixtures;
+import org.wanmig.testing.WanmigFixtures.RecordingNetwork;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.planner.Cookies;
 import org.wanmig.store.InMemoryMigrationStore;
@@ -32,7 +32,7 @@ import java.util.stream.Collectors;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.wanmig.impl.WanmigFixtures.MAPPER;
+import static org.wanmig.testing.WanmigFixtures.MAPPER;
 
 /**
  * The REST API through Jersey and ONOS's web-resource plumbing, on a real MigrationManager whose

@@ -1,4 +1,4 @@
-package org.wanmig.store;
+package org.wanmig.impl;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package org.wanmig.impl;
+package org.wanmig.testing;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

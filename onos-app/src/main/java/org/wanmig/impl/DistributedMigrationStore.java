@@ -1,4 +1,4 @@
-package org.wanmig.store;
+package org.wanmig.impl;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

@@ -1,6 +1,10 @@
-package org.wanmig.config;
+package org.wanmig.impl;
 
 import org.onosproject.core.ApplicationId;
+import org.wanmig.config.ConfigException;
+import org.wanmig.config.ConfigProblem;
+import org.wanmig.config.WanTopology;
+import org.wanmig.config.WanTopologyParser;
 import org.onosproject.net.config.Config;
 import org.onosproject.net.config.ConfigFactory;
 import org.onosproject.net.config.basics.SubjectFactories;
