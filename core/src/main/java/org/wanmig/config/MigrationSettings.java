@@ -1,5 +1,6 @@
 package org.wanmig.config;
 
+
 import java.net.URI;
 import java.time.Duration;
 import java.util.Objects;
@@ -17,9 +18,18 @@ public final class MigrationSettings {
     private final String hypervisorDriver;
     private final URI hypervisorUrl;
     private final boolean bicast;
+    private final QemuOptions qemu;
 
     public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
                              Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast) {
+        this(prepareTimeout, migrateTimeout, switchTimeout, drain, hypervisorDriver, hypervisorUrl, bicast,
+                QemuOptions.NONE);
+    }
+
+    public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
+                             Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast,
+                             QemuOptions qemu) {
+        this.qemu = Objects.requireNonNull(qemu);
         this.prepareTimeout = Objects.requireNonNull(prepareTimeout);
         this.migrateTimeout = Objects.requireNonNull(migrateTimeout);
         this.switchTimeout = Objects.requireNonNull(switchTimeout);
@@ -65,6 +75,11 @@ public final class MigrationSettings {
      * Costs WAN bandwidth (server-bound traffic crosses twice) for the length of the migration;
      * off by default, as in the paper, where nothing is redirected before completion.
      */
+    /** The qemu driver's agents and migration parameters ({@link QemuOptions#NONE} for other drivers). */
+    public QemuOptions qemu() {
+        return qemu;
+    }
+
     public boolean bicast() {
         return bicast;
     }
@@ -78,7 +93,7 @@ public final class MigrationSettings {
         return prepareTimeout.equals(s.prepareTimeout) && migrateTimeout.equals(s.migrateTimeout)
                 && switchTimeout.equals(s.switchTimeout) && drain.equals(s.drain)
                 && hypervisorDriver.equals(s.hypervisorDriver) && Objects.equals(hypervisorUrl, s.hypervisorUrl)
-                && bicast == s.bicast;
+                && bicast == s.bicast && qemu.equals(s.qemu);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package org.wanmig.config;
 
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.onlab.packet.Ip4Address;
@@ -35,7 +36,7 @@ public final class WanTopologyParser {
     public static final MacAddress DEFAULT_GATEWAY_MAC = MacAddress.valueOf("00:00:5e:00:01:01");
 
     private static final Pattern OF_DEVICE = Pattern.compile("of:[0-9a-f]{16}");
-    private static final Set<String> DRIVERS = Set.of("rest", "http");
+    private static final Set<String> DRIVERS = Set.of("rest", "http", "qemu");
 
     private final List<ConfigProblem> problems = new ArrayList<>();
 
@@ -78,7 +79,7 @@ public final class WanTopologyParser {
         List<WanLink> links = list(root, "links", this::link, false);
         List<ClientSite> sites = list(root, "clientSites", this::clientSite, false);
         List<VirtualServer> servers = list(root, "servers", this::server, false);
-        MigrationSettings settings = settings(root.path("migration"));
+        MigrationSettings settings = settings(root.path("migration"), dcs);
         if (!problems.isEmpty()) {
             // structural problems first: cross-references over half-read entries would only add noise
             throw new ConfigException(problems);
@@ -234,7 +235,7 @@ public final class WanTopologyParser {
         return new LabelRange(min, max);
     }
 
-    private MigrationSettings settings(JsonNode n) {
+    private MigrationSettings settings(JsonNode n, List<DataCenter> dcs) {
         MigrationSettings d = MigrationSettings.DEFAULTS;
         if (n.isMissingNode() || n.isNull()) {
             return d;
@@ -262,7 +263,64 @@ public final class WanTopologyParser {
         if (bicast != null && !bicast.isNull() && !bicast.isBoolean()) {
             fail("migration.bicast", "must be true or false");
         }
-        return new MigrationSettings(prepare, migrate, sw, drain, driver, url, bicast != null && bicast.asBoolean(false));
+        QemuOptions qemu = "qemu".equals(driver) ? qemuOptions(hv, dcs) : QemuOptions.NONE;
+        return new MigrationSettings(prepare, migrate, sw, drain, driver, url, bicast != null && bicast.asBoolean(false),
+                qemu);
+    }
+
+    /** migration.hypervisor for the qemu driver: an agent per DC and QEMU's migration parameters. */
+    private QemuOptions qemuOptions(JsonNode hv, List<DataCenter> dcs) {
+        String p = "migration.hypervisor";
+        QemuOptions d = QemuOptions.NONE;
+        Map<String, URI> agents = new LinkedHashMap<>();
+        JsonNode a = hv.path("agents");
+        if (!a.isObject()) {
+            fail(p + ".agents", "missing: the qemu driver needs {\"<dc>\": \"http://hypervisor-agent\"} for every data center");
+        } else {
+            a.fields().forEachRemaining(e -> {
+                if (dcs.stream().noneMatch(dc -> dc.name().equals(e.getKey()))) {
+                    fail(p + ".agents." + e.getKey(), "unknown data center");
+                }
+                try {
+                    URI u = URI.create(e.getValue().asText());
+                    if (!"http".equals(u.getScheme()) && !"https".equals(u.getScheme())) {
+                        throw new IllegalArgumentException();
+                    }
+                    agents.put(e.getKey(), u);
+                } catch (IllegalArgumentException x) {
+                    fail(p + ".agents." + e.getKey(), "not an http(s) URL: " + e.getValue());
+                }
+            });
+            dcs.stream().filter(dc -> !a.has(dc.name())).forEach(dc ->
+                    fail(p + ".agents", "missing the hypervisor agent of data center " + dc.name()));
+        }
+        QemuOptions.Switchover switchover = d.switchover();
+        if (hv.has("switchover")) {
+            try {
+                switchover = QemuOptions.Switchover.valueOf(hv.get("switchover").asText().toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                fail(p + ".switchover", "expected \"pause\" (inside QEMU's pause) or \"paper\" (after completion)");
+            }
+        }
+        long downtime = nonNegative(hv, "downtimeLimitMs", d.downtimeLimit().toMillis(), p);
+        long bandwidth = nonNegative(hv, "maxBandwidthMbps", d.maxBandwidthMbps(), p);
+        long compress = nonNegative(hv, "compressBelowMbps", d.compressBelowMbps(), p);
+        if (hv.has("downtimeLimitMs") && downtime == 0) {
+            fail(p + ".downtimeLimitMs", "must be above 0");
+        }
+        return new QemuOptions(agents, switchover, java.time.Duration.ofMillis(downtime), bandwidth, compress);
+    }
+
+    private long nonNegative(JsonNode n, String field, long dflt, String p) {
+        JsonNode v = n.get(field);
+        if (v == null || v.isNull()) {
+            return dflt;
+        }
+        if (!v.canConvertToLong() || !v.isIntegralNumber() || v.asLong() < 0) {
+            fail(p + "." + field, "must be a whole number >= 0");
+            return dflt;
+        }
+        return v.asLong();
     }
 
     // ---- scalars ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ public final class HypervisorDrivers implements Function<WanTopology, Hypervisor
     private final RestReportedHypervisor rest = new RestReportedHypervisor();
     private volatile HttpHypervisorDriver http;
     private volatile URI httpUrl;
+    private volatile QemuHypervisorDriver qemu;
 
     public HypervisorDrivers(URI callbackBase) {
         this.callbackBase = callbackBase;
@@ -21,6 +22,12 @@ public final class HypervisorDrivers implements Function<WanTopology, Hypervisor
     @Override
     public HypervisorDriver apply(WanTopology topology) {
         MigrationSettings s = topology.settings();
+        if ("qemu".equals(s.hypervisorDriver())) {
+            if (qemu == null || !qemu.options().equals(s.qemu())) {
+                qemu = new QemuHypervisorDriver(s.qemu());
+            }
+            return qemu;
+        }
         if (!"http".equals(s.hypervisorDriver())) {
             return rest;
         }

@@ -36,6 +36,10 @@ final class JsonHttp {
         return send(HttpRequest.newBuilder(uri).timeout(timeout).GET());
     }
 
+    CompletableFuture<JsonNode> delete(URI uri, Duration timeout) {
+        return send(HttpRequest.newBuilder(uri).timeout(timeout).DELETE());
+    }
+
     private CompletableFuture<JsonNode> send(HttpRequest.Builder req) {
         if (authorization != null) {
             req.header("Authorization", authorization);

@@ -1,0 +1,351 @@
+package org.wanmig.drivers;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+import org.wanmig.config.DataCenter;
+import org.wanmig.config.VirtualServer;
+import org.wanmig.config.QemuOptions;
+import org.wanmig.drivers.qemu.QmpClient;
+import org.wanmig.spi.HypervisorDriver;
+import org.wanmig.spi.HypervisorListener;
+
+import java.io.IOException;
+import java.net.URI;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Live-migrates QEMU guests over QMP. Each data center runs a small hypervisor agent that knows
+ * its QEMU processes: it tells where a running guest's QMP socket is, and starts the destination
+ * QEMU with {@code -incoming} (only something on the destination host can). The MMS speaks QMP
+ * to the source itself: capabilities, parameters, {@code migrate}, and, in {@code pause} mode,
+ * {@code migrate-continue} once the listener has switched network and storage over inside the
+ * pause. QMP events become timeline entries.
+ *
+ * <p>Agent API (JSON over HTTP): {@code GET /vms/{server}} gives {@code {"state","qmp"}};
+ * {@code POST /vms/{server}/incoming} starts the destination and gives {@code {"uri","qmp"}};
+ * {@code DELETE /vms/{server}/incoming} stops it; {@code POST /vms/{server}/started} and
+ * {@code POST /vms/{server}/stop} record the move at the destination and end the source.
+ */
+public final class QemuHypervisorDriver implements HypervisorDriver {
+    private static final Logger log = LoggerFactory.getLogger(QemuHypervisorDriver.class);
+    private static final Duration AGENT_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
+    /** How long after the source's "completed" the destination may take to emit RESUME. */
+    private static final Duration RESUME_WAIT = Duration.ofSeconds(10);
+
+    private final QemuOptions options;
+    private final JsonHttp http = new JsonHttp(null);
+    private final Map<MigrationId, Session> sessions = new ConcurrentHashMap<>();
+    /** Connecting to agents and QEMU blocks: never on the caller's (lifecycle) thread. */
+    private final ExecutorService worker = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "qemu-driver");
+        t.setDaemon(true);
+        return t;
+    });
+
+    public QemuHypervisorDriver(QemuOptions options) {
+        this.options = options;
+    }
+
+    @Override
+    public String name() {
+        return "qemu";
+    }
+
+    public QemuOptions options() {
+        return options;
+    }
+
+    @Override
+    public void migrate(Migration m, VirtualServer server, DataCenter from, DataCenter to,
+                        HypervisorListener listener) {
+        Session fresh = new Session(m.id(), server.name(), from.name(), to.name(), listener);
+        Session existing = sessions.putIfAbsent(m.id(), fresh);
+        if (existing != null) {
+            // A resumed MMS asks again: the session under way reports when it ends.
+            log.info("migration {}: QEMU migration of {} already under way", m.id(), server.name());
+            return;
+        }
+        worker.execute(fresh::start);
+    }
+
+    @Override
+    public void abort(Migration m, VirtualServer server, DataCenter from, DataCenter to, boolean serverMoved) {
+        Session s = sessions.get(m.id());
+        if (serverMoved) {
+            // The guest runs at B on the promoted disk; taking it back is a migration of its own.
+            log.warn("migration {}: {} already runs in {}; it stays there (migrate it back to return)",
+                    m.id(), server.name(), to.name());
+            if (s != null) {
+                s.end();
+            }
+            return;
+        }
+        Session target = s != null ? s : new Session(m.id(), server.name(), from.name(), to.name(), null);
+        worker.execute(target::cancel);
+    }
+
+    private URI agent(String dc, String path) {
+        URI base = options.agents().get(dc);
+        if (base == null) {
+            throw new IllegalStateException("no hypervisor agent configured for " + dc);
+        }
+        String b = base.toString().endsWith("/") ? base.toString() : base + "/";
+        return URI.create(b + path);
+    }
+
+    private static String mb(long bytes) {
+        return String.format("%.1f MiB", bytes / 1048576.0);
+    }
+
+    /** One QEMU migration: the source's QMP connection and what QEMU said so far. */
+    private final class Session {
+        private final MigrationId id;
+        private final String server;
+        private final String from;
+        private final String to;
+        private final HypervisorListener listener;
+        private final CompletableFuture<Void> resumed = new CompletableFuture<>();
+        private volatile QmpClient source;
+        private volatile QmpClient destination;
+        private volatile boolean finished;
+
+        Session(MigrationId id, String server, String from, String to, HypervisorListener listener) {
+            this.id = id;
+            this.server = server;
+            this.from = from;
+            this.to = to;
+            this.listener = listener;
+        }
+
+        void start() {
+            try {
+                JsonNode src = http.get(agent(from, "vms/" + server), AGENT_TIMEOUT).join();
+                if (!"running".equals(src.path("state").asText())) {
+                    throw new IllegalStateException(server + " is " + src.path("state").asText("unknown")
+                            + " at " + from + ", not running");
+                }
+                ObjectNode req = JsonHttp.mapper().createObjectNode().put("migration", id.value());
+                JsonNode dst = http.post(agent(to, "vms/" + server + "/incoming"), req, AGENT_TIMEOUT).join();
+                String uri = dst.path("uri").asText(null);
+                if (uri == null) {
+                    throw new IllegalStateException("hypervisor agent of " + to + " gave no incoming URI: " + dst);
+                }
+                if (dst.hasNonNull("qmp")) {
+                    destination = QmpClient.connect(dst.get("qmp").asText(), QMP_TIMEOUT, this::onDestinationEvent);
+                }
+                source = QmpClient.connect(src.path("qmp").asText(), QMP_TIMEOUT, this::onSourceEvent);
+                source.closed().thenRun(() -> {
+                    if (!finished) {
+                        fail("the source QEMU's QMP connection closed during the migration");
+                    }
+                });
+                configure();
+                ObjectNode migrate = QmpClient.args().put("uri", uri);
+                source.call("migrate", migrate, QMP_TIMEOUT);
+                progress("QEMU migrating " + server + " to " + uri + " (switchover "
+                        + options.switchover().name().toLowerCase() + ", downtime-limit "
+                        + options.downtimeLimit().toMillis() + " ms"
+                        + (options.maxBandwidthMbps() > 0 ? ", max-bandwidth " + options.maxBandwidthMbps() + " Mbit/s" : "")
+                        + (options.compress() ? ", xbzrle" : "") + ")");
+            } catch (RuntimeException | IOException e) {
+                Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+                cleanupDestination();
+                fail("QEMU migration did not start: " + cause.getMessage());
+            }
+        }
+
+        private void configure() throws IOException {
+            ObjectNode caps = QmpClient.args();
+            var list = caps.putArray("capabilities");
+            list.addObject().put("capability", "events").put("state", true);
+            list.addObject().put("capability", "pause-before-switchover")
+                    .put("state", options.switchover() == QemuOptions.Switchover.PAUSE);
+            list.addObject().put("capability", "xbzrle").put("state", options.compress());
+            source.call("migrate-set-capabilities", caps, QMP_TIMEOUT);
+            ObjectNode params = QmpClient.args().put("downtime-limit", options.downtimeLimit().toMillis());
+            if (options.maxBandwidthMbps() > 0) {
+                params.put("max-bandwidth", options.maxBandwidthMbps() * 1_000_000 / 8);
+            }
+            source.call("migrate-set-parameters", params, QMP_TIMEOUT);
+        }
+
+        private void onSourceEvent(JsonNode event) {
+            String name = event.path("event").asText();
+            JsonNode data = event.path("data");
+            if ("MIGRATION_PASS".equals(name)) {
+                progress("pre-copy pass " + data.path("pass").asInt() + stats());
+            } else if ("MIGRATION".equals(name)) {
+                String status = data.path("status").asText();
+                switch (status) {
+                    case "pre-switchover":
+                        worker.execute(this::switchover);
+                        break;
+                    case "completed":
+                        worker.execute(this::completed);
+                        break;
+                    case "failed":
+                        worker.execute(() -> {
+                            String why = queryError();
+                            cleanupDestination();
+                            fail("QEMU migration failed" + (why.isEmpty() ? "" : ": " + why));
+                        });
+                        break;
+                    case "cancelled":
+                        worker.execute(() -> {
+                            cleanupDestination();
+                            fail("QEMU migration cancelled");
+                        });
+                        break;
+                    default:
+                        break;
+                }
+            }
+        }
+
+        private void onDestinationEvent(JsonNode event) {
+            if ("RESUME".equals(event.path("event").asText())) {
+                resumed.complete(null);
+            }
+        }
+
+        /** Paused with RAM copied: the listener switches over, then QEMU sends device state. */
+        private void switchover() {
+            String detail = "paused before switchover" + stats();
+            listener.preSwitchover(id, detail).whenComplete((ok, error) -> worker.execute(() -> {
+                if (error == null) {
+                    try {
+                        source.call("migrate-continue", QmpClient.args().put("state", "pre-switchover"), QMP_TIMEOUT);
+                    } catch (IOException e) {
+                        fail("migrate-continue refused: " + e.getMessage());
+                    }
+                    return;
+                }
+                log.warn("migration {}: switchover refused ({}), cancelling; {} resumes at {}",
+                        id, error.getMessage(), server, from);
+                cancel();
+            }));
+        }
+
+        private void completed() {
+            String stats = completionStats();
+            try {
+                if (destination != null) {
+                    resumed.get(RESUME_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+                }
+                http.post(agent(to, "vms/" + server + "/started"), null, AGENT_TIMEOUT).join();
+            } catch (Exception e) {
+                fail("QEMU completed but the guest did not resume at " + to + ": " + e.getMessage());
+                return;
+            }
+            finished = true;
+            listener.completed(id, "QEMU completed" + stats);
+            http.post(agent(from, "vms/" + server + "/stop"), null, AGENT_TIMEOUT).whenComplete((r, e) -> {
+                if (e != null) {
+                    log.warn("migration {}: stopping the source QEMU at {} failed: {}", id, from, e.getMessage());
+                }
+            });
+            end();
+        }
+
+        /** Gives the migration up: the source goes on running, the destination is stopped. */
+        void cancel() {
+            try {
+                if (source == null) {
+                    JsonNode src = http.get(agent(from, "vms/" + server), AGENT_TIMEOUT).join();
+                    source = QmpClient.connect(src.path("qmp").asText(), QMP_TIMEOUT, e -> { });
+                }
+                source.call("migrate_cancel", null, QMP_TIMEOUT);
+                // A cancel in pre-switchover leaves the guest stopped on some QEMU versions.
+                JsonNode status = source.call("query-status", null, QMP_TIMEOUT);
+                if (!status.path("running").asBoolean(true)) {
+                    source.call("cont", null, QMP_TIMEOUT);
+                }
+            } catch (RuntimeException | IOException e) {
+                log.warn("migration {}: cancelling the QEMU migration of {} failed: {}", id, server, e.getMessage());
+            }
+            cleanupDestination();
+            fail("QEMU migration cancelled; " + server + " runs at " + from);
+        }
+
+        private void cleanupDestination() {
+            try {
+                http.delete(agent(to, "vms/" + server + "/incoming"), AGENT_TIMEOUT).join();
+            } catch (RuntimeException e) {
+                log.warn("migration {}: stopping the destination QEMU at {} failed: {}", id, to, e.getMessage());
+            }
+        }
+
+        private String stats() {
+            try {
+                JsonNode q = source.call("query-migrate", null, QMP_TIMEOUT);
+                JsonNode ram = q.path("ram");
+                return String.format(": %s of %s sent, %s remaining, dirty %d pages/s, expected downtime %d ms",
+                        mb(ram.path("transferred").asLong()), mb(ram.path("total").asLong()),
+                        mb(ram.path("remaining").asLong()), ram.path("dirty-pages-rate").asLong(),
+                        q.path("expected-downtime").asLong());
+            } catch (IOException | RuntimeException e) {
+                return "";
+            }
+        }
+
+        private String completionStats() {
+            try {
+                JsonNode q = source.call("query-migrate", null, QMP_TIMEOUT);
+                JsonNode ram = q.path("ram");
+                return String.format(": total %d ms, downtime %d ms, RAM %s transferred in %d syncs",
+                        q.path("total-time").asLong(), q.path("downtime").asLong(),
+                        mb(ram.path("transferred").asLong()), ram.path("dirty-sync-count").asLong());
+            } catch (IOException | RuntimeException e) {
+                return "";
+            }
+        }
+
+        private String queryError() {
+            try {
+                return source.call("query-migrate", null, QMP_TIMEOUT).path("error-desc").asText("");
+            } catch (IOException | RuntimeException e) {
+                return "";
+            }
+        }
+
+        private void progress(String detail) {
+            if (listener != null) {
+                listener.progress(id, detail);
+            }
+        }
+
+        private void fail(String reason) {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            if (listener != null) {
+                listener.failed(id, reason);
+            }
+            end();
+        }
+
+        void end() {
+            finished = true;
+            sessions.remove(id, this);
+            if (source != null) {
+                source.close();
+            }
+            if (destination != null) {
+                destination.close();
+            }
+        }
+    }
+}

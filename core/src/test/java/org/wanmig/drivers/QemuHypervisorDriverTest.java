@@ -1,0 +1,294 @@
+package org.wanmig.drivers;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+import org.wanmig.config.DataCenter;
+import org.wanmig.config.QemuOptions;
+import org.wanmig.config.VirtualServer;
+import org.wanmig.config.WanTopology;
+import org.wanmig.drivers.qemu.QmpClient;
+import org.wanmig.spi.HypervisorListener;
+import org.wanmig.testing.WanmigFixtures;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The qemu driver against real QEMU processes (TCG, no guest: SeaBIOS finds nothing to boot and
+ * idles, which is enough RAM and device state to migrate). This test plays both data centers'
+ * hypervisor agents: it starts the source QEMU, and the destination with -incoming on request.
+ */
+@Timeout(120)
+class QemuHypervisorDriverTest {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final Duration WAIT = Duration.ofSeconds(60);
+
+    private final Map<String, Process> processes = new ConcurrentHashMap<>();
+    private final Map<String, String> qmp = new ConcurrentHashMap<>();
+    private final List<String> agentCalls = new CopyOnWriteArrayList<>();
+    private HttpServer agents;
+    private Path dir;
+    private WanTopology topology;
+    private DataCenter dcA;
+    private DataCenter dcB;
+    private VirtualServer vs1;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        dir = Files.createTempDirectory("wanmig-qemu-test");
+        agents = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        agents.createContext("/dcA/", ex -> agent("dcA", ex));
+        agents.createContext("/dcB/", ex -> agent("dcB", ex));
+        agents.start();
+        topology = WanmigFixtures.restDriverTopology();
+        dcA = topology.dataCenter("dcA").orElseThrow();
+        dcB = topology.dataCenter("dcB").orElseThrow();
+        vs1 = topology.server("vs1").orElseThrow();
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        agents.stop(0);
+        processes.values().forEach(Process::destroyForcibly);
+        for (Process p : processes.values()) {
+            try {
+                p.waitFor(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try (var files = Files.walk(dir)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
+    }
+
+    @Test
+    void migratesInsideThePauseAndResumesAtTheDestination() throws Exception {
+        startSource();
+        Recorder rec = new Recorder(CompletableFuture.completedFuture(null));
+        driver(QemuOptions.Switchover.PAUSE, 0).migrate(migration(), vs1, dcA, dcB, rec);
+
+        String done = rec.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(done.contains("downtime"), done);
+        assertEquals(1, rec.preSwitchover.size(), "one pause before switchover");
+        assertTrue(rec.progress.stream().anyMatch(p -> p.startsWith("pre-copy pass")), rec.progress.toString());
+        assertTrue(running("dcB"), "the guest runs at the destination");
+        waitFor(() -> agentCalls.contains("dcA POST /vms/vs1/stop"), "the source is told to stop");
+        assertTrue(agentCalls.contains("dcB POST /vms/vs1/started"), agentCalls.toString());
+    }
+
+    @Test
+    void refusedSwitchoverCancelsAndTheSourceRunsOn() throws Exception {
+        startSource();
+        Recorder rec = new Recorder(CompletableFuture.failedFuture(new IllegalStateException("redirect refused")));
+        driver(QemuOptions.Switchover.PAUSE, 0).migrate(migration(), vs1, dcA, dcB, rec);
+
+        String why = rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(why.contains("cancelled"), why);
+        assertFalse(rec.completed.isDone());
+        assertTrue(running("dcA"), "the guest runs on at the source");
+        waitFor(() -> agentCalls.contains("dcB DELETE /vms/vs1/incoming"), "the destination is stopped");
+    }
+
+    @Test
+    void paperModeSwitchesOverAfterCompletion() throws Exception {
+        startSource();
+        Recorder rec = new Recorder(CompletableFuture.completedFuture(null));
+        driver(QemuOptions.Switchover.PAPER, 0).migrate(migration(), vs1, dcA, dcB, rec);
+
+        rec.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(rec.preSwitchover.isEmpty(), "no pause in the paper's mode");
+        assertTrue(running("dcB"));
+    }
+
+    @Test
+    void destinationKilledMidMigrationFailsAndTheSourceRunsOn() throws Exception {
+        startSource();
+        Recorder rec = new Recorder(CompletableFuture.completedFuture(null));
+        // 8 Mbit/s: 64 MiB takes a minute, so the kill lands in pre-copy
+        driver(QemuOptions.Switchover.PAUSE, 8).migrate(migration(), vs1, dcA, dcB, rec);
+        waitFor(() -> processes.containsKey("dcB"), "destination started");
+        waitFor(() -> rec.progress.stream().anyMatch(p -> p.startsWith("QEMU migrating")), "migration started");
+        processes.get("dcB").destroyForcibly();
+
+        String why = rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(why.contains("failed") || why.contains("cancelled"), why);
+        assertTrue(running("dcA"), "the guest runs on at the source");
+        assertTrue(rec.preSwitchover.isEmpty());
+    }
+
+    @Test
+    void abortBeforeSwitchoverCancelsTheMigration() throws Exception {
+        startSource();
+        Recorder rec = new Recorder(new CompletableFuture<>());
+        QemuHypervisorDriver driver = driver(QemuOptions.Switchover.PAUSE, 8);
+        Migration m = migration();
+        driver.migrate(m, vs1, dcA, dcB, rec);
+        waitFor(() -> rec.progress.stream().anyMatch(p -> p.startsWith("QEMU migrating")), "migration started");
+        driver.abort(m, vs1, dcA, dcB, false);
+
+        rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(running("dcA"), "the guest runs on at the source");
+        waitFor(() -> agentCalls.contains("dcB DELETE /vms/vs1/incoming"), "the destination is stopped");
+    }
+
+    // ---- fixtures ----------------------------------------------------------------------------
+
+    private QemuHypervisorDriver driver(QemuOptions.Switchover mode, long mbps) {
+        URI base = URI.create("http://127.0.0.1:" + agents.getAddress().getPort() + "/");
+        return new QemuHypervisorDriver(new QemuOptions(Map.of("dcA", base.resolve("dcA/"), "dcB", base.resolve("dcB/")),
+                mode, Duration.ofMillis(300), mbps, 100));
+    }
+
+    private Migration migration() {
+        return Migration.requested(MigrationId.of(1), "vs1", "dcA", "dcB", 2, new org.wanmig.api.TunnelLabels(1000, Map.of("site1", 1001)), System.currentTimeMillis());
+    }
+
+    private void startSource() throws IOException {
+        launch("dcA", null);
+    }
+
+    private String launch(String dc, String incoming) throws IOException {
+        int port = freePort();
+        List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64", "-accel", "tcg", "-machine", "pc",
+                "-m", "64", "-nodefaults", "-display", "none", "-serial", "none",
+                "-qmp", "tcp:127.0.0.1:" + port + ",server=on,wait=off"));
+        if (incoming != null) {
+            cmd.add("-incoming");
+            cmd.add(incoming);
+        }
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(dir.resolve(dc + ".log").toFile()).start();
+        processes.put(dc, p);
+        String address = "tcp:127.0.0.1:" + port;
+        qmp.put(dc, address);
+        waitFor(() -> {
+            try (QmpClient c = QmpClient.connect(address, Duration.ofSeconds(1), e -> { })) {
+                return true;
+            } catch (IOException e) {
+                return false;
+            }
+        }, "QMP of " + dc);
+        return address;
+    }
+
+    private boolean running(String dc) throws IOException {
+        try (QmpClient c = QmpClient.connect(qmp.get(dc), Duration.ofSeconds(5), e -> { })) {
+            return c.call("query-status", null, Duration.ofSeconds(5)).path("running").asBoolean();
+        }
+    }
+
+    /** The hypervisor agent API the driver expects, over the processes this test owns. */
+    private void agent(String dc, HttpExchange ex) throws IOException {
+        String path = ex.getRequestURI().getPath().substring(("/" + dc).length());
+        agentCalls.add(dc + " " + ex.getRequestMethod() + " " + path);
+        ex.getRequestBody().readAllBytes();
+        JsonNode reply;
+        int status = 200;
+        if (path.equals("/vms/vs1") && processes.containsKey(dc)) {
+            reply = MAPPER.createObjectNode().put("state", "running").put("qmp", qmp.get(dc));
+        } else if (path.equals("/vms/vs1/incoming") && ex.getRequestMethod().equals("POST")) {
+            int port = freePort();
+            String address = launch(dc, "tcp:127.0.0.1:" + port);
+            reply = MAPPER.createObjectNode().put("uri", "tcp:127.0.0.1:" + port).put("qmp", address);
+        } else if (path.equals("/vms/vs1/incoming") && ex.getRequestMethod().equals("DELETE")) {
+            Process p = processes.remove(dc);
+            if (p != null) {
+                p.destroyForcibly();
+            }
+            reply = MAPPER.createObjectNode();
+        } else if (path.equals("/vms/vs1/started") || path.equals("/vms/vs1/stop")) {
+            reply = MAPPER.createObjectNode();
+        } else {
+            status = 404;
+            reply = MAPPER.createObjectNode().put("error", "no such VM");
+        }
+        byte[] body = reply.toString().getBytes(StandardCharsets.UTF_8);
+        ex.sendResponseHeaders(status, body.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static void waitFor(java.util.function.BooleanSupplier condition, String what) {
+        long end = System.nanoTime() + WAIT.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("timed out waiting for: " + what);
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    /** The MMS side: records what the driver reports, answers the pause with a given outcome. */
+    private static final class Recorder implements HypervisorListener {
+        final CompletableFuture<String> completed = new CompletableFuture<>();
+        final CompletableFuture<String> failed = new CompletableFuture<>();
+        final List<String> progress = new CopyOnWriteArrayList<>();
+        final List<String> preSwitchover = new CopyOnWriteArrayList<>();
+        private final CompletableFuture<Void> switchoverOutcome;
+
+        Recorder(CompletableFuture<Void> switchoverOutcome) {
+            this.switchoverOutcome = switchoverOutcome;
+        }
+
+        @Override
+        public void completed(MigrationId id, String detail) {
+            completed.complete(detail);
+        }
+
+        @Override
+        public void failed(MigrationId id, String reason) {
+            failed.complete(reason);
+        }
+
+        @Override
+        public void progress(MigrationId id, String detail) {
+            progress.add(detail);
+        }
+
+        @Override
+        public CompletionStage<Void> preSwitchover(MigrationId id, String detail) {
+            preSwitchover.add(detail);
+            return switchoverOutcome;
+        }
+    }
+}
