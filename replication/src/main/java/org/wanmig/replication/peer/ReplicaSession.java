@@ -13,6 +13,9 @@ import java.nio.charset.StandardCharsets;
  * Replica side of one disk's stream: applies frames strictly in sequence order (so the image is a
  * crash-consistent prefix of the primary's writes), answers hash requests, and acknowledges in
  * batches; before acknowledging anything the primary flagged SYNC it forces the image to disk.
+ * Resync frames are journaled by the disk before they overwrite; the FLUSH flagged RESYNC_END
+ * makes the image consistent again. Every data frame carries the session's generation and the
+ * primary's head sequence, from which the disk knows its own lag.
  */
 final class ReplicaSession {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -21,15 +24,32 @@ final class ReplicaSession {
 
     private final PeerCodec codec;
     private final ReplicatedDisk disk;
+    private final long generation;
     private final ExtentHasher hasher = new ExtentHasher();
     private long lastSeq;
     private boolean unacked;
     private boolean needForce;
     private int sinceAck;
 
-    ReplicaSession(PeerCodec codec, ReplicatedDisk disk) {
+    ReplicaSession(PeerCodec codec, ReplicatedDisk disk, long generation) {
         this.codec = codec;
         this.disk = disk;
+        this.generation = generation;
+    }
+
+    /** Checks the data prefix and returns the head sequence it carries. */
+    private long dataPrefix(PeerFrame f, int minRest) throws PeerProtocolException {
+        byte[] p = f.payload();
+        if (p.length < PeerFrame.DATA_PREFIX + minRest) {
+            throw new PeerProtocolException("data frame type " + f.type() + " too short");
+        }
+        ByteBuffer b = ByteBuffer.wrap(p);
+        long gen = b.getLong();
+        long head = b.getLong();
+        if (gen != generation) {
+            throw new PeerProtocolException("frame of generation " + gen + " in a session of generation " + generation);
+        }
+        return head;
     }
 
     void run() throws IOException {
@@ -37,28 +57,42 @@ final class ReplicaSession {
         while (true) {
             PeerFrame f = codec.read();
             switch (f.type()) {
-                case PeerFrame.WRITE:
+                case PeerFrame.WRITE: {
                     checkSeq(f);
-                    checkRange(f.offset(), f.payload().length);
-                    disk.applyReplicated(this, f.offset(), ByteBuffer.wrap(f.payload()));
-                    noteData(f);
-                    break;
-                case PeerFrame.ZERO: {
-                    checkSeq(f);
-                    if (f.payload().length != 8) {
-                        throw new PeerProtocolException("ZERO frame needs an 8-byte length");
-                    }
-                    long len = ByteBuffer.wrap(f.payload()).getLong();
+                    long head = dataPrefix(f, 0);
+                    int len = f.payload().length - PeerFrame.DATA_PREFIX;
                     checkRange(f.offset(), len);
-                    disk.applyZeroes(this, f.offset(), len);
+                    disk.applyReplicated(this, f.offset(), ByteBuffer.wrap(f.payload(), PeerFrame.DATA_PREFIX, len),
+                            (f.flags() & PeerFrame.FLAG_RESYNC) != 0);
                     noteData(f);
+                    disk.noteApplied(f.seq(), head);
                     break;
                 }
-                case PeerFrame.FLUSH:
+                case PeerFrame.ZERO: {
                     checkSeq(f);
+                    long head = dataPrefix(f, 8);
+                    if (f.payload().length != PeerFrame.DATA_PREFIX + 8) {
+                        throw new PeerProtocolException("ZERO frame needs an 8-byte length");
+                    }
+                    long len = ByteBuffer.wrap(f.payload()).getLong(PeerFrame.DATA_PREFIX);
+                    checkRange(f.offset(), len);
+                    disk.applyZeroes(this, f.offset(), len, (f.flags() & PeerFrame.FLAG_RESYNC) != 0);
+                    noteData(f);
+                    disk.noteApplied(f.seq(), head);
+                    break;
+                }
+                case PeerFrame.FLUSH: {
+                    checkSeq(f);
+                    long head = dataPrefix(f, 0);
                     needForce = true;
                     noteData(f);
+                    if ((f.flags() & PeerFrame.FLAG_RESYNC_END) != 0) {
+                        disk.resyncComplete(this, f.seq(), head);
+                    } else {
+                        disk.noteApplied(f.seq(), head);
+                    }
                     break;
+                }
                 case PeerFrame.HASH_REQ:
                     answerHashes(f);
                     break;
