@@ -55,7 +55,7 @@ class ReplicaConsistencyTest {
         volatile long acked;
         volatile boolean paused;
         volatile boolean stop;
-        volatile long pauseNanos = 2_000_000;
+        volatile long pauseNanos = 8_000_000; // ~100 writes/s: a resync at 16 MiB/s converges
         volatile int errors;
 
         Writer(long seed, int port) {
@@ -198,6 +198,17 @@ class ReplicaConsistencyTest {
         }
     }
 
+    /** After a restore: the primary reconnects (with its backoff) and the replica's session opens. */
+    private static void awaitSessionUp(AgentProcess b) throws Exception {
+        long deadline = System.currentTimeMillis() + 15_000;
+        while (!b.status().get("peerConnected").asBoolean()) {
+            if (System.currentTimeMillis() > deadline) {
+                fail("primary did not reconnect after the restore");
+            }
+            Thread.sleep(10);
+        }
+    }
+
     @Test
     void replicaIsAPrefixAfterEveryCutAndKill() throws Exception {
         long seed = Long.getLong("wanmig.seed", System.nanoTime());
@@ -217,7 +228,9 @@ class ReplicaConsistencyTest {
             b.start();
             ab.target(new InetSocketAddress("127.0.0.1", b.peer));
             ba.target(new InetSocketAddress("127.0.0.1", a.peer));
-            ab.rateLimit(3 << 20); // a resync of most of the disk takes ~2 s: room to cut inside it
+            // A resync pass over the whole disk takes ~0.5 s, during which ~50 writes dirty blocks
+            // again: passes shrink geometrically (the resync converges) with room to cut inside one.
+            ab.rateLimit(16 << 20);
             w = new Writer(seed, a.nbd);
             wt = new Thread(w, "slot-writer");
             wt.start();
@@ -226,17 +239,19 @@ class ReplicaConsistencyTest {
 
             int checks = 0;
             int midResync = 0;
+            int mixedRaw = 0;
             int killsA = 0;
             int killsB = 0;
             long t0 = System.currentTimeMillis();
-            for (int i = 0; checks < 24 || midResync < 8 || killsA < 2 || killsB < 2; i++) {
+            for (int i = 0; checks < 22 || midResync < 8 || killsA < 2 || killsB < 2; i++) {
                 assertTrue(System.currentTimeMillis() - t0 < 150_000, "too slow: " + checks + " checks, " + midResync
                         + " mid-resync, " + tag + "\n" + String.join("\n", events));
                 ab.restore();
+                awaitSessionUp(b);
                 int kind = r.nextInt(10);
                 if (kind < 3) {
                     // let the resync finish, then cut while streaming
-                    long deadline = System.currentTimeMillis() + 20_000;
+                    long deadline = System.currentTimeMillis() + 10_000;
                     while (System.currentTimeMillis() < deadline) {
                         JsonNode s = b.status();
                         if (s.get("peerConnected").asBoolean() && s.get("consistent").asBoolean()
@@ -247,7 +262,7 @@ class ReplicaConsistencyTest {
                     }
                     Thread.sleep(r.nextInt(300));
                 } else {
-                    Thread.sleep(50 + r.nextInt(900)); // most often inside the resync of the last cut
+                    Thread.sleep(r.nextInt(500)); // most often inside the resync of the last cut
                 }
                 int ev = i % 7 == 3 ? 1 : i % 7 == 5 ? 2 : 0; // regular kills of both sides, cuts otherwise
                 String what;
@@ -270,11 +285,18 @@ class ReplicaConsistencyTest {
                 long[] n = new long[1];
                 String bad = checkPrefix(promotableImage(b.image(), scratch), w, n);
                 checks++;
+                String raw = "";
                 if (inconsistent) {
                     midResync++;
+                    // For contrast: the image as it lies, which promote without rollback would serve.
+                    String mixed = checkPrefix(Files.readAllBytes(b.image()), w, new long[1]);
+                    raw = mixed == null ? ", raw image also a prefix" : ", raw image: " + mixed.replaceAll(":.*", "");
+                    if (mixed != null) {
+                        mixedRaw++;
+                    }
                 }
-                events.add(String.format("%3d %-10s at writer seq %6d: B %s, promotable image = prefix %d",
-                        checks, what, w.acked, inconsistent ? "INCONSISTENT (rolled back)" : "consistent", n[0]));
+                events.add(String.format("%3d %-10s at writer seq %6d: B %s, promotable image = prefix %d%s",
+                        checks, what, w.acked, inconsistent ? "INCONSISTENT (rolled back)" : "consistent", n[0], raw));
                 if (bad != null) {
                     fail("after " + what + " (check " + checks + "): " + bad + "\n" + tag + "\n" + String.join("\n", events));
                 }
@@ -289,7 +311,8 @@ class ReplicaConsistencyTest {
                 Thread.sleep(100 + r.nextInt(600)); // writes while cut: the next restore starts a resync
             }
             events.forEach(System.out::println);
-            System.out.println("ReplicaConsistencyTest: " + checks + " checks, " + midResync + " inside a resync, "
+            System.out.println("ReplicaConsistencyTest: " + checks + " checks, " + midResync + " inside a resync ("
+                    + mixedRaw + " with a raw image that is no prefix), "
                     + killsA + " kill -9 A, " + killsB + " kill -9 B, " + w.acked + " writes, "
                     + (System.currentTimeMillis() - t0) + " ms");
 
@@ -300,7 +323,7 @@ class ReplicaConsistencyTest {
             Thread.sleep(50);
             long last = w.acked;
             a.call("POST", "/v1/disks/vs1/mode", "{\"mode\":\"SYNC\"}", 200);
-            a.call("POST", "/v1/disks/vs1/wait-sync", "{\"timeoutMs\":60000}", 200);
+            a.call("POST", "/v1/disks/vs1/wait-sync", "{\"timeoutMs\":45000}", 200);
             AgentPair.assertSameBytes(a.image(), b.image());
             long[] n = new long[1];
             assertEquals(null, checkPrefix(Files.readAllBytes(b.image()), w, n));
@@ -308,14 +331,15 @@ class ReplicaConsistencyTest {
             a.call("POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}", 200);
 
             // a forced failover in the middle of a resync rolls B back and says so
-            ab.rateLimit(1 << 20);
+            ab.rateLimit(4 << 20);
             JsonNode st = null;
             for (int attempt = 0; attempt < 8; attempt++) {
                 ab.cut();
                 w.paused = false;
                 Thread.sleep(600);
                 ab.restore();
-                Thread.sleep(300 + r.nextInt(200));
+                awaitSessionUp(b);
+                Thread.sleep(50 + r.nextInt(200));
                 ab.cut();
                 awaitSessionDown(b);
                 st = b.status();
@@ -348,6 +372,15 @@ class ReplicaConsistencyTest {
             b.close();
             ab.close();
             ba.close();
+            // keep the agents' logs for a look after a failure
+            Path keep = Path.of("target", "consistency-logs");
+            Files.createDirectories(keep);
+            for (AgentProcess x : new AgentProcess[]{a, b}) {
+                if (Files.exists(x.log())) {
+                    Files.copy(x.log(), keep.resolve(x.log().getParent().getFileName() + ".log"),
+                            StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
         }
     }
 }

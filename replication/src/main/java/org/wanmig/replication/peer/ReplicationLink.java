@@ -421,6 +421,7 @@ public final class ReplicationLink implements Closeable {
                 LOG.fine(disk.name() + ": ack reader ends: " + e);
             }
             closeSocket(); // makes the sender fail too, so the session is torn down once
+            failWaiters(); // a resync blocked on hashes must not wait out its 120 s timeout
         }
     }
 
