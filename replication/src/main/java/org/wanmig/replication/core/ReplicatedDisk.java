@@ -484,7 +484,12 @@ public final class ReplicatedDisk implements BlockDevice {
     /** Caller holds order: the first resync write of a consistent image starts the undo journal. */
     private void beginInconsistent() throws IOException {
         // Durable mark first, then the journal: a crash in between leaves an empty journal, harmless.
-        updateMeta(meta.withConsistent(false).withBehind(true).withCurrentAtMillis(currentAtMillis));
+        // No write may happen unless the mark is on disk, so a failure here fails the frame.
+        DiskMeta m = meta.withConsistent(false).withBehind(true).withCurrentAtMillis(currentAtMillis);
+        synchronized (this) {
+            m.save(metaFile);
+            meta = m;
+        }
         journal = UndoJournal.open(UndoJournal.fileFor(image.path()), image.size(), dirty.blockSize());
         behind = true;
         LOG.info(name + ": resync starts overwriting: image marked inconsistent, undo journal open");
