@@ -36,7 +36,7 @@ class UndoJournalTest {
             before = Files.readAllBytes(p);
             Path jf = UndoJournal.fileFor(p);
             try (UndoJournal j = UndoJournal.open(jf, size, BS)) {
-                // unaligned range across two blocks, then the same block again (not journaled twice)
+                // unaligned range across blocks 0 and 1, then block 1 again (not journaled twice)
                 j.preserve(img, BS - 10, 20);
                 write(img, BS - 10, 20, 2);
                 j.preserve(img, BS, 100);
@@ -51,8 +51,8 @@ class UndoJournalTest {
             }
             try (UndoJournal j = UndoJournal.open(jf, size, BS)) {
                 assertEquals(2L * BS + 1000, j.bytes(), "reopened journal knows what it holds");
-                j.preserve(img, 0, 5);           // new block: journaled
-                write(img, 0, 5, 5);
+                j.preserve(img, 5L * BS + 3, 5); // new block: journaled
+                write(img, 5L * BS + 3, 5, 5);
                 j.preserve(img, BS + 7, 5);      // already journaled: keeps the first content
                 write(img, BS + 7, 5, 6);
                 assertEquals(3L * BS + 1000, j.bytes());
