@@ -9,7 +9,8 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
  * What the last promote of this copy did; immutable, persisted in the metadata and shown in the
  * status. rpoSeconds is an upper bound on the span of the old primary's writing that this copy
  * lacks: promote time minus the time this copy last held everything the primary had sent it of
- * (for a rolled-back copy: the time of the restored state). 0 after a clean handover.
+ * (for a rolled-back copy: the time of the restored state). 0 after a clean handover; -1 if this
+ * copy never held the primary's state (its first sync never completed).
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonPropertyOrder({"atMillis", "forced", "generation", "rolledBack", "rolledBackBytes", "restoredAsOfMillis",

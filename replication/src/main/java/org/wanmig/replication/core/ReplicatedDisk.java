@@ -44,6 +44,7 @@ public final class ReplicatedDisk implements BlockDevice {
     private final Path metaFile;
     private final Backlog backlog;
     private final Object order = new Object();
+    private final Object bitmapSaveLock = new Object();
 
     private volatile DiskMeta meta;
     private volatile boolean fenced;          // demote in progress: refuse new writes
@@ -213,7 +214,8 @@ public final class ReplicatedDisk implements BlockDevice {
                         + java.time.Instant.ofEpochMilli(restoredAsOf));
             }
             boolean clean = handedOverClean && !didRollback;
-            double rpo = clean || restoredAsOf <= 0 ? 0 : Math.max(0, (now - restoredAsOf) / 1000.0);
+            // -1: this copy never held the primary's state (its first sync never completed).
+            double rpo = clean ? 0 : restoredAsOf <= 0 ? -1 : Math.max(0, (now - restoredAsOf) / 1000.0);
             long gen = m.generation() + 1;
             PromoteReport r = new PromoteReport(now, force, gen, didRollback, rolledBack, restoredAsOf, rpo, clean);
             m = m.withRole(Role.PRIMARY).withBehind(false).withGeneration(gen).withLastPromote(r).withFenced(null);
@@ -609,6 +611,13 @@ public final class ReplicatedDisk implements BlockDevice {
     // ---- persistence and reporting ------------------------------------------------------------
 
     public void saveBitmapQuietly() {
+        // One saver at a time: the ticker, the link and a fence would otherwise share the .tmp file.
+        synchronized (bitmapSaveLock) {
+            saveBitmap();
+        }
+    }
+
+    private void saveBitmap() {
         try {
             List<long[]> ranges = backlog.pendingRanges();
             long bs = dirty.blockSize();
@@ -678,9 +687,13 @@ public final class ReplicatedDisk implements BlockDevice {
         }
         PeerView v = peerView;
         boolean b = behind;
-        return new DiskStatus(name, m.role(), v.mode() == null ? m.mode() : v.mode(), sessionUp && v.inSync() && !b,
-                sessionUp, v.lagBytes() == 0 ? 0 : (v.lagBytes() + bs - 1) / bs, v.lagBytes(),
-                v.rpoSeconds(), throughput, image.size(), v.resyncRemainingBytes(), m.generation(), m.consistent(),
+        boolean up = sessionUp;
+        long cur = currentAtMillis;
+        // Without a primary to ask, the replica's own answer: how long since it was last current.
+        double rpo = up ? v.rpoSeconds() : !b ? 0 : cur <= 0 ? -1 : (System.currentTimeMillis() - cur) / 1000.0;
+        return new DiskStatus(name, m.role(), v.mode() == null ? m.mode() : v.mode(), up && v.inSync() && !b,
+                up, v.lagBytes() == 0 ? 0 : (v.lagBytes() + bs - 1) / bs, v.lagBytes(),
+                rpo, throughput, image.size(), v.resyncRemainingBytes(), m.generation(), m.consistent(),
                 b, lagWrites, m.lastPromote(), m.fenced());
     }
 

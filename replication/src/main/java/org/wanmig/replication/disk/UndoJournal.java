@@ -14,12 +14,15 @@ import java.util.zip.CRC32C;
  * since the image was last consistent, its old content is appended here and forced to disk.
  * Applying every entry restores the last consistent image exactly, because only first
  * overwrites are journaled and blocks the resync did not touch still hold that state.
- * Entry: magic u32 | offset u64 | length u32 | crc32c u32 (of offset, length, data) | data.
+ * Entry: magic u32 | offset u64 | length u32 | crc32c u32 (of offset, length, data) | data;
+ * a block that was all zeros (the usual case in an initial sync of a sparse replica) is a ZERO
+ * entry without data.
  * A torn tail (crash while appending) fails its CRC and is cut off: its block was not yet
  * overwritten, since the overwrite waits for the force.
  */
 public final class UndoJournal implements Closeable {
     private static final int MAGIC = 0x574d554a; // "WMUJ"
+    private static final int MAGIC_ZERO = 0x574d555a; // "WMUZ": the block held zeros
     private static final int ENTRY_HEADER = 20;
 
     private final Path file;
@@ -60,7 +63,7 @@ public final class UndoJournal implements Closeable {
             }
             markBlocks(e.offset, e.length);
             bytes += e.length;
-            pos += ENTRY_HEADER + e.length;
+            pos += e.stored();
         }
         end = pos;
         if (size > end) {
@@ -72,12 +75,16 @@ public final class UndoJournal implements Closeable {
     private static final class Entry {
         final long offset;
         final int length;
-        final ByteBuffer data;
+        final ByteBuffer data; // null: zeros
 
         Entry(long offset, int length, ByteBuffer data) {
             this.offset = offset;
             this.length = length;
             this.data = data;
+        }
+
+        long stored() {
+            return ENTRY_HEADER + (data == null ? 0 : length);
         }
     }
 
@@ -89,22 +96,24 @@ public final class UndoJournal implements Closeable {
         h.clear();
         readFully(ch, h, pos);
         h.flip();
-        if (h.getInt() != MAGIC) {
+        int magic = h.getInt();
+        if (magic != MAGIC && magic != MAGIC_ZERO) {
             return null;
         }
         long off = h.getLong();
         int len = h.getInt();
         int crc = h.getInt();
-        if (len <= 0 || off < 0 || off > imageSize - len || size - pos - ENTRY_HEADER < len) {
+        boolean zero = magic == MAGIC_ZERO;
+        if (len <= 0 || off < 0 || off > imageSize - len || (!zero && size - pos - ENTRY_HEADER < len)) {
             return null;
         }
-        ByteBuffer data = ByteBuffer.allocate(len);
+        ByteBuffer data = zero ? ByteBuffer.allocate(0) : ByteBuffer.allocate(len);
         readFully(ch, data, pos + ENTRY_HEADER);
         data.flip();
         if (crc(off, len, data) != crc) {
             return null;
         }
-        return new Entry(off, len, data);
+        return new Entry(off, len, zero ? null : data);
     }
 
     private static void readFully(FileChannel ch, ByteBuffer b, long pos) throws IOException {
@@ -156,8 +165,11 @@ public final class UndoJournal implements Closeable {
             ByteBuffer data = ByteBuffer.allocate(len);
             image.read(off, data);
             data.flip();
+            if (ExtentHasher.isAllZero(data)) {
+                data = ByteBuffer.allocate(0);
+            }
             ByteBuffer h = ByteBuffer.allocate(ENTRY_HEADER);
-            h.putInt(MAGIC).putLong(off).putInt(len).putInt(crc(off, len, data));
+            h.putInt(data.hasRemaining() ? MAGIC : MAGIC_ZERO).putLong(off).putInt(len).putInt(crc(off, len, data));
             h.flip();
             long pos = end;
             while (h.hasRemaining()) {
@@ -208,9 +220,13 @@ public final class UndoJournal implements Closeable {
             if (e == null) {
                 break;
             }
-            image.write(e.offset, e.data);
+            if (e.data == null) {
+                image.writeZeroes(e.offset, e.length);
+            } else {
+                image.write(e.offset, e.data);
+            }
             restored += e.length;
-            pos += ENTRY_HEADER + e.length;
+            pos += e.stored();
         }
         image.flush();
         return restored;
