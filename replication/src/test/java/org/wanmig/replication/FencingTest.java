@@ -93,6 +93,10 @@ class FencingTest {
             assertEquals("[\"4194304+131072\",\"6291456+65536\"]", fenced.get("unreplicatedExtents").toString());
             assertTrue(warnings.stream().anyMatch(m -> m.contains("FENCED") && m.contains("4194304+131072")),
                     "fencing is logged with the extents: " + warnings);
+            String metrics = p.ok(p.a, "GET", "/metrics", null);
+            assertTrue(metrics.matches("(?s).*wanmig_replication_fenced_unreplicated_bytes\\{disk=\"vs1\"[^}]*\\} 196608\n.*"),
+                    metrics);
+            assertTrue(metrics.matches("(?s).*wanmig_replication_generation\\{disk=\"vs1\"[^}]*\\} 1\n.*"), metrics);
             // B's resync overwrites A's unreplicated writes: A == B
             p.syncUp(p.b);
             AgentPair.assertSameBytes(p.imageA(), p.imageB());

@@ -126,7 +126,7 @@ public final class ReplicationLink implements Closeable {
         if (reply.type() == PeerFrame.FENCED) {
             // The peer was promoted while we were away: we are an old primary and must stop.
             long newer = JSON.readValue(reply.payload(), OpenMessage.class).generation();
-            if (disk.fenceByGeneration(newer) != null) {
+            if (disk.fenceByGeneration(newer) != null || disk.role() != Role.PRIMARY) {
                 throw new IOException("fenced: peer is at generation " + newer);
             }
             throw new PeerProtocolException("peer claims generation " + newer + ", not above ours");
