@@ -251,7 +251,7 @@ class ReplicaConsistencyTest {
                 int kind = r.nextInt(10);
                 if (kind < 3) {
                     // let the resync finish, then cut while streaming
-                    long deadline = System.currentTimeMillis() + 10_000;
+                    long deadline = System.currentTimeMillis() + 5_000;
                     while (System.currentTimeMillis() < deadline) {
                         JsonNode s = b.status();
                         if (s.get("peerConnected").asBoolean() && s.get("consistent").asBoolean()
@@ -339,7 +339,11 @@ class ReplicaConsistencyTest {
                 Thread.sleep(600);
                 ab.restore();
                 awaitSessionUp(b);
-                Thread.sleep(50 + r.nextInt(200));
+                // cut as soon as the resync has started overwriting (it lasts ~1 s at this rate)
+                long until = System.currentTimeMillis() + 5_000;
+                while (b.status().get("consistent").asBoolean() && System.currentTimeMillis() < until) {
+                    Thread.sleep(5);
+                }
                 ab.cut();
                 awaitSessionDown(b);
                 st = b.status();

@@ -498,12 +498,20 @@ public final class ReplicatedDisk implements BlockDevice {
     }
 
     /** Caller holds order: keep the old content of [offset, offset+length) if a resync is overwriting. */
-    private void guard(long offset, long length, boolean resync) throws IOException {
+    private void guard(List<ReplicatedWrite> writes) throws IOException {
+        boolean resync = false;
+        for (ReplicatedWrite w : writes) {
+            resync |= w.resync();
+        }
         if (resync && journal == null) {
             beginInconsistent();
         }
         if (journal != null) {
-            journal.preserve(image, offset, length);
+            List<long[]> ranges = new ArrayList<>(writes.size());
+            for (ReplicatedWrite w : writes) {
+                ranges.add(new long[]{w.offset(), w.length()});
+            }
+            journal.preserve(image, ranges);
         }
     }
 
@@ -555,21 +563,31 @@ public final class ReplicatedDisk implements BlockDevice {
 
     /** Applies a block from the primary's stream; never allowed on a primary. */
     public void applyReplicated(Object session, long offset, ByteBuffer data, boolean resync) throws IOException {
-        synchronized (order) {
-            requireActive(session);
-            int n = data.remaining();
-            guard(offset, n, resync);
-            image.write(offset, data);
-            appliedBytes.addAndGet(n);
-        }
+        apply(session, List.of(ReplicatedWrite.data(offset, data, resync)));
     }
 
     public void applyZeroes(Object session, long offset, long length, boolean resync) throws IOException {
+        apply(session, List.of(ReplicatedWrite.zeroes(offset, length, resync)));
+    }
+
+    /**
+     * Applies consecutive writes of the stream in order. While a resync overwrites, the old content
+     * of all of them is journaled first with one fsync (a batch of resync frames costs one, not one
+     * each).
+     */
+    public void apply(Object session, List<ReplicatedWrite> writes) throws IOException {
         synchronized (order) {
             requireActive(session);
-            guard(offset, length, resync);
-            image.writeZeroes(offset, length);
-            appliedBytes.addAndGet(length);
+            guard(writes);
+            for (ReplicatedWrite w : writes) {
+                ByteBuffer d = w.data();
+                if (d == null) {
+                    image.writeZeroes(w.offset(), w.length());
+                } else {
+                    image.write(w.offset(), d);
+                }
+                appliedBytes.addAndGet(w.length());
+            }
         }
     }
 

@@ -7,6 +7,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.zip.CRC32C;
 
 /**
@@ -149,12 +150,24 @@ public final class UndoJournal implements Closeable {
      * Makes sure the current content of every block touched by [offset, offset+length) is in the
      * journal, durable, before the caller overwrites it. One force per call, none if nothing new.
      */
-    public synchronized void preserve(DiskImage image, long offset, long length) throws IOException {
-        if (length <= 0) {
-            return;
+    public void preserve(DiskImage image, long offset, long length) throws IOException {
+        preserve(image, List.of(new long[]{offset, length}));
+    }
+
+    /** The same for several ranges [offset, length], with a single force at the end. */
+    public synchronized void preserve(DiskImage image, List<long[]> ranges) throws IOException {
+        boolean appended = false;
+        for (long[] r : ranges) {
+            if (r[1] > 0) {
+                appended |= append(image, r[0] / blockSize, (r[0] + r[1] - 1) / blockSize);
+            }
         }
-        long first = offset / blockSize;
-        long last = (offset + length - 1) / blockSize;
+        if (appended) {
+            channel.force(true);
+        }
+    }
+
+    private boolean append(DiskImage image, long first, long last) throws IOException {
         boolean appended = false;
         for (long b = first; b <= last; b++) {
             if (isJournaled(b)) {
@@ -183,9 +196,7 @@ public final class UndoJournal implements Closeable {
             markBlocks(off, len);
             appended = true;
         }
-        if (appended) {
-            channel.force(true);
-        }
+        return appended;
     }
 
     /** Bytes of old content held (= what a rollback rewrites). */

@@ -3,11 +3,14 @@ package org.wanmig.replication.peer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.wanmig.replication.core.PeerView;
 import org.wanmig.replication.core.ReplicatedDisk;
+import org.wanmig.replication.core.ReplicatedWrite;
 import org.wanmig.replication.disk.ExtentHasher;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Replica side of one disk's stream: applies frames strictly in sequence order (so the image is a
@@ -21,6 +24,7 @@ final class ReplicaSession {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_HASH_BLOCKS = 4096;
     private static final int ACK_EVERY = 16; // frames; keeps unconfirmed resync data small
+    private static final long BATCH_MAX_BYTES = 8 << 20; // resync frames journaled with one fsync
 
     private final PeerCodec codec;
     private final ReplicatedDisk disk;
@@ -30,6 +34,11 @@ final class ReplicaSession {
     private boolean unacked;
     private boolean needForce;
     private int sinceAck;
+    // Resync frames that arrived back to back, applied together (one journal fsync for all of them).
+    private final List<ReplicatedWrite> batch = new ArrayList<>();
+    private long batchBytes;
+    private long batchSeq;
+    private long batchHead;
 
     ReplicaSession(PeerCodec codec, ReplicatedDisk disk, long generation) {
         this.codec = codec;
@@ -56,16 +65,21 @@ final class ReplicaSession {
         disk.claimSession(this);
         while (true) {
             PeerFrame f = codec.read();
+            boolean resyncData = (f.type() == PeerFrame.WRITE || f.type() == PeerFrame.ZERO)
+                    && (f.flags() & PeerFrame.FLAG_RESYNC) != 0;
+            if (!resyncData) {
+                applyBatch(); // the stream's order: anything else comes after the batched frames
+            }
             switch (f.type()) {
                 case PeerFrame.WRITE: {
                     checkSeq(f);
                     long head = dataPrefix(f, 0);
                     int len = f.payload().length - PeerFrame.DATA_PREFIX;
                     checkRange(f.offset(), len);
-                    disk.applyReplicated(this, f.offset(), ByteBuffer.wrap(f.payload(), PeerFrame.DATA_PREFIX, len),
-                            (f.flags() & PeerFrame.FLAG_RESYNC) != 0);
+                    ReplicatedWrite w = ReplicatedWrite.data(f.offset(),
+                            ByteBuffer.wrap(f.payload(), PeerFrame.DATA_PREFIX, len), resyncData);
                     noteData(f);
-                    disk.noteApplied(f.seq(), head);
+                    write(w, f.seq(), head);
                     break;
                 }
                 case PeerFrame.ZERO: {
@@ -76,9 +90,8 @@ final class ReplicaSession {
                     }
                     long len = ByteBuffer.wrap(f.payload()).getLong(PeerFrame.DATA_PREFIX);
                     checkRange(f.offset(), len);
-                    disk.applyZeroes(this, f.offset(), len, (f.flags() & PeerFrame.FLAG_RESYNC) != 0);
                     noteData(f);
-                    disk.noteApplied(f.seq(), head);
+                    write(ReplicatedWrite.zeroes(f.offset(), len, resyncData), f.seq(), head);
                     break;
                 }
                 case PeerFrame.FLUSH: {
@@ -124,6 +137,32 @@ final class ReplicaSession {
         }
     }
 
+    /** Live writes apply at once; resync writes wait in the batch while more are already queued. */
+    private void write(ReplicatedWrite w, long seq, long head) throws IOException {
+        if (!w.resync()) {
+            disk.apply(this, List.of(w));
+            disk.noteApplied(seq, head);
+            return;
+        }
+        batch.add(w);
+        batchBytes += w.length();
+        batchSeq = seq;
+        batchHead = head;
+        if (batchBytes >= BATCH_MAX_BYTES || codec.inputIdle()) {
+            applyBatch();
+        }
+    }
+
+    private void applyBatch() throws IOException {
+        if (batch.isEmpty()) {
+            return;
+        }
+        disk.apply(this, batch);
+        disk.noteApplied(batchSeq, batchHead);
+        batch.clear();
+        batchBytes = 0;
+    }
+
     private void checkSeq(PeerFrame f) throws PeerProtocolException {
         if (f.seq() <= lastSeq) {
             throw new PeerProtocolException("sequence went backwards: " + f.seq() + " after " + lastSeq);
@@ -145,6 +184,7 @@ final class ReplicaSession {
     }
 
     private void ack() throws IOException {
+        applyBatch(); // never acknowledge what is not written
         int flags = 0;
         if (needForce) {
             disk.flush();
