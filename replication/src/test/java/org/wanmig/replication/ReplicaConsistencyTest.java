@@ -54,6 +54,7 @@ class ReplicaConsistencyTest {
         volatile long issued;   // slotOf[1..issued] are final
         volatile long acked;
         volatile boolean paused;
+        volatile boolean idle;     // paused and no write outstanding
         volatile boolean stop;
         volatile long pauseNanos = 8_000_000; // ~100 writes/s: a resync at 16 MiB/s converges
         volatile int errors;
@@ -80,9 +81,11 @@ class ReplicaConsistencyTest {
             long k = 1;
             while (!stop && k < slotOf.length) {
                 if (paused) {
+                    idle = true;
                     sleep(5);
                     continue;
                 }
+                idle = false;
                 int s = rnd.nextInt(SLOTS);
                 slotOf[(int) k] = s;
                 issued = k;
@@ -320,11 +323,32 @@ class ReplicaConsistencyTest {
             ab.restore();
             ab.rateLimit(0);
             w.paused = true;
-            Thread.sleep(50);
+            Writer pw = w;
+            AgentPair.await("writer idle", 30_000, () -> pw.idle);
             long last = w.acked;
             a.call("POST", "/v1/disks/vs1/mode", "{\"mode\":\"SYNC\"}", 200);
             a.call("POST", "/v1/disks/vs1/wait-sync", "{\"timeoutMs\":45000}", 200);
-            AgentPair.assertSameBytes(a.image(), b.image());
+            long[] na = new long[1];
+            long[] nb = new long[1];
+            byte[] ia = Files.readAllBytes(a.image());
+            byte[] ib = Files.readAllBytes(b.image());
+            if (!java.util.Arrays.equals(ia, ib)) {
+                String pa = checkPrefix(ia, w, na);
+                String pb = checkPrefix(ib, w, nb);
+                StringBuilder d = new StringBuilder();
+                for (int sl = 0; sl < SLOTS && d.length() < 600; sl++) {
+                    long va = ByteBuffer.wrap(ia, sl * STRIDE, 8).getLong();
+                    long vb = ByteBuffer.wrap(ib, sl * STRIDE, 8).getLong();
+                    if (va != vb) {
+                        d.append(" slot ").append(sl).append(" A=").append(va).append(" B=").append(vb).append(';');
+                    }
+                }
+                Thread.sleep(1000);
+                boolean later = java.util.Arrays.equals(Files.readAllBytes(a.image()), Files.readAllBytes(b.image()));
+                fail("A != B after wait-sync: A prefix " + na[0] + " (" + pa + "), B prefix " + nb[0] + " (" + pb
+                        + "), last acked " + last + ", writer acked now " + w.acked + ";" + d + " equal 1 s later: " + later
+                        + "\n" + tag + "\nA: " + a.status() + "\nB: " + b.status());
+            }
             long[] n = new long[1];
             assertEquals(null, checkPrefix(Files.readAllBytes(b.image()), w, n));
             assertEquals(last, n[0] >= last ? last : n[0], "an acknowledged write is missing at B");
