@@ -207,12 +207,25 @@ public final class ReplicationLink implements Closeable {
                         run.flush(c);
                         continue;
                     }
-                    byte[] rh = remote == null ? null : Arrays.copyOfRange(remote,
-                            (int) (b - start) * ExtentHasher.HASH_BYTES, (int) (b - start + 1) * ExtentHasher.HASH_BYTES);
-                    if (sendBlock(c, hasher, b, rh, run)) {
-                        sent++;
-                    } else {
-                        skipped++;
+                    boolean handled = false;
+                    try {
+                        byte[] rh = remote == null ? null : Arrays.copyOfRange(remote,
+                                (int) (b - start) * ExtentHasher.HASH_BYTES,
+                                (int) (b - start + 1) * ExtentHasher.HASH_BYTES);
+                        if (sendBlock(c, hasher, b, rh, run)) {
+                            sent++;
+                        } else {
+                            skipped++;
+                        }
+                        handled = true;
+                    } finally {
+                        if (!handled) {
+                            // The link failed while this block was cleared but neither sent nor in
+                            // flight (e.g. a flush of the run before it threw): it is still owed,
+                            // and so are the blocks kept in the run. Without this they were lost.
+                            disk.markDirty(b * dirty.blockSize(), dirty.blockSize());
+                            run.abandon();
+                        }
                     }
                 }
                 run.flush(c);
@@ -275,6 +288,16 @@ public final class ReplicationLink implements Closeable {
                 offset = off;
             }
             buf.position(buf.position() + len);
+        }
+
+        /** The link failed: blocks kept here but not yet sent go back to the dirty bitmap. */
+        void abandon() {
+            if (offset >= 0) {
+                disk.markDirty(offset, buf.position() - PeerFrame.DATA_PREFIX);
+            }
+            buf.clear();
+            buf.position(PeerFrame.DATA_PREFIX);
+            offset = -1;
         }
 
         void flush(PeerCodec c) throws IOException {
