@@ -48,9 +48,9 @@ class NbdClientsTest {
             Tools.Result list = Tools.run(Duration.ofSeconds(30), "nbdinfo", "--list",
                     "nbd://127.0.0.1:" + p.a.nbdPort()).ok();
             assertTrue(list.output.contains("vs1"), list.output);
-            // the replica advertises READ_ONLY
+            // the replica advertises a writable export (it answers writes with EPERM until promoted)
             Tools.Result rep = Tools.run(Duration.ofSeconds(30), "nbdinfo", AgentPair.url(p.b)).ok();
-            assertTrue(rep.output.contains("is_read_only: true"), rep.output);
+            assertTrue(rep.output.contains("is_read_only: false"), rep.output);
             // an unknown export is an error, not a crash
             Tools.Result unknown = Tools.run(Duration.ofSeconds(30), "nbdinfo",
                     "nbd://127.0.0.1:" + p.a.nbdPort() + "/nope");

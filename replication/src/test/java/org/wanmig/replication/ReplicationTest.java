@@ -225,10 +225,11 @@ class ReplicationTest {
             JsonNode pr = JSON.readTree(p.ok(p.b, "POST", "/v1/disks/vs1/promote", null));
             assertEquals("PRIMARY", pr.get("role").asText());
             p.ok(p.b, "POST", "/v1/disks/vs1/promote", null); // idempotent
-            // A now refuses writes and advertises read-only
+            // A now advertises a writable export but refuses writes (EPERM)
             Tools.Result ro = Tools.run(Duration.ofSeconds(30), "nbdinfo", AgentPair.url(p.a)).ok();
-            assertTrue(ro.output.contains("is_read_only: true"), ro.output);
-            Tools.qemuIo(AgentPair.url(p.a), "write -P 0x01 0 4k");
+            assertTrue(ro.output.contains("is_read_only: false"), ro.output);
+            Tools.Result w = Tools.qemuIo(AgentPair.url(p.a), "write -P 0x01 0 4k");
+            assertTrue(w.output.contains("Operation not permitted"), w.output);
             // B writes flow to A
             Tools.qemuIo(AgentPair.url(p.b), "write -P 0x62 512k 1M").ok();
             p.syncUp(p.b);

@@ -4,6 +4,7 @@ import org.wanmig.replication.control.ControlServer;
 import org.wanmig.replication.control.ReplicationControl;
 import org.wanmig.replication.core.DiskStatus;
 import org.wanmig.replication.core.Mode;
+import org.wanmig.replication.core.PromoteReport;
 import org.wanmig.replication.core.ReplicatedDisk;
 import org.wanmig.replication.core.Role;
 import org.wanmig.replication.disk.DiskImage;
@@ -15,6 +16,7 @@ import org.wanmig.replication.peer.ReplicationLink;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -182,13 +184,31 @@ public final class Agent implements ReplicationControl, Closeable {
             if (!force && d.sessionUp()) {
                 throw new ConflictException(disk + ": the peer is still primary and streaming to us; demote it first");
             }
+            if (!force && !d.consistent()) {
+                throw new ConflictException(disk + ": local copy is inconsistent (interrupted resync); force rolls it "
+                        + "back to its last consistent state and reports the RPO that implies");
+            }
             if (!force && d.knownBehind()) {
                 throw new ConflictException(disk + ": local copy is known to be behind the old primary "
                         + "(use force to fail over anyway)");
             }
             peer.closeSession(disk);
-            d.becomePrimary(force);
-            LOG.info(disk + ": promoted to PRIMARY" + (force ? " (forced)" : ""));
+            PromoteReport r;
+            try {
+                r = d.becomePrimary(force);
+            } catch (IOException e) {
+                // Rollback failed: we are still an inconsistent replica and must not serve as primary.
+                throw new ConflictException(disk + ": rollback to the last consistent state failed: " + e);
+            }
+            String how = r.rolledBack() ? ", rolled back " + r.rolledBackBytes() + " bytes to the state of "
+                    + Instant.ofEpochMilli(r.restoredAsOfMillis()) : "";
+            String msg = disk + ": promoted to PRIMARY at generation " + r.generation() + (force ? " (forced)" : "")
+                    + how + ", RPO <= " + r.rpoSeconds() + " s" + (r.handedOver() ? " (clean handover)" : "");
+            if (r.rolledBack() || (force && !r.handedOver())) {
+                LOG.warning(msg);
+            } else {
+                LOG.info(msg);
+            }
             startLink(d);
             return d.status();
         }

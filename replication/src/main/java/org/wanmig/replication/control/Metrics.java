@@ -32,6 +32,15 @@ final class Metrics {
                 c -> c.status().resyncRemainingBytes());
         gauge(sb, "wanmig_replication_throughput_bytes_per_second", "recent replication throughput", all,
                 c -> c.status().throughputBytesPerSec());
+        gauge(sb, "wanmig_replication_generation", "fencing generation (bumped by every promote)", all,
+                c -> c.status().generation());
+        gauge(sb, "wanmig_replication_consistent", "0 while a replica is inside a resync (promote rolls back)", all,
+                c -> c.status().consistent() ? 1 : 0);
+        gauge(sb, "wanmig_replication_behind", "1 if the replica knows it lacks writes of its primary", all,
+                c -> c.status().behind() ? 1 : 0);
+        gauge(sb, "wanmig_replication_fenced_unreplicated_bytes",
+                "bytes this copy acknowledged as a primary but never replicated before it was fenced", all,
+                c -> c.status().fenced() == null ? 0 : c.status().fenced().unreplicatedBytes());
         counter(sb, "wanmig_replication_writes_total", "NBD writes accepted", all, c -> c.writes());
         counter(sb, "wanmig_replication_shipped_bytes_total", "bytes acknowledged by the peer", all,
                 c -> c.shippedBytes());

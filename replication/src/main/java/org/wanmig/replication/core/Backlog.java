@@ -58,6 +58,11 @@ public final class Backlog {
         return r;
     }
 
+    /** Records waiting to be sent (each will take the next wire sequence number). */
+    public synchronized long queuedRecords() {
+        return queued.size();
+    }
+
     public synchronized boolean hasQueued() {
         return !queued.isEmpty();
     }

@@ -2,12 +2,15 @@ package org.wanmig.replication.core;
 
 import org.wanmig.replication.disk.DirtyBitmap;
 import org.wanmig.replication.disk.DiskImage;
+import org.wanmig.replication.disk.UndoJournal;
 import org.wanmig.replication.nbd.BlockDevice;
 import org.wanmig.replication.nbd.WriteRefusedException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
@@ -21,6 +24,15 @@ import java.util.logging.Logger;
  * Ordering: a write is applied locally and appended to the backlog under one lock, so the stream
  * order equals the local order even with several NBD connections; the replica applies in stream
  * order, hence it always holds a crash-consistent prefix while streaming.
+ *
+ * Replica consistency: a resync writes blocks in disk order, so in the middle of one the image is
+ * a mix. Before the first resync write the metadata records "inconsistent" (forced to disk), and
+ * every block is journaled (old content, forced) before its first overwrite; the resync's end
+ * marker clears the mark and drops the journal. Promote rolls an inconsistent copy back first.
+ *
+ * Generations: every promote takes generation+1; a primary that meets a higher generation at its
+ * peer is fenced (becomes a replica at once, NBD writes get EPERM) and reports what it had not
+ * replicated; the new primary's resync then overwrites it.
  */
 public final class ReplicatedDisk implements BlockDevice {
     private static final Logger LOG = Logger.getLogger(ReplicatedDisk.class.getName());
@@ -32,6 +44,7 @@ public final class ReplicatedDisk implements BlockDevice {
     private final Path metaFile;
     private final Backlog backlog;
     private final Object order = new Object();
+    private final Object bitmapSaveLock = new Object();
 
     private volatile DiskMeta meta;
     private volatile boolean fenced;          // demote in progress: refuse new writes
@@ -41,6 +54,13 @@ public final class ReplicatedDisk implements BlockDevice {
     private volatile PeerView peerView = PeerView.NONE; // replica: what the primary last told us
     private volatile boolean sessionUp;       // replica: a primary is streaming to us
     private Object activeSession;             // replica: only this stream may write (guarded by order)
+    private UndoJournal journal;              // replica: non-null exactly while meta says inconsistent
+    private volatile boolean catchingUp;      // replica: session open, its resync not yet ended
+    private volatile long lagWrites;          // replica: primary's head minus the last applied sequence
+    private volatile boolean statusLag;       // replica: the primary's last STATUS had unacknowledged data
+    private volatile boolean behind;          // replica: may lack writes the primary has (persisted lazily)
+    private volatile boolean handedOverClean; // replica: old primary handed over, nothing can be missing
+    private volatile long currentAtMillis;    // replica: last time we held all the primary had sent of
 
     private final AtomicLong writes = new AtomicLong();
     private final AtomicLong shippedBytes = new AtomicLong();
@@ -75,8 +95,20 @@ public final class ReplicatedDisk implements BlockDevice {
             // Writes we acknowledged without fsync (ASYNC) may be gone after a crash: let the
             // primary hash-compare us instead of trusting its bitmap.
             LOG.warning(name + ": unclean shutdown of a replica, asking for a hash-compare resync");
-            m = m.withSyncId("");
+            m = m.withSyncId("").withBehind(true);
         }
+        Path undo = UndoJournal.fileFor(image.path());
+        if (!m.consistent()) {
+            // Interrupted resync: keep (and extend) the journal of the last consistent state.
+            journal = UndoJournal.open(undo, image.size(), blockSize);
+            LOG.warning(name + ": image is inconsistent (interrupted resync); undo journal holds "
+                    + journal.bytes() + " bytes of the last consistent state");
+        } else if (Files.exists(undo)) {
+            // Crash after the resync end was recorded but before the journal was removed.
+            Files.delete(undo);
+        }
+        behind = m.behind() || !m.consistent();
+        currentAtMillis = m.currentAtMillis();
         if (dirty.dirtyCount() > 0) {
             dirtySinceNanos = System.nanoTime();
         }
@@ -88,14 +120,18 @@ public final class ReplicatedDisk implements BlockDevice {
 
     @Override public String name() { return name; }
     @Override public long size() { return image.size(); }
-    @Override public boolean readOnly() { return meta.role() != Role.PRIMARY; }
+    /** Always a writable export: a replica refuses writes with EPERM until promoted, so a hypervisor
+     *  can open it read-write before a migration and write once the roles have flipped. */
+    @Override public boolean readOnly() { return false; }
     public Role role() { return meta.role(); }
     public Mode mode() { return meta.mode(); }
     public String syncId() { return meta.syncId(); }
     public DirtyBitmap dirtyBitmap() { return dirty; }
     public Backlog backlog() { return backlog; }
     public DiskImage image() { return image; }
-    public boolean knownBehind() { return meta.behind(); }
+    public boolean knownBehind() { return behind; }
+    public boolean consistent() { return meta.consistent(); }
+    public long generation() { return meta.generation(); }
     public boolean sessionUp() { return sessionUp; }
 
     private synchronized void updateMeta(DiskMeta m) {
@@ -152,15 +188,105 @@ public final class ReplicatedDisk implements BlockDevice {
         }
     }
 
-    /** Replica -> primary. With force (unplanned failover) we take a new identity: the old primary's
-     *  content may hold writes we never saw, so it must be hash-compared when it comes back. */
-    public void becomePrimary(boolean force) {
+    /**
+     * Replica -> primary, in generation+1. An inconsistent copy (interrupted resync) is first rolled
+     * back to its last consistent state; the report says so and what RPO that implies. With force
+     * (unplanned failover) we take a new identity: the old primary's content may hold writes we
+     * never saw, so it must be hash-compared when it comes back.
+     */
+    public PromoteReport becomePrimary(boolean force) throws IOException {
         synchronized (order) {
-            DiskMeta m = meta.withRole(Role.PRIMARY).withBehind(false);
-            if (force || m.syncId().isEmpty()) {
+            long now = System.currentTimeMillis();
+            DiskMeta m = meta;
+            long restoredAsOf = currentAtMillis;
+            long rolledBack = 0;
+            boolean didRollback = false;
+            if (journal != null) {
+                // Never serve the mix: restore the last consistent image, durably, before anything else.
+                rolledBack = journal.rollback(image);
+                restoredAsOf = m.currentAtMillis();
+                m = m.withConsistent(true).withCurrentAtMillis(restoredAsOf);
+                updateMeta(m);
+                journal.delete();
+                journal = null;
+                didRollback = true;
+                LOG.warning(name + ": rolled back " + rolledBack + " bytes of an interrupted resync to the state of "
+                        + java.time.Instant.ofEpochMilli(restoredAsOf));
+            }
+            boolean clean = handedOverClean && !didRollback;
+            // -1: this copy never held the primary's state (its first sync never completed).
+            double rpo = clean ? 0 : restoredAsOf <= 0 ? -1 : Math.max(0, (now - restoredAsOf) / 1000.0);
+            long gen = m.generation() + 1;
+            PromoteReport r = new PromoteReport(now, force, gen, didRollback, rolledBack, restoredAsOf, rpo, clean);
+            m = m.withRole(Role.PRIMARY).withBehind(false).withGeneration(gen).withLastPromote(r).withFenced(null);
+            if (force || m.syncId().isEmpty() || didRollback) {
                 m = m.withSyncId(UUID.randomUUID().toString());
             }
             updateMeta(m);
+            behind = false;
+            catchingUp = false;
+            lagWrites = 0;
+            return r;
+        }
+    }
+
+    /**
+     * The peer is at a higher generation (it was promoted while we were cut off): stop being
+     * primary now. Returns the report of what we had acknowledged but never replicated, or null if
+     * we are not a primary below that generation. Our content is then unknown to the new primary
+     * (empty sync identity): its resync hash-compares us and overwrites what differs.
+     */
+    public FenceReport fenceByGeneration(long peerGeneration) {
+        synchronized (order) {
+            DiskMeta m = meta;
+            if (m.role() != Role.PRIMARY || peerGeneration <= m.generation()) {
+                return null;
+            }
+            for (WriteRecord r : backlog.detach()) {
+                if (r.length() > 0) {
+                    dirty.markRange(r.offset(), r.length());
+                }
+            }
+            linkUp = false;
+            boolean unknown = dirty.compareMode();
+            long bs = dirty.blockSize();
+            long blocks = 0;
+            long bytes = 0;
+            List<String> extents = new ArrayList<>();
+            boolean truncated = false;
+            long b = dirty.nextSet(0);
+            while (b >= 0) {
+                long start = b;
+                long end = b + 1;
+                while (end < dirty.blocks() && dirty.isSet(end)) {
+                    end++;
+                }
+                long off = start * bs;
+                long len = Math.min(image.size(), end * bs) - off;
+                blocks += end - start;
+                bytes += len;
+                if (extents.size() < FenceReport.MAX_EXTENTS) {
+                    extents.add(off + "+" + len);
+                } else {
+                    truncated = true;
+                }
+                b = end < dirty.blocks() ? dirty.nextSet(end) : -1;
+            }
+            for (long x = dirty.nextSet(0); x >= 0; x = dirty.nextSet(x + 1)) {
+                dirty.clear(x);
+            }
+            dirtySinceNanos = -1;
+            FenceReport rep = new FenceReport(System.currentTimeMillis(), m.generation(), peerGeneration, bytes, blocks,
+                    extents, truncated, unknown);
+            updateMeta(m.withRole(Role.REPLICA).withGeneration(peerGeneration).withSyncId("").withBehind(true)
+                    .withFenced(rep));
+            behind = true;
+            handedOverClean = false;
+            saveBitmapQuietly();
+            LOG.warning(name + ": FENCED: the peer is at generation " + peerGeneration + ", we were primary at "
+                    + m.generation() + "; now a replica refusing writes. " + rep
+                    + " -- these writes will be discarded by the resync from the new primary");
+            return rep;
         }
     }
 
@@ -303,7 +429,7 @@ public final class ReplicatedDisk implements BlockDevice {
     public void detach() {
         List<WriteRecord> lost = backlog.detach();
         for (WriteRecord r : lost) {
-            if (r.length() > 0) {
+            if (r.length() > 0 && meta.role() == Role.PRIMARY) {
                 markDirty(r.offset(), r.length());
             }
         }
@@ -332,7 +458,98 @@ public final class ReplicatedDisk implements BlockDevice {
     public void claimSession(Object session) {
         synchronized (order) {
             activeSession = session;
+            // Until this stream's resync has ended we cannot know what the primary has that we lack.
+            catchingUp = true;
+            statusLag = false;
+            behind = true;
+            handedOverClean = false;
         }
+    }
+
+    /**
+     * A primary opened a stream at the given generation. Returns our generation if it is higher
+     * (the caller refuses the stream: the sender is a fenced old primary), else adopts the
+     * primary's generation and returns -1.
+     */
+    public long acceptGeneration(long primaryGeneration) {
+        synchronized (order) {
+            if (primaryGeneration < meta.generation()) {
+                return meta.generation();
+            }
+            if (primaryGeneration > meta.generation()) {
+                updateMeta(meta.withGeneration(primaryGeneration));
+            }
+            return -1;
+        }
+    }
+
+    /** Caller holds order: the first resync write of a consistent image starts the undo journal. */
+    private void beginInconsistent() throws IOException {
+        // Durable mark first, then the journal: a crash in between leaves an empty journal, harmless.
+        // No write may happen unless the mark is on disk, so a failure here fails the frame.
+        DiskMeta m = meta.withConsistent(false).withBehind(true).withCurrentAtMillis(currentAtMillis);
+        synchronized (this) {
+            m.save(metaFile);
+            meta = m;
+        }
+        journal = UndoJournal.open(UndoJournal.fileFor(image.path()), image.size(), dirty.blockSize());
+        behind = true;
+        LOG.info(name + ": resync starts overwriting: image marked inconsistent, undo journal open");
+    }
+
+    /** Caller holds order: keep the old content of [offset, offset+length) if a resync is overwriting. */
+    private void guard(List<ReplicatedWrite> writes) throws IOException {
+        boolean resync = false;
+        for (ReplicatedWrite w : writes) {
+            resync |= w.resync();
+        }
+        if (resync && journal == null) {
+            beginInconsistent();
+        }
+        if (journal != null) {
+            List<long[]> ranges = new ArrayList<>(writes.size());
+            for (ReplicatedWrite w : writes) {
+                ranges.add(new long[]{w.offset(), w.length()});
+            }
+            journal.preserve(image, ranges);
+        }
+    }
+
+    /** End marker of the stream's resync: we now hold the primary's state as of that point. */
+    public void resyncComplete(Object session, long seq, long head) throws IOException {
+        synchronized (order) {
+            requireActive(session);
+            if (journal != null) {
+                image.flush(); // the resync data must be durable before the journal that undoes it goes
+                currentAtMillis = System.currentTimeMillis();
+                updateMeta(meta.withConsistent(true).withCurrentAtMillis(currentAtMillis));
+                journal.delete();
+                journal = null;
+                LOG.info(name + ": resync complete, image consistent again");
+            }
+            catchingUp = false;
+            noteApplied(seq, head);
+        }
+    }
+
+    /** Every data frame says which sequence it is and how far the primary's queue reaches. */
+    public void noteApplied(long seq, long head) {
+        lagWrites = Math.max(0, head - seq);
+        updateBehind();
+    }
+
+    /**
+     * Behind unless every sign says current: the stream's resync ended, nothing is journaled, the
+     * last data frame had nothing queued behind it at the primary, and the primary's last STATUS had
+     * nothing unacknowledged. (Data still in the pipe after that cannot be known here: that is the
+     * ASYNC lag, bounded by the primary's backlog.)
+     */
+    private void updateBehind() {
+        boolean b = catchingUp || journal != null || lagWrites > 0 || statusLag;
+        if (!b) {
+            currentAtMillis = System.currentTimeMillis();
+        }
+        behind = b;
     }
 
     private void requireActive(Object session) throws WriteRefusedException {
@@ -345,20 +562,32 @@ public final class ReplicatedDisk implements BlockDevice {
     }
 
     /** Applies a block from the primary's stream; never allowed on a primary. */
-    public void applyReplicated(Object session, long offset, ByteBuffer data) throws IOException {
-        synchronized (order) {
-            requireActive(session);
-            int n = data.remaining();
-            image.write(offset, data);
-            appliedBytes.addAndGet(n);
-        }
+    public void applyReplicated(Object session, long offset, ByteBuffer data, boolean resync) throws IOException {
+        apply(session, List.of(ReplicatedWrite.data(offset, data, resync)));
     }
 
-    public void applyZeroes(Object session, long offset, long length) throws IOException {
+    public void applyZeroes(Object session, long offset, long length, boolean resync) throws IOException {
+        apply(session, List.of(ReplicatedWrite.zeroes(offset, length, resync)));
+    }
+
+    /**
+     * Applies consecutive writes of the stream in order. While a resync overwrites, the old content
+     * of all of them is journaled first with one fsync (a batch of resync frames costs one, not one
+     * each).
+     */
+    public void apply(Object session, List<ReplicatedWrite> writes) throws IOException {
         synchronized (order) {
             requireActive(session);
-            image.writeZeroes(offset, length);
-            appliedBytes.addAndGet(length);
+            guard(writes);
+            for (ReplicatedWrite w : writes) {
+                ByteBuffer d = w.data();
+                if (d == null) {
+                    image.writeZeroes(w.offset(), w.length());
+                } else {
+                    image.write(w.offset(), d);
+                }
+                appliedBytes.addAndGet(w.length());
+            }
         }
     }
 
@@ -366,26 +595,47 @@ public final class ReplicatedDisk implements BlockDevice {
         sessionUp = up;
         if (!up) {
             peerView = PeerView.NONE;
+            persistReplicaView();
         }
     }
 
-    /** Replica learns how far behind it is; remembered (persisted) for promote decisions. */
+    /** What the primary reports (mode, its lag view); a report of unacknowledged data means behind. */
     public void peerStatus(PeerView v) {
         peerView = v;
-        boolean behind = v.lagBytes() > 0;
-        if (behind != meta.behind()) {
-            updateMeta(meta.withBehind(behind));
-        }
+        statusLag = v.lagBytes() > 0;
+        updateBehind();
     }
 
     /** Old primary handed over cleanly: we hold everything it acknowledged. */
     public void handedOver() {
-        updateMeta(meta.withBehind(false));
+        synchronized (order) {
+            catchingUp = false;
+            lagWrites = 0;
+            statusLag = false;
+            behind = journal != null;
+            handedOverClean = journal == null;
+            currentAtMillis = System.currentTimeMillis();
+            persistReplicaView();
+        }
+    }
+
+    private void persistReplicaView() {
+        DiskMeta m = meta;
+        if (m.role() == Role.REPLICA && (m.behind() != behind || m.currentAtMillis() != currentAtMillis)) {
+            updateMeta(m.withBehind(behind).withCurrentAtMillis(currentAtMillis));
+        }
     }
 
     // ---- persistence and reporting ------------------------------------------------------------
 
     public void saveBitmapQuietly() {
+        // One saver at a time: the ticker, the link and a fence would otherwise share the .tmp file.
+        synchronized (bitmapSaveLock) {
+            saveBitmap();
+        }
+    }
+
+    private void saveBitmap() {
         try {
             List<long[]> ranges = backlog.pendingRanges();
             long bs = dirty.blockSize();
@@ -415,6 +665,10 @@ public final class ReplicatedDisk implements BlockDevice {
 
     /** Called once a second: throughput estimate. */
     public synchronized void tick() {
+        DiskMeta m = meta;
+        if (m.role() == Role.REPLICA && (m.behind() != behind || currentAtMillis - m.currentAtMillis() > 5000)) {
+            persistReplicaView();
+        }
         long now = System.nanoTime();
         long total = shippedBytes.get() + appliedBytes.get();
         double dt = (now - lastRateNanos) / 1e9;
@@ -446,12 +700,19 @@ public final class ReplicatedDisk implements BlockDevice {
             boolean inSync = m.mode() == Mode.SYNC && linkUp && streaming && syncFlushed
                     && backlog.isEmpty() && dirtyBlocks == 0;
             return new DiskStatus(name, m.role(), m.mode(), inSync, linkUp, lagBlocks, lagBytes, rpo,
-                    throughput, image.size(), resync);
+                    throughput, image.size(), resync, m.generation(), m.consistent(), false, 0,
+                    m.lastPromote(), m.fenced());
         }
         PeerView v = peerView;
-        return new DiskStatus(name, m.role(), v.mode() == null ? m.mode() : v.mode(), sessionUp && v.inSync(),
-                sessionUp, v.lagBytes() == 0 ? 0 : (v.lagBytes() + bs - 1) / bs, v.lagBytes(),
-                v.rpoSeconds(), throughput, image.size(), v.resyncRemainingBytes());
+        boolean b = behind;
+        boolean up = sessionUp;
+        long cur = currentAtMillis;
+        // Without a primary to ask, the replica's own answer: how long since it was last current.
+        double rpo = up ? v.rpoSeconds() : !b ? 0 : cur <= 0 ? -1 : (System.currentTimeMillis() - cur) / 1000.0;
+        return new DiskStatus(name, m.role(), v.mode() == null ? m.mode() : v.mode(), up && v.inSync() && !b,
+                up, v.lagBytes() == 0 ? 0 : (v.lagBytes() + bs - 1) / bs, v.lagBytes(),
+                rpo, throughput, image.size(), v.resyncRemainingBytes(), m.generation(), m.consistent(),
+                b, lagWrites, m.lastPromote(), m.fenced());
     }
 
     public void close() {
@@ -459,7 +720,14 @@ public final class ReplicatedDisk implements BlockDevice {
             saveBitmapQuietly();
             try {
                 image.flush();
-                updateMeta(meta.withCleanShutdown(backlog.isEmpty()));
+                DiskMeta m = meta.withCleanShutdown(backlog.isEmpty());
+                if (m.role() == Role.REPLICA) {
+                    m = m.withBehind(behind).withCurrentAtMillis(currentAtMillis);
+                }
+                updateMeta(m);
+                if (journal != null) {
+                    journal.close();
+                }
                 image.close();
             } catch (IOException e) {
                 LOG.warning(name + ": close: " + e);

@@ -63,6 +63,26 @@ public final class PeerServer implements Closeable {
             }
             OpenMessage req = JSON.readValue(open.payload(), OpenMessage.class);
             disk = disks.apply(req.disk());
+            long newer = -1; // our generation, if the sender is an old primary
+            if (disk != null && disk.size() == req.sizeBytes()) {
+                if (disk.role() == Role.PRIMARY && req.generation() > disk.generation()) {
+                    // We are the old primary: the peer was promoted while we were cut off.
+                    disk.fenceByGeneration(req.generation());
+                } else if (disk.role() == Role.PRIMARY && req.generation() < disk.generation()) {
+                    newer = disk.generation();
+                }
+                if (disk.role() == Role.REPLICA) {
+                    newer = disk.acceptGeneration(req.generation());
+                }
+            }
+            if (newer >= 0) {
+                c.write(new PeerFrame(PeerFrame.FENCED, 0, 0, 0,
+                        JSON.writeValueAsBytes(new OpenMessage(disk.name(), disk.size(), "", newer))));
+                c.flush();
+                LOG.warning(disk.name() + ": refused a stream of generation " + req.generation()
+                        + " (ours is " + newer + "): the sender is a fenced old primary");
+                return;
+            }
             String refusal = disk == null ? "unknown disk " + req.disk()
                     : disk.role() != Role.REPLICA ? "disk " + req.disk() + " is PRIMARY here"
                     : disk.size() != req.sizeBytes() ? "size mismatch: local " + disk.size() + " vs " + req.sizeBytes()
@@ -80,11 +100,11 @@ public final class PeerServer implements Closeable {
             }
             s.setSoTimeout(30_000);
             c.write(new PeerFrame(PeerFrame.OPEN_OK, 0, 0, 0,
-                    JSON.writeValueAsBytes(new OpenMessage(disk.name(), disk.size(), disk.syncId()))));
+                    JSON.writeValueAsBytes(new OpenMessage(disk.name(), disk.size(), disk.syncId(), disk.generation()))));
             c.flush();
             disk.sessionUp(true);
             LOG.info(diskName + ": replicating from " + s.getRemoteSocketAddress());
-            new ReplicaSession(c, disk).run();
+            new ReplicaSession(c, disk, req.generation()).run();
         } catch (PeerAuthenticator.AuthException e) {
             LOG.warning("peer " + s.getRemoteSocketAddress() + " rejected: " + e.getMessage());
         } catch (EOFException | SocketException e) {

@@ -3,62 +3,109 @@ package org.wanmig.replication.peer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.wanmig.replication.core.PeerView;
 import org.wanmig.replication.core.ReplicatedDisk;
+import org.wanmig.replication.core.ReplicatedWrite;
 import org.wanmig.replication.disk.ExtentHasher;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Replica side of one disk's stream: applies frames strictly in sequence order (so the image is a
  * crash-consistent prefix of the primary's writes), answers hash requests, and acknowledges in
  * batches; before acknowledging anything the primary flagged SYNC it forces the image to disk.
+ * Resync frames are journaled by the disk before they overwrite; the FLUSH flagged RESYNC_END
+ * makes the image consistent again. Every data frame carries the session's generation and the
+ * primary's head sequence, from which the disk knows its own lag.
  */
 final class ReplicaSession {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_HASH_BLOCKS = 4096;
     private static final int ACK_EVERY = 16; // frames; keeps unconfirmed resync data small
+    private static final long BATCH_MAX_BYTES = 8 << 20; // resync frames journaled with one fsync
 
     private final PeerCodec codec;
     private final ReplicatedDisk disk;
+    private final long generation;
     private final ExtentHasher hasher = new ExtentHasher();
     private long lastSeq;
     private boolean unacked;
     private boolean needForce;
     private int sinceAck;
+    // Resync frames that arrived back to back, applied together (one journal fsync for all of them).
+    private final List<ReplicatedWrite> batch = new ArrayList<>();
+    private long batchBytes;
+    private long batchSeq;
+    private long batchHead;
 
-    ReplicaSession(PeerCodec codec, ReplicatedDisk disk) {
+    ReplicaSession(PeerCodec codec, ReplicatedDisk disk, long generation) {
         this.codec = codec;
         this.disk = disk;
+        this.generation = generation;
+    }
+
+    /** Checks the data prefix and returns the head sequence it carries. */
+    private long dataPrefix(PeerFrame f, int minRest) throws PeerProtocolException {
+        byte[] p = f.payload();
+        if (p.length < PeerFrame.DATA_PREFIX + minRest) {
+            throw new PeerProtocolException("data frame type " + f.type() + " too short");
+        }
+        ByteBuffer b = ByteBuffer.wrap(p);
+        long gen = b.getLong();
+        long head = b.getLong();
+        if (gen != generation) {
+            throw new PeerProtocolException("frame of generation " + gen + " in a session of generation " + generation);
+        }
+        return head;
     }
 
     void run() throws IOException {
         disk.claimSession(this);
         while (true) {
             PeerFrame f = codec.read();
+            boolean resyncData = (f.type() == PeerFrame.WRITE || f.type() == PeerFrame.ZERO)
+                    && (f.flags() & PeerFrame.FLAG_RESYNC) != 0;
+            if (!resyncData) {
+                applyBatch(); // the stream's order: anything else comes after the batched frames
+            }
             switch (f.type()) {
-                case PeerFrame.WRITE:
+                case PeerFrame.WRITE: {
                     checkSeq(f);
-                    checkRange(f.offset(), f.payload().length);
-                    disk.applyReplicated(this, f.offset(), ByteBuffer.wrap(f.payload()));
-                    noteData(f);
-                    break;
-                case PeerFrame.ZERO: {
-                    checkSeq(f);
-                    if (f.payload().length != 8) {
-                        throw new PeerProtocolException("ZERO frame needs an 8-byte length");
-                    }
-                    long len = ByteBuffer.wrap(f.payload()).getLong();
+                    long head = dataPrefix(f, 0);
+                    int len = f.payload().length - PeerFrame.DATA_PREFIX;
                     checkRange(f.offset(), len);
-                    disk.applyZeroes(this, f.offset(), len);
+                    ReplicatedWrite w = ReplicatedWrite.data(f.offset(),
+                            ByteBuffer.wrap(f.payload(), PeerFrame.DATA_PREFIX, len), resyncData);
                     noteData(f);
+                    write(w, f.seq(), head);
                     break;
                 }
-                case PeerFrame.FLUSH:
+                case PeerFrame.ZERO: {
                     checkSeq(f);
+                    long head = dataPrefix(f, 8);
+                    if (f.payload().length != PeerFrame.DATA_PREFIX + 8) {
+                        throw new PeerProtocolException("ZERO frame needs an 8-byte length");
+                    }
+                    long len = ByteBuffer.wrap(f.payload()).getLong(PeerFrame.DATA_PREFIX);
+                    checkRange(f.offset(), len);
+                    noteData(f);
+                    write(ReplicatedWrite.zeroes(f.offset(), len, resyncData), f.seq(), head);
+                    break;
+                }
+                case PeerFrame.FLUSH: {
+                    checkSeq(f);
+                    long head = dataPrefix(f, 0);
                     needForce = true;
                     noteData(f);
+                    if ((f.flags() & PeerFrame.FLAG_RESYNC_END) != 0) {
+                        disk.resyncComplete(this, f.seq(), head);
+                    } else {
+                        disk.noteApplied(f.seq(), head);
+                    }
                     break;
+                }
                 case PeerFrame.HASH_REQ:
                     answerHashes(f);
                     break;
@@ -90,6 +137,32 @@ final class ReplicaSession {
         }
     }
 
+    /** Live writes apply at once; resync writes wait in the batch while more are already queued. */
+    private void write(ReplicatedWrite w, long seq, long head) throws IOException {
+        if (!w.resync()) {
+            disk.apply(this, List.of(w));
+            disk.noteApplied(seq, head);
+            return;
+        }
+        batch.add(w);
+        batchBytes += w.length();
+        batchSeq = seq;
+        batchHead = head;
+        if (batchBytes >= BATCH_MAX_BYTES || codec.inputIdle()) {
+            applyBatch();
+        }
+    }
+
+    private void applyBatch() throws IOException {
+        if (batch.isEmpty()) {
+            return;
+        }
+        disk.apply(this, batch);
+        disk.noteApplied(batchSeq, batchHead);
+        batch.clear();
+        batchBytes = 0;
+    }
+
     private void checkSeq(PeerFrame f) throws PeerProtocolException {
         if (f.seq() <= lastSeq) {
             throw new PeerProtocolException("sequence went backwards: " + f.seq() + " after " + lastSeq);
@@ -111,6 +184,7 @@ final class ReplicaSession {
     }
 
     private void ack() throws IOException {
+        applyBatch(); // never acknowledge what is not written
         int flags = 0;
         if (needForce) {
             disk.flush();

@@ -120,9 +120,17 @@ public final class ReplicationLink implements Closeable {
                 new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 1 << 20)));
         auth.authenticateAsClient(c);
         c.write(new PeerFrame(PeerFrame.OPEN, 0, 0, 0,
-                JSON.writeValueAsBytes(new OpenMessage(disk.name(), disk.size(), disk.syncId()))));
+                JSON.writeValueAsBytes(new OpenMessage(disk.name(), disk.size(), disk.syncId(), disk.generation()))));
         c.flush();
         PeerFrame reply = c.read();
+        if (reply.type() == PeerFrame.FENCED) {
+            // The peer was promoted while we were away: we are an old primary and must stop.
+            long newer = JSON.readValue(reply.payload(), OpenMessage.class).generation();
+            if (disk.fenceByGeneration(newer) != null || disk.role() != Role.PRIMARY) {
+                throw new IOException("fenced: peer is at generation " + newer);
+            }
+            throw new PeerProtocolException("peer claims generation " + newer + ", not above ours");
+        }
         if (reply.type() == PeerFrame.ERROR) {
             throw new PeerProtocolException("peer refused " + disk.name() + ": "
                     + new String(reply.payload(), StandardCharsets.UTF_8));
@@ -148,8 +156,11 @@ public final class ReplicationLink implements Closeable {
         reader.start();
 
         resync(c, dirty);
+        // The end marker: everything sent so far makes the replica equal to us as of tryAttach.
         WriteRecord barrier = new WriteRecord(WriteRecord.Kind.FLUSH, 0, 0, null, true);
-        c.write(PeerFrame.FLUSH, PeerFrame.FLAG_SYNC, disk.backlog().addInflight(barrier), 0, ByteBuffer.allocate(0));
+        long bseq = disk.backlog().addInflight(barrier);
+        c.write(PeerFrame.FLUSH, PeerFrame.FLAG_SYNC | PeerFrame.FLAG_RESYNC_END, bseq, 0,
+                prefix(0, bseq + disk.backlog().queuedRecords()).flip());
         if (!sameContent) {
             // After the barrier the replica holds our content: give it our identity.
             c.write(new PeerFrame(PeerFrame.SET_SYNC_ID, 0, 0, 0, disk.syncId().getBytes(StandardCharsets.UTF_8)));
@@ -196,12 +207,25 @@ public final class ReplicationLink implements Closeable {
                         run.flush(c);
                         continue;
                     }
-                    byte[] rh = remote == null ? null : Arrays.copyOfRange(remote,
-                            (int) (b - start) * ExtentHasher.HASH_BYTES, (int) (b - start + 1) * ExtentHasher.HASH_BYTES);
-                    if (sendBlock(c, hasher, b, rh, run)) {
-                        sent++;
-                    } else {
-                        skipped++;
+                    boolean handled = false;
+                    try {
+                        byte[] rh = remote == null ? null : Arrays.copyOfRange(remote,
+                                (int) (b - start) * ExtentHasher.HASH_BYTES,
+                                (int) (b - start + 1) * ExtentHasher.HASH_BYTES);
+                        if (sendBlock(c, hasher, b, rh, run)) {
+                            sent++;
+                        } else {
+                            skipped++;
+                        }
+                        handled = true;
+                    } finally {
+                        if (!handled) {
+                            // The link failed while this block was cleared but neither sent nor in
+                            // flight (e.g. a flush of the run before it threw): it is still owed,
+                            // and so are the blocks kept in the run. Without this they were lost.
+                            disk.markDirty(b * dirty.blockSize(), dirty.blockSize());
+                            run.abandon();
+                        }
                     }
                 }
                 run.flush(c);
@@ -241,12 +265,14 @@ public final class ReplicationLink implements Closeable {
      */
     private final class Run {
         private static final int RUN_MAX = 1 << 20;
-        private final ByteBuffer buf = ByteBuffer.allocate(RUN_MAX);
+        // Room for the data prefix in front, so the run goes out without another copy.
+        private final ByteBuffer buf = ByteBuffer.allocate(PeerFrame.DATA_PREFIX + RUN_MAX)
+                .position(PeerFrame.DATA_PREFIX);
         private long offset = -1;
 
         /** A slice of the run buffer holding len bytes read at off (flushing first if not contiguous). */
         ByteBuffer read(PeerCodec c, long off, int len) throws IOException {
-            if (offset >= 0 && (offset + buf.position() != off || buf.remaining() < len)) {
+            if (offset >= 0 && (offset + buf.position() - PeerFrame.DATA_PREFIX != off || buf.remaining() < len)) {
                 flush(c);
             }
             ByteBuffer slice = buf.duplicate();
@@ -264,16 +290,29 @@ public final class ReplicationLink implements Closeable {
             buf.position(buf.position() + len);
         }
 
+        /** The link failed: blocks kept here but not yet sent go back to the dirty bitmap. */
+        void abandon() {
+            if (offset >= 0) {
+                disk.markDirty(offset, buf.position() - PeerFrame.DATA_PREFIX);
+            }
+            buf.clear();
+            buf.position(PeerFrame.DATA_PREFIX);
+            offset = -1;
+        }
+
         void flush(PeerCodec c) throws IOException {
             if (offset < 0) {
                 return;
             }
-            WriteRecord r = new WriteRecord(WriteRecord.Kind.RESYNC_BLOCK, offset, buf.position(), null, false);
+            WriteRecord r = new WriteRecord(WriteRecord.Kind.RESYNC_BLOCK, offset,
+                    buf.position() - PeerFrame.DATA_PREFIX, null, false);
             long seq = disk.backlog().addInflight(r);
             ByteBuffer out = buf.duplicate();
             out.flip();
+            out.putLong(0, disk.generation()).putLong(8, seq);
             c.write(PeerFrame.WRITE, PeerFrame.FLAG_RESYNC, seq, offset, out);
             buf.clear();
+            buf.position(PeerFrame.DATA_PREFIX);
             offset = -1;
         }
     }
@@ -298,9 +337,7 @@ public final class ReplicationLink implements Closeable {
             run.flush(c);
             WriteRecord r = new WriteRecord(WriteRecord.Kind.RESYNC_BLOCK, off, len, null, false);
             long seq = disk.backlog().addInflight(r);
-            ByteBuffer l = ByteBuffer.allocate(8).putLong(len);
-            l.flip();
-            c.write(PeerFrame.ZERO, PeerFrame.FLAG_RESYNC, seq, off, l);
+            c.write(PeerFrame.ZERO, PeerFrame.FLAG_RESYNC, seq, off, prefix(8, seq).putLong(len).flip());
         } else {
             run.keep(off, len);
         }
@@ -315,18 +352,20 @@ public final class ReplicationLink implements Closeable {
             WriteRecord r = disk.backlog().takeNext(50);
             if (r != null) {
                 int flags = r.sync() ? PeerFrame.FLAG_SYNC : 0;
+                // Records still queued behind this one get the next sequence numbers: that is the head.
+                long head = r.wireSeq() + disk.backlog().queuedRecords();
                 switch (r.kind()) {
-                    case WRITE:
-                        c.write(PeerFrame.WRITE, flags, r.wireSeq(), r.offset(), r.data());
-                        break;
-                    case ZERO: {
-                        ByteBuffer l = ByteBuffer.allocate(8).putLong(r.length());
-                        l.flip();
-                        c.write(PeerFrame.ZERO, flags, r.wireSeq(), r.offset(), l);
+                    case WRITE: {
+                        ByteBuffer d = r.data();
+                        c.write(PeerFrame.WRITE, flags, r.wireSeq(), r.offset(),
+                                prefix(d.remaining(), head).put(d).flip());
                         break;
                     }
+                    case ZERO:
+                        c.write(PeerFrame.ZERO, flags, r.wireSeq(), r.offset(), prefix(8, head).putLong(r.length()).flip());
+                        break;
                     default:
-                        c.write(PeerFrame.FLUSH, PeerFrame.FLAG_SYNC, r.wireSeq(), 0, ByteBuffer.allocate(0));
+                        c.write(PeerFrame.FLUSH, PeerFrame.FLAG_SYNC, r.wireSeq(), 0, prefix(0, head).flip());
                 }
                 if (!disk.backlog().hasQueued()) {
                     if (!r.sync()) {
@@ -360,6 +399,11 @@ public final class ReplicationLink implements Closeable {
                 return;
             }
         }
+    }
+
+    /** A buffer starting with the data prefix (generation, head), with room for extra more bytes. */
+    private ByteBuffer prefix(int extra, long head) {
+        return ByteBuffer.allocate(PeerFrame.DATA_PREFIX + extra).putLong(disk.generation()).putLong(head);
     }
 
     private void sendStatus(PeerCodec c) throws IOException {
@@ -400,6 +444,7 @@ public final class ReplicationLink implements Closeable {
                 LOG.fine(disk.name() + ": ack reader ends: " + e);
             }
             closeSocket(); // makes the sender fail too, so the session is torn down once
+            failWaiters(); // a resync blocked on hashes must not wait out its 120 s timeout
         }
     }
 
