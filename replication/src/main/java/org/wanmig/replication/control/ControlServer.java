@@ -144,7 +144,6 @@ public final class ControlServer implements Closeable {
         hc.setSendServerVersion(false);
         hc.setSendXPoweredBy(false);
         hc.setUriCompliance(UriCompliance.DEFAULT); // no ambiguous separators, segments, encodings
-        hc.setMinRequestDataRate(1024); // a body trickling slower than 1 KiB/s is cut (408)
         HttpConnectionFactory http = new HttpConnectionFactory(hc);
         if (options.tls != null) {
             SecureRequestCustomizer src = new SecureRequestCustomizer();
@@ -244,7 +243,7 @@ public final class ControlServer implements Closeable {
         }
     }
 
-    private static final class BadRequest extends RuntimeException {
+    static final class BadRequest extends RuntimeException {
         final String field;
 
         BadRequest(String msg, String field) {

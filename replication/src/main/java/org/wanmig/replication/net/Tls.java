@@ -16,6 +16,7 @@ import java.security.KeyFactory;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
+import java.security.Signature;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -53,6 +54,7 @@ public final class Tls {
         List<X509Certificate> chain = readCerts(certChain, "certificate");
         PrivateKey key = readKey(privateKey);
         List<X509Certificate> cas = readCerts(caBundle, "CA");
+        checkPair(key, chain.get(0), privateKey, certChain);
         try {
             char[] pw = randomPassword();
             KeyStore ks = KeyStore.getInstance("PKCS12");
@@ -70,6 +72,34 @@ public final class Tls {
         KeyStore ks = load(keystore, keystorePassword);
         KeyStore ts = load(truststore, truststorePassword);
         return context(ks, keystorePassword, ts);
+    }
+
+    /** The key must belong to the (first) certificate; otherwise every handshake would fail later. */
+    private static void checkPair(PrivateKey key, X509Certificate cert, Path keyFile, Path certFile)
+            throws TlsConfigException {
+        String alg;
+        switch (key.getAlgorithm()) {
+            case "EC": alg = "SHA256withECDSA"; break;
+            case "RSA": alg = "SHA256withRSA"; break;
+            case "Ed25519": alg = "Ed25519"; break;
+            default: return; // no cheap check; the handshake will tell
+        }
+        try {
+            byte[] probe = "wanmig-key-check".getBytes(StandardCharsets.US_ASCII);
+            Signature s = Signature.getInstance(alg);
+            s.initSign(key);
+            s.update(probe);
+            byte[] sig = s.sign();
+            s.initVerify(cert.getPublicKey());
+            s.update(probe);
+            if (!s.verify(sig)) {
+                throw new TlsConfigException("private key " + keyFile + " does not belong to certificate " + certFile,
+                        null);
+            }
+        } catch (GeneralSecurityException e) {
+            throw new TlsConfigException("private key " + keyFile + " does not belong to certificate " + certFile
+                    + ": " + e.getMessage(), e);
+        }
     }
 
     private static KeyStore load(Path p, char[] pw) throws TlsConfigException {
