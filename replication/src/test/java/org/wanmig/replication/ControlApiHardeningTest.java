@@ -63,6 +63,7 @@ class ControlApiHardeningTest {
             String auth = "Authorization: Bearer " + AgentPair.TOKEN + "\r\n";
             p.ok(p.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"SYNC\"}");
             p.ab.cut(); // wait-sync cannot succeed now
+            AgentPair.await("link down", 10_000, () -> !p.a.disk("vs1").isLinkUp());
             int n = 16;
             List<Socket> slow = new ArrayList<>();
             for (int i = 0; i < n; i++) {
@@ -171,6 +172,7 @@ class ControlApiHardeningTest {
             // a wait-sync longer than the idle timeout still gets its answer
             p.ok(p.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"SYNC\"}");
             p.ab.cut();
+            AgentPair.await("link down", 10_000, () -> !p.a.disk("vs1").isLinkUp());
             String[] t = p.call(p.a, "POST", "/v1/disks/vs1/wait-sync", "{\"timeoutMs\":2500}");
             assertEquals("408", t[0], t[1]);
             assertEquals("timeout", JSON.readTree(t[1]).get("error").asText());

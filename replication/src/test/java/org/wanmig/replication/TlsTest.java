@@ -183,6 +183,13 @@ class TlsTest {
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(200, r.statusCode(), r.body());
             assertTrue(r.body().contains("\"role\":\"PRIMARY\""), r.body());
+            // the CLI with the CA that signed the agent's certificate
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream ps = new java.io.PrintStream(out, true);
+            assertEquals(0, org.wanmig.replication.cli.ReplCtlAccess.run(new String[]{"--agent",
+                "https://127.0.0.1:" + p.a.controlPort(), "--token", AgentPair.TOKEN, "--cacert",
+                ca1.resolve("ca.pem").toString(), "status", "vs1"}, ps, ps), out.toString());
+            assertTrue(out.toString().contains("PRIMARY"), out.toString());
             // plain HTTP to the HTTPS port gets no API answer
             HttpClient plain = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
             try {

@@ -52,13 +52,14 @@ public final class NbdServer implements Closeable {
         try (s) {
             s.setTcpNoDelay(true);
             DeadlineInputStream timed = new DeadlineInputStream(s, s.getInputStream(), 0, requestTimeoutMs);
-            BufferedSocketInput buffered = new BufferedSocketInput(timed, 256 * 1024);
-            DataInputStream in = new DataInputStream(buffered);
-            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 256 * 1024));
+            // Small buffers until an export is chosen; the large ones only for a client that got that far.
+            HandshakeInput small = new HandshakeInput(timed, 4096);
+            BufferedOutputStream smallOut = new BufferedOutputStream(s.getOutputStream(), 4096);
             Watchdog.Deadline deadline = Watchdog.closeAfter("nbd " + s.getRemoteSocketAddress(), s, handshakeTimeoutMs);
             BlockDevice dev;
             try {
-                dev = new NbdHandshake(new HandshakeCodec(in, out), exports).negotiate();
+                dev = new NbdHandshake(new HandshakeCodec(new DataInputStream(small), new DataOutputStream(smallOut)),
+                        exports).negotiate();
             } finally {
                 deadline.cancel();
             }
@@ -66,6 +67,10 @@ public final class NbdServer implements Closeable {
                 throw new NbdProtocolException("handshake not done within " + handshakeTimeoutMs + " ms");
             }
             if (dev != null) {
+                smallOut.flush();
+                BufferedSocketInput buffered = new BufferedSocketInput(small.handOver(), 256 * 1024);
+                DataInputStream in = new DataInputStream(buffered);
+                DataOutputStream out = new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 256 * 1024));
                 new NbdSession(new CommandCodec(in, out, buffered, timed), dev).run();
             }
         } catch (NbdProtocolException e) {

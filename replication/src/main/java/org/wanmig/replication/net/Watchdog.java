@@ -1,7 +1,7 @@
 package org.wanmig.replication.net;
 
-import java.io.Closeable;
 import java.io.IOException;
+import java.net.Socket;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -28,8 +28,11 @@ public final class Watchdog {
         private final ScheduledFuture<?> f;
         private volatile boolean fired;
 
-        private Deadline(String what, Closeable c, long ms) {
+        private Deadline(String what, Socket c, long ms) {
             f = TIMER.schedule(() -> {
+                if (c.isClosed()) {
+                    return; // the connection ended some other way (refused, failed): nothing to report
+                }
                 fired = true;
                 LOG.warning(what + ": handshake not done within " + ms + " ms, closing");
                 try {
@@ -50,7 +53,7 @@ public final class Watchdog {
         }
     }
 
-    public static Deadline closeAfter(String what, Closeable c, long ms) {
+    public static Deadline closeAfter(String what, Socket c, long ms) {
         return new Deadline(what, c, ms);
     }
 }
