@@ -431,7 +431,11 @@ public final class ControlServer implements Closeable {
             @Override
             public void onError(Throwable t) {
                 deadline.cancel(false);
-                call.error(400, "request body not received: " + LogSafe.escape(String.valueOf(t.getMessage())), field);
+                if (t instanceof java.util.concurrent.TimeoutException) { // the idle timeout came first
+                    call.error(408, "request body not received in time", field);
+                } else {
+                    call.error(400, "request body not received: " + LogSafe.escape(String.valueOf(t.getMessage())), field);
+                }
             }
         });
     }
