@@ -42,6 +42,7 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class PeerLinkBench {
     private static final String PSK = "bench-pre-shared-key-0123456789abcdef";
+    private static volatile String suite;
 
     private PeerLinkBench() {
     }
@@ -114,6 +115,8 @@ public final class PeerLinkBench {
         } finally {
             deleteTree(work);
         }
+        System.out.println("TLS cipher suite: " + suite + "; load average after: "
+                + Files.readString(Path.of("/proc/loadavg")).trim());
         System.out.printf(Locale.ROOT, "%-26s %14s %14s %8s | %14s %14s %8s%n", "case (median)", "PSK Mbit/s",
                 "CPU s/GiB", "", "TLS Mbit/s", "CPU s/GiB", "TLS/PSK");
         for (int i = 0; i < cases.length; i++) {
@@ -153,6 +156,9 @@ public final class PeerLinkBench {
             });
             try (Socket s = new Socket()) {
                 PeerTransport.Connection c = client.connect(s, (InetSocketAddress) ss.getLocalSocketAddress(), 5000);
+                if (c.socket() instanceof javax.net.ssl.SSLSocket && suite == null) {
+                    suite = ((javax.net.ssl.SSLSocket) c.socket()).getSession().getCipherSuite();
+                }
                 PeerCodec codec = c.established(64 * 1024, 1 << 20);
                 byte[] data = new byte[frameBytes];
                 new Random(1).nextBytes(data);
