@@ -17,9 +17,9 @@ import java.util.List;
  * in src/test/resources/org/wanmig/replication/nbd/NbdFuzzTestInputs/&lt;method&gt;/.
  */
 class NbdFuzzTest {
-    /** A 1 MiB in-memory export; checks that every range it is handed was validated. */
+    /** A 64 KiB in-memory export; checks that every range it is handed was validated. */
     static final class MemDevice implements BlockDevice {
-        final byte[] data = new byte[1 << 20];
+        final byte[] data = new byte[64 * 1024];
         final boolean ro;
 
         MemDevice(boolean ro) {
