@@ -49,6 +49,31 @@ final class AgentPair implements AutoCloseable {
         ba.target(new InetSocketAddress("127.0.0.1", a.peerPort()));
     }
 
+    /** Agents whose configuration the test adjusts (TLS, limits); psk is set by the customizer if wanted. */
+    AgentPair(Path dir, long size, java.util.function.Consumer<AgentConfig.Builder> customA,
+              java.util.function.Consumer<AgentConfig.Builder> customB) throws IOException {
+        this.dir = dir;
+        ab = new LinkProxy(new InetSocketAddress("127.0.0.1", 0), null);
+        ba = new LinkProxy(new InetSocketAddress("127.0.0.1", 0), null);
+        Files.createDirectories(dir.resolve("a"));
+        Files.createDirectories(dir.resolve("b"));
+        AgentConfig.Builder ca = builder(dir.resolve("a"), size, Role.PRIMARY, ab.port());
+        customA.accept(ca);
+        AgentConfig.Builder cb = builder(dir.resolve("b"), size, Role.REPLICA, ba.port());
+        customB.accept(cb);
+        a = new Agent(ca.build());
+        b = new Agent(cb.build());
+        ab.target(new InetSocketAddress("127.0.0.1", b.peerPort()));
+        ba.target(new InetSocketAddress("127.0.0.1", a.peerPort()));
+    }
+
+    static AgentConfig.Builder builder(Path d, long size, Role role, int peerPort) {
+        return new AgentConfig.Builder()
+                .nbdListen("127.0.0.1:0").peerListen("127.0.0.1:0").controlListen("127.0.0.1:0")
+                .peerAddress("127.0.0.1:" + peerPort).token(TOKEN)
+                .disk(DISK, d.resolve("vs1.img"), size, role);
+    }
+
     static AgentConfig config(Path d, long size, Role role, int peerPort, String psk) {
         return new AgentConfig.Builder()
                 .nbdListen("127.0.0.1:0").peerListen("127.0.0.1:0").controlListen("127.0.0.1:0")

@@ -12,6 +12,7 @@ import org.wanmig.replication.nbd.BlockDevice;
 import org.wanmig.replication.nbd.Exports;
 import org.wanmig.replication.nbd.NbdServer;
 import org.wanmig.replication.peer.PeerServer;
+import org.wanmig.replication.peer.PeerTransport;
 import org.wanmig.replication.peer.ReplicationLink;
 
 import java.io.Closeable;
@@ -43,6 +44,7 @@ public final class Agent implements ReplicationControl, Closeable {
     private final NbdServer nbd;
     private final PeerServer peer;
     private final ControlServer control;
+    private PeerTransport peerTransport; // set once in the constructor
     private final ScheduledExecutorService ticker;
 
     public Agent(AgentConfig config) throws IOException {
@@ -57,11 +59,14 @@ public final class Agent implements ReplicationControl, Closeable {
                 LOG.info("disk " + dc.name() + ": " + dc.image() + " " + img.size() + " bytes, " + d.role()
                         + " " + d.mode());
             }
-            nbd = new NbdServer(config.nbdListen(), new AgentExports());
+            TransportConfig t = config.transport();
+            nbd = new NbdServer(config.nbdListen(), new AgentExports(), t.maxNbdConnections(), t.handshakeTimeoutMs(),
+                    t.frameTimeoutMs());
             opened.add(nbd);
-            peer = new PeerServer(config.peerListen(), config.psk(), disks::get);
+            peerTransport = t.peerTransport(config.psk());
+            peer = new PeerServer(config.peerListen(), peerTransport, t.maxPeerConnections(), disks::get);
             opened.add(peer);
-            control = new ControlServer(config.controlListen(), config.token(), this);
+            control = new ControlServer(config.controlListen(), config.token(), this, ControlServer.Options.of(t));
             opened.add(control::close);
         } catch (IOException | RuntimeException e) {
             for (Closeable c : opened) {
@@ -107,7 +112,7 @@ public final class Agent implements ReplicationControl, Closeable {
             LOG.warning(d.name() + ": PRIMARY but no peerAddress configured; not replicating");
             return;
         }
-        ReplicationLink l = new ReplicationLink(d, config.peerAddress(), config.psk());
+        ReplicationLink l = new ReplicationLink(d, config.peerAddress(), peerTransport);
         ReplicationLink old = links.put(d.name(), l);
         if (old != null) {
             old.close();

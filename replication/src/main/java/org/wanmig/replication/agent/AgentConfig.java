@@ -39,10 +39,18 @@ public final class AgentConfig {
     private final long maxBacklogBytes;
     private final int blockSize;
     private final List<DiskConfig> disks;
+    private final TransportConfig transport;
 
     public AgentConfig(InetSocketAddress nbdListen, InetSocketAddress peerListen, InetSocketAddress controlListen,
                        InetSocketAddress peerAddress, String token, byte[] psk, long maxBacklogBytes, int blockSize,
                        List<DiskConfig> disks) {
+        this(nbdListen, peerListen, controlListen, peerAddress, token, psk, maxBacklogBytes, blockSize, disks,
+                TransportConfig.DEFAULT);
+    }
+
+    public AgentConfig(InetSocketAddress nbdListen, InetSocketAddress peerListen, InetSocketAddress controlListen,
+                       InetSocketAddress peerAddress, String token, byte[] psk, long maxBacklogBytes, int blockSize,
+                       List<DiskConfig> disks, TransportConfig transport) {
         this.nbdListen = nbdListen;
         this.peerListen = peerListen;
         this.controlListen = controlListen;
@@ -52,6 +60,7 @@ public final class AgentConfig {
         this.maxBacklogBytes = maxBacklogBytes;
         this.blockSize = blockSize;
         this.disks = Collections.unmodifiableList(new ArrayList<>(disks));
+        this.transport = transport;
         validate();
     }
 
@@ -64,12 +73,18 @@ public final class AgentConfig {
     public long maxBacklogBytes() { return maxBacklogBytes; }
     public int blockSize() { return blockSize; }
     public List<DiskConfig> disks() { return disks; }
+    /** TLS and connection limits/deadlines of the three ports. */
+    public TransportConfig transport() { return transport; }
 
     private void validate() {
         if (token == null || token.length() < 8) {
             throw new ConfigException("token: a bearer token of at least 8 characters is required");
         }
-        if (psk.length < 16) {
+        if (psk.length == 0 && transport.tls() == null) {
+            throw new ConfigException("psk: a pre-shared key (psk/pskFile) or TLS (tlsCert/tlsKey/tlsCa or "
+                    + "tlsKeystore/tlsTruststore) is required for the peer link");
+        }
+        if (psk.length > 0 && psk.length < 16) {
             throw new ConfigException("psk: a pre-shared key of at least 16 bytes is required");
         }
         if (Integer.bitCount(blockSize) != 1 || blockSize < 4096 || blockSize > (1 << 20)) {
@@ -110,6 +125,8 @@ public final class AgentConfig {
         int blockSize = 64 * 1024;
         final List<DiskConfig> disks = new ArrayList<>();
         Path baseDir = Path.of(".");
+        /** TLS and the limits of the three ports. */
+        public final TransportConfig.Builder transport = new TransportConfig.Builder();
 
         public Builder nbdListen(String v) { nbdListen = v; return this; }
         public Builder peerListen(String v) { peerListen = v; return this; }
@@ -136,15 +153,16 @@ public final class AgentConfig {
         }
 
         public AgentConfig build() {
-            if (psk == null) {
-                throw new ConfigException("psk or pskFile: required");
+            if (psk == null && !transport.hasTls()) {
+                throw new ConfigException("psk or pskFile: required (or TLS: tlsCert/tlsKey/tlsCa or "
+                        + "tlsKeystore/tlsTruststore)");
             }
             return new AgentConfig(address(nbdListen, DEFAULT_NBD_PORT, "nbdListen"),
                     address(peerListen, DEFAULT_PEER_PORT, "peerListen"),
                     address(controlListen, DEFAULT_CONTROL_PORT, "controlListen"),
                     peerAddress == null || peerAddress.isEmpty() ? null
                             : address(peerAddress, DEFAULT_PEER_PORT, "peerAddress"),
-                    token, psk, maxBacklogBytes, blockSize, disks);
+                    token, psk == null ? new byte[0] : psk, maxBacklogBytes, blockSize, disks, transport.build());
         }
     }
 
@@ -233,7 +251,7 @@ public final class AgentConfig {
         }
         for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
             String k = it.next();
-            if (!KNOWN_KEYS.contains(k)) {
+            if (!KNOWN_KEYS.contains(k) && !TransportConfig.KEYS.contains(k)) {
                 throw new ConfigException("config " + file + ": unknown key '" + k + "'");
             }
         }
@@ -251,6 +269,7 @@ public final class AgentConfig {
             b.maxBacklogBytes(parseSize(root.get("maxBacklogBytes").asText(), "maxBacklogBytes"));
         }
         if (root.hasNonNull("blockSize")) b.blockSize((int) parseSize(root.get("blockSize").asText(), "blockSize"));
+        b.transport.parse(root, b.baseDir);
         JsonNode disks = root.get("disks");
         if (disks != null) {
             if (!disks.isArray()) {

@@ -24,6 +24,8 @@ public final class AgentMain {
             "  --peer HOST:PORT       the peer agent (other data center)",
             "  --token TOKEN | --token-file FILE   bearer token for the control API",
             "  --psk KEY | --psk-file FILE         pre-shared key for the peer link",
+            "  --tls-cert PEM --tls-key PEM --tls-ca PEM   TLS 1.3 with mutual certificates on the peer link",
+            "  --control-tls true     serve the control API over HTTPS (same certificate)",
             "  --max-backlog SIZE     async backlog bound, e.g. 64M (default 64M)",
             "  --block-size SIZE      dirty-bitmap / hash extent size (default 64K)",
             "  --disk name=N,image=PATH[,size=10G][,role=PRIMARY|REPLICA]   (repeatable)");
@@ -88,6 +90,10 @@ public final class AgentMain {
                 case "--token-file": b.tokenFile(Path.of(v)); break;
                 case "--psk": b.psk(v); break;
                 case "--psk-file": b.pskFile(Path.of(v)); break;
+                case "--tls-cert": b.transport.tlsCert(Path.of(v)); break;
+                case "--tls-key": b.transport.tlsKey(Path.of(v)); break;
+                case "--tls-ca": b.transport.tlsCa(Path.of(v)); break;
+                case "--control-tls": b.transport.controlTls(Boolean.parseBoolean(v)); break;
                 case "--max-backlog": b.maxBacklogBytes(AgentConfig.parseSize(v, "--max-backlog")); break;
                 case "--block-size": b.blockSize((int) AgentConfig.parseSize(v, "--block-size")); break;
                 default: throw new IllegalArgumentException("unknown option " + e.getKey());

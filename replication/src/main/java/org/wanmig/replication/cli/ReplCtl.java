@@ -17,14 +17,15 @@ import java.util.List;
  */
 public final class ReplCtl {
     static final String USAGE = String.join("\n",
-            "usage: wanmig-replctl --agent http://HOST:PORT [--token TOKEN] COMMAND",
+            "usage: wanmig-replctl --agent http[s]://HOST:PORT [--token TOKEN] [--cacert CA.pem] COMMAND",
             "  status [DISK]                 all disks, or one",
             "  mode DISK SYNC|ASYNC          switch replication mode",
             "  wait-sync DISK [TIMEOUT_MS]   wait until in sync (default 30000)",
             "  promote DISK [--force]        make this agent's copy PRIMARY",
             "  demote DISK                   make this agent's copy REPLICA",
             "  metrics                       Prometheus metrics",
-            "token: --token, or the environment variable WANMIG_TOKEN");
+            "token: --token, or the environment variable WANMIG_TOKEN",
+            "--cacert: PEM CA bundle that signed an HTTPS agent's certificate (controlTls)");
 
     private ReplCtl() {
     }
@@ -33,10 +34,32 @@ public final class ReplCtl {
         System.exit(run(args, System.out, System.err));
     }
 
+    /** An SSLContext that trusts the CA certificates in a PEM file. */
+    static javax.net.ssl.SSLContext trusting(java.nio.file.Path pem) throws IOException {
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(pem)) {
+            java.security.KeyStore ts = java.security.KeyStore.getInstance("PKCS12");
+            ts.load(null, null);
+            int i = 0;
+            for (java.security.cert.Certificate c
+                    : java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                ts.setCertificateEntry("ca" + i++, c);
+            }
+            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+                    javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(ts);
+            javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+            ctx.init(null, tmf.getTrustManagers(), null);
+            return ctx;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException("--cacert " + pem + ": " + e.getMessage(), e);
+        }
+    }
+
     static int run(String[] args, PrintStream out, PrintStream err) {
         String agent = null;
         String token = System.getenv("WANMIG_TOKEN");
         boolean force = false;
+        String cacert = null;
         List<String> rest = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -45,6 +68,9 @@ public final class ReplCtl {
                     break;
                 case "--token":
                     token = i + 1 < args.length ? args[++i] : null;
+                    break;
+                case "--cacert":
+                    cacert = i + 1 < args.length ? args[++i] : null;
                     break;
                 case "--force":
                     force = true;
@@ -114,8 +140,11 @@ public final class ReplCtl {
         rb = body == null ? rb.GET() : rb.header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body));
         try {
-            HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()
-                    .send(rb.build(), HttpResponse.BodyHandlers.ofString());
+            HttpClient.Builder cb = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+            if (cacert != null) {
+                cb.sslContext(trusting(java.nio.file.Path.of(cacert)));
+            }
+            HttpResponse<String> r = cb.build().send(rb.build(), HttpResponse.BodyHandlers.ofString());
             (r.statusCode() == 200 ? out : err).println(r.body());
             switch (r.statusCode()) {
                 case 200: return 0;

@@ -1,5 +1,7 @@
 package org.wanmig.replication.nbd;
 
+import org.wanmig.replication.net.FrameTimer;
+
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -27,11 +29,18 @@ final class CommandCodec {
     private final DataOutputStream out;
 
     private final BufferedSocketInput buffered;
+    private final FrameTimer timer;
 
     CommandCodec(DataInputStream in, DataOutputStream out, BufferedSocketInput buffered) {
+        this(in, out, buffered, FrameTimer.NONE);
+    }
+
+    /** timer: a request's header and its payload must each arrive within the request deadline. */
+    CommandCodec(DataInputStream in, DataOutputStream out, BufferedSocketInput buffered, FrameTimer timer) {
         this.in = in;
         this.out = out;
         this.buffered = buffered;
+        this.timer = timer;
     }
 
     /** Next request header, or null on clean EOF between requests. */
@@ -40,6 +49,15 @@ final class CommandCodec {
         if (first < 0) {
             return null;
         }
+        timer.frameStarted();
+        try {
+            return readHeader(first);
+        } finally {
+            timer.frameDone();
+        }
+    }
+
+    private Request readHeader(int first) throws IOException {
         int magic = (first << 24) | (in.readUnsignedByte() << 16) | (in.readUnsignedByte() << 8) | in.readUnsignedByte();
         if (magic != Nbd.REQUEST_MAGIC) {
             // Framing is lost; the spec says the server must close.
@@ -54,11 +72,21 @@ final class CommandCodec {
     }
 
     void readPayload(byte[] dst, int len) throws IOException {
-        in.readFully(dst, 0, len);
+        timer.frameStarted();
+        try {
+            in.readFully(dst, 0, len);
+        } finally {
+            timer.frameDone();
+        }
     }
 
     void skipPayload(long len) throws IOException {
-        Nbd.skipFully(in, len);
+        timer.frameStarted();
+        try {
+            Nbd.skipFully(in, len);
+        } finally {
+            timer.frameDone();
+        }
     }
 
     void reply(long handle, int error) throws IOException {

@@ -5,6 +5,8 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.logging.Logger;
 
+import org.wanmig.replication.net.LogSafe;
+
 /** Option haggling of the fixed-newstyle handshake: decides what to answer, codec does the bytes. */
 final class NbdHandshake {
     private static final Logger LOG = Logger.getLogger(NbdHandshake.class.getName());
@@ -61,7 +63,7 @@ final class NbdHandshake {
                 BlockDevice dev = exports.find(name);
                 if (dev == null) {
                     // No way to report an error for this option: the spec says close.
-                    throw new NbdProtocolException("unknown export '" + name + "'");
+                    throw new NbdProtocolException("unknown export '" + LogSafe.escape(name) + "'");
                 }
                 codec.writeExportNameReply(dev.size(), transmissionFlags(dev), noZeroes);
                 return dev;

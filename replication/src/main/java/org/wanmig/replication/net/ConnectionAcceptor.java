@@ -22,12 +22,17 @@ public final class ConnectionAcceptor implements Closeable {
     private final ServerSocket server;
     private final Consumer<Socket> handler;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
+    private final int maxConnections;
     private volatile boolean closed;
+    private long lastRefusalLog;
+    private long refused;
 
-    public ConnectionAcceptor(String name, InetSocketAddress bind, int backlog, Consumer<Socket> handler)
-            throws IOException {
+    /** maxConnections: connections beyond it are accepted and closed at once (logged, rate-limited). */
+    public ConnectionAcceptor(String name, InetSocketAddress bind, int backlog, int maxConnections,
+                              Consumer<Socket> handler) throws IOException {
         this.name = name;
         this.handler = handler;
+        this.maxConnections = maxConnections;
         server = new ServerSocket();
         server.setReuseAddress(true);
         server.bind(bind, backlog);
@@ -45,6 +50,10 @@ public final class ConnectionAcceptor implements Closeable {
         while (!closed) {
             try {
                 Socket s = server.accept();
+                if (open.size() >= maxConnections) {
+                    refuse(s);
+                    continue;
+                }
                 open.add(s);
                 Thread t = new Thread(() -> {
                     try {
@@ -60,6 +69,27 @@ public final class ConnectionAcceptor implements Closeable {
                     LOG.warning(name + " accept failed: " + e);
                 }
             }
+        }
+    }
+
+    /** Open connections right now. */
+    public int openConnections() {
+        return open.size();
+    }
+
+    private void refuse(Socket s) {
+        refused++;
+        long now = System.nanoTime();
+        if (lastRefusalLog == 0 || now - lastRefusalLog > 10_000_000_000L) {
+            LOG.warning(name + ": connection limit " + maxConnections + " reached, refusing "
+                    + s.getRemoteSocketAddress() + " (" + refused + " refused so far)");
+            lastRefusalLog = now;
+        }
+        try {
+            s.setSoLinger(true, 0); // reset: frees the slot and tells the client at once
+            s.close();
+        } catch (IOException ignored) {
+            // gone anyway
         }
     }
 

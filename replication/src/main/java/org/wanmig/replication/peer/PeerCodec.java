@@ -1,5 +1,7 @@
 package org.wanmig.replication.peer;
 
+import org.wanmig.replication.net.FrameTimer;
+
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -10,45 +12,104 @@ import java.util.zip.CRC32C;
  * Wire format of the peer protocol. Every frame:
  * magic u32 "WMRP" | type u8 | flags u8 | reserved u16 | seq u64 | offset u64 | length u32 |
  * payload[length] | crc32c u32 over everything before it.
- * Lengths are capped before any allocation, so a hostile peer cannot exhaust memory.
+ * Lengths are capped before any allocation, so a hostile peer cannot exhaust memory: until the peer
+ * has authenticated a payload may have at most {@link #PRE_AUTH_MAX_PAYLOAD} bytes; afterwards the
+ * limit is the one this side announced in the handshake, and only WRITE frames may use all of it
+ * (HASH_RESP up to {@link #MAX_HASH_RESP_PAYLOAD}, every other type {@link #MAX_CONTROL_PAYLOAD}).
+ * Writes are checked against the limit the peer announced. A {@link FrameTimer} learns when a frame
+ * starts and ends, so a deadline can cover the whole frame rather than each read.
  */
 public final class PeerCodec {
     public static final int MAGIC = 0x574d5250;
     public static final int HEADER = 28;
+    /** Largest payload at all: an NBD write of up to 32 MiB travels as one frame. */
     public static final int MAX_PAYLOAD = 32 * 1024 * 1024 + 4096;
+    /** Before authentication: HELLO, CHALLENGE, PROOF, AUTH_OK and short ERROR texts fit. */
+    public static final int PRE_AUTH_MAX_PAYLOAD = 512;
+    /** Frames other than WRITE and HASH_RESP (OPEN, STATUS, ZERO, HASH_REQ, ERROR, ...). */
+    public static final int MAX_CONTROL_PAYLOAD = 64 * 1024;
+    /** HASH_RESP: 32 bytes per extent, at most 4096 extents per request. */
+    public static final int MAX_HASH_RESP_PAYLOAD = 4096 * 32;
 
     private final DataInputStream in;
     private final DataOutputStream out;
+    private final FrameTimer timer;
     private final CRC32C rcrc = new CRC32C();
     private final CRC32C wcrc = new CRC32C();
     private final byte[] rhead = new byte[HEADER];
     private final ByteBuffer whead = ByteBuffer.allocate(HEADER);
+    private volatile int receiveLimit;
+    private volatile int sendLimit;
 
+    /** A codec without deadlines and with the full limits (tests, tools). */
     public PeerCodec(DataInputStream in, DataOutputStream out) {
+        this(in, out, FrameTimer.NONE, MAX_PAYLOAD);
+    }
+
+    /** A codec whose reads are timed by timer and whose payloads start limited to initialLimit. */
+    public PeerCodec(DataInputStream in, DataOutputStream out, FrameTimer timer, int initialLimit) {
         this.in = in;
         this.out = out;
+        this.timer = timer;
+        this.receiveLimit = initialLimit;
+        this.sendLimit = initialLimit;
+    }
+
+    /** After authentication: what we accept, and what the peer said it accepts. */
+    public void setLimits(int receive, int send) {
+        this.receiveLimit = receive;
+        this.sendLimit = send;
+    }
+
+    public int receiveLimit() {
+        return receiveLimit;
+    }
+
+    public int sendLimit() {
+        return sendLimit;
+    }
+
+    /** Largest payload accepted for a frame type under a negotiated limit. */
+    public static int limitFor(int type, int limit) {
+        switch (type) {
+            case PeerFrame.WRITE:
+                return limit;
+            case PeerFrame.HASH_RESP:
+                return Math.min(limit, MAX_HASH_RESP_PAYLOAD);
+            default:
+                return Math.min(limit, MAX_CONTROL_PAYLOAD);
+        }
     }
 
     public PeerFrame read() throws IOException {
+        // Waiting for a frame's first byte is idle time; from then on the frame deadline runs.
+        in.readFully(rhead, 0, 1);
+        timer.frameStarted();
+        try {
+            return readRest();
+        } finally {
+            timer.frameDone();
+        }
+    }
+
+    private PeerFrame readRest() throws IOException {
         // Check the magic before waiting for a whole header: garbage is rejected at once.
-        in.readFully(rhead, 0, 4);
+        in.readFully(rhead, 1, 3);
         ByteBuffer h = ByteBuffer.wrap(rhead);
         int magic = h.getInt();
         if (magic != MAGIC) {
             throw new PeerProtocolException("bad frame magic 0x" + Integer.toHexString(magic));
         }
         in.readFully(rhead, 4, HEADER - 4);
-        if (magic != MAGIC) {
-            throw new PeerProtocolException("bad frame magic 0x" + Integer.toHexString(magic));
-        }
         int type = h.get() & 0xff;
         int flags = h.get() & 0xff;
         h.getShort();
         long seq = h.getLong();
         long offset = h.getLong();
         long len = h.getInt() & 0xffffffffL;
-        if (len > MAX_PAYLOAD) {
-            throw new PeerProtocolException("frame payload " + len + " exceeds limit");
+        int limit = limitFor(type, receiveLimit);
+        if (len > limit) {
+            throw new PeerProtocolException("frame type " + type + " payload " + len + " exceeds limit " + limit);
         }
         byte[] payload = new byte[(int) len];
         in.readFully(payload);
@@ -69,6 +130,11 @@ public final class PeerCodec {
     /** Writes a frame whose payload is the remaining bytes of data (not consumed). */
     public void write(int type, int flags, long seq, long offset, ByteBuffer data) throws IOException {
         ByteBuffer p = data.duplicate();
+        int limit = limitFor(type, sendLimit);
+        if (p.remaining() > limit) {
+            throw new PeerProtocolException("frame type " + type + " payload " + p.remaining()
+                    + " exceeds the peer's limit " + limit);
+        }
         whead.clear();
         whead.putInt(MAGIC).put((byte) type).put((byte) flags).putShort((short) 0).putLong(seq).putLong(offset)
                 .putInt(p.remaining());

@@ -1,16 +1,13 @@
 package org.wanmig.replication.peer;
 
 import org.wanmig.replication.net.ConnectionAcceptor;
+import org.wanmig.replication.net.LogSafe;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.wanmig.replication.core.ReplicatedDisk;
 import org.wanmig.replication.core.Role;
 
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.Closeable;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -19,6 +16,7 @@ import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
 import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -26,21 +24,34 @@ import java.util.logging.Logger;
 /**
  * Accepts replication streams from the peer agent. Authentication comes first; only then is a
  * disk opened, and only if it is a replica here of the same size. One stream per disk: a new one
- * replaces a stale one (the primary reconnected).
+ * replaces a stale one (the primary reconnected). Connections are capped per port, and fewer of them
+ * may be in their (unauthenticated) handshake at once; see {@link PeerTransport} for the deadlines
+ * and the memory bound before authentication.
  */
 public final class PeerServer implements Closeable {
     private static final Logger LOG = Logger.getLogger(PeerServer.class.getName());
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = org.wanmig.replication.net.SafeJson.MAPPER;
+
+    public static final int DEFAULT_MAX_CONNECTIONS = 32;
 
     private final ConnectionAcceptor acceptor;
-    private final PeerAuthenticator auth;
+    private final PeerTransport transport;
     private final Function<String, ReplicatedDisk> disks;
     private final Map<String, Socket> sessions = new ConcurrentHashMap<>();
+    private final Semaphore handshakes;
 
+    /** PSK only, default limits (tests). */
     public PeerServer(InetSocketAddress bind, byte[] psk, Function<String, ReplicatedDisk> disks) throws IOException {
-        this.auth = new PeerAuthenticator(psk);
+        this(bind, PeerTransport.psk(psk), DEFAULT_MAX_CONNECTIONS, disks);
+    }
+
+    /** maxConnections: open connections on this port; at most half of them (at least 2) unauthenticated. */
+    public PeerServer(InetSocketAddress bind, PeerTransport transport, int maxConnections,
+                      Function<String, ReplicatedDisk> disks) throws IOException {
+        this.transport = transport;
         this.disks = disks;
-        this.acceptor = new ConnectionAcceptor("peer", bind, 16, this::serve);
+        this.handshakes = new Semaphore(Math.max(2, maxConnections / 2));
+        this.acceptor = new ConnectionAcceptor("peer", bind, 16, maxConnections, this::serve);
     }
 
     public int port() {
@@ -50,13 +61,16 @@ public final class PeerServer implements Closeable {
     private void serve(Socket s) {
         String diskName = null;
         ReplicatedDisk disk = null;
+        if (!handshakes.tryAcquire()) {
+            LOG.warning("peer " + s.getRemoteSocketAddress() + ": too many connections in their handshake, closing");
+            closeQuietly(s);
+            return;
+        }
+        boolean inHandshake = true;
         try (s) {
-            s.setTcpNoDelay(true);
-            s.setSoTimeout(10_000);
             s.setReceiveBufferSize(4 << 20);
-            PeerCodec c = new PeerCodec(new DataInputStream(new BufferedInputStream(s.getInputStream(), 1 << 20)),
-                    new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 64 * 1024)));
-            auth.authenticateAsServer(c);
+            PeerTransport.Connection conn = transport.accept(s);
+            PeerCodec c = conn.codec();
             PeerFrame open = c.read();
             if (open.type() != PeerFrame.OPEN) {
                 throw new PeerProtocolException("expected OPEN, got " + open.type());
@@ -83,7 +97,7 @@ public final class PeerServer implements Closeable {
                         + " (ours is " + newer + "): the sender is a fenced old primary");
                 return;
             }
-            String refusal = disk == null ? "unknown disk " + req.disk()
+            String refusal = disk == null ? "unknown disk " + LogSafe.escape(req.disk())
                     : disk.role() != Role.REPLICA ? "disk " + req.disk() + " is PRIMARY here"
                     : disk.size() != req.sizeBytes() ? "size mismatch: local " + disk.size() + " vs " + req.sizeBytes()
                     : null;
@@ -93,32 +107,47 @@ public final class PeerServer implements Closeable {
                 LOG.warning("refused stream: " + refusal);
                 return;
             }
+            c = conn.established(1 << 20, 64 * 1024);
+            handshakes.release();
+            inHandshake = false;
             diskName = disk.name();
             Socket old = sessions.put(diskName, s);
             if (old != null) {
                 old.close();
             }
-            s.setSoTimeout(30_000);
             c.write(new PeerFrame(PeerFrame.OPEN_OK, 0, 0, 0,
                     JSON.writeValueAsBytes(new OpenMessage(disk.name(), disk.size(), disk.syncId(), disk.generation()))));
             c.flush();
             disk.sessionUp(true);
-            LOG.info(diskName + ": replicating from " + s.getRemoteSocketAddress());
+            LOG.info(diskName + ": replicating from " + s.getRemoteSocketAddress()
+                    + (transport.tls() ? " (TLS, " + LogSafe.escape(conn.peerName()) + ")" : ""));
             new ReplicaSession(c, disk, req.generation()).run();
         } catch (PeerAuthenticator.AuthException e) {
-            LOG.warning("peer " + s.getRemoteSocketAddress() + " rejected: " + e.getMessage());
+            LOG.warning("peer " + s.getRemoteSocketAddress() + " rejected: " + LogSafe.escape(e.getMessage()));
         } catch (EOFException | SocketException e) {
-            LOG.info("peer stream " + (diskName == null ? "" : diskName + " ") + "closed: " + e);
+            LOG.info("peer stream " + (diskName == null ? "" : diskName + " ") + "closed: " + LogSafe.escape(e.toString()));
         } catch (IOException | RuntimeException e) {
             // Malformed input or a local error: drop this stream, never the agent.
-            LOG.log(Level.WARNING, "peer stream " + (diskName == null ? "" : diskName + " ") + "failed: " + e);
+            LOG.log(Level.WARNING, "peer stream " + (diskName == null ? s.getRemoteSocketAddress() + " " : diskName + " ")
+                    + "failed: " + LogSafe.escape(e.toString()));
         } finally {
+            if (inHandshake) {
+                handshakes.release();
+            }
             if (diskName != null) {
                 boolean wasCurrent = sessions.remove(diskName, s);
                 if (wasCurrent || !sessions.containsKey(diskName)) {
                     disk.sessionUp(false);
                 }
             }
+        }
+    }
+
+    private static void closeQuietly(Socket s) {
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // closing anyway
         }
     }
 

@@ -8,11 +8,7 @@ import org.wanmig.replication.core.WriteRecord;
 import org.wanmig.replication.disk.DirtyBitmap;
 import org.wanmig.replication.disk.ExtentHasher;
 
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.Closeable;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -46,7 +42,7 @@ public final class ReplicationLink implements Closeable {
 
     private final ReplicatedDisk disk;
     private final InetSocketAddress peer;
-    private final PeerAuthenticator auth;
+    private final PeerTransport transport;
     private final Thread thread;
     private final Map<Long, CompletableFuture<byte[]>> hashWaiters = new ConcurrentHashMap<>();
     private volatile boolean stopped;
@@ -55,9 +51,13 @@ public final class ReplicationLink implements Closeable {
     private volatile CompletableFuture<Void> handoverAck;
 
     public ReplicationLink(ReplicatedDisk disk, InetSocketAddress peer, byte[] psk) {
+        this(disk, peer, PeerTransport.psk(psk));
+    }
+
+    public ReplicationLink(ReplicatedDisk disk, InetSocketAddress peer, PeerTransport transport) {
         this.disk = disk;
         this.peer = peer;
-        this.auth = new PeerAuthenticator(psk);
+        this.transport = transport;
         this.thread = new Thread(this::run, "repl-link-" + disk.name());
         thread.setDaemon(true);
     }
@@ -111,18 +111,14 @@ public final class ReplicationLink implements Closeable {
         if (stopped) {
             throw new IOException("stopped");
         }
-        s.connect(peer, 5000);
-        s.setTcpNoDelay(true);
-        s.setSoTimeout(30_000);
         s.setSendBufferSize(4 << 20);
         s.setReceiveBufferSize(1 << 20);
-        PeerCodec c = new PeerCodec(new DataInputStream(new BufferedInputStream(s.getInputStream(), 64 * 1024)),
-                new DataOutputStream(new BufferedOutputStream(s.getOutputStream(), 1 << 20)));
-        auth.authenticateAsClient(c);
-        c.write(new PeerFrame(PeerFrame.OPEN, 0, 0, 0,
+        PeerTransport.Connection conn = transport.connect(s, peer, 5000); // TLS if configured, authenticated
+        PeerCodec hs = conn.codec();
+        hs.write(new PeerFrame(PeerFrame.OPEN, 0, 0, 0,
                 JSON.writeValueAsBytes(new OpenMessage(disk.name(), disk.size(), disk.syncId(), disk.generation()))));
-        c.flush();
-        PeerFrame reply = c.read();
+        hs.flush();
+        PeerFrame reply = hs.read();
         if (reply.type() == PeerFrame.FENCED) {
             // The peer was promoted while we were away: we are an old primary and must stop.
             long newer = JSON.readValue(reply.payload(), OpenMessage.class).generation();
@@ -133,11 +129,12 @@ public final class ReplicationLink implements Closeable {
         }
         if (reply.type() == PeerFrame.ERROR) {
             throw new PeerProtocolException("peer refused " + disk.name() + ": "
-                    + new String(reply.payload(), StandardCharsets.UTF_8));
+                    + org.wanmig.replication.net.LogSafe.escape(reply.payload()));
         }
         if (reply.type() != PeerFrame.OPEN_OK) {
             throw new PeerProtocolException("expected OPEN_OK, got " + reply.type());
         }
+        PeerCodec c = conn.established(64 * 1024, 1 << 20);
         OpenMessage peerOpen = JSON.readValue(reply.payload(), OpenMessage.class);
         boolean sameContent = !peerOpen.syncId().isEmpty() && peerOpen.syncId().equals(disk.syncId());
         DirtyBitmap dirty = disk.dirtyBitmap();
@@ -434,7 +431,7 @@ public final class ReplicationLink implements Closeable {
                         break;
                     }
                     case PeerFrame.ERROR:
-                        throw new PeerProtocolException("peer error: " + new String(f.payload(), StandardCharsets.UTF_8));
+                        throw new PeerProtocolException("peer error: " + org.wanmig.replication.net.LogSafe.escape(f.payload()));
                     default:
                         throw new PeerProtocolException("unexpected frame type " + f.type() + " from replica");
                 }
