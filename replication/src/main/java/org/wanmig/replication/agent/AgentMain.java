@@ -93,7 +93,12 @@ public final class AgentMain {
                 case "--tls-cert": b.transport.tlsCert(Path.of(v)); break;
                 case "--tls-key": b.transport.tlsKey(Path.of(v)); break;
                 case "--tls-ca": b.transport.tlsCa(Path.of(v)); break;
-                case "--control-tls": b.transport.controlTls(Boolean.parseBoolean(v)); break;
+                case "--control-tls":
+                    if (!v.equals("true") && !v.equals("false")) {
+                        throw new AgentConfig.ConfigException("--control-tls: must be true or false, not '" + v + "'");
+                    }
+                    b.transport.controlTls(Boolean.parseBoolean(v));
+                    break;
                 case "--max-backlog": b.maxBacklogBytes(AgentConfig.parseSize(v, "--max-backlog")); break;
                 case "--block-size": b.blockSize((int) AgentConfig.parseSize(v, "--block-size")); break;
                 default: throw new IllegalArgumentException("unknown option " + e.getKey());
