@@ -111,7 +111,7 @@ class TransportLimitsTest {
                 c = conn.established(64 * 1024, 1 << 20);
                 byte[] data = new byte[1 << 20];
                 Arrays.fill(data, (byte) 0x3c);
-                c.write(new PeerFrame(PeerFrame.WRITE, PeerFrame.FLAG_SYNC, 1, 0, data));
+                c.write(new PeerFrame(PeerFrame.WRITE, PeerFrame.FLAG_SYNC, 1, 0, data(1, data)));
                 c.flush();
                 PeerFrame ack = c.read();
                 assertEquals(PeerFrame.ACK, ack.type());
@@ -236,12 +236,12 @@ class TransportLimitsTest {
                 c.flush();
                 assertEquals(PeerFrame.OPEN_OK, c.read().type());
                 Thread.sleep(2500); // idle longer than both deadlines: still connected
-                c.write(new PeerFrame(PeerFrame.WRITE, 0, 1, 0, new byte[4096]));
-                c.write(new PeerFrame(PeerFrame.FLUSH, PeerFrame.FLAG_SYNC, 2, 0, null));
+                c.write(new PeerFrame(PeerFrame.WRITE, 0, 1, 0, data(1, new byte[4096])));
+                c.write(new PeerFrame(PeerFrame.FLUSH, PeerFrame.FLAG_SYNC, 2, 0, data(2, new byte[0])));
                 c.flush();
                 PeerFrame ack = c.read();
                 assertEquals(PeerFrame.ACK, ack.type(), "a prompt frame after idle time is accepted");
-                byte[] write = frame(new PeerFrame(PeerFrame.WRITE, 0, 3, 4096, new byte[200]));
+                byte[] write = frame(new PeerFrame(PeerFrame.WRITE, 0, 3, 4096, data(3, new byte[200])));
                 long t0 = System.nanoTime();
                 int sent = trickle(s, write, 100);
                 assertTrue(sent < write.length, "the whole trickled frame was accepted");
@@ -400,5 +400,10 @@ class TransportLimitsTest {
             assertFalse(line.contains("\n") || line.contains("\r") || line.contains("\u2028"), line);
             assertTrue(line.contains("nope\\n2026-01-01"), line);
         }
+    }
+
+    /** A data frame's payload: the session's generation (0: the OPEN named none) and the primary's head sequence first. */
+    private static byte[] data(long head, byte[] bytes) {
+        return java.nio.ByteBuffer.allocate(PeerFrame.DATA_PREFIX + bytes.length).putLong(0).putLong(head).put(bytes).array();
     }
 }
