@@ -19,6 +19,7 @@ import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
 import org.wanmig.planner.RouteChange;
 import org.wanmig.planner.RuleDiff;
+import org.wanmig.planner.RuleKey;
 import org.wanmig.spi.HypervisorDriver;
 import org.wanmig.spi.HypervisorListener;
 import org.wanmig.spi.Leadership;
@@ -173,6 +174,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             rules.addAll(planner.serverRoutes(v, location(v.name())));
         }
         return rules;
+    }
+
+    /** The rules wanted on {@code device} now. */
+    public List<FlowRule> desiredRules(org.onosproject.net.DeviceId device) {
+        return baselineRules().stream().filter(r -> r.deviceId().equals(device)).collect(Collectors.toList());
     }
 
     // ---- MigrationService --------------------------------------------------------------------
@@ -441,10 +447,10 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         // The route update may have been sent (and partly applied) before the placement changed, so
         // the destination's routes go whatever the placement says; keys the source shares stay.
         List<FlowRule> restore = new ArrayList<>(planner.serverRoutes(run.server, run.from.name()));
-        Map<RuleDiff.Key, FlowRule> stale = new java.util.LinkedHashMap<>();
+        Map<RuleKey, FlowRule> stale = new java.util.LinkedHashMap<>();
         for (String dc : List.of(location(run.server.name()), run.to.name())) {
             RuleDiff.between(planner.serverRoutes(run.server, dc), restore).toRemove()
-                    .forEach(r -> stale.putIfAbsent(RuleDiff.Key.of(r), r));
+                    .forEach(r -> stale.putIfAbsent(RuleKey.of(r), r));
         }
         List<FlowRule> leftovers = new ArrayList<>(stale.values());
         // Each step runs whatever the one before did: a switch that cannot take the restored routes

@@ -140,7 +140,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
         ArrayNode list = root.putArray("devices");
         for (DeviceId d : topology.allSwitches()) {
             list.addObject().put("id", d.toString()).put("available", network.isAvailable(d))
-                    .put("rules", network.desiredRules(d).size());
+                    .put("rules", manager.desiredRules(d).size());
         }
         return root;
     }
@@ -150,7 +150,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
         ObjectNode byDevice = root.putObject("flows");
         for (DeviceId d : topology.allSwitches()) {
             ArrayNode list = byDevice.putArray(d.toString());
-            network.desiredRules(d).forEach(r -> list.add(RuleFormatter.format(r)));
+            manager.desiredRules(d).forEach(r -> list.add(RuleFormatter.format(r)));
         }
         return root;
     }
