@@ -243,6 +243,9 @@ public final class WanTopologyParser {
         Duration migrate = seconds(n, "migrateTimeoutSeconds", d.migrateTimeout(), false);
         Duration sw = seconds(n, "switchTimeoutSeconds", d.switchTimeout(), false);
         Duration drain = seconds(n, "drainSeconds", d.drain(), true);
+        Duration routes = seconds(n, "routeUpdateTimeoutSeconds", d.routeUpdateTimeout(), false);
+        Duration demote = seconds(n, "demoteTimeoutSeconds", d.demoteTimeout(), false);
+        Duration retention = n.has("retentionHours") ? hours(n, "retentionHours", d.retention()) : d.retention();
         JsonNode hv = n.path("hypervisor");
         String driver = hv.path("driver").asText(d.hypervisorDriver());
         URI url = null;
@@ -262,7 +265,17 @@ public final class WanTopologyParser {
         if (bicast != null && !bicast.isNull() && !bicast.isBoolean()) {
             fail("migration.bicast", "must be true or false");
         }
-        return new MigrationSettings(prepare, migrate, sw, drain, driver, url, bicast != null && bicast.asBoolean(false));
+        return new MigrationSettings(prepare, migrate, sw, drain, driver, url, bicast != null && bicast.asBoolean(false),
+                routes, demote, retention);
+    }
+
+    private Duration hours(JsonNode n, String field, Duration fallback) {
+        JsonNode v = n.get(field);
+        if (v == null || !v.isNumber() || v.asDouble() <= 0) {
+            fail("migration." + field, "must be a positive number of hours");
+            return fallback;
+        }
+        return Duration.ofMillis((long) (v.asDouble() * 3_600_000));
     }
 
     // ---- scalars ---------------------------------------------------------------------------

@@ -154,7 +154,9 @@ public final class FakeNetwork implements NetworkProgrammer {
         if (unavailable.contains(device)) {
             return CompletableFuture.failedFuture(new SwitchException(device, 0, "switch not connected"));
         }
-        return CompletableFuture.completedFuture(tables.rules(r -> r.deviceId().equals(device)));
+        // this application's rules only, as both adapters report them
+        return CompletableFuture.completedFuture(tables.rules(r -> r.deviceId().equals(device)
+                && (r.id().value() >>> 48) == (Topologies.APP_ID.id() & 0xffff)));
     }
 
     /** Switches whose tables were read, in order. */
