@@ -107,6 +107,32 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             return t;
         });
         this.reconciler = new Reconciler(network, lifecycle, this::desiredState);
+        lifecycle.scheduleWithFixedDelay(this::pruneFinished, 1, 1, TimeUnit.MINUTES);
+    }
+
+    /**
+     * Forgets finished migrations (COMPLETED, FAILED, ROLLED_BACK) that ended longer ago than the
+     * configured retention ({@code migration.retentionHours}); returns how many went. Runs every
+     * minute on the lifecycle thread, and only where this instance drives.
+     */
+    public int pruneFinished() {
+        return call(() -> {
+            if (!driving) {
+                return 0;
+            }
+            long cutoff = clock.millis() - topology.settings().retention().toMillis();
+            int pruned = 0;
+            for (Migration m : store.all()) {
+                if (!m.isActive() && m.stateSince() < cutoff) {
+                    store.remove(m.id());
+                    pruned++;
+                }
+            }
+            if (pruned > 0) {
+                log.info("pruned {} finished migrations older than {}", pruned, topology.settings().retention());
+            }
+            return pruned;
+        });
     }
 
     // ---- lifecycle of the manager itself ------------------------------------------------------

@@ -229,4 +229,19 @@ class ReconcileTest {
         assertTrue(network.rulesOfMigration(id.value()).isEmpty(), "tunnel removed");
         assertEquals("dcA", before.manager.location("vs1"));
     }
+
+    // ---- retention -------------------------------------------------------------------------------------
+
+    @Test
+    void finishedRecordsArePrunedAfterTheRetentionAndActiveOnesNever() {
+        before = LifecycleFixture.start(c -> Topologies.migration(c).put("retentionHours", 0.00001)); // 36 ms
+        MigrationId done = before.draining("vs1");
+        before.awaitState(done, COMPLETED);
+        MigrationId active = before.migrating("vs2");
+        Poll.until("the finished record pruned", () -> {
+            before.manager.pruneFinished();
+            return before.store.get(done).isEmpty();
+        });
+        assertTrue(before.store.get(active).isPresent(), "an active migration is never pruned");
+    }
 }

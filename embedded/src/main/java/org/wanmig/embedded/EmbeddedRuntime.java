@@ -67,7 +67,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
                 .port(o.openflowPort).build());
         network = new OpenFlowNetworkProgrammer(controller);
         manager = new MigrationManager(topology, APP_ID, network, new HypervisorDrivers(URI.create(o.callbackBase)),
-                new AgentReplicationClient(), new FileMigrationStore(o.stateDir), Leadership.STANDALONE,
+                new AgentReplicationClient(this::demoteBudget), new FileMigrationStore(o.stateDir), Leadership.STANDALONE,
                 Clock.systemUTC());
         allSwitches = new CountDownLatch(topology.allSwitches().size());
         controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller));
@@ -122,6 +122,11 @@ public final class EmbeddedRuntime implements AutoCloseable {
             allSwitches.countDown();
         }
         manager.switchConnected(device);
+    }
+
+    /** The demote budget of the configuration in force, sent to the replication agents. */
+    private java.time.Duration demoteBudget() {
+        return topology.settings().demoteTimeout();
     }
 
     private List<DeviceId> missing() {

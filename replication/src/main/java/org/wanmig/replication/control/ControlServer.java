@@ -160,8 +160,14 @@ public final class ControlServer implements Closeable {
                 json(ex, 200, JSON.valueToTree(control.promote(disk, f != null && f.asBoolean())));
                 return;
             }
-            default:
-                json(ex, 200, JSON.valueToTree(control.demote(disk)));
+            default: {
+                // the MMS sends its demote budget; without one the agent's own default applies
+                JsonNode t = body.get("timeoutMs");
+                if (t != null && (!t.canConvertToLong() || t.asLong() <= 0)) {
+                    throw new BadRequest("timeoutMs must be a positive number of milliseconds", "timeoutMs");
+                }
+                json(ex, 200, JSON.valueToTree(t == null ? control.demote(disk) : control.demote(disk, t.asLong())));
+            }
         }
     }
 
