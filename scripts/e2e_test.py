@@ -218,6 +218,35 @@ class E2E(Testbed):
         self.assert_served_at('peB')
         self.assert_no_rules_of(migration['id'])
 
+    # ---- netcfg change + restart while MIGRATING (issue 7, e2e (d))
+
+    def test_netcfg_change_and_restart_while_migrating_still_completes(self):
+        """The configuration gains a client site while vs1 is in MIGRATING and the runtime restarts
+        on it: the migration resumes from its stored plan (a plan recomputed from the new
+        configuration would need a tunnel label for the new site) and ends COMPLETED."""
+        self.hypervisor.model = tb.PrecopyModel(**LONG_PRECOPY)
+        migration = tb.start_migration('vs1', 'dcB')
+        self.wait_state(migration['id'], 'MIGRATING')
+        with open(self.runtime.config) as f:
+            netcfg = json.load(f)
+        netcfg['apps']['org.wanmig.app']['wanmig']['clientSites'].append({
+            'name': 'site9', 'switch': 'of:0000000000000003', 'port': 9, 'prefixes': ['10.0.9.0/24'],
+            'gateway': '10.0.9.254', 'mac': '00:00:00:00:09:09'})
+        changed = os.path.join(self.workdir, 'wanmig-2dc-site9.json')
+        with open(changed, 'w') as f:
+            json.dump(netcfg, f, indent=2)
+        self.runtime.kill(signal.SIGKILL)
+        self.runtime.config = changed
+        self.runtime.start()    # same --state-dir, new configuration
+        migration = tb.watch_migration(migration['id'], timeout=150)
+
+        self.assertEqual(migration['state'], 'COMPLETED', migration)
+        self.assertEqual(migration['plan']['revision'], 0, 'the stored plan, not a new one')
+        self.assert_served_at('peB')
+        self.assert_no_rules_of(migration['id'])
+        print('\n(netcfg) migration %s resumed on the changed configuration: %s'
+              % (migration['id'], ' > '.join(e['state'] for e in migration['timeline'])))
+
     # ---- (e)
 
     def test_bad_requests_change_nothing(self):
