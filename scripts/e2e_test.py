@@ -72,11 +72,11 @@ class Testbed(unittest.TestCase):
 
     # ---- helpers
 
-    def start_probes(self, duration=120):
+    def start_probes(self, duration=120, rate=200):
         server = tb.start_probe_server(self.vs1, duration=duration + 60)
         self.addCleanup(tb.stop_process, server)
         path = os.path.join(self.workdir, 'probes.json')
-        client = tb.start_probe_client(self.h1, path, rate=200, duration=duration)
+        client = tb.start_probe_client(self.h1, path, rate=rate, duration=duration)
         self.addCleanup(tb.stop_process, client)
         time.sleep(1)
         return client, path
@@ -171,6 +171,81 @@ class E2E(Testbed):
         tb.run(['ovs-vsctl', 'set-controller', 'peA'] + controller, check=True)
         tb.wait_until(lambda: tb.flow_tables(['peA'])['peA'] == before, 30, 0.5, 'peA rules restored')
         tb.wait_until(lambda: tb.pings(self.h1, tb.VS1_IP), 10, 0.5, 'h1 reaching vs1 again')
+
+    # ---- hitless restart (issue 7, e2e (c))
+
+    def restart_under_probing(self):
+        """kill -9 the runtime and start it again on the same state directory while h1 probes vs1 at
+        500/s; returns the probe figures over the window from just before the kill to 3 s after every
+        switch is back, and whether the switches' tables came through unchanged."""
+        before = tb.flow_tables()
+        t_kill = time.time()
+        self.runtime.kill(signal.SIGKILL)
+        time.sleep(1)
+        self.runtime.start()    # same --state-dir
+        tb.wait_until(lambda: len(tb.switches_connected(tb.SWITCHES_2DC)) == 5, 60, 0.2, 'switches reconnected')
+        time.sleep(3)
+        t_end = time.time()
+        return t_kill - 0.5, t_end, before, tb.flow_tables()
+
+    def test_kill_9_and_restart_under_probing_loses_no_probe(self):
+        client, path = self.start_probes(duration=60, rate=500)
+        time.sleep(2)
+        since, until, before, after = self.restart_under_probing()
+        probes = tb.stop_probe_client(client, path)
+        d = tb.downtime(probes, since=since, until=until)
+        print('\n(restart) kill -9 + restart at 500 probes/s: %s' % json.dumps(d))
+        self.assertGreater(d['probesSent'], 500 * 4, d)
+        self.assertEqual(d['probesLost'], 0, d)
+        self.assertEqual(after, before, 'the restarted runtime changed rules the switches already had')
+
+    def test_kill_9_and_restart_with_a_migration_in_flight_loses_no_probe(self):
+        self.hypervisor.model = tb.PrecopyModel(**LONG_PRECOPY)
+        client, path = self.start_probes(duration=120, rate=500)
+        migration = tb.start_migration('vs1', 'dcB')
+        self.wait_state(migration['id'], 'MIGRATING')
+        time.sleep(1)
+        since, until, before, after = self.restart_under_probing()
+        self.assertEqual(tb.rest('GET', '/migrations/%s' % migration['id'])[1]['state'], 'MIGRATING')
+        self.assertEqual(after, before, 'the restarted runtime changed rules the switches already had')
+        migration = tb.watch_migration(migration['id'], timeout=120)
+        probes = tb.stop_probe_client(client, path)
+        d = tb.downtime(probes, since=since, until=until)
+        print('\n(restart) kill -9 + restart with migration %s in MIGRATING: %s; ended %s'
+              % (migration['id'], json.dumps(d), migration['state']))
+        self.assertEqual(d['probesLost'], 0, d)
+        self.assertEqual(migration['state'], 'COMPLETED', migration)
+        self.assert_served_at('peB')
+        self.assert_no_rules_of(migration['id'])
+
+    # ---- netcfg change + restart while MIGRATING (issue 7, e2e (d))
+
+    def test_netcfg_change_and_restart_while_migrating_still_completes(self):
+        """The configuration gains a client site while vs1 is in MIGRATING and the runtime restarts
+        on it: the migration resumes from its stored plan (a plan recomputed from the new
+        configuration would need a tunnel label for the new site) and ends COMPLETED."""
+        self.hypervisor.model = tb.PrecopyModel(**LONG_PRECOPY)
+        migration = tb.start_migration('vs1', 'dcB')
+        self.wait_state(migration['id'], 'MIGRATING')
+        with open(self.runtime.config) as f:
+            netcfg = json.load(f)
+        netcfg['apps']['org.wanmig.app']['wanmig']['clientSites'].append({
+            'name': 'site9', 'switch': 'of:0000000000000003', 'port': 9, 'prefixes': ['10.0.9.0/24'],
+            'gateway': '10.0.9.254', 'mac': '00:00:00:00:09:09'})
+        changed = os.path.join(self.workdir, 'wanmig-2dc-site9.json')
+        with open(changed, 'w') as f:
+            json.dump(netcfg, f, indent=2)
+        self.runtime.kill(signal.SIGKILL)
+        self.runtime.config = changed
+        self.runtime.start()    # same --state-dir, new configuration
+        migration = tb.watch_migration(migration['id'], timeout=150)
+
+        self.assertEqual(migration['state'], 'COMPLETED', migration)
+        self.assertEqual(migration['plan']['revision'], 0, 'the stored plan, not a new one')
+        self.assert_served_at('peB')
+        self.assert_no_rules_of(migration['id'])
+        print('\n(netcfg) migration %s resumed on the changed configuration: %s'
+              % (migration['id'], ' > '.join(e['state'] for e in migration['timeline'])))
 
     # ---- (e)
 

@@ -1,5 +1,7 @@
 package org.wanmig.api;
 
+import org.wanmig.planner.MigrationPlan;
+
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -18,10 +20,24 @@ public final class Migration {
     private final TunnelLabels labels;
     private final List<MigrationEvent> timeline;
     private final String error;
+    private final MigrationPlan plan;
+    private final boolean hypervisorReported;
 
     public Migration(MigrationId id, String server, String source, String destination,
                      long destinationPort, TunnelLabels labels, List<MigrationEvent> timeline,
                      String error) {
+        this(id, server, source, destination, destinationPort, labels, timeline, error, null, false);
+    }
+
+    /**
+     * @param plan               the rules of the migration as planned (null only before planning)
+     * @param hypervisorReported whether the hypervisor reported the server running at the destination
+     */
+    public Migration(MigrationId id, String server, String source, String destination,
+                     long destinationPort, TunnelLabels labels, List<MigrationEvent> timeline,
+                     String error, MigrationPlan plan, boolean hypervisorReported) {
+        this.plan = plan;
+        this.hypervisorReported = hypervisorReported;
         this.id = Objects.requireNonNull(id);
         this.server = Objects.requireNonNull(server);
         this.source = Objects.requireNonNull(source);
@@ -90,16 +106,52 @@ public final class Migration {
         return !state().isTerminal();
     }
 
+    /** The stored plan: what resume, rollback and teardown act on. Null before planning. */
+    public MigrationPlan plan() {
+        return plan;
+    }
+
+    /**
+     * Whether the hypervisor reported the server running at the destination. Stored before the
+     * redirect is installed, so a rollback after it tells the hypervisor the truth.
+     */
+    public boolean hypervisorReported() {
+        return hypervisorReported;
+    }
+
+    /** Whether the server runs at the destination now: reported by the hypervisor. */
+    public boolean serverMoved() {
+        return hypervisorReported || state().serverMoved();
+    }
+
     /** This record after entering {@code next}. */
     public Migration transition(MigrationState next, long now, String detail) {
         List<MigrationEvent> events = new ArrayList<>(timeline);
         events.add(new MigrationEvent(next, now, detail));
-        return new Migration(id, server, source, destination, destinationPort, labels, events, error);
+        return new Migration(id, server, source, destination, destinationPort, labels, events, error, plan,
+                hypervisorReported);
+    }
+
+    /** This record with an event on its timeline that does not change the state (a re-plan, say). */
+    public Migration noted(long now, String detail) {
+        return transition(state(), now, detail);
     }
 
     /** This record with an error recorded (kept through the rollback that follows). */
     public Migration withError(String reason) {
-        return new Migration(id, server, source, destination, destinationPort, labels, timeline, reason);
+        return new Migration(id, server, source, destination, destinationPort, labels, timeline, reason, plan,
+                hypervisorReported);
+    }
+
+    /** This record with a (new revision of its) plan and the labels that plan uses. */
+    public Migration withPlan(MigrationPlan next, TunnelLabels nextLabels) {
+        return new Migration(id, server, source, destination, destinationPort, nextLabels, timeline, error, next,
+                hypervisorReported);
+    }
+
+    /** This record once the hypervisor reported the server running at the destination. */
+    public Migration withHypervisorReported() {
+        return new Migration(id, server, source, destination, destinationPort, labels, timeline, error, plan, true);
     }
 
     /** Whether {@code state} was entered at some point. */
@@ -115,7 +167,8 @@ public final class Migration {
         Migration m = (Migration) o;
         return id.equals(m.id) && server.equals(m.server) && source.equals(m.source)
                 && destination.equals(m.destination) && destinationPort == m.destinationPort
-                && labels.equals(m.labels) && timeline.equals(m.timeline) && Objects.equals(error, m.error);
+                && labels.equals(m.labels) && timeline.equals(m.timeline) && Objects.equals(error, m.error)
+                && Objects.equals(plan, m.plan) && hypervisorReported == m.hypervisorReported;
     }
 
     @Override

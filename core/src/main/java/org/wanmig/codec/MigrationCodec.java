@@ -33,6 +33,7 @@ public final class MigrationCodec extends JsonCodec<Migration> {
         } else {
             node.put("error", m.error());
         }
+        node.put("hypervisorReported", m.hypervisorReported());
         ObjectNode labels = node.putObject("labels").put("forward", m.labels().forward());
         ObjectNode reverse = labels.putObject("reverse");
         m.labels().reverseBySite().forEach(reverse::put);
@@ -41,6 +42,9 @@ public final class MigrationCodec extends JsonCodec<Migration> {
             timeline.addObject().put("state", e.state().name())
                     .put("time", Instant.ofEpochMilli(e.epochMillis()).toString())
                     .put("epochMillis", e.epochMillis()).put("detail", e.detail());
+        }
+        if (m.plan() != null) {
+            node.set("plan", PlanCodec.encode(m.plan(), context.mapper()));
         }
         return node;
     }
@@ -63,6 +67,8 @@ public final class MigrationCodec extends JsonCodec<Migration> {
                 json.path("source").asText(), json.path("destination").asText(),
                 json.path("destinationPort").asLong(),
                 new TunnelLabels(json.path("labels").path("forward").asInt(), reverse), timeline,
-                error == null || error.isNull() ? null : error.asText());
+                error == null || error.isNull() ? null : error.asText(),
+                json.hasNonNull("plan") ? PlanCodec.decode(json.get("plan")) : null,
+                json.path("hypervisorReported").asBoolean(false));
     }
 }

@@ -5,8 +5,17 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.Objects;
 
-/** Timing and driver settings of the lifecycle. */
+/**
+ * Timing and driver settings of the lifecycle. Every phase has a budget of its own: PREPARING
+ * (prepareTimeout), MIGRATING (migrateTimeout), CUTOVER (switchTimeout: the redirect confirmed), the
+ * route update (routeUpdateTimeout: all of its confirmed steps together), DRAINING (drain). The
+ * demote budget is what a replication agent is given for the handover of the primary role; the
+ * HTTP call that asks for it waits that long plus a margin, never less.
+ */
 public final class MigrationSettings {
+    public static final Duration DEFAULT_ROUTE_UPDATE_TIMEOUT = Duration.ofSeconds(30);
+    public static final Duration DEFAULT_DEMOTE_TIMEOUT = Duration.ofSeconds(15);
+    public static final Duration DEFAULT_RETENTION = Duration.ofDays(7);
     public static final MigrationSettings DEFAULTS = new MigrationSettings(
             Duration.ofSeconds(60), Duration.ofMinutes(10), Duration.ofSeconds(15), Duration.ofSeconds(5),
             "rest", null, false);
@@ -19,17 +28,24 @@ public final class MigrationSettings {
     private final URI hypervisorUrl;
     private final boolean bicast;
     private final QemuOptions qemu;
+    private final Duration routeUpdateTimeout;
+    private final Duration demoteTimeout;
+    private final Duration retention;
 
     public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
                              Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast) {
         this(prepareTimeout, migrateTimeout, switchTimeout, drain, hypervisorDriver, hypervisorUrl, bicast,
-                QemuOptions.NONE);
+                DEFAULT_ROUTE_UPDATE_TIMEOUT, DEFAULT_DEMOTE_TIMEOUT, DEFAULT_RETENTION, QemuOptions.NONE);
     }
 
     public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
                              Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast,
+                             Duration routeUpdateTimeout, Duration demoteTimeout, Duration retention,
                              QemuOptions qemu) {
         this.qemu = Objects.requireNonNull(qemu);
+        this.routeUpdateTimeout = Objects.requireNonNull(routeUpdateTimeout);
+        this.demoteTimeout = Objects.requireNonNull(demoteTimeout);
+        this.retention = Objects.requireNonNull(retention);
         this.prepareTimeout = Objects.requireNonNull(prepareTimeout);
         this.migrateTimeout = Objects.requireNonNull(migrateTimeout);
         this.switchTimeout = Objects.requireNonNull(switchTimeout);
@@ -49,7 +65,7 @@ public final class MigrationSettings {
         return migrateTimeout;
     }
 
-    /** Longest wait for switches to confirm the cutover or route-update rules. */
+    /** Longest wait for the switches to confirm the cutover's redirect. */
     public Duration switchTimeout() {
         return switchTimeout;
     }
@@ -84,6 +100,21 @@ public final class MigrationSettings {
         return bicast;
     }
 
+    /** Longest wait for every confirmed step of the route update (and of its undoing in a rollback). */
+    public Duration routeUpdateTimeout() {
+        return routeUpdateTimeout;
+    }
+
+    /** What a replication agent is given to hand the primary role over (demote); sent to it. */
+    public Duration demoteTimeout() {
+        return demoteTimeout;
+    }
+
+    /** How long finished migrations (COMPLETED, FAILED, ROLLED_BACK) are kept before they are pruned. */
+    public Duration retention() {
+        return retention;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (!(o instanceof MigrationSettings)) {
@@ -93,7 +124,8 @@ public final class MigrationSettings {
         return prepareTimeout.equals(s.prepareTimeout) && migrateTimeout.equals(s.migrateTimeout)
                 && switchTimeout.equals(s.switchTimeout) && drain.equals(s.drain)
                 && hypervisorDriver.equals(s.hypervisorDriver) && Objects.equals(hypervisorUrl, s.hypervisorUrl)
-                && bicast == s.bicast && qemu.equals(s.qemu);
+                && bicast == s.bicast && routeUpdateTimeout.equals(s.routeUpdateTimeout)
+                && demoteTimeout.equals(s.demoteTimeout) && retention.equals(s.retention) && qemu.equals(s.qemu);
     }
 
     @Override

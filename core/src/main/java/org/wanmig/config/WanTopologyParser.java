@@ -244,6 +244,9 @@ public final class WanTopologyParser {
         Duration migrate = seconds(n, "migrateTimeoutSeconds", d.migrateTimeout(), false);
         Duration sw = seconds(n, "switchTimeoutSeconds", d.switchTimeout(), false);
         Duration drain = seconds(n, "drainSeconds", d.drain(), true);
+        Duration routes = seconds(n, "routeUpdateTimeoutSeconds", d.routeUpdateTimeout(), false);
+        Duration demote = seconds(n, "demoteTimeoutSeconds", d.demoteTimeout(), false);
+        Duration retention = n.has("retentionHours") ? hours(n, "retentionHours", d.retention()) : d.retention();
         JsonNode hv = n.path("hypervisor");
         String driver = hv.path("driver").asText(d.hypervisorDriver());
         URI url = null;
@@ -265,7 +268,7 @@ public final class WanTopologyParser {
         }
         QemuOptions qemu = "qemu".equals(driver) ? qemuOptions(hv, dcs) : QemuOptions.NONE;
         return new MigrationSettings(prepare, migrate, sw, drain, driver, url, bicast != null && bicast.asBoolean(false),
-                qemu);
+                routes, demote, retention, qemu);
     }
 
     /** migration.hypervisor for the qemu driver: an agent per DC and QEMU's migration parameters. */
@@ -321,6 +324,15 @@ public final class WanTopologyParser {
             return dflt;
         }
         return v.asLong();
+    }
+
+    private Duration hours(JsonNode n, String field, Duration fallback) {
+        JsonNode v = n.get(field);
+        if (v == null || !v.isNumber() || v.asDouble() <= 0) {
+            fail("migration." + field, "must be a positive number of hours");
+            return fallback;
+        }
+        return Duration.ofMillis((long) (v.asDouble() * 3_600_000));
     }
 
     // ---- scalars ---------------------------------------------------------------------------

@@ -3,12 +3,14 @@ package org.wanmig.drivers;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.wanmig.config.DataCenter;
+import org.wanmig.config.MigrationSettings;
 import org.wanmig.config.VirtualServer;
 import org.wanmig.spi.ReplicationClient;
 
 import java.net.URI;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 
 /**
  * Steers the replication agents of two data centers through their control API (disk name =
@@ -17,6 +19,23 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class AgentReplicationClient implements ReplicationClient {
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
+    /** What an HTTP call waits beyond the budget it gives the agent: the answer's way back. */
+    private static final Duration MARGIN = Duration.ofSeconds(5);
+
+    private final Supplier<Duration> demoteBudget;
+
+    /** With the default demote budget ({@link MigrationSettings#DEFAULT_DEMOTE_TIMEOUT}). */
+    public AgentReplicationClient() {
+        this(() -> MigrationSettings.DEFAULT_DEMOTE_TIMEOUT);
+    }
+
+    /**
+     * @param demoteBudget the handover budget each demote is given (migration.demoteTimeoutSeconds,
+     *                     read per call); the agent is told it, and the call waits it plus a margin
+     */
+    public AgentReplicationClient(Supplier<Duration> demoteBudget) {
+        this.demoteBudget = demoteBudget;
+    }
 
     @Override
     public CompletableFuture<Void> goSynchronous(VirtualServer server, DataCenter primary, DataCenter replica,
@@ -40,7 +59,7 @@ public final class AgentReplicationClient implements ReplicationClient {
     @Override
     public CompletableFuture<Void> reverseRoles(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
         // demote first: two primaries at once would accept diverging writes
-        return call(oldPrimary, server, "demote", null, CALL_TIMEOUT)
+        return demote(oldPrimary, server)
                 .thenCompose(x -> call(newPrimary, server, "promote", null, CALL_TIMEOUT))
                 .thenApply(x -> null);
     }
@@ -48,10 +67,17 @@ public final class AgentReplicationClient implements ReplicationClient {
     @Override
     public CompletableFuture<Void> restore(VirtualServer server, DataCenter primary, DataCenter replica) {
         ObjectNode async = JsonHttp.mapper().createObjectNode().put("mode", "ASYNC");
-        return call(replica, server, "demote", null, CALL_TIMEOUT)
+        return demote(replica, server)
                 .thenCompose(x -> call(primary, server, "promote", null, CALL_TIMEOUT))
                 .thenCompose(x -> call(primary, server, "mode", async, CALL_TIMEOUT))
                 .thenApply(x -> null);
+    }
+
+    /** Demote with the budget sent along: the agent hands over within it, the call waits it plus a margin. */
+    private CompletableFuture<JsonNode> demote(DataCenter dc, VirtualServer server) {
+        Duration budget = demoteBudget.get();
+        ObjectNode body = JsonHttp.mapper().createObjectNode().put("timeoutMs", budget.toMillis());
+        return call(dc, server, "demote", body, budget.plus(MARGIN));
     }
 
     private CompletableFuture<JsonNode> call(DataCenter dc, VirtualServer server, String action, JsonNode body,

@@ -1,6 +1,7 @@
 package org.wanmig.lifecycle;
 
 import org.onosproject.core.ApplicationId;
+import org.onosproject.net.DeviceId;
 import org.onosproject.net.flow.FlowRule;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -13,12 +14,12 @@ import org.wanmig.api.TunnelLabels;
 import org.wanmig.api.WanmigException;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
+import org.wanmig.config.WanGraph;
 import org.wanmig.config.WanTopology;
 import org.wanmig.planner.LabelAllocator;
 import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
 import org.wanmig.planner.RouteChange;
-import org.wanmig.planner.RuleDiff;
 import org.wanmig.spi.HypervisorDriver;
 import org.wanmig.spi.HypervisorListener;
 import org.wanmig.spi.Leadership;
@@ -35,6 +36,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -79,6 +81,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private final ScheduledExecutorService lifecycle;
     private final List<MigrationListener> listeners = new CopyOnWriteArrayList<>();
     private final Map<MigrationId, Run> runs = new HashMap<>();
+    private final Reconciler reconciler;
 
     private volatile WanTopology topology;
     private volatile NetworkPlanner planner;
@@ -103,24 +106,67 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             lifecycleThread = t;
             return t;
         });
+        this.reconciler = new Reconciler(network, lifecycle, this::desiredState);
+        lifecycle.scheduleWithFixedDelay(this::pruneFinished, 1, 1, TimeUnit.MINUTES);
+    }
+
+    /**
+     * Forgets finished migrations (COMPLETED, FAILED, ROLLED_BACK) that ended longer ago than the
+     * configured retention ({@code migration.retentionHours}); returns how many went. Runs every
+     * minute on the lifecycle thread, and only where this instance drives.
+     */
+    public int pruneFinished() {
+        return call(() -> {
+            if (!driving) {
+                return 0;
+            }
+            long cutoff = clock.millis() - topology.settings().retention().toMillis();
+            int pruned = 0;
+            for (Migration m : store.all()) {
+                if (!m.isActive() && m.stateSince() < cutoff) {
+                    store.remove(m.id());
+                    pruned++;
+                }
+            }
+            if (pruned > 0) {
+                log.info("pruned {} finished migrations older than {}", pruned, topology.settings().retention());
+            }
+            return pruned;
+        });
     }
 
     // ---- lifecycle of the manager itself ------------------------------------------------------
 
     /**
-     * Takes over driving: installs the baseline (ARP to controller, site routes, every server's
-     * routes where it runs now) and resumes or rolls back what a predecessor left in flight.
+     * Takes over driving: rebuilds the desired state from the store (every active migration from
+     * its stored plan) and the topology, reads every switch's table, and changes only the
+     * difference (a restarted runtime or a new leader finds the rules its predecessor installed and
+     * leaves them alone); then resumes or rolls back each migration in flight, each on its own.
      * Called at start and whenever this instance becomes leader.
      */
     public CompletableFuture<Void> takeOver() {
         return call(() -> {
             driving = true;
-            CompletableFuture<Void> baseline = network.install(baselineRules());
+            List<Run> resumed = new ArrayList<>();
             for (Migration m : store.all()) {
                 if (m.isActive() && !runs.containsKey(m.id())) {
-                    resume(m);
+                    Run run = rebuild(m);
+                    if (run != null) {
+                        runs.put(m.id(), run);
+                        resumed.add(run);
+                    }
                 }
             }
+            List<CompletableFuture<Void>> reads = topology.allSwitches().stream()
+                    .filter(network::isAvailable).map(reconciler::adopt).collect(Collectors.toList());
+            CompletableFuture<Void> baseline = CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+                    .thenComposeAsync(x -> reconciler.converge(null, Set.of()), lifecycle)
+                    .thenAccept(outcome -> log.info("took over: {}", outcome));
+            // each migration goes on (or rolls back) on its own, whatever the others do
+            baseline.handleAsync((x, e) -> {
+                resumed.forEach(run -> inPhase(run, run.epoch, () -> resume(run)));
+                return null;
+            }, lifecycle);
             return baseline;
         });
     }
@@ -143,18 +189,83 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         lifecycle.shutdownNow();
     }
 
-    /** A new configuration: baseline rules are moved over to it; migrations in flight keep their plans. */
+    /**
+     * A switch connected (or reconnected): its table is read and only the difference from the
+     * desired state is changed. Returns at once; the work runs on the lifecycle thread.
+     */
+    public void switchConnected(DeviceId device) {
+        execute(() -> {
+            if (!driving) {
+                return; // taking over reads every switch
+            }
+            reconciler.adopt(device)
+                    .thenComposeAsync(x -> reconciler.converge(Set.of(device), Set.of()), lifecycle)
+                    .whenComplete((outcome, e) -> {
+                        if (e != null) {
+                            log.warn("{} not brought in line on connect: {}", device, cause(e));
+                        } else {
+                            log.info("{} connected: {}", device, outcome);
+                        }
+                    });
+        });
+    }
+
+    /** A switch disconnected: what it holds is unknown until it connects again. */
+    public void switchDisconnected(DeviceId device) {
+        execute(() -> reconciler.forget(device));
+    }
+
+    /**
+     * A new topology (a configuration update, or links that went down or came back): baseline
+     * routes move over to it, and every active migration whose tunnel crosses a link that is gone
+     * is re-planned around it, make-before-break (the new revision's rules are installed and
+     * confirmed before the ingress turns to it, and the old rules go last); the new revision is
+     * stored and is a timeline event. A migration before CUTOVER with no path left rolls back.
+     * Migrations whose paths still stand keep their stored plans, whatever else changed.
+     */
     public CompletableFuture<Void> updateTopology(WanTopology next) {
         return call(() -> {
-            List<FlowRule> before = baselineRules();
             topology = next;
             planner = new NetworkPlanner(next, appId);
             if (!driving) {
                 return CompletableFuture.<Void>completedFuture(null);
             }
-            RuleDiff diff = RuleDiff.between(before, baselineRules());
-            return network.install(diff.toInstall()).thenCompose(x -> network.remove(diff.toRemove()));
+            WanGraph graph = WanGraph.of(next);
+            for (Run run : new ArrayList<>(runs.values())) {
+                if (run.rollingBack == null && run.stage != NetStage.NONE && !run.plan.pathsIn(graph)) {
+                    replan(run);
+                }
+            }
+            return reconciler.converge(null, Set.of()).thenAccept(o -> log.info("topology updated: {}", o));
         });
+    }
+
+    /** A new revision of the run's plan on the paths up now, with labels of its own. */
+    private void replan(Run run) {
+        MigrationState state = run.record.state();
+        try {
+            List<TunnelLabels> inUse = store.all().stream().filter(Migration::isActive).map(Migration::labels)
+                    .collect(Collectors.toList());
+            TunnelLabels labels = LabelAllocator.allocate(topology.labels(), inUse, topology.clientSites());
+            Migration relabelled = run.record.withPlan(run.plan, labels);
+            MigrationPlan next = planner.migration(relabelled, run.plan.revision() + 1);
+            run.record = relabelled.withPlan(next, labels).noted(clock.millis(), "tunnel re-planned around a"
+                    + " failed link (revision " + next.revision() + "): path " + hops(next) + ", labels " + labels);
+            run.plan = next;
+            store.put(run.record);
+            notifyListeners(run.record);
+            log.info("migration {}: tunnel re-planned, path {}", run.record.id(), hops(next));
+        } catch (WanmigException e) {
+            if (state.ordinal() < CUTOVER.ordinal()) {
+                rollBack(run, FAILED, "no WAN path left for the tunnel after a link failure: " + e.getMessage());
+            } else {
+                // the server already runs at the destination and its routes lead there or will
+                run.record = run.record.noted(clock.millis(), "tunnel path broken and no other path: "
+                        + e.getMessage());
+                store.put(run.record);
+                notifyListeners(run.record);
+            }
+        }
     }
 
     public WanTopology topology() {
@@ -165,13 +276,37 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         return planner;
     }
 
-    /** Every baseline rule as it should be now, for reports and reconciliation. */
+    /** Every baseline rule as it should be now (for the placements in the store), for reports. */
     public List<FlowRule> baselineRules() {
         List<FlowRule> rules = new ArrayList<>(planner.infrastructure());
         rules.addAll(planner.siteRoutes());
         for (VirtualServer v : topology.servers()) {
             rules.addAll(planner.serverRoutes(v, location(v.name())));
         }
+        return rules;
+    }
+
+    /** The rules wanted on {@code device} now: baseline and active migrations. */
+    public List<FlowRule> desiredRules(DeviceId device) {
+        return call(() -> reconciler.desired(device));
+    }
+
+    /**
+     * The desired state: the baseline for the current placements on the current topology (a
+     * migrating server's routes where the run has them now), plus the rules of every active
+     * migration for its current phase, from its stored plan. Called on the lifecycle thread.
+     */
+    private List<FlowRule> desiredState() {
+        List<FlowRule> rules = new ArrayList<>(planner.infrastructure());
+        rules.addAll(planner.siteRoutes());
+        Map<String, String> routedAt = new HashMap<>();
+        runs.values().forEach(r -> routedAt.put(r.server.name(), r.routesAt));
+        for (VirtualServer v : topology.servers()) {
+            String dc = routedAt.get(v.name());
+            rules.addAll(planner.serverRoutes(v, dc != null && topology.dataCenter(dc).isPresent()
+                    ? dc : location(v.name())));
+        }
+        runs.values().forEach(r -> rules.addAll(r.rules()));
         return rules;
     }
 
@@ -245,6 +380,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             Migration m = Migration.requested(store.nextId(), server, from.name(), to.name(),
                     planner.attachment(vs, to.name()).toLong(), labels, clock.millis());
             MigrationPlan plan = planner.migration(m); // refuses (no path) before anything is stored
+            m = m.withPlan(plan, labels);
             store.put(m);
             notifyListeners(m);
             Run run = new Run(m, plan, vs, from, to);
@@ -323,7 +459,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         int epoch = advance(run, PREPARING, "installing tunnel (" + rules.size() + " rules, path "
                 + hops(run.plan) + ", labels " + run.record.labels() + "); replication going synchronous",
                 topology.settings().prepareTimeout());
-        CompletableFuture<String> tunnel = network.install(rules)
+        run.stage = NetStage.TUNNEL;
+        CompletableFuture<String> tunnel = reconciler.converge(null, devices(rules))
                 .thenApply(x -> String.format("tunnel confirmed in %.1f ms", ms(t0)));
         CompletableFuture<String> storage = replication.goSynchronous(run.server, run.from, run.to,
                 topology.settings().prepareTimeout()).thenApply(x -> run.from.agent() == null
@@ -351,14 +488,23 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         }
     }
 
-    /** CUTOVER: the redirect at PE_A, installed at once; the record says how long it took. */
+    /**
+     * CUTOVER: the redirect at PE_A, installed at once; the record says how long it took. That the
+     * hypervisor reported is stored first: from then on the server runs at the destination, and a
+     * rollback tells the hypervisor so.
+     */
     private CompletableFuture<Migration> cutover(Run run, String reported, long reportedAt) {
         if (run.cutover != null) {
             return run.cutover; // a repeated report while the redirect is being confirmed waits for the same one
         }
         int epoch = run.bump(topology.settings().switchTimeout());
+        if (!run.record.hypervisorReported()) {
+            run.record = run.record.withHypervisorReported();
+            store.put(run.record);
+        }
         CompletableFuture<Migration> result = new CompletableFuture<>();
         run.cutover = result;
+        run.stage = NetStage.REDIRECT;
         // confirmed = the switches' barrier replies arrived: taken where they complete, before the
         // hop back onto the lifecycle thread
         network.install(run.plan.redirects()).thenApply(x -> ms(reportedAt))
@@ -367,8 +513,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 rollBack(run, FAILED, "CUTOVER failed: " + cause(error)).thenAccept(result::complete);
                 return;
             }
+            reconciler.confirmed(run.plan.redirects());
             advance(run, CUTOVER, String.format("redirect confirmed in %.3f ms; hypervisor: %s", confirmedMs,
-                    reported == null || reported.isBlank() ? "completed" : reported), topology.settings().switchTimeout());
+                    reported == null || reported.isBlank() ? "completed" : reported), null);
             result.complete(run.record);
             updateRoutes(run);
         }), lifecycle);
@@ -376,16 +523,24 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     }
 
     /**
-     * ROUTES_UPDATED: client routes to PE_B (installed and confirmed before anything is removed),
-     * the server's replies leave PE_B directly, routes to PE_A go, storage roles reverse.
+     * ROUTES_UPDATED: client routes to PE_B in the route change's confirmed order (new keys, then
+     * changed rules nearest PE_B first), then the server's replies leave PE_B directly, the routes to
+     * PE_A and the reverse ingress go, storage roles reverse. Runs under its own budget.
      */
     private void updateRoutes(Run run) {
-        int epoch = run.epoch;
+        int epoch = run.bump(topology.settings().routeUpdateTimeout());
         long t0 = System.nanoTime();
-        RouteChange change = planner.routeChange(run.server, run.from.name(), run.to.name());
-        CompletableFuture<Void> routes = installInOrder(change.steps())
-                .thenCompose(x -> network.remove(run.plan.reverseIngress()))
-                .thenCompose(x -> network.remove(change.removals()));
+        RouteChange change = planner.routeChange(run.server, run.routesAt, run.to.name());
+        run.routesAt = run.to.name();
+        CompletableFuture<Void> routes = reconciler.installInOrder(change.steps())
+                .thenComposeAsync(x -> {
+                    if (run.epoch == epoch) {
+                        run.stage = NetStage.ROUTED;
+                    }
+                    return reconciler.converge(null, Set.of());
+                }, lifecycle)
+                .thenCompose(x -> reconciler.removeUndesired(run.plan.reverseIngress()))
+                .thenCompose(x -> reconciler.removeUndesired(change.removals()));
         CompletableFuture<Void> roles = replication.reverseRoles(run.server, run.from, run.to);
         routes.thenCombine(roles, (a, b) -> null).whenCompleteAsync((x, error) -> inPhase(run, epoch, () -> {
             if (error != null) {
@@ -408,8 +563,10 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private void teardown(Run run) {
         int epoch = run.epoch;
         List<FlowRule> rules = run.plan.all();
-        network.remove(rules).whenCompleteAsync((x, error) -> inPhase(run, epoch, () -> {
-            // A switch that missed the removal drops the rules when it reconnects: they are no longer desired.
+        run.stage = NetStage.NONE;
+        reconciler.converge(null, Set.of()).thenCompose(x -> reconciler.removeUndesired(rules))
+                .whenCompleteAsync((x, error) -> inPhase(run, epoch, () -> {
+            // A switch that missed the removal is read when it reconnects, and they are no longer desired.
             String detail = error == null ? rules.size() + " tunnel rules removed"
                     : rules.size() + " tunnel rules withdrawn; " + cause(error) + " (removed on reconnect)";
             finish(run, COMPLETED, detail);
@@ -417,9 +574,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     }
 
     /**
-     * FAILED or ROLLED_BACK: the server returns to the source (the hypervisor is told), its routes
-     * there are restored and confirmed, every rule of the migration is removed, storage goes back to
-     * the source as primary, asynchronous.
+     * FAILED or ROLLED_BACK: the server returns to the source (the hypervisor is told, with whether
+     * it had reported the server running at the destination), its routes there are restored in the
+     * route change's safe order and confirmed, every rule of the migration is removed (by the stored
+     * plan, whatever the switches were known to hold), storage goes back to the source as primary,
+     * asynchronous.
      */
     private CompletableFuture<Migration> rollBack(Run run, MigrationState end, String reason) {
         if (run.rollingBack != null) {
@@ -429,34 +588,34 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         MigrationState state = run.record.state();
         run.record = run.record.withError(reason);
         store.put(run.record);
-        int epoch = run.bump(null);
+        int epoch = run.bump(topology.settings().routeUpdateTimeout().plus(topology.settings().switchTimeout()));
         run.rollingBack = new CompletableFuture<>();
-        if (state.ordinal() >= MIGRATING.ordinal()) {
+        if (state.ordinal() >= MIGRATING.ordinal() || run.record.hypervisorReported()) {
             try {
-                hypervisors.apply(topology).abort(run.record, run.server, run.from, run.to, state.serverMoved());
+                hypervisors.apply(topology).abort(run.record, run.server, run.from, run.to, run.record.serverMoved());
             } catch (RuntimeException e) {
                 log.warn("hypervisor abort of migration {} failed: {}", run.record.id(), e.getMessage());
             }
         }
-        // The route update may have been sent (and partly applied) before the placement changed, so
-        // the destination's routes go whatever the placement says; keys the source shares stay.
-        List<FlowRule> restore = new ArrayList<>(planner.serverRoutes(run.server, run.from.name()));
-        Map<RuleDiff.Key, FlowRule> stale = new java.util.LinkedHashMap<>();
-        for (String dc : List.of(location(run.server.name()), run.to.name())) {
-            RuleDiff.between(planner.serverRoutes(run.server, dc), restore).toRemove()
-                    .forEach(r -> stale.putIfAbsent(RuleDiff.Key.of(r), r));
-        }
-        List<FlowRule> leftovers = new ArrayList<>(stale.values());
+        String routedAt = run.routesAt;
+        run.routesAt = run.from.name();
+        run.stage = NetStage.NONE;
         // Each step runs whatever the one before did: a switch that cannot take the restored routes
         // must not leave the tunnel and redirect behind on every other switch.
         List<Throwable> netErrors = new java.util.concurrent.CopyOnWriteArrayList<>();
-        // back to the source in the route update's safe order, then every source rule again (the
-        // routes in force may be half-way between the two)
-        RouteChange back = planner.routeChange(run.server, location(run.server.name()), run.from.name());
-        CompletableFuture<Void> network = step(installInOrder(back.steps()), netErrors)
-                .thenCompose(x -> step(this.network.install(restore), netErrors))
-                .thenCompose(x -> step(this.network.remove(run.plan.all()), netErrors))
-                .thenCompose(x -> step(this.network.remove(leftovers), netErrors))
+        RouteChange back = planner.routeChange(run.server, routedAt, run.from.name());
+        List<FlowRule> destinationRoutes;
+        try {
+            destinationRoutes = planner.serverRoutes(run.server, run.to.name());
+        } catch (RuntimeException e) {
+            destinationRoutes = List.of(); // the destination is cut off: no route can lead there
+        }
+        List<FlowRule> leftovers = destinationRoutes;
+        CompletableFuture<Void> network = step(reconciler.installInOrder(back.steps()), netErrors)
+                .thenComposeAsync(x -> step(reconciler.converge(null, Set.of()).thenApply(o -> null), netErrors),
+                        lifecycle)
+                .thenCompose(x -> step(reconciler.removeUndesired(run.plan.all()), netErrors))
+                .thenCompose(x -> step(reconciler.removeUndesired(leftovers), netErrors))
                 .thenApply(x -> {
                     if (!netErrors.isEmpty()) {
                         throw new CompletionException(netErrors.get(0));
@@ -482,17 +641,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         return run.rollingBack;
     }
 
-    /** Installs each step once the one before is confirmed. */
-    private CompletableFuture<Void> installInOrder(List<List<FlowRule>> steps) {
-        CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
-        for (List<FlowRule> step : steps) {
-            done = done.thenCompose(x -> network.install(step));
-        }
-        return done;
-    }
-
     /** The step's outcome as a value: its error, if any, is collected instead of ending the chain. */
-    private static CompletableFuture<Void> step(CompletableFuture<Void> step, List<Throwable> errors) {
+    private static <T> CompletableFuture<Void> step(CompletableFuture<T> step, List<Throwable> errors) {
         return step.handle((x, e) -> {
             if (e != null) {
                 errors.add(e);
@@ -503,17 +653,60 @@ public final class MigrationManager implements MigrationService, HypervisorListe
 
     // ---- resuming after a restart or a change of leader -----------------------------------------
 
-    private void resume(Migration m) {
+    /**
+     * The run of a stored active migration, from its stored plan, in the network stage its state
+     * implies; null (and the record FAILED) when the configuration no longer names its server or data
+     * centers: its rules are then no longer desired, and the reconciler removes them by its cookie.
+     */
+    private Run rebuild(Migration m) {
         Optional<VirtualServer> vs = topology.server(m.server());
         Optional<DataCenter> from = topology.dataCenter(m.source());
         Optional<DataCenter> to = topology.dataCenter(m.destination());
+        MigrationPlan plan = m.plan();
+        String problem = null;
         if (vs.isEmpty() || from.isEmpty() || to.isEmpty()) {
-            store.put(m.withError("configuration no longer names its server or data centers")
-                    .transition(FAILED, clock.millis(), "abandoned: not in the current configuration"));
-            return;
+            problem = "configuration no longer names its server or data centers";
+        } else if (plan == null) {
+            try {
+                plan = planner.migration(m); // a record from before plans were stored
+            } catch (RuntimeException e) {
+                problem = "no stored plan, and none can be made now: " + e.getMessage();
+            }
         }
-        Run run = new Run(m, planner.migration(m), vs.get(), from.get(), to.get());
-        runs.put(m.id(), run);
+        if (problem != null) {
+            log.warn("migration {} abandoned: {}", m.id(), problem);
+            Migration failed = m.withError(problem).transition(FAILED, clock.millis(),
+                    "abandoned: " + problem + "; its rules are removed by cookie");
+            store.put(failed);
+            notifyListeners(failed);
+            if (m.plan() != null) {
+                reconciler.removeUndesired(m.plan().all());
+            }
+            return null;
+        }
+        Run run = new Run(m, plan, vs.get(), from.get(), to.get());
+        switch (m.state()) {
+            case MIGRATING:
+                run.stage = NetStage.TUNNEL;
+                break;
+            case CUTOVER:
+                run.stage = NetStage.REDIRECT;
+                break;
+            case ROUTES_UPDATED:
+            case DRAINING:
+                run.stage = NetStage.ROUTED;
+                run.routesAt = to.get().name();
+                break;
+            default:
+                run.stage = NetStage.NONE; // REQUESTED, PREPARING: rolled back
+                break;
+        }
+        return run;
+    }
+
+    /** Goes on with (or rolls back) one rebuilt migration; a failure here touches no other. */
+    private void resume(Run run) {
+        Migration m = run.record;
         long elapsed = clock.millis() - m.stateSince();
         log.info("resuming migration {} in {}", m.id(), m.state());
         switch (m.state()) {
@@ -525,12 +718,16 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             case MIGRATING: {
                 // the hypervisor keeps copying and will report; make sure the tunnel is there for it,
                 // and ask again: the request may have died with the previous instance (drivers
-                // treat a repeated request for the same migration as the same request)
+                // treat a repeated request for the same migration as the same request). A report
+                // stored before the restart goes straight on to the cutover.
                 Duration left = topology.settings().migrateTimeout().minusMillis(elapsed);
                 int epoch = run.bump(left.isNegative() ? Duration.ZERO : left);
-                network.install(run.plan.prepared()).whenCompleteAsync((x, e) -> inPhase(run, epoch, () -> {
+                reconciler.converge(null, devices(run.plan.prepared()))
+                        .whenCompleteAsync((x, e) -> inPhase(run, epoch, () -> {
                     if (e != null) {
                         rollBack(run, FAILED, "tunnel could not be restored after restart: " + cause(e));
+                    } else if (run.record.hypervisorReported()) {
+                        cutover(run, "reported before the restart", System.nanoTime());
                     } else {
                         hypervisors.apply(topology).migrate(run.record, run.server, run.from, run.to, this);
                     }
@@ -539,7 +736,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             }
             case CUTOVER: {
                 int epoch = run.bump(topology.settings().switchTimeout());
-                network.install(run.plan.redirects()).whenCompleteAsync((x, e) -> inPhase(run, epoch, () -> {
+                reconciler.converge(null, devices(run.plan.redirects()))
+                        .whenCompleteAsync((x, e) -> inPhase(run, epoch, () -> {
                     if (e != null) {
                         rollBack(run, FAILED, "redirect could not be restored after restart: " + cause(e));
                     } else {
@@ -628,6 +826,25 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         }
     }
 
+    /** Runs on the lifecycle thread without waiting for it (switch events). */
+    private void execute(Runnable task) {
+        try {
+            lifecycle.execute(() -> {
+                try {
+                    task.run();
+                } catch (RuntimeException e) {
+                    log.error("lifecycle task failed", e);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            log.debug("migration service shut down; event dropped");
+        }
+    }
+
+    private static Set<DeviceId> devices(Collection<FlowRule> rules) {
+        return rules.stream().map(FlowRule::deviceId).collect(Collectors.toSet());
+    }
+
     /** Runs on the lifecycle thread and waits: the public API is synchronous and serialised. */
     private <T> T call(Callable<T> task) {
         try {
@@ -669,7 +886,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         }
     }
 
-    private static String hops(MigrationPlan plan) {
+    static String hops(MigrationPlan plan) {
         return plan.forwardPath().stream().map(cp -> cp.deviceId() + "/" + cp.port())
                 .collect(Collectors.joining(" > "));
     }
@@ -685,13 +902,28 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         return t.getMessage() == null ? t.toString() : t.getMessage();
     }
 
+    /** Which of its plan's rules a migration wants on the switches now. */
+    private enum NetStage {
+        /** None: not yet prepared, rolled back, or torn down. */
+        NONE,
+        /** The tunnel, the reverse ingress at PE_B, the bicast copy if configured. */
+        TUNNEL,
+        /** All of TUNNEL and the redirect at PE_A. */
+        REDIRECT,
+        /** After the route update: the tunnel and the redirect for traffic in flight, no reverse ingress. */
+        ROUTED
+    }
+
     /** What the manager knows of one migration it drives. Touched only on the lifecycle thread. */
     private final class Run {
         Migration record;
-        final MigrationPlan plan;
+        MigrationPlan plan;
         final VirtualServer server;
         final DataCenter from;
         final DataCenter to;
+        NetStage stage = NetStage.NONE;
+        /** Where the server's baseline routes lead now (changes at the route update and its undoing). */
+        String routesAt;
         int epoch;
         ScheduledFuture<?> timer;
         CompletableFuture<Migration> rollingBack;
@@ -703,6 +935,28 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             this.server = server;
             this.from = from;
             this.to = to;
+            this.routesAt = from.name();
+        }
+
+        /** The plan's rules this migration wants on the switches in its stage. */
+        List<FlowRule> rules() {
+            List<FlowRule> rules = new ArrayList<>();
+            switch (stage) {
+                case TUNNEL:
+                    rules.addAll(plan.prepared());
+                    break;
+                case REDIRECT:
+                    rules.addAll(plan.all());
+                    break;
+                case ROUTED:
+                    rules.addAll(plan.tunnel());
+                    rules.addAll(plan.bicast());
+                    rules.addAll(plan.redirects());
+                    break;
+                default:
+                    break;
+            }
+            return rules;
         }
 
         /** Leaves the current phase: older callbacks are ignored from now on; arms a timeout. */

@@ -8,9 +8,13 @@ import java.util.List;
 
 /**
  * The rules of one migration, grouped by the phase that installs them. All carry the
- * migration's cookie, so teardown is "remove {@link #all()}".
+ * migration's cookie, so teardown is "remove {@link #all()}". Persisted in the migration's record:
+ * resume, rollback and teardown use the stored plan, never a recomputation from a configuration
+ * that may have changed since. A re-plan around a failed link makes a new revision (new labels,
+ * rule indices of its own, so both revisions can be on the switches at once).
  */
 public final class MigrationPlan {
+    private final int revision;
     private final List<ConnectPoint> forwardPath;
     private final List<ConnectPoint> reversePath;
     private final List<FlowRule> tunnel;
@@ -18,14 +22,21 @@ public final class MigrationPlan {
     private final List<FlowRule> redirects;
     private final List<FlowRule> bicast;
 
-    MigrationPlan(List<ConnectPoint> forwardPath, List<ConnectPoint> reversePath, List<FlowRule> tunnel,
-                  List<FlowRule> reverseIngress, List<FlowRule> redirects, List<FlowRule> bicast) {
+    public MigrationPlan(int revision, List<ConnectPoint> forwardPath, List<ConnectPoint> reversePath,
+                         List<FlowRule> tunnel, List<FlowRule> reverseIngress, List<FlowRule> redirects,
+                         List<FlowRule> bicast) {
+        this.revision = revision;
         this.forwardPath = List.copyOf(forwardPath);
         this.reversePath = List.copyOf(reversePath);
         this.tunnel = List.copyOf(tunnel);
         this.reverseIngress = List.copyOf(reverseIngress);
         this.redirects = List.copyOf(redirects);
         this.bicast = List.copyOf(bicast);
+    }
+
+    /** 0 for the plan made at the request, one more for each re-plan around a failure. */
+    public int revision() {
+        return revision;
     }
 
     /** Hops PE_A to PE_B: each switch and the port it sends out of (PE_B itself not included). */
@@ -90,5 +101,53 @@ public final class MigrationPlan {
         List<FlowRule> all = prepared();
         all.addAll(redirects);
         return all;
+    }
+
+    /** Whether every hop of both paths is still a link of {@code graph} (so the tunnel still works). */
+    public boolean pathsIn(org.wanmig.config.WanGraph graph) {
+        return follows(forwardPath, graph) && follows(reversePath, graph);
+    }
+
+    private static boolean follows(List<ConnectPoint> path, org.wanmig.config.WanGraph graph) {
+        for (int i = 0; i < path.size(); i++) {
+            ConnectPoint next;
+            try {
+                next = graph.far(path.get(i));
+            } catch (RuntimeException e) {
+                return false;
+            }
+            if (i + 1 < path.size() && !next.deviceId().equals(path.get(i + 1).deviceId())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!(o instanceof MigrationPlan)) {
+            return false;
+        }
+        MigrationPlan p = (MigrationPlan) o;
+        return revision == p.revision && forwardPath.equals(p.forwardPath) && reversePath.equals(p.reversePath)
+                && sameRules(tunnel, p.tunnel) && sameRules(reverseIngress, p.reverseIngress)
+                && sameRules(redirects, p.redirects) && sameRules(bicast, p.bicast);
+    }
+
+    private static boolean sameRules(List<FlowRule> a, List<FlowRule> b) {
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (!RuleKey.sameRule(a.get(i), b.get(i))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(revision, forwardPath, reversePath, tunnel.size());
     }
 }

@@ -169,8 +169,17 @@ public final class NetworkPlanner {
         return hops;
     }
 
-    /** The rules of a migration; all carry the migration's cookie. */
+    /** The rules of a migration as first planned; all carry the migration's cookie. */
     public MigrationPlan migration(Migration m) {
+        return migration(m, 0);
+    }
+
+    /**
+     * Revision {@code revision} of a migration's plan, on the paths up now, with the labels of
+     * {@code m}. Each revision numbers its rules from its own base, so the cookies (ONOS's flow ids)
+     * of two revisions never collide while both are installed during a make-before-break re-plan.
+     */
+    public MigrationPlan migration(Migration m, int revision) {
         VirtualServer server = topology.server(m.server())
                 .orElseThrow(() -> WanmigException.notFound("server", "unknown server " + m.server()));
         DataCenter a = dataCenter(m.source());
@@ -180,7 +189,10 @@ public final class NetworkPlanner {
         List<ConnectPoint> reverse = graph.path(b.pe(), a.pe()).orElseThrow(() -> WanmigException.unavailable(
                 "no WAN path from " + b.name() + " to " + a.name() + " over the links that are up"));
         long id = m.id().value();
-        int[] index = {0};
+        if (revision < 0 || revision > 255) {
+            throw new IllegalStateException("plan revision out of range: " + revision);
+        }
+        int[] index = {revision << 12};
 
         List<FlowRule> tunnel = new ArrayList<>();
         int label = m.labels().forward();
@@ -235,7 +247,7 @@ public final class NetworkPlanner {
                     DefaultTrafficSelector.builder(toServer).matchInPort(into).build(),
                     then(local, pushLabel(label, PortNumber.IN_PORT))));
         }
-        return new MigrationPlan(forward, reverse, tunnel, reverseIngress, List.of(redirect, hairpin), bicast);
+        return new MigrationPlan(revision, forward, reverse, tunnel, reverseIngress, List.of(redirect, hairpin), bicast);
     }
 
     /** The port {@code server} attaches to at {@code dcName}'s PE. */

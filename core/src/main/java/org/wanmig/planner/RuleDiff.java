@@ -1,19 +1,16 @@
 package org.wanmig.planner;
 
-import org.onosproject.net.DeviceId;
 import org.onosproject.net.flow.FlowRule;
-import org.onosproject.net.flow.TrafficSelector;
 
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 
 /**
  * The change from one rule set to another. A switch holds one rule per (priority, match), so
- * rules are compared on that key: a new rule with an old key replaces it in place, and only old
+ * rules are compared on their {@link RuleKey}: a new rule with an old key replaces it in place, and only old
  * keys that the new set lacks are removed. Removing by key must never delete a replacement.
  */
 public final class RuleDiff {
@@ -28,15 +25,15 @@ public final class RuleDiff {
     }
 
     public static RuleDiff between(Collection<FlowRule> from, Collection<FlowRule> to) {
-        Map<Key, FlowRule> old = index(from);
-        Map<Key, FlowRule> next = index(to);
+        Map<RuleKey, FlowRule> old = index(from);
+        Map<RuleKey, FlowRule> next = index(to);
         List<FlowRule> additions = new ArrayList<>();
         List<FlowRule> replacements = new ArrayList<>();
         next.forEach((k, r) -> {
             FlowRule was = old.get(k);
             if (was == null) {
                 additions.add(r);
-            } else if (!was.treatment().equals(r.treatment()) || was.id().value() != r.id().value()) {
+            } else if (!RuleKey.sameRule(was, r)) {
                 replacements.add(r);
             }
         });
@@ -49,9 +46,9 @@ public final class RuleDiff {
         return new RuleDiff(additions, replacements, remove);
     }
 
-    private static Map<Key, FlowRule> index(Collection<FlowRule> rules) {
-        Map<Key, FlowRule> map = new HashMap<>();
-        rules.forEach(r -> map.put(Key.of(r), r));
+    private static Map<RuleKey, FlowRule> index(Collection<FlowRule> rules) {
+        Map<RuleKey, FlowRule> map = new HashMap<>();
+        rules.forEach(r -> map.put(RuleKey.of(r), r));
         return map;
     }
 
@@ -78,39 +75,5 @@ public final class RuleDiff {
 
     public List<FlowRule> toRemove() {
         return toRemove;
-    }
-
-    /** Identity of a rule in a switch's table. */
-    public static final class Key {
-        private final DeviceId device;
-        private final int table;
-        private final int priority;
-        private final TrafficSelector selector;
-
-        private Key(DeviceId device, int table, int priority, TrafficSelector selector) {
-            this.device = device;
-            this.table = table;
-            this.priority = priority;
-            this.selector = selector;
-        }
-
-        public static Key of(FlowRule r) {
-            return new Key(r.deviceId(), r.tableId(), r.priority(), r.selector());
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            if (!(o instanceof Key)) {
-                return false;
-            }
-            Key k = (Key) o;
-            return device.equals(k.device) && table == k.table && priority == k.priority
-                    && selector.equals(k.selector);
-        }
-
-        @Override
-        public int hashCode() {
-            return Objects.hash(device, table, priority, selector);
-        }
     }
 }

@@ -23,6 +23,9 @@ public interface MigrationStore {
 
     void put(Migration migration);
 
+    /** Forgets a finished migration (pruned after the retention period). */
+    void remove(MigrationId id);
+
     /** Server name to the data center it runs in, for servers that moved since configuration. */
     Map<String, String> placements();
 

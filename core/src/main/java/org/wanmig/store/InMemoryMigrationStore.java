@@ -39,6 +39,11 @@ public class InMemoryMigrationStore implements MigrationStore {
     }
 
     @Override
+    public void remove(MigrationId id) {
+        records.remove(id); // lastId stays: ids are never handed out twice
+    }
+
+    @Override
     public Map<String, String> placements() {
         return Map.copyOf(placements);
     }

@@ -126,4 +126,20 @@ class DriversTest {
         c.reverseRoles(vs1, a, b).get(5, TimeUnit.SECONDS);
         c.restore(vs1, a, b).get(5, TimeUnit.SECONDS);
     }
+
+    @Test
+    void demoteCarriesTheBudgetToTheAgent() throws Exception {
+        URI agent = controller(200);
+        String base = agent.toString().replace("/hv", "");
+        WanTopology t = Topologies.topology(Topologies.TWO_DC, c -> {
+            Topologies.entry(c, "dataCenters", 0).put("agent", base + "/a");
+            Topologies.entry(c, "dataCenters", 1).put("agent", base + "/b");
+        });
+        AgentReplicationClient c = new AgentReplicationClient(() -> Duration.ofSeconds(42));
+        var vs1 = t.server("vs1").orElseThrow();
+        c.reverseRoles(vs1, t.dataCenter("dcA").orElseThrow(), t.dataCenter("dcB").orElseThrow())
+                .get(5, TimeUnit.SECONDS);
+        assertEquals("POST /a/v1/disks/vs1/demote {\"timeoutMs\":42000}", requests.get(0));
+        assertEquals("POST /b/v1/disks/vs1/promote {}", requests.get(1));
+    }
 }

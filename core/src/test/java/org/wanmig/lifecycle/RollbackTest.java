@@ -174,14 +174,42 @@ class RollbackTest {
 
     @Test
     void sourceSwitchRefusingTheRestoreStillLosesEveryTunnelRule() {
-        f = LifecycleFixture.start();
-        MigrationId id = f.migrating("vs1");
-        f.network.refuseRulesOn(DeviceId.deviceId("of:0000000000000001")); // cs1, on the source routes
+        f = LifecycleFixture.start(LifecycleFixture.drainSeconds(60));
+        MigrationId id = f.draining("vs1"); // routes lead to the destination: the rollback must restore them
+        f.network.refuseRulesOn(DeviceId.deviceId("of:000000000000000a")); // PE_A delivers to the server again
         Migration m = f.manager.abort(id);
         m = f.awaitEnd(id);
         assertEquals(FAILED, m.state(), "a rollback that could not restore every route is a failure");
         assertTrue(m.timeline().get(m.timeline().size() - 1).detail().contains("rollback incomplete"), m.toString());
         assertTrue(f.network.rulesOfMigration(id.value()).isEmpty(), "tunnel and redirect removed anyway");
+    }
+
+    @Test
+    void abortBeforeTheRoutesMovedChangesNoSourceRouteAndNeedsNone() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        int installs = f.network.installs().size();
+        // cs1 would refuse anything now, but the source routes never changed: only removals are needed
+        f.network.refuseRulesOn(DeviceId.deviceId("of:0000000000000001"));
+        f.manager.abort(id);
+        Migration m = f.awaitEnd(id);
+        assertEquals(ROLLED_BACK, m.state(), m.toString());
+        assertEquals(installs, f.network.installs().size(), "nothing reinstalled: " + f.network.installs());
+        f.assertBackAtSource(id);
+    }
+
+    @Test
+    void redirectFailingAfterTheReportTellsTheHypervisorTheServerMoved() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        f.network.refuseRulesOn(DeviceId.deviceId("of:000000000000000a")); // PE_A: the redirect is refused
+        f.manager.hypervisorCompleted(id, "running at B");
+        Migration m = f.awaitEnd(id);
+        assertEquals(FAILED, m.state());
+        assertTrue(m.hypervisorReported(), "the report was stored before the redirect");
+        assertTrue(m.error().startsWith("CUTOVER failed"), m.error());
+        assertEquals(List.of(id + " moved=true"), f.hypervisor.aborts(),
+                "the server runs at B: the hypervisor must bring it back");
     }
 
     @Test

@@ -24,8 +24,8 @@ class RouteDiffTest {
         return Scenario.all();
     }
 
-    private static Set<RuleDiff.Key> keys(List<FlowRule> rules) {
-        return rules.stream().map(RuleDiff.Key::of).collect(Collectors.toSet());
+    private static Set<RuleKey> keys(List<FlowRule> rules) {
+        return rules.stream().map(RuleKey::of).collect(Collectors.toSet());
     }
 
     @ParameterizedTest(name = "{0}")
@@ -33,7 +33,7 @@ class RouteDiffTest {
     void routeDiffNeverRemovesAKeyItReinstalls(Scenario s) {
         RuleDiff diff = RuleDiff.between(s.planner.serverRoutes(s.server, s.from.name()),
                 s.planner.serverRoutes(s.server, s.to.name()));
-        Set<RuleDiff.Key> both = new HashSet<>(keys(diff.toInstall()));
+        Set<RuleKey> both = new HashSet<>(keys(diff.toInstall()));
         both.retainAll(keys(diff.toRemove()));
         assertTrue(both.isEmpty(), "removed and reinstalled: " + both.size());
         assertTrue(!diff.toInstall().isEmpty(), "the routes change");

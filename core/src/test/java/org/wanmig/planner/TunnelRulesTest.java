@@ -178,8 +178,8 @@ class TunnelRulesTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("scenarios")
     void noTwoMigrationRulesShareASwitchTableEntry(Scenario s) {
-        Set<RuleDiff.Key> keys = new HashSet<>();
-        s.plan.all().forEach(r -> assertTrue(keys.add(RuleDiff.Key.of(r)), "replaces another: " + RuleFormatter.format(r)));
+        Set<RuleKey> keys = new HashSet<>();
+        s.plan.all().forEach(r -> assertTrue(keys.add(RuleKey.of(r)), "replaces another: " + RuleFormatter.format(r)));
     }
 
     @ParameterizedTest(name = "{0}")

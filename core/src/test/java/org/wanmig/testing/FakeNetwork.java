@@ -30,6 +30,7 @@ public final class FakeNetwork implements NetworkProgrammer {
     private final List<CompletableFuture<Void>> held = new CopyOnWriteArrayList<>();
     private final Set<DeviceId> refusing = ConcurrentHashMap.newKeySet();
     private final Set<DeviceId> unavailable = ConcurrentHashMap.newKeySet();
+    private final List<DeviceId> reads = new CopyOnWriteArrayList<>();
 
     private static final class Hold {
         final Predicate<Collection<FlowRule>> which;
@@ -113,6 +114,11 @@ public final class FakeNetwork implements NetworkProgrammer {
     public CompletableFuture<Void> install(Collection<FlowRule> rules) {
         List<FlowRule> batch = List.copyOf(rules);
         installs.add(batch);
+        for (FlowRule r : batch) {
+            if (unavailable.contains(r.deviceId())) {
+                return CompletableFuture.failedFuture(new SwitchException(r.deviceId(), 0, "switch not connected"));
+            }
+        }
         List<FlowRule> refused = batch.stream().filter(r -> refusing.contains(r.deviceId())).collect(Collectors.toList());
         tables.install(batch.stream().filter(r -> !refusing.contains(r.deviceId())).collect(Collectors.toList()));
         if (!refused.isEmpty()) {
@@ -137,8 +143,29 @@ public final class FakeNetwork implements NetworkProgrammer {
     public CompletableFuture<Void> remove(Collection<FlowRule> rules) {
         List<FlowRule> batch = List.copyOf(rules);
         removes.add(batch);
-        tables.remove(batch);
+        // a disconnected switch keeps its rules: they go when the reconciler reads it again
+        tables.remove(batch.stream().filter(r -> !unavailable.contains(r.deviceId())).collect(Collectors.toList()));
         return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public CompletableFuture<List<FlowRule>> read(DeviceId device) {
+        reads.add(device);
+        if (unavailable.contains(device)) {
+            return CompletableFuture.failedFuture(new SwitchException(device, 0, "switch not connected"));
+        }
+        // this application's rules only, as both adapters report them
+        return CompletableFuture.completedFuture(tables.rules(r -> r.deviceId().equals(device)
+                && (r.id().value() >>> 48) == (Topologies.APP_ID.id() & 0xffff)));
+    }
+
+    /** Switches whose tables were read, in order. */
+    public List<DeviceId> reads() {
+        return new ArrayList<>(reads);
+    }
+
+    public void reconnect(DeviceId device) {
+        unavailable.remove(device);
     }
 
     @Override

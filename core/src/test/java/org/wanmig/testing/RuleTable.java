@@ -2,6 +2,7 @@ package org.wanmig.testing;
 
 import org.onosproject.net.flow.FlowRule;
 import org.wanmig.planner.RuleDiff;
+import org.wanmig.planner.RuleKey;
 
 import java.util.ArrayList;
 import java.util.Collection;
@@ -16,7 +17,7 @@ import java.util.stream.Collectors;
  * and selector; installing a rule with a held key replaces it, removing goes by key. Thread-safe.
  */
 public final class RuleTable {
-    private final Map<RuleDiff.Key, FlowRule> rules = new LinkedHashMap<>();
+    private final Map<RuleKey, FlowRule> rules = new LinkedHashMap<>();
 
     public RuleTable() {
     }
@@ -26,12 +27,12 @@ public final class RuleTable {
     }
 
     public synchronized RuleTable install(Collection<FlowRule> added) {
-        added.forEach(r -> rules.put(RuleDiff.Key.of(r), r));
+        added.forEach(r -> rules.put(RuleKey.of(r), r));
         return this;
     }
 
     public synchronized RuleTable remove(Collection<FlowRule> removed) {
-        removed.forEach(r -> rules.remove(RuleDiff.Key.of(r)));
+        removed.forEach(r -> rules.remove(RuleKey.of(r)));
         return this;
     }
 
@@ -50,8 +51,8 @@ public final class RuleTable {
     }
 
     public synchronized boolean holds(FlowRule r) {
-        FlowRule held = rules.get(RuleDiff.Key.of(r));
-        return held != null && held.treatment().equals(r.treatment()) && held.id().equals(r.id());
+        FlowRule held = rules.get(RuleKey.of(r));
+        return held != null && RuleKey.sameRule(held, r);
     }
 
     /** The rules of {@code expected} this table lacks or holds with another treatment or cookie. */

@@ -28,6 +28,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.stream.Collectors;
 import java.util.concurrent.TimeUnit;
 
 /** The sample 2-DC configuration and a MigrationManager on a recording network, for the ONOS-side tests. */
@@ -85,17 +86,30 @@ public final class WanmigFixtures {
         public final List<FlowRule> installed = new CopyOnWriteArrayList<>();
         public final List<FlowRule> removed = new CopyOnWriteArrayList<>();
         public final Set<DeviceId> down = new CopyOnWriteArraySet<>();
+        private final RuleTable table = new RuleTable();
 
         @Override
         public CompletableFuture<Void> install(Collection<FlowRule> rules) {
             installed.addAll(rules);
-            return refuseIfDown(rules);
+            CompletableFuture<Void> result = refuseIfDown(rules);
+            if (!result.isCompletedExceptionally()) {
+                table.install(rules);
+            }
+            return result;
         }
 
         @Override
         public CompletableFuture<Void> remove(Collection<FlowRule> rules) {
             removed.addAll(rules);
-            return refuseIfDown(rules);
+            table.remove(rules.stream().filter(r -> !down.contains(r.deviceId())).collect(Collectors.toList()));
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public CompletableFuture<List<FlowRule>> read(DeviceId device) {
+            return down.contains(device)
+                    ? CompletableFuture.failedFuture(new SwitchException(device, 0, "not connected"))
+                    : CompletableFuture.completedFuture(table.rules(r -> r.deviceId().equals(device)));
         }
 
         @Override

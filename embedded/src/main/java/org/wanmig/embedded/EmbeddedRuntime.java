@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.onosproject.core.ApplicationId;
 import org.onosproject.core.DefaultApplicationId;
 import org.onosproject.net.DeviceId;
-import org.onosproject.net.flow.FlowRule;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.wanmig.api.MigrationService;
@@ -61,7 +60,6 @@ public final class EmbeddedRuntime implements AutoCloseable {
     private final MigrationManager manager;
     private final RestServer rest;
     private final CountDownLatch allSwitches;
-    private volatile boolean driving;
 
     EmbeddedRuntime(RuntimeOptions o) throws IOException, InterruptedException {
         topology = WanTopologyParser.parseNetcfg(Files.readString(o.config));
@@ -69,7 +67,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
                 .port(o.openflowPort).build());
         network = new OpenFlowNetworkProgrammer(controller);
         manager = new MigrationManager(topology, APP_ID, network, new HypervisorDrivers(URI.create(o.callbackBase)),
-                new AgentReplicationClient(), new FileMigrationStore(o.stateDir), Leadership.STANDALONE,
+                new AgentReplicationClient(this::demoteBudget), new FileMigrationStore(o.stateDir), Leadership.STANDALONE,
                 Clock.systemUTC());
         allSwitches = new CountDownLatch(topology.allSwitches().size());
         controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller));
@@ -82,6 +80,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
             @Override
             public void switchDisconnected(DeviceId device) {
                 log.warn("switch {} disconnected", device);
+                manager.switchDisconnected(device);
             }
         });
         WanmigCodecContext codecs = new WanmigCodecContext(Map.of(MigrationService.class, manager));
@@ -98,7 +97,6 @@ public final class EmbeddedRuntime implements AutoCloseable {
         if (!allSwitches.await(o.switchWait.toMillis(), TimeUnit.MILLISECONDS)) {
             log.warn("not every switch connected within {} s; missing {}", o.switchWait.toSeconds(), missing());
         }
-        driving = true;
         manager.takeOver().whenComplete((x, e) -> {
             if (e != null) {
                 log.warn("baseline not confirmed everywhere yet: {}", e.getMessage());
@@ -110,7 +108,10 @@ public final class EmbeddedRuntime implements AutoCloseable {
 
     private final Set<DeviceId> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-    /** A (re)connected switch gets its baseline; reconciliation restores everything else desired. */
+    /**
+     * A (re)connected switch is read and brought in line with the desired state by the core's
+     * reconciler, on the lifecycle thread: only the difference changes, nothing is deleted blindly.
+     */
     private void switchUp(DeviceId device) {
         if (!topology.allSwitches().contains(device)) {
             log.warn("switch {} is not in the configuration; leaving it alone", device);
@@ -120,15 +121,12 @@ public final class EmbeddedRuntime implements AutoCloseable {
         if (seen.add(device)) {
             allSwitches.countDown();
         }
-        if (driving) {
-            List<FlowRule> baseline = manager.baselineRules().stream().filter(r -> r.deviceId().equals(device))
-                    .collect(Collectors.toList());
-            network.install(baseline).whenComplete((x, e) -> {
-                if (e != null) {
-                    log.warn("baseline of {} not confirmed: {}", device, e.getMessage());
-                }
-            });
-        }
+        manager.switchConnected(device);
+    }
+
+    /** The demote budget of the configuration in force, sent to the replication agents. */
+    private java.time.Duration demoteBudget() {
+        return topology.settings().demoteTimeout();
     }
 
     private List<DeviceId> missing() {
@@ -140,7 +138,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
         ArrayNode list = root.putArray("devices");
         for (DeviceId d : topology.allSwitches()) {
             list.addObject().put("id", d.toString()).put("available", network.isAvailable(d))
-                    .put("rules", network.desiredRules(d).size());
+                    .put("rules", manager.desiredRules(d).size());
         }
         return root;
     }
@@ -150,7 +148,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
         ObjectNode byDevice = root.putObject("flows");
         for (DeviceId d : topology.allSwitches()) {
             ArrayNode list = byDevice.putArray(d.toString());
-            network.desiredRules(d).forEach(r -> list.add(RuleFormatter.format(r)));
+            manager.desiredRules(d).forEach(r -> list.add(RuleFormatter.format(r)));
         }
         return root;
     }

@@ -74,6 +74,11 @@ public final class DistributedMigrationStore implements MigrationStore {
     }
 
     @Override
+    public void remove(MigrationId id) {
+        records.remove(id.value());
+    }
+
+    @Override
     public Map<String, String> placements() {
         return Map.copyOf(placements.asJavaMap());
     }

@@ -204,7 +204,7 @@ public class WanmigComponent implements MigrationService, PlannerService {
         }
         MigrationManager m = manager;
         if (m == null) {
-            m = new MigrationManager(next, appId, network, hypervisors, new AgentReplicationClient(), store,
+            m = new MigrationManager(next, appId, network, hypervisors, new AgentReplicationClient(this::demoteBudget), store,
                     leadership, Clock.systemUTC());
             m.addListener(forward);
             arpResponder = new GatewayArpResponder(next);
@@ -247,6 +247,12 @@ public class WanmigComponent implements MigrationService, PlannerService {
         if (m != null) {
             m.release();
         }
+    }
+
+    /** The demote budget of the configuration in force, sent to the replication agents. */
+    private Duration demoteBudget() {
+        MigrationManager m = manager;
+        return m == null ? MigrationSettings.DEFAULT_DEMOTE_TIMEOUT : m.topology().settings().demoteTimeout();
     }
 
     private Duration switchTimeout() {

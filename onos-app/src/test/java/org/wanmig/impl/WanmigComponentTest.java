@@ -57,20 +57,12 @@ class WanmigComponentTest {
     private final CodecManager codecs = new CodecManager();
     private WanmigComponent component;
 
-    /** Confirms every operation at once, as switches that accept everything would. */
+    /** Confirms every operation at once (on its own thread), as switches that accept everything would. */
     static final class ConfirmingFlowRuleService extends FakeFlowRuleService {
         final List<ApplicationId> removedById = new CopyOnWriteArrayList<>();
 
-        @Override
-        public void apply(FlowRuleOperations ops) {
-            super.apply(ops);
-            ops.stages().forEach(stage -> stage.forEach(op -> {
-                if (op.type() == FlowRuleOperation.Type.REMOVE) {
-                    confirmRemoved(op.rule());
-                } else {
-                    confirmAdded(op.rule());
-                }
-            }));
+        ConfirmingFlowRuleService() {
+            super(0);
         }
 
         @Override

@@ -72,6 +72,9 @@ class ControlApiTest {
             }
             assertEquals("ASYNC", JSON.readTree(p.ok(p.a, "GET", "/v1/disks/vs1", null)).get("mode").asText());
             assertEquals("400", p.call(p.a, "POST", "/v1/disks/vs1/wait-sync", "{\"timeoutMs\":-5}")[0]);
+            // the MMS sends its demote budget; a nonsensical one is refused before anything changes
+            assertEquals("400", p.call(p.a, "POST", "/v1/disks/vs1/demote", "{\"timeoutMs\":0}")[0]);
+            assertEquals("PRIMARY", JSON.readTree(p.ok(p.a, "GET", "/v1/disks/vs1", null)).get("role").asText());
 
             JsonNode s = JSON.readTree(p.ok(p.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"SYNC\"}"));
             assertEquals("SYNC", s.get("mode").asText());

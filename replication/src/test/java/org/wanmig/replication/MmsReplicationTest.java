@@ -53,6 +53,11 @@ class MmsReplicationTest {
         }
 
         @Override
+        public CompletableFuture<java.util.List<FlowRule>> read(DeviceId device) {
+            return CompletableFuture.completedFuture(java.util.List.of());
+        }
+
+        @Override
         public boolean isAvailable(DeviceId device) {
             return true;
         }

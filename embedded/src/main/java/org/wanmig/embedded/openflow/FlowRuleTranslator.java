@@ -1,6 +1,10 @@
 package org.wanmig.embedded.openflow;
 
 import org.onlab.packet.IpPrefix;
+import org.onlab.packet.MplsLabel;
+import org.onosproject.net.flow.DefaultFlowRule;
+import org.onosproject.net.flow.DefaultTrafficSelector;
+import org.onosproject.net.flow.DefaultTrafficTreatment;
 import org.onosproject.net.DeviceId;
 import org.onosproject.net.PortNumber;
 import org.onosproject.net.flow.FlowRule;
@@ -24,10 +28,18 @@ import org.projectfloodlight.openflow.protocol.OFFlowStatsEntry;
 import org.projectfloodlight.openflow.protocol.OFVersion;
 import org.projectfloodlight.openflow.protocol.action.OFAction;
 import org.projectfloodlight.openflow.protocol.action.OFActionOutput;
+import org.projectfloodlight.openflow.protocol.action.OFActionPopMpls;
+import org.projectfloodlight.openflow.protocol.action.OFActionPushMpls;
+import org.projectfloodlight.openflow.protocol.action.OFActionSetField;
+import org.projectfloodlight.openflow.protocol.oxm.OFOxm;
+import org.projectfloodlight.openflow.protocol.oxm.OFOxmEthDst;
+import org.projectfloodlight.openflow.protocol.oxm.OFOxmEthSrc;
+import org.projectfloodlight.openflow.protocol.oxm.OFOxmMplsLabel;
 import org.projectfloodlight.openflow.protocol.instruction.OFInstruction;
 import org.projectfloodlight.openflow.protocol.instruction.OFInstructionApplyActions;
 import org.projectfloodlight.openflow.protocol.match.Match;
 import org.projectfloodlight.openflow.protocol.match.MatchField;
+import org.projectfloodlight.openflow.protocol.match.MatchFields;
 import org.projectfloodlight.openflow.types.EthType;
 import org.projectfloodlight.openflow.types.IPv4Address;
 import org.projectfloodlight.openflow.types.IPv4AddressWithMask;
@@ -43,7 +55,7 @@ import org.wanmig.spi.SwitchException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
+import java.util.Optional;
 
 /**
  * Translates the ONOS flow rules the wanmig planner builds into OpenFlow 1.3 flow-mods, and compares
@@ -113,83 +125,90 @@ public final class FlowRuleTranslator {
                 .build();
     }
 
-    /** DELETE_STRICT of a rule found on the switch (a stray one during reconciliation). */
-    public static OFFlowMod toFlowDeleteStrict(OFFlowStatsEntry entry, long xid) {
-        return OF13.buildFlowDeleteStrict()
-                .setXid(xid)
-                .setCookie(entry.getCookie())
-                .setCookieMask(U64.NO_MASK) // only this exact rule of ours, never a foreign one
-                .setTableId(entry.getTableId())
-                .setPriority(entry.getPriority())
-                .setOutPort(OFPort.ANY)
-                .setOutGroup(OFGroup.ANY)
-                .setMatch(entry.getMatch())
-                .build();
-    }
-
     /**
-     * The slot a flow-mod fills in the switch: table, priority and match. OpenFlow keeps at most one
-     * rule per slot (an ADD to a taken slot replaces the rule), so this identifies a rule on the switch.
+     * The rule a flow-stats entry holds, in the planner's terms, so the reconciler compares what a
+     * switch has with what it wants by {@link org.wanmig.planner.RuleKey} and treatment. The inverse of
+     * {@link #toFlowAdd}: every criterion and action that translates forward translates back to an
+     * equal selector and treatment. Empty for an entry using anything else (not one of ours as planned).
      */
-    public static String slot(OFFlowMod mod) {
-        return slot(mod.getTableId(), mod.getPriority(), mod.getMatch());
-    }
-
-    /** The slot a flow-stats entry occupies; equal to {@link #slot(OFFlowMod)} of the rule that made it. */
-    public static String slot(OFFlowStatsEntry entry) {
-        return slot(entry.getTableId(), entry.getPriority(), entry.getMatch());
-    }
-
-    private static String slot(TableId table, int priority, Match match) {
-        return table.getValue() + "/" + priority + "/" + canonical(match);
-    }
-
-    /** Whether the switch entry occupies the same slot (table, priority, match) as the flow-mod. */
-    public static boolean sameSlot(OFFlowMod desired, OFFlowStatsEntry entry) {
-        return slot(desired).equals(slot(entry));
-    }
-
-    /** Whether the switch entry is exactly the desired rule: same slot, cookie and instructions. */
-    public static boolean sameRule(OFFlowMod desired, OFFlowStatsEntry entry) {
-        return sameSlot(desired, entry)
-                && desired.getCookie().equals(entry.getCookie())
-                && normalise(desired.getInstructions()).equals(normalise(entry.getInstructions()));
-    }
-
-    /** A key that is equal for two matches selecting the same packets, whatever the field order. */
-    public static Map<String, String> canonical(Match match) {
-        Map<String, String> fields = new TreeMap<>();
+    public static Optional<FlowRule> toFlowRule(DeviceId device, OFFlowStatsEntry entry) {
+        TrafficSelector.Builder selector = DefaultTrafficSelector.builder();
+        Match match = entry.getMatch();
         for (MatchField<?> field : match.getMatchFields()) {
             if (match.isFullyWildcarded(field)) {
                 continue;
             }
-            fields.put(field.getName(), match.isExact(field)
-                    ? String.valueOf(match.get(field))
-                    : String.valueOf(match.getMasked(field)));
-        }
-        return fields;
-    }
-
-    // Switches keep max_len only where it means something (output to the controller); elsewhere
-    // it is ignored, so it must not make an otherwise identical rule look different.
-    private static List<OFInstruction> normalise(List<OFInstruction> instructions) {
-        List<OFInstruction> result = new ArrayList<>();
-        for (OFInstruction instruction : instructions) {
-            if (instruction instanceof OFInstructionApplyActions) {
-                List<OFAction> actions = new ArrayList<>();
-                for (OFAction action : ((OFInstructionApplyActions) instruction).getActions()) {
-                    if (action instanceof OFActionOutput
-                            && !OFPort.CONTROLLER.equals(((OFActionOutput) action).getPort())) {
-                        action = OF13.actions().output(((OFActionOutput) action).getPort(), 0);
-                    }
-                    actions.add(action);
+            if (field.id == MatchFields.IN_PORT && match.isExact(field)) {
+                selector.matchInPort(PortNumber.portNumber(match.get(MatchField.IN_PORT).getPortNumber()));
+            } else if (field.id == MatchFields.ETH_TYPE && match.isExact(field)) {
+                selector.matchEthType((short) match.get(MatchField.ETH_TYPE).getValue());
+            } else if (field.id == MatchFields.IPV4_SRC || field.id == MatchFields.IPV4_DST) {
+                @SuppressWarnings("unchecked")
+                MatchField<IPv4Address> ip = (MatchField<IPv4Address>) field;
+                IpPrefix prefix = match.isExact(ip)
+                        ? IpPrefix.valueOf(match.get(ip).getInt(), 32)
+                        : IpPrefix.valueOf(match.getMasked(ip).getValue().getInt(),
+                                match.getMasked(ip).getMask().asCidrMaskLength());
+                if (field.id == MatchFields.IPV4_SRC) {
+                    selector.matchIPSrc(prefix);
+                } else {
+                    selector.matchIPDst(prefix);
                 }
-                result.add(OF13.instructions().applyActions(actions));
+            } else if (field.id == MatchFields.MPLS_LABEL && match.isExact(field)) {
+                selector.matchMplsLabel(MplsLabel.mplsLabel((int) match.get(MatchField.MPLS_LABEL).getValue()));
             } else {
-                result.add(instruction);
+                return Optional.empty();
             }
         }
-        return result;
+        TrafficTreatment.Builder treatment = DefaultTrafficTreatment.builder();
+        for (OFInstruction instruction : entry.getInstructions()) {
+            if (!(instruction instanceof OFInstructionApplyActions)) {
+                return Optional.empty();
+            }
+            for (OFAction action : ((OFInstructionApplyActions) instruction).getActions()) {
+                if (!addAction(treatment, action)) {
+                    return Optional.empty();
+                }
+            }
+        }
+        FlowRule.Builder rule = DefaultFlowRule.builder().forDevice(device).forTable(entry.getTableId().getValue())
+                .withPriority(entry.getPriority()).withCookie(entry.getCookie().getValue())
+                .withSelector(selector.build()).withTreatment(treatment.build());
+        if (entry.getIdleTimeout() == 0 && entry.getHardTimeout() == 0) {
+            rule.makePermanent();
+        } else {
+            rule.makeTemporary(entry.getIdleTimeout()).withHardTimeout(entry.getHardTimeout());
+        }
+        return Optional.of(rule.build());
+    }
+
+    private static boolean addAction(TrafficTreatment.Builder treatment, OFAction action) {
+        if (action instanceof OFActionOutput) {
+            OFPort port = ((OFActionOutput) action).getPort();
+            treatment.setOutput(OFPort.CONTROLLER.equals(port) ? PortNumber.CONTROLLER
+                    : OFPort.IN_PORT.equals(port) ? PortNumber.IN_PORT : PortNumber.portNumber(port.getPortNumber()));
+        } else if (action instanceof OFActionPushMpls) {
+            if (((OFActionPushMpls) action).getEthertype().getValue() != ETH_TYPE_MPLS) {
+                return false;
+            }
+            treatment.pushMpls();
+        } else if (action instanceof OFActionPopMpls) {
+            treatment.popMpls(new org.onlab.packet.EthType(((OFActionPopMpls) action).getEthertype().getValue()));
+        } else if (action instanceof OFActionSetField) {
+            OFOxm<?> oxm = ((OFActionSetField) action).getField();
+            if (oxm instanceof OFOxmEthSrc) {
+                treatment.setEthSrc(org.onlab.packet.MacAddress.valueOf(((OFOxmEthSrc) oxm).getValue().getBytes()));
+            } else if (oxm instanceof OFOxmEthDst) {
+                treatment.setEthDst(org.onlab.packet.MacAddress.valueOf(((OFOxmEthDst) oxm).getValue().getBytes()));
+            } else if (oxm instanceof OFOxmMplsLabel) {
+                treatment.setMpls(MplsLabel.mplsLabel((int) ((OFOxmMplsLabel) oxm).getValue().getValue()));
+            } else {
+                return false;
+            }
+        } else {
+            return false;
+        }
+        return true;
     }
 
     private static TableId tableId(FlowRule rule) {

@@ -2,17 +2,19 @@ package org.wanmig.embedded.store;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
 import org.wanmig.codec.MigrationCodec;
 import org.wanmig.codec.WanmigCodecContext;
 import org.wanmig.store.InMemoryMigrationStore;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -21,36 +23,59 @@ import java.util.Iterator;
 import java.util.Map;
 
 /**
- * Migration records and placements kept in one JSON file, rewritten atomically (write, fsync,
- * rename) on every change, so a runtime killed at any instant restarts from the last transition.
+ * Migration records and placements on local disk, so a runtime killed at any instant restarts from
+ * the last transition. One file per migration ({@code migrations/<id>.json}) and one for the
+ * placements: a transition rewrites only its own migration's file (write, fsync, atomic rename),
+ * never the whole history. A {@code migrations.json} of an older runtime is read once and split.
  */
 public final class FileMigrationStore extends InMemoryMigrationStore {
-    private final Path file;
+    private final Path dir;
+    private final Path records;
+    private final Path placementsFile;
     private final MigrationCodec codec = new MigrationCodec();
     private final WanmigCodecContext context = new WanmigCodecContext(Map.of());
     private final ObjectMapper mapper = context.mapper();
 
     public FileMigrationStore(Path stateDir) {
-        this.file = stateDir.resolve("migrations.json");
+        this.dir = stateDir;
+        this.records = stateDir.resolve("migrations");
+        this.placementsFile = stateDir.resolve("placements.json");
         try {
-            Files.createDirectories(stateDir);
-            if (Files.exists(file)) {
-                load(mapper.readTree(Files.readString(file)));
+            Files.createDirectories(records);
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(records, "*.json")) {
+                for (Path f : files) {
+                    super.put(codec.decode((ObjectNode) mapper.readTree(Files.readString(f)), context));
+                }
+            }
+            if (Files.exists(placementsFile)) {
+                loadPlacements(mapper.readTree(Files.readString(placementsFile)));
+            }
+            Path legacy = stateDir.resolve("migrations.json");
+            if (Files.exists(legacy)) {
+                JsonNode root = mapper.readTree(Files.readString(legacy));
+                for (JsonNode m : root.path("migrations")) {
+                    put(codec.decode((ObjectNode) m, context));
+                }
+                loadPlacements(root.path("placements"));
+                savePlacements();
+                Files.delete(legacy);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
+            throw new UncheckedIOException("cannot read the records in " + stateDir, e);
         }
     }
 
-    public Path file() {
-        return file;
+    /** The directory holding one file per migration. */
+    public Path recordsDir() {
+        return records;
     }
 
-    private void load(JsonNode root) {
-        for (JsonNode m : root.path("migrations")) {
-            super.put(codec.decode((ObjectNode) m, context));
-        }
-        Iterator<Map.Entry<String, JsonNode>> it = root.path("placements").fields();
+    public Path placementsFile() {
+        return placementsFile;
+    }
+
+    private void loadPlacements(JsonNode node) {
+        Iterator<Map.Entry<String, JsonNode>> it = node.fields();
         while (it.hasNext()) {
             Map.Entry<String, JsonNode> e = it.next();
             super.setPlacement(e.getKey(), e.getValue().asText());
@@ -60,25 +85,37 @@ public final class FileMigrationStore extends InMemoryMigrationStore {
     @Override
     public synchronized void put(Migration migration) {
         super.put(migration);
-        save();
+        write(records.resolve(migration.id().value() + ".json"), codec.encode(migration, context));
+    }
+
+    @Override
+    public synchronized void remove(MigrationId id) {
+        super.remove(id);
+        try {
+            Files.deleteIfExists(records.resolve(id.value() + ".json"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete the record of migration " + id, e);
+        }
     }
 
     @Override
     public synchronized void setPlacement(String server, String dataCenter) {
         super.setPlacement(server, dataCenter);
-        save();
+        savePlacements();
     }
 
-    private void save() {
-        ObjectNode root = mapper.createObjectNode();
-        ArrayNode list = root.putArray("migrations");
-        all().stream().sorted((a, b) -> a.id().compareTo(b.id())).forEach(m -> list.add(codec.encode(m, context)));
-        ObjectNode placements = root.putObject("placements");
+    private void savePlacements() {
+        ObjectNode placements = mapper.createObjectNode();
         placements().forEach(placements::put);
+        write(placementsFile, placements);
+    }
+
+    /** Write, fsync, rename over the old file: readers see the old or the new content, never half. */
+    private void write(Path file, JsonNode content) {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-            ch.write(java.nio.ByteBuffer.wrap(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root)
+            ch.write(ByteBuffer.wrap(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(content)
                     .getBytes(StandardCharsets.UTF_8)));
             ch.force(true);
         } catch (IOException e) {
@@ -89,5 +126,10 @@ public final class FileMigrationStore extends InMemoryMigrationStore {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot replace " + file, e);
         }
+    }
+
+    @Override
+    public String toString() {
+        return "FileMigrationStore{" + dir + "}";
     }
 }

@@ -70,6 +70,12 @@ class RestClientTest {
         }
 
         @Override
+        public CompletableFuture<java.util.List<FlowRule>> read(DeviceId device) {
+            return CompletableFuture.completedFuture(installed.stream().filter(r -> r.deviceId().equals(device))
+                    .collect(java.util.stream.Collectors.toList()));
+        }
+
+        @Override
         public boolean isAvailable(DeviceId device) {
             return true;
         }

@@ -223,7 +223,7 @@ class FlowRuleTranslatorTest {
     }
 
     @Test
-    void statsEntryComparison() {
+    void statsEntryReadsBackAsTheRuleThatMadeIt() {
         FlowRule r = rule(DefaultTrafficSelector.builder().matchEthType((short) 0x0800)
                         .matchIPDst(IpPrefix.valueOf("10.2.0.0/24")).matchInPort(PortNumber.portNumber(1)).build(),
                 DefaultTrafficTreatment.builder().setOutput(PortNumber.portNumber(2)).build());
@@ -236,21 +236,50 @@ class FlowRuleTranslatorTest {
                 .build();
         OFFlowStatsEntry same = entry(add.getCookie(), reordered,
                 List.of(OF13.instructions().applyActions(List.of(OF13.actions().output(OFPort.of(2), 0xffe5)))));
-        assertTrue(FlowRuleTranslator.sameSlot(add, same));
-        assertTrue(FlowRuleTranslator.sameRule(add, same));
+        FlowRule back = FlowRuleTranslator.toFlowRule(r.deviceId(), same).orElseThrow();
+        assertTrue(org.wanmig.planner.RuleKey.sameRule(r, back), back::toString);
 
         OFFlowStatsEntry otherOutput = entry(add.getCookie(), reordered,
                 List.of(OF13.instructions().applyActions(List.of(OF13.actions().output(OFPort.of(3), 0)))));
-        assertTrue(FlowRuleTranslator.sameSlot(add, otherOutput));
-        assertFalse(FlowRuleTranslator.sameRule(add, otherOutput));
-
-        OFFlowStatsEntry otherCookie = entry(U64.of(0x57A9_0000_0000_0009L), reordered, add.getInstructions());
-        assertFalse(FlowRuleTranslator.sameRule(add, otherCookie));
+        FlowRule other = FlowRuleTranslator.toFlowRule(r.deviceId(), otherOutput).orElseThrow();
+        assertEquals(org.wanmig.planner.RuleKey.of(r), org.wanmig.planner.RuleKey.of(other));
+        assertFalse(org.wanmig.planner.RuleKey.sameRule(r, other));
 
         OFFlowStatsEntry otherMatch = entry(add.getCookie(), OF13.buildMatch()
                 .setExact(MatchField.ETH_TYPE, org.projectfloodlight.openflow.types.EthType.IPv4).build(),
                 add.getInstructions());
-        assertFalse(FlowRuleTranslator.sameSlot(add, otherMatch));
+        assertFalse(org.wanmig.planner.RuleKey.of(r).equals(org.wanmig.planner.RuleKey.of(
+                FlowRuleTranslator.toFlowRule(r.deviceId(), otherMatch).orElseThrow())));
+
+        // a rule using anything the planner never makes is not read as one of ours
+        OFFlowStatsEntry vlan = entry(add.getCookie(), OF13.buildMatch()
+                .setExact(MatchField.VLAN_VID, org.projectfloodlight.openflow.types.OFVlanVidMatch.ofVlan(5)).build(),
+                add.getInstructions());
+        assertTrue(FlowRuleTranslator.toFlowRule(r.deviceId(), vlan).isEmpty());
+    }
+
+    @Test
+    void everyPlannerRuleOfTheSampleTopologyRoundTrips() {
+        org.wanmig.planner.NetworkPlanner planner = new org.wanmig.planner.NetworkPlanner(
+                org.wanmig.testing.Topologies.topology(org.wanmig.testing.Topologies.THREE_DC),
+                org.wanmig.testing.Topologies.APP_ID);
+        java.util.List<FlowRule> rules = new java.util.ArrayList<>(planner.infrastructure());
+        rules.addAll(planner.siteRoutes());
+        org.wanmig.config.VirtualServer vs = planner.topology().servers().iterator().next();
+        rules.addAll(planner.serverRoutes(vs, vs.dc()));
+        org.wanmig.config.DataCenter other = planner.topology().dataCenters().stream()
+                .filter(d -> !d.name().equals(vs.dc())).findFirst().orElseThrow();
+        rules.addAll(planner.migration(org.wanmig.api.Migration.requested(org.wanmig.api.MigrationId.of(3),
+                vs.name(), vs.dc(), other.name(), planner.attachment(vs, other.name()).toLong(),
+                org.wanmig.planner.LabelAllocator.allocate(planner.topology().labels(), java.util.List.of(),
+                        planner.topology().clientSites()), 0)).all());
+        for (FlowRule r : rules) {
+            OFFlowMod add = FlowRuleTranslator.toFlowAdd(r, 1);
+            FlowRule back = FlowRuleTranslator.toFlowRule(r.deviceId(), OF13.buildFlowStatsEntry()
+                    .setCookie(add.getCookie()).setTableId(add.getTableId()).setPriority(add.getPriority())
+                    .setMatch(add.getMatch()).setInstructions(add.getInstructions()).build()).orElseThrow();
+            assertTrue(org.wanmig.planner.RuleKey.sameRule(r, back), () -> r + " read back as " + back);
+        }
     }
 
     @Test

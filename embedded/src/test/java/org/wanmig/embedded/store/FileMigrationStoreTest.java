@@ -31,13 +31,53 @@ class FileMigrationStoreTest {
         assertEquals(m, second.get(m.id()).orElseThrow());
         assertEquals(Map.of("vs2", "dcB"), second.placements());
         assertTrue(second.nextId().value() > m.id().value(), "ids are never handed out twice");
-        assertFalse(Files.exists(dir.resolve("migrations.json.tmp")), "no half-written file left");
+        assertFalse(Files.exists(dir.resolve("migrations/" + m.id().value() + ".json.tmp")),
+                "no half-written file left");
+    }
+
+    @Test
+    void aTransitionRewritesOnlyItsOwnMigrationsFile(@TempDir Path dir) throws Exception {
+        FileMigrationStore store = new FileMigrationStore(dir);
+        Migration a = Migration.requested(store.nextId(), "vs1", "dcA", "dcB", 2,
+                new TunnelLabels(1000, Map.of("site1", 1001)), 1000);
+        Migration b = Migration.requested(store.nextId(), "vs2", "dcA", "dcB", 3,
+                new TunnelLabels(1002, Map.of("site1", 1003)), 1000);
+        store.put(a);
+        store.put(b);
+        Path fileA = store.recordsDir().resolve(a.id().value() + ".json");
+        Path fileB = store.recordsDir().resolve(b.id().value() + ".json");
+        String before = Files.readString(fileA);
+        java.nio.file.attribute.FileTime touched = Files.getLastModifiedTime(fileA);
+        Thread.sleep(20);
+        store.put(b.transition(MigrationState.PREPARING, 1010, "tunnel"));
+        assertEquals(before, Files.readString(fileA));
+        assertEquals(touched, Files.getLastModifiedTime(fileA), "the other record is not rewritten");
+        assertTrue(Files.readString(fileB).contains("PREPARING"));
+
+        store.remove(a.id());
+        assertFalse(Files.exists(fileA));
+        FileMigrationStore again = new FileMigrationStore(dir);
+        assertTrue(again.get(a.id()).isEmpty(), "a pruned record stays gone");
+        assertTrue(again.nextId().value() > b.id().value());
+    }
+
+    @Test
+    void theSingleFileOfAnOlderRuntimeIsSplit(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("migrations.json"), "{\"migrations\":[{\"id\":7,\"server\":\"vs1\","
+                + "\"source\":\"dcA\",\"destination\":\"dcB\",\"destinationPort\":2,\"labels\":{\"forward\":"
+                + "1000,\"reverse\":{\"site1\":1001}},\"timeline\":[{\"state\":\"REQUESTED\",\"epochMillis\":1,"
+                + "\"detail\":\"\"}]}],\"placements\":{\"vs2\":\"dcB\"}}");
+        FileMigrationStore store = new FileMigrationStore(dir);
+        assertEquals("vs1", store.get(org.wanmig.api.MigrationId.of(7)).orElseThrow().server());
+        assertEquals(Map.of("vs2", "dcB"), store.placements());
+        assertFalse(Files.exists(dir.resolve("migrations.json")));
+        assertTrue(Files.exists(store.recordsDir().resolve("7.json")));
     }
 
     @Test
     void aMissingDirectoryIsCreated(@TempDir Path dir) {
         FileMigrationStore store = new FileMigrationStore(dir.resolve("a/b"));
         store.setPlacement("vs1", "dcA");
-        assertTrue(Files.exists(dir.resolve("a/b/migrations.json")));
+        assertTrue(Files.exists(dir.resolve("a/b/placements.json")));
     }
 }

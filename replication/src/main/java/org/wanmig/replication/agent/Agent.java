@@ -221,6 +221,11 @@ public final class Agent implements ReplicationControl, Closeable {
 
     @Override
     public DiskStatus demote(String disk) throws InterruptedException {
+        return demote(disk, HANDOVER_TIMEOUT_MS);
+    }
+
+    @Override
+    public DiskStatus demote(String disk, long handoverTimeoutMs) throws InterruptedException {
         ReplicatedDisk d = require(disk);
         synchronized (roleLocks.computeIfAbsent(disk, k -> new Object())) {
             if (d.role() == Role.REPLICA) {
@@ -229,7 +234,7 @@ public final class Agent implements ReplicationControl, Closeable {
             d.fence(true);
             try {
                 ReplicationLink l = links.remove(disk);
-                boolean caughtUp = l != null && l.handOver(HANDOVER_TIMEOUT_MS);
+                boolean caughtUp = l != null && l.handOver(handoverTimeoutMs);
                 d.becomeReplica(caughtUp);
                 LOG.info(disk + ": demoted to REPLICA" + (caughtUp ? " after clean handover"
                         : " WITHOUT handover: peer was not caught up, content marked diverged"));

@@ -491,8 +491,15 @@ public final class ControlServer implements Closeable {
                 onLongPool(call, () -> call.json(200, JSON.valueToTree(control.promote(disk, force))));
                 return;
             }
-            default:
-                onLongPool(call, () -> call.json(200, JSON.valueToTree(control.demote(disk))));
+            default: {
+                // the MMS sends its demote budget; without one the agent's own default applies
+                JsonNode t = body.get("timeoutMs");
+                if (t != null && (!t.canConvertToLong() || t.asLong() <= 0)) {
+                    throw new BadRequest("timeoutMs must be a positive number of milliseconds", "timeoutMs");
+                }
+                onLongPool(call, () -> call.json(200, JSON.valueToTree(
+                        t == null ? control.demote(disk) : control.demote(disk, t.asLong()))));
+            }
         }
     }
 

@@ -22,6 +22,11 @@ public interface ReplicationControl {
 
     DiskStatus demote(String disk) throws InterruptedException;
 
+    /** Demote, handing over within {@code handoverTimeoutMs} (the MMS's demote budget). */
+    default DiskStatus demote(String disk, long handoverTimeoutMs) throws InterruptedException {
+        return demote(disk);
+    }
+
     /** Extra counters for /metrics. */
     List<DiskCounters> counters();
 

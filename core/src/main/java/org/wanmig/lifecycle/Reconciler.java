@@ -1,0 +1,208 @@
+package org.wanmig.lifecycle;
+
+import org.onosproject.net.DeviceId;
+import org.onosproject.net.flow.FlowRule;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.wanmig.planner.RuleKey;
+import org.wanmig.spi.NetworkProgrammer;
+import org.wanmig.spi.SwitchException;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+
+/**
+ * The one path by which rules reach the switches. It holds what each switch has of ours (read from
+ * the switch, then kept up to date from confirmed changes) and takes the desired state from the
+ * manager (baseline routes for the current placements on the current topology, plus the rules of
+ * every active migration for its phase, from its stored plan). {@link #converge} applies the
+ * difference in a safe order: rules for new keys first, then rules that change an existing key,
+ * then removals, each stage confirmed before the next, so traffic is only ever turned onto rules
+ * already in place. A switch that (re)connects is read first and only the difference is changed:
+ * rules already as wanted are left alone, so a restarted controller loses no packet.
+ * <p>
+ * Touched only on the lifecycle thread; the adapter's futures hop back onto it.
+ */
+final class Reconciler {
+    private static final Logger log = LoggerFactory.getLogger(Reconciler.class);
+
+    private final NetworkProgrammer network;
+    private final Executor lifecycle;
+    private final Supplier<Collection<FlowRule>> desired;
+    /** Per switch, our rules as last read or confirmed; a switch absent here is unknown (not read yet). */
+    private final Map<DeviceId, Map<RuleKey, FlowRule>> actual = new HashMap<>();
+
+    Reconciler(NetworkProgrammer network, Executor lifecycle, Supplier<Collection<FlowRule>> desired) {
+        this.network = network;
+        this.lifecycle = lifecycle;
+        this.desired = desired;
+    }
+
+    /** What the changes of one {@link #converge} were, for logs and timelines. */
+    static final class Outcome {
+        final int added;
+        final int replaced;
+        final int removed;
+
+        Outcome(int added, int replaced, int removed) {
+            this.added = added;
+            this.replaced = replaced;
+            this.removed = removed;
+        }
+
+        boolean changedNothing() {
+            return added + replaced + removed == 0;
+        }
+
+        @Override
+        public String toString() {
+            return added + " added, " + replaced + " replaced, " + removed + " removed";
+        }
+    }
+
+    /** Reads the switch's table: from now on the switch's rules are known, and only differences change. */
+    CompletableFuture<Void> adopt(DeviceId device) {
+        return network.read(device).handleAsync((rules, error) -> {
+            if (error != null) {
+                actual.remove(device);
+                log.warn("could not read the table of {}: {}", device, error.getMessage());
+            } else {
+                Map<RuleKey, FlowRule> table = new LinkedHashMap<>();
+                rules.forEach(r -> table.put(RuleKey.of(r), r));
+                actual.put(device, table);
+                log.info("read {} rules of ours on {}", table.size(), device);
+            }
+            return null;
+        }, lifecycle);
+    }
+
+    /** The switch went away: what it holds is unknown until it is read again. */
+    void forget(DeviceId device) {
+        actual.remove(device);
+    }
+
+    /** What the reconciler knows the switch holds of ours (empty when unknown). */
+    List<FlowRule> known(DeviceId device) {
+        return List.copyOf(actual.getOrDefault(device, Map.of()).values());
+    }
+
+    /** The desired rules of one switch now. */
+    List<FlowRule> desired(DeviceId device) {
+        return desired.get().stream().filter(r -> r.deviceId().equals(device)).collect(Collectors.toList());
+    }
+
+    /**
+     * Brings every switch that is connected in line with the desired state (or only {@code scope},
+     * when given): additions, then replacements, then removals, each confirmed before the next.
+     * Switches that are not connected are skipped (they are read and brought in line when they
+     * connect), unless they are in {@code required}: then the whole change fails at once, as the
+     * caller cannot go on without them. Removals are of what this call found undesired when it
+     * started and is still undesired when its turn comes, so a later change is never undone.
+     */
+    CompletableFuture<Outcome> converge(Set<DeviceId> scope, Set<DeviceId> required) {
+        Map<RuleKey, FlowRule> want = index(desired.get());
+        Set<DeviceId> devices = new HashSet<>(actual.keySet());
+        want.keySet().forEach(k -> devices.add(k.device()));
+        if (scope != null) {
+            devices.retainAll(scope);
+        }
+        for (DeviceId d : required) {
+            if (!network.isAvailable(d)) {
+                return CompletableFuture.failedFuture(new SwitchException(d, 0, "switch not connected"));
+            }
+        }
+        devices.removeIf(d -> !network.isAvailable(d));
+        List<FlowRule> additions = new ArrayList<>();
+        List<FlowRule> replacements = new ArrayList<>();
+        List<FlowRule> removals = new ArrayList<>();
+        for (FlowRule r : want.values()) {
+            if (!devices.contains(r.deviceId())) {
+                continue;
+            }
+            FlowRule held = actual.getOrDefault(r.deviceId(), Map.of()).get(RuleKey.of(r));
+            if (held == null) {
+                additions.add(r);
+            } else if (!RuleKey.sameRule(held, r)) {
+                replacements.add(r);
+            }
+        }
+        for (DeviceId d : devices) {
+            actual.getOrDefault(d, Map.of()).forEach((k, r) -> {
+                if (!want.containsKey(k)) {
+                    removals.add(r);
+                }
+            });
+        }
+        Outcome outcome = new Outcome(additions.size(), replacements.size(), removals.size());
+        if (outcome.changedNothing()) {
+            return CompletableFuture.completedFuture(outcome);
+        }
+        log.debug("converging: {}", outcome);
+        return install(additions)
+                .thenCompose(x -> install(replacements))
+                .thenCompose(x -> removeUndesired(removals))
+                .thenApply(x -> outcome);
+    }
+
+    /** Installs (confirmed) and records the rules as held. The rules must be desired already. */
+    CompletableFuture<Void> install(List<FlowRule> rules) {
+        if (rules.isEmpty()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return network.install(rules).thenAcceptAsync(x -> rules.forEach(r ->
+                actual.computeIfAbsent(r.deviceId(), d -> new LinkedHashMap<>()).put(RuleKey.of(r), r)), lifecycle);
+    }
+
+    /** Records rules the caller installed itself (confirmed) as held. Called on the lifecycle thread. */
+    void confirmed(List<FlowRule> rules) {
+        rules.forEach(r -> actual.computeIfAbsent(r.deviceId(), d -> new LinkedHashMap<>()).put(RuleKey.of(r), r));
+    }
+
+    /** Installs each step once the one before is confirmed (the route update's order). */
+    CompletableFuture<Void> installInOrder(List<List<FlowRule>> steps) {
+        CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
+        for (List<FlowRule> step : steps) {
+            done = done.thenCompose(x -> install(step));
+        }
+        return done;
+    }
+
+    /**
+     * Removes those of {@code rules} whose keys are not desired now, whether or not the switch is
+     * known to hold them (cleanup by a migration's cookie after a rollback or teardown).
+     */
+    CompletableFuture<Void> removeUndesired(Collection<FlowRule> rules) {
+        CompletableFuture<Set<RuleKey>> wanted = CompletableFuture.supplyAsync(
+                () -> index(desired.get()).keySet(), lifecycle);
+        return wanted.thenCompose(keys -> {
+            List<FlowRule> gone = rules.stream().filter(r -> !keys.contains(RuleKey.of(r)))
+                    .collect(Collectors.toList());
+            if (gone.isEmpty()) {
+                return CompletableFuture.completedFuture(null);
+            }
+            return network.remove(gone).thenAcceptAsync(x -> gone.forEach(r -> {
+                Map<RuleKey, FlowRule> table = actual.get(r.deviceId());
+                if (table != null && network.isAvailable(r.deviceId())) {
+                    table.remove(RuleKey.of(r));
+                }
+            }), lifecycle);
+        });
+    }
+
+    /** Desired rules by key; a later rule for a key wins. */
+    static Map<RuleKey, FlowRule> index(Collection<FlowRule> rules) {
+        Map<RuleKey, FlowRule> map = new LinkedHashMap<>();
+        rules.forEach(r -> map.put(RuleKey.of(r), r));
+        return map;
+    }
+}
