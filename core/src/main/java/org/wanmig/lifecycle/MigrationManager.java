@@ -13,10 +13,12 @@ import org.wanmig.api.TunnelLabels;
 import org.wanmig.api.WanmigException;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
+import org.wanmig.config.WanGraph;
 import org.wanmig.config.WanTopology;
 import org.wanmig.planner.LabelAllocator;
 import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
+import org.wanmig.planner.RerouteOrder;
 import org.wanmig.planner.RouteChange;
 import org.wanmig.planner.RuleDiff;
 import org.wanmig.spi.HypervisorDriver;
@@ -143,7 +145,10 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         lifecycle.shutdownNow();
     }
 
-    /** A new configuration: baseline rules are moved over to it; migrations in flight keep their plans. */
+    /**
+     * A new configuration, or the configured one with failed links taken out (see LinkStateTracker):
+     * baseline rules are moved over to it make-before-break; migrations in flight keep their plans.
+     */
     public CompletableFuture<Void> updateTopology(WanTopology next) {
         return call(() -> {
             List<FlowRule> before = baselineRules();
@@ -152,8 +157,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             if (!driving) {
                 return CompletableFuture.<Void>completedFuture(null);
             }
-            RuleDiff diff = RuleDiff.between(before, baselineRules());
-            return network.install(diff.toInstall()).thenCompose(x -> network.remove(diff.toRemove()));
+            // make-before-break: new paths confirmed hop by hop from their exit back, old rules last
+            RouteChange change = RerouteOrder.between(before, baselineRules(), WanGraph.of(next));
+            return installInOrder(change.steps()).thenCompose(x -> network.remove(change.removals()));
         });
     }
 
