@@ -94,12 +94,21 @@ public final class LinkStateTracker implements NetworkStateListener, AutoCloseab
 
     @Override
     public void linkUp(ConnectPoint one, ConnectPoint two) {
-        onThread(() -> report(() -> reportedUp.put(Set.of(one, two), true), "link " + one + "<->" + two + " up"));
+        onThread(() -> reportLink(one, two, true));
     }
 
     @Override
     public void linkDown(ConnectPoint one, ConnectPoint two) {
-        onThread(() -> report(() -> reportedUp.put(Set.of(one, two), false), "link " + one + "<->" + two + " down"));
+        onThread(() -> reportLink(one, two, false));
+    }
+
+    private void reportLink(ConnectPoint one, ConnectPoint two, boolean up) {
+        Set<ConnectPoint> k = Set.of(one, two);
+        if (declared.links().stream().noneMatch(l -> key(l).equals(k))) {
+            log.debug("link {}<->{} is not a configured WAN link; ignored", one, two);
+            return;
+        }
+        report(() -> reportedUp.put(k, up), "link " + one + "<->" + two + (up ? " up" : " down"));
     }
 
     @Override
