@@ -152,13 +152,14 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     public CompletableFuture<Void> updateTopology(WanTopology next) {
         return call(() -> {
             List<FlowRule> before = baselineRules();
+            WanGraph was = WanGraph.of(topology);
             topology = next;
             planner = new NetworkPlanner(next, appId);
             if (!driving) {
                 return CompletableFuture.<Void>completedFuture(null);
             }
             // make-before-break: new paths confirmed hop by hop from their exit back, old rules last
-            RouteChange change = RerouteOrder.between(before, baselineRules(), WanGraph.of(next));
+            RouteChange change = RerouteOrder.between(before, baselineRules(), was, WanGraph.of(next));
             return installInOrder(change.steps()).thenCompose(x -> network.remove(change.removals()));
         });
     }

@@ -22,6 +22,7 @@ import java.util.TreeMap;
  * changes then points at one that already forwards the new way, and the old rules go only once
  * the new ones are confirmed. The exit distance is read off the new rules themselves: follow the
  * same match from switch to switch over the WAN until a rule leaves the WAN (or none is found).
+ * Rules that send into a link that just failed are the exception (see {@link #between}).
  */
 public final class RerouteOrder {
     private static final int UNKNOWN = Integer.MAX_VALUE;
@@ -29,19 +30,42 @@ public final class RerouteOrder {
     private RerouteOrder() {
     }
 
-    /** The change from {@code before} to {@code after}; {@code graph} is the WAN the new rules were planned on. */
-    public static RouteChange between(Collection<FlowRule> before, Collection<FlowRule> after, WanGraph graph) {
+    /**
+     * The change from {@code before} (planned on {@code was}) to {@code after} (planned on {@code graph}).
+     * A rule that sends into a link that is up in {@code was} but not in {@code graph} carries nothing
+     * any more: its replacement goes in with the first step, since no order can make it worse, and a
+     * failure is repaired in one confirmed step. Working rules keep the strict order.
+     */
+    public static RouteChange between(Collection<FlowRule> before, Collection<FlowRule> after, WanGraph was,
+                                      WanGraph graph) {
         RuleDiff diff = RuleDiff.between(before, after);
         Map<List<Object>, FlowRule> byRoute = new HashMap<>();
         after.forEach(r -> byRoute.put(route(r.deviceId(), r), r));
+        Map<List<Object>, FlowRule> old = new HashMap<>();
+        before.forEach(r -> old.put(route(r.deviceId(), r), r));
+        List<FlowRule> first = new ArrayList<>(diff.additions());
         TreeMap<Integer, List<FlowRule>> byDistance = new TreeMap<>();
         for (FlowRule r : diff.replacements()) {
-            byDistance.computeIfAbsent(hopsToExit(r, byRoute, graph), d -> new ArrayList<>()).add(r);
+            if (intoDeadLink(old.get(route(r.deviceId(), r)), was, graph)) {
+                first.add(r);
+            } else {
+                byDistance.computeIfAbsent(hopsToExit(r, byRoute, graph), d -> new ArrayList<>()).add(r);
+            }
         }
         List<List<FlowRule>> steps = new ArrayList<>();
-        steps.add(diff.additions());
+        steps.add(first);
         steps.addAll(byDistance.values());
         return new RouteChange(steps, diff.toRemove());
+    }
+
+    /** The same, for rules planned on one WAN (no link changed state: nothing is broken). */
+    public static RouteChange between(Collection<FlowRule> before, Collection<FlowRule> after, WanGraph graph) {
+        return between(before, after, graph, graph);
+    }
+
+    private static boolean intoDeadLink(FlowRule old, WanGraph was, WanGraph graph) {
+        PortNumber out = old == null ? null : output(old);
+        return out != null && far(was, old.deviceId(), out) != null && far(graph, old.deviceId(), out) == null;
     }
 
     private static int hopsToExit(FlowRule rule, Map<List<Object>, FlowRule> byRoute, WanGraph graph) {
