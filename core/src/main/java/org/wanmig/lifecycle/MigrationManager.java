@@ -18,7 +18,6 @@ import org.wanmig.config.WanTopology;
 import org.wanmig.planner.LabelAllocator;
 import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
-import org.wanmig.planner.RerouteOrder;
 import org.wanmig.planner.RouteChange;
 import org.wanmig.planner.RuleDiff;
 import org.wanmig.spi.HypervisorDriver;
@@ -81,6 +80,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private final ScheduledExecutorService lifecycle;
     private final List<MigrationListener> listeners = new CopyOnWriteArrayList<>();
     private final Map<MigrationId, Run> runs = new HashMap<>();
+    private final BaselineMover baselineMover;
 
     private volatile WanTopology topology;
     private volatile NetworkPlanner planner;
@@ -105,6 +105,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             lifecycleThread = t;
             return t;
         });
+        this.baselineMover = new BaselineMover(network, lifecycle);
     }
 
     // ---- lifecycle of the manager itself ------------------------------------------------------
@@ -131,6 +132,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     public void release() {
         call(() -> {
             driving = false;
+            baselineMover.cancel();
             runs.values().forEach(r -> r.cancelTimer());
             runs.clear();
             return null;
@@ -147,7 +149,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
 
     /**
      * A new configuration, or the configured one with failed links taken out (see LinkStateTracker):
-     * baseline rules are moved over to it make-before-break; migrations in flight keep their plans.
+     * baseline rules are moved over to it make-before-break (see BaselineMover); completes once the
+     * new rules are confirmed. Migrations in flight keep their plans.
      */
     public CompletableFuture<Void> updateTopology(WanTopology next) {
         return call(() -> {
@@ -158,9 +161,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             if (!driving) {
                 return CompletableFuture.<Void>completedFuture(null);
             }
-            // make-before-break: new paths confirmed hop by hop from their exit back, old rules last
-            RouteChange change = RerouteOrder.between(before, baselineRules(), was, WanGraph.of(next));
-            return installInOrder(change.steps()).thenCompose(x -> network.remove(change.removals()));
+            return baselineMover.move(before, baselineRules(), was, WanGraph.of(next));
         });
     }
 

@@ -121,7 +121,6 @@ class LinkStateTrackerTest {
         start(LinkStateSettings.DEFAULTS);
         assertEquals(List.of(CS2, CORE3, CORE1, PE_A), site2ToVs1(f.topology).switches(), "shortest path first");
         int installsBefore = f.network.installs().size();
-        int removesBefore = f.network.removes().size();
 
         tracker.linkDown(CORE3_4, CORE1_4);
         awaitReplans(1);
@@ -137,8 +136,8 @@ class LinkStateTrackerTest {
         PacketWalker.Trace back = vs1ToSite2(dead);
         assertTrue(back.isDelivered(), back::toString);
         assertEquals(List.of(PE_A, CORE1, CORE2, CORE3, CS2), back.switches());
-        assertTrue(f.network.tables().rules().stream().noneMatch(r -> outputsTo(r, CORE1_4) || outputsTo(r, CORE3_4)),
-                "no rule sends into the dead link");
+        Poll.until("no rule sends into the dead link (old ones go after the grace)", () -> f.network.tables().rules()
+                .stream().noneMatch(r -> outputsTo(r, CORE1_4) || outputsTo(r, CORE3_4)));
 
         // core2 joins the paths (new keys); the rules of core3 and core1 that sent into the dead link
         // carried nothing, so they are replaced in the same confirmed step: one step repairs the failure
@@ -146,7 +145,6 @@ class LinkStateTrackerTest {
         assertEquals(1, installs.size(), "one confirmed step: " + installs);
         Set<DeviceId> firstStep = installs.get(0).stream().map(FlowRule::deviceId).collect(Collectors.toSet());
         assertEquals(Set.of(CORE2, CORE3, CORE1), firstStep);
-        assertEquals(removesBefore + 1, f.network.removes().size(), "one removal, after the installs");
     }
 
     @Test
@@ -174,8 +172,8 @@ class LinkStateTrackerTest {
                 tracker.events().get(1)::toString);
         assertEquals(List.of(CS2, CORE3, CORE1, PE_A), site2ToVs1(f.topology).switches());
         assertEquals(List.of(PE_A, CORE1, CORE3, CS2), vs1ToSite2(f.topology).switches());
-        assertEquals(RuleDiff.between(f.manager.baselineRules(), f.network.tables().rules()).toRemove().size(),
-                0, "nothing left over from the detour");
+        Poll.until("nothing left over from the detour", () -> RuleDiff.between(f.network.tables().rules(),
+                f.manager.baselineRules()).toRemove().isEmpty());
 
         // both paths work now: so must every state in between (make-before-break, step by step)
         RuleTable replay = new RuleTable(detour);
