@@ -22,14 +22,17 @@ TOPOS = os.path.join(REPO, 'mininet-topos')
 sys.path.insert(0, TOPOS)
 
 import wanmig_2dc                         # noqa: E402
+import wanmig_3dc                         # noqa: E402
 from wanmig_hypervisor import Hypervisor, PrecopyModel   # noqa: E402,F401
 
 PROBE = os.path.join(TOPOS, 'wanmig_probe.py')
 CONFIG_2DC = os.path.join(TOPOS, 'wanmig-2dc.json')
+CONFIG_3DC = os.path.join(TOPOS, 'wanmig-3dc.json')
 RUNTIME_JAR = os.environ.get('WANMIG_RUNTIME_JAR') or os.path.join(REPO, 'embedded', 'target', 'wanmig-embedded.jar')
 REST = 'http://127.0.0.1:8181/onos/wanmig'
 AUTH = ('onos', 'rocks')
 SWITCHES_2DC = ('cs1', 'core1', 'core2', 'peA', 'peB')
+SWITCHES_3DC = tuple(wanmig_3dc.DPIDS)
 VS1_IP = '10.2.0.10'
 TERMINAL = ('COMPLETED', 'FAILED', 'ROLLED_BACK')
 STARTED = []    # every process this run started outside Mininet, to kill by PID at the very end
@@ -69,6 +72,85 @@ def start_net(bw=None, fail_mode='secure', remote=True, storage=False):
     for host in net.hosts:
         host.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
     return net
+
+
+def start_net_3dc(bw=None, fail_mode='secure'):
+    """The 3-DC testbed (triangle core: every WAN path has an alternative), started like start_net."""
+    from mininet.log import setLogLevel
+    setLogLevel('error')
+    net = wanmig_3dc.make_net(bw=bw)
+    net.start()
+    for host in net.hosts:
+        host.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
+    return net
+
+
+def config_file(base, directory, edit):
+    """A copy of the netcfg file `base` in `directory` with edit(wanmig object) applied; its path."""
+    with open(base) as f:
+        netcfg = json.load(f)
+    edit(netcfg['apps']['org.wanmig.app']['wanmig'])
+    path = os.path.join(directory, 'wanmig-' + os.path.basename(base).split('-', 1)[-1])
+    with open(path, 'w') as f:
+        json.dump(netcfg, f, indent=1)
+    return path
+
+
+def wan_link_ports(one, two):
+    """The switch-side interfaces of the WAN link between switches `one` and `two` (3-DC testbed)."""
+    for a, pa, b, pb in wanmig_3dc.WAN_LINKS:
+        if {a, b} == {one, two}:
+            return '%s-eth%d' % (a, pa), '%s-eth%d' % (b, pb)
+    raise KeyError('no WAN link %s-%s' % (one, two))
+
+
+_IP_BATCH = []     # one long-lived `ip -batch -`: a link change costs a pipe write, not a process start
+
+
+def set_wan_link(one, two, up):
+    """Both ends of a WAN link down (or up); returns the wall-clock time just before. The ends are
+    veths in the root namespace (OVS userspace ports). The commands go to a running `ip -batch -`,
+    which executes each line as it arrives: starting `ip` per change took 30-80 ms here, which
+    would blur the port-down time."""
+    if not _IP_BATCH or _IP_BATCH[0].poll() is not None:
+        process = subprocess.Popen(['ip', '-force', '-batch', '-'], stdin=subprocess.PIPE,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+        STARTED.append(process)
+        _IP_BATCH[:] = [process]
+    batch = ''.join('link set dev %s %s\n' % (i, 'up' if up else 'down') for i in wan_link_ports(one, two))
+    t = time.time()
+    _IP_BATCH[0].stdin.write(batch)
+    _IP_BATCH[0].stdin.flush()
+    return t
+
+
+def link_state():
+    """GET /links of the embedded runtime: declared links, their state, the re-plans so far."""
+    status, body = rest('GET', '/links')
+    if status != 200:
+        raise RuntimeError('GET /links -> %s %s' % (status, body))
+    return body
+
+
+def wait_replans(count, timeout=10, interval=0.01):
+    """The re-plan list once it holds `count` finished re-plans."""
+    return wait_until(lambda: (lambda r: r if len(r) >= count else None)(link_state()['replans']),
+                      timeout, interval, '%d re-plans' % count)
+
+
+def rules_out_of(interfaces, switches=SWITCHES_3DC):
+    """wanmig rules (read back from the switches) that output to any of the given switch interfaces."""
+    ports = {}
+    for intf in interfaces:
+        switch, port = intf.split('-eth')
+        ports.setdefault(switch, set()).add(port)
+    found = []
+    for switch in switches:
+        for cookie, text in dump_flows(switch):
+            outputs = set(re.findall(r'output:(\d+)', text))
+            if cookie >> 48 == WANMIG_COOKIE_TAG and outputs & ports.get(switch, set()):
+                found.append((switch, text))
+    return found
 
 
 def stop_net(net):

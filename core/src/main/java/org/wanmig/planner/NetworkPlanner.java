@@ -118,6 +118,9 @@ public final class NetworkPlanner {
         Map<DeviceId, TrafficTreatment> forward = new LinkedHashMap<>();
         forward.put(dc.pe(), deliverToServer(server, port));
         for (ClientSite site : topology.clientSites()) {
+            if (!site.edge().equals(dc.pe()) && !tree.containsKey(site.edge())) {
+                continue; // no path left (links down): the site has no route until one recovers
+            }
             for (DeviceId at = site.edge(); !at.equals(dc.pe()); at = graph.neighbour(at, tree.get(at))) {
                 forward.putIfAbsent(at, output(tree.get(at)));
             }
@@ -129,6 +132,9 @@ public final class NetworkPlanner {
         for (ClientSite site : topology.clientSites()) {
             siteNo++;
             Map<DeviceId, PortNumber> back = graph.treeToward(site.edge());
+            if (!dc.pe().equals(site.edge()) && !back.containsKey(dc.pe())) {
+                continue;
+            }
             for (int p = 0; p < site.prefixes().size(); p++) {
                 TrafficSelector fromServer = fromServer(server, site.prefixes().get(p));
                 for (DeviceId at = dc.pe(); ; at = graph.neighbour(at, back.get(at))) {

@@ -13,6 +13,7 @@ import org.wanmig.api.MigrationService;
 import org.wanmig.codec.WanmigCodecContext;
 import org.wanmig.config.ConfigException;
 import org.wanmig.config.ConfigProblem;
+import org.wanmig.config.LinkStateSettings;
 import org.wanmig.config.WanTopology;
 import org.wanmig.config.WanTopologyParser;
 import org.wanmig.drivers.AgentReplicationClient;
@@ -24,8 +25,11 @@ import org.wanmig.embedded.openflow.OpenFlowController;
 import org.wanmig.embedded.openflow.OpenFlowNetworkProgrammer;
 import org.wanmig.embedded.openflow.SwitchInfo;
 import org.wanmig.embedded.openflow.SwitchListener;
+import org.wanmig.embedded.openflow.WanLinkMonitor;
 import org.wanmig.embedded.store.FileMigrationStore;
+import org.wanmig.lifecycle.LinkStateTracker;
 import org.wanmig.lifecycle.MigrationManager;
+import org.wanmig.lifecycle.ReplanEvent;
 import org.wanmig.net.GatewayArpResponder;
 import org.wanmig.planner.Cookies;
 import org.wanmig.planner.RuleFormatter;
@@ -58,17 +62,24 @@ public final class EmbeddedRuntime implements AutoCloseable {
     private final OpenFlowController controller;
     private final OpenFlowNetworkProgrammer network;
     private final MigrationManager manager;
+    private final LinkStateTracker links;
     private final RestServer rest;
     private final CountDownLatch allSwitches;
 
     EmbeddedRuntime(RuntimeOptions o) throws IOException, InterruptedException {
-        topology = WanTopologyParser.parseNetcfg(Files.readString(o.config));
+        String netcfg = Files.readString(o.config);
+        topology = WanTopologyParser.parseNetcfg(netcfg);
+        LinkStateSettings linkSettings = LinkStateSettings.fromNetcfg(new ObjectMapper().readTree(netcfg));
         controller = new OpenFlowController(OpenFlowConfig.builder().bindAddress(o.openflowAddress)
                 .port(o.openflowPort).build());
         network = new OpenFlowNetworkProgrammer(controller);
         manager = new MigrationManager(topology, APP_ID, network, new HypervisorDrivers(URI.create(o.callbackBase)),
                 new AgentReplicationClient(this::demoteBudget), new FileMigrationStore(o.stateDir), Leadership.STANDALONE,
                 Clock.systemUTC());
+        // link failures reach the routes through the tracker: PORT_STATUS / port-desc / disconnects in,
+        // the effective topology out to the manager, which moves the baseline make-before-break
+        links = new LinkStateTracker(topology, linkSettings, manager::updateTopology, Clock.systemUTC());
+        controller.addSwitchListener(new WanLinkMonitor(topology.links(), links));
         allSwitches = new CountDownLatch(topology.allSwitches().size());
         controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller));
         controller.addSwitchListener(new SwitchListener() {
@@ -86,7 +97,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
         WanmigCodecContext codecs = new WanmigCodecContext(Map.of(MigrationService.class, manager));
         rest = new RestServer(o.httpAddress, o.httpPort, o.user, o.password, o.token,
                 new WanmigApi(manager, codecs, manager::planner),
-                Map.of("devices", this::devicesJson, "flows", this::flowsJson));
+                Map.of("devices", this::devicesJson, "flows", this::flowsJson, "links", this::linksJson));
     }
 
     void start(RuntimeOptions o) throws InterruptedException {
@@ -153,8 +164,36 @@ public final class EmbeddedRuntime implements AutoCloseable {
         return root;
     }
 
+    /** The declared links and their state, and the re-plans so far (times in epoch seconds). */
+    private JsonNode linksJson() {
+        ObjectNode root = new ObjectMapper().createObjectNode();
+        LinkStateSettings settings = links.settings();
+        root.put("holdDownSeconds", settings.holdDown().toMillis() / 1000.0).put("reroute", settings.reroute());
+        ArrayNode list = root.putArray("links");
+        links.links().forEach((l, state) -> list.addObject().put("one", l.one().toString())
+                .put("two", l.two().toString()).put("state", state.name()));
+        ArrayNode replans = root.putArray("replans");
+        for (ReplanEvent e : links.events()) {
+            ObjectNode n = replans.addObject().put("sequence", e.sequence())
+                    .put("triggeredAt", seconds(e.triggeredAt())).put("startedAt", seconds(e.startedAt()))
+                    .put("finishedAt", seconds(e.finishedAt())).put("confirmed", e.confirmed());
+            if (e.error() != null) {
+                n.put("error", e.error());
+            }
+            e.causes().forEach(n.putArray("causes")::add);
+            e.linksOut().forEach(n.putArray("linksOut")::add);
+            e.unreachable().forEach(n.putArray("unreachable")::add);
+        }
+        return root;
+    }
+
+    private static double seconds(java.time.Instant t) {
+        return t.getEpochSecond() + t.getNano() / 1e9;
+    }
+
     @Override
     public void close() {
+        links.close();
         rest.close();
         manager.shutdown();
         network.close();

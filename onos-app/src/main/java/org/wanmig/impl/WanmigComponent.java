@@ -12,6 +12,7 @@ import org.onosproject.net.config.NetworkConfigListener;
 import org.onosproject.net.config.NetworkConfigRegistry;
 import org.onosproject.net.device.DeviceService;
 import org.onosproject.net.flow.FlowRuleService;
+import org.onosproject.net.link.LinkService;
 import org.onosproject.net.packet.PacketProcessor;
 import org.onosproject.net.packet.PacketService;
 import org.onosproject.store.service.StorageService;
@@ -29,6 +30,7 @@ import org.wanmig.api.MigrationService;
 import org.wanmig.api.WanmigException;
 import org.wanmig.config.ConfigException;
 import org.wanmig.config.DataCenter;
+import org.wanmig.config.LinkStateSettings;
 import org.wanmig.config.MigrationSettings;
 import org.wanmig.config.VirtualServer;
 import org.wanmig.config.WanTopology;
@@ -36,6 +38,7 @@ import org.wanmig.config.WanTopologyParser;
 import org.wanmig.codec.WanmigCodecs;
 import org.wanmig.drivers.AgentReplicationClient;
 import org.wanmig.drivers.HypervisorDrivers;
+import org.wanmig.lifecycle.LinkStateTracker;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.net.GatewayArpResponder;
 import org.wanmig.planner.NetworkPlanner;
@@ -90,6 +93,9 @@ public class WanmigComponent implements MigrationService, PlannerService {
     @Reference(cardinality = ReferenceCardinality.MANDATORY)
     protected PacketService packetService;
 
+    @Reference(cardinality = ReferenceCardinality.MANDATORY)
+    protected LinkService linkService;
+
     private final ConfigFactory<ApplicationId, WanmigConfig> configFactory = WanmigConfig.factory();
     private final NetworkConfigListener configListener = this::configEvent;
     private final List<MigrationListener> listeners = new CopyOnWriteArrayList<>();
@@ -105,6 +111,11 @@ public class WanmigComponent implements MigrationService, PlannerService {
     private ExecutorService events;
 
     private volatile MigrationManager manager;
+    /** Link state from LinkService/DeviceService; hands the manager the topology without failed links. */
+    private LinkStateTracker linkState;
+    private OnosLinkStateFeed linkFeed;
+    /** The configuration in force, as validated (links as declared, whatever their state). */
+    private volatile WanTopology declared;
     /** Whether the current manager was told to take over; touched only on the events thread. */
     private boolean drivingNow;
     private volatile GatewayArpResponder arpResponder;
@@ -157,6 +168,10 @@ public class WanmigComponent implements MigrationService, PlannerService {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        if (linkFeed != null) {
+            linkFeed.stop();
+            linkState.close();
+        }
         MigrationManager m = manager;
         if (m != null) {
             m.removeListener(forward);
@@ -194,8 +209,10 @@ public class WanmigComponent implements MigrationService, PlannerService {
     /** A valid configuration replaces the topology (or brings the manager up); an invalid one is refused. */
     void applyConfig(WanmigConfig config) {
         WanTopology next;
+        LinkStateSettings linkSettings;
         try {
             next = config.topology();
+            linkSettings = LinkStateSettings.fromConfig(config.node());
         } catch (ConfigException e) {
             e.problems().forEach(p -> log.error("wanmig config refused: {}: {}", p.path(), p.reason()));
             log.error("wanmig config refused with {} problem(s); {}", e.problems().size(),
@@ -208,21 +225,22 @@ public class WanmigComponent implements MigrationService, PlannerService {
                     leadership, Clock.systemUTC());
             m.addListener(forward);
             arpResponder = new GatewayArpResponder(next);
+            declared = next;
             manager = m;
+            linkState = new LinkStateTracker(next, linkSettings, m::updateTopology, Clock.systemUTC());
+            linkFeed = new OnosLinkStateFeed(linkService, deviceService, () -> declared.links(), linkState);
             log.info("wanmig configured: {} data centers, {} servers", next.dataCenters().size(),
                     next.servers().size());
             if (leadership.isLeader()) {
                 takeOver();
             }
+            linkFeed.start();
         } else {
             arpResponder = new GatewayArpResponder(next);
-            m.updateTopology(next).whenComplete((x, e) -> {
-                if (e != null) {
-                    log.warn("wanmig: baseline rules not all moved to the new configuration: {}", e.getMessage());
-                } else {
-                    log.info("wanmig: configuration updated");
-                }
-            });
+            declared = next;
+            // the tracker keeps failed links out of the new configuration too, and logs the re-plan
+            linkState.configure(next, linkSettings);
+            log.info("wanmig: configuration updated");
         }
     }
 

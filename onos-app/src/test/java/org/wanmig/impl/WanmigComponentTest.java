@@ -55,6 +55,7 @@ class WanmigComponentTest {
     private final FakeConfigRegistry configs = new FakeConfigRegistry();
     private final RecordingPacketService packets = new RecordingPacketService();
     private final CodecManager codecs = new CodecManager();
+    private final OnosLinkStateFeedTest.Links links = new OnosLinkStateFeedTest.Links();
     private WanmigComponent component;
 
     /** Confirms every operation at once (on its own thread), as switches that accept everything would. */
@@ -151,11 +152,17 @@ class WanmigComponentTest {
             public boolean isAvailable(DeviceId deviceId) {
                 return true;
             }
+
+            @Override
+            public org.onosproject.net.Port getPort(DeviceId deviceId, org.onosproject.net.PortNumber portNumber) {
+                return null; // no port known: the link feed assumes nothing at start
+            }
         };
         component.storageService = new TestStorageService();
         component.leadershipService = fake.leadership;
         component.clusterService = fake.cluster;
         component.packetService = packets;
+        component.linkService = links;
     }
 
     @AfterEach
@@ -218,6 +225,28 @@ class WanmigComponentTest {
         configs.push(WanmigFixtures.restDriverConfig());
         eventually("configured", () -> component.dataCenters().size() == 2);
         eventually("baseline installed", () -> baselineRulesApplied() > 0);
+    }
+
+    @Test
+    void aDiscoveredLinkThatVanishesMovesTheBaselineAroundIt() throws Exception {
+        // 3-DC WAN, triangle core1 (2) - core2 (3) - core3 (5): site2 reaches vs1 at dcA via core3-core1
+        ConnectPoint core1 = ConnectPoint.deviceConnectPoint("of:0000000000000002/4");
+        ConnectPoint core3 = ConnectPoint.deviceConnectPoint("of:0000000000000005/4");
+        DeviceId core2 = DeviceId.deviceId("of:0000000000000003");
+        configs.current = WanmigConfigTest.config(org.wanmig.testing.Topologies.config(
+                org.wanmig.testing.Topologies.THREE_DC));
+        component.activate();
+        eventually("baseline installed", () -> baselineRulesApplied() > 0);
+        eventually("link listener registered", () -> !links.listeners.isEmpty());
+        java.util.function.Supplier<Long> vs1RoutesAtCore2 = () -> flows.rules(FlowRuleOperation.Type.ADD).stream()
+                .filter(r -> r.deviceId().equals(core2) && r.selector().toString().contains("IPV4_DST:10.2.0.10/32"))
+                .count();
+        assertEquals(0L, vs1RoutesAtCore2.get(), "core2 is on no path to vs1 at first");
+
+        links.put(core1, core3, org.onosproject.net.Link.State.ACTIVE);
+        links.put(core3, core1, org.onosproject.net.Link.State.ACTIVE);
+        links.remove(core3, core1);
+        eventually("site2's route to vs1 goes through core2", () -> vs1RoutesAtCore2.get() > 0);
     }
 
     @Test

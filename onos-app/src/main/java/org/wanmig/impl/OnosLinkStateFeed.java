@@ -1,0 +1,130 @@
+package org.wanmig.impl;
+
+import org.onosproject.net.ConnectPoint;
+import org.onosproject.net.DeviceId;
+import org.onosproject.net.Link;
+import org.onosproject.net.Port;
+import org.onosproject.net.device.DeviceEvent;
+import org.onosproject.net.device.DeviceListener;
+import org.onosproject.net.device.DeviceService;
+import org.onosproject.net.link.LinkEvent;
+import org.onosproject.net.link.LinkListener;
+import org.onosproject.net.link.LinkService;
+import org.wanmig.config.WanLink;
+import org.wanmig.spi.NetworkStateListener;
+
+import java.util.Collection;
+import java.util.function.Supplier;
+
+/**
+ * Feeds ONOS's view of the network to the core's link-state model. The configured (netcfg) links
+ * stay the declared set; whether one is up comes from what ONOS discovered: a declared link is up
+ * when LinkService holds it ACTIVE in both directions, and down when either direction is removed
+ * or goes INACTIVE, or when DeviceService reports either end's port disabled (that comes before
+ * link discovery notices). A device that becomes unavailable takes its links out.
+ * <p>
+ * ONOS calls the listeners on its event threads; the core's tracker queues every report onto its
+ * own thread, so nothing here blocks ONOS.
+ */
+final class OnosLinkStateFeed {
+    private final LinkService links;
+    private final DeviceService devices;
+    private final Supplier<Collection<WanLink>> declared;
+    private final NetworkStateListener network;
+    private final LinkListener linkListener = this::linkEvent;
+    private final DeviceListener deviceListener = this::deviceEvent;
+
+    OnosLinkStateFeed(LinkService links, DeviceService devices, Supplier<Collection<WanLink>> declared,
+                      NetworkStateListener network) {
+        this.links = links;
+        this.devices = devices;
+        this.declared = declared;
+        this.network = network;
+    }
+
+    /** Listens, and reports the declared links ONOS already knows to be down (a disabled port). */
+    void start() {
+        links.addListener(linkListener);
+        devices.addListener(deviceListener);
+        for (WanLink l : declared.get()) {
+            if (portDisabled(l.one()) || portDisabled(l.two())) {
+                network.linkDown(l.one(), l.two());
+            }
+        }
+    }
+
+    void stop() {
+        links.removeListener(linkListener);
+        devices.removeListener(deviceListener);
+    }
+
+    private boolean portDisabled(ConnectPoint cp) {
+        if (!devices.isAvailable(cp.deviceId())) {
+            return false; // unknown yet: the device's own events will say
+        }
+        Port port = devices.getPort(cp.deviceId(), cp.port());
+        return port != null && !port.isEnabled();
+    }
+
+    private WanLink declaredBetween(ConnectPoint a, ConnectPoint b) {
+        for (WanLink l : declared.get()) {
+            if (l.one().equals(a) && l.two().equals(b) || l.one().equals(b) && l.two().equals(a)) {
+                return l;
+            }
+        }
+        return null;
+    }
+
+    private static boolean active(Link l) {
+        return l != null && l.state() == Link.State.ACTIVE;
+    }
+
+    void linkEvent(LinkEvent event) {
+        Link link = event.subject();
+        WanLink wan = declaredBetween(link.src(), link.dst());
+        if (wan == null) {
+            return; // not a WAN link of ours (an access link, another app's)
+        }
+        boolean up = event.type() != LinkEvent.Type.LINK_REMOVED && active(link)
+                && active(links.getLink(link.dst(), link.src()));
+        if (up) {
+            network.linkUp(wan.one(), wan.two());
+        } else if (event.type() == LinkEvent.Type.LINK_REMOVED || !active(link)) {
+            network.linkDown(wan.one(), wan.two());
+        }
+        // else: one direction discovered, the other not yet: wait for it
+    }
+
+    void deviceEvent(DeviceEvent event) {
+        DeviceId device = event.subject().id();
+        switch (event.type()) {
+            case DEVICE_ADDED:
+            case DEVICE_AVAILABILITY_CHANGED:
+                if (devices.isAvailable(device)) {
+                    network.switchUp(device);
+                } else {
+                    network.switchDown(device);
+                }
+                break;
+            case DEVICE_REMOVED:
+            case DEVICE_SUSPENDED:
+                network.switchDown(device);
+                break;
+            case PORT_UPDATED:
+            case PORT_REMOVED:
+                Port port = event.port();
+                if (port == null || event.type() == DeviceEvent.Type.PORT_UPDATED && port.isEnabled()) {
+                    return; // a port coming back is not a link: discovery reports the link when it is
+                }
+                ConnectPoint cp = new ConnectPoint(device, port.number());
+                for (WanLink l : declared.get()) {
+                    if (l.one().equals(cp) || l.two().equals(cp)) {
+                        network.linkDown(l.one(), l.two());
+                    }
+                }
+                break;
+            default:
+                break;
+        }
+    }
+}
