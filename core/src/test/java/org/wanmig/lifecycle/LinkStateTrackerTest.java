@@ -139,12 +139,13 @@ class LinkStateTrackerTest {
         Poll.until("no rule sends into the dead link (old ones go after the grace)", () -> f.network.tables().rules()
                 .stream().noneMatch(r -> outputsTo(r, CORE1_4) || outputsTo(r, CORE3_4)));
 
-        // core2 joins the paths (new keys); the rules of core3 and core1 that sent into the dead link
-        // carried nothing, so they are replaced in the same confirmed step: one step repairs the failure
+        // the reconciler's order: rules for new keys (core2 joins the paths), confirmed, then the
+        // rules of core3 and core1 that sent into the dead link; two confirmed steps at most
         List<List<FlowRule>> installs = f.network.installs().subList(installsBefore, f.network.installs().size());
-        assertEquals(1, installs.size(), "one confirmed step: " + installs);
-        Set<DeviceId> firstStep = installs.get(0).stream().map(FlowRule::deviceId).collect(Collectors.toSet());
-        assertEquals(Set.of(CORE2, CORE3, CORE1), firstStep);
+        assertTrue(installs.size() <= 2, "at most two confirmed steps: " + installs);
+        Set<DeviceId> touched = installs.stream().flatMap(List::stream).map(FlowRule::deviceId)
+                .collect(Collectors.toSet());
+        assertEquals(Set.of(CORE2, CORE3, CORE1), touched);
     }
 
     @Test
