@@ -12,11 +12,14 @@ Every test builds its own net and runtime and tears them down (mn -c included), 
 Traffic goes only to the Mininet hosts and to loopback (the runtime's REST API).
 """
 
+import base64
 import json
 import os
 import signal
+import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -203,6 +206,113 @@ class E2E(Testbed):
         expect_refused({'server': 'vs1', 'destination': 'dcB'}, 409, field='server')
         tb.rest('POST', '/migrations/%s/abort' % migration['id'])
         tb.watch_migration(migration['id'], timeout=60)
+
+
+    # ---- issue 7 (e): a slow-client flood on the REST port
+
+    def test_rest_slow_client_flood_does_not_stop_a_migration(self):
+        """50 connections send half a request byte by byte and 5 pipeline requests without ever
+        reading the answers, on the running runtime's REST port; meanwhile a normal request is
+        answered and a whole migration runs through REST (the hypervisor reports through it too)."""
+        flood = RestFlood(slow=50, non_readers=5)
+        self.addCleanup(flood.stop)
+        flood.start()
+        time.sleep(1.0)     # the flood is under way
+        self.assertGreaterEqual(flood.open_slow(), 45, 'the slow clients hold their connections')
+
+        status, servers = tb.rest('GET', '/servers', timeout=10)
+        self.assertEqual(status, 200, servers)
+        self.assertGreaterEqual(flood.open_slow(), 45, 'answered while the flood was still in progress')
+        migration = tb.start_migration('vs1', 'dcB')
+        migration = tb.watch_migration(migration['id'], timeout=120)
+        sent = flood.stop()
+
+        self.assertEqual([e['state'] for e in migration['timeline']], HAPPY_PATH, migration)
+        self.assert_served_at('peB')
+        self.assertGreater(sent['slowBytes'], 0, sent)
+        self.assertGreater(sent['pipelinedBytes'], 0, sent)
+        status, _ = tb.rest('GET', '/migrations')
+        self.assertEqual(status, 200, 'the runtime answers after the flood')
+        print('\n(issue 7 e) during the flood: %s' % json.dumps(sent))
+
+
+class RestFlood:
+    """Abusive clients of the runtime's REST port on loopback, bounded in count and time:
+    slow ones that send half a request header one byte every 50 ms, and non-readers that pipeline
+    GETs with a tiny receive buffer and never read the answers."""
+
+    def __init__(self, slow=50, non_readers=5, port=8181, max_seconds=60):
+        self.port, self.max_seconds = port, max_seconds
+        self.slow = [socket.socket() for _ in range(slow)]
+        self.non_readers = [socket.socket() for _ in range(non_readers)]
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.slow_open = 0
+        self.counts = {'slowBytes': 0, 'pipelinedBytes': 0, 'slowClosedByServer': 0}
+        self.threads = []
+
+    def start(self):
+        auth = base64.b64encode(b'onos:rocks').decode()
+        half = ('POST /onos/wanmig/migrations HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nX-Slow: %s'
+                % (auth, 'b' * 400)).encode()
+        pipelined = ('GET /onos/wanmig/datacenters HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n\r\n'
+                     % auth).encode() * 200
+        for s in self.slow:
+            s.connect(('127.0.0.1', self.port))
+            self.slow_open += 1
+            self.threads.append(threading.Thread(target=self._slow, args=(s, half), daemon=True))
+        for s in self.non_readers:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            s.connect(('127.0.0.1', self.port))
+            self.threads.append(threading.Thread(target=self._non_reader, args=(s, pipelined), daemon=True))
+        for t in self.threads:
+            t.start()
+
+    def _slow(self, s, half):
+        deadline = time.monotonic() + self.max_seconds
+        try:
+            for i in range(len(half)):
+                if self.stopping.is_set() or time.monotonic() > deadline:
+                    break
+                s.sendall(half[i:i + 1])
+                with self.lock:
+                    self.counts['slowBytes'] += 1
+                self.stopping.wait(0.05)
+        except OSError:
+            with self.lock:
+                self.counts['slowClosedByServer'] += 1
+        finally:
+            with self.lock:
+                self.slow_open -= 1
+
+    def _non_reader(self, s, pipelined):
+        s.settimeout(5)
+        deadline = time.monotonic() + self.max_seconds
+        try:
+            for _ in range(20):
+                if self.stopping.is_set() or time.monotonic() > deadline:
+                    break
+                s.sendall(pipelined)
+                with self.lock:
+                    self.counts['pipelinedBytes'] += len(pipelined)
+        except OSError:
+            pass    # the server stopped reading (answers unread) or closed: both are the point
+
+    def open_slow(self):
+        with self.lock:
+            return self.slow_open
+
+    def stop(self):
+        self.stopping.set()
+        for s in self.slow + self.non_readers:
+            try:
+                s.close()
+            except OSError:
+                pass
+        for t in self.threads:
+            t.join(10)
+        with self.lock:
+            return dict(self.counts)
 
 
 
