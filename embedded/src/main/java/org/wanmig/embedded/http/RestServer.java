@@ -43,6 +43,16 @@ import java.util.EnumSet;
 public final class RestServer implements AutoCloseable {
     public static final String BASE = "/onos/wanmig";
     private static final Logger log = LoggerFactory.getLogger(RestServer.class);
+    /**
+     * Jersey warns that a resource registered as an instance "will be ignored" as a provider, and
+     * serves it as a resource all the same (the runtime's devices and flows); held here so the level sticks.
+     */
+    private static final java.util.logging.Logger JERSEY_PROVIDERS =
+            java.util.logging.Logger.getLogger("org.glassfish.jersey.internal.inject.Providers");
+
+    static {
+        JERSEY_PROVIDERS.setLevel(java.util.logging.Level.SEVERE);
+    }
 
     private final Server server;
     private final ServerConnector connector;
