@@ -10,7 +10,8 @@ import java.time.Duration;
 public final class RestLimits {
     /**
      * Header 10 s, body 30 s, idle 30 s, 256 connections, 8 KiB header, 64 KiB body, 32 threads of
-     * which 6 are never given to request handling (Jetty's acceptor, selector and reserved threads).
+     * which 6 are never given to request handling (Jetty's acceptor and selector, and 4 kept free
+     * to dispatch, parse and refuse).
      */
     public static final RestLimits DEFAULTS = new RestLimits(Duration.ofSeconds(10), Duration.ofSeconds(30),
             Duration.ofSeconds(30), 256, 8 * 1024, 64 * 1024, 32, 4, 256);
@@ -38,7 +39,7 @@ public final class RestLimits {
      * @param maxBodyBytes    a larger request body is refused with 413
      * @param maxThreads      the thread pool's bound
      * @param reservedThreads threads (beyond the acceptor and selector) that request handling never
-     *                        takes, so the server keeps accepting, parsing and refusing under load
+     *                        takes, so the server keeps dispatching, parsing and refusing under load
      * @param maxQueuedJobs   the thread pool's queue bound
      */
     public RestLimits(Duration headerTimeout, Duration bodyTimeout, Duration idleTimeout, int maxConnections,

@@ -70,8 +70,11 @@ public final class RestServer implements AutoCloseable {
         this.limits = limits;
         services.install();
 
+        // Jetty's own "reserved threads" (0 here) only take hand-offs and never queued jobs: in a bounded pool
+        // they can sit idle while a dispatch waits in the queue. The reserved share is kept free by admission
+        // in RequestGuardFilter instead, so those threads always run the next dispatch.
         QueuedThreadPool threads = new QueuedThreadPool(limits.maxThreads(), Math.min(4, limits.maxThreads()),
-                60_000, limits.reservedThreads(), new BlockingArrayQueue<>(limits.maxQueuedJobs()), null);
+                60_000, 0, new BlockingArrayQueue<>(limits.maxQueuedJobs()), null);
         threads.setName("wanmig-rest");
         threads.setDaemon(true);
         server = new Server(threads);
