@@ -27,8 +27,11 @@ final class ErrorMapper implements ExceptionMapper<Exception> {
             return json(413, "body", cause.getMessage());
         }
         if (e instanceof WebApplicationException) {
-            int status = ((WebApplicationException) e).getResponse().getStatus();
-            return json(status, status == 404 ? "path" : null, e.getMessage());
+            Response original = ((WebApplicationException) e).getResponse();
+            int status = original.getStatus();
+            // keep Jersey's headers (Allow on 405, ...), replace the body
+            return Response.fromResponse(original).entity(JsonErrors.bytes(status == 404 ? "path" : null,
+                    e.getMessage())).type(MediaType.APPLICATION_JSON).build();
         }
         if (e instanceof java.io.IOException) {
             return json(400, "body", "request body not received: " + e.getMessage());

@@ -259,6 +259,11 @@ class RestServerTest {
         assertError(get("migrations/42"), 404, "id");
         assertError(post("migrations", "{\"server\":\"nope\",\"destination\":\"dcB\"}"), 404, "server");
         assertError(get("no-such-thing"), 404, "path");
+        HttpResponse<String> put = http.send(HttpRequest.newBuilder(uri("migrations")).header("Authorization", BASIC)
+                .PUT(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(405, put.statusCode(), put.body());
+        assertTrue(put.headers().firstValue("Allow").orElse("").contains("POST"), put.headers().toString());
+        assertFalse(MAPPER.readTree(put.body()).path("error").asText().isBlank(), put.body());
 
         assertEquals(201, post("migrations", "{\"server\":\"vs1\",\"destination\":\"dcB\"}").status);
         assertError(post("migrations", "{\"server\":\"vs1\",\"destination\":\"dcB\"}"), 409, "server");
@@ -327,6 +332,7 @@ class RestServerTest {
         String answer = raw("GET /onos/wanmig/servers HTTP/1.1\r\nHost: x\r\nAuthorization: " + BASIC
                 + "\r\nX-Pad: " + "a".repeat(8000) + "\r\n\r\n", null);
         assertEquals(431, status(answer), answer);
+        assertEquals("header", body(answer).path("field").asText(), answer);
         assertEquals(200, get("servers").status, "the server goes on");
     }
 
