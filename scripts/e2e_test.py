@@ -127,6 +127,9 @@ class E2E(Testbed):
         self.hypervisor.model = tb.PrecopyModel(**LONG_PRECOPY)
         migration = tb.start_migration('vs1', 'dcB')
         self.wait_state(migration['id'], 'MIGRATING')
+        # MIGRATING begins when the hypervisor accepts; on a loaded machine its pre-copy starts later
+        copying = lambda: getattr(self.hypervisor.migrations.get(int(migration['id'])), 'phase', None) == 'PRECOPY'
+        tb.wait_until(copying, 30, 0.02, 'the hypervisor copying')
         time.sleep(1)   # well inside the pre-copy
         status, body = tb.rest('POST', '/migrations/%s/abort' % migration['id'])
         self.assertEqual(status, 200, body)
