@@ -42,6 +42,7 @@ import org.wanmig.lifecycle.LinkStateTracker;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.net.GatewayArpResponder;
 import org.wanmig.planner.NetworkPlanner;
+import org.wanmig.planner.PlannerService;
 
 import java.net.URI;
 import java.time.Clock;
