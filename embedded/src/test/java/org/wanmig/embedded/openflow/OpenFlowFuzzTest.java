@@ -58,7 +58,7 @@ class OpenFlowFuzzTest {
                 ch.writeInbound(Unpooled.wrappedBuffer(input, from, Math.min(chunk, input.length - from)));
             }
         } catch (DecoderException e) {
-            if (!(e.getCause() instanceof CorruptedFrameException)) {
+            if (!isProtocolError(e)) {
                 throw e;
             }
         } finally {
@@ -112,6 +112,12 @@ class OpenFlowFuzzTest {
             assertFalse(ch.isOpen(), "a protocol error closes the connection");
         }
         alloc.assertBounded(total);
+    }
+
+    /** The decoder's one error: a frame that cannot be cut (CorruptedFrameException, maybe wrapped). */
+    private static boolean isProtocolError(Throwable e) {
+        return e instanceof CorruptedFrameException
+                || (e instanceof DecoderException && e.getCause() instanceof CorruptedFrameException);
     }
 
     private static List<OFMessage> handshake() {
@@ -171,7 +177,7 @@ class OpenFlowFuzzTest {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (cause instanceof DecoderException && cause.getCause() instanceof CorruptedFrameException) {
+            if (isProtocolError(cause)) {
                 protocolError = true;
             } else if (unexpected == null) {
                 unexpected = cause;
