@@ -52,8 +52,20 @@ public final class WanGraph {
      */
     public Map<DeviceId, PortNumber> treeToward(DeviceId root) {
         Map<DeviceId, PortNumber> nextHop = new TreeMap<>(Comparator.comparing(DeviceId::toString));
+        treeEdges(root).forEach((device, edge) -> nextHop.put(device, edge[0].port()));
+        return nextHop;
+    }
+
+    /**
+     * The shortest-path tree towards {@code root}: for every other switch that reaches it, the link
+     * it sends over as {near end, far end}. Walks follow these edges, not a port lookup, so they end
+     * at the root even when a configuration (rejected, but still cross-checked) puts two links on
+     * one port.
+     */
+    private Map<DeviceId, ConnectPoint[]> treeEdges(DeviceId root) {
+        Map<DeviceId, ConnectPoint[]> up = new HashMap<>();
         if (!adjacency.containsKey(root)) {
-            return nextHop;
+            return up;
         }
         Set<DeviceId> seen = new java.util.HashSet<>(Set.of(root));
         Deque<DeviceId> queue = new ArrayDeque<>(List.of(root));
@@ -63,12 +75,12 @@ public final class WanGraph {
                 DeviceId neighbour = edge[1].deviceId();
                 if (seen.add(neighbour)) {
                     // the neighbour reaches the root by sending back over this edge
-                    nextHop.put(neighbour, edge[1].port());
+                    up.put(neighbour, new ConnectPoint[]{edge[1], edge[0]});
                     queue.add(neighbour);
                 }
             }
         }
-        return nextHop;
+        return up;
     }
 
     /**
@@ -79,16 +91,16 @@ public final class WanGraph {
         if (from.equals(to)) {
             return adjacency.containsKey(from) ? Optional.of(Collections.emptyList()) : Optional.empty();
         }
-        Map<DeviceId, PortNumber> tree = treeToward(to);
+        Map<DeviceId, ConnectPoint[]> tree = treeEdges(to);
         if (!tree.containsKey(from)) {
             return Optional.empty();
         }
         List<ConnectPoint> hops = new ArrayList<>();
         DeviceId at = from;
         while (!at.equals(to)) {
-            PortNumber out = tree.get(at);
-            hops.add(new ConnectPoint(at, out));
-            at = neighbour(at, out);
+            ConnectPoint[] edge = tree.get(at);
+            hops.add(edge[0]);
+            at = edge[1].deviceId();
         }
         return Optional.of(hops);
     }

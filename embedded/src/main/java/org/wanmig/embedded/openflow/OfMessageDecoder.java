@@ -24,34 +24,40 @@ public final class OfMessageDecoder extends ByteToMessageDecoder {
 
     private final OFMessageReader<OFMessage> reader = OFFactories.getGenericReader();
 
+    /**
+     * Cuts at most one frame per call: ByteToMessageDecoder calls again while bytes remain, and stops
+     * once the handler is removed, so a connection closed by the message just decoded (the pipeline is
+     * torn down) is not parsed further.
+     */
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-        while (in.readableBytes() >= HEADER_LENGTH) {
-            int start = in.readerIndex();
-            int length = in.getUnsignedShort(start + 2);
-            if (length < HEADER_LENGTH) {
-                // The stream can no longer be framed; the connection has to go, and so do its bytes.
-                in.skipBytes(in.readableBytes());
-                throw new CorruptedFrameException("OpenFlow length " + length + " shorter than the header");
+        if (in.readableBytes() < HEADER_LENGTH) {
+            return;
+        }
+        int start = in.readerIndex();
+        int length = in.getUnsignedShort(start + 2);
+        if (length < HEADER_LENGTH) {
+            // The stream can no longer be framed; the connection has to go, and so do its bytes.
+            in.skipBytes(in.readableBytes());
+            throw new CorruptedFrameException("OpenFlow length " + length + " shorter than the header");
+        }
+        if (in.readableBytes() < length) {
+            return; // wait for the rest of the frame
+        }
+        ByteBuf frame = in.retainedSlice(start, length);
+        in.skipBytes(length);
+        try {
+            OFMessage msg = reader.readFrom(frame);
+            if (msg != null) {
+                out.add(msg);
             }
-            if (in.readableBytes() < length) {
-                return; // wait for the rest of the frame
-            }
-            ByteBuf frame = in.retainedSlice(start, length);
-            in.skipBytes(length);
-            try {
-                OFMessage msg = reader.readFrom(frame);
-                if (msg != null) {
-                    out.add(msg);
-                }
-            } catch (OFParseError | RuntimeException e) {
-                // One unparseable message (e.g. an experimenter message openflowj does not know)
-                // must not kill the session: framing is intact, so skip just this frame.
-                log.warn("Dropping unparseable OpenFlow message (version {}, type {}, {} bytes): {}",
-                        in.getUnsignedByte(start), in.getUnsignedByte(start + 1), length, e.toString());
-            } finally {
-                frame.release();
-            }
+        } catch (OFParseError | RuntimeException e) {
+            // One unparseable message (e.g. an experimenter message openflowj does not know)
+            // must not kill the session: framing is intact, so skip just this frame.
+            log.warn("Dropping unparseable OpenFlow message (version {}, type {}, {} bytes): {}",
+                    in.getUnsignedByte(start), in.getUnsignedByte(start + 1), length, e.toString());
+        } finally {
+            frame.release();
         }
     }
 }

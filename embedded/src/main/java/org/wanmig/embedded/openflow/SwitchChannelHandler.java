@@ -90,6 +90,13 @@ final class SwitchChannelHandler extends SimpleChannelInboundHandler<OFMessage> 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, OFMessage msg) {
         echoOutstanding = false; // any message proves the switch is alive
+        if (state != State.WAIT_HELLO && msg.getVersion() != OFVersion.OF_13) {
+            // After the hello exchange the connection speaks 1.3 only; openflowj parses other versions
+            // into objects whose 1.3 accessors throw, so such a message is dropped, not handled.
+            log.warn("{}: dropping {} message of version {} on an OpenFlow 1.3 connection",
+                    ctx.channel().remoteAddress(), msg.getType(), msg.getVersion());
+            return;
+        }
         if (msg.getType() == OFType.ECHO_REQUEST) {
             ctx.writeAndFlush(OF13.buildEchoReply().setXid(msg.getXid())
                     .setData(((OFEchoRequest) msg).getData()).build());
