@@ -80,7 +80,7 @@ class WanMig2DC(Topo):
               queue_ms=5):
         # Only the WAN links are shaped; access links run at veth speed. The delay between the
         # DCs sits on core1-core2 (a DelayLink: same ports, a delay relay inside).
-        wan = wan_link(bw=bw)
+        wan = wan_link(bw=bw, queue_ms=float(queue_ms))
         inter_dc = wan_link(bw=bw, delay=float(delay or 0), queue_ms=float(queue_ms))
         sw = partial(switch_opts, fail_mode=fail_mode)
 
