@@ -54,10 +54,17 @@ def relay_binary():
     return path
 
 
+def max_queue_ms(bw, queue_ms=DEFAULT_QUEUE_MS):
+    """The longest the tbf of shape() can queue a frame, in ms."""
+    rate = float(bw) * 1e6 / 8
+    burst = max(2 * 1514, int(rate * 0.001))
+    return (max(4 * 1514, int(rate * queue_ms / 1000.0)) + burst) / rate * 1000
+
+
 def shape(run, intf, bw, queue_ms):
     """tbf on intf's egress: rate bw Mbit/s, at most queue_ms of queue."""
     rate = float(bw) * 1e6 / 8                      # bytes/s
-    burst = max(3 * 1514, int(rate * 0.001))        # 1 ms of tokens
+    burst = max(2 * 1514, int(rate * 0.001))        # 1 ms of tokens
     limit = max(4 * 1514, int(rate * queue_ms / 1000.0)) + burst
     out = run('tc qdisc replace dev %s root tbf rate %sbit burst %d limit %d'
               % (intf, int(float(bw) * 1e6), burst, limit))
