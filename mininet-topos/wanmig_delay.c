@@ -14,6 +14,8 @@
  * builds in the qdisc, before the delay, and the delay stays constant under load.
  * A full ring drops the frame (counted). SIGTERM/SIGINT: prints counters on stderr, exits.
  * Dies with its parent (PR_SET_PDEATHSIG) so a crashed testbed leaves no relay behind.
+ * Its threads ask for SCHED_FIFO priority 10 (WANMIG_DELAY_RT=0: no), so that a busy machine
+ * does not make frames late: they only sleep, block in recv and copy, never spin.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -22,6 +24,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -56,6 +59,7 @@ struct dir {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     _Atomic uint64_t relayed, dropped, errors;
+    _Atomic uint64_t late_sum_ns, late_max_ns, late_over_1ms, depth_max;
 };
 
 static int open_sock(const char *ifname, int receive, int *ifindex)
@@ -151,6 +155,20 @@ static void *sender(void *arg)
         struct slot *s = &d->ring[tail & (SLOTS - 1)];
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &s->due, NULL) == EINTR)
             ;
+        /* how late the frame leaves: the delay this relay adds beyond the configured one */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t late = (int64_t)(now.tv_sec - s->due.tv_sec) * 1000000000LL + (now.tv_nsec - s->due.tv_nsec);
+        if (late > 0) {
+            atomic_fetch_add(&d->late_sum_ns, (uint64_t)late);
+            if ((uint64_t)late > atomic_load(&d->late_max_ns))
+                atomic_store(&d->late_max_ns, (uint64_t)late);
+            if (late > 1000000)
+                atomic_fetch_add(&d->late_over_1ms, 1);
+        }
+        uint64_t depth = atomic_load(&d->head) - tail;
+        if (depth > atomic_load(&d->depth_max))
+            atomic_store(&d->depth_max, depth);
         memcpy(to.sll_addr, s->data, 6);
         ssize_t n;
         do {
@@ -169,12 +187,19 @@ static struct dir dirs[2];
 
 static void report(int sig)
 {
-    char buf[512];
+    char buf[1024];
     int n = 0;
-    for (int i = 0; i < 2; i++)
-        n += snprintf(buf + n, sizeof buf - n, "wanmig-delay %s: relayed %llu dropped %llu errors %llu\n",
-                      dirs[i].name, (unsigned long long)dirs[i].relayed,
-                      (unsigned long long)dirs[i].dropped, (unsigned long long)dirs[i].errors);
+    for (int i = 0; i < 2; i++) {
+        unsigned long long relayed = dirs[i].relayed;
+        n += snprintf(buf + n, sizeof buf - n,
+                      "wanmig-delay %s: relayed %llu dropped %llu errors %llu late_mean_us %.1f "
+                      "late_max_us %.1f late_over_1ms %llu depth_max %llu\n",
+                      dirs[i].name, relayed, (unsigned long long)dirs[i].dropped,
+                      (unsigned long long)dirs[i].errors,
+                      relayed ? (double)dirs[i].late_sum_ns / relayed / 1000.0 : 0.0,
+                      (double)dirs[i].late_max_ns / 1000.0, (unsigned long long)dirs[i].late_over_1ms,
+                      (unsigned long long)dirs[i].depth_max);
+    }
     if (write(2, buf, n) < 0) {}
     if (sig == SIGTERM || sig == SIGINT)
         _exit(0);
@@ -209,6 +234,12 @@ int main(int argc, char **argv)
     signal(SIGTERM, report);
     signal(SIGINT, report);
     signal(SIGUSR1, report);
+    const char *rt = getenv("WANMIG_DELAY_RT");
+    if (!rt || strcmp(rt, "0") != 0) {
+        struct sched_param sp = {.sched_priority = rt && atoi(rt) > 0 ? atoi(rt) : 10};
+        if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0)   /* inherited by the threads below */
+            perror("wanmig-delay: SCHED_FIFO (continuing without)");
+    }
     pthread_t t[4];
     for (int i = 0; i < 2; i++) {
         pthread_create(&t[2 * i], NULL, receiver, &dirs[i]);

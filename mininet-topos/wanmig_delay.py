@@ -37,6 +37,7 @@ from mininet.util import quietRun
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, 'wanmig_delay.c')
 CACHE = os.environ.get('WANMIG_NET_CACHE', '/var/cache/wanmig-net')
+LOGS = os.environ.get('WANMIG_NET_LOGS', '/var/log/wanmig-net')   # not /tmp: `mn -c` deletes /tmp/*.log
 DEFAULT_BW = 1000      # Mbit/s when a delay is asked for without a rate
 DEFAULT_QUEUE_MS = 5
 
@@ -134,12 +135,34 @@ class DelayLink(Link):
                                  % (end, offloads, end))
             if out.strip():
                 raise RuntimeError('DelayLink: %s: %s' % (end, out.strip()))
-        self.log = open(os.path.join('/tmp', 'wanmig-delay-%s.log' % self.relay.name), 'w')
+        os.makedirs(LOGS, exist_ok=True)
+        self.log_path = os.path.join(LOGS, '%s.log' % self.relay.name)
+        self.log = open(self.log_path, 'w')
         self.proc = self.relay.popen([relay_binary(), 'dla', 'dlb', '%g' % self.delay,
                                       '%g' % self.delay_back],
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         debug('*** %s: delay %g/%g ms, %g Mbit/s, pid %d\n'
               % (self, self.delay, self.delay_back, self.bw, self.proc.pid))
+
+    def stats(self):
+        """The relay's counters per direction (SIGUSR1 makes it print them): relayed, dropped,
+        errors, late_mean_us / late_max_us (how much later than the configured delay frames
+        left), late_over_1ms, depth_max (frames held at once)."""
+        import re
+        import signal
+        import time
+        if self.proc is None or self.proc.poll() is not None:
+            return {}
+        self.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)
+        result = {}
+        with open(self.log_path) as f:
+            for line in f:
+                m = re.match(r'wanmig-delay (\S+): (.*)', line.strip())
+                if m and 'relayed' in m.group(2):
+                    words = m.group(2).split()
+                    result[m.group(1)] = {k: float(v) for k, v in zip(words[::2], words[1::2])}
+        return result
 
     def _cleanup(self):
         if self.proc and self.proc.poll() is None:
