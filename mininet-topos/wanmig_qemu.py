@@ -169,12 +169,14 @@ class Vm:
 
     def __init__(self, name, guest, workdir, host=None, bridge=None, ofport=None, tap=None,
                  nbd=None, image=None, mem_mb=128, mac='00:00:00:00:02:10', ip='10.2.0.10/24',
-                 gateway='10.2.0.254', onlink=None, writer_ms=20, incoming=None, extra_args=()):
+                 gateway='10.2.0.254', onlink=None, writer_ms=20, incoming=None, extra_args=(),
+                 accel=os.environ.get('WANMIG_QEMU_ACCEL', 'tcg,thread=single')):
         self.name, self.guest, self.workdir, self.host = name, guest, workdir, host
         self.bridge, self.ofport, self.tap = bridge, ofport, tap
         self.nbd, self.image = nbd, image
         self.mem_mb, self.mac, self.ip, self.gateway, self.onlink = mem_mb, mac, ip, gateway, onlink
         self.writer_ms, self.incoming, self.extra_args = writer_ms, incoming, list(extra_args)
+        self.accel = accel
         self.qmp_path = os.path.join(workdir, name + '.qmp')
         self.console = os.path.join(workdir, name + '.console.log')
         self.acks = os.path.join(workdir, name + '.acks.log')
@@ -197,7 +199,7 @@ class Vm:
         else:
             disk = {'driver': 'raw', 'node-name': 'disk0',
                     'file': {'driver': 'file', 'filename': self.image}}
-        cmd = ['qemu-system-x86_64', '-name', self.name, '-nodefaults', '-accel', 'tcg',
+        cmd = ['qemu-system-x86_64', '-name', self.name, '-nodefaults', '-accel', self.accel,
                '-machine', 'pc', '-m', str(self.mem_mb), '-smp', '1', '-display', 'none',
                '-vga', 'none', '-no-reboot', '-no-user-config',
                '-kernel', self.guest['kernel'], '-initrd', self.guest['initrd'],
@@ -308,7 +310,7 @@ class Vm:
 
 
 def migrate(src, dst, uri, max_bandwidth=None, downtime_limit_ms=None, on_pause=None,
-            timeout=600):
+            timeout=600, pause=True):
     """Live-migrates src to dst (dst started with incoming=...): events + pause-before-switchover,
     migrate, wait pre-switchover, on_pause() (the MMS's switchover would go here), migrate-continue,
     wait completed and the destination's RESUME. Returns QEMU's figures and our timestamps.
@@ -316,7 +318,7 @@ def migrate(src, dst, uri, max_bandwidth=None, downtime_limit_ms=None, on_pause=
     qmp = src.qmp
     qmp.execute('migrate-set-capabilities', capabilities=[
         {'capability': 'events', 'state': True},
-        {'capability': 'pause-before-switchover', 'state': True}])
+        {'capability': 'pause-before-switchover', 'state': bool(pause)}])
     params = {}
     if max_bandwidth:
         params['max-bandwidth'] = int(max_bandwidth)
@@ -328,15 +330,20 @@ def migrate(src, dst, uri, max_bandwidth=None, downtime_limit_ms=None, on_pause=
     t = {'start': time.monotonic(), 'startWall': time.time()}
     try:
         qmp.execute('migrate', uri=uri)
-        qmp.wait_event('MIGRATION', timeout, {'status': 'pre-switchover'}, since=first_src)
-        t['preSwitchover'] = time.monotonic()
-        before = qmp.execute('query-migrate')
-        if on_pause:
-            on_pause()
-        t['hookDone'] = time.monotonic()
-        qmp.execute('migrate-continue', state='pre-switchover')
-        qmp.wait_event('MIGRATION', 60, {'status': 'completed'}, since=first_src)
+        if pause:
+            qmp.wait_event('MIGRATION', timeout, {'status': 'pre-switchover'}, since=first_src)
+            t['preSwitchover'] = time.monotonic()
+            before = qmp.execute('query-migrate')
+            if on_pause:
+                on_pause()
+            t['hookDone'] = time.monotonic()
+            qmp.execute('migrate-continue', state='pre-switchover')
+        else:   # paper mode: no pause, the hypervisor just reports completion
+            before = {}
+        qmp.wait_event('MIGRATION', 60 if pause else timeout, {'status': 'completed'}, since=first_src)
         t['completed'] = time.monotonic()
+        t.setdefault('preSwitchover', t['completed'])
+        t.setdefault('hookDone', t['completed'])
         resume = dst.qmp.wait_event('RESUME', 30, since=first_dst)
         t['resumed'] = resume['mono']
         t['resumedWall'] = resume['wall']

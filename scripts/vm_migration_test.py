@@ -51,6 +51,11 @@ def flat_l2(net):
         host.cmd('ip route replace 10.0.0.0/8 dev %s' % host.defaultIntf())
 
 
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if values else None
+
+
 def wait_for(predicate, timeout, what, interval=0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -79,12 +84,18 @@ def main():
     parser.add_argument('--delay', type=float, default=10, help='one-way ms between the DCs')
     parser.add_argument('--mem-mb', type=int, default=128)
     parser.add_argument('--writer-ms', type=int, default=20)
+    parser.add_argument('--downtime-limit-ms', type=int, default=300, help="QEMU's downtime-limit")
+    parser.add_argument('--notsent-lowat', type=int, default=131072,
+                        help='net.ipv4.tcp_notsent_lowat in the hypervisor hosts (0: kernel default). '
+                             'QEMU counts a page as sent once it is in the socket; without a limit '
+                             'megabytes wait there and the real pause is far longer than QEMU reports')
     parser.add_argument('--out')
     args = parser.parse_args()
     out = os.path.abspath(args.out or os.path.join(ROOT, 'out', 'vm-migration-' + time.strftime('%Y%m%d-%H%M%S')))
     os.makedirs(out, exist_ok=True)
     setLogLevel('warning')
     report = {'bwMbit': args.bw, 'delayMs': args.delay, 'memMb': args.mem_mb, 'dir': out,
+              'downtimeLimitMs': args.downtime_limit_ms, 'notsentLowat': args.notsent_lowat,
               'disk': 'qemu-nbd in storA, opened by both QEMUs (replica export not writable yet)'}
     failures = []
     procs, vms = [], []
@@ -97,6 +108,9 @@ def main():
                                   fail_mode='standalone', remote=False)
         net.start()
         flat_l2(net)
+        if args.notsent_lowat:
+            for hv in ('hvA', 'hvB'):
+                net.get(hv).cmd('sysctl -qw net.ipv4.tcp_notsent_lowat=%d' % args.notsent_lowat)
         if check_relays(net):
             raise RuntimeError('delay relay not running')
         h1, storA, hvA, hvB = (net.get(n) for n in ('h1', 'storA', 'hvA', 'hvB'))
@@ -132,7 +146,8 @@ def main():
         procs.append(client)
         time.sleep(3)
         stats = wq.migrate(src, dst, 'tcp:%s:%d' % (hvB.IP(), MIGRATION_PORT),
-                           max_bandwidth=args.bw * 1e6 / 8, downtime_limit_ms=300, timeout=420)
+                           max_bandwidth=args.bw * 1e6 / 8,
+                           downtime_limit_ms=args.downtime_limit_ms, timeout=420)
         report['migration'] = stats
         src.stop()
         time.sleep(5)      # probes and writes at B
@@ -146,7 +161,7 @@ def main():
             'udpSent': udp['sent'], 'udpLost': udp['lost'], 'longestOutageMs': udp['longestOutageMs'],
             'outages': udp.get('outages'), 'udpAnsweredAfterMove': sum(1 for s in after if s[2] is not None),
             'udpAfterMove': len(after),
-            'rttAfterMoveMs': sorted(s[2] for s in after if s[2] is not None)[len(after) // 2] if after else None,
+            'rttAfterMoveMs': median([s[2] for s in after if s[2] is not None]),
             'tcpSurvived': tcp['survived'], 'tcpMaxEchoDelayMs': tcp.get('maxEchoDelayMs')}
         if not after or report['probes']['udpAnsweredAfterMove'] < 0.9 * len(after):
             failures.append('UDP echo not answered from B after the move')
