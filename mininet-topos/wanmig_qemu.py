@@ -440,9 +440,11 @@ def missing_acked_writes(image, acks):
 
 
 def guest_io_errors(*console_paths):
-    """Lines of the guest consoles that report I/O trouble."""
-    bad = re.compile(r'I/O error|blk_update_request|Buffer I/O|WERR|EXT4-fs error|virtio_blk.*error',
-                     re.I)
+    """Lines of the guest consoles that report I/O trouble, or a kernel panic/oops/warning
+    (after a migration these mean the guest's memory did not arrive intact)."""
+    bad = re.compile(r'I/O error|blk_update_request|Buffer I/O|WERR|EXT4-fs error|virtio_blk.*error|'
+                     r'Kernel panic|BUG:|Oops|double fault|general protection|stack-protector|'
+                     r'WARNING: CPU', re.I)
     lines = []
     for path in console_paths:
         try:
