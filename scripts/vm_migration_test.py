@@ -91,6 +91,8 @@ def main():
                         help='net.ipv4.tcp_notsent_lowat in the hypervisor hosts (0: kernel default). '
                              'QEMU counts a page as sent once it is in the socket; without a limit '
                              'megabytes wait there and the real pause is far longer than QEMU reports')
+    parser.add_argument('--no-pause', action='store_true',
+                        help='paper mode: no pause-before-switchover, QEMU just completes')
     parser.add_argument('--out')
     args = parser.parse_args()
     out = os.path.abspath(args.out or os.path.join(ROOT, 'out', 'vm-migration-' + time.strftime('%Y%m%d-%H%M%S')))
@@ -98,6 +100,7 @@ def main():
     setLogLevel('warning')
     report = {'bwMbit': args.bw, 'delayMs': args.delay, 'memMb': args.mem_mb, 'dir': out,
               'downtimeLimitMs': args.downtime_limit_ms, 'notsentLowat': args.notsent_lowat,
+              'pauseBeforeSwitchover': not args.no_pause,
               'disk': 'qemu-nbd in storA, opened by both QEMUs (replica export not writable yet)'}
     failures = []
     procs, vms = [], []
@@ -149,7 +152,8 @@ def main():
         time.sleep(3)
         stats = wq.migrate(src, dst, 'tcp:%s:%d' % (hvB.IP(), MIGRATION_PORT),
                            max_bandwidth=args.bw * 1e6 / 8,
-                           downtime_limit_ms=args.downtime_limit_ms, timeout=420)
+                           downtime_limit_ms=args.downtime_limit_ms, timeout=420,
+                           pause=not args.no_pause)
         report['migration'] = stats
         src.stop()
         time.sleep(5)      # probes and writes at B
