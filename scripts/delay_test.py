@@ -13,7 +13,7 @@ No controller: standalone (L2 learning) switches, with on-link routes so storA (
      holds the userspace OVS's latency on a busy machine: reported, not checked);
   2. iperf3 storA -> storB for --seconds: throughput >= 70 % of bw;
   3. ping RTT (median) during that load exceeds the idle RTT by at most the tbf's longest queue
-     (queue_ms + 1 ms of burst, in front of the relay) + 5 ms of slack for a busy 2-core machine.
+     (queue_ms + 1 ms of burst, in front of the relay) + --slack-ms (10) for a busy 2-core machine.
      A queue in the relay (or in TCLink's htb: 1000 frames) would add tens of ms.
   4. the relay itself (SCHED_FIFO threads) sends frames on time: mean lateness after the deadline
      below 0.5 ms, fewer than 3 % of frames more than 1 ms late.
@@ -106,6 +106,10 @@ def main():
                         help='Mbit/s; the userspace OVS of a busy 2-core machine carries ~40')
     parser.add_argument('--queue-ms', type=float, default=5)
     parser.add_argument('--seconds', type=int, default=8)
+    parser.add_argument('--slack-ms', type=float, default=10,
+                        help='RTT under load may exceed idle + the tbf queue by this much: the userspace '
+                             'OVS of a CPU-starved machine queues frames in its sockets (measured +7..+13 ms '
+                             'at load 12-24 on 2 cores, with the relay on time)')
     parser.add_argument('--out')
     parser.add_argument('--check-3dc', action='store_true',
                         help='also build wanmig3dc with delays and check its ports (no traffic)')
@@ -156,9 +160,9 @@ def main():
                             % (idle['min'], 2 * args.delay - 0.5, 2 * args.delay + 3))
         if loaded.get('received', 0) < loaded['sent'] * 0.9:
             failures.append('loaded ping lost %s' % loaded)
-        elif idle.get('received') and loaded['median'] > idle['median'] + result['maxQueueMs'] + 5:
-            failures.append('RTT under load (median) %.2f ms > idle %.2f + queue %.1f + 5'
-                            % (loaded['median'], idle['median'], result['maxQueueMs']))
+        elif idle.get('received') and loaded['median'] > idle['median'] + result['maxQueueMs'] + args.slack_ms:
+            failures.append('RTT under load (median) %.2f ms > idle %.2f + queue %.1f + %g'
+                            % (loaded['median'], idle['median'], result['maxQueueMs'], args.slack_ms))
         for direction, counters in result['relay'].items():
             if counters.get('late_mean_us', 0) > 500 or \
                     counters.get('late_over_1ms', 0) > 0.03 * max(1, counters.get('relayed', 0)):
