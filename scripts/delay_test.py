@@ -87,6 +87,7 @@ def flat_l2(net):
     """Standalone switches have no router: make every 10/8 address on-link on every host."""
     for host in net.hosts:
         host.cmd('ip route replace 10.0.0.0/8 dev %s' % host.defaultIntf())
+        host.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
 
 
 def ping_stats(host, ip, count, interval=0.2):
