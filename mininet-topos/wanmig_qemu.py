@@ -165,18 +165,25 @@ class Qmp:
 
 
 class Vm:
-    """One QEMU process (TCG) running the wanmig guest."""
+    """One QEMU process (TCG) running the wanmig guest.
+
+    kernel_args defaults to "pti=on": every switch between user and kernel space then writes
+    CR3, which flushes QEMU's TCG TLB. Without it, QEMU 7.2 under TCG lost guest writes in
+    multi-pass pre-copy (stale TLB entries after a dirty-bitmap sync, we think) and the guest
+    panicked at the destination; with it, a 740-pass migration left a healthy guest."""
 
     def __init__(self, name, guest, workdir, host=None, bridge=None, ofport=None, tap=None,
                  nbd=None, image=None, mem_mb=128, mac='00:00:00:00:02:10', ip='10.2.0.10/24',
                  gateway='10.2.0.254', onlink=None, writer_ms=20, incoming=None, extra_args=(),
-                 accel=os.environ.get('WANMIG_QEMU_ACCEL', 'tcg,thread=single')):
+                 accel=os.environ.get('WANMIG_QEMU_ACCEL', 'tcg,thread=single'),
+                 kernel_args=os.environ.get('WANMIG_GUEST_ARGS', 'pti=on')):
         self.name, self.guest, self.workdir, self.host = name, guest, workdir, host
         self.bridge, self.ofport, self.tap = bridge, ofport, tap
         self.nbd, self.image = nbd, image
         self.mem_mb, self.mac, self.ip, self.gateway, self.onlink = mem_mb, mac, ip, gateway, onlink
         self.writer_ms, self.incoming, self.extra_args = writer_ms, incoming, list(extra_args)
         self.accel = accel
+        self.kernel_args = kernel_args
         self.qmp_path = os.path.join(workdir, name + '.qmp')
         self.console = os.path.join(workdir, name + '.console.log')
         self.acks = os.path.join(workdir, name + '.acks.log')
@@ -192,6 +199,7 @@ class Vm:
             append.append('wanmig.gw=' + self.gateway)
         if self.onlink:
             append.append('wanmig.onlink=' + self.onlink)
+        append += self.kernel_args.split()
         if self.nbd:
             host, port, export = self.nbd
             disk = {'driver': 'nbd', 'node-name': 'disk0', 'export': export,
