@@ -63,11 +63,14 @@ def mininet_cleanup():
         subprocess.run(['ip', 'link', 'del', name], capture_output=True)
 
 
-def start_net(bw=None, fail_mode='secure', remote=True, storage=False):
-    """The 2-DC testbed, started; IPv6 off in the hosts so only probe traffic and ARP flow."""
+def start_net(bw=None, fail_mode='secure', remote=True, storage=False,
+              delay=wanmig_2dc.DEFAULT_DELAY_MS):
+    """The 2-DC testbed, started; IPv6 off in the hosts so only probe traffic and ARP flow.
+    delay: one-way ms between the DCs (a DelayLink on core1-core2; 0: none)."""
     from mininet.log import setLogLevel
     setLogLevel('error')
-    net = wanmig_2dc.make_net(bw=bw, storage=storage, fail_mode=fail_mode, remote=remote)
+    net = wanmig_2dc.make_net(bw=bw, storage=storage, fail_mode=fail_mode, remote=remote,
+                              delay=delay)
     net.start()
     for host in net.hosts:
         host.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
