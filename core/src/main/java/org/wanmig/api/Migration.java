@@ -76,9 +76,13 @@ public final class Migration {
         return timeline.get(timeline.size() - 1).state();
     }
 
-    /** When the current state was entered. */
+    /** When the current state was entered (notes within a state do not move it). */
     public long stateSince() {
-        return timeline.get(timeline.size() - 1).epochMillis();
+        int i = timeline.size() - 1;
+        while (i > 0 && timeline.get(i - 1).state() == timeline.get(i).state()) {
+            i--;
+        }
+        return timeline.get(i).epochMillis();
     }
 
     /** Why the migration failed or was rolled back; null otherwise. */
@@ -94,6 +98,13 @@ public final class Migration {
     public Migration transition(MigrationState next, long now, String detail) {
         List<MigrationEvent> events = new ArrayList<>(timeline);
         events.add(new MigrationEvent(next, now, detail));
+        return new Migration(id, server, source, destination, destinationPort, labels, events, error);
+    }
+
+    /** This record with a timeline note in its current state, e.g. a hypervisor's pre-copy pass. */
+    public Migration note(long now, String detail) {
+        List<MigrationEvent> events = new ArrayList<>(timeline);
+        events.add(new MigrationEvent(state(), now, detail));
         return new Migration(id, server, source, destination, destinationPort, labels, events, error);
     }
 
