@@ -7,16 +7,25 @@ Matches mininet-topos/wanmig-2dc.json port for port (see README.md):
    site1                 WAN core                      DC B
  h1 --1[cs1]2 ----1[core1]3 ---------1[core2]2 ----1[peB]2 .. vs1 after migration
                       2                                3 -- storB (storage=True)
-                      |
+                      |                                4 -- hvB (vm=True)
                       1
-      DC A         [peA]2 -- vs1
+      DC A         [peA]2 -- vs1 (vm=True: the VM's tap)
                       3 -- storA (storage=True)
+                      4 -- hvA (vm=True)
+
+The core1-core2 link carries the delay between the DCs (`delay=`, one-way ms, default 10; a
+DelayLink, see wanmig_delay.py); WAN links are rate limited with `bw=` (Mbit/s). delay=0 gives
+the plain veth / htb links of before.
 
 Run it with:
     mn --custom wanmig_2dc.py --topo wanmig2dc --controller remote
-    mn --custom wanmig_2dc.py --topo wanmig2dc,bw=100,storage=True --controller remote
-or from Python: net = wanmig_2dc.make_net(bw=100).
+    mn --custom wanmig_2dc.py --topo wanmig2dc,bw=100,delay=25,storage=True --controller remote
+or from Python: net = wanmig_2dc.make_net(bw=100, delay=10).
 """
+
+import inspect
+import os
+import sys
 
 from functools import partial
 
@@ -26,7 +35,17 @@ from mininet.node import Host, OVSSwitch, RemoteController
 from mininet.topo import Topo
 from mininet.log import warn
 
+# `mn --custom` execs this file without its folder on sys.path: find the folder from the code itself
+sys.path.insert(0, os.path.dirname(os.path.abspath(inspect.getsourcefile(lambda: 0))))
+from wanmig_delay import wan_link  # noqa: E402
+
 GATEWAY_MAC = '00:00:5e:00:01:01'   # answered by the controller for every gateway IP
+DEFAULT_DELAY_MS = 10               # one-way delay between the data centers
+# Hypervisor hosts (vm=True): (host, ip/prefix, mac, gateway, pe, port)
+HYPERVISOR_HOSTS = [
+    ('hvA', '10.4.1.10/24', '00:00:00:00:04:01', '10.4.1.254', 'peA', 4),
+    ('hvB', '10.4.2.10/24', '00:00:00:00:04:02', '10.4.2.254', 'peB', 4),
+]
 
 
 class WanmigHost(Host):
@@ -57,9 +76,12 @@ def server_link_names(server):
 class WanMig2DC(Topo):
     """Client site 1 (cs1, h1), WAN core (core1, core2), DC A (peA, vs1), DC B (peB)."""
 
-    def build(self, bw=None, storage=False, fail_mode='secure'):
-        # Only the WAN links are shaped (htb); access links run at veth speed.
-        wan = dict(cls=TCLink, bw=bw) if bw else dict(cls=Link)
+    def build(self, bw=None, storage=False, fail_mode='secure', delay=DEFAULT_DELAY_MS, vm=False,
+              queue_ms=5):
+        # Only the WAN links are shaped; access links run at veth speed. The delay between the
+        # DCs sits on core1-core2 (a DelayLink: same ports, a delay relay inside).
+        wan = wan_link(bw=bw, queue_ms=float(queue_ms))
+        inter_dc = wan_link(bw=bw, delay=float(delay or 0), queue_ms=float(queue_ms))
         sw = partial(switch_opts, fail_mode=fail_mode)
 
         cs1 = self.addSwitch('cs1', **sw('0000000000000001'))
@@ -70,15 +92,20 @@ class WanMig2DC(Topo):
 
         h1 = self.addHost('h1', cls=WanmigHost, ip='10.0.1.1/24', mac='00:00:00:00:01:01',
                           defaultRoute='via 10.0.1.254')
-        vs1 = self.addHost('vs1', cls=WanmigHost, ip='10.2.0.10/24', mac='00:00:00:00:02:10',
-                           defaultRoute='via 10.2.0.254')
-
         self.addLink(h1, cs1, port2=1)
         self.addLink(cs1, core1, port1=2, port2=1, **wan)
         self.addLink(core1, peA, port1=2, port2=1, **wan)
-        self.addLink(core1, core2, port1=3, port2=1, **wan)
+        self.addLink(core1, core2, port1=3, port2=1, **inter_dc)
         self.addLink(core2, peB, port1=2, port2=1, **wan)
-        self.addLink(vs1, peA, port2=2, **server_link_names('vs1'))
+        if not vm:
+            # vm=True: vs1 is a QEMU guest whose tap wanmig_qemu attaches to peA port 2 at run time
+            vs1 = self.addHost('vs1', cls=WanmigHost, ip='10.2.0.10/24', mac='00:00:00:00:02:10',
+                               defaultRoute='via 10.2.0.254')
+            self.addLink(vs1, peA, port2=2, **server_link_names('vs1'))
+        else:
+            for host, ip, mac, gateway, pe, port in HYPERVISOR_HOSTS:
+                self.addHost(host, cls=WanmigHost, ip=ip, mac=mac, defaultRoute='via ' + gateway)
+                self.addLink(host, pe, port2=port)
 
         if storage:
             # Replication endpoints, one per DC; the controller config does not route them yet.
@@ -91,11 +118,14 @@ class WanMig2DC(Topo):
 
 
 def make_net(bw=None, storage=False, fail_mode='secure', remote=True,
-             controller_ip='127.0.0.1', controller_port=6653):
+             controller_ip='127.0.0.1', controller_port=6653, delay=DEFAULT_DELAY_MS, vm=False,
+             queue_ms=5):
     """A Mininet net (not started). remote=False: no controller at all, e.g. for
-    fail_mode='standalone' (L2 learning) or for hand-installed rules."""
+    fail_mode='standalone' (L2 learning) or for hand-installed rules. delay: one-way ms
+    between the DCs (0: none); vm=True: hypervisor hosts hvA/hvB instead of the vs1 host."""
     controller = partial(RemoteController, ip=controller_ip, port=controller_port) if remote else None
-    return Mininet(topo=WanMig2DC(bw=bw, storage=storage, fail_mode=fail_mode),
+    return Mininet(topo=WanMig2DC(bw=bw, storage=storage, fail_mode=fail_mode, delay=delay, vm=vm,
+                                  queue_ms=queue_ms),
                    controller=controller, link=Link, autoSetMacs=False)
 
 

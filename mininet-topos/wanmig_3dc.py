@@ -5,6 +5,7 @@ wanmig3dc: two client sites and three data centers on a triangular WAN core.
 Matches mininet-topos/wanmig-3dc.json port for port (see README.md):
 
               h1                                       h2
+  core1-core2, core2-core3, core1-core3 carry `delay=` (one-way ms, default 10)
               |1                                       |1
             [cs1]                                    [cs2]
               |2                                       |2
@@ -32,7 +33,8 @@ from mininet.topo import Topo
 
 # `mn --custom` execs this file without its folder on sys.path: find the folder from the code itself
 sys.path.insert(0, os.path.dirname(os.path.abspath(inspect.getsourcefile(lambda: 0))))
-from wanmig_2dc import WanmigHost, server_link_names, switch_opts  # noqa: E402
+from wanmig_2dc import DEFAULT_DELAY_MS, WanmigHost, server_link_names, switch_opts  # noqa: E402
+from wanmig_delay import wan_link  # noqa: E402
 
 DPIDS = {  # name: dpid
     'cs1': '0000000000000001', 'core1': '0000000000000002', 'core2': '0000000000000003',
@@ -62,12 +64,15 @@ SERVER_HOSTS = [  # (host, ip/prefix, mac, gateway, pe, port); all start in DC A
 class WanMig3DC(Topo):
     """Client sites 1 and 2, WAN core1..3, DCs A, B, C; vs1 and vs2 start in A."""
 
-    def build(self, bw=None, fail_mode='secure'):
-        # Only the WAN links are shaped (htb); access links run at veth speed.
-        wan = dict(cls=TCLink, bw=bw) if bw else dict(cls=Link)
+    def build(self, bw=None, fail_mode='secure', delay=DEFAULT_DELAY_MS, queue_ms=5):
+        # Only the WAN links are shaped; access links run at veth speed. The core-to-core links
+        # (the triangle) carry the delay between DCs: every pair of DCs is `delay` ms apart.
         for name, dpid in DPIDS.items():
             self.addSwitch(name, **switch_opts(dpid, fail_mode))
         for one, port1, two, port2 in WAN_LINKS:
+            core_to_core = one.startswith('core') and two.startswith('core')
+            wan = wan_link(bw=bw, delay=float(delay or 0) if core_to_core else 0,
+                           queue_ms=float(queue_ms))
             self.addLink(one, two, port1=port1, port2=port2, **wan)
         for host, ip, mac, gateway, switch, port in CLIENT_HOSTS:
             self.addHost(host, cls=WanmigHost, ip=ip, mac=mac, defaultRoute='via ' + gateway)
@@ -77,9 +82,10 @@ class WanMig3DC(Topo):
             self.addLink(host, pe, port2=port, **server_link_names(host))
 
 
-def make_net(bw=None, controller_ip='127.0.0.1', controller_port=6653):
-    """A Mininet net (not started) with the topology and the remote controller."""
-    return Mininet(topo=WanMig3DC(bw=bw), link=Link, autoSetMacs=False,
+def make_net(bw=None, controller_ip='127.0.0.1', controller_port=6653, delay=DEFAULT_DELAY_MS):
+    """A Mininet net (not started) with the topology and the remote controller; delay: one-way
+    ms between every two DCs (0: none)."""
+    return Mininet(topo=WanMig3DC(bw=bw, delay=delay), link=Link, autoSetMacs=False,
                    controller=partial(RemoteController, ip=controller_ip, port=controller_port))
 
 

@@ -1,0 +1,209 @@
+/*
+ * guestd: the services of the wanmig test guest, one static binary (gcc -static).
+ *
+ *   guestd echo [UDP_PORT [TCP_PORT]]        UDP echo (every datagram back as is) and TCP echo
+ *                                            (every byte back), defaults 7000 and 7001, the ports
+ *                                            of mininet-topos/wanmig_probe.py's client.
+ *   guestd writer DEV LOG [INTERVAL_MS]      writes sequence-numbered 4 KiB blocks to DEV with
+ *                                            O_DIRECT and fdatasync (a FLUSH on virtio-blk) and,
+ *                                            only after the flush returned, logs "ACK run seq slot"
+ *                                            to LOG (the second serial port), so every
+ *                                            acknowledged write can be checked in the image later.
+ *                                            A failed write or flush is logged as "WERR ..." on
+ *                                            LOG and on the console, and retried with the same seq.
+ *
+ * Block layout (little endian): "WANMIGB1", u64 run, u64 seq, u64 slot, then bytes
+ * (seq * 131 + i) & 0xff up to byte 4088, then u64 FNV-1a of bytes 0..4087.
+ * Block 0 is never written; seq s goes to slot 1 + s % (blocks - 1).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BLOCK 4096
+
+static void *udp_echo(void *arg)
+{
+    int port = (int)(intptr_t)arg;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        perror("guestd: udp bind");
+        exit(1);
+    }
+    char buf[65536];
+    for (;;) {
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len);
+        if (n >= 0)
+            sendto(s, buf, n, 0, (struct sockaddr *)&peer, len);
+    }
+    return NULL;
+}
+
+static void *tcp_conn(void *arg)
+{
+    int c = (int)(intptr_t)arg;
+    int one = 1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(c, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(c, buf + off, n - off);
+            if (w <= 0)
+                goto out;
+            off += w;
+        }
+    }
+out:
+    close(c);
+    return NULL;
+}
+
+static void tcp_echo(int port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 64) < 0) {
+        perror("guestd: tcp listen");
+        exit(1);
+    }
+    for (;;) {
+        int c = accept(s, NULL, NULL);
+        if (c < 0)
+            continue;
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&at, 128 * 1024);
+        if (pthread_create(&t, &at, tcp_conn, (void *)(intptr_t)c) != 0)
+            close(c);
+    }
+}
+
+static uint64_t fnv(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void say(int fd, const char *line)
+{
+    size_t n = strlen(line);
+    while (n > 0) {
+        ssize_t w = write(fd, line, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        line += w;
+        n -= w;
+    }
+}
+
+static int writer(const char *dev, const char *logpath, int interval_ms)
+{
+    int fd = open(dev, O_RDWR | O_DIRECT);
+    int log = open(logpath, O_WRONLY | O_NOCTTY);
+    int con = open("/dev/console", O_WRONLY | O_NOCTTY);
+    if (fd < 0 || log < 0) {
+        perror("guestd writer: open");
+        return 1;
+    }
+    uint64_t size = 0;
+    if (ioctl(fd, BLKGETSIZE64, &size) < 0 || size < 2 * BLOCK) {
+        perror("guestd writer: disk size");
+        return 1;
+    }
+    uint64_t slots = size / BLOCK - 1, run = 0;
+    int r = open("/dev/urandom", O_RDONLY);
+    if (r < 0 || read(r, &run, sizeof run) != sizeof run)
+        run = (uint64_t)time(NULL);
+    close(r);
+    run &= 0xffffffffffffULL;
+    unsigned char *b;
+    if (posix_memalign((void **)&b, BLOCK, BLOCK) != 0)
+        return 1;
+    char line[160];
+    snprintf(line, sizeof line, "START %llu %llu\n", (unsigned long long)run, (unsigned long long)slots);
+    say(log, line);
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    for (uint64_t seq = 0;;) {
+        uint64_t slot = 1 + seq % slots;
+        memcpy(b, "WANMIGB1", 8);
+        memcpy(b + 8, &run, 8);
+        memcpy(b + 16, &seq, 8);
+        memcpy(b + 24, &slot, 8);
+        for (int i = 32; i < BLOCK - 8; i++)
+            b[i] = (unsigned char)((seq * 131 + i) & 0xff);
+        uint64_t h = fnv(b, BLOCK - 8);
+        memcpy(b + BLOCK - 8, &h, 8);
+        ssize_t w = pwrite(fd, b, BLOCK, (off_t)(slot * BLOCK));
+        int err = w == BLOCK ? 0 : (w < 0 ? errno : EIO);
+        if (!err && fdatasync(fd) < 0)
+            err = errno;
+        if (err) {
+            snprintf(line, sizeof line, "WERR %llu %llu %llu %s\n", (unsigned long long)run,
+                     (unsigned long long)seq, (unsigned long long)slot, strerror(err));
+            say(log, line);
+            if (con >= 0)
+                say(con, line);
+            usleep(100 * 1000);
+            continue;   /* same seq again */
+        }
+        snprintf(line, sizeof line, "ACK %llu %llu %llu\n", (unsigned long long)run,
+                 (unsigned long long)seq, (unsigned long long)slot);
+        say(log, line);
+        seq++;
+        next.tv_nsec += (long)interval_ms * 1000000L;
+        while (next.tv_nsec >= 1000000000L) {
+            next.tv_nsec -= 1000000000L;
+            next.tv_sec++;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > next.tv_sec + 1)   /* far behind (paused VM): do not burst */
+            next = now;
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc >= 2 && !strcmp(argv[1], "echo")) {
+        int udp = argc > 2 ? atoi(argv[2]) : 7000, tcp = argc > 3 ? atoi(argv[3]) : 7001;
+        pthread_t t;
+        pthread_create(&t, NULL, udp_echo, (void *)(intptr_t)udp);
+        tcp_echo(tcp);
+        return 0;
+    }
+    if (argc >= 4 && !strcmp(argv[1], "writer"))
+        return writer(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 20);
+    fprintf(stderr, "usage: guestd echo [UDP [TCP]] | guestd writer DEV LOG [INTERVAL_MS]\n");
+    return 2;
+}

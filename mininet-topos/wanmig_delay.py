@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""
+WAN links with a one-way delay for the Mininet testbed, without netem (these kernels have none).
+
+    DelayLink(node1, node2, port1=, port2=, delay=10, bw=100, queue_ms=5)
+
+A DelayLink looks like an ordinary Mininet link to both switches: node1 gets interface
+`intfName1` as OpenFlow port `port1`, node2 gets `intfName2` as `port2`, exactly as with
+Link/TCLink, so the switches' ports (and the controller's config) do not change. Inside, the
+link is two veth pairs and a network namespace of its own between them:
+
+    node1 [intf1] ==veth== [dla] relay namespace [dlb] ==veth== [intf2] node2
+      tbf rate bw             wanmig-delay dla dlb DELAY           tbf rate bw
+      (egress into the relay)    (AF_PACKET, constant delay)     (egress into the relay)
+
+- `wanmig-delay` (wanmig_delay.c, built on first use with gcc into /var/cache/wanmig-net/)
+  holds every frame DELAY ms, in both directions.
+- The rate limit (`bw`, Mbit/s) is a tbf on the switch-side ends, so frames queue in the qdisc
+  *before* the delay line and the delay stays constant under load. The tbf queue holds at most
+  `queue_ms` of traffic at `bw` (default 5 ms): RTT under full load is at most
+  2 x delay + queue_ms (plus forwarding time). With `delay` and no `bw`, bw=1000.
+- delay=0 (or None) makes no relay: the caller should then use Link/TCLink (see wan_link()).
+
+The relay dies with the Mininet process (PR_SET_PDEATHSIG) and when its interfaces go away;
+link.stop() (net.stop()) stops it, deletes the veths and the namespace.
+"""
+
+import hashlib
+import os
+import subprocess
+
+from mininet.link import Intf, Link, TCIntf, TCLink
+from mininet.log import debug, warn
+from mininet.node import Node
+from mininet.util import quietRun
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.join(HERE, 'wanmig_delay.c')
+CACHE = os.environ.get('WANMIG_NET_CACHE', '/var/cache/wanmig-net')
+LOGS = os.environ.get('WANMIG_NET_LOGS', '/var/log/wanmig-net')   # not /tmp: `mn -c` deletes /tmp/*.log
+DEFAULT_BW = 1000      # Mbit/s when a delay is asked for without a rate
+DEFAULT_QUEUE_MS = 5
+
+
+def relay_binary():
+    """Path of the compiled relay, built from wanmig_delay.c if this source was not built yet."""
+    with open(SOURCE, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    path = os.path.join(CACHE, 'wanmig-delay-' + digest)
+    if not os.path.exists(path):
+        os.makedirs(CACHE, exist_ok=True)
+        tmp = '%s.%d' % (path, os.getpid())
+        subprocess.run(['gcc', '-O2', '-pthread', '-Wall', '-o', tmp, SOURCE], check=True)
+        os.rename(tmp, path)
+    return path
+
+
+def max_queue_ms(bw, queue_ms=DEFAULT_QUEUE_MS):
+    """The longest the tbf of shape() can queue a frame, in ms."""
+    rate = float(bw) * 1e6 / 8
+    burst = max(2 * 1514, int(rate * 0.001))
+    return (max(4 * 1514, int(rate * queue_ms / 1000.0)) + burst) / rate * 1000
+
+
+def shape(run, intf, bw, queue_ms):
+    """tbf on intf's egress: rate bw Mbit/s, at most queue_ms of queue."""
+    rate = float(bw) * 1e6 / 8                      # bytes/s
+    burst = max(2 * 1514, int(rate * 0.001))        # 1 ms of tokens
+    limit = max(4 * 1514, int(rate * queue_ms / 1000.0)) + burst
+    out = run('tc qdisc replace dev %s root tbf rate %sbit burst %d limit %d'
+              % (intf, int(float(bw) * 1e6), burst, limit))
+    if out.strip():
+        raise RuntimeError('tbf on %s: %s' % (intf, out.strip()))
+
+
+class ShapedIntf(TCIntf):
+    """The switch-side end of a DelayLink: a tbf instead of TCIntf's htb/netem. A TCIntf so
+    that OVSSwitch.batchStartup / attach re-apply it after OVS cleared the port's qdisc."""
+
+    def config(self, wan_bw=None, wan_queue_ms=DEFAULT_QUEUE_MS, **params):
+        result = Intf.config(self, **params)
+        self.cmd('ethtool -K %s rx off tx off sg off tso off gso off gro off >/dev/null 2>&1'
+                 % self.name)
+        if wan_bw:
+            shape(self.cmd, self.name, wan_bw, wan_queue_ms)
+        return result
+
+
+class DelayLink(Link):
+    """A switch-to-switch link with a one-way delay (ms) and an optional rate (Mbit/s)."""
+
+    count = 0
+
+    def __init__(self, node1, node2, delay=10, bw=None, queue_ms=DEFAULT_QUEUE_MS,
+                 delay_back=None, **params):
+        self.delay = float(delay)
+        self.delay_back = float(delay_back if delay_back is not None else delay)
+        self.bw = float(bw) if bw else DEFAULT_BW
+        self.queue_ms = float(queue_ms)
+        for unsupported in ('loss', 'jitter', 'max_queue_size', 'use_htb'):
+            params.pop(unsupported, None)
+        DelayLink.count += 1
+        # The relay's namespace, a Node that is not part of the net (net.hosts stays as it was).
+        self.relay = Node('dl%d-%s-%s' % (DelayLink.count, node1.name, node2.name)[:60],
+                          inNamespace=True)
+        self.proc = None
+        try:
+            self.relay.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 '
+                           'net.ipv6.conf.default.disable_ipv6=1')
+            params.update(cls1=ShapedIntf, cls2=ShapedIntf, wan_bw=self.bw,
+                          wan_queue_ms=self.queue_ms)
+            super().__init__(node1, node2, **params)
+            self._configure()
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def makeIntfPair(self, intfname1, intfname2, addr1=None, addr2=None, node1=None,
+                     node2=None, deleteIntfs=True):
+        """Two veth pairs instead of one: intfname1 <-> a and intfname2 <-> b, a and b in the
+        relay's namespace. (Link.__init__ calls this; the interface objects follow as usual.)"""
+        for intf, node, peer in ((intfname1, node1, 'dla'), (intfname2, node2, 'dlb')):
+            run = node.cmd if node else quietRun
+            if deleteIntfs:
+                run('ip link del ' + intf)
+            out = run('ip link add name %s type veth peer name %s netns %d'
+                      % (intf, peer, self.relay.pid))
+            if out.strip():
+                raise RuntimeError('DelayLink: cannot create %s: %s' % (intf, out.strip()))
+
+    def _configure(self):
+        offloads = 'rx off tx off sg off tso off gso off gro off'
+        for end in ('dla', 'dlb'):
+            out = self.relay.cmd('ethtool -K %s %s >/dev/null 2>&1; ip link set dev %s up'
+                                 % (end, offloads, end))
+            if out.strip():
+                raise RuntimeError('DelayLink: %s: %s' % (end, out.strip()))
+        os.makedirs(LOGS, exist_ok=True)
+        self.log_path = os.path.join(LOGS, '%s.log' % self.relay.name)
+        self.log = open(self.log_path, 'w')
+        self.proc = self.relay.popen([relay_binary(), 'dla', 'dlb', '%g' % self.delay,
+                                      '%g' % self.delay_back],
+                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        debug('*** %s: delay %g/%g ms, %g Mbit/s, pid %d\n'
+              % (self, self.delay, self.delay_back, self.bw, self.proc.pid))
+
+    def stats(self):
+        """The relay's counters per direction (SIGUSR1 makes it print them): relayed, dropped,
+        errors, late_mean_us / late_max_us (how much later than the configured delay frames
+        left), late_over_1ms, depth_max (frames held at once)."""
+        import re
+        import signal
+        import time
+        if self.proc is None or self.proc.poll() is not None:
+            return {}
+        self.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)
+        result = {}
+        with open(self.log_path) as f:
+            for line in f:
+                m = re.match(r'wanmig-delay (\S+): (.*)', line.strip())
+                if m and 'relayed' in m.group(2):
+                    words = m.group(2).split()
+                    result[m.group(1)] = {k: float(v) for k, v in zip(words[::2], words[1::2])}
+        return result
+
+    def _cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self.relay is not None and self.relay.shell:
+            self.relay.terminate()
+        self.relay = None
+
+    def delete(self):
+        self._cleanup()
+        if getattr(self, 'intf1', None) is not None:
+            super().delete()
+
+    def status(self):
+        alive = self.proc is not None and self.proc.poll() is None
+        return '%s delay=%gms bw=%gMbit relay=%s' % (super().status(), self.delay, self.bw,
+                                                     'up' if alive else 'DOWN')
+
+
+class ShapedLink(Link):
+    """A plain veth link whose two ends have the DelayLink's tbf (rate bw, at most queue_ms of
+    queue). TCLink's htb queues up to txqueuelen (1000) frames: 120 ms at 100 Mbit/s, which
+    would add far more than the WAN delay under load."""
+
+    def __init__(self, node1, node2, bw=None, queue_ms=DEFAULT_QUEUE_MS, **params):
+        for unsupported in ('delay', 'loss', 'jitter', 'max_queue_size', 'use_htb'):
+            params.pop(unsupported, None)
+        params.update(cls1=ShapedIntf, cls2=ShapedIntf, wan_bw=bw, wan_queue_ms=queue_ms)
+        super().__init__(node1, node2, **params)
+
+
+def wan_link(bw=None, delay=None, queue_ms=DEFAULT_QUEUE_MS):
+    """addLink() options for a WAN link: DelayLink when there is a delay, else ShapedLink (tbf)
+    when there is a rate, else a plain veth Link."""
+    if delay:
+        return dict(cls=DelayLink, delay=delay, bw=bw, queue_ms=queue_ms)
+    if bw:
+        return dict(cls=ShapedLink, bw=bw, queue_ms=queue_ms)
+    return dict(cls=Link)
+
+
+def check_relays(net):
+    """Names of DelayLinks whose relay process is not running (empty when all are fine)."""
+    dead = []
+    for link in net.links:
+        if isinstance(link, DelayLink) and (link.proc is None or link.proc.poll() is not None):
+            dead.append(str(link))
+    if dead:
+        warn('*** relays not running: %s\n' % ', '.join(dead))
+    return dead

@@ -1,0 +1,447 @@
+#!/usr/bin/python3
+"""
+QEMU guests for the wanmig testbed: start/stop a VM with a QMP socket, its NIC a tap on an Open
+vSwitch bridge, its disk on an NBD server; QMP helpers for a live migration with
+pause-before-switchover; the checks of the guest's acknowledged writes.
+
+    guest = build_guest()                     # guest/build: {'kernel': ..., 'initrd': ...}
+    vm = Vm('vs1-A', guest, workdir, host=net.get('hvA'), bridge='peA', ofport=2,
+            tap='vs1-tapA', nbd=('10.3.1.10', 10809, 'vs1')).start()
+    vm.wait_ready(60)
+    dst = Vm('vs1-B', ..., host=net.get('hvB'), bridge='peB', ofport=2, tap='vs1-tapB',
+             incoming='tcp:0.0.0.0:4444').start()
+    stats = migrate(vm, dst, 'tcp:10.4.2.10:4444', max_bandwidth=..., on_pause=hook)
+
+Who runs what (one machine, as root):
+- The tap is created by *this* Python process in the root namespace (where the userspace OVS
+  reads its ports through AF_PACKET) with /dev/net/tun, without IFF_VNET_HDR (vnet_hdr off),
+  offloads off, and attached to the PE bridge with ofport_request (the PE's server port). The
+  tap's file descriptor is handed to QEMU (-netdev tap,fd=N). The tap disappears when QEMU exits.
+- QEMU runs inside the hypervisor host's namespace (hvA, hvB: Mininet hosts on the PEs), so its
+  NBD connection and its migration stream are that host's TCP connections and cross the
+  emulated WAN (rate limit, delay). Without a host it runs in the root namespace.
+- The QMP socket, serial logs and pid file are files in `workdir`, reachable from every
+  namespace.
+"""
+
+import json
+import os
+import queue
+import re
+import socket
+import struct
+import subprocess
+import threading
+import time
+import fcntl
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GUEST_BUILD = os.path.join(HERE, '..', 'guest', 'build')
+
+TUNSETIFF = 0x400454ca
+IFF_TAP = 0x0002
+IFF_NO_PI = 0x1000
+
+# Identical on both sides of a migration. The tap has no vnet header, so virtio-net offers no
+# checksum/segmentation offload to the guest anyway; saying so keeps the device model explicit.
+NIC_OFFLOADS_OFF = ('csum=off,gso=off,guest_csum=off,guest_tso4=off,guest_tso6=off,guest_ecn=off,'
+                    'guest_ufo=off,host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off')
+
+
+def log(*words):
+    print('[qemu %s]' % time.strftime('%H:%M:%S'), *words, flush=True)
+
+
+def build_guest(timeout=900):
+    """Runs guest/build (cached) and returns {'kernel': path, 'initrd': path, 'seconds': s}."""
+    start = time.monotonic()
+    out = subprocess.run([GUEST_BUILD], check=True, capture_output=True, text=True,
+                         timeout=timeout).stdout
+    paths = dict(line.split('=', 1) for line in out.split() if '=' in line)
+    return {'kernel': paths['kernel'], 'initrd': paths['initrd'],
+            'seconds': round(time.monotonic() - start, 2)}
+
+
+def vsctl(*args):
+    return subprocess.run(('ovs-vsctl', '--timeout=10') + args, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def make_tap(name):
+    """A tap in this process's namespace (no packet info, no vnet header); returns its fd."""
+    fd = os.open('/dev/net/tun', os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack('16sH', name.encode(), IFF_TAP | IFF_NO_PI))
+        subprocess.run(['ip', 'link', 'set', 'dev', name, 'up'], check=True)
+        subprocess.run(['ethtool', '-K', name, 'rx', 'off', 'tx', 'off', 'sg', 'off', 'tso', 'off',
+                        'gso', 'off', 'gro', 'off'], capture_output=True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class QmpError(Exception):
+    pass
+
+
+class Qmp:
+    """A QMP client on a unix socket; events are timestamped (monotonic and wall) and kept."""
+
+    def __init__(self, path, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.file = self.sock.makefile('rb')
+        self.replies = queue.Queue()
+        self.events = []
+        self.event_cond = threading.Condition()
+        self.lock = threading.Lock()
+        greeting = json.loads(self.file.readline())
+        if 'QMP' not in greeting:
+            raise QmpError('no QMP greeting: %r' % greeting)
+        threading.Thread(target=self._reader, daemon=True).start()
+        self.execute('qmp_capabilities')
+
+    def _reader(self):
+        try:
+            for line in self.file:
+                msg = json.loads(line)
+                if 'event' in msg:
+                    msg['mono'] = time.monotonic()
+                    msg['wall'] = time.time()
+                    with self.event_cond:
+                        self.events.append(msg)
+                        self.event_cond.notify_all()
+                else:
+                    self.replies.put(msg)
+        except (OSError, ValueError):
+            pass
+        self.replies.put({'error': {'class': 'Disconnected', 'desc': 'QMP connection closed'}})
+        with self.event_cond:
+            self.event_cond.notify_all()
+
+    def execute(self, command, timeout=30, **arguments):
+        with self.lock:
+            msg = {'execute': command}
+            if arguments:
+                msg['arguments'] = arguments
+            self.sock.sendall(json.dumps(msg).encode() + b'\n')
+            try:
+                reply = self.replies.get(timeout=timeout)
+            except queue.Empty:
+                raise QmpError('%s: no reply in %s s' % (command, timeout))
+        if 'error' in reply:
+            raise QmpError('%s: %s' % (command, reply['error'].get('desc', reply['error'])))
+        return reply.get('return')
+
+    def wait_event(self, name, timeout, match=None, since=0):
+        """The first event `name` (with data matching `match`, a dict) at index >= since."""
+        deadline = time.monotonic() + timeout
+        with self.event_cond:
+            while True:
+                for event in self.events[since:]:
+                    if event['event'] == name and all(
+                            event.get('data', {}).get(k) == v for k, v in (match or {}).items()):
+                        return event
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise QmpError('no %s %s within %s s' % (name, match or '', timeout))
+                self.event_cond.wait(min(left, 0.5))
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Vm:
+    """One QEMU process (TCG) running the wanmig guest."""
+
+    def __init__(self, name, guest, workdir, host=None, bridge=None, ofport=None, tap=None,
+                 nbd=None, image=None, mem_mb=128, mac='00:00:00:00:02:10', ip='10.2.0.10/24',
+                 gateway='10.2.0.254', onlink=None, writer_ms=20, incoming=None, extra_args=()):
+        self.name, self.guest, self.workdir, self.host = name, guest, workdir, host
+        self.bridge, self.ofport, self.tap = bridge, ofport, tap
+        self.nbd, self.image = nbd, image
+        self.mem_mb, self.mac, self.ip, self.gateway, self.onlink = mem_mb, mac, ip, gateway, onlink
+        self.writer_ms, self.incoming, self.extra_args = writer_ms, incoming, list(extra_args)
+        self.qmp_path = os.path.join(workdir, name + '.qmp')
+        self.console = os.path.join(workdir, name + '.console.log')
+        self.acks = os.path.join(workdir, name + '.acks.log')
+        self.stderr_path = os.path.join(workdir, name + '.qemu.log')
+        self.proc = None
+        self.qmp = None
+        self.started = None
+
+    def command(self, tap_fd=None):
+        append = ['console=ttyS0', 'panic=-1', 'loglevel=4', 'wanmig.ip=' + self.ip,
+                  'wanmig.writer=%d' % self.writer_ms]
+        if self.gateway:
+            append.append('wanmig.gw=' + self.gateway)
+        if self.onlink:
+            append.append('wanmig.onlink=' + self.onlink)
+        if self.nbd:
+            host, port, export = self.nbd
+            disk = {'driver': 'nbd', 'node-name': 'disk0', 'export': export,
+                    'server': {'type': 'inet', 'host': host, 'port': str(port)}}
+        else:
+            disk = {'driver': 'raw', 'node-name': 'disk0',
+                    'file': {'driver': 'file', 'filename': self.image}}
+        cmd = ['qemu-system-x86_64', '-name', self.name, '-nodefaults', '-accel', 'tcg',
+               '-machine', 'pc', '-m', str(self.mem_mb), '-smp', '1', '-display', 'none',
+               '-vga', 'none', '-no-reboot', '-no-user-config',
+               '-kernel', self.guest['kernel'], '-initrd', self.guest['initrd'],
+               '-append', ' '.join(append),
+               '-chardev', 'file,id=con,path=' + self.console, '-serial', 'chardev:con',
+               '-chardev', 'file,id=acks,path=' + self.acks, '-serial', 'chardev:acks',
+               '-blockdev', json.dumps(disk),
+               '-device', 'virtio-blk-pci,drive=disk0,id=vblk0',
+               '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]
+        if tap_fd is not None:
+            cmd += ['-netdev', 'tap,id=net0,fd=%d' % tap_fd]
+        else:
+            cmd += ['-netdev', 'hubport,id=net0,hubid=0']
+        cmd += ['-device', 'virtio-net-pci,netdev=net0,id=nic0,romfile=,mac=%s,%s'
+                % (self.mac, NIC_OFFLOADS_OFF)]
+        if self.incoming:
+            cmd += ['-incoming', 'defer']
+        return cmd + self.extra_args
+
+    def start(self):
+        for path in (self.qmp_path, self.console, self.acks):
+            if os.path.exists(path):
+                os.unlink(path)
+        tap_fd = None
+        try:
+            if self.tap:
+                tap_fd = make_tap(self.tap)
+                if self.bridge:
+                    vsctl('--if-exists', 'del-port', self.tap, '--', 'add-port', self.bridge,
+                          self.tap, '--', 'set', 'Interface', self.tap,
+                          'ofport_request=%d' % self.ofport if self.ofport else 'external_ids:wanmig=vm')
+            cmd = self.command(tap_fd)
+            stderr = open(self.stderr_path, 'w')
+            kwargs = dict(stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
+                          pass_fds=[tap_fd] if tap_fd is not None else [])
+            self.started = time.monotonic()
+            self.proc = self.host.popen(cmd, **kwargs) if self.host else subprocess.Popen(cmd, **kwargs)
+            stderr.close()
+            self.qmp = Qmp(self.qmp_path, timeout=30)
+            if self.incoming:
+                self.qmp.execute('migrate-set-capabilities', capabilities=[
+                    {'capability': 'events', 'state': True}])
+                self.qmp.execute('migrate-incoming', uri=self.incoming)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            if tap_fd is not None:
+                os.close(tap_fd)     # QEMU holds its own copy
+        log('%s: pid %d%s%s' % (self.name, self.proc.pid,
+                                 ' in ' + self.host.name if self.host else '',
+                                 ' (incoming %s)' % self.incoming if self.incoming else ''))
+        return self
+
+    def console_text(self):
+        try:
+            with open(self.console, errors='replace') as f:
+                return f.read()
+        except OSError:
+            return ''
+
+    def wait_ready(self, timeout=120):
+        """Seconds from start until the guest printed "wanmig-guest: ready"."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if 'wanmig-guest: ready' in self.console_text():
+                return round(time.monotonic() - self.started, 2)
+            if self.proc.poll() is not None:
+                raise RuntimeError('%s exited: %s' % (self.name, self.stderr_tail()))
+            time.sleep(0.1)
+        raise RuntimeError('%s not ready in %s s; console: %s' % (self.name, timeout,
+                                                                  self.console_text()[-500:]))
+
+    def stderr_tail(self):
+        try:
+            with open(self.stderr_path, errors='replace') as f:
+                return f.read()[-1000:]
+        except OSError:
+            return ''
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=10):
+        """Quit QEMU (QMP quit, then SIGTERM, SIGKILL) and detach its tap from the bridge."""
+        if self.qmp and self.alive():
+            try:
+                self.qmp.execute('quit', timeout=5)
+            except (QmpError, OSError):
+                pass
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+        if self.qmp:
+            self.qmp.close()
+        if self.tap and self.bridge:
+            try:
+                vsctl('--if-exists', 'del-port', self.bridge, self.tap)
+            except subprocess.CalledProcessError:
+                pass
+
+
+def migrate(src, dst, uri, max_bandwidth=None, downtime_limit_ms=None, on_pause=None,
+            timeout=600):
+    """Live-migrates src to dst (dst started with incoming=...): events + pause-before-switchover,
+    migrate, wait pre-switchover, on_pause() (the MMS's switchover would go here), migrate-continue,
+    wait completed and the destination's RESUME. Returns QEMU's figures and our timestamps.
+    On any failure: migrate_cancel and cont on the source (it keeps running), then raise."""
+    qmp = src.qmp
+    qmp.execute('migrate-set-capabilities', capabilities=[
+        {'capability': 'events', 'state': True},
+        {'capability': 'pause-before-switchover', 'state': True}])
+    params = {}
+    if max_bandwidth:
+        params['max-bandwidth'] = int(max_bandwidth)
+    if downtime_limit_ms:
+        params['downtime-limit'] = int(downtime_limit_ms)
+    if params:
+        qmp.execute('migrate-set-parameters', **params)
+    first_src, first_dst = len(qmp.events), len(dst.qmp.events)
+    t = {'start': time.monotonic(), 'startWall': time.time()}
+    try:
+        qmp.execute('migrate', uri=uri)
+        qmp.wait_event('MIGRATION', timeout, {'status': 'pre-switchover'}, since=first_src)
+        t['preSwitchover'] = time.monotonic()
+        before = qmp.execute('query-migrate')
+        if on_pause:
+            on_pause()
+        t['hookDone'] = time.monotonic()
+        qmp.execute('migrate-continue', state='pre-switchover')
+        qmp.wait_event('MIGRATION', 60, {'status': 'completed'}, since=first_src)
+        t['completed'] = time.monotonic()
+        resume = dst.qmp.wait_event('RESUME', 30, since=first_dst)
+        t['resumed'] = resume['mono']
+        t['resumedWall'] = resume['wall']
+        info = qmp.execute('query-migrate')
+    except BaseException as e:
+        log('migration failed (%s): cancelling, source continues' % e)
+        try:
+            qmp.execute('migrate_cancel', timeout=10)
+            if qmp.execute('query-status', timeout=10).get('status') != 'running':
+                qmp.execute('cont', timeout=10)
+        except (QmpError, OSError) as e2:
+            log('rollback at the source failed: %s' % e2)
+        raise
+    passes = [e for e in qmp.events[first_src:] if e['event'] == 'MIGRATION_PASS']
+    ram = info.get('ram', {})
+    stopped = [e for e in qmp.events[first_src:] if e['event'] == 'STOP']
+    return {
+        'status': info.get('status'),
+        'totalTimeMs': info.get('total-time'),
+        'downtimeMs': info.get('downtime'),
+        'setupTimeMs': info.get('setup-time'),
+        'expectedDowntimeAtPauseMs': before.get('expected-downtime'),
+        'ramTransferredBytes': ram.get('transferred'),
+        'ramTotalBytes': ram.get('total'),
+        'ramDuplicatePages': ram.get('duplicate'),
+        'ramNormalPages': ram.get('normal'),
+        'ramMbps': ram.get('mbps'),
+        'dirtySyncCount': ram.get('dirty-sync-count'),
+        'passes': len(passes),
+        'hookMs': round((t['hookDone'] - t['preSwitchover']) * 1000, 2),
+        'stopToResumeMs': round((t['resumed'] - stopped[0]['mono']) * 1000, 2) if stopped else None,
+        'precopyMs': round((t['preSwitchover'] - t['start']) * 1000, 1),
+        'continueToResumeMs': round((t['resumed'] - t['hookDone']) * 1000, 2),
+        'wallStart': t['startWall'], 'wallResumed': t['resumedWall'],
+        'wallStopped': stopped[0]['wall'] if stopped else None,
+    }
+
+
+# ------------------------------------------------------------------ acknowledged writes
+
+BLOCK = 4096
+ACK_RE = re.compile(r'^(ACK|WERR|START) (\d+) (\d+)(?: (\d+))?')
+
+
+def read_acks(*paths):
+    """(acks, errors, starts) from the guest's ack logs in order (source first, then
+    destination): acks = [(run, seq, slot)], errors = [lines], starts = [(run, slots)]."""
+    acks, errors, starts = [], [], []
+    for path in paths:
+        try:
+            text = open(path, errors='replace').read()
+        except OSError:
+            continue
+        for line in text.replace('\r', '').split('\n'):
+            m = ACK_RE.match(line.strip())
+            if not m:
+                continue
+            if m.group(1) == 'ACK':
+                acks.append((int(m.group(2)), int(m.group(3)), int(m.group(4))))
+            elif m.group(1) == 'WERR':
+                errors.append(line.strip())
+            else:
+                starts.append((int(m.group(2)), int(m.group(3))))
+    return acks, errors, starts
+
+
+def block_seq(data):
+    """(run, seq, slot) of a guest block, or None when it is not a valid one."""
+    if len(data) < BLOCK or data[:8] != b'WANMIGB1':
+        return None
+    run, seq, slot = struct.unpack_from('<QQQ', data, 8)
+    h = 1469598103934665603
+    for byte in data[:BLOCK - 8]:
+        h = ((h ^ byte) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    if struct.unpack_from('<Q', data, BLOCK - 8)[0] != h:
+        return None
+    return run, seq, slot
+
+
+def missing_acked_writes(image, acks):
+    """Acknowledged writes that the image does not hold: for every slot, the newest acked
+    (run, seq) must be on disk, or a newer write of the same run (issued, maybe not yet acked)."""
+    newest = {}
+    for run, seq, slot in acks:
+        newest[(run, slot)] = max(seq, newest.get((run, slot), -1))
+    missing = []
+    with open(image, 'rb') as f:
+        for (run, slot), seq in sorted(newest.items()):
+            f.seek(slot * BLOCK)
+            found = block_seq(f.read(BLOCK))
+            if found is None or found[0] != run or found[1] < seq or found[2] != slot:
+                missing.append({'run': run, 'slot': slot, 'ackedSeq': seq, 'found': found})
+    return missing
+
+
+def guest_io_errors(*console_paths):
+    """Lines of the guest consoles that report I/O trouble."""
+    bad = re.compile(r'I/O error|blk_update_request|Buffer I/O|WERR|EXT4-fs error|virtio_blk.*error',
+                     re.I)
+    lines = []
+    for path in console_paths:
+        try:
+            for line in open(path, errors='replace'):
+                if bad.search(line):
+                    lines.append(line.strip())
+        except OSError:
+            pass
+    return lines

@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""
+WAN delay test: the DelayLink of the 2-DC testbed (mininet-topos/wanmig_delay.py).
+
+    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/delay_test.py [--delay 10] [--bw 20]
+          [--seconds 8] [--out results.json]
+
+First: the OpenFlow ports of every switch-to-switch link are those of wanmig-2dc-storage.json
+(and with --check-3dc, of wanmig-3dc.json for wanmig3dc with delays; no traffic there).
+No controller: standalone (L2 learning) switches, with on-link routes so storA (DC A) and storB
+(DC B) reach each other across peA - core1 -(delay)- core2 - peB. Checks:
+  1. idle ping RTT: the minimum within [2 x delay - 0.5, 2 x delay + 3] ms (the median also
+     holds the userspace OVS's latency on a busy machine: reported, not checked);
+  2. iperf3 storA -> storB for --seconds: throughput >= 70 % of bw;
+  3. ping RTT (median) during that load exceeds the idle RTT by at most the tbf's longest queue
+     (queue_ms + 1 ms of burst, in front of the relay) + 5 ms of slack for a busy 2-core machine.
+     A queue in the relay (or in TCLink's htb: 1000 frames) would add tens of ms.
+  4. the relay itself (SCHED_FIFO threads) sends frames on time: mean lateness after the deadline
+     below 0.5 ms, fewer than 3 % of frames more than 1 ms late.
+Prints a JSON summary; exits 1 when a check fails. Bounded (about a minute); stops the net
+and its processes on failure. Needs root, OVS running, gcc, iperf3.
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+TOPOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'mininet-topos')
+sys.path.insert(0, TOPOS)
+import wanmig_2dc  # noqa: E402
+from wanmig_delay import check_relays, max_queue_ms  # noqa: E402
+from mininet.log import setLogLevel  # noqa: E402
+
+
+def check_ports(net, config_path):
+    """Every switch-to-switch link of the net (DelayLinks included) joins the ports that the
+    controller's config lists as a link, and every link of the config exists: the delay changes
+    no OpenFlow port. Returns a list of problems."""
+    with open(config_path) as f:
+        cfg = json.load(f)['apps']['org.wanmig.app']['wanmig']
+    want = {frozenset((l['one'], l['two'])) for l in cfg['links']}
+    have = set()
+    for link in net.links:
+        ends = []
+        for intf in (link.intf1, link.intf2):
+            node = intf.node
+            if node not in net.switches:
+                break
+            ofport = int(subprocess.run(['ovs-vsctl', 'get', 'Interface', intf.name, 'ofport'],
+                                        capture_output=True, text=True).stdout.strip() or -1)
+            ends.append('of:%s/%d' % (node.dpid, ofport))
+        if len(ends) == 2:
+            have.add(frozenset(ends))
+    problems = ['link %s not in the net' % sorted(l) for l in want - have]
+    problems += ['net link %s not in %s' % (sorted(l), os.path.basename(config_path))
+                 for l in have - want]
+    return problems
+
+
+def ports_3dc(delay):
+    """wanmig3dc with delays on the core triangle: ports as in wanmig-3dc.json (no traffic: the
+    triangle must not run in standalone mode)."""
+    import wanmig_3dc
+    from mininet.net import Mininet
+    from mininet.link import Link
+    # fail mode secure and no controller: the switches forward nothing (no flooding loop)
+    net = Mininet(topo=wanmig_3dc.WanMig3DC(delay=delay, fail_mode='secure', bw=100),
+                  controller=None, link=Link, autoSetMacs=False)
+    try:
+        net.start()
+        problems = check_ports(net, os.path.join(TOPOS, 'wanmig-3dc.json'))
+        relays = [l for l in net.links if type(l).__name__ == 'DelayLink']
+        if len(relays) != 3:
+            problems.append('%d DelayLinks in wanmig3dc, expected 3' % len(relays))
+        problems += check_relays(net)
+        return problems
+    finally:
+        net.stop()
+
+
+def flat_l2(net):
+    """Standalone switches have no router: make every 10/8 address on-link on every host."""
+    for host in net.hosts:
+        host.cmd('ip route replace 10.0.0.0/8 dev %s' % host.defaultIntf())
+
+
+def ping_stats(host, ip, count, interval=0.2):
+    out = host.cmd('ping -n -c %d -i %g -W 2 %s' % (count, interval, ip))
+    times = sorted(float(t) for t in re.findall(r'time=([\d.]+) ms', out))
+    if not times:
+        return {'sent': count, 'received': 0, 'raw': out.strip()[-300:]}
+    pick = lambda q: times[min(len(times) - 1, int(q * len(times)))]
+    return {'sent': count, 'received': len(times), 'min': times[0], 'median': pick(0.5),
+            'p90': pick(0.9), 'max': times[-1], 'avg': round(sum(times) / len(times), 3)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--delay', type=float, default=10)
+    parser.add_argument('--bw', type=float, default=20,
+                        help='Mbit/s; the userspace OVS of a busy 2-core machine carries ~40')
+    parser.add_argument('--queue-ms', type=float, default=5)
+    parser.add_argument('--seconds', type=int, default=8)
+    parser.add_argument('--out')
+    parser.add_argument('--check-3dc', action='store_true',
+                        help='also build wanmig3dc with delays and check its ports (no traffic)')
+    args = parser.parse_args()
+    setLogLevel('warning')
+    subprocess.run(['mn', '-c'], capture_output=True, timeout=120)
+    net = wanmig_2dc.make_net(bw=args.bw, delay=args.delay, storage=True, fail_mode='standalone',
+                              remote=False, queue_ms=args.queue_ms)
+    procs = []
+    result = {'delayMs': args.delay, 'bwMbit': args.bw, 'queueMs': args.queue_ms,
+              'maxQueueMs': round(max_queue_ms(args.bw, args.queue_ms), 2)}
+    failures = []
+    try:
+        net.start()
+        result['portProblems2dc'] = check_ports(net, os.path.join(TOPOS, 'wanmig-2dc-storage.json'))
+        failures += result['portProblems2dc']
+        flat_l2(net)
+        a, b = net.get('storA'), net.get('storB')
+        # first packets: ARP + MAC learning
+        a.cmd('ping -n -c 3 -i 0.2 -W 2 %s' % b.IP())
+        if check_relays(net):
+            failures.append('relay not running')
+        result['idle'] = ping_stats(a, b.IP(), 20)
+        server = b.popen(['iperf3', '-s', '-1', '-p', '5201'], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+        procs.append(server)
+        time.sleep(0.5)
+        client = a.popen(['iperf3', '-c', b.IP(), '-p', '5201', '-t', str(args.seconds), '-J'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(client)
+        time.sleep(2)   # let TCP fill the pipe
+        result['loaded'] = ping_stats(a, b.IP(), int((args.seconds - 3) / 0.1), interval=0.1)
+        out, _ = client.communicate(timeout=args.seconds + 20)
+        relay = [l for l in net.links if type(l).__name__ == 'DelayLink'][0]
+        result['relay'] = relay.stats()
+        report = json.loads(out)
+        end = report['end']
+        result['iperf3'] = {
+            'mbitS': round(end['sum_received']['bits_per_second'] / 1e6, 1),
+            'retransmits': end['sum_sent'].get('retransmits'),
+            'meanRttMs': round(end['streams'][0]['sender'].get('mean_rtt', 0) / 1000.0, 2),
+        }
+        idle, loaded = result['idle'], result['loaded']
+        if idle.get('received', 0) < idle['sent'] * 0.9:
+            failures.append('idle ping lost %s' % idle)
+        elif not 2 * args.delay - 0.5 <= idle['min'] <= 2 * args.delay + 3:
+            failures.append('idle RTT min %.2f ms, expected %.1f..%.1f'
+                            % (idle['min'], 2 * args.delay - 0.5, 2 * args.delay + 3))
+        if loaded.get('received', 0) < loaded['sent'] * 0.9:
+            failures.append('loaded ping lost %s' % loaded)
+        elif idle.get('received') and loaded['median'] > idle['median'] + result['maxQueueMs'] + 5:
+            failures.append('RTT under load (median) %.2f ms > idle %.2f + queue %.1f + 5'
+                            % (loaded['median'], idle['median'], result['maxQueueMs']))
+        for direction, counters in result['relay'].items():
+            if counters.get('late_mean_us', 0) > 500 or \
+                    counters.get('late_over_1ms', 0) > 0.03 * max(1, counters.get('relayed', 0)):
+                failures.append('relay %s sent %d of %d frames more than 1 ms late'
+                                % (direction, counters['late_over_1ms'], counters['relayed']))
+        if result['iperf3']['mbitS'] < 0.7 * args.bw:
+            failures.append('throughput %.1f Mbit/s < 70%% of %g' % (result['iperf3']['mbitS'], args.bw))
+    except Exception as e:  # report, then clean up
+        failures.append('%s: %s' % (type(e).__name__, e))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+        net.stop()
+    if args.check_3dc:
+        try:
+            result['portProblems3dc'] = ports_3dc(args.delay)
+        except Exception as e:  # reported as a failure
+            result['portProblems3dc'] = ['%s: %s' % (type(e).__name__, e)]
+        failures += result['portProblems3dc']
+    result['failures'] = failures
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(text + '\n')
+    print('delay test: %s' % ('PASS' if not failures else 'FAIL'))
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
