@@ -14,6 +14,7 @@ import org.wanmig.api.WanmigException;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
 import org.wanmig.config.WanTopology;
+import org.wanmig.net.ServerAnnounceDetector;
 import org.wanmig.planner.LabelAllocator;
 import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
@@ -283,15 +284,46 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 return CompletableFuture.completedFuture(run.record);
             }
             if (state.serverMoved()) {
+                if (!run.hypervisorDone) {
+                    // the cutover ran on the server's own announce; the report confirms it
+                    run.hypervisorDone = true;
+                    run.record = run.record.note(clock.millis(), "hypervisor confirms: "
+                            + (detail == null || detail.isBlank() ? "completed" : detail));
+                    store.put(run.record);
+                    notifyListeners(run.record);
+                }
                 return CompletableFuture.completedFuture(run.record); // a repeated report changes nothing
             }
             if (state != MIGRATING) {
                 throw WanmigException.conflict("status", "migration " + id + " is " + state
                         + "; the hypervisor may report completion only while MIGRATING");
             }
+            run.hypervisorDone = true;
             return cutover(run, detail, reportedAt);
         });
         return await(done, id);
+    }
+
+    /**
+     * The network saw the server announce itself (RARP or gratuitous ARP) at a data center's PE.
+     * At the destination of a migration in MIGRATING, it runs there now: the cutover starts at
+     * once, before the hypervisor's report, which then only confirms it. Called from packet
+     * threads: never blocks.
+     */
+    public void serverAnnounced(ServerAnnounceDetector.Announce announce) {
+        long seenAt = System.nanoTime();
+        lifecycle.execute(() -> {
+            if (!driving) {
+                return;
+            }
+            for (Run run : runs.values()) {
+                if (run.server.name().equals(announce.server()) && run.to.name().equals(announce.dataCenter())
+                        && run.record.state() == MIGRATING && !run.switchedInPause && run.rollingBack == null) {
+                    log.info("migration {}: {} seen; cutover before the hypervisor's report", run.record.id(), announce);
+                    cutover(run, announce + " (before the hypervisor's report)", seenAt);
+                }
+            }
+        });
     }
 
     @Override

@@ -19,6 +19,7 @@ import org.wanmig.config.WanTopologyParser;
 import org.wanmig.drivers.AgentReplicationClient;
 import org.wanmig.drivers.HypervisorDrivers;
 import org.wanmig.embedded.http.RestServer;
+import org.wanmig.embedded.openflow.AnnouncePacketHandler;
 import org.wanmig.embedded.openflow.ArpPacketHandler;
 import org.wanmig.embedded.openflow.OpenFlowConfig;
 import org.wanmig.embedded.openflow.OpenFlowController;
@@ -28,6 +29,7 @@ import org.wanmig.embedded.openflow.SwitchListener;
 import org.wanmig.embedded.store.FileMigrationStore;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.net.GatewayArpResponder;
+import org.wanmig.net.ServerAnnounceDetector;
 import org.wanmig.planner.Cookies;
 import org.wanmig.planner.RuleFormatter;
 import org.wanmig.rest.WanmigApi;
@@ -73,6 +75,8 @@ public final class EmbeddedRuntime implements AutoCloseable {
                 Clock.systemUTC());
         allSwitches = new CountDownLatch(topology.allSwitches().size());
         controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller));
+        controller.addPacketListener(new AnnouncePacketHandler(new ServerAnnounceDetector(topology),
+                manager::serverAnnounced));
         controller.addSwitchListener(new SwitchListener() {
             @Override
             public void switchConnected(SwitchInfo info) {

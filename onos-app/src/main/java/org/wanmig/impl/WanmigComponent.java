@@ -38,6 +38,7 @@ import org.wanmig.drivers.AgentReplicationClient;
 import org.wanmig.drivers.HypervisorDrivers;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.net.GatewayArpResponder;
+import org.wanmig.net.ServerAnnounceDetector;
 import org.wanmig.planner.NetworkPlanner;
 
 import java.net.URI;
@@ -108,6 +109,7 @@ public class WanmigComponent implements MigrationService, PlannerService {
     /** Whether the current manager was told to take over; touched only on the events thread. */
     private boolean drivingNow;
     private volatile GatewayArpResponder arpResponder;
+    private volatile ServerAnnounceDetector announceDetector;
 
     @Activate
     protected void activate() {
@@ -120,7 +122,12 @@ public class WanmigComponent implements MigrationService, PlannerService {
         store = new DistributedMigrationStore(storageService);
         hypervisors = new HypervisorDrivers(URI.create("http://" + clusterService.getLocalNode().ip()
                 + ":8181/onos/wanmig"));
-        arpProcessor = new GatewayArpProcessor(packetService, () -> arpResponder);
+        arpProcessor = new GatewayArpProcessor(packetService, () -> arpResponder, () -> announceDetector, a -> {
+            MigrationManager m = manager;
+            if (m != null) {
+                m.serverAnnounced(a);
+            }
+        });
         packetService.addProcessor(arpProcessor, PacketProcessor.director(1));
 
         leadership = new OnosLeadership(leadershipService, clusterService, WanTopologyParser.APP_ID,
@@ -208,6 +215,7 @@ public class WanmigComponent implements MigrationService, PlannerService {
                     leadership, Clock.systemUTC());
             m.addListener(forward);
             arpResponder = new GatewayArpResponder(next);
+            announceDetector = new ServerAnnounceDetector(next);
             manager = m;
             log.info("wanmig configured: {} data centers, {} servers", next.dataCenters().size(),
                     next.servers().size());
@@ -216,6 +224,7 @@ public class WanmigComponent implements MigrationService, PlannerService {
             }
         } else {
             arpResponder = new GatewayArpResponder(next);
+            announceDetector = new ServerAnnounceDetector(next);
             m.updateTopology(next).whenComplete((x, e) -> {
                 if (e != null) {
                     log.warn("wanmig: baseline rules not all moved to the new configuration: {}", e.getMessage());
