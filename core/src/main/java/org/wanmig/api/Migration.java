@@ -92,9 +92,13 @@ public final class Migration {
         return timeline.get(timeline.size() - 1).state();
     }
 
-    /** When the current state was entered. */
+    /** When the current state was entered (notes within a state do not move it). */
     public long stateSince() {
-        return timeline.get(timeline.size() - 1).epochMillis();
+        int i = timeline.size() - 1;
+        while (i > 0 && timeline.get(i - 1).state() == timeline.get(i).state()) {
+            i--;
+        }
+        return timeline.get(i).epochMillis();
     }
 
     /** Why the migration failed or was rolled back; null otherwise. */
@@ -135,6 +139,13 @@ public final class Migration {
     /** This record with an event on its timeline that does not change the state (a re-plan, say). */
     public Migration noted(long now, String detail) {
         return transition(state(), now, detail);
+    }
+
+    /** This record with a timeline note in its current state, e.g. a hypervisor's pre-copy pass. */
+    public Migration note(long now, String detail) {
+        List<MigrationEvent> events = new ArrayList<>(timeline);
+        events.add(new MigrationEvent(state(), now, detail));
+        return new Migration(id, server, source, destination, destinationPort, labels, events, error);
     }
 
     /** This record with an error recorded (kept through the rollback that follows). */

@@ -16,6 +16,7 @@ import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
 import org.wanmig.config.WanGraph;
 import org.wanmig.config.WanTopology;
+import org.wanmig.net.ServerAnnounceDetector;
 import org.wanmig.planner.LabelAllocator;
 import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
@@ -40,6 +41,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -407,16 +409,57 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             requireLeader();
             Run run = activeRun(id);
             MigrationState state = run.record.state();
+            if (state == CUTOVER && run.switchedInPause && !run.hypervisorDone) {
+                // switched over inside the pause; the guest now runs at the destination
+                run.hypervisorDone = true;
+                run.record = run.record.withHypervisorReported().note(clock.millis(), "hypervisor: "
+                        + (detail == null || detail.isBlank() ? "completed" : detail));
+                store.put(run.record);
+                notifyListeners(run.record);
+                updateRoutes(run);
+                return CompletableFuture.completedFuture(run.record);
+            }
             if (state.serverMoved()) {
+                if (!run.hypervisorDone) {
+                    // the cutover ran on the server's own announce; the report confirms it
+                    run.hypervisorDone = true;
+                    run.record = run.record.note(clock.millis(), "hypervisor confirms: "
+                            + (detail == null || detail.isBlank() ? "completed" : detail));
+                    store.put(run.record);
+                    notifyListeners(run.record);
+                }
                 return CompletableFuture.completedFuture(run.record); // a repeated report changes nothing
             }
             if (state != MIGRATING) {
                 throw WanmigException.conflict("status", "migration " + id + " is " + state
                         + "; the hypervisor may report completion only while MIGRATING");
             }
+            run.hypervisorDone = true;
             return cutover(run, detail, reportedAt);
         });
         return await(done, id);
+    }
+
+    /**
+     * The network saw the server announce itself (RARP or gratuitous ARP) at a data center's PE.
+     * At the destination of a migration in MIGRATING, it runs there now: the cutover starts at
+     * once, before the hypervisor's report, which then only confirms it. Called from packet
+     * threads: never blocks.
+     */
+    public void serverAnnounced(ServerAnnounceDetector.Announce announce) {
+        long seenAt = System.nanoTime();
+        lifecycle.execute(() -> {
+            if (!driving) {
+                return;
+            }
+            for (Run run : runs.values()) {
+                if (run.server.name().equals(announce.server()) && run.to.name().equals(announce.dataCenter())
+                        && run.record.state() == MIGRATING && !run.switchedInPause && run.rollingBack == null) {
+                    log.info("migration {}: {} seen; cutover before the hypervisor's report", run.record.id(), announce);
+                    cutover(run, announce + " (before the hypervisor's report)", seenAt);
+                }
+            }
+        });
     }
 
     @Override
@@ -432,12 +475,78 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     @Override
     public void completed(MigrationId id, String detail) {
         // drivers that learn of completion themselves call in here, like the REST report
-        hypervisorCompleted(id, detail);
+        try {
+            hypervisorCompleted(id, detail);
+        } catch (WanmigException e) {
+            log.warn("hypervisor reported completion of migration {}: {}", id, e.getMessage());
+        }
     }
 
     @Override
     public void failed(MigrationId id, String reason) {
-        hypervisorFailed(id, reason);
+        try {
+            hypervisorFailed(id, reason);
+        } catch (WanmigException e) {
+            log.info("hypervisor reported failure of migration {} ({}): {}", id, reason, e.getMessage());
+        }
+    }
+
+    @Override
+    public void progress(MigrationId id, String detail) {
+        lifecycle.execute(() -> {
+            Run run = runs.get(id);
+            if (run == null || !run.record.isActive() || run.rollingBack != null) {
+                return;
+            }
+            run.record = run.record.note(clock.millis(), detail);
+            store.put(run.record);
+            notifyListeners(run.record);
+        });
+    }
+
+    /**
+     * The hypervisor paused the server with its memory copied and waits: storage roles flip (the
+     * source fenced and demoted, the destination promoted; RPO 0, the replication is synchronous)
+     * and the redirect at PE_A is installed and confirmed, both while the server is stopped
+     * anyway. The server then resumes at the destination with its disk and network there. A
+     * failure here rolls everything back and the hypervisor resumes the server at the source.
+     */
+    @Override
+    public CompletionStage<Void> preSwitchover(MigrationId id, String detail) {
+        long pausedAt = System.nanoTime();
+        CompletableFuture<Void> proceed = new CompletableFuture<>();
+        lifecycle.execute(() -> {
+            Run run = runs.get(id);
+            if (run == null || run.record.state() != MIGRATING || run.rollingBack != null || !driving) {
+                proceed.completeExceptionally(new IllegalStateException("migration " + id + " is "
+                        + (run == null ? "not active here" : run.record.state()) + "; not switching over"));
+                return;
+            }
+            int epoch = run.bump(topology.settings().switchTimeout());
+            run.switchedInPause = true;
+            run.record = run.record.note(clock.millis(), "hypervisor " + detail);
+            store.put(run.record);
+            CompletableFuture<Double> roles = replication.reverseRoles(run.server, run.from, run.to)
+                    .thenApply(x -> ms(pausedAt));
+            run.stage = NetStage.REDIRECT;
+            CompletableFuture<Double> redirect = network.install(run.plan.redirects()).thenApply(x -> ms(pausedAt));
+            roles.thenCombine(redirect, (r, n) -> new double[] {r, n})
+                    .whenCompleteAsync((t, error) -> inPhase(run, epoch, () -> {
+                if (error != null) {
+                    proceed.completeExceptionally(error);
+                    rollBack(run, FAILED, "switchover in the pause failed: " + cause(error));
+                    return;
+                }
+                run.rolesReversed = true;
+                reconciler.confirmed(run.plan.redirects());
+                double hook = ms(pausedAt);
+                advance(run, CUTOVER, String.format("inside the hypervisor's pause: storage primary now %s"
+                        + " (%.3f ms), redirect confirmed (%.3f ms); pause hook %.3f ms", run.to.name(), t[0], t[1],
+                        hook), topology.settings().switchTimeout());
+                proceed.complete(null);
+            }), lifecycle);
+        });
+        return proceed;
     }
 
     @Override
@@ -541,7 +650,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 }, lifecycle)
                 .thenCompose(x -> reconciler.removeUndesired(run.plan.reverseIngress()))
                 .thenCompose(x -> reconciler.removeUndesired(change.removals()));
-        CompletableFuture<Void> roles = replication.reverseRoles(run.server, run.from, run.to);
+        CompletableFuture<Void> roles = run.rolesReversed ? CompletableFuture.completedFuture(null)
+                : replication.reverseRoles(run.server, run.from, run.to);
         routes.thenCombine(roles, (a, b) -> null).whenCompleteAsync((x, error) -> inPhase(run, epoch, () -> {
             if (error != null) {
                 rollBack(run, FAILED, "ROUTES_UPDATED failed: " + cause(error));
@@ -592,7 +702,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         run.rollingBack = new CompletableFuture<>();
         if (state.ordinal() >= MIGRATING.ordinal() || run.record.hypervisorReported()) {
             try {
-                hypervisors.apply(topology).abort(run.record, run.server, run.from, run.to, run.record.serverMoved());
+                // after a switchover inside the pause the server moved only once the hypervisor said so
+                boolean moved = run.switchedInPause ? run.record.hypervisorReported() : run.record.serverMoved();
+                hypervisors.apply(topology).abort(run.record, run.server, run.from, run.to, moved);
             } catch (RuntimeException e) {
                 log.warn("hypervisor abort of migration {} failed: {}", run.record.id(), e.getMessage());
             }
@@ -928,6 +1040,12 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         ScheduledFuture<?> timer;
         CompletableFuture<Migration> rollingBack;
         CompletableFuture<Migration> cutover;
+        /** The cutover ran inside the hypervisor's pause (pre-switchover), not on its report. */
+        boolean switchedInPause;
+        /** The hypervisor reported that the server runs at the destination. */
+        boolean hypervisorDone;
+        /** Storage roles already flipped (inside the pause): the route update leaves them. */
+        boolean rolesReversed;
 
         Run(Migration record, MigrationPlan plan, VirtualServer server, DataCenter from, DataCenter to) {
             this.record = record;

@@ -1,5 +1,7 @@
 package org.wanmig.planner;
 
+import org.wanmig.net.ServerAnnounceDetector;
+
 import org.onlab.packet.EthType;
 import org.onlab.packet.Ethernet;
 import org.onlab.packet.Ip4Prefix;
@@ -63,13 +65,20 @@ public final class NetworkPlanner {
         return topology;
     }
 
-    /** Every switch sends ARP to the controller, which answers for the gateways. */
+    /** Every switch sends ARP to the controller, which answers for the gateways; PEs send RARP too. */
     public List<FlowRule> infrastructure() {
         List<FlowRule> rules = new ArrayList<>();
         for (DeviceId sw : switches) {
             rules.add(rule(sw, PRIORITY_ARP, DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_ARP).build(),
                     DefaultTrafficTreatment.builder().punt().build(),
                     Cookies.cookie(app, Cookies.KIND_INFRASTRUCTURE, 0, switches.indexOf(sw))));
+        }
+        // A resumed guest's RARP at its new PE is the network's first sign that it runs there.
+        for (DataCenter dc : topology.dataCenters()) {
+            rules.add(rule(dc.pe(), PRIORITY_ARP, DefaultTrafficSelector.builder()
+                            .matchEthType(ServerAnnounceDetector.TYPE_RARP).build(),
+                    DefaultTrafficTreatment.builder().punt().build(),
+                    Cookies.cookie(app, Cookies.KIND_INFRASTRUCTURE, 1, switches.indexOf(dc.pe()))));
         }
         return rules;
     }

@@ -24,6 +24,7 @@ import org.wanmig.embedded.http.EmbeddedServiceDirectory;
 import org.wanmig.embedded.http.EmbeddedWebResource;
 import org.wanmig.embedded.http.RestLimits;
 import org.wanmig.embedded.http.RestServer;
+import org.wanmig.embedded.openflow.AnnouncePacketHandler;
 import org.wanmig.embedded.openflow.ArpPacketHandler;
 import org.wanmig.embedded.openflow.OpenFlowConfig;
 import org.wanmig.embedded.openflow.OpenFlowController;
@@ -36,6 +37,7 @@ import org.wanmig.lifecycle.LinkStateTracker;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.lifecycle.ReplanEvent;
 import org.wanmig.net.GatewayArpResponder;
+import org.wanmig.net.ServerAnnounceDetector;
 import org.wanmig.planner.Cookies;
 import org.wanmig.planner.PlannerService;
 import org.wanmig.planner.RuleFormatter;
@@ -86,6 +88,8 @@ public final class EmbeddedRuntime implements AutoCloseable {
         controller.addSwitchListener(new WanLinkMonitor(topology.links(), links));
         allSwitches = new CountDownLatch(topology.allSwitches().size());
         controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller));
+        controller.addPacketListener(new AnnouncePacketHandler(new ServerAnnounceDetector(topology),
+                manager::serverAnnounced));
         controller.addSwitchListener(new SwitchListener() {
             @Override
             public void switchConnected(SwitchInfo info) {

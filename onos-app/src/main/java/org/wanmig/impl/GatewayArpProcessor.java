@@ -9,9 +9,11 @@ import org.onosproject.net.packet.PacketContext;
 import org.onosproject.net.packet.PacketProcessor;
 import org.onosproject.net.packet.PacketService;
 import org.wanmig.net.GatewayArpResponder;
+import org.wanmig.net.ServerAnnounceDetector;
 
 import java.nio.ByteBuffer;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -21,11 +23,26 @@ import java.util.function.Supplier;
 public final class GatewayArpProcessor implements PacketProcessor {
     private final PacketService packetService;
     private final Supplier<GatewayArpResponder> responder;
+    private final Supplier<ServerAnnounceDetector> announces;
+    private final Consumer<ServerAnnounceDetector.Announce> announced;
 
     /** @param responder the responder of the current configuration, or null before there is one */
     public GatewayArpProcessor(PacketService packetService, Supplier<GatewayArpResponder> responder) {
+        this(packetService, responder, () -> null, a -> { });
+    }
+
+    /**
+     * @param announces detector of servers announcing themselves at a PE (RARP, gratuitous ARP),
+     *                  or null before there is a configuration
+     * @param announced what to tell of each announce (the manager's early cutover trigger)
+     */
+    public GatewayArpProcessor(PacketService packetService, Supplier<GatewayArpResponder> responder,
+                               Supplier<ServerAnnounceDetector> announces,
+                               Consumer<ServerAnnounceDetector.Announce> announced) {
         this.packetService = packetService;
         this.responder = responder;
+        this.announces = announces;
+        this.announced = announced;
     }
 
     @Override
@@ -38,6 +55,10 @@ public final class GatewayArpProcessor implements PacketProcessor {
         Ethernet frame = in.parsed();
         if (frame == null) {
             return;
+        }
+        ServerAnnounceDetector detector = announces.get();
+        if (detector != null) {
+            detector.detect(in.receivedFrom().deviceId(), frame).ifPresent(announced);
         }
         Optional<Ethernet> reply = arp.reply(frame);
         if (reply.isEmpty()) {

@@ -41,6 +41,7 @@ import org.wanmig.drivers.HypervisorDrivers;
 import org.wanmig.lifecycle.LinkStateTracker;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.net.GatewayArpResponder;
+import org.wanmig.net.ServerAnnounceDetector;
 import org.wanmig.planner.NetworkPlanner;
 import org.wanmig.planner.PlannerService;
 
@@ -120,6 +121,7 @@ public class WanmigComponent implements MigrationService, PlannerService {
     /** Whether the current manager was told to take over; touched only on the events thread. */
     private boolean drivingNow;
     private volatile GatewayArpResponder arpResponder;
+    private volatile ServerAnnounceDetector announceDetector;
 
     @Activate
     protected void activate() {
@@ -132,7 +134,12 @@ public class WanmigComponent implements MigrationService, PlannerService {
         store = new DistributedMigrationStore(storageService);
         hypervisors = new HypervisorDrivers(URI.create("http://" + clusterService.getLocalNode().ip()
                 + ":8181/onos/wanmig"));
-        arpProcessor = new GatewayArpProcessor(packetService, () -> arpResponder);
+        arpProcessor = new GatewayArpProcessor(packetService, () -> arpResponder, () -> announceDetector, a -> {
+            MigrationManager m = manager;
+            if (m != null) {
+                m.serverAnnounced(a);
+            }
+        });
         packetService.addProcessor(arpProcessor, PacketProcessor.director(1));
 
         leadership = new OnosLeadership(leadershipService, clusterService, WanTopologyParser.APP_ID,
@@ -227,6 +234,7 @@ public class WanmigComponent implements MigrationService, PlannerService {
             m.addListener(forward);
             arpResponder = new GatewayArpResponder(next);
             declared = next;
+            announceDetector = new ServerAnnounceDetector(next);
             manager = m;
             linkState = new LinkStateTracker(next, linkSettings, m::updateTopology, Clock.systemUTC());
             linkFeed = new OnosLinkStateFeed(linkService, deviceService, () -> declared.links(), linkState);
@@ -239,6 +247,7 @@ public class WanmigComponent implements MigrationService, PlannerService {
         } else {
             arpResponder = new GatewayArpResponder(next);
             declared = next;
+            announceDetector = new ServerAnnounceDetector(next);
             // the tracker keeps failed links out of the new configuration too, and logs the re-plan
             linkState.configure(next, linkSettings);
             log.info("wanmig: configuration updated");

@@ -1,0 +1,118 @@
+package org.wanmig.lifecycle;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+import org.wanmig.api.MigrationState;
+import org.wanmig.planner.Cookies;
+import org.wanmig.testing.FakeNetwork;
+import org.wanmig.testing.Poll;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.wanmig.api.MigrationState.COMPLETED;
+import static org.wanmig.api.MigrationState.CUTOVER;
+import static org.wanmig.api.MigrationState.FAILED;
+import static org.wanmig.api.MigrationState.MIGRATING;
+
+/** The cutover inside the hypervisor's pause (QEMU's pre-switchover), before the server resumes. */
+class PauseSwitchoverTest {
+    private LifecycleFixture f;
+
+    @AfterEach
+    void stop() {
+        if (f != null) {
+            f.close();
+        }
+    }
+
+    private CompletableFuture<Void> pause(MigrationId id) {
+        return f.manager.preSwitchover(id, "paused before switchover: 128 MiB sent").toCompletableFuture();
+    }
+
+    @Test
+    void rolesAndRedirectAreInPlaceBeforeTheHypervisorGoesOn() throws Exception {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        int before = f.network.installs().size();
+
+        pause(id).get(5, TimeUnit.SECONDS);
+        Migration inPause = f.record(id);
+        assertEquals(CUTOVER, inPause.state());
+        assertTrue(inPause.timeline().get(inPause.timeline().size() - 1).detail()
+                .startsWith("inside the hypervisor's pause: storage primary now dcB"), f.describe(id));
+        assertEquals(List.of("sync vs1 dcA>dcB", "reverse vs1 dcA>dcB"), f.replication.calls(),
+                "roles flipped inside the pause");
+        assertTrue(f.network.installs().get(before).stream().allMatch(r ->
+                Cookies.ofMigration(r.id().value(), id.value())
+                        && r.deviceId().equals(f.topology.dataCenter("dcA").orElseThrow().pe())),
+                "the redirect at PE_A is confirmed before the hypervisor continues");
+
+        f.manager.completed(id, "QEMU completed: downtime 40 ms");
+        Migration done = f.awaitState(id, COMPLETED);
+        assertEquals(List.of("sync vs1 dcA>dcB", "reverse vs1 dcA>dcB"), f.replication.calls(),
+                "the route update does not flip the roles again");
+        assertTrue(done.timeline().stream().anyMatch(e -> e.detail().contains("QEMU completed: downtime 40 ms")));
+        f.assertAtDestination(id);
+    }
+
+    @Test
+    void redirectRefusedInThePauseRollsBackAndTheServerStaysAtTheSource() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        f.network.holdNext(FakeNetwork.anyRuleOfMigration(id.value()));
+        CompletableFuture<Void> proceed = pause(id);
+        Poll.until("redirect held", () -> f.network.heldCount() == 1);
+        f.network.failHeld(new IllegalStateException("peA refused the redirect"));
+
+        ExecutionException e = assertThrows(ExecutionException.class, () -> proceed.get(5, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("peA refused"), e.toString());
+        Migration end = f.awaitEnd(id);
+        assertEquals(FAILED, end.state(), f.describe(id));
+        assertEquals(List.of(id + " moved=false"), f.hypervisor.aborts(), "the source goes on running");
+        assertTrue(f.replication.calls().contains("restore vs1 dcA<dcB"), f.replication.calls().toString());
+        f.assertBackAtSource(id);
+    }
+
+    @Test
+    void failureAfterTheHypervisorContinuedIsNotAMove() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        pause(id).join();
+        f.manager.failed(id, "device state transfer failed; source resumed");
+        assertEquals(FAILED, f.awaitEnd(id).state());
+        assertEquals(List.of(id + " moved=false"), f.hypervisor.aborts(),
+                "no completion was reported: the server never ran at the destination");
+        f.assertBackAtSource(id);
+    }
+
+    @Test
+    void pauseOutsideMigratingIsRefusedAndChangesNothing() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        f.manager.hypervisorCompleted(id, "paper mode");
+        f.awaitState(id, COMPLETED);
+        assertThrows(ExecutionException.class, () -> pause(id).get(5, TimeUnit.SECONDS));
+        assertEquals(COMPLETED, f.state(id));
+    }
+
+    @Test
+    void progressNotesJoinTheTimelineWithoutLeavingTheState() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        long since = f.record(id).stateSince();
+        f.manager.progress(id, "pre-copy pass 1: 64 MiB of 128 MiB sent");
+        Poll.until("note recorded", () -> f.record(id).timeline().stream().anyMatch(e -> e.detail().startsWith("pre-copy pass 1")));
+        Migration m = f.record(id);
+        assertEquals(MIGRATING, m.state());
+        assertEquals(since, m.stateSince(), "a note does not restart the phase's clock");
+        assertEquals(MigrationState.MIGRATING, m.timeline().get(m.timeline().size() - 1).state());
+    }
+}

@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""
+The hypervisor agent of one data center, as the MMS's `qemu` driver expects it: a small HTTP/JSON
+service over the QEMU processes of that DC's hypervisor host. The MMS speaks QMP to the source
+QEMU itself; only the destination side needs someone on the host, to start QEMU with -incoming
+and a tap on the PE before the move.
+
+    agent = HypervisorAgent('dcB', host=net.get('hvB'), bridge='peB', guest=guest,
+                            workdir=out, vms={'vs1': {...}}).start()
+    agent.url           # http://127.0.0.1:PORT/, the value of migration.hypervisor.agents.dcB
+
+API (paths relative to agent.url):
+  GET    vms/NAME           {"state": "running"|"incoming"|"absent", "qmp": "unix:PATH"}
+  POST   vms/NAME/incoming  starts QEMU -incoming here, its tap on the PE's server port of NAME;
+                            {"uri": "tcp:HOST_IP:PORT", "qmp": "unix:PATH"}
+  DELETE vms/NAME/incoming  stops that QEMU (a migration given up)
+  POST   vms/NAME/started   the incoming QEMU resumed: NAME now runs here
+  POST   vms/NAME/stop      quits NAME's QEMU here (the source after a completed move)
+
+In this testbed the agent is a thread of the testbed process (root namespace, loopback), and the
+QEMU it starts runs in the hypervisor host's namespace, so the migration stream crosses the
+emulated WAN. In a real deployment it is a daemon on each hypervisor host (or a libvirt shim),
+reachable from the MMS; the QMP address it gives must then be tcp:, or unix: on a shared path.
+Each QEMU has two QMP sockets: one for this agent, one for the MMS (QMP serves one client each).
+"""
+
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import wanmig_qemu as wq
+
+INCOMING_PORT = 4444
+
+
+class HypervisorAgent:
+    def __init__(self, dc, host, bridge, guest, workdir, vms, listen=('127.0.0.1', 0),
+                 incoming_port=INCOMING_PORT):
+        """vms: name -> dict(ofport=, mac=, ip=, gateway=, onlink=, nbd=(host, port, export),
+        mem_mb=, writer_ms=): how NAME is wired in this DC (its server port on this DC's PE,
+        its disk on this DC's replication agent)."""
+        self.dc, self.host, self.bridge, self.guest = dc, host, bridge, guest
+        self.workdir, self.vms, self.incoming_port = workdir, vms, incoming_port
+        self.running = {}      # name -> wq.Vm
+        self.incoming = {}     # name -> wq.Vm
+        self.calls = []        # (time, method, path): what the MMS asked, for reports
+        self.lock = threading.Lock()
+        agent = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self, method):
+                length = int(self.headers.get('Content-Length') or 0)
+                if length:
+                    self.rfile.read(min(length, 65536))
+                agent.calls.append((time.time(), method, self.path))
+                try:
+                    status, body = agent.handle(method, self.path.strip('/').split('/'))
+                except Exception as e:          # the MMS gets the reason, the agent goes on
+                    wq.log('%s agent: %s %s failed: %s' % (agent.dc, method, self.path, e))
+                    status, body = 500, {'error': str(e)}
+                self._reply(status, body)
+
+            def do_GET(self):
+                self._handle('GET')
+
+            def do_POST(self):
+                self._handle('POST')
+
+            def do_DELETE(self):
+                self._handle('DELETE')
+
+        self.server = ThreadingHTTPServer(listen, Handler)
+        self.server.daemon_threads = True
+        self.url = 'http://%s:%d/' % self.server.server_address[:2]
+
+    def start(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True,
+                         name='hvagent-' + self.dc).start()
+        return self
+
+    def _vm(self, name, incoming=None):
+        spec = self.vms[name]
+        suffix = 'in' if incoming else 'run'
+        vm_name = '%s-%s-%s' % (name, self.dc, suffix)
+        mms_qmp = os.path.join(self.workdir, vm_name + '.mms.qmp')
+        if os.path.exists(mms_qmp):
+            os.unlink(mms_qmp)
+        vm = wq.Vm(vm_name, self.guest, self.workdir, host=self.host, bridge=self.bridge,
+                   ofport=spec['ofport'], tap='%s-t%s' % (name, self.dc[-1].upper()),
+                   nbd=spec.get('nbd'), image=spec.get('image'), mem_mb=spec.get('mem_mb', 128),
+                   mac=spec['mac'], ip=spec['ip'], gateway=spec.get('gateway'),
+                   onlink=spec.get('onlink'), writer_ms=spec.get('writer_ms', 20),
+                   incoming=incoming,
+                   extra_args=['-qmp', 'unix:%s,server=on,wait=off' % mms_qmp])
+        vm.mms_qmp = mms_qmp
+        return vm
+
+    def boot(self, name, timeout=120):
+        """Starts NAME here (its first home); returns seconds to the guest's "ready"."""
+        vm = self._vm(name).start()
+        with self.lock:
+            self.running[name] = vm
+        return vm.wait_ready(timeout)
+
+    def vm(self, name):
+        with self.lock:
+            return self.running.get(name) or self.incoming.get(name)
+
+    def handle(self, method, parts):
+        if len(parts) < 2 or parts[0] != 'vms' or parts[1] not in self.vms:
+            return 404, {'error': 'no such VM: %s' % '/'.join(parts)}
+        name, action = parts[1], (parts[2] if len(parts) > 2 else '')
+        with self.lock:
+            if method == 'GET' and not action:
+                if name in self.running:
+                    return 200, {'state': 'running', 'qmp': 'unix:' + self.running[name].mms_qmp}
+                if name in self.incoming:
+                    return 200, {'state': 'incoming', 'qmp': 'unix:' + self.incoming[name].mms_qmp}
+                return 200, {'state': 'absent'}
+            if action == 'incoming' and method == 'POST':
+                if name in self.running:
+                    return 409, {'error': '%s already runs in %s' % (name, self.dc)}
+                old = self.incoming.pop(name, None)
+                if old:
+                    old.stop()
+                vm = self._vm(name, incoming='tcp:0.0.0.0:%d' % self.incoming_port).start()
+                self.incoming[name] = vm
+                return 200, {'uri': 'tcp:%s:%d' % (self.host.IP(), self.incoming_port),
+                             'qmp': 'unix:' + vm.mms_qmp}
+            if action == 'incoming' and method == 'DELETE':
+                vm = self.incoming.pop(name, None)
+                if vm:
+                    vm.stop()
+                return 200, {'stopped': bool(vm)}
+            if action == 'started' and method == 'POST':
+                vm = self.incoming.pop(name, None)
+                if vm is None:
+                    return 409, {'error': 'no incoming QEMU for %s in %s' % (name, self.dc)}
+                self.running[name] = vm
+                return 200, {'state': 'running'}
+            if action == 'stop' and method == 'POST':
+                vm = self.running.pop(name, None)
+                if vm:
+                    vm.stop()
+                return 200, {'stopped': bool(vm)}
+        return 405, {'error': '%s %s not supported' % (method, '/'.join(parts))}
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        with self.lock:
+            vms = list(self.running.values()) + list(self.incoming.values())
+            self.running.clear()
+            self.incoming.clear()
+        for vm in vms:
+            vm.stop()
