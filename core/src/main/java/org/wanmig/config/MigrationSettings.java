@@ -17,9 +17,17 @@ public final class MigrationSettings {
     private final String hypervisorDriver;
     private final URI hypervisorUrl;
     private final boolean bicast;
+    private final EvacuationSettings evacuation;
 
     public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
                              Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast) {
+        this(prepareTimeout, migrateTimeout, switchTimeout, drain, hypervisorDriver, hypervisorUrl, bicast,
+                EvacuationSettings.DEFAULTS);
+    }
+
+    public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
+                             Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast,
+                             EvacuationSettings evacuation) {
         this.prepareTimeout = Objects.requireNonNull(prepareTimeout);
         this.migrateTimeout = Objects.requireNonNull(migrateTimeout);
         this.switchTimeout = Objects.requireNonNull(switchTimeout);
@@ -27,6 +35,7 @@ public final class MigrationSettings {
         this.hypervisorDriver = Objects.requireNonNull(hypervisorDriver);
         this.hypervisorUrl = hypervisorUrl;
         this.bicast = bicast;
+        this.evacuation = Objects.requireNonNull(evacuation);
     }
 
     /** Longest wait for the tunnel to be confirmed and storage to report in sync. */
@@ -69,6 +78,11 @@ public final class MigrationSettings {
         return bicast;
     }
 
+    /** How whole-DC evacuations are planned: group order, WAN budgets, pre-copy model. */
+    public EvacuationSettings evacuation() {
+        return evacuation;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (!(o instanceof MigrationSettings)) {
@@ -78,7 +92,7 @@ public final class MigrationSettings {
         return prepareTimeout.equals(s.prepareTimeout) && migrateTimeout.equals(s.migrateTimeout)
                 && switchTimeout.equals(s.switchTimeout) && drain.equals(s.drain)
                 && hypervisorDriver.equals(s.hypervisorDriver) && Objects.equals(hypervisorUrl, s.hypervisorUrl)
-                && bicast == s.bicast;
+                && bicast == s.bicast && evacuation.equals(s.evacuation);
     }
 
     @Override
