@@ -19,14 +19,21 @@ public final class EvacuationPlan {
     private final List<PlannedMove> moves;
     private final Map<String, Integer> slotsByPair;
     private final Map<String, Double> budgetMbpsByPair;
+    private final int maxAttempts;
 
     EvacuationPlan(EvacuationRequest request, List<String> destinations, List<PlannedMove> moves,
-                   Map<String, Integer> slotsByPair, Map<String, Double> budgetMbpsByPair) {
+                   Map<String, Integer> slotsByPair, Map<String, Double> budgetMbpsByPair, int maxAttempts) {
         this.request = Objects.requireNonNull(request);
         this.destinations = List.copyOf(destinations);
         this.moves = List.copyOf(moves);
         this.slotsByPair = Map.copyOf(new TreeMap<>(slotsByPair));
         this.budgetMbpsByPair = Map.copyOf(new TreeMap<>(budgetMbpsByPair));
+        this.maxAttempts = maxAttempts;
+    }
+
+    /** Migrations started per server at most: 1 + migration.evacuation.retries. */
+    public int maxAttempts() {
+        return maxAttempts;
     }
 
     public EvacuationRequest request() {
@@ -100,7 +107,8 @@ public final class EvacuationPlan {
     public boolean equals(Object o) {
         return o instanceof EvacuationPlan && ((EvacuationPlan) o).request.equals(request)
                 && ((EvacuationPlan) o).moves.equals(moves) && ((EvacuationPlan) o).slotsByPair.equals(slotsByPair)
-                && ((EvacuationPlan) o).budgetMbpsByPair.equals(budgetMbpsByPair);
+                && ((EvacuationPlan) o).budgetMbpsByPair.equals(budgetMbpsByPair)
+                && ((EvacuationPlan) o).maxAttempts == maxAttempts;
     }
 
     @Override

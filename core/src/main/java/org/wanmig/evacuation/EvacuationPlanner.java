@@ -69,7 +69,7 @@ public final class EvacuationPlanner {
             moves.add(estimate(v, source.name(), destinationOf.get(v.name()), budgets, slots));
         }
         return new EvacuationPlan(request, destinations.stream().map(DataCenter::name).collect(Collectors.toList()),
-                simulate(moves, slots), slots, budgets);
+                simulate(moves, slots), slots, budgets, 1 + settings.retries());
     }
 
     // ---- what moves where ------------------------------------------------------------------
