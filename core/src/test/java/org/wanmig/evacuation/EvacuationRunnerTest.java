@@ -210,6 +210,38 @@ class EvacuationRunnerTest {
     }
 
     @Test
+    void eventsAreHandledOnTheRunnersExecutorAndAMigrationThatCompletesBeforeTheAbortReachesItIsKept() {
+        EvacuationPlan plan = setUp(4);
+        List<Runnable> tasks = new ArrayList<>();
+        EvacuationRunner runner = new EvacuationRunner(service, store, tasks::add, System::currentTimeMillis);
+        EvacuationId id = runner.start(plan).id();
+        runAll(tasks);
+        assertEquals(Set.of("vs0", "vs1"), service.inFlight());
+
+        runner.abort(id); // queued behind nothing yet
+        service.complete("vs1"); // its event is queued behind the abort
+        assertEquals(ServerEvacuation.State.IN_FLIGHT, state(id, "vs1"), "nothing ran on the caller's thread");
+        assertEquals(EvacuationState.RUNNING, record(id).state());
+        runAll(tasks);
+
+        Evacuation e = record(id);
+        assertEquals(EvacuationState.ABORTED, e.state());
+        assertEquals(ServerEvacuation.State.DONE, e.server("vs1").orElseThrow().state(), e.servers().toString());
+        assertEquals(ServerEvacuation.State.CANCELLED, e.server("vs0").orElseThrow().state());
+        assertEquals(List.of(e.server("vs0").orElseThrow().migrationId()), service.aborted(),
+                "the completed one could not be aborted");
+        assertTrue(e.timeline().stream().anyMatch(ev -> ev.detail().contains("kept")));
+        assertEquals("dcB", service.location("vs1"));
+    }
+
+    /** Runs queued tasks, and the tasks they queue, until none is left. */
+    private static void runAll(List<Runnable> tasks) {
+        while (!tasks.isEmpty()) {
+            tasks.remove(0).run();
+        }
+    }
+
+    @Test
     void aNewRunnerResumesFromTheStoreAndLearnsWhatHappenedMeanwhile() {
         EvacuationPlan plan = setUp(5);
         EvacuationRunner first = runner();
