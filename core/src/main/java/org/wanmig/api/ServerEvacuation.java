@@ -37,12 +37,14 @@ public final class ServerEvacuation {
     private final State state;
     private final MigrationId migrationId;
     private final int attempts;
+    private final long startedMillis;
     private final String reason;
 
     @SuppressWarnings("checkstyle:ParameterNumber")
     public ServerEvacuation(String server, String destination, String group, int rank, boolean exclusive,
                             long estimatedBytes, long estimatedMillis, long plannedStartMillis, boolean converges,
-                            State state, MigrationId migrationId, int attempts, String reason) {
+                            State state, MigrationId migrationId, int attempts, long startedMillis,
+                            String reason) {
         this.server = Objects.requireNonNull(server);
         this.destination = Objects.requireNonNull(destination);
         this.group = group;
@@ -58,6 +60,7 @@ public final class ServerEvacuation {
         }
         this.migrationId = migrationId;
         this.attempts = attempts;
+        this.startedMillis = startedMillis;
         this.reason = reason;
     }
 
@@ -115,13 +118,20 @@ public final class ServerEvacuation {
         return attempts;
     }
 
+    /** When the latest attempt started (epoch ms); 0 before the first. */
+    public long startedMillis() {
+        return startedMillis;
+    }
+
     /** Why the latest attempt failed, or why it was cancelled; null otherwise. */
     public String reason() {
         return reason;
     }
 
-    public ServerEvacuation inFlight(MigrationId id) {
-        return with(State.IN_FLIGHT, id, attempts + 1, reason);
+    /** Its migration {@code id} started at {@code now}: one more attempt. */
+    public ServerEvacuation inFlight(MigrationId id, long now) {
+        return new ServerEvacuation(server, destination, group, rank, exclusive, estimatedBytes, estimatedMillis,
+                plannedStartMillis, converges, State.IN_FLIGHT, id, attempts + 1, now, reason);
     }
 
     public ServerEvacuation done() {
@@ -148,7 +158,7 @@ public final class ServerEvacuation {
 
     private ServerEvacuation with(State s, MigrationId id, int tries, String why) {
         return new ServerEvacuation(server, destination, group, rank, exclusive, estimatedBytes, estimatedMillis,
-                plannedStartMillis, converges, s, id, tries, why);
+                plannedStartMillis, converges, s, id, tries, startedMillis, why);
     }
 
     @Override
@@ -161,7 +171,7 @@ public final class ServerEvacuation {
                 && rank == s.rank && exclusive == s.exclusive && estimatedBytes == s.estimatedBytes
                 && estimatedMillis == s.estimatedMillis && plannedStartMillis == s.plannedStartMillis
                 && converges == s.converges && state == s.state && Objects.equals(migrationId, s.migrationId)
-                && attempts == s.attempts && Objects.equals(reason, s.reason);
+                && attempts == s.attempts && startedMillis == s.startedMillis && Objects.equals(reason, s.reason);
     }
 
     @Override

@@ -44,7 +44,8 @@ public final class EvacuationCodec extends JsonCodec<Evacuation> {
         ArrayNode servers = node.putArray("servers");
         for (ServerEvacuation s : e.servers()) {
             ObjectNode o = servers.addObject().put("server", s.server()).put("destination", s.destination())
-                    .put("state", s.state().name()).put("attempts", s.attempts());
+                    .put("state", s.state().name()).put("attempts", s.attempts())
+                    .put("startedMillis", s.startedMillis());
             putNullable(o, "migration", s.migrationId() == null ? null : s.migrationId().value());
             putNullable(o, "reason", s.reason());
             putNullable(o, "group", s.group());
@@ -96,7 +97,7 @@ public final class EvacuationCodec extends JsonCodec<Evacuation> {
                     s.path("plannedStartMillis").asLong(), s.path("converges").asBoolean(true),
                     ServerEvacuation.State.valueOf(s.path("state").asText()),
                     migration == null || migration.isNull() ? null : MigrationId.of(migration.asLong()),
-                    s.path("attempts").asInt(), text(s, "reason")));
+                    s.path("attempts").asInt(), s.path("startedMillis").asLong(), text(s, "reason")));
         }
         List<EvacuationEvent> timeline = new ArrayList<>();
         for (JsonNode ev : json.path("timeline")) {

@@ -78,4 +78,61 @@ public final class Admission {
         }
         return start;
     }
+
+    /**
+     * Runs admission forward in time over estimated durations: the schedule if every estimate holds.
+     * Items are in plan order and never FINISHED-then-restarted.
+     *
+     * @param items  every server with its phase now
+     * @param times  for a RUNNING item the time it is expected to end; for a QUEUED one its duration;
+     *               ignored for FINISHED ones
+     * @param now    the time the simulation starts at
+     * @return {@code [start[], end[]]}: when each QUEUED item starts and ends, when each RUNNING item
+     *         ends (its start stays -1: it started before {@code now}); -1 for both of FINISHED items
+     */
+    public static long[][] simulate(List<Item> items, long[] times, Map<String, Integer> slotsByPair, long now) {
+        int n = items.size();
+        Phase[] phase = new Phase[n];
+        long[] start = new long[n];
+        long[] end = new long[n];
+        java.util.Arrays.fill(start, -1);
+        java.util.Arrays.fill(end, -1);
+        java.util.PriorityQueue<Integer> running = new java.util.PriorityQueue<>(
+                java.util.Comparator.comparingLong((Integer i) -> end[i]).thenComparing(i -> i));
+        int left = 0;
+        for (int i = 0; i < n; i++) {
+            phase[i] = items.get(i).phase;
+            if (phase[i] == Phase.RUNNING) {
+                end[i] = Math.max(now, times[i]);
+                running.add(i);
+            }
+            if (phase[i] != Phase.FINISHED) {
+                left++;
+            }
+        }
+        long clock = now;
+        while (left > 0) {
+            List<Item> view = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                Item it = items.get(i);
+                view.add(it.phase == phase[i] ? it : new Item(it.pair, it.rank, it.exclusive, phase[i]));
+            }
+            for (int i : startable(view, slotsByPair)) {
+                phase[i] = Phase.RUNNING;
+                start[i] = clock;
+                end[i] = clock + times[i];
+                running.add(i);
+            }
+            if (running.isEmpty()) {
+                throw new IllegalStateException("admission admits nothing with nothing running");
+            }
+            // finish everything that ends at the earliest end
+            clock = end[running.peek()];
+            while (!running.isEmpty() && end[running.peek()] <= clock) {
+                phase[running.poll()] = Phase.FINISHED;
+                left--;
+            }
+        }
+        return new long[][] {start, end};
+    }
 }

@@ -15,7 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.stream.Collectors;
 
@@ -248,44 +247,19 @@ public final class EvacuationPlanner {
                 PreCopyModel.bytesPerSecond(mbps), settings.stopCopyMiB() * PreCopyModel.MIB, settings.maxRounds());
     }
 
-    /** Start offsets: admission run over estimated durations, finishing the earliest end first. */
+    /** Start offsets: admission run over the estimated durations. */
     private static List<PlannedMove> simulate(List<PlannedMove> moves, Map<String, Integer> slots) {
-        int n = moves.size();
-        Admission.Phase[] phase = new Admission.Phase[n];
-        java.util.Arrays.fill(phase, Admission.Phase.QUEUED);
-        Duration[] start = new Duration[n];
-        PriorityQueue<Integer> running = new PriorityQueue<>(Comparator.comparing(
-                (Integer i) -> start[i].plus(moves.get(i).estimatedDuration())).thenComparing(i -> i));
-        Duration now = Duration.ZERO;
-        int finished = 0;
-        while (finished < n) {
-            List<Admission.Item> items = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) {
-                PlannedMove m = moves.get(i);
-                items.add(new Admission.Item(m.pair(), m.rank(), m.exclusive(), phase[i]));
-            }
-            for (int i : Admission.startable(items, slots)) {
-                phase[i] = Admission.Phase.RUNNING;
-                start[i] = now;
-                running.add(i);
-            }
-            if (running.isEmpty()) {
-                throw new IllegalStateException("admission admits nothing with nothing running: a planner bug");
-            }
-            // finish everything that ends at the earliest end
-            int first = running.poll();
-            now = start[first].plus(moves.get(first).estimatedDuration());
-            phase[first] = Admission.Phase.FINISHED;
-            finished++;
-            while (!running.isEmpty() && start[running.peek()].plus(moves.get(running.peek()).estimatedDuration())
-                    .compareTo(now) <= 0) {
-                phase[running.poll()] = Admission.Phase.FINISHED;
-                finished++;
-            }
+        List<Admission.Item> items = new ArrayList<>(moves.size());
+        long[] durations = new long[moves.size()];
+        for (int i = 0; i < moves.size(); i++) {
+            PlannedMove m = moves.get(i);
+            items.add(new Admission.Item(m.pair(), m.rank(), m.exclusive(), Admission.Phase.QUEUED));
+            durations[i] = m.estimatedDuration().toMillis();
         }
-        List<PlannedMove> out = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            out.add(moves.get(i).startingAt(start[i]));
+        long[] start = Admission.simulate(items, durations, slots, 0)[0];
+        List<PlannedMove> out = new ArrayList<>(moves.size());
+        for (int i = 0; i < moves.size(); i++) {
+            out.add(moves.get(i).startingAt(Duration.ofMillis(start[i])));
         }
         return out;
     }

@@ -87,7 +87,7 @@ public final class EvacuationRunner implements AutoCloseable {
         for (PlannedMove m : plan.moves()) {
             servers.add(new ServerEvacuation(m.server(), m.destination(), m.group(), m.rank(), m.exclusive(),
                     m.estimatedBytes(), m.estimatedDuration().toMillis(), m.startOffset().toMillis(), m.converges(),
-                    ServerEvacuation.State.QUEUED, null, 0, null));
+                    ServerEvacuation.State.QUEUED, null, 0, 0, null));
         }
         long now = clock.getAsLong();
         String detail = "started: " + servers.size() + " servers from " + plan.source() + " to "
@@ -173,7 +173,7 @@ public final class EvacuationRunner implements AutoCloseable {
                 Optional<Migration> m = service.activeMigration(s.server());
                 if (m.isPresent() && m.get().destination().equals(s.destination())) {
                     owners.put(m.get().id(), id);
-                    e = e.withServer(i, s.inFlight(m.get().id()), now(),
+                    e = e.withServer(i, s.inFlight(m.get().id(), now()), now(),
                             "adopted migration " + m.get().id() + ", started before the hand-over");
                 }
             }
@@ -194,7 +194,7 @@ public final class EvacuationRunner implements AutoCloseable {
         boolean refused = e.state() == EvacuationState.RUNNING;
         while (refused) {
             refused = false;
-            for (int i : Admission.startable(items(e), e.slotsByPair())) {
+            for (int i : Admission.startable(EvacuationProgress.items(e), e.slotsByPair())) {
                 e = launch(e, i);
                 // a refusal frees its slot at once: admit again (attempts are bounded, so this ends)
                 refused |= e.servers().get(i).state() != ServerEvacuation.State.IN_FLIGHT;
@@ -203,24 +203,13 @@ public final class EvacuationRunner implements AutoCloseable {
         store.put(finishIfDone(e));
     }
 
-    private static List<Admission.Item> items(Evacuation e) {
-        List<Admission.Item> items = new ArrayList<>(e.servers().size());
-        for (ServerEvacuation s : e.servers()) {
-            Admission.Phase phase = s.state() == ServerEvacuation.State.QUEUED ? Admission.Phase.QUEUED
-                    : s.state() == ServerEvacuation.State.IN_FLIGHT ? Admission.Phase.RUNNING : Admission.Phase.FINISHED;
-            items.add(new Admission.Item(org.wanmig.config.EvacuationSettings.pairKey(e.source(), s.destination()),
-                    s.rank(), s.exclusive(), phase));
-        }
-        return items;
-    }
-
     private Evacuation launch(Evacuation e, int i) {
         ServerEvacuation s = e.servers().get(i);
         Evacuation next;
         try {
             Migration m = service.startMigration(s.server(), s.destination());
             owners.put(m.id(), e.id());
-            next = e.withServer(i, s.inFlight(m.id()), now(), "migration " + m.id() + " to " + s.destination()
+            next = e.withServer(i, s.inFlight(m.id(), now()), now(), "migration " + m.id() + " to " + s.destination()
                     + " started (attempt " + (s.attempts() + 1) + " of " + e.maxAttempts() + ")");
             log.info("evacuation {}: {} migration {} started", e.id(), s.server(), m.id());
         } catch (RuntimeException x) {

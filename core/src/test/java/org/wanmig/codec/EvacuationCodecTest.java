@@ -23,7 +23,8 @@ class EvacuationCodecTest {
                                            String reason) {
         return new ServerEvacuation(name, "dcB", name.equals("vs0") ? "database" : null, name.equals("vs0") ? 0 : 1,
                 name.equals("vs2"), 1_073_741_824L, 45_000, 90_000, !name.equals("vs2"), state,
-                migration == null ? null : MigrationId.of(migration), attempts, reason);
+                migration == null ? null : MigrationId.of(migration), attempts,
+                migration == null ? 0 : 1_700_000_000_000L + migration, reason);
     }
 
     static Evacuation sample() {
