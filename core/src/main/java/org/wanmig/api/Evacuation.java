@@ -27,7 +27,6 @@ public final class Evacuation {
     private final long plannedMillis;
     private final List<EvacuationEvent> timeline;
 
-    @SuppressWarnings("checkstyle:ParameterNumber")
     public Evacuation(EvacuationId id, String source, List<String> destinations, EvacuationState state,
                       List<ServerEvacuation> servers, Map<String, Integer> slotsByPair, int maxAttempts,
                       long startedMillis, long plannedMillis, List<EvacuationEvent> timeline) {

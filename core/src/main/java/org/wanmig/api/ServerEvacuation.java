@@ -40,7 +40,6 @@ public final class ServerEvacuation {
     private final long startedMillis;
     private final String reason;
 
-    @SuppressWarnings("checkstyle:ParameterNumber")
     public ServerEvacuation(String server, String destination, String group, int rank, boolean exclusive,
                             long estimatedBytes, long estimatedMillis, long plannedStartMillis, boolean converges,
                             State state, MigrationId migrationId, int attempts, long startedMillis,

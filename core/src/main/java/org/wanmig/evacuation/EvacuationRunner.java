@@ -69,9 +69,10 @@ public final class EvacuationRunner implements AutoCloseable {
     /**
      * Records the evacuation (RUNNING, every server queued) and starts its first migrations soon.
      *
-     * @throws WanmigException CONFLICT if one of its servers is in another active evacuation
+     * @throws WanmigException CONFLICT if one of its servers is in another active evacuation (starts
+     *                         through one runner are serialized, so two cannot both pass this check)
      */
-    public Evacuation start(EvacuationPlan plan) {
+    public synchronized Evacuation start(EvacuationPlan plan) {
         Set<String> names = plan.moves().stream().map(PlannedMove::server).collect(Collectors.toSet());
         for (Evacuation other : store.all()) {
             if (other.isActive()) {

@@ -22,7 +22,6 @@ public final class PlannedMove {
     private final boolean converges;
     private final Duration startOffset;
 
-    @SuppressWarnings("checkstyle:ParameterNumber")
     public PlannedMove(String server, String source, String destination, String group, int rank, int priority,
                        long memoryMiB, double dirtyRateMiBps, double shareMbps, boolean exclusive, int rounds,
                        long estimatedBytes, Duration estimatedDuration, Duration estimatedStopCopy,

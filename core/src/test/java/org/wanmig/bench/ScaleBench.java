@@ -138,6 +138,12 @@ public final class ScaleBench {
         return (rt.totalMemory() - rt.freeMemory()) / 1048576.0;
     }
 
+    /** Milliseconds all collectors have spent so far in this JVM. */
+    private static long gcMillis() {
+        return ManagementFactory.getGarbageCollectorMXBeans().stream()
+                .mapToLong(java.lang.management.GarbageCollectorMXBean::getCollectionTime).sum();
+    }
+
     private static double ms(long nanos) {
         return nanos / 1e6;
     }
@@ -176,10 +182,12 @@ public final class ScaleBench {
         resetPeaks();
         java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         long cpu0 = threads.getCurrentThreadCpuTime();
+        long gc0 = gcMillis();
         Result cold = full(json);
         double cpu = ms(threads.getCurrentThreadCpuTime() - cpu0);
         double wall = ms(cold.parseNanos + cold.planNanos + cold.rulesNanos);
-        return new double[] {wall, cpu, peakMiB(), ms(cold.parseNanos), ms(cold.planNanos), ms(cold.rulesNanos)};
+        return new double[] {wall, cpu, peakMiB(), ms(cold.parseNanos), ms(cold.planNanos), ms(cold.rulesNanos),
+            gcMillis() - gc0};
     }
 
     /** Cold runs in fresh JVMs with this JVM's options (so -Xmx256m holds for them too). */
@@ -236,10 +244,10 @@ public final class ScaleBench {
         // cold: the first parse + plan + rules of a fresh JVM, the figure the target is about
         List<double[]> cold = coldChildren(servers, colds);
         System.out.printf("%ncold runs, each in a fresh JVM (%d servers): wall ms (parse + plan + rules), main-thread"
-                + " CPU ms, peak heap MiB%n", servers);
+                + " CPU ms, peak heap MiB, GC ms%n", servers);
         for (double[] c : cold) {
-            System.out.printf("  %7.0f ms (%.0f + %.0f + %.0f)  cpu %7.0f ms  heap %6.1f MiB%n", c[0], c[3], c[4], c[5],
-                    c[1], c[2]);
+            System.out.printf("  %7.0f ms (%.0f + %.0f + %.0f)  cpu %7.0f ms  heap %6.1f MiB  gc %5.0f ms%n", c[0], c[3],
+                    c[4], c[5], c[1], c[2], c[6]);
         }
         double coldTarget = median(cold.stream().mapToDouble(c -> c[0]).toArray());
         double coldCpu = median(cold.stream().mapToDouble(c -> c[1]).toArray());
@@ -251,10 +259,14 @@ public final class ScaleBench {
         }
         resetPeaks();
         double parseBig = warm(ScaleBench::parseOnly, big, repeats)[0];
+        long gcBefore = gcMillis();
         double[] fullBig = warm(ScaleBench::full, big, repeats);
+        double gcPerFullBig = (gcMillis() - gcBefore) / (double) repeats;
         double peakBig = peakMiB();
         double parseSmall = warm(ScaleBench::parseOnly, little, repeats)[0];
+        gcBefore = gcMillis();
         double[] fullSmall = warm(ScaleBench::full, little, repeats);
+        double gcPerFullSmall = (gcMillis() - gcBefore) / (double) repeats;
         Result r = full(big);
         double live = liveMiBAfterGc();
         System.out.printf("%nwarm, median of %d runs          %8d servers %8d servers   ratio (servers x%.0f)%n",
@@ -267,6 +279,8 @@ public final class ScaleBench {
             System.out.printf("%-32s%8.1f ms %8.1f ms   %6.1f%n", parts[k], fullSmall[k], fullBig[k],
                     fullBig[k] / fullSmall[k]);
         }
+        System.out.printf("%-32s%8.1f ms %8.1f ms   %6.1f%n", "GC time per full run (mean)", gcPerFullSmall,
+                gcPerFullBig, gcPerFullBig / Math.max(gcPerFullSmall, 0.1));
         System.out.printf("full run against parse alone (%d servers): x%.1f%n", servers, fullBig[0] / parseBig);
         System.out.printf("peak heap during the warm runs %.1f MiB (sum of pool peaks); live after GC, results held: %.1f MiB%n",
                 peakBig, live);
@@ -280,6 +294,15 @@ public final class ScaleBench {
                         + " tunnels of the first wave%n", rules.totalBaseline(), rules.max(RuleCountReport.Role.PE),
                 rules.max(RuleCountReport.Role.CORE), rules.max(RuleCountReport.Role.SITE_EDGE), r.tunnels.size(),
                 r.plan.moves().stream().filter(m -> m.startOffset().isZero()).count());
+
+        RuleCountReport few = RuleCountReport.of(new NetworkPlanner(parseOnly(little).topology, Topologies.APP_ID),
+                Map.of(), List.of());
+        System.out.printf("rules per switch against servers: %d servers: total %d, max PE %d, core %d, site edge %d;"
+                        + " %d servers: total %d, max PE %d, core %d, site edge %d%n", small, few.totalBaseline(),
+                few.max(RuleCountReport.Role.PE), few.max(RuleCountReport.Role.CORE),
+                few.max(RuleCountReport.Role.SITE_EDGE), servers, rules.totalBaseline(),
+                rules.max(RuleCountReport.Role.PE), rules.max(RuleCountReport.Role.CORE),
+                rules.max(RuleCountReport.Role.SITE_EDGE));
 
         boolean met = coldTarget < 2000 && coldPeak < 256;
         System.out.printf("%ntarget: parse + plan + every baseline rule under 2 s with under 256 MB of heap: %s"
