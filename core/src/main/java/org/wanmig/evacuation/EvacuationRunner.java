@@ -165,7 +165,9 @@ public final class EvacuationRunner implements AutoCloseable {
                 Optional<Migration> m = service.migration(s.migrationId());
                 if (m.isEmpty()) {
                     owners.remove(s.migrationId());
-                    e = afterFailure(e, i, s, "migration " + s.migrationId() + " is unknown to the MMS");
+                    String why = "migration " + s.migrationId() + " is unknown to the MMS";
+                    e = e.state() == EvacuationState.ABORTING ? e.withServer(i, s.cancelled(why), now(), why)
+                            : afterFailure(e, i, s, why);
                 } else if (m.get().state().isTerminal()) {
                     e = settle(e, i, m.get()); // it ended while no runner listened
                 }
@@ -208,6 +210,8 @@ public final class EvacuationRunner implements AutoCloseable {
         ServerEvacuation s = e.servers().get(i);
         Evacuation next;
         try {
+            // a refusal is retried at once (within the attempts allowed): refusals are mostly lasting
+            // (unknown server, no WAN path, already migrating), so waiting would only delay the report
             Migration m = service.startMigration(s.server(), s.destination());
             owners.put(m.id(), e.id());
             next = e.withServer(i, s.inFlight(m.id(), now()), now(), "migration " + m.id() + " to " + s.destination()

@@ -115,6 +115,30 @@ class EvacuationRunnerTest {
     }
 
     @Test
+    void eachDestinationPairRunsItsOwnSlots() {
+        ObjectNode c = ScaleTopology.config(4, 3, 1, i -> 0);
+        ((ObjectNode) c.get("migration")).putObject("evacuation").put("maxConcurrentPerPair", 1);
+        topology = WanTopologyParser.parse(c);
+        service = new FakeMigrationService(topology);
+        EvacuationPlan plan = new EvacuationPlanner(topology).plan(Map.of(), EvacuationRequest.of("dcA"));
+        EvacuationId id = runner().start(plan).id();
+        Poll.until("one per pair", () -> record(id).count(ServerEvacuation.State.IN_FLIGHT) == 2);
+        Set<String> destinations = record(id).servers().stream()
+                .filter(s -> s.state() == ServerEvacuation.State.IN_FLIGHT).map(ServerEvacuation::destination)
+                .collect(Collectors.toSet());
+        assertEquals(Set.of("dcB", "dcC"), destinations);
+        while (record(id).isActive()) {
+            Set<String> running = service.inFlight();
+            running.forEach(service::complete);
+            Poll.until("next wave", () -> !record(id).isActive() || !service.inFlight().isEmpty()
+                    && record(id).count(ServerEvacuation.State.IN_FLIGHT) == service.inFlight().size());
+        }
+        assertEquals(EvacuationState.COMPLETED, record(id).state());
+        assertEquals(Set.of("dcB", "dcC"), Set.copyOf(List.of(service.location("vs0"), service.location("vs1"),
+                service.location("vs2"), service.location("vs3"))));
+    }
+
+    @Test
     void aFailedServerIsRetriedOnce() {
         EvacuationPlan plan = setUp(2);
         EvacuationId id = runner().start(plan).id();
