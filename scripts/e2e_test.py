@@ -12,11 +12,14 @@ Every test builds its own net and runtime and tears them down (mn -c included), 
 Traffic goes only to the Mininet hosts and to loopback (the runtime's REST API).
 """
 
+import base64
 import json
 import os
 import signal
+import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -204,6 +207,125 @@ class E2E(Testbed):
         tb.rest('POST', '/migrations/%s/abort' % migration['id'])
         tb.watch_migration(migration['id'], timeout=60)
 
+
+    # ---- issue 7 (e): a slow-client flood on the REST port
+
+    def test_rest_slow_client_flood_does_not_stop_a_migration(self):
+        """On the running runtime's REST port: 5 connections pipeline requests and never read the
+        answers (until the server's writes to them block), then 50 send half a request byte by
+        byte; meanwhile a normal request is answered and a whole migration runs through REST (the
+        hypervisor reports through it too)."""
+        flood = RestFlood(slow=50, non_readers=5)
+        self.addCleanup(flood.stop)
+        flood.start_non_readers()
+        tb.wait_until(lambda: flood.stalled() >= 1, 30, 0.2, 'the server to stop reading a client that never reads')
+        flood.start_slow()
+        time.sleep(1.0)     # the slow clients are sending
+        self.assertGreaterEqual(flood.open_slow(), 45, 'the slow clients hold their connections')
+
+        status, servers = tb.rest('GET', '/servers', timeout=10)
+        self.assertEqual(status, 200, servers)
+        self.assertGreaterEqual(flood.open_slow(), 45, 'answered while the flood was still in progress')
+        migration = tb.start_migration('vs1', 'dcB')
+        migration = tb.watch_migration(migration['id'], timeout=120)
+        sent = flood.stop()
+
+        self.assertEqual([e['state'] for e in migration['timeline']], HAPPY_PATH, migration)
+        self.assert_served_at('peB')
+        self.assertGreater(sent['slowBytes'], 0, sent)
+        status, _ = tb.rest('GET', '/migrations')
+        self.assertEqual(status, 200, 'the runtime answers after the flood')
+        print('\n(issue 7 e) during the flood: %s' % json.dumps(sent))
+
+
+class RestFlood:
+    """Abusive clients of the runtime's REST port on loopback, bounded in count and time:
+    non-readers that pipeline GETs with a tiny receive buffer and never read the answers, and
+    slow ones that send half a request header one byte every 50 ms."""
+
+    def __init__(self, slow=50, non_readers=5, port=8181, max_seconds=60):
+        self.port, self.max_seconds = port, max_seconds
+        self.slow = [socket.socket() for _ in range(slow)]
+        self.non_readers = [socket.socket() for _ in range(non_readers)]
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.slow_open = 0
+        self.counts = {'slowBytes': 0, 'pipelinedBytes': 0, 'slowClosedByServer': 0, 'nonReadersStalled': 0}
+        self.threads = []
+        self.auth = base64.b64encode(b'onos:rocks').decode()
+
+    def _start(self, target, s, payload):
+        t = threading.Thread(target=target, args=(s, payload), daemon=True)
+        self.threads.append(t)
+        t.start()
+
+    def start_non_readers(self):
+        pipelined = ('GET /onos/wanmig/datacenters HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n\r\n'
+                     % self.auth).encode() * 200
+        for s in self.non_readers:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            s.connect(('127.0.0.1', self.port))
+            self._start(self._non_reader, s, pipelined)
+
+    def start_slow(self):
+        half = ('POST /onos/wanmig/migrations HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nX-Slow: %s'
+                % (self.auth, 'b' * 400)).encode()
+        for s in self.slow:
+            s.connect(('127.0.0.1', self.port))
+            with self.lock:
+                self.slow_open += 1
+            self._start(self._slow, s, half)
+
+    def _slow(self, s, half):
+        deadline = time.monotonic() + self.max_seconds
+        try:
+            for i in range(len(half)):
+                if self.stopping.is_set() or time.monotonic() > deadline:
+                    break
+                s.sendall(half[i:i + 1])
+                with self.lock:
+                    self.counts['slowBytes'] += 1
+                self.stopping.wait(0.05)
+        except OSError:
+            with self.lock:
+                self.counts['slowClosedByServer'] += 1
+        finally:
+            with self.lock:
+                self.slow_open -= 1
+
+    def _non_reader(self, s, pipelined):
+        s.settimeout(1.0)   # a send making no progress for 1 s: the server stopped reading us
+        deadline = time.monotonic() + self.max_seconds
+        try:
+            while not self.stopping.is_set() and time.monotonic() < deadline:
+                s.sendall(pipelined)
+                with self.lock:
+                    self.counts['pipelinedBytes'] += len(pipelined)
+        except socket.timeout:
+            with self.lock:
+                self.counts['nonReadersStalled'] += 1     # the connection stays open, answers unread
+        except OSError:
+            pass    # closed by the server
+
+    def stalled(self):
+        with self.lock:
+            return self.counts['nonReadersStalled']
+
+    def open_slow(self):
+        with self.lock:
+            return self.slow_open
+
+    def stop(self):
+        self.stopping.set()
+        for s in self.slow + self.non_readers:
+            try:
+                s.close()
+            except OSError:
+                pass
+        for t in self.threads:
+            t.join(10)
+        with self.lock:
+            return dict(self.counts)
 
 
 class E2EStorage(Testbed):

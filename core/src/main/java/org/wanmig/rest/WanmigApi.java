@@ -21,9 +21,10 @@ import java.util.Set;
 import java.util.function.Supplier;
 
 /**
- * The REST operations of wanmig, free of any HTTP stack: ONOS's JAX-RS resource and the embedded
- * runtime's HTTP server both delegate here, so both answer the same paths with the same JSON and
- * the same errors (400 naming the field, 404 unknown id, 409 conflict, 503 not available).
+ * The REST operations of wanmig, free of any HTTP stack: the JAX-RS resource {@link WanmigWebResource}
+ * (served by ONOS and by the embedded runtime) and the CLI delegate here, so every entry point answers
+ * with the same JSON and the same errors (400 naming the field, 404 unknown id, 409 conflict, 503 not
+ * available).
  */
 public final class WanmigApi {
     private static final Set<String> START_FIELDS = Set.of("server", "destination");
@@ -102,31 +103,6 @@ public final class WanmigApi {
             }
             throw WanmigException.badRequest("status", "must be \"completed\" or \"failed\", got \"" + status + "\"");
         });
-    }
-
-    /** Routes a request by method and path (relative to the app's base), for HTTP stacks without JAX-RS. */
-    public ApiResponse route(String method, String path, String body) {
-        String[] p = path.replaceAll("^/+|/+$", "").split("/");
-        boolean get = "GET".equals(method);
-        boolean post = "POST".equals(method);
-        if (p.length == 1 && get && p[0].equals("datacenters")) {
-            return dataCenters();
-        } else if (p.length == 1 && get && p[0].equals("servers")) {
-            return servers();
-        } else if (p.length == 1 && p[0].equals("migrations")) {
-            return get ? migrations() : post ? start(body) : notAllowed(method, path);
-        } else if (p.length == 2 && get && p[0].equals("migrations")) {
-            return migration(p[1]);
-        } else if (p.length == 3 && p[0].equals("migrations")) {
-            if (get && p[2].equals("rules")) {
-                return rules(p[1]);
-            } else if (post && p[2].equals("abort")) {
-                return abort(p[1]);
-            } else if (post && p[2].equals("hypervisor")) {
-                return hypervisorReport(p[1], body);
-            }
-        }
-        return error(404, "path", "no such resource: " + method + " " + path);
     }
 
     // ---- helpers -------------------------------------------------------------------------------
@@ -213,10 +189,6 @@ public final class WanmigApi {
 
     private ApiResponse ok(JsonNode body) {
         return new ApiResponse(200, body);
-    }
-
-    private ApiResponse notAllowed(String method, String path) {
-        return error(405, null, method + " not allowed on " + path);
     }
 
     private ApiResponse error(int status, String field, String reason) {

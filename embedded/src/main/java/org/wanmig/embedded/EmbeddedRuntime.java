@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.onosproject.codec.CodecService;
 import org.onosproject.core.ApplicationId;
 import org.onosproject.core.DefaultApplicationId;
 import org.onosproject.net.DeviceId;
@@ -11,13 +12,17 @@ import org.onosproject.net.flow.FlowRule;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.wanmig.api.MigrationService;
-import org.wanmig.codec.WanmigCodecContext;
+import org.wanmig.codec.WanmigCodecs;
 import org.wanmig.config.ConfigException;
 import org.wanmig.config.ConfigProblem;
 import org.wanmig.config.WanTopology;
 import org.wanmig.config.WanTopologyParser;
 import org.wanmig.drivers.AgentReplicationClient;
 import org.wanmig.drivers.HypervisorDrivers;
+import org.wanmig.embedded.http.EmbeddedCodecService;
+import org.wanmig.embedded.http.EmbeddedServiceDirectory;
+import org.wanmig.embedded.http.EmbeddedWebResource;
+import org.wanmig.embedded.http.RestLimits;
 import org.wanmig.embedded.http.RestServer;
 import org.wanmig.embedded.openflow.ArpPacketHandler;
 import org.wanmig.embedded.openflow.OpenFlowConfig;
@@ -29,8 +34,8 @@ import org.wanmig.embedded.store.FileMigrationStore;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.net.GatewayArpResponder;
 import org.wanmig.planner.Cookies;
+import org.wanmig.planner.PlannerService;
 import org.wanmig.planner.RuleFormatter;
-import org.wanmig.rest.WanmigApi;
 import org.wanmig.spi.Leadership;
 
 import java.io.IOException;
@@ -42,11 +47,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 /**
- * The wanmig core in one process: the same MigrationManager, planner and REST operations as the
+ * The wanmig core in one process: the same MigrationManager, planner and REST resource as the
  * ONOS app, with an OpenFlow 1.3 southbound of its own, records in a local file, and the ONOS REST
  * paths. Only the adapters differ from ONOS; no migration logic lives here.
  */
@@ -84,13 +88,14 @@ public final class EmbeddedRuntime implements AutoCloseable {
                 log.warn("switch {} disconnected", device);
             }
         });
-        WanmigCodecContext codecs = new WanmigCodecContext(Map.of(MigrationService.class, manager));
-        rest = new RestServer(o.httpAddress, o.httpPort, o.user, o.password, o.token,
-                new WanmigApi(manager, codecs, manager::planner),
-                Map.of("devices", this::devicesJson, "flows", this::flowsJson));
+        EmbeddedServiceDirectory services = new EmbeddedServiceDirectory(Map.of(MigrationService.class, manager,
+                PlannerService.class, (PlannerService) manager::planner,
+                CodecService.class, EmbeddedCodecService.of(WanmigCodecs.all())));
+        rest = new RestServer(o.httpAddress, o.httpPort, RestLimits.DEFAULTS, o.user, o.password, o.token, services,
+                new EmbeddedWebResource(this::devicesJson, this::flowsJson));
     }
 
-    void start(RuntimeOptions o) throws InterruptedException {
+    void start(RuntimeOptions o) throws InterruptedException, IOException {
         controller.start();
         rest.start();
         log.info("OpenFlow 1.3 on {}:{}; waiting for {} switches", o.openflowAddress, o.openflowPort,

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import org.onosproject.cli.AbstractShellCommand;
 import org.wanmig.api.MigrationService;
 import org.wanmig.api.WanmigException;
-import org.wanmig.impl.PlannerService;
+import org.wanmig.planner.PlannerService;
 import org.wanmig.planner.NetworkPlanner;
 import org.wanmig.rest.ApiResponse;
 import org.wanmig.rest.WanmigApi;

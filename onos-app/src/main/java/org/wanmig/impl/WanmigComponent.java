@@ -39,6 +39,7 @@ import org.wanmig.drivers.HypervisorDrivers;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.net.GatewayArpResponder;
 import org.wanmig.planner.NetworkPlanner;
+import org.wanmig.planner.PlannerService;
 
 import java.net.URI;
 import java.time.Clock;

@@ -15,7 +15,7 @@ import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationService;
 import org.wanmig.api.MigrationState;
 import org.wanmig.codec.WanmigCodecs;
-import org.wanmig.impl.PlannerService;
+import org.wanmig.planner.PlannerService;
 import org.wanmig.testing.WanmigFixtures;
 import org.wanmig.testing.WanmigFixtures.RecordingNetwork;
 import org.wanmig.lifecycle.MigrationManager;

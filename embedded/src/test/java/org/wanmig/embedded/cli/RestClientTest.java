@@ -5,20 +5,24 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.onosproject.codec.CodecService;
 import org.onosproject.core.DefaultApplicationId;
 import org.onosproject.net.DeviceId;
 import org.onosproject.net.flow.FlowRule;
 import org.wanmig.api.MigrationService;
 import org.wanmig.api.WanmigException;
-import org.wanmig.codec.WanmigCodecContext;
+import org.wanmig.codec.WanmigCodecs;
 import org.wanmig.config.WanTopology;
 import org.wanmig.config.WanTopologyParser;
 import org.wanmig.drivers.AgentReplicationClient;
 import org.wanmig.drivers.HypervisorDrivers;
+import org.wanmig.embedded.http.EmbeddedCodecService;
+import org.wanmig.embedded.http.EmbeddedServiceDirectory;
+import org.wanmig.embedded.http.RestLimits;
 import org.wanmig.embedded.http.RestServer;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.planner.Cookies;
-import org.wanmig.rest.WanmigApi;
+import org.wanmig.planner.PlannerService;
 import org.wanmig.spi.Leadership;
 import org.wanmig.spi.NetworkProgrammer;
 import org.wanmig.store.InMemoryMigrationStore;
@@ -87,9 +91,10 @@ class RestClientTest {
                 switches, new HypervisorDrivers(URI.create("http://127.0.0.1/unused")), new AgentReplicationClient(),
                 new InMemoryMigrationStore(), Leadership.STANDALONE, Clock.systemUTC());
         manager.takeOver().get(10, TimeUnit.SECONDS);
-        WanmigCodecContext codecs = new WanmigCodecContext(Map.of(MigrationService.class, manager));
-        server = new RestServer("127.0.0.1", 0, "onos", "rocks", "t0ken", new WanmigApi(manager, codecs, manager::planner),
-                Map.of());
+        server = new RestServer("127.0.0.1", 0, RestLimits.DEFAULTS, "onos", "rocks", "t0ken",
+                new EmbeddedServiceDirectory(Map.of(MigrationService.class, manager,
+                        PlannerService.class, (PlannerService) manager::planner,
+                        CodecService.class, EmbeddedCodecService.of(WanmigCodecs.all()))));
         server.start();
         remote = new RestMigrationService("http://127.0.0.1:" + server.port() + "/onos/wanmig", "onos", "rocks");
     }
@@ -144,8 +149,11 @@ class RestClientTest {
                 HttpResponse.BodyHandlers.ofString()).statusCode());
         assertEquals(200, http.send(HttpRequest.newBuilder(uri).header("Authorization", "Bearer t0ken").build(),
                 HttpResponse.BodyHandlers.ofString()).statusCode());
-        HttpResponse<String> missing = http.send(HttpRequest.newBuilder(URI.create(uri + "/../nothing"))
+        HttpResponse<String> missing = http.send(HttpRequest.newBuilder(URI.create(uri + "/nothing"))
                 .header("Authorization", "Bearer t0ken").build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(404, missing.statusCode());
+        HttpResponse<String> dotted = http.send(HttpRequest.newBuilder(URI.create(uri + "/../nothing"))
+                .header("Authorization", "Bearer t0ken").build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(400, dotted.statusCode(), "dot segments are refused, not resolved");
     }
 }

@@ -2,7 +2,7 @@ package org.wanmig.rest;
 
 import org.onosproject.rest.AbstractWebResource;
 import org.wanmig.api.MigrationService;
-import org.wanmig.impl.PlannerService;
+import org.wanmig.planner.PlannerService;
 
 import javax.ws.rs.Consumes;
 import javax.ws.rs.GET;
