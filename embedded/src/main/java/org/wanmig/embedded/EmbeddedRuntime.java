@@ -11,6 +11,7 @@ import org.onosproject.net.DeviceId;
 import org.onosproject.net.flow.FlowRule;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.wanmig.api.EvacuationService;
 import org.wanmig.api.MigrationService;
 import org.wanmig.codec.WanmigCodecs;
 import org.wanmig.config.ConfigException;
@@ -30,7 +31,9 @@ import org.wanmig.embedded.openflow.OpenFlowController;
 import org.wanmig.embedded.openflow.OpenFlowNetworkProgrammer;
 import org.wanmig.embedded.openflow.SwitchInfo;
 import org.wanmig.embedded.openflow.SwitchListener;
+import org.wanmig.embedded.store.FileEvacuationStore;
 import org.wanmig.embedded.store.FileMigrationStore;
+import org.wanmig.evacuation.EvacuationHost;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.net.GatewayArpResponder;
 import org.wanmig.planner.Cookies;
@@ -63,6 +66,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
     private final OpenFlowController controller;
     private final OpenFlowNetworkProgrammer network;
     private final MigrationManager manager;
+    private final EvacuationHost evacuations;
     private final RestServer rest;
     private final CountDownLatch allSwitches;
     private volatile boolean driving;
@@ -75,6 +79,8 @@ public final class EmbeddedRuntime implements AutoCloseable {
         manager = new MigrationManager(topology, APP_ID, network, new HypervisorDrivers(URI.create(o.callbackBase)),
                 new AgentReplicationClient(), new FileMigrationStore(o.stateDir), Leadership.STANDALONE,
                 Clock.systemUTC());
+        evacuations = new EvacuationHost(manager, new FileEvacuationStore(o.stateDir), () -> topology,
+                Leadership.STANDALONE, System::currentTimeMillis);
         allSwitches = new CountDownLatch(topology.allSwitches().size());
         controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller));
         controller.addSwitchListener(new SwitchListener() {
@@ -89,7 +95,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
             }
         });
         EmbeddedServiceDirectory services = new EmbeddedServiceDirectory(Map.of(MigrationService.class, manager,
-                PlannerService.class, (PlannerService) manager::planner,
+                EvacuationService.class, evacuations, PlannerService.class, (PlannerService) manager::planner,
                 CodecService.class, EmbeddedCodecService.of(WanmigCodecs.all())));
         rest = new RestServer(o.httpAddress, o.httpPort, RestLimits.DEFAULTS, o.user, o.password, o.token, services,
                 new EmbeddedWebResource(this::devicesJson, this::flowsJson));
@@ -111,6 +117,8 @@ public final class EmbeddedRuntime implements AutoCloseable {
                 log.info("baseline installed; ready to migrate");
             }
         });
+        // the one instance runs evacuations; after a restart it goes on with the recorded ones
+        evacuations.takeOver();
     }
 
     private final Set<DeviceId> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -163,6 +171,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
     @Override
     public void close() {
         rest.close();
+        evacuations.close();
         manager.shutdown();
         network.close();
         controller.close();

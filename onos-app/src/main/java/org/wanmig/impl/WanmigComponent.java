@@ -22,6 +22,9 @@ import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.wanmig.api.Evacuation;
+import org.wanmig.api.EvacuationId;
+import org.wanmig.api.EvacuationService;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationListener;
@@ -36,6 +39,7 @@ import org.wanmig.config.WanTopologyParser;
 import org.wanmig.codec.WanmigCodecs;
 import org.wanmig.drivers.AgentReplicationClient;
 import org.wanmig.drivers.HypervisorDrivers;
+import org.wanmig.evacuation.EvacuationHost;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.net.GatewayArpResponder;
 import org.wanmig.planner.NetworkPlanner;
@@ -60,8 +64,8 @@ import java.util.concurrent.TimeUnit;
  * The manager exists once a valid configuration does; before that, queries answer empty and
  * requests are refused as unavailable. Only the leader of "org.wanmig.app" drives migrations.
  */
-@Component(immediate = true, service = {MigrationService.class, PlannerService.class})
-public class WanmigComponent implements MigrationService, PlannerService {
+@Component(immediate = true, service = {MigrationService.class, PlannerService.class, EvacuationService.class})
+public class WanmigComponent implements MigrationService, PlannerService, EvacuationService {
     private static final Logger log = LoggerFactory.getLogger(WanmigComponent.class);
 
     @Reference(cardinality = ReferenceCardinality.MANDATORY)
@@ -101,6 +105,8 @@ public class WanmigComponent implements MigrationService, PlannerService {
     private DistributedMigrationStore store;
     private HypervisorDrivers hypervisors;
     private OnosLeadership leadership;
+    /** Runs evacuations on the leader only, over this component's MigrationService. */
+    private EvacuationHost evacuations;
     private GatewayArpProcessor arpProcessor;
     /** Config and leadership changes, one at a time and off ONOS's event threads. */
     private ExecutorService events;
@@ -136,6 +142,8 @@ public class WanmigComponent implements MigrationService, PlannerService {
                         events.execute(WanmigComponent.this::release);
                     }
                 });
+        evacuations = new EvacuationHost(this, new DistributedEvacuationStore(storageService), this::topologyInForce,
+                leadership, System::currentTimeMillis);
         configRegistry.addListener(configListener);
         WanmigConfig config = configRegistry.getConfig(appId, WanmigConfig.class);
         if (config != null) {
@@ -158,6 +166,7 @@ public class WanmigComponent implements MigrationService, PlannerService {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        evacuations.close();
         MigrationManager m = manager;
         if (m != null) {
             m.removeListener(forward);
@@ -240,14 +249,22 @@ public class WanmigComponent implements MigrationService, PlannerService {
                 log.info("wanmig: baseline installed; this instance drives migrations");
             }
         });
+        // after the manager's takeOver, whose resume of migrations the runner's resume asks about
+        evacuations.takeOver();
     }
 
     private void release() {
         MigrationManager m = manager;
         drivingNow = false;
+        evacuations.release();
         if (m != null) {
             m.release();
         }
+    }
+
+    private WanTopology topologyInForce() {
+        MigrationManager m = manager;
+        return m == null ? null : m.topology();
     }
 
     private Duration switchTimeout() {
@@ -339,5 +356,28 @@ public class WanmigComponent implements MigrationService, PlannerService {
     @Override
     public void removeListener(MigrationListener listener) {
         listeners.remove(listener);
+    }
+
+    // ---- EvacuationService, run on the leader only ------------------------------------------------
+
+    @Override
+    public Evacuation evacuate(String source, List<String> destinations, List<String> servers) {
+        requireManager();
+        return evacuations.evacuate(source, destinations, servers);
+    }
+
+    @Override
+    public Collection<Evacuation> evacuations() {
+        return evacuations.evacuations();
+    }
+
+    @Override
+    public Optional<Evacuation> evacuation(EvacuationId id) {
+        return evacuations.evacuation(id);
+    }
+
+    @Override
+    public Evacuation abort(EvacuationId id) {
+        return evacuations.abort(id);
     }
 }
