@@ -10,10 +10,10 @@ Matches mininet-topos/wanmig-3dc.json port for port (see README.md):
             [cs1]                                    [cs2]
               |2                                       |2
               1                                        3
-  vs1 --2[peA]1 ---2[core1]3 ---------1[core2]3 ---1[core3]2 ---1[peC]2,3 .. vs1, vs2
+  vs1 --2[peA]1 ---2[core1]3 ---------1[core2]3 ---1[core3]2 ---1[peC]2,3,4 .. vs1, vs2, vs3
   vs2 --3            4                  2              4
-                     |                  1              |
-                     |                [peB]2,3 .. vs1, vs2
+  vs3 --4            |                  1              |
+                     |                [peB]2,3,4 .. vs1, vs2, vs3
                      +---------------------------------+
 
 Run it with:
@@ -58,11 +58,12 @@ CLIENT_HOSTS = [  # (host, ip/prefix, mac, gateway, switch, port)
 SERVER_HOSTS = [  # (host, ip/prefix, mac, gateway, pe, port); all start in DC A
     ('vs1', '10.2.0.10/24', '00:00:00:00:02:10', '10.2.0.254', 'peA', 2),
     ('vs2', '10.2.0.20/24', '00:00:00:00:02:20', '10.2.0.254', 'peA', 3),
+    ('vs3', '10.2.0.30/24', '00:00:00:00:02:30', '10.2.0.254', 'peA', 4),
 ]
 
 
 class WanMig3DC(Topo):
-    """Client sites 1 and 2, WAN core1..3, DCs A, B, C; vs1 and vs2 start in A."""
+    """Client sites 1 and 2, WAN core1..3, DCs A, B, C; vs1, vs2 and vs3 start in A."""
 
     def build(self, bw=None, fail_mode='secure', delay=DEFAULT_DELAY_MS, queue_ms=5):
         # Only the WAN links are shaped; access links run at veth speed. The core-to-core links

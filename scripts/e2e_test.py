@@ -11,6 +11,8 @@ disk writer in vs1: (f) migration with storage, (g) abort during pre-copy with s
 E2ELinkFailure runs on the 3-DC testbed (wanmig-3dc.json): issue 7 (b) a baseline link fails and
 recovers (hold-down, no flapping); issue 7 (a) a tunnel link fails during MIGRATING (skipped until
 the reconciler branch re-plans active tunnels).
+E2EEvacuation runs on the 3-DC testbed (wanmig-3dc.json, vs1..vs3 in dcA): (issue 10) an
+evacuation of dcA aborted midway.
 
 Every test builds its own net and runtime and tears them down (mn -c included), also on failure.
 Traffic goes only to the Mininet hosts and to loopback (the runtime's REST API).
@@ -30,6 +32,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wanmig_testbed as tb                     # noqa: E402
 import wanmig_storage as st                     # noqa: E402
+import wanmig_3dc                               # noqa: E402
 from wanmig_hypervisor import where_is          # noqa: E402
 
 HAPPY_PATH = ['REQUESTED', 'PREPARING', 'MIGRATING', 'CUTOVER', 'ROUTES_UPDATED', 'DRAINING', 'COMPLETED']
@@ -630,6 +633,152 @@ class E2ELinkFailure(unittest.TestCase):
         d = tb.downtime(probes, tb.pause_window(hv))
         print('\n(issue 7 a) downtime %s' % json.dumps(d))
         self.assertLess(d['networkOutageMs'], 2000, d)
+
+
+SWITCHES_3DC = ('cs1', 'cs2', 'core1', 'core2', 'core3', 'peA', 'peB', 'peC')
+CONFIG_3DC = os.path.join(tb.TOPOS, 'wanmig-3dc.json')
+SERVER_PORTS_3DC = {'vs1': 2, 'vs2': 3, 'vs3': 4}
+
+
+class E2EEvacuation(unittest.TestCase):
+    """The 3-DC testbed with vs1, vs2 and vs3 in dcA, the runtime and the emulated hypervisor;
+    evacuations run one migration at a time per DC pair (so an abort finds a server done, one in
+    flight and one queued) and without retries."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix='wanmig-e2e-evac-')
+        tb.ensure_ovs()
+        tb.mininet_cleanup()
+        self.addCleanup(tb.mininet_cleanup)
+        with open(CONFIG_3DC) as f:
+            netcfg = json.load(f)
+        netcfg['apps']['org.wanmig.app']['wanmig']['migration']['evacuation'] = {
+            'maxConcurrentPerPair': 1, 'retries': 0}
+        config = os.path.join(self.workdir, 'wanmig-3dc-evacuation.json')
+        with open(config, 'w') as f:
+            json.dump(netcfg, f)
+        self.runtime = tb.Runtime(config=config, state_dir=os.path.join(self.workdir, 'state'),
+                                  log_path=os.path.join(self.workdir, 'runtime.log'))
+        os.makedirs(self.runtime.state_dir)
+        self.addCleanup(self.runtime.kill)
+        self.runtime.start()
+        from mininet.log import setLogLevel
+        setLogLevel('error')
+        self.net = wanmig_3dc.make_net()
+        self.addCleanup(tb.stop_net, self.net)
+        self.net.start()
+        for host in self.net.hosts:
+            host.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
+        self.hypervisor = tb.Hypervisor(model=tb.PrecopyModel(**SHORT_PRECOPY)).start()
+        self.addCleanup(self.hypervisor.stop)
+        self.h1 = self.net.get('h1')
+        tb.wait_until(lambda: len(tb.switches_connected(SWITCHES_3DC)) == len(SWITCHES_3DC), 60, 0.5,
+                      'all switches connected')
+        for vs, ip in (('vs1', '10.2.0.10'), ('vs2', '10.2.0.20'), ('vs3', '10.2.0.30')):
+            tb.wait_until(lambda: tb.pings(self.h1, ip), 60, 0.5, 'h1 reaching ' + vs)
+
+    def run(self, result=None):
+        failures = len(result.failures) + len(result.errors) if result else 0
+        outcome = super().run(result)
+        if result and len(result.failures) + len(result.errors) > failures and hasattr(self, 'runtime'):
+            print('\n--- runtime log (%s) ---\n%s' % (self.runtime.log_path, self.runtime.log_tail(60)))
+        return outcome
+
+    def evacuation(self, eid):
+        status, e = tb.rest('GET', '/evacuations/%s' % eid)
+        self.assertEqual(status, 200, e)
+        return e
+
+    def location(self, server):
+        status, body = tb.rest('GET', '/servers')
+        self.assertEqual(status, 200, body)
+        return next(v['location'] for v in body['servers'] if v['name'] == server)
+
+    def migration_rules_anywhere(self):
+        """Every rule of any migration (cookie kind 2) still on the 3-DC switches."""
+        return [(sw, text) for sw in SWITCHES_3DC for cookie, text in tb.dump_flows(sw)
+                if tb.decode_cookie(cookie)[0] == tb.WANMIG_COOKIE_TAG
+                and tb.decode_cookie(cookie)[1] == tb.KIND_MIGRATION]
+
+    def test_evacuation_aborted_midway(self):
+        # refusals name the field and start nothing
+        for body, status, field in (({'to': ['dcB']}, 400, 'source'), ({'source': 'dcZ'}, 404, 'source'),
+                                    ({'source': 'dcA', 'to': ['dcA']}, 400, 'destinations'),
+                                    ({'source': 'dcA', 'servers': 'vs1'}, 400, 'servers'),
+                                    ({'source': 'dcA', 'speed': 1}, 400, 'speed')):
+            code, answer = tb.rest('POST', '/evacuations', body)
+            self.assertEqual((code, answer.get('field')), (status, field), answer)
+        self.assertEqual(tb.rest('GET', '/evacuations/99')[0], 404)
+        self.assertEqual(tb.rest('GET', '/evacuations')[1], {'evacuations': []})
+        baseline = tb.flow_tables(SWITCHES_3DC)
+
+        status, e = tb.rest('POST', '/evacuations', {'source': 'dcA', 'to': ['dcB']})
+        self.assertEqual(status, 201, e)
+        self.assertEqual([s['server'] for s in e['servers']], ['vs1', 'vs2', 'vs3'], e)
+        self.assertTrue(all(s['destination'] == 'dcB' for s in e['servers']), e)
+        self.assertGreater(e['plannedMillis'], 0, e)
+        self.assertIn('eta', e)
+        self.assertIn('projectedEta', e)
+        eid = e['id']
+        # the first migration is short; the later ones long enough to abort one in pre-copy
+        tb.wait_until(lambda: len(self.hypervisor.migrations) >= 1, 30, 0.02, 'the first migration submitted')
+        self.hypervisor.model = tb.PrecopyModel(**LONG_PRECOPY)
+
+        def midway():
+            r = self.evacuation(eid)
+            self.assertEqual(r['state'], 'RUNNING', r)
+            by_state = {}
+            for s in r['servers']:
+                by_state.setdefault(s['state'], []).append(s)
+            if len(by_state.get('DONE', [])) != 1 or len(by_state.get('IN_FLIGHT', [])) != 1:
+                return None
+            moving = self.hypervisor.migrations.get(int(by_state['IN_FLIGHT'][0]['migration']))
+            return r if moving is not None and moving.phase == 'PRECOPY' else None
+        r = tb.wait_until(midway, 120, 0.05, 'one server done, one in pre-copy, one queued')
+        by_name = {s['server']: s for s in r['servers']}
+        self.assertEqual([by_name[v]['state'] for v in ('vs1', 'vs2', 'vs3')], ['DONE', 'IN_FLIGHT', 'QUEUED'], r)
+        self.assertEqual((r['progress']['done'], r['progress']['inFlight'], r['progress']['queued']), (1, 1, 1), r)
+        self.assertEqual(r['progress']['bytesDone'], by_name['vs1']['estimatedBytes'], r)
+        done_mid, flying_mid = by_name['vs1']['migration'], by_name['vs2']['migration']
+
+        status, aborted = tb.rest('POST', '/evacuations/%s/abort' % eid)
+        self.assertEqual(status, 200, aborted)
+        self.assertIn(aborted['state'], ('ABORTING', 'ABORTED'), aborted)
+        end = tb.wait_until(lambda: (lambda x: x if x['state'] == 'ABORTED' else None)(self.evacuation(eid)),
+                            60, 0.1, 'the evacuation ABORTED')
+        by_name = {s['server']: s for s in end['servers']}
+        self.assertEqual([by_name[v]['state'] for v in ('vs1', 'vs2', 'vs3')], ['DONE', 'CANCELLED', 'CANCELLED'], end)
+        self.assertEqual(tb.rest('POST', '/evacuations/%s/abort' % eid)[0], 409, 'an ended evacuation')
+
+        # done stays at the destination
+        self.assertEqual(tb.rest('GET', '/migrations/%s' % done_mid)[1]['state'], 'COMPLETED')
+        self.assertEqual(self.location('vs1'), 'dcB')
+        self.assertEqual(where_is('vs1-sw'), ('peB', SERVER_PORTS_3DC['vs1']))
+        self.assertTrue(tb.pings(self.h1, '10.2.0.10', count=3), 'vs1 answers at dcB')
+        # in flight rolls back
+        self.assertEqual(tb.rest('GET', '/migrations/%s' % flying_mid)[1]['state'], 'ROLLED_BACK')
+        self.assertEqual(self.hypervisor.migrations[int(flying_mid)].phase, 'ABORTED')
+        self.assertEqual(self.location('vs2'), 'dcA')
+        self.assertEqual(where_is('vs2-sw'), ('peA', SERVER_PORTS_3DC['vs2']))
+        self.assertTrue(tb.pings(self.h1, '10.2.0.20', count=3), 'vs2 answers at dcA')
+        # queued never started
+        self.assertIsNone(by_name['vs3']['migration'], end)
+        self.assertEqual(by_name['vs3']['attempts'], 0, end)
+        self.assertNotIn('vs3', [m.server for m in self.hypervisor.migrations.values()])
+        self.assertEqual(sorted(int(m['id']) for m in tb.migrations_list()), sorted([int(done_mid), int(flying_mid)]))
+        self.assertEqual(where_is('vs3-sw'), ('peA', SERVER_PORTS_3DC['vs3']))
+        self.assertTrue(tb.pings(self.h1, '10.2.0.30', count=3), 'vs3 answers at dcA')
+        # no stray migration rules; only vs1's routes changed from the baseline
+        self.assertEqual(self.migration_rules_anywhere(), [])
+        after = tb.flow_tables(SWITCHES_3DC)
+        self.assertTrue(all(not any('10.2.0.20' in r or '10.2.0.30' in r for r in set(after[s]) ^ set(baseline[s]))
+                            for s in SWITCHES_3DC), 'rules of vs2 or vs3 changed')
+        # the CLI client shows the same record
+        out = tb.run([os.path.join(tb.REPO, 'scripts', 'wanmig'), 'wanmig-evacuations', str(eid)], timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn('ABORTED', out.stdout)
+        self.assertIn('done 1/3', out.stdout)
+        print('\n(issue 10) evacuation %s aborted: %s' % (eid, json.dumps(end['progress'])))
 
 
 if __name__ == '__main__':

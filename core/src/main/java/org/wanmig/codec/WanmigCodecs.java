@@ -1,6 +1,7 @@
 package org.wanmig.codec;
 
 import org.onosproject.codec.JsonCodec;
+import org.wanmig.api.Evacuation;
 import org.wanmig.api.Migration;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
@@ -15,6 +16,7 @@ public final class WanmigCodecs {
     public static Map<Class<?>, JsonCodec<?>> all() {
         return Map.of(Migration.class, new MigrationCodec(),
                 DataCenter.class, new DataCenterCodec(),
-                VirtualServer.class, new VirtualServerCodec());
+                VirtualServer.class, new VirtualServerCodec(),
+                Evacuation.class, new EvacuationCodec());
     }
 }

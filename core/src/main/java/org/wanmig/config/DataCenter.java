@@ -15,15 +15,22 @@ public final class DataCenter {
     private final List<PortNumber> serverPorts;
     private final URI agent;
     private final String agentToken;
+    private final Capacity capacity;
 
     public DataCenter(String name, DeviceId pe, List<PortNumber> wanPorts, List<PortNumber> serverPorts,
                       URI agent, String agentToken) {
+        this(name, pe, wanPorts, serverPorts, agent, agentToken, Capacity.UNLIMITED);
+    }
+
+    public DataCenter(String name, DeviceId pe, List<PortNumber> wanPorts, List<PortNumber> serverPorts,
+                      URI agent, String agentToken, Capacity capacity) {
         this.name = Objects.requireNonNull(name);
         this.pe = Objects.requireNonNull(pe);
         this.wanPorts = List.copyOf(wanPorts);
         this.serverPorts = List.copyOf(serverPorts);
         this.agent = agent;
         this.agentToken = agentToken;
+        this.capacity = Objects.requireNonNull(capacity);
     }
 
     public String name() {
@@ -52,6 +59,11 @@ public final class DataCenter {
         return agentToken;
     }
 
+    /** What the data center can host, for evacuation planning; unlimited unless configured. */
+    public Capacity capacity() {
+        return capacity;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (!(o instanceof DataCenter)) {
@@ -60,7 +72,7 @@ public final class DataCenter {
         DataCenter d = (DataCenter) o;
         return name.equals(d.name) && pe.equals(d.pe) && wanPorts.equals(d.wanPorts)
                 && serverPorts.equals(d.serverPorts) && Objects.equals(agent, d.agent)
-                && Objects.equals(agentToken, d.agentToken);
+                && Objects.equals(agentToken, d.agentToken) && capacity.equals(d.capacity);
     }
 
     @Override

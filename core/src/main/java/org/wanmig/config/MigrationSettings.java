@@ -31,21 +31,31 @@ public final class MigrationSettings {
     private final Duration routeUpdateTimeout;
     private final Duration demoteTimeout;
     private final Duration retention;
+    private final EvacuationSettings evacuation;
 
     public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
                              Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast) {
         this(prepareTimeout, migrateTimeout, switchTimeout, drain, hypervisorDriver, hypervisorUrl, bicast,
-                DEFAULT_ROUTE_UPDATE_TIMEOUT, DEFAULT_DEMOTE_TIMEOUT, DEFAULT_RETENTION, QemuOptions.NONE);
+                DEFAULT_ROUTE_UPDATE_TIMEOUT, DEFAULT_DEMOTE_TIMEOUT, DEFAULT_RETENTION, QemuOptions.NONE,
+                EvacuationSettings.DEFAULTS);
+    }
+
+    public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
+                             Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast,
+                             EvacuationSettings evacuation) {
+        this(prepareTimeout, migrateTimeout, switchTimeout, drain, hypervisorDriver, hypervisorUrl, bicast,
+                DEFAULT_ROUTE_UPDATE_TIMEOUT, DEFAULT_DEMOTE_TIMEOUT, DEFAULT_RETENTION, QemuOptions.NONE, evacuation);
     }
 
     public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
                              Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast,
                              Duration routeUpdateTimeout, Duration demoteTimeout, Duration retention,
-                             QemuOptions qemu) {
+                             QemuOptions qemu, EvacuationSettings evacuation) {
         this.qemu = Objects.requireNonNull(qemu);
         this.routeUpdateTimeout = Objects.requireNonNull(routeUpdateTimeout);
         this.demoteTimeout = Objects.requireNonNull(demoteTimeout);
         this.retention = Objects.requireNonNull(retention);
+        this.evacuation = Objects.requireNonNull(evacuation);
         this.prepareTimeout = Objects.requireNonNull(prepareTimeout);
         this.migrateTimeout = Objects.requireNonNull(migrateTimeout);
         this.switchTimeout = Objects.requireNonNull(switchTimeout);
@@ -115,6 +125,11 @@ public final class MigrationSettings {
         return retention;
     }
 
+    /** How whole-DC evacuations are planned: group order, WAN budgets, pre-copy model. */
+    public EvacuationSettings evacuation() {
+        return evacuation;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (!(o instanceof MigrationSettings)) {
@@ -125,7 +140,8 @@ public final class MigrationSettings {
                 && switchTimeout.equals(s.switchTimeout) && drain.equals(s.drain)
                 && hypervisorDriver.equals(s.hypervisorDriver) && Objects.equals(hypervisorUrl, s.hypervisorUrl)
                 && bicast == s.bicast && routeUpdateTimeout.equals(s.routeUpdateTimeout)
-                && demoteTimeout.equals(s.demoteTimeout) && retention.equals(s.retention) && qemu.equals(s.qemu);
+                && demoteTimeout.equals(s.demoteTimeout) && retention.equals(s.retention) && qemu.equals(s.qemu)
+                && evacuation.equals(s.evacuation);
     }
 
     @Override

@@ -14,6 +14,12 @@ import java.util.TreeMap;
  * where the configuration says it runs; {@code ports} names its attachment port at other DCs.
  */
 public final class VirtualServer {
+    /** Assumed when servers[].memoryMiB is not configured. */
+    public static final long DEFAULT_MEMORY_MIB = 1024;
+    /** Assumed when servers[].dirtyRateMiBps is not configured: an idle server (the estimate is a lower bound). */
+    public static final double DEFAULT_DIRTY_RATE_MIBPS = 0;
+    public static final int DEFAULT_PRIORITY = 0;
+
     private final String name;
     private final Ip4Address ip;
     private final MacAddress mac;
@@ -21,9 +27,24 @@ public final class VirtualServer {
     private final String dc;
     private final PortNumber port;
     private final Map<String, PortNumber> ports;
+    private final long memoryMiB;
+    private final double dirtyRateMiBps;
+    private final int priority;
+    private final String group;
 
     public VirtualServer(String name, Ip4Address ip, MacAddress mac, Ip4Address gateway, String dc,
                          PortNumber port, Map<String, PortNumber> ports) {
+        this(name, ip, mac, gateway, dc, port, ports, DEFAULT_MEMORY_MIB, DEFAULT_DIRTY_RATE_MIBPS,
+                DEFAULT_PRIORITY, null);
+    }
+
+    /**
+     * With the evacuation profile: memory size and dirty rate (for the pre-copy estimate), priority
+     * (higher moves earlier) and group (ordered by migration.evacuation.groupOrder); group may be null.
+     */
+    public VirtualServer(String name, Ip4Address ip, MacAddress mac, Ip4Address gateway, String dc,
+                         PortNumber port, Map<String, PortNumber> ports, long memoryMiB, double dirtyRateMiBps,
+                         int priority, String group) {
         this.name = Objects.requireNonNull(name);
         this.ip = Objects.requireNonNull(ip);
         this.mac = Objects.requireNonNull(mac);
@@ -33,6 +54,13 @@ public final class VirtualServer {
         TreeMap<String, PortNumber> all = new TreeMap<>(ports);
         all.put(dc, port);
         this.ports = Map.copyOf(all);
+        if (memoryMiB <= 0 || dirtyRateMiBps < 0 || Double.isNaN(dirtyRateMiBps)) {
+            throw new IllegalArgumentException(name + ": memory must be positive and dirty rate non-negative");
+        }
+        this.memoryMiB = memoryMiB;
+        this.dirtyRateMiBps = dirtyRateMiBps;
+        this.priority = priority;
+        this.group = group;
     }
 
     public String name() {
@@ -70,6 +98,26 @@ public final class VirtualServer {
         return ports;
     }
 
+    /** Memory size in MiB: what pre-copy sends in its first round. */
+    public long memoryMiB() {
+        return memoryMiB;
+    }
+
+    /** How fast the server dirties memory while running, in MiB/s: what each later round re-sends. */
+    public double dirtyRateMiBps() {
+        return dirtyRateMiBps;
+    }
+
+    /** Higher moves earlier within its group. */
+    public int priority() {
+        return priority;
+    }
+
+    /** The server's tier (e.g. "database"), or null. */
+    public String group() {
+        return group;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (!(o instanceof VirtualServer)) {
@@ -77,7 +125,9 @@ public final class VirtualServer {
         }
         VirtualServer v = (VirtualServer) o;
         return name.equals(v.name) && ip.equals(v.ip) && mac.equals(v.mac) && gateway.equals(v.gateway)
-                && dc.equals(v.dc) && port.equals(v.port) && ports.equals(v.ports);
+                && dc.equals(v.dc) && port.equals(v.port) && ports.equals(v.ports)
+                && memoryMiB == v.memoryMiB && Double.compare(dirtyRateMiBps, v.dirtyRateMiBps) == 0
+                && priority == v.priority && Objects.equals(group, v.group);
     }
 
     @Override

@@ -39,6 +39,8 @@ public final class WanTopologyParser {
     private static final Set<String> DRIVERS = Set.of("rest", "http", "qemu");
 
     private final List<ConfigProblem> problems = new ArrayList<>();
+    /** Where each budget of migration.evacuation.bandwidth was written, for problems found later. */
+    private final Map<String, String> budgetPaths = new HashMap<>();
 
     private WanTopologyParser() {
     }
@@ -85,6 +87,7 @@ public final class WanTopologyParser {
             throw new ConfigException(problems);
         }
         new Crosscheck(dcs, wanSwitches, links, sites, servers, labels).run();
+        checkEvacuation(dcs, servers, settings.evacuation());
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
@@ -144,7 +147,8 @@ public final class WanTopologyParser {
         if (!overlap.isEmpty()) {
             fail(p, "ports " + overlap + " are both WAN and server ports");
         }
-        return name == null || pe == null ? null : new DataCenter(name, pe, wan, servers, agent, token);
+        Capacity capacity = capacity(n.get("capacity"), p + ".capacity");
+        return name == null || pe == null ? null : new DataCenter(name, pe, wan, servers, agent, token, capacity);
     }
 
     private WanLink link(JsonNode n, String p) {
@@ -210,8 +214,25 @@ public final class WanTopologyParser {
         if (ip != null && gateway != null && ip.equals(gateway)) {
             fail(p + ".gateway", "must differ from the server's own address");
         }
+        Number memory = number(n, "memoryMiB", p, true, false);
+        Number dirty = number(n, "dirtyRateMiBps", p, false, true);
+        Number priority = number(n, "priority", p, true, true);
+        if (priority != null && priority.longValue() > Integer.MAX_VALUE) {
+            fail(p + ".priority", "must be at most " + Integer.MAX_VALUE);
+            priority = null;
+        }
+        String group = null;
+        if (n.has("group") && !n.get("group").isNull()) {
+            group = n.get("group").isTextual() && !n.get("group").asText().isBlank() ? n.get("group").asText() : null;
+            if (group == null) {
+                fail(p + ".group", "must be a non-empty string");
+            }
+        }
         boolean ok = name != null && ip != null && mac != null && gateway != null && dc != null && port != null;
-        return ok ? new VirtualServer(name, ip, mac, gateway, dc, port, others) : null;
+        return ok ? new VirtualServer(name, ip, mac, gateway, dc, port, others,
+                memory == null ? VirtualServer.DEFAULT_MEMORY_MIB : memory.longValue(),
+                dirty == null ? VirtualServer.DEFAULT_DIRTY_RATE_MIBPS : dirty.doubleValue(),
+                priority == null ? VirtualServer.DEFAULT_PRIORITY : priority.intValue(), group) : null;
     }
 
     private LabelRange labelRange(JsonNode n) {
@@ -268,7 +289,7 @@ public final class WanTopologyParser {
         }
         QemuOptions qemu = "qemu".equals(driver) ? qemuOptions(hv, dcs) : QemuOptions.NONE;
         return new MigrationSettings(prepare, migrate, sw, drain, driver, url, bicast != null && bicast.asBoolean(false),
-                routes, demote, retention, qemu);
+                routes, demote, retention, qemu, evacuation(n.path("evacuation")));
     }
 
     /** migration.hypervisor for the qemu driver: an agent per DC and QEMU's migration parameters. */
@@ -333,6 +354,125 @@ public final class WanTopologyParser {
             return fallback;
         }
         return Duration.ofMillis((long) (v.asDouble() * 3_600_000));
+    }
+
+    // ---- evacuation ------------------------------------------------------------------------
+
+    private Capacity capacity(JsonNode n, String p) {
+        if (n == null || n.isNull()) {
+            return Capacity.UNLIMITED;
+        }
+        if (!n.isObject()) {
+            fail(p, "must be an object with memoryMiB and/or slots");
+            return Capacity.UNLIMITED;
+        }
+        Number memory = number(n, "memoryMiB", p, true, false);
+        Number slots = number(n, "slots", p, true, false);
+        if (slots != null && slots.longValue() > Integer.MAX_VALUE) {
+            fail(p + ".slots", "must be at most " + Integer.MAX_VALUE);
+            slots = null;
+        }
+        return new Capacity(memory == null ? null : memory.longValue(), slots == null ? null : slots.intValue());
+    }
+
+    private EvacuationSettings evacuation(JsonNode n) {
+        EvacuationSettings d = EvacuationSettings.DEFAULTS;
+        if (n.isMissingNode() || n.isNull()) {
+            return d;
+        }
+        String p = "migration.evacuation";
+        if (!n.isObject()) {
+            fail(p, "must be an object");
+            return d;
+        }
+        List<String> groups = new ArrayList<>();
+        JsonNode order = n.get("groupOrder");
+        if (order != null && !order.isNull()) {
+            if (!order.isArray()) {
+                fail(p + ".groupOrder", "must be an array of group names, first to move first");
+            } else {
+                for (int i = 0; i < order.size(); i++) {
+                    JsonNode g = order.get(i);
+                    if (!g.isTextual() || g.asText().isBlank()) {
+                        fail(p + ".groupOrder[" + i + "]", "must be a non-empty string");
+                    } else if (groups.contains(g.asText())) {
+                        fail(p + ".groupOrder[" + i + "]", "duplicate group '" + g.asText() + "'");
+                    } else {
+                        groups.add(g.asText());
+                    }
+                }
+            }
+        }
+        Number dflt = number(n, "defaultBandwidthMbps", p, false, false);
+        Map<String, Double> budgets = new LinkedHashMap<>();
+        JsonNode bw = n.get("bandwidth");
+        if (bw != null && !bw.isNull()) {
+            if (!bw.isArray()) {
+                fail(p + ".bandwidth", "must be an array of {\"between\": [dc, dc], \"mbps\": n}");
+            } else {
+                for (int i = 0; i < bw.size(); i++) {
+                    String q = p + ".bandwidth[" + i + "]";
+                    JsonNode between = bw.get(i).get("between");
+                    Number mbps = number(bw.get(i), "mbps", q, false, false);
+                    if (mbps == null && !bw.get(i).has("mbps")) {
+                        fail(q + ".mbps", "missing: the pair's budget in Mbit/s is required");
+                    }
+                    if (between == null || !between.isArray() || between.size() != 2
+                            || !between.get(0).isTextual() || !between.get(1).isTextual()) {
+                        fail(q + ".between", "must name two data centers, e.g. [\"dcA\", \"dcB\"]");
+                        continue;
+                    }
+                    String a = between.get(0).asText();
+                    String b = between.get(1).asText();
+                    if (a.equals(b)) {
+                        fail(q + ".between", "must name two different data centers");
+                        continue;
+                    }
+                    String key = EvacuationSettings.pairKey(a, b);
+                    if (budgets.containsKey(key)) {
+                        fail(q + ".between", "duplicate budget for " + key);
+                    } else if (mbps != null) {
+                        budgets.put(key, mbps.doubleValue());
+                        budgetPaths.put(key, q + ".between");
+                    }
+                }
+            }
+        }
+        Number concurrent = number(n, "maxConcurrentPerPair", p, true, false);
+        Number rounds = number(n, "maxRounds", p, true, false);
+        Number stopCopy = number(n, "stopCopyMiB", p, false, false);
+        Number overhead = number(n, "overheadSeconds", p, false, true);
+        Number retries = number(n, "retries", p, true, true);
+        return new EvacuationSettings(groups,
+                dflt == null ? d.defaultBandwidthMbps() : dflt.doubleValue(), budgets,
+                concurrent == null ? d.maxConcurrentPerPair() : (int) Math.min(concurrent.longValue(), 1 << 16),
+                rounds == null ? d.maxRounds() : (int) Math.min(rounds.longValue(), 1 << 16),
+                stopCopy == null ? d.stopCopyMiB() : stopCopy.doubleValue(),
+                overhead == null ? d.overhead() : Duration.ofMillis(Math.round(overhead.doubleValue() * 1000)),
+                retries == null ? d.retries() : (int) Math.min(retries.longValue(), 100));
+    }
+
+    /** Evacuation keys that refer to other parts: budgets name known data centers, groups are ordered. */
+    private void checkEvacuation(List<DataCenter> dcs, List<VirtualServer> servers, EvacuationSettings evacuation) {
+        Set<String> names = new HashSet<>();
+        dcs.forEach(d -> names.add(d.name()));
+        for (String pair : evacuation.bandwidthByPair().keySet()) {
+            for (String dc : pair.split("<->")) {
+                if (!names.contains(dc)) {
+                    fail(budgetPaths.get(pair), "unknown data center '" + dc + "'");
+                }
+            }
+        }
+        if (evacuation.groupOrder().isEmpty()) {
+            return;
+        }
+        for (int s = 0; s < servers.size(); s++) {
+            String group = servers.get(s).group();
+            if (group != null && !evacuation.groupOrder().contains(group)) {
+                fail("servers[" + s + "].group", "group '" + group + "' is not in migration.evacuation.groupOrder "
+                        + evacuation.groupOrder());
+            }
+        }
     }
 
     // ---- scalars ---------------------------------------------------------------------------
@@ -454,6 +594,25 @@ public final class WanTopologyParser {
             return null;
         }
         return v.asInt();
+    }
+
+    /**
+     * An optional number field: null when absent (the caller's default applies) or invalid (reported).
+     * {@code integral} asks for a whole number; {@code zeroAllowed} admits 0; negatives never pass.
+     */
+    private Number number(JsonNode n, String field, String p, boolean integral, boolean zeroAllowed) {
+        JsonNode v = n == null ? null : n.get(field);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        boolean whole = v.canConvertToLong() && (v.isIntegralNumber() || v.asDouble() == Math.rint(v.asDouble()));
+        if (!v.isNumber() || integral && !whole || v.asDouble() < 0 || !zeroAllowed && v.asDouble() == 0
+                || Double.isInfinite(v.asDouble())) {
+            fail(p + "." + field, "must be a " + (zeroAllowed ? "non-negative " : "positive ")
+                    + (integral ? "integer" : "number") + ", got " + v);
+            return null;
+        }
+        return integral ? (Number) v.asLong() : (Number) v.asDouble();
     }
 
     private Duration seconds(JsonNode n, String field, Duration dflt, boolean zeroAllowed) {

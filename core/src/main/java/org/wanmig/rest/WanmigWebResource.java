@@ -1,6 +1,7 @@
 package org.wanmig.rest;
 
 import org.onosproject.rest.AbstractWebResource;
+import org.wanmig.api.EvacuationService;
 import org.wanmig.api.MigrationService;
 import org.wanmig.planner.PlannerService;
 
@@ -29,6 +30,10 @@ public class WanmigWebResource extends AbstractWebResource {
     private WanmigApi api() {
         PlannerService planners = get(PlannerService.class);
         return new WanmigApi(get(MigrationService.class), this, planners::planner);
+    }
+
+    private EvacuationApi evacuationApi() {
+        return new EvacuationApi(get(EvacuationService.class), this, System::currentTimeMillis);
     }
 
     private static Response toResponse(ApiResponse r) {
@@ -152,5 +157,65 @@ public class WanmigWebResource extends AbstractWebResource {
     @Produces(MediaType.APPLICATION_JSON)
     public Response hypervisorReport(@PathParam("id") String id, InputStream stream) throws IOException {
         return toResponse(api().hypervisorReport(id, read(stream)));
+    }
+
+    /**
+     * Lists every evacuation, active or ended, with its progress (done, in flight, queued, failed,
+     * bytes) and ETA (the plan's "eta" and the live "projectedEta").
+     *
+     * @return 200 OK with {"evacuations": [...]}
+     */
+    @GET
+    @Path("evacuations")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Response getEvacuations() {
+        return toResponse(evacuationApi().evacuations());
+    }
+
+    /**
+     * Plans and starts the evacuation of a data center (or of some of its servers) to others, under
+     * the WAN budget per DC pair; migrations start as the plan allows.
+     *
+     * @param stream JSON {"source": dc, "to": [dc, ...] (optional), "servers": [name, ...] (optional)}
+     * @return 201 CREATED with the record (every server's planned move, the plan's ETA); 400 a bad or
+     * unknown field; 404 unknown data center or server; 409 capacity exceeded (naming the servers that
+     * do not fit) or a server already being evacuated; 503 not the leader
+     * @throws IOException if the body cannot be read
+     * @onos.rsModel EvacuationRequest
+     */
+    @POST
+    @Path("evacuations")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Produces(MediaType.APPLICATION_JSON)
+    public Response startEvacuation(InputStream stream) throws IOException {
+        return toResponse(evacuationApi().start(read(stream)));
+    }
+
+    /**
+     * Shows one evacuation: progress, every server's state and the timeline.
+     *
+     * @param id evacuation id
+     * @return 200 OK with the record; 400 malformed id; 404 unknown id
+     */
+    @GET
+    @Path("evacuations/{id}")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Response getEvacuation(@PathParam("id") String id) {
+        return toResponse(evacuationApi().evacuation(id));
+    }
+
+    /**
+     * Aborts an evacuation: queued servers never start, in-flight migrations are rolled back,
+     * servers already moved stay at their destination.
+     *
+     * @param id evacuation id
+     * @return 200 OK with the record (ABORTING, or ABORTED when nothing was in flight); 404 unknown id;
+     * 409 the evacuation has ended; 503 not the leader
+     */
+    @POST
+    @Path("evacuations/{id}/abort")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Response abortEvacuation(@PathParam("id") String id) {
+        return toResponse(evacuationApi().abort(id));
     }
 }

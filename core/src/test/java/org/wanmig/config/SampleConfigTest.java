@@ -33,7 +33,7 @@ class SampleConfigTest {
         WanTopology t = WanTopologyParser.parseNetcfg(repositoryFile("mininet-topos/wanmig-3dc.json"));
         assertEquals(3, t.dataCenters().size());
         assertEquals(2, t.clientSites().size());
-        assertEquals(2, t.servers().size());
+        assertEquals(3, t.servers().size());
         assertEquals(8, t.allSwitches().size());
     }
 

@@ -10,6 +10,7 @@ import org.onosproject.core.DefaultApplicationId;
 import org.onosproject.net.DeviceId;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.wanmig.api.EvacuationService;
 import org.wanmig.api.MigrationService;
 import org.wanmig.codec.WanmigCodecs;
 import org.wanmig.config.ConfigException;
@@ -34,6 +35,8 @@ import org.wanmig.embedded.openflow.SwitchListener;
 import org.wanmig.embedded.openflow.WanLinkMonitor;
 import org.wanmig.embedded.store.FileMigrationStore;
 import org.wanmig.lifecycle.LinkStateTracker;
+import org.wanmig.embedded.store.FileEvacuationStore;
+import org.wanmig.evacuation.EvacuationHost;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.lifecycle.ReplanEvent;
 import org.wanmig.net.GatewayArpResponder;
@@ -69,6 +72,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
     private final OpenFlowNetworkProgrammer network;
     private final MigrationManager manager;
     private final LinkStateTracker links;
+    private final EvacuationHost evacuations;
     private final RestServer rest;
     private final CountDownLatch allSwitches;
 
@@ -86,6 +90,8 @@ public final class EmbeddedRuntime implements AutoCloseable {
         // the effective topology out to the manager, which moves the baseline make-before-break
         links = new LinkStateTracker(topology, linkSettings, manager::updateTopology, Clock.systemUTC());
         controller.addSwitchListener(new WanLinkMonitor(topology.links(), links));
+        evacuations = new EvacuationHost(manager, new FileEvacuationStore(o.stateDir), () -> topology,
+                Leadership.STANDALONE, System::currentTimeMillis);
         allSwitches = new CountDownLatch(topology.allSwitches().size());
         controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller));
         controller.addPacketListener(new AnnouncePacketHandler(new ServerAnnounceDetector(topology),
@@ -103,7 +109,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
             }
         });
         EmbeddedServiceDirectory services = new EmbeddedServiceDirectory(Map.of(MigrationService.class, manager,
-                PlannerService.class, (PlannerService) manager::planner,
+                EvacuationService.class, evacuations, PlannerService.class, (PlannerService) manager::planner,
                 CodecService.class, EmbeddedCodecService.of(WanmigCodecs.all())));
         rest = new RestServer(o.httpAddress, o.httpPort, RestLimits.DEFAULTS, o.user, o.password, o.token, services,
                 new EmbeddedWebResource(this::devicesJson, this::flowsJson, this::linksJson));
@@ -124,6 +130,8 @@ public final class EmbeddedRuntime implements AutoCloseable {
                 log.info("baseline installed; ready to migrate");
             }
         });
+        // the one instance runs evacuations; after a restart it goes on with the recorded ones
+        evacuations.takeOver();
     }
 
     private final Set<DeviceId> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -204,6 +212,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
     public void close() {
         links.close();
         rest.close();
+        evacuations.close();
         manager.shutdown();
         network.close();
         controller.close();

@@ -2,11 +2,13 @@ package org.wanmig.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import org.onosproject.cli.AbstractShellCommand;
+import org.wanmig.api.EvacuationService;
 import org.wanmig.api.MigrationService;
 import org.wanmig.api.WanmigException;
 import org.wanmig.planner.PlannerService;
 import org.wanmig.planner.NetworkPlanner;
 import org.wanmig.rest.ApiResponse;
+import org.wanmig.rest.EvacuationApi;
 import org.wanmig.rest.WanmigApi;
 
 import java.util.List;
@@ -17,6 +19,15 @@ public abstract class WanmigCommand extends AbstractShellCommand {
 
     protected MigrationService service() {
         return get(MigrationService.class);
+    }
+
+    protected EvacuationService evacuations() {
+        return get(EvacuationService.class);
+    }
+
+    /** The REST API's evacuation operations, so --json prints what REST would answer. */
+    protected EvacuationApi evacuationApi() {
+        return new EvacuationApi(evacuations(), this, System::currentTimeMillis);
     }
 
     protected Supplier<NetworkPlanner> planner() {

@@ -23,6 +23,9 @@ import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.wanmig.api.Evacuation;
+import org.wanmig.api.EvacuationId;
+import org.wanmig.api.EvacuationService;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationListener;
@@ -39,6 +42,7 @@ import org.wanmig.codec.WanmigCodecs;
 import org.wanmig.drivers.AgentReplicationClient;
 import org.wanmig.drivers.HypervisorDrivers;
 import org.wanmig.lifecycle.LinkStateTracker;
+import org.wanmig.evacuation.EvacuationHost;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.net.GatewayArpResponder;
 import org.wanmig.net.ServerAnnounceDetector;
@@ -64,8 +68,8 @@ import java.util.concurrent.TimeUnit;
  * The manager exists once a valid configuration does; before that, queries answer empty and
  * requests are refused as unavailable. Only the leader of "org.wanmig.app" drives migrations.
  */
-@Component(immediate = true, service = {MigrationService.class, PlannerService.class})
-public class WanmigComponent implements MigrationService, PlannerService {
+@Component(immediate = true, service = {MigrationService.class, PlannerService.class, EvacuationService.class})
+public class WanmigComponent implements MigrationService, PlannerService, EvacuationService {
     private static final Logger log = LoggerFactory.getLogger(WanmigComponent.class);
 
     @Reference(cardinality = ReferenceCardinality.MANDATORY)
@@ -108,6 +112,8 @@ public class WanmigComponent implements MigrationService, PlannerService {
     private DistributedMigrationStore store;
     private HypervisorDrivers hypervisors;
     private OnosLeadership leadership;
+    /** Runs evacuations on the leader only, over this component's MigrationService. */
+    private EvacuationHost evacuations;
     private GatewayArpProcessor arpProcessor;
     /** Config and leadership changes, one at a time and off ONOS's event threads. */
     private ExecutorService events;
@@ -154,6 +160,8 @@ public class WanmigComponent implements MigrationService, PlannerService {
                         events.execute(WanmigComponent.this::release);
                     }
                 });
+        evacuations = new EvacuationHost(this, new DistributedEvacuationStore(storageService), this::topologyInForce,
+                leadership, System::currentTimeMillis);
         configRegistry.addListener(configListener);
         WanmigConfig config = configRegistry.getConfig(appId, WanmigConfig.class);
         if (config != null) {
@@ -180,6 +188,7 @@ public class WanmigComponent implements MigrationService, PlannerService {
             linkFeed.stop();
             linkState.close();
         }
+        evacuations.close();
         MigrationManager m = manager;
         if (m != null) {
             m.removeListener(forward);
@@ -267,11 +276,14 @@ public class WanmigComponent implements MigrationService, PlannerService {
                 log.info("wanmig: baseline installed; this instance drives migrations");
             }
         });
+        // after the manager's takeOver, whose resume of migrations the runner's resume asks about
+        evacuations.takeOver();
     }
 
     private void release() {
         MigrationManager m = manager;
         drivingNow = false;
+        evacuations.release();
         if (m != null) {
             m.release();
         }
@@ -281,6 +293,11 @@ public class WanmigComponent implements MigrationService, PlannerService {
     private Duration demoteBudget() {
         MigrationManager m = manager;
         return m == null ? MigrationSettings.DEFAULT_DEMOTE_TIMEOUT : m.topology().settings().demoteTimeout();
+    }
+
+    private WanTopology topologyInForce() {
+        MigrationManager m = manager;
+        return m == null ? null : m.topology();
     }
 
     private Duration switchTimeout() {
@@ -372,5 +389,28 @@ public class WanmigComponent implements MigrationService, PlannerService {
     @Override
     public void removeListener(MigrationListener listener) {
         listeners.remove(listener);
+    }
+
+    // ---- EvacuationService, run on the leader only ------------------------------------------------
+
+    @Override
+    public Evacuation evacuate(String source, List<String> destinations, List<String> servers) {
+        requireManager();
+        return evacuations.evacuate(source, destinations, servers);
+    }
+
+    @Override
+    public Collection<Evacuation> evacuations() {
+        return evacuations.evacuations();
+    }
+
+    @Override
+    public Optional<Evacuation> evacuation(EvacuationId id) {
+        return evacuations.evacuation(id);
+    }
+
+    @Override
+    public Evacuation abort(EvacuationId id) {
+        return evacuations.abort(id);
     }
 }

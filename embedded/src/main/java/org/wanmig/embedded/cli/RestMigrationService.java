@@ -3,6 +3,9 @@ package org.wanmig.embedded.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.wanmig.api.Evacuation;
+import org.wanmig.api.EvacuationId;
+import org.wanmig.api.EvacuationService;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationListener;
@@ -31,7 +34,7 @@ import java.util.Optional;
  * command-line client runs the very commands the ONOS CLI runs. REST errors come back as the
  * WanmigException the server threw (400, 404, 409, 503).
  */
-public final class RestMigrationService implements MigrationService {
+public final class RestMigrationService implements MigrationService, EvacuationService {
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final WanmigCodecContext codecs = new WanmigCodecContext(Map.of());
     private final ObjectMapper mapper = codecs.mapper();
@@ -121,6 +124,46 @@ public final class RestMigrationService implements MigrationService {
     @Override
     public void removeListener(MigrationListener listener) {
         throw new UnsupportedOperationException("a remote MMS has no listeners");
+    }
+
+    @Override
+    public Evacuation evacuate(String source, List<String> destinations, List<String> servers) {
+        ObjectNode body = mapper.createObjectNode().put("source", source);
+        if (!destinations.isEmpty()) {
+            destinations.forEach(body.putArray("to")::add);
+        }
+        if (!servers.isEmpty()) {
+            servers.forEach(body.putArray("servers")::add);
+        }
+        return decodeEvacuation(call("POST", "/evacuations", body));
+    }
+
+    @Override
+    public Collection<Evacuation> evacuations() {
+        List<Evacuation> list = new ArrayList<>();
+        get("/evacuations").path("evacuations").forEach(n -> list.add(decodeEvacuation(n)));
+        return list;
+    }
+
+    @Override
+    public Optional<Evacuation> evacuation(EvacuationId id) {
+        try {
+            return Optional.of(decodeEvacuation(get("/evacuations/" + id)));
+        } catch (WanmigException e) {
+            if (e.kind() == WanmigException.Kind.NOT_FOUND) {
+                return Optional.empty();
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public Evacuation abort(EvacuationId id) {
+        return decodeEvacuation(call("POST", "/evacuations/" + id + "/abort", mapper.createObjectNode()));
+    }
+
+    private Evacuation decodeEvacuation(JsonNode node) {
+        return codecs.codec(Evacuation.class).decode((ObjectNode) node, codecs);
     }
 
     /** GET of any path under the base, for resources the service interface does not cover. */

@@ -1,10 +1,12 @@
 package org.wanmig.embedded.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import org.wanmig.api.Evacuation;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationState;
 import org.wanmig.api.WanmigException;
+import org.wanmig.cli.EvacuationText;
 import org.wanmig.cli.MigrationText;
 import org.wanmig.cli.WanmigCli;
 
@@ -26,6 +28,10 @@ public final class WanmigClient {
             "  wanmig-migration ID [--rules]          one migration with its timeline (and its rules)",
             "  wanmig-abort ID                        give up a migration; everything returns to the source",
             "  wanmig-hypervisor-done ID [--failed REASON]  report the hypervisor's outcome by hand",
+            "  wanmig-evacuate SOURCE [--to DC,...] [--servers VS,...] [--no-wait]",
+            "                                         evacuate a data center and follow its progress to the end",
+            "  wanmig-evacuations [ID] [--follow]     list evacuations with progress, or one with its servers",
+            "  wanmig-evacuation-abort ID             abort: queued never start, in flight roll back, done stay",
             "  devices | flows                        switches and the rules the embedded runtime keeps on them",
             "env: WANMIG_URL (http://127.0.0.1:8181/onos/wanmig), WANMIG_USER (onos), WANMIG_PASSWORD (rocks)");
 
@@ -75,6 +81,24 @@ public final class WanmigClient {
                             : failed + 1 < rest.size() ? rest.get(failed + 1) : "reported by operator";
                     return print(WanmigCli.hypervisorReport(service, rest.get(0), reason));
                 }
+                case "evacuate": {
+                    if (rest.isEmpty() || rest.get(0).startsWith("--")) {
+                        return usage();
+                    }
+                    Evacuation e = service.evacuate(rest.get(0), EvacuationText.list(option(rest, "--to")),
+                            EvacuationText.list(option(rest, "--servers")));
+                    return rest.contains("--no-wait") ? print(EvacuationText.details(e, System.currentTimeMillis()))
+                            : followEvacuation(e);
+                }
+                case "evacuations":
+                    if (rest.isEmpty() || rest.get(0).startsWith("--")) {
+                        return print(EvacuationText.evacuations(service, System.currentTimeMillis()));
+                    }
+                    return rest.contains("--follow") ? followEvacuation(EvacuationText.find(service, rest.get(0)))
+                            : print(EvacuationText.evacuation(service, rest.get(0), System.currentTimeMillis()));
+                case "evacuation-abort":
+                    return rest.isEmpty() ? usage()
+                            : print(EvacuationText.abort(service, rest.get(0), System.currentTimeMillis()));
                 case "devices":
                     service.get("/devices").path("devices").forEach(d -> out.printf("%s %s rules=%d%n",
                             d.path("id").asText(), d.path("available").asBoolean() ? "connected" : "DISCONNECTED",
@@ -123,6 +147,46 @@ public final class WanmigClient {
             }
             Thread.sleep(100);
             m = service.migration(m.id()).orElseThrow();
+        }
+    }
+
+    /** The value after {@code name} in {@code args}, or null. */
+    private static String option(List<String> args, String name) {
+        int i = args.indexOf(name);
+        if (i >= 0 && i + 1 >= args.size()) {
+            throw WanmigException.badRequest(name, "needs a value");
+        }
+        return i < 0 ? null : args.get(i + 1);
+    }
+
+    /**
+     * Live progress of an evacuation: each new timeline event as it happens, and a progress line
+     * (done, in flight, queued, failed, bytes, ETA) whenever the counts change, until it ends.
+     * Exit 0 only for COMPLETED.
+     */
+    private int followEvacuation(Evacuation e) throws InterruptedException {
+        out.println("evacuation " + e.id() + ": " + e.servers().size() + " servers from " + e.source() + " to "
+                + String.join(",", e.destinations()) + ", planned " + e.plannedMillis() / 1000.0 + " s");
+        e.servers().forEach(s -> out.println(EvacuationText.server(s)));
+        int shown = 0;
+        String lastProgress = "";
+        while (true) {
+            for (; shown < e.timeline().size(); shown++) {
+                out.println(EvacuationText.event(e.timeline().get(shown), e.startedMillis()));
+            }
+            String counts = e.count(org.wanmig.api.ServerEvacuation.State.DONE) + "/"
+                    + e.count(org.wanmig.api.ServerEvacuation.State.IN_FLIGHT) + "/"
+                    + e.count(org.wanmig.api.ServerEvacuation.State.QUEUED) + "/" + e.state();
+            if (!counts.equals(lastProgress)) {
+                out.println("progress: " + EvacuationText.progress(e, System.currentTimeMillis()));
+                lastProgress = counts;
+            }
+            if (!e.isActive()) {
+                out.println("evacuation " + e.id() + " " + e.state());
+                return e.state() == org.wanmig.api.EvacuationState.COMPLETED ? 0 : 1;
+            }
+            Thread.sleep(200);
+            e = service.evacuation(e.id()).orElseThrow();
         }
     }
 

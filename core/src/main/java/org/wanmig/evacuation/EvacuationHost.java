@@ -1,0 +1,152 @@
+package org.wanmig.evacuation;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.wanmig.api.Evacuation;
+import org.wanmig.api.EvacuationId;
+import org.wanmig.api.EvacuationService;
+import org.wanmig.api.MigrationService;
+import org.wanmig.api.WanmigException;
+import org.wanmig.config.VirtualServer;
+import org.wanmig.config.WanTopology;
+import org.wanmig.spi.EvacuationStore;
+import org.wanmig.spi.Leadership;
+
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * Hosts the {@link EvacuationRunner} of a runtime (ONOS component, embedded runtime): a runner
+ * exists only while this instance leads ({@link #takeOver} / {@link #release}), resuming the
+ * store's active evacuations when it starts. Records are read from the store on any instance;
+ * starting and aborting need the leader (503 elsewhere).
+ */
+public final class EvacuationHost implements EvacuationService, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EvacuationHost.class);
+    private static final long ABORT_WAIT_SECONDS = 30;
+
+    private final MigrationService service;
+    private final EvacuationStore store;
+    private final Supplier<WanTopology> topology;
+    private final Leadership leadership;
+    private final LongSupplier clock;
+
+    /** The runner and its executor while leading; guarded by this. */
+    private EvacuationRunner runner;
+    private ExecutorService executor;
+
+    /**
+     * @param topology the configuration in force, or null while there is none
+     */
+    public EvacuationHost(MigrationService service, EvacuationStore store, Supplier<WanTopology> topology,
+                          Leadership leadership, LongSupplier clock) {
+        this.service = service;
+        this.store = store;
+        this.topology = topology;
+        this.leadership = leadership;
+        this.clock = clock;
+    }
+
+    /** Becomes the instance that runs evacuations, and goes on with the persisted active ones. */
+    public synchronized void takeOver() {
+        if (runner != null) {
+            return;
+        }
+        executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "wanmig-evacuations"));
+        runner = new EvacuationRunner(service, store, executor, clock);
+        runner.resumeAll();
+        log.info("evacuation runner started; resuming {} active evacuation(s)",
+                store.all().stream().filter(Evacuation::isActive).count());
+    }
+
+    /** Stops running evacuations here (leadership lost, shutdown); the records stay for the next leader. */
+    public synchronized void release() {
+        if (runner == null) {
+            return;
+        }
+        runner.close();
+        executor.shutdown();
+        try {
+            if (!executor.awaitTermination(5, TimeUnit.SECONDS)) {
+                executor.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        runner = null;
+        executor = null;
+        log.info("evacuation runner stopped");
+    }
+
+    public synchronized boolean isRunning() {
+        return runner != null;
+    }
+
+    @Override
+    public void close() {
+        release();
+    }
+
+    @Override
+    public Evacuation evacuate(String source, List<String> destinations, List<String> servers) {
+        EvacuationRunner r = requireRunner();
+        WanTopology t = topology.get();
+        if (t == null) {
+            throw WanmigException.unavailable("wanmig has no valid configuration yet");
+        }
+        Map<String, String> placements = new HashMap<>();
+        for (VirtualServer v : service.servers()) {
+            placements.put(v.name(), service.location(v.name()));
+        }
+        EvacuationPlan plan = new EvacuationPlanner(t).plan(placements,
+                new EvacuationRequest(source, destinations, servers));
+        return r.start(plan);
+    }
+
+    @Override
+    public Collection<Evacuation> evacuations() {
+        return store.all();
+    }
+
+    @Override
+    public Optional<Evacuation> evacuation(EvacuationId id) {
+        return store.get(id);
+    }
+
+    @Override
+    public Evacuation abort(EvacuationId id) {
+        EvacuationRunner r = requireRunner();
+        try {
+            return r.abort(id).get(ABORT_WAIT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException) {
+                throw (RuntimeException) e.getCause();
+            }
+            throw new IllegalStateException(e.getCause());
+        } catch (TimeoutException e) {
+            throw WanmigException.unavailable("the abort of evacuation " + id + " is not under way after "
+                    + ABORT_WAIT_SECONDS + " s");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw WanmigException.unavailable("interrupted");
+        }
+    }
+
+    private synchronized EvacuationRunner requireRunner() {
+        if (runner == null || !leadership.isLeader()) {
+            throw WanmigException.unavailable("this instance does not run evacuations; the leader is "
+                    + leadership.leader());
+        }
+        return runner;
+    }
+}
