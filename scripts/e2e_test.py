@@ -9,8 +9,8 @@ E2EStorage adds the storage hosts with real replication agents (wanmig-2dc-stora
 disk writer in vs1: (f) migration with storage, (g) abort during pre-copy with storage.
 
 E2ELinkFailure runs on the 3-DC testbed (wanmig-3dc.json): issue 7 (b) a baseline link fails and
-recovers (hold-down, no flapping); issue 7 (a) a tunnel link fails during MIGRATING (skipped until
-the reconciler branch re-plans active tunnels).
+recovers (hold-down, no flapping); issue 7 (a) a tunnel link fails during MIGRATING (the tunnel is
+re-planned around it and the migration completes).
 E2EEvacuation runs on the 3-DC testbed (wanmig-3dc.json, vs1..vs3 in dcA): (issue 10) an
 evacuation of dcA aborted midway.
 
@@ -604,8 +604,6 @@ class E2ELinkFailure(unittest.TestCase):
         self.assertLess(max([o['durationMs'] for o in udp['outages']], default=0), 1000, udp['outages'])
         self.assertTrue(probes['tcp']['survived'], probes['tcp'])
 
-    @unittest.skip('needs the reconciler branch: MigrationManager.updateTopology must re-plan the tunnels of '
-                   'ACTIVE migrations make-before-break (this branch moves the baseline only); enable at merge')
     def test_tunnel_link_down_during_migrating_reroutes_the_tunnel(self):
         """Issue 7 (a): the tunnel of vs1 dcA -> dcB runs peA -> core1 -> core2 -> peB; core1-core2 fails
         while MIGRATING: the tunnel is rerouted (core1 -> core3 -> core2), the migration completes, and
