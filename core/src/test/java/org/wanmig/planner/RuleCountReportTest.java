@@ -24,22 +24,22 @@ class RuleCountReportTest {
     void baselineOfTheThreeDcSampleCountedByHand() {
         // site1 - s1 - s2 - peA; s2 - s3 - peB; s3 - s5 - peC; s5 - s4 - site2; s2 - s5
         // per server at dcA: toward peA one rule on s1, s2, peA, s4, s5; back to site1 on peA, s2,
-        // s1 and to site2 on peA, s2, s5, s4. Every switch also has its ARP rule.
+        // s1 and to site2 on peA, s2, s5, s4. Every switch also has its ARP rule, every PE its RARP rule.
         Scenario s = Scenario.of(Topologies.THREE_DC, "vs1", "dcA", "dcC");
         RuleCountReport r = RuleCountReport.of(s.planner, Map.of(), List.of());
-        assertEquals(1 + 2 * 3, r.baseline().get(PE_A));
+        assertEquals(2 + 2 * 3, r.baseline().get(PE_A));
         assertEquals(1 + 2 + 2 * 3, r.baseline().get(S2), "site routes both ways cross s2");
-        assertEquals(1, r.baseline().get(PE_B));
+        assertEquals(2, r.baseline().get(PE_B));
         assertEquals(1, r.baseline().get(S3), "off every shortest path");
         assertEquals(1 + 2 + 2 * 2, r.baseline().get(S1), "site1's edge: 1 site route out, 1 delivery, 2 per server");
         assertEquals(RuleCountReport.Role.SITE_EDGE, r.role(S1));
         assertEquals(RuleCountReport.Role.CORE, r.role(S2));
         assertEquals(8, r.baseline().size());
-        assertEquals(7, r.max(RuleCountReport.Role.PE));
+        assertEquals(8, r.max(RuleCountReport.Role.PE));
 
         RuleCountReport moved = RuleCountReport.of(s.planner, Map.of("vs1", "dcC"), List.of());
-        assertEquals(1 + 3, moved.baseline().get(PE_A));
-        assertEquals(1 + 3, moved.baseline().get(PE_C));
+        assertEquals(2 + 3, moved.baseline().get(PE_A));
+        assertEquals(2 + 3, moved.baseline().get(PE_C));
     }
 
     @Test
