@@ -164,9 +164,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             CompletableFuture<Void> baseline = CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
                     .thenComposeAsync(x -> reconciler.converge(null, Set.of()), lifecycle)
                     .thenAccept(outcome -> log.info("took over: {}", outcome));
-            // each migration goes on (or rolls back) on its own, whatever the others do
+            // each migration goes on (or rolls back) on its own, whatever the others do; one that a
+            // report or an abort already moved on while the tables were read (its epoch is no longer
+            // the rebuilt one, 0) is left to that
             baseline.handleAsync((x, e) -> {
-                resumed.forEach(run -> inPhase(run, run.epoch, () -> resume(run)));
+                resumed.forEach(run -> inPhase(run, 0, () -> resume(run)));
                 return null;
             }, lifecycle);
             return baseline;

@@ -116,6 +116,33 @@ class ReconcileTest {
                 .makePermanent().build();
     }
 
+    @Test
+    void aReportArrivingWhileTheRestartedManagerReadsTheTablesIsNotUndoneByTheResume() throws Exception {
+        before = LifecycleFixture.start();
+        MigrationId id = before.migrating("vs1");
+        before.close();
+        before.network.holdReads();
+        MigrationManager manager = new MigrationManager(before.topology, Topologies.APP_ID, before.network,
+                t -> before.hypervisor, before.replication, before.store,
+                org.wanmig.spi.Leadership.STANDALONE, java.time.Clock.systemUTC());
+        try {
+            java.util.concurrent.CompletableFuture<Void> takenOver = manager.takeOver();
+            assertFalse(takenOver.isDone(), "still reading the tables");
+            // the redirect is being confirmed while the tables are still being read
+            before.network.holdNext(FakeNetwork.anyRuleOfMigration(id.value()));
+            java.util.concurrent.CompletableFuture.runAsync(
+                    () -> manager.hypervisorCompleted(id, "reported while the new manager starts"));
+            Poll.until("the redirect sent", () -> before.network.heldCount() == 1);
+            before.network.releaseReads();
+            takenOver.get(10, TimeUnit.SECONDS);
+            before.network.releaseHeld();
+            Poll.until("COMPLETED", () -> before.store.get(id).orElseThrow().state() == COMPLETED,
+                    () -> before.store.get(id).orElseThrow().toString());
+        } finally {
+            manager.shutdown();
+        }
+    }
+
     // ---- stored plans across configuration changes ---------------------------------------------------
 
     private static Consumer<ObjectNode> addSite() {

@@ -31,6 +31,7 @@ public final class FakeNetwork implements NetworkProgrammer {
     private final Set<DeviceId> refusing = ConcurrentHashMap.newKeySet();
     private final Set<DeviceId> unavailable = ConcurrentHashMap.newKeySet();
     private final List<DeviceId> reads = new CopyOnWriteArrayList<>();
+    private volatile CompletableFuture<Void> readGate = CompletableFuture.completedFuture(null);
 
     private static final class Hold {
         final Predicate<Collection<FlowRule>> which;
@@ -155,8 +156,17 @@ public final class FakeNetwork implements NetworkProgrammer {
             return CompletableFuture.failedFuture(new SwitchException(device, 0, "switch not connected"));
         }
         // this application's rules only, as both adapters report them
-        return CompletableFuture.completedFuture(tables.rules(r -> r.deviceId().equals(device)
+        return readGate.thenApply(x -> tables.rules(r -> r.deviceId().equals(device)
                 && (r.id().value() >>> 48) == (Topologies.APP_ID.id() & 0xffff)));
+    }
+
+    /** Table reads are answered only once {@link #releaseReads()} is called (slow flow-stats replies). */
+    public void holdReads() {
+        readGate = new CompletableFuture<>();
+    }
+
+    public void releaseReads() {
+        readGate.complete(null);
     }
 
     /** Switches whose tables were read, in order. */
