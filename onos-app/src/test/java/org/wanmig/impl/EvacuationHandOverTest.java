@@ -87,6 +87,7 @@ class EvacuationHandOverTest {
             }
         };
         c.packetService = new WanmigComponentTest.RecordingPacketService();
+        c.linkService = new OnosLinkStateFeedTest.Links();
         c.activate();
         started.add(c);
         return c;
