@@ -411,9 +411,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             requireLeader();
             Run run = activeRun(id);
             MigrationState state = run.record.state();
-            if (state == CUTOVER && run.switchedInPause && !run.hypervisorDone) {
+            if (state == CUTOVER && run.switchedInPause && !run.record.hypervisorReported()) {
                 // switched over inside the pause; the guest now runs at the destination
-                run.hypervisorDone = true;
                 run.record = run.record.withHypervisorReported().note(clock.millis(), "hypervisor: "
                         + (detail == null || detail.isBlank() ? "completed" : detail));
                 store.put(run.record);
@@ -422,10 +421,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 return CompletableFuture.completedFuture(run.record);
             }
             if (state.serverMoved()) {
-                if (!run.hypervisorDone) {
+                if (!run.record.hypervisorReported()) {
                     // the cutover ran on the server's own announce; the report confirms it
-                    run.hypervisorDone = true;
-                    run.record = run.record.note(clock.millis(), "hypervisor confirms: "
+                    run.record = run.record.withHypervisorReported().note(clock.millis(), "hypervisor confirms: "
                             + (detail == null || detail.isBlank() ? "completed" : detail));
                     store.put(run.record);
                     notifyListeners(run.record);
@@ -436,8 +434,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 throw WanmigException.conflict("status", "migration " + id + " is " + state
                         + "; the hypervisor may report completion only while MIGRATING");
             }
-            run.hypervisorDone = true;
-            return cutover(run, detail, reportedAt);
+            return cutover(run, detail, reportedAt, true);
         });
         return await(done, id);
     }
@@ -458,7 +455,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 if (run.server.name().equals(announce.server()) && run.to.name().equals(announce.dataCenter())
                         && run.record.state() == MIGRATING && !run.switchedInPause && run.rollingBack == null) {
                     log.info("migration {}: {} seen; cutover before the hypervisor's report", run.record.id(), announce);
-                    cutover(run, announce + " (before the hypervisor's report)", seenAt);
+                    cutover(run, announce + " (before the hypervisor's report)", seenAt, false);
                 }
             }
         });
@@ -539,7 +536,6 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     rollBack(run, FAILED, "switchover in the pause failed: " + cause(error));
                     return;
                 }
-                run.rolesReversed = true;
                 reconciler.confirmed(run.plan.redirects());
                 double hook = ms(pausedAt);
                 advance(run, CUTOVER, String.format("inside the hypervisor's pause: storage primary now %s"
@@ -600,16 +596,17 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     }
 
     /**
-     * CUTOVER: the redirect at PE_A, installed at once; the record says how long it took. That the
-     * hypervisor reported is stored first: from then on the server runs at the destination, and a
-     * rollback tells the hypervisor so.
+     * CUTOVER: the redirect at PE_A, installed at once; the record says how long it took. When the
+     * hypervisor triggered it, that it reported is stored first: from then on a rollback tells the
+     * hypervisor the server runs at the destination. (A cutover on the server's own announce is a
+     * move too, by its state; the hypervisor's report is stored when it comes.)
      */
-    private CompletableFuture<Migration> cutover(Run run, String reported, long reportedAt) {
+    private CompletableFuture<Migration> cutover(Run run, String reported, long reportedAt, boolean byHypervisor) {
         if (run.cutover != null) {
             return run.cutover; // a repeated report while the redirect is being confirmed waits for the same one
         }
         int epoch = run.bump(topology.settings().switchTimeout());
-        if (!run.record.hypervisorReported()) {
+        if (byHypervisor && !run.record.hypervisorReported()) {
             run.record = run.record.withHypervisorReported();
             store.put(run.record);
         }
@@ -652,7 +649,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 }, lifecycle)
                 .thenCompose(x -> reconciler.removeUndesired(run.plan.reverseIngress()))
                 .thenCompose(x -> reconciler.removeUndesired(change.removals()));
-        CompletableFuture<Void> roles = run.rolesReversed ? CompletableFuture.completedFuture(null)
+        CompletableFuture<Void> roles = run.switchedInPause ? CompletableFuture.completedFuture(null)
                 : replication.reverseRoles(run.server, run.from, run.to);
         routes.thenCombine(roles, (a, b) -> null).whenCompleteAsync((x, error) -> inPhase(run, epoch, () -> {
             if (error != null) {
@@ -841,7 +838,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     if (e != null) {
                         rollBack(run, FAILED, "tunnel could not be restored after restart: " + cause(e));
                     } else if (run.record.hypervisorReported()) {
-                        cutover(run, "reported before the restart", System.nanoTime());
+                        cutover(run, "reported before the restart", System.nanoTime(), true);
                     } else {
                         hypervisors.apply(topology).migrate(run.record, run.server, run.from, run.to, this);
                     }
@@ -1042,12 +1039,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         ScheduledFuture<?> timer;
         CompletableFuture<Migration> rollingBack;
         CompletableFuture<Migration> cutover;
-        /** The cutover ran inside the hypervisor's pause (pre-switchover), not on its report. */
+        /**
+         * The cutover ran inside the hypervisor's pause (pre-switchover), not on its report: storage
+         * roles flipped there already, and the server has moved only once the hypervisor reports.
+         */
         boolean switchedInPause;
-        /** The hypervisor reported that the server runs at the destination. */
-        boolean hypervisorDone;
-        /** Storage roles already flipped (inside the pause): the route update leaves them. */
-        boolean rolesReversed;
 
         Run(Migration record, MigrationPlan plan, VirtualServer server, DataCenter from, DataCenter to) {
             this.record = record;

@@ -10,10 +10,8 @@ import org.wanmig.api.EvacuationService;
 import org.wanmig.api.WanmigException;
 import org.wanmig.evacuation.EvacuationProgress;
 
-import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 import java.util.function.LongSupplier;
@@ -46,7 +44,7 @@ public final class EvacuationApi {
     }
 
     public ApiResponse evacuation(String id) {
-        return handle(() -> {
+        return ApiCalls.handle(context.mapper(), () -> {
             EvacuationId eid = parseId(id);
             Evacuation e = service.evacuation(eid).orElseThrow(() ->
                     WanmigException.notFound("id", "unknown evacuation " + eid));
@@ -56,8 +54,8 @@ public final class EvacuationApi {
 
     /** {"source": dc, "to": [dc, ...] (optional), "servers": [name, ...] (optional)}. */
     public ApiResponse start(String body) {
-        return handle(() -> {
-            ObjectNode req = object(body);
+        return ApiCalls.handle(context.mapper(), () -> {
+            ObjectNode req = ApiCalls.object(context.mapper(), body, START_FIELDS);
             JsonNode source = req.get("source");
             if (source == null || source.isNull()) {
                 throw WanmigException.badRequest("source", "missing");
@@ -71,7 +69,7 @@ public final class EvacuationApi {
     }
 
     public ApiResponse abort(String id) {
-        return handle(() -> new ApiResponse(200, encode(service.abort(parseId(id)))));
+        return ApiCalls.handle(context.mapper(), () -> new ApiResponse(200, encode(service.abort(parseId(id)))));
     }
 
     /** The record as REST shows it: the codec's JSON plus the live ETA. */
@@ -82,59 +80,12 @@ public final class EvacuationApi {
         return node;
     }
 
-    private interface Action {
-        ApiResponse run();
-    }
-
-    private ApiResponse handle(Action action) {
-        try {
-            return action.run();
-        } catch (WanmigException e) {
-            return error(status(e.kind()), e.field(), e.reason());
-        } catch (IllegalArgumentException e) {
-            return error(400, null, e.getMessage());
-        }
-    }
-
-    private static int status(WanmigException.Kind kind) {
-        switch (kind) {
-            case NOT_FOUND:
-                return 404;
-            case CONFLICT:
-                return 409;
-            case UNAVAILABLE:
-                return 503;
-            default:
-                return 400;
-        }
-    }
-
     private static EvacuationId parseId(String id) {
         try {
             return EvacuationId.parse(id);
         } catch (RuntimeException e) {
             throw WanmigException.badRequest("id", "not an evacuation id: '" + id + "'");
         }
-    }
-
-    private ObjectNode object(String body) {
-        JsonNode node;
-        try {
-            node = body == null || body.isBlank() ? null : context.mapper().readTree(body);
-        } catch (IOException e) {
-            throw WanmigException.badRequest("body", "not valid JSON: " + e.getMessage().split("\n")[0]);
-        }
-        if (node == null || !node.isObject()) {
-            throw WanmigException.badRequest("body", "must be a JSON object");
-        }
-        Iterator<String> names = node.fieldNames();
-        while (names.hasNext()) {
-            String name = names.next();
-            if (!START_FIELDS.contains(name)) {
-                throw WanmigException.badRequest(name, "unknown field; expected " + START_FIELDS);
-            }
-        }
-        return (ObjectNode) node;
     }
 
     /** An optional array of non-empty strings; absent or null means empty. */
@@ -159,13 +110,4 @@ public final class EvacuationApi {
         return names;
     }
 
-    private ApiResponse error(int status, String field, String reason) {
-        ObjectNode body = context.mapper().createObjectNode().put("error", reason);
-        if (field == null) {
-            body.putNull("field");
-        } else {
-            body.put("field", field);
-        }
-        return new ApiResponse(status, body);
-    }
 }

@@ -15,8 +15,6 @@ import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
 import org.wanmig.planner.RuleFormatter;
 
-import java.io.IOException;
-import java.util.Iterator;
 import java.util.Set;
 import java.util.function.Supplier;
 
@@ -62,12 +60,12 @@ public final class WanmigApi {
     }
 
     public ApiResponse migration(String id) {
-        return handle(() -> ok(encode(find(id))));
+        return ApiCalls.handle(context.mapper(), () -> ok(encode(find(id))));
     }
 
     /** The migration's rules hop by hop, as the planner computed them. */
     public ApiResponse rules(String id) {
-        return handle(() -> {
+        return ApiCalls.handle(context.mapper(), () -> {
             MigrationPlan plan = planner.get().migration(find(id));
             ObjectNode root = context.mapper().createObjectNode();
             addRules(root.putArray("tunnel"), plan.tunnel());
@@ -78,22 +76,22 @@ public final class WanmigApi {
     }
 
     public ApiResponse start(String body) {
-        return handle(() -> {
-            ObjectNode req = object(body, START_FIELDS);
+        return ApiCalls.handle(context.mapper(), () -> {
+            ObjectNode req = ApiCalls.object(context.mapper(), body, START_FIELDS);
             Migration m = service.startMigration(text(req, "server"), text(req, "destination"));
             return new ApiResponse(201, encode(m));
         });
     }
 
     public ApiResponse abort(String id) {
-        return handle(() -> ok(encode(service.abort(parseId(id)))));
+        return ApiCalls.handle(context.mapper(), () -> ok(encode(service.abort(parseId(id)))));
     }
 
     /** The hypervisor's report: {"status":"completed"|"failed","detail":"..."}. */
     public ApiResponse hypervisorReport(String id, String body) {
-        return handle(() -> {
+        return ApiCalls.handle(context.mapper(), () -> {
             MigrationId mid = parseId(id);
-            ObjectNode req = object(body, REPORT_FIELDS);
+            ObjectNode req = ApiCalls.object(context.mapper(), body, REPORT_FIELDS);
             String status = text(req, "status");
             String detail = req.path("detail").asText("");
             if ("completed".equals(status)) {
@@ -107,33 +105,6 @@ public final class WanmigApi {
 
     // ---- helpers -------------------------------------------------------------------------------
 
-    private interface Action {
-        ApiResponse run();
-    }
-
-    private ApiResponse handle(Action action) {
-        try {
-            return action.run();
-        } catch (WanmigException e) {
-            return error(status(e.kind()), e.field(), e.reason());
-        } catch (IllegalArgumentException e) {
-            return error(400, null, e.getMessage());
-        }
-    }
-
-    private static int status(WanmigException.Kind kind) {
-        switch (kind) {
-            case NOT_FOUND:
-                return 404;
-            case CONFLICT:
-                return 409;
-            case UNAVAILABLE:
-                return 503;
-            default:
-                return 400;
-        }
-    }
-
     private Migration find(String id) {
         MigrationId mid = parseId(id);
         return service.migration(mid).orElseThrow(() ->
@@ -146,26 +117,6 @@ public final class WanmigApi {
         } catch (IllegalArgumentException e) {
             throw WanmigException.badRequest("id", "not a migration id: '" + id + "'");
         }
-    }
-
-    private ObjectNode object(String body, Set<String> allowed) {
-        JsonNode node;
-        try {
-            node = body == null || body.isBlank() ? null : context.mapper().readTree(body);
-        } catch (IOException e) {
-            throw WanmigException.badRequest("body", "not valid JSON: " + e.getMessage().split("\n")[0]);
-        }
-        if (node == null || !node.isObject()) {
-            throw WanmigException.badRequest("body", "must be a JSON object");
-        }
-        Iterator<String> names = node.fieldNames();
-        while (names.hasNext()) {
-            String name = names.next();
-            if (!allowed.contains(name)) {
-                throw WanmigException.badRequest(name, "unknown field; expected " + allowed);
-            }
-        }
-        return (ObjectNode) node;
     }
 
     private static String text(ObjectNode req, String field) {
@@ -191,13 +142,4 @@ public final class WanmigApi {
         return new ApiResponse(200, body);
     }
 
-    private ApiResponse error(int status, String field, String reason) {
-        ObjectNode body = context.mapper().createObjectNode().put("error", reason);
-        if (field == null) {
-            body.putNull("field");
-        } else {
-            body.put("field", field);
-        }
-        return new ApiResponse(status, body);
-    }
 }
