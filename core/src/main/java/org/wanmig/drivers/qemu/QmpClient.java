@@ -9,6 +9,7 @@ import org.slf4j.LoggerFactory;
 import java.io.BufferedReader;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.lang.reflect.Method;
@@ -17,7 +18,7 @@ import java.net.ProtocolFamily;
 import java.net.Socket;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
-import java.nio.channels.Channels;
+import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -59,8 +60,8 @@ public final class QmpClient implements Closeable {
 
     /**
      * Connects to {@code tcp:HOST:PORT} or {@code unix:PATH}, reads the greeting and leaves
-     * capabilities negotiation mode. Blocks for at most {@code timeout}: call it off any
-     * lifecycle thread.
+     * capabilities negotiation mode, all within {@code timeout} (a peer that accepts and says
+     * nothing is cut then, on either kind of socket). Blocks: call it off any lifecycle thread.
      */
     public static QmpClient connect(String address, Duration timeout, Consumer<JsonNode> events) throws IOException {
         Closeable channel;
@@ -75,7 +76,6 @@ public final class QmpClient implements Closeable {
             Socket s = new Socket();
             s.connect(new InetSocketAddress(hostPort.substring(0, colon),
                     Integer.parseInt(hostPort.substring(colon + 1))), (int) timeout.toMillis());
-            s.setSoTimeout((int) timeout.toMillis());
             s.setTcpNoDelay(true);
             channel = s;
             out = s.getOutputStream();
@@ -83,12 +83,45 @@ public final class QmpClient implements Closeable {
         } else if (address.startsWith("unix:")) {
             SocketChannel ch = openUnix(address.substring(5));
             channel = ch;
-            out = Channels.newOutputStream(ch);
-            in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
+            // not Channels.newInputStream/newOutputStream: both take the channel's blocking lock, so
+            // the reader thread waiting for an event would block every command sent
+            out = new OutputStream() {
+                @Override
+                public void write(int b) throws IOException {
+                    write(new byte[] {(byte) b}, 0, 1);
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    ByteBuffer buf = ByteBuffer.wrap(b, off, len);
+                    while (buf.hasRemaining()) {
+                        ch.write(buf);
+                    }
+                }
+            };
+            in = new BufferedReader(new InputStreamReader(new InputStream() {
+                @Override
+                public int read() throws IOException {
+                    byte[] one = new byte[1];
+                    return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    return len == 0 ? 0 : ch.read(ByteBuffer.wrap(b, off, len));
+                }
+            }, StandardCharsets.UTF_8));
         } else {
             throw new IOException("QMP address " + address + ": expected tcp:HOST:PORT or unix:PATH");
         }
         QmpClient c = new QmpClient(address, channel, out, in, events);
+        // the deadline closes the socket, which ends a blocked read on either kind of channel
+        CompletableFuture<Void> handshake = new CompletableFuture<>();
+        handshake.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((x, e) -> {
+            if (e != null) {
+                c.closeQuietly();
+            }
+        });
         try {
             JsonNode greeting = c.readLine();
             if (greeting == null || !greeting.has("QMP")) {
@@ -102,12 +135,16 @@ public final class QmpClient implements Closeable {
             if (reply == null || !reply.has("return")) {
                 throw new IOException("QMP " + address + ": qmp_capabilities refused: " + reply);
             }
-            if (channel instanceof Socket) {
-                ((Socket) channel).setSoTimeout(0);   // events may be minutes apart
-            }
         } catch (IOException | RuntimeException e) {
             c.closeQuietly();
+            if (handshake.isCompletedExceptionally()) {
+                throw new IOException("QMP " + address + ": no handshake within " + timeout, e);
+            }
             throw e;
+        }
+        if (!handshake.complete(null)) {
+            c.closeQuietly();   // the deadline fired just as the handshake ended
+            throw new IOException("QMP " + address + ": no handshake within " + timeout);
         }
         Thread reader = new Thread(c::readLoop, "qmp-" + address);
         reader.setDaemon(true);
