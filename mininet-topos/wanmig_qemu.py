@@ -447,6 +447,31 @@ def missing_acked_writes(image, acks):
     return missing
 
 
+def check_guest_writes(image, src, dst):
+    """Freezes the guest at its destination, then checks its disk: every write it acknowledged (ack
+    logs of src, then dst) is in `image`, it acknowledged writes on both sides, it saw no I/O error
+    and its writer started once (no reboot). Returns (summary dict, list of failures)."""
+    dst.qmp.execute('stop')
+    time.sleep(0.5)
+    acks, errors, starts = read_acks(src.acks, dst.acks)
+    missing = missing_acked_writes(image, acks)
+    acks_at_b = len(read_acks(dst.acks)[0])
+    io_errors = guest_io_errors(src.console, dst.console)
+    summary = {'acked': len(acks), 'ackedAtB': acks_at_b, 'writeErrors': errors[:10],
+               'missing': missing[:10], 'missingCount': len(missing), 'runs': starts,
+               'guestIoErrors': io_errors[:10]}
+    failures = []
+    if len(acks) == 0 or acks_at_b == 0:
+        failures.append('the guest acknowledged no writes (at A: %d, at B: %d)' % (len(acks) - acks_at_b, acks_at_b))
+    if missing:
+        failures.append('%d acknowledged writes missing in the image' % len(missing))
+    if errors or io_errors:
+        failures.append('guest I/O errors: %s' % (errors + io_errors)[:3])
+    if len(starts) != 1:
+        failures.append('the writer started %d times (guest rebooted?)' % len(starts))
+    return summary, failures
+
+
 def guest_io_errors(*console_paths):
     """Lines of the guest consoles that report I/O trouble, or a kernel panic/oops/warning
     (after a migration these mean the guest's memory did not arrive intact)."""

@@ -118,17 +118,8 @@ def main():
         if dest_vm is None:
             failures.append('the hypervisor agent of dcB runs no vs1')
         else:
-            dest_vm.qmp.execute('stop')
-            time.sleep(0.5)
-            acks, errors, _ = wq.read_acks(source_vm.acks, dest_vm.acks)
-            missing = wq.missing_acked_writes(image, acks)
-            io_errors = wq.guest_io_errors(source_vm.console, dest_vm.console)
-            report['writes'] = {'acked': len(acks), 'ackedAtB': len(wq.read_acks(dest_vm.acks)[0]),
-                                'missingCount': len(missing), 'guestIoErrors': io_errors[:5]}
-            if not acks or missing:
-                failures.append('acknowledged writes: %d, missing in the image: %d' % (len(acks), len(missing)))
-            if errors or io_errors:
-                failures.append('guest I/O errors: %s' % (errors + io_errors)[:3])
+            report['writes'], bad = wq.check_guest_writes(image, source_vm, dest_vm)
+            failures.extend(bad)
         left = tb.migration_flows(mid)
         if left:
             failures.append('%d rules of the migration left' % len(left))
