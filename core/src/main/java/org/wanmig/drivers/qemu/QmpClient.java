@@ -25,6 +25,9 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -45,6 +48,11 @@ public final class QmpClient implements Closeable {
     private final OutputStream out;
     private final BufferedReader in;
     private final Consumer<JsonNode> events;
+    /**
+     * Events go to their handler on a thread of their own, in order: a handler may then run a
+     * command and wait for its answer, which only the reader thread can deliver.
+     */
+    private final ExecutorService eventThread;
     private final Map<Long, CompletableFuture<JsonNode>> pending = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
@@ -56,6 +64,11 @@ public final class QmpClient implements Closeable {
         this.out = out;
         this.in = in;
         this.events = events;
+        this.eventThread = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "qmp-events-" + address);
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /**
@@ -243,10 +256,17 @@ public final class QmpClient implements Closeable {
             JsonNode msg;
             while ((msg = readLine()) != null) {
                 if (msg.has("event")) {
+                    JsonNode event = msg;
                     try {
-                        events.accept(msg);
-                    } catch (RuntimeException e) {
-                        log.warn("QMP {}: event handler failed on {}", address, msg.path("event").asText(), e);
+                        eventThread.execute(() -> {
+                            try {
+                                events.accept(event);
+                            } catch (RuntimeException e) {
+                                log.warn("QMP {}: event handler failed on {}", address, event.path("event").asText(), e);
+                            }
+                        });
+                    } catch (RejectedExecutionException e) {
+                        log.debug("QMP {}: {} after close, dropped", address, event.path("event").asText());
                     }
                     continue;
                 }
@@ -279,6 +299,7 @@ public final class QmpClient implements Closeable {
     }
 
     private void closeQuietly() {
+        eventThread.shutdown();   // events already read are still handed over
         try {
             channel.close();
         } catch (IOException e) {

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -71,11 +72,26 @@ class QmpClientTest {
             assertTrue(System.nanoTime() < end && qemu.isAlive(), "QEMU made its QMP sockets");
             Thread.sleep(50);
         }
-        // as in the testbed: the hypervisor agent holds one monitor while the MMS uses the other
+        // as in the testbed: the hypervisor agent holds one monitor while the MMS uses the other.
+        // The MMS's event handler runs a command (the qemu driver asks query-migrate on every pass):
+        // its answer must arrive although the handler waits for it.
+        CompletableFuture<String> statusSeenByHandler = new CompletableFuture<>();
+        QmpClient[] holder = new QmpClient[1];
         try (QmpClient first = QmpClient.connect("unix:" + agent, Duration.ofSeconds(10), x -> { });
-             QmpClient second = QmpClient.connect("unix:" + mms, Duration.ofSeconds(10), x -> { })) {
+             QmpClient second = QmpClient.connect("unix:" + mms, Duration.ofSeconds(10), event -> {
+                 if ("STOP".equals(event.path("event").asText())) {
+                     try {
+                         statusSeenByHandler.complete(holder[0].call("query-status", null, Duration.ofSeconds(20))
+                                 .path("status").asText());
+                     } catch (IOException e) {
+                         statusSeenByHandler.completeExceptionally(e);
+                     }
+                 }
+             })) {
+            holder[0] = second;
             assertEquals("running", second.call("query-status", null, Duration.ofSeconds(10)).path("status").asText());
-            assertEquals("running", first.call("query-status", null, Duration.ofSeconds(10)).path("status").asText());
+            first.call("stop", null, Duration.ofSeconds(10));
+            assertEquals("paused", statusSeenByHandler.get(15, TimeUnit.SECONDS));
         }
     }
 }
