@@ -147,6 +147,8 @@ class HypervisorAgent:
                 return 200, {'stopped': bool(vm)}
             if action == 'started' and method == 'POST':
                 vm = self.incoming.pop(name, None)
+                if vm is None and name in self.running:
+                    return 200, {'state': 'running'}      # said again (a driver following a migration)
                 if vm is None:
                     return 409, {'error': 'no incoming QEMU for %s in %s' % (name, self.dc)}
                 self.running[name] = vm

@@ -22,22 +22,26 @@ public final class Migration {
     private final String error;
     private final MigrationPlan plan;
     private final boolean hypervisorReported;
+    private final boolean switchedInPause;
 
     public Migration(MigrationId id, String server, String source, String destination,
                      long destinationPort, TunnelLabels labels, List<MigrationEvent> timeline,
                      String error) {
-        this(id, server, source, destination, destinationPort, labels, timeline, error, null, false);
+        this(id, server, source, destination, destinationPort, labels, timeline, error, null, false, false);
     }
 
     /**
      * @param plan               the rules of the migration as planned (null only before planning)
      * @param hypervisorReported whether the hypervisor reported the server running at the destination
+     * @param switchedInPause    whether the cutover ran inside the hypervisor's pause, before the
+     *                           server resumed anywhere
      */
     public Migration(MigrationId id, String server, String source, String destination,
                      long destinationPort, TunnelLabels labels, List<MigrationEvent> timeline,
-                     String error, MigrationPlan plan, boolean hypervisorReported) {
+                     String error, MigrationPlan plan, boolean hypervisorReported, boolean switchedInPause) {
         this.plan = plan;
         this.hypervisorReported = hypervisorReported;
+        this.switchedInPause = switchedInPause;
         this.id = Objects.requireNonNull(id);
         this.server = Objects.requireNonNull(server);
         this.source = Objects.requireNonNull(source);
@@ -123,9 +127,22 @@ public final class Migration {
         return hypervisorReported;
     }
 
-    /** Whether the server runs at the destination now: reported by the hypervisor. */
+    /**
+     * The cutover ran inside the hypervisor's pause (pre-switchover): storage roles flipped and the
+     * redirect went in while the server was stopped; it resumes at the destination only when the
+     * hypervisor goes on, which its report confirms.
+     */
+    public boolean switchedInPause() {
+        return switchedInPause;
+    }
+
+    /**
+     * Whether the server runs at the destination now: the hypervisor reported it, or the migration
+     * is past its cutover (triggered by the report or the server's own announce), except a cutover
+     * inside the pause, after which only the report says the server resumed there.
+     */
     public boolean serverMoved() {
-        return hypervisorReported || state().serverMoved();
+        return hypervisorReported || (state().serverMoved() && !switchedInPause);
     }
 
     /** This record after entering {@code next}. */
@@ -133,36 +150,36 @@ public final class Migration {
         List<MigrationEvent> events = new ArrayList<>(timeline);
         events.add(new MigrationEvent(next, now, detail));
         return new Migration(id, server, source, destination, destinationPort, labels, events, error, plan,
-                hypervisorReported);
+                hypervisorReported, switchedInPause);
     }
 
-    /** This record with an event on its timeline that does not change the state (a re-plan, say). */
+    /** This record with an event on its timeline that does not change the state (a re-plan, a pre-copy pass). */
     public Migration noted(long now, String detail) {
         return transition(state(), now, detail);
-    }
-
-    /** This record with a timeline note in its current state, e.g. a hypervisor's pre-copy pass. */
-    public Migration note(long now, String detail) {
-        List<MigrationEvent> events = new ArrayList<>(timeline);
-        events.add(new MigrationEvent(state(), now, detail));
-        return new Migration(id, server, source, destination, destinationPort, labels, events, error);
     }
 
     /** This record with an error recorded (kept through the rollback that follows). */
     public Migration withError(String reason) {
         return new Migration(id, server, source, destination, destinationPort, labels, timeline, reason, plan,
-                hypervisorReported);
+                hypervisorReported, switchedInPause);
     }
 
     /** This record with a (new revision of its) plan and the labels that plan uses. */
     public Migration withPlan(MigrationPlan next, TunnelLabels nextLabels) {
         return new Migration(id, server, source, destination, destinationPort, nextLabels, timeline, error, next,
-                hypervisorReported);
+                hypervisorReported, switchedInPause);
     }
 
     /** This record once the hypervisor reported the server running at the destination. */
     public Migration withHypervisorReported() {
-        return new Migration(id, server, source, destination, destinationPort, labels, timeline, error, plan, true);
+        return new Migration(id, server, source, destination, destinationPort, labels, timeline, error, plan, true,
+                switchedInPause);
+    }
+
+    /** This record once the cutover ran inside the hypervisor's pause. */
+    public Migration withSwitchedInPause() {
+        return new Migration(id, server, source, destination, destinationPort, labels, timeline, error, plan,
+                hypervisorReported, true);
     }
 
     /** Whether {@code state} was entered at some point. */
@@ -179,7 +196,8 @@ public final class Migration {
         return id.equals(m.id) && server.equals(m.server) && source.equals(m.source)
                 && destination.equals(m.destination) && destinationPort == m.destinationPort
                 && labels.equals(m.labels) && timeline.equals(m.timeline) && Objects.equals(error, m.error)
-                && Objects.equals(plan, m.plan) && hypervisorReported == m.hypervisorReported;
+                && Objects.equals(plan, m.plan) && hypervisorReported == m.hypervisorReported
+                && switchedInPause == m.switchedInPause;
     }
 
     @Override

@@ -43,6 +43,11 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
     private static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
     /** How long after the source's "completed" the destination may take to emit RESUME. */
     private static final Duration RESUME_WAIT = Duration.ofSeconds(10);
+    /** Longest the guest waits in pre-switchover for the MMS (beyond it the migration is given up). */
+    private static final Duration PAUSE_BUDGET = Duration.ofSeconds(30);
+    /** query-migrate states of a migration that a predecessor started and that is still going. */
+    private static final java.util.Set<String> UNDER_WAY = java.util.Set.of("setup", "active", "pre-switchover",
+            "device", "completed");
 
     private final QemuOptions options;
     private final JsonHttp http = new JsonHttp(null);
@@ -96,6 +101,17 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         worker.execute(target::cancel);
     }
 
+    /**
+     * Lets go of every migration without touching it (this MMS stops): the QMP connections close,
+     * QEMU goes on, and a successor that is asked again follows each migration from where it is.
+     */
+    public void close() {
+        for (Session s : sessions.values()) {
+            s.end();
+        }
+        worker.shutdown();
+    }
+
     private URI agent(String dc, String path) {
         URI base = options.agents().get(dc);
         if (base == null) {
@@ -120,6 +136,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private volatile QmpClient source;
         private volatile QmpClient destination;
         private volatile boolean finished;
+        /** This session started the destination QEMU (not one that follows a predecessor's). */
+        private volatile boolean begun;
 
         Session(MigrationId id, String server, String from, String to, HypervisorListener listener) {
             this.id = id;
@@ -133,17 +151,16 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             try {
                 JsonNode src = http.get(agent(from, "vms/" + server), AGENT_TIMEOUT).join();
                 if (!"running".equals(src.path("state").asText())) {
+                    JsonNode dst = http.get(agent(to, "vms/" + server), AGENT_TIMEOUT).join();
+                    if ("running".equals(dst.path("state").asText())) {
+                        // asked again (a restarted MMS) after the move had completed
+                        finished = true;
+                        listener.completed(id, "QEMU: " + server + " already runs at " + to);
+                        end();
+                        return;
+                    }
                     throw new IllegalStateException(server + " is " + src.path("state").asText("unknown")
                             + " at " + from + ", not running");
-                }
-                ObjectNode req = JsonHttp.mapper().createObjectNode().put("migration", id.value());
-                JsonNode dst = http.post(agent(to, "vms/" + server + "/incoming"), req, AGENT_TIMEOUT).join();
-                String uri = dst.path("uri").asText(null);
-                if (uri == null) {
-                    throw new IllegalStateException("hypervisor agent of " + to + " gave no incoming URI: " + dst);
-                }
-                if (dst.hasNonNull("qmp")) {
-                    destination = QmpClient.connect(dst.get("qmp").asText(), QMP_TIMEOUT, this::onDestinationEvent);
                 }
                 source = QmpClient.connect(src.path("qmp").asText(), QMP_TIMEOUT, this::onSourceEvent);
                 source.closed().thenRun(() -> {
@@ -151,18 +168,60 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                         fail("the source QEMU's QMP connection closed during the migration");
                     }
                 });
-                configure();
-                ObjectNode migrate = QmpClient.args().put("uri", uri);
-                source.call("migrate", migrate, QMP_TIMEOUT);
-                progress("QEMU migrating " + server + " to " + uri + " (switchover "
-                        + options.switchover().name().toLowerCase() + ", downtime-limit "
-                        + options.downtimeLimit().toMillis() + " ms"
-                        + (options.maxBandwidthMbps() > 0 ? ", max-bandwidth " + options.maxBandwidthMbps() + " Mbit/s" : "")
-                        + (options.compress() ? ", xbzrle" : "") + ")");
+                // events from here on reach this session; query-migrate says what came before
+                String status = source.call("query-migrate", null, QMP_TIMEOUT).path("status").asText("none");
+                if (UNDER_WAY.contains(status)) {
+                    attach(status);
+                } else {
+                    begin();
+                }
             } catch (RuntimeException | IOException e) {
                 Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-                cleanupDestination();
+                if (begun) {
+                    cleanupDestination();   // only a destination this session started; never a followed one
+                }
                 fail("QEMU migration did not start: " + cause.getMessage());
+            }
+        }
+
+        /** A fresh migration: the destination QEMU started by its agent, then migrate. */
+        private void begin() throws IOException {
+            begun = true;
+            ObjectNode req = JsonHttp.mapper().createObjectNode().put("migration", id.value());
+            JsonNode dst = http.post(agent(to, "vms/" + server + "/incoming"), req, AGENT_TIMEOUT).join();
+            String uri = dst.path("uri").asText(null);
+            if (uri == null) {
+                throw new IllegalStateException("hypervisor agent of " + to + " gave no incoming URI: " + dst);
+            }
+            if (dst.hasNonNull("qmp")) {
+                destination = QmpClient.connect(dst.get("qmp").asText(), QMP_TIMEOUT, this::onDestinationEvent);
+            }
+            configure();
+            source.call("migrate", QmpClient.args().put("uri", uri), QMP_TIMEOUT);
+            progress("QEMU migrating " + server + " to " + uri + " (switchover "
+                    + options.switchover().name().toLowerCase() + ", downtime-limit "
+                    + options.downtimeLimit().toMillis() + " ms"
+                    + (options.maxBandwidthMbps() > 0 ? ", max-bandwidth " + options.maxBandwidthMbps() + " Mbit/s" : "")
+                    + (options.compress() ? ", xbzrle" : "") + ")");
+        }
+
+        /**
+         * The migration was started by a predecessor (the MMS restarted or a new leader took
+         * over): follow it instead of starting another, which would stop the destination QEMU.
+         */
+        private void attach(String status) throws IOException {
+            JsonNode dst = http.get(agent(to, "vms/" + server), AGENT_TIMEOUT).join();
+            if (dst.hasNonNull("qmp")) {
+                destination = QmpClient.connect(dst.get("qmp").asText(), QMP_TIMEOUT, this::onDestinationEvent);
+                if (destination.call("query-status", null, QMP_TIMEOUT).path("running").asBoolean()) {
+                    resumed.complete(null);
+                }
+            }
+            progress("QEMU migration of " + server + " already under way (" + status + "): following it");
+            if ("pre-switchover".equals(status)) {
+                worker.execute(this::switchover);
+            } else if ("completed".equals(status)) {
+                worker.execute(this::completed);
             }
         }
 
@@ -223,7 +282,9 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         /** Paused with RAM copied: the listener switches over, then QEMU sends device state. */
         private void switchover() {
             String detail = "paused before switchover" + stats();
-            listener.preSwitchover(id, detail).whenComplete((ok, error) -> worker.execute(() -> {
+            // a listener that never answers (a controller that died mid-pause) must not keep the guest stopped
+            listener.preSwitchover(id, detail).toCompletableFuture().orTimeout(PAUSE_BUDGET.toMillis(),
+                    TimeUnit.MILLISECONDS).whenComplete((ok, error) -> worker.execute(() -> {
                 if (error == null) {
                     try {
                         source.call("migrate-continue", QmpClient.args().put("state", "pre-switchover"), QMP_TIMEOUT);

@@ -45,6 +45,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -284,8 +285,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     public List<FlowRule> baselineRules() {
         List<FlowRule> rules = new ArrayList<>(planner.infrastructure());
         rules.addAll(planner.siteRoutes());
+        Map<String, String> placements = store.placements();
         for (VirtualServer v : topology.servers()) {
-            rules.addAll(planner.serverRoutes(v, location(v.name())));
+            rules.addAll(planner.serverRoutes(v, placed(v, placements)));
         }
         return rules;
     }
@@ -305,10 +307,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         rules.addAll(planner.siteRoutes());
         Map<String, String> routedAt = new HashMap<>();
         runs.values().forEach(r -> routedAt.put(r.server.name(), r.routesAt));
+        Map<String, String> placements = store.placements();   // one read of the store, not one per server
         for (VirtualServer v : topology.servers()) {
             String dc = routedAt.get(v.name());
             rules.addAll(planner.serverRoutes(v, dc != null && topology.dataCenter(dc).isPresent()
-                    ? dc : location(v.name())));
+                    ? dc : placed(v, placements)));
         }
         runs.values().forEach(r -> rules.addAll(r.rules()));
         return rules;
@@ -330,7 +333,12 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     public String location(String server) {
         VirtualServer v = topology.server(server)
                 .orElseThrow(() -> WanmigException.notFound("server", "unknown server '" + server + "'"));
-        String placed = store.placements().get(server);
+        return placed(v, store.placements());
+    }
+
+    /** Where a server runs: its stored placement if the topology still has that DC, else its home. */
+    private String placed(VirtualServer v, Map<String, String> placements) {
+        String placed = placements.get(v.name());
         return placed != null && topology.dataCenter(placed).isPresent() ? placed : v.dc();
     }
 
@@ -411,9 +419,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             requireLeader();
             Run run = activeRun(id);
             MigrationState state = run.record.state();
-            if (state == CUTOVER && run.switchedInPause && !run.record.hypervisorReported()) {
+            if (state == CUTOVER && run.record.switchedInPause() && !run.record.hypervisorReported()) {
                 // switched over inside the pause; the guest now runs at the destination
-                run.record = run.record.withHypervisorReported().note(clock.millis(), "hypervisor: "
+                run.record = run.record.withHypervisorReported().noted(clock.millis(), "hypervisor: "
                         + (detail == null || detail.isBlank() ? "completed" : detail));
                 store.put(run.record);
                 notifyListeners(run.record);
@@ -423,7 +431,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             if (state.serverMoved()) {
                 if (!run.record.hypervisorReported()) {
                     // the cutover ran on the server's own announce; the report confirms it
-                    run.record = run.record.withHypervisorReported().note(clock.millis(), "hypervisor confirms: "
+                    run.record = run.record.withHypervisorReported().noted(clock.millis(), "hypervisor confirms: "
                             + (detail == null || detail.isBlank() ? "completed" : detail));
                     store.put(run.record);
                     notifyListeners(run.record);
@@ -453,7 +461,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             }
             for (Run run : runs.values()) {
                 if (run.server.name().equals(announce.server()) && run.to.name().equals(announce.dataCenter())
-                        && run.record.state() == MIGRATING && !run.switchedInPause && run.rollingBack == null) {
+                        && run.record.state() == MIGRATING && run.rollingBack == null) {
                     log.info("migration {}: {} seen; cutover before the hypervisor's report", run.record.id(), announce);
                     cutover(run, announce + " (before the hypervisor's report)", seenAt, false);
                 }
@@ -497,7 +505,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             if (run == null || !run.record.isActive() || run.rollingBack != null) {
                 return;
             }
-            run.record = run.record.note(clock.millis(), detail);
+            run.record = run.record.noted(clock.millis(), detail);
             store.put(run.record);
             notifyListeners(run.record);
         });
@@ -514,16 +522,19 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     public CompletionStage<Void> preSwitchover(MigrationId id, String detail) {
         long pausedAt = System.nanoTime();
         CompletableFuture<Void> proceed = new CompletableFuture<>();
-        lifecycle.execute(() -> {
+        Runnable switchover = () -> {
             Run run = runs.get(id);
+            if (run != null && run.record.state() == CUTOVER && run.record.switchedInPause() && run.rollingBack == null) {
+                proceed.complete(null);   // asked again (the driver follows a migration after a restart)
+                return;
+            }
             if (run == null || run.record.state() != MIGRATING || run.rollingBack != null || !driving) {
                 proceed.completeExceptionally(new IllegalStateException("migration " + id + " is "
                         + (run == null ? "not active here" : run.record.state()) + "; not switching over"));
                 return;
             }
             int epoch = run.bump(topology.settings().switchTimeout());
-            run.switchedInPause = true;
-            run.record = run.record.note(clock.millis(), "hypervisor " + detail);
+            run.record = run.record.withSwitchedInPause().noted(clock.millis(), "hypervisor " + detail);
             store.put(run.record);
             CompletableFuture<Double> roles = replication.reverseRoles(run.server, run.from, run.to)
                     .thenApply(x -> ms(pausedAt));
@@ -543,7 +554,12 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                         hook), topology.settings().switchTimeout());
                 proceed.complete(null);
             }), lifecycle);
-        });
+        };
+        try {
+            lifecycle.execute(switchover);
+        } catch (RejectedExecutionException e) {
+            proceed.completeExceptionally(new IllegalStateException("the manager is shut down; not switching over"));
+        }
         return proceed;
     }
 
@@ -649,7 +665,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 }, lifecycle)
                 .thenCompose(x -> reconciler.removeUndesired(run.plan.reverseIngress()))
                 .thenCompose(x -> reconciler.removeUndesired(change.removals()));
-        CompletableFuture<Void> roles = run.switchedInPause ? CompletableFuture.completedFuture(null)
+        CompletableFuture<Void> roles = run.record.switchedInPause() ? CompletableFuture.completedFuture(null)
                 : replication.reverseRoles(run.server, run.from, run.to);
         routes.thenCombine(roles, (a, b) -> null).whenCompleteAsync((x, error) -> inPhase(run, epoch, () -> {
             if (error != null) {
@@ -701,9 +717,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         run.rollingBack = new CompletableFuture<>();
         if (state.ordinal() >= MIGRATING.ordinal() || run.record.hypervisorReported()) {
             try {
-                // after a switchover inside the pause the server moved only once the hypervisor said so
-                boolean moved = run.switchedInPause ? run.record.hypervisorReported() : run.record.serverMoved();
-                hypervisors.apply(topology).abort(run.record, run.server, run.from, run.to, moved);
+                hypervisors.apply(topology).abort(run.record, run.server, run.from, run.to, run.record.serverMoved());
             } catch (RuntimeException e) {
                 log.warn("hypervisor abort of migration {} failed: {}", run.record.id(), e.getMessage());
             }
@@ -851,6 +865,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                         .whenCompleteAsync((x, e) -> inPhase(run, epoch, () -> {
                     if (e != null) {
                         rollBack(run, FAILED, "redirect could not be restored after restart: " + cause(e));
+                    } else if (run.record.switchedInPause() && !run.record.hypervisorReported()) {
+                        // switched inside the pause: only the hypervisor knows whether the server
+                        // resumed; ask again, its report starts the route update
+                        run.bump(topology.settings().migrateTimeout());
+                        hypervisors.apply(topology).migrate(run.record, run.server, run.from, run.to, this);
                     } else {
                         updateRoutes(run);
                     }
@@ -1039,11 +1058,6 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         ScheduledFuture<?> timer;
         CompletableFuture<Migration> rollingBack;
         CompletableFuture<Migration> cutover;
-        /**
-         * The cutover ran inside the hypervisor's pause (pre-switchover), not on its report: storage
-         * roles flipped there already, and the server has moved only once the hypervisor reports.
-         */
-        boolean switchedInPause;
 
         Run(Migration record, MigrationPlan plan, VirtualServer server, DataCenter from, DataCenter to) {
             this.record = record;

@@ -63,10 +63,11 @@ public final class WanmigApi {
         return ApiCalls.handle(context.mapper(), () -> ok(encode(find(id))));
     }
 
-    /** The migration's rules hop by hop, as the planner computed them. */
+    /** The migration's rules hop by hop: its stored plan (the revision in force after a re-plan). */
     public ApiResponse rules(String id) {
         return ApiCalls.handle(context.mapper(), () -> {
-            MigrationPlan plan = planner.get().migration(find(id));
+            Migration m = find(id);
+            MigrationPlan plan = m.plan() != null ? m.plan() : planner.get().migration(m);
             ObjectNode root = context.mapper().createObjectNode();
             addRules(root.putArray("tunnel"), plan.tunnel());
             addRules(root.putArray("reverseIngress"), plan.reverseIngress());

@@ -159,6 +159,26 @@ class QemuHypervisorDriverTest {
         waitFor(() -> agentCalls.contains("dcB DELETE /vms/vs1/incoming"), "the destination is stopped");
     }
 
+    @Test
+    void aRestartedMmsFollowsTheMigrationUnderWayInsteadOfStartingAnother() throws Exception {
+        startSource();
+        Recorder first = new Recorder(CompletableFuture.completedFuture(null));
+        QemuHypervisorDriver before = driver(QemuOptions.Switchover.PAUSE, 32);
+        Migration m = migration();
+        before.migrate(m, vs1, dcA, dcB, first);
+        waitFor(() -> first.progress.stream().anyMatch(p -> p.startsWith("QEMU migrating")), "migration started");
+        before.close();   // the MMS dies; QEMU goes on copying
+
+        Recorder second = new Recorder(CompletableFuture.completedFuture(null));
+        driver(QemuOptions.Switchover.PAUSE, 32).migrate(m, vs1, dcA, dcB, second);
+        second.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(second.progress.stream().anyMatch(p -> p.contains("already under way")), second.progress.toString());
+        assertEquals(1, agentCalls.stream().filter("dcB POST /vms/vs1/incoming"::equals).count(),
+                "the destination was started once: " + agentCalls);
+        assertFalse(first.failed.isDone() || first.completed.isDone(), "the first driver let go silently");
+        assertTrue(running("dcB"), "the guest runs at the destination");
+    }
+
     // ---- fixtures ----------------------------------------------------------------------------
 
     private QemuHypervisorDriver driver(QemuOptions.Switchover mode, long mbps) {

@@ -57,6 +57,8 @@ class PauseSwitchoverTest {
 
         f.manager.completed(id, "QEMU completed: downtime 40 ms");
         Migration done = f.awaitState(id, COMPLETED);
+        assertTrue(done.hypervisorReported() && done.switchedInPause(), "the report and the pause are stored");
+        assertTrue(done.plan() != null, "timeline notes keep the stored plan");
         assertEquals(List.of("sync vs1 dcA>dcB", "reverse vs1 dcA>dcB"), f.replication.calls(),
                 "the route update does not flip the roles again");
         assertTrue(done.timeline().stream().anyMatch(e -> e.detail().contains("QEMU completed: downtime 40 ms")));
@@ -91,6 +93,30 @@ class PauseSwitchoverTest {
         assertEquals(List.of(id + " moved=false"), f.hypervisor.aborts(),
                 "no completion was reported: the server never ran at the destination");
         f.assertBackAtSource(id);
+    }
+
+    @Test
+    void restartAfterThePauseSwitchoverAsksTheHypervisorAgainAndWaitsForItsReport() throws Exception {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        pause(id).get(5, TimeUnit.SECONDS);
+        assertTrue(f.record(id).switchedInPause() && !f.record(id).serverMoved(),
+                "stopped at the pause: not moved until the hypervisor says so");
+
+        LifecycleFixture before = f;
+        before.close();   // the old manager stops; the switches keep their rules
+        f = before.restart(c -> { });
+        Poll.until("asked again after the restart", () -> f.hypervisor.migrations().size() == 1);
+        assertEquals(CUTOVER, f.state(id), "no route update before the report");
+        assertTrue(pause(id).toCompletableFuture().get(5, TimeUnit.SECONDS) == null,
+                "a repeated pause (the driver following the migration) goes on at once");
+
+        f.manager.completed(id, "QEMU completed");
+        f.awaitState(id, COMPLETED);
+        assertEquals(1, before.replication.calls().stream().filter(c -> c.startsWith("reverse")).count());
+        assertTrue(f.replication.calls().stream().noneMatch(c -> c.startsWith("reverse")),
+                "roles flipped once, in the pause, not again after the restart: " + f.replication.calls());
+        f.assertAtDestination(id);
     }
 
     @Test
