@@ -326,25 +326,16 @@ public final class WanTopologyParser {
                 fail(p + ".switchover", "expected \"pause\" (inside QEMU's pause) or \"paper\" (after completion)");
             }
         }
-        long downtime = nonNegative(hv, "downtimeLimitMs", d.downtimeLimit().toMillis(), p);
-        long bandwidth = nonNegative(hv, "maxBandwidthMbps", d.maxBandwidthMbps(), p);
-        long compress = nonNegative(hv, "compressBelowMbps", d.compressBelowMbps(), p);
-        if (hv.has("downtimeLimitMs") && downtime == 0) {
-            fail(p + ".downtimeLimitMs", "must be above 0");
-        }
+        long downtime = whole(hv, "downtimeLimitMs", p, false, d.downtimeLimit().toMillis());
+        long bandwidth = whole(hv, "maxBandwidthMbps", p, true, d.maxBandwidthMbps());
+        long compress = whole(hv, "compressBelowMbps", p, true, d.compressBelowMbps());
         return new QemuOptions(agents, switchover, java.time.Duration.ofMillis(downtime), bandwidth, compress);
     }
 
-    private long nonNegative(JsonNode n, String field, long dflt, String p) {
-        JsonNode v = n.get(field);
-        if (v == null || v.isNull()) {
-            return dflt;
-        }
-        if (!v.canConvertToLong() || !v.isIntegralNumber() || v.asLong() < 0) {
-            fail(p + "." + field, "must be a whole number >= 0");
-            return dflt;
-        }
-        return v.asLong();
+    /** An optional whole number ({@link #number}'s checks), or {@code dflt} when absent or refused. */
+    private long whole(JsonNode n, String field, String p, boolean zeroAllowed, long dflt) {
+        Number v = number(n, field, p, true, zeroAllowed);
+        return v == null ? dflt : v.longValue();
     }
 
     private Duration hours(JsonNode n, String field, Duration fallback) {

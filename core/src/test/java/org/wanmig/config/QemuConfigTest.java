@@ -59,6 +59,6 @@ class QemuConfigTest {
         assertProblem(e, "migration.hypervisor.agents.dcX", "unknown data center");
         assertProblem(e, "migration.hypervisor.agents.dcX", "not an http(s) URL");
         assertProblem(e, "migration.hypervisor.switchover", "expected \"pause\"");
-        assertProblem(e, "migration.hypervisor.downtimeLimitMs", "whole number >= 0");
+        assertProblem(e, "migration.hypervisor.downtimeLimitMs", "must be a positive integer");
     }
 }
