@@ -73,6 +73,8 @@ import static org.wanmig.api.MigrationState.ROUTES_UPDATED;
  */
 public final class MigrationManager implements MigrationService, HypervisorListener {
     private static final Logger log = LoggerFactory.getLogger(MigrationManager.class);
+    /** How long rules left on a path traffic was moved off stay, for packets still on it. */
+    static final Duration OLD_PATH_GRACE = Duration.ofMillis(250);
 
     private final ApplicationId appId;
     private final NetworkProgrammer network;
@@ -241,7 +243,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     replan(run);
                 }
             }
-            return reconciler.converge(null, Set.of()).thenAccept(o -> log.info("topology updated: {}", o));
+            return reconciler.convergeThenDrain(OLD_PATH_GRACE).thenAccept(o -> log.info("topology updated: {}", o));
         });
     }
 

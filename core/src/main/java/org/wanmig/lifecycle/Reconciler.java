@@ -8,6 +8,7 @@ import org.wanmig.planner.RuleKey;
 import org.wanmig.spi.NetworkProgrammer;
 import org.wanmig.spi.SwitchException;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -18,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
@@ -110,6 +112,54 @@ final class Reconciler {
      * started and is still undesired when its turn comes, so a later change is never undone.
      */
     CompletableFuture<Outcome> converge(Set<DeviceId> scope, Set<DeviceId> required) {
+        Changes c;
+        try {
+            c = changes(scope, required);
+        } catch (SwitchException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (c.outcome.changedNothing()) {
+            return CompletableFuture.completedFuture(c.outcome);
+        }
+        log.debug("converging: {}", c.outcome);
+        return install(c.additions)
+                .thenCompose(x -> install(c.replacements))
+                .thenCompose(x -> removeUndesired(c.removals))
+                .thenApply(x -> c.outcome);
+    }
+
+    /**
+     * {@link #converge} for a path change under traffic: completes once the new rules are in
+     * (additions, then replacements, confirmed); the rules left on the old path go {@code grace}
+     * later. A barrier confirms that a switch's table changed, but its datapath may forward by
+     * flows it cached a little longer (Open vSwitch revalidates them asynchronously), and packets
+     * already on the old path must reach its end: removing the old path at once lost probes on the
+     * return to the shortest path (scripts/bench-failover).
+     */
+    CompletableFuture<Outcome> convergeThenDrain(Duration grace) {
+        Changes c = changes(null, Set.of());
+        if (c.outcome.changedNothing()) {
+            return CompletableFuture.completedFuture(c.outcome);
+        }
+        log.debug("converging, old path drained for {}: {}", grace, c.outcome);
+        CompletableFuture<Void> moved = install(c.additions).thenCompose(x -> install(c.replacements));
+        moved.thenRunAsync(() -> removeUndesired(c.removals).whenComplete((x, e) -> {
+            if (e != null) {
+                log.warn("old path rules not removed (the next change retries): {}", e.getMessage());
+            }
+        }), CompletableFuture.delayedExecutor(grace.toMillis(), TimeUnit.MILLISECONDS, lifecycle));
+        return moved.thenApply(x -> c.outcome);
+    }
+
+    /** The difference between the desired state and what the switches hold, by stage. */
+    private static final class Changes {
+        final List<FlowRule> additions = new ArrayList<>();
+        final List<FlowRule> replacements = new ArrayList<>();
+        final List<FlowRule> removals = new ArrayList<>();
+        Outcome outcome;
+    }
+
+    private Changes changes(Set<DeviceId> scope, Set<DeviceId> required) {
         Map<RuleKey, FlowRule> want = index(desired.get());
         Set<DeviceId> devices = new HashSet<>(actual.keySet());
         want.keySet().forEach(k -> devices.add(k.device()));
@@ -118,40 +168,31 @@ final class Reconciler {
         }
         for (DeviceId d : required) {
             if (!network.isAvailable(d)) {
-                return CompletableFuture.failedFuture(new SwitchException(d, 0, "switch not connected"));
+                throw new SwitchException(d, 0, "switch not connected");
             }
         }
         devices.removeIf(d -> !network.isAvailable(d));
-        List<FlowRule> additions = new ArrayList<>();
-        List<FlowRule> replacements = new ArrayList<>();
-        List<FlowRule> removals = new ArrayList<>();
+        Changes c = new Changes();
         for (FlowRule r : want.values()) {
             if (!devices.contains(r.deviceId())) {
                 continue;
             }
             FlowRule held = actual.getOrDefault(r.deviceId(), Map.of()).get(RuleKey.of(r));
             if (held == null) {
-                additions.add(r);
+                c.additions.add(r);
             } else if (!RuleKey.sameRule(held, r)) {
-                replacements.add(r);
+                c.replacements.add(r);
             }
         }
         for (DeviceId d : devices) {
             actual.getOrDefault(d, Map.of()).forEach((k, r) -> {
                 if (!want.containsKey(k)) {
-                    removals.add(r);
+                    c.removals.add(r);
                 }
             });
         }
-        Outcome outcome = new Outcome(additions.size(), replacements.size(), removals.size());
-        if (outcome.changedNothing()) {
-            return CompletableFuture.completedFuture(outcome);
-        }
-        log.debug("converging: {}", outcome);
-        return install(additions)
-                .thenCompose(x -> install(replacements))
-                .thenCompose(x -> removeUndesired(removals))
-                .thenApply(x -> outcome);
+        c.outcome = new Outcome(c.additions.size(), c.replacements.size(), c.removals.size());
+        return c;
     }
 
     /** Installs (confirmed) and records the rules as held. The rules must be desired already. */

@@ -15,6 +15,7 @@ import org.wanmig.testing.FakeNetwork;
 import org.wanmig.testing.Topologies;
 
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -86,6 +87,28 @@ class ReconcilerTest {
         // again: nothing to do, nothing sent
         assertTrue(onLifecycle(() -> reconciler.converge(null, Set.of())).changedNothing());
         assertEquals(2, network.installs().size());
+    }
+
+    @Test
+    void aPathChangeCompletesWhenTheNewRulesAreInAndDrainsTheOldPathAfterTheGrace() throws Exception {
+        FlowRule ingressBefore = rule(S1, 1, "10.0.1.0/24", 1);      // S1 -> old path
+        FlowRule oldHop = rule(S2, 2, "10.0.1.0/24", 3);             // on the old path only
+        FlowRule oldHopBack = rule(S2, 3, "10.0.3.0/24", 3);         // old path too, wanted again later
+        network.tables().install(List.of(ingressBefore, oldHop, oldHopBack));
+        onLifecycle(() -> reconciler.adopt(S1));
+        onLifecycle(() -> reconciler.adopt(S2));
+
+        FlowRule ingressAfter = rule(S1, 1, "10.0.1.0/24", 2);       // S1 -> new path
+        desired = List.of(ingressAfter);
+        Reconciler.Outcome outcome = onLifecycle(() -> reconciler.convergeThenDrain(Duration.ofMillis(400)));
+
+        assertEquals("0 added, 1 replaced, 2 removed", outcome.toString());
+        assertTrue(network.tables().holds(ingressAfter), "the new rule is confirmed when it completes");
+        assertTrue(network.removes().isEmpty(), "the old path is still there for packets on it");
+        desired = List.of(ingressAfter, oldHopBack);                 // wanted again within the grace
+        org.wanmig.testing.Poll.until("the old path removed", () -> !network.removes().isEmpty());
+        assertEquals(List.of(List.of(oldHop)), network.removes(), "only what is still undesired goes");
+        assertTrue(network.tables().holdsExactly(desired));
     }
 
     @Test
