@@ -7,6 +7,7 @@ import org.wanmig.replication.core.Role;
 import org.wanmig.replication.core.WriteRecord;
 import org.wanmig.replication.disk.DirtyBitmap;
 import org.wanmig.replication.disk.ExtentHasher;
+import org.wanmig.replication.net.SafeJson;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -33,7 +34,7 @@ import java.util.logging.Logger;
  */
 public final class ReplicationLink implements Closeable {
     private static final Logger LOG = Logger.getLogger(ReplicationLink.class.getName());
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = SafeJson.MAPPER; // peer payloads are input from the network
     private static final int HASH_CHUNK_BLOCKS = 64;
     private static final int HASH_PIPELINE = 4;
     private static final CompletableFuture<byte[]> NO_HASHES = CompletableFuture.completedFuture(null);
