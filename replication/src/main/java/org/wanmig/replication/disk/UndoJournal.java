@@ -44,13 +44,21 @@ public final class UndoJournal implements Closeable {
         return image.resolveSibling(image.getFileName() + ".undo");
     }
 
-    /** Opens (creating if absent) and scans the journal; a torn tail is truncated. */
+    /** Opens (creating if absent, durably) and scans the journal; a torn tail is truncated. */
     public static UndoJournal open(Path file, long imageSize, int blockSize) throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
-        UndoJournal j = new UndoJournal(file, ch, imageSize, blockSize);
-        j.scan(imageSize);
-        return j;
+        try {
+            // The journal's directory entry must be durable before any entry in it counts: otherwise
+            // power loss could keep the "inconsistent" mark but lose the journal that undoes the writes.
+            Directories.syncParent(file);
+            UndoJournal j = new UndoJournal(file, ch, imageSize, blockSize);
+            j.scan(imageSize);
+            return j;
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
     }
 
     private void scan(long imageSize) throws IOException {
