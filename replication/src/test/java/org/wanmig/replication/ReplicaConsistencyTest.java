@@ -411,4 +411,117 @@ class ReplicaConsistencyTest {
             }
         }
     }
+
+    /**
+     * The real failover path after a crash: B (a separate agent process) is killed with SIGKILL
+     * while a resync is overwriting it, once its image on disk is a torn mix (no prefix: checked),
+     * restarted cut off from A (so the resync cannot finish), and force-promoted through the
+     * control API. The image it then serves over NBD (read back with nbdcopy) must be a prefix of
+     * the write stream: the agent's own rollback, not a re-implementation of it, is what is checked.
+     */
+    @Test
+    @Timeout(120)
+    void forcedPromoteAfterKillInsideAResyncServesAPrefix() throws Exception {
+        Tools.require("nbdcopy");
+        long seed = Long.getLong("wanmig.seed", System.nanoTime());
+        String tag = "seed " + seed + " (replay with -Dwanmig.seed=" + seed + ")";
+        System.out.println("ReplicaConsistencyTest kill+promote: " + tag);
+        LinkProxy ab = new LinkProxy(new InetSocketAddress("127.0.0.1", 0), null);
+        LinkProxy ba = new LinkProxy(new InetSocketAddress("127.0.0.1", 0), null);
+        AgentProcess a = new AgentProcess(dir.resolve("a"), "PRIMARY", SIZE, ab.port());
+        AgentProcess b = new AgentProcess(dir.resolve("b"), "REPLICA", SIZE, ba.port());
+        Writer w = null;
+        Thread wt = null;
+        try {
+            a.start();
+            b.start();
+            ab.target(new InetSocketAddress("127.0.0.1", b.peer));
+            ba.target(new InetSocketAddress("127.0.0.1", a.peer));
+            w = new Writer(seed, a.nbd);
+            wt = new Thread(w, "slot-writer");
+            wt.start();
+            awaitSessionUp(b);
+            // the initial sync ends and writes stream to B: its last consistent state is not empty
+            AgentPair.await("initial sync done", 30_000, () -> {
+                try {
+                    JsonNode s = a.status();
+                    return s.get("peerConnected").asBoolean() && s.get("resyncRemainingBytes").asLong() == 0
+                            && b.status().get("consistent").asBoolean();
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            Thread.sleep(300);
+            ab.rateLimit(4 << 20); // from now on a resync after a 600 ms cut takes about a second
+
+            // Kill B once the resync has overwritten part of it: its image on disk is then a torn mix
+            // (checked below, so the test cannot pass by killing B before any overwrite).
+            Random r = new Random(seed);
+            boolean killedInside = false;
+            String rawMix = null;
+            for (int attempt = 0; attempt < 12 && rawMix == null; attempt++) {
+                ab.cut();
+                awaitSessionDown(b);
+                Thread.sleep(600); // writes while cut: the restore starts a resync that overwrites B
+                ab.restore();
+                awaitSessionUp(b);
+                long until = System.currentTimeMillis() + 5_000;
+                while (b.status().get("consistent").asBoolean() && System.currentTimeMillis() < until) {
+                    Thread.sleep(5);
+                }
+                Thread.sleep(100 + r.nextInt(400)); // into the overwriting (the resync lasts about a second)
+                if (!b.status().get("consistent").asBoolean()) {
+                    b.kill9();
+                    killedInside = inconsistentOnDisk(b.image());
+                    rawMix = killedInside ? checkPrefix(Files.readAllBytes(b.image()), w, new long[1]) : null;
+                    if (rawMix == null) { // the resync ended first, or had not overwritten yet: go again
+                        b.start();
+                        ab.target(new InetSocketAddress("127.0.0.1", b.peer));
+                    }
+                }
+            }
+            assertTrue(killedInside && rawMix != null, "never killed B inside a resync with a torn image on disk, "
+                    + tag);
+            System.out.println("ReplicaConsistencyTest kill+promote: B killed, its image on disk: " + rawMix);
+            ab.cut(); // the restarted B stays away from A: the resync cannot finish
+            ba.cut(); // and B, once primary, does not reach A either
+            b.start();
+            JsonNode st = b.status();
+            assertFalse(st.get("consistent").asBoolean(), "restarted B forgot it is inconsistent: " + st);
+            JsonNode refused = b.call("POST", "/v1/disks/vs1/promote", "{}", 409);
+            assertTrue(refused.get("error").asText().contains("inconsistent"), refused.toString());
+            JsonNode pr = b.call("POST", "/v1/disks/vs1/promote", "{\"force\":true}", 200);
+            JsonNode rep = pr.get("lastPromote");
+            assertTrue(rep.get("rolledBack").asBoolean(), pr.toString());
+            assertEquals("PRIMARY", pr.get("role").asText(), pr.toString());
+            assertTrue(pr.get("consistent").asBoolean(), pr.toString());
+
+            Path served = dir.resolve("served.img");
+            Tools.run(java.time.Duration.ofSeconds(60), "nbdcopy", "nbd://127.0.0.1:" + b.nbd + "/vs1",
+                    served.toString()).ok();
+            long[] n = new long[1];
+            String bad = checkPrefix(Files.readAllBytes(served), w, n);
+            assertEquals(null, bad, "image served by B after kill -9 inside a resync and forced promote, " + tag);
+            assertTrue(n[0] > 0, "B served the empty image, the check proves nothing, " + tag);
+            System.out.println("ReplicaConsistencyTest kill+promote: " + rep + ", served prefix " + n[0]
+                    + " of " + w.acked + " writes");
+        } finally {
+            if (w != null) {
+                w.stop = true;
+                wt.join(5000);
+            }
+            a.close();
+            b.close();
+            ab.close();
+            ba.close();
+            Path keep = Path.of("target", "consistency-logs");
+            Files.createDirectories(keep);
+            for (AgentProcess x : new AgentProcess[]{a, b}) {
+                if (Files.exists(x.log())) {
+                    Files.copy(x.log(), keep.resolve("kill-promote-" + x.log().getParent().getFileName() + ".log"),
+                            StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+    }
 }

@@ -42,7 +42,10 @@ public final class Backlog {
         return true;
     }
 
-    /** Next queued record, moved to in-flight with its wire sequence number; null on timeout. */
+    /**
+     * Next queued record, moved to in-flight with its wire sequence number and the head sequence
+     * of the stream behind it (so the sender needs no second lock); null on timeout.
+     */
     public synchronized WriteRecord takeNext(long timeoutMs) throws InterruptedException {
         long deadline = System.currentTimeMillis() + timeoutMs;
         while (queued.isEmpty()) {
@@ -54,6 +57,8 @@ public final class Backlog {
         }
         WriteRecord r = queued.pollFirst();
         r.wireSeq(nextWireSeq++);
+        // Records still queued behind this one get the next sequence numbers: that is the head.
+        r.headSeq(r.wireSeq() + queued.size());
         inflight.addLast(r);
         return r;
     }

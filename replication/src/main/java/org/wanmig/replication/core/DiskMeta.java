@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.wanmig.replication.disk.Directories;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -104,7 +105,10 @@ public final class DiskMeta {
         return JSON.readValue(file.toFile(), DiskMeta.class);
     }
 
-    /** Durable replace: the "inconsistent" mark must be on disk before the first resync write. */
+    /**
+     * Durable replace (file and directory fsync'd): the "inconsistent" mark must be on disk before
+     * the first resync write.
+     */
     public void save(Path file) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -116,5 +120,7 @@ public final class DiskMeta {
             ch.force(true);
         }
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        // The rename itself must survive power loss too, or the old file (say "consistent") comes back.
+        Directories.syncParent(file);
     }
 }

@@ -20,6 +20,7 @@ public final class WriteRecord {
     private final CountDownLatch done = new CountDownLatch(1);
     private volatile boolean durable;
     private long wireSeq = -1;
+    private long headSeq = -1; // set by Backlog.takeNext
     private boolean counted; // entered through offer(): counts against the backlog limit
 
     public WriteRecord(Kind kind, long offset, long length, ByteBuffer data, boolean sync) {
@@ -39,6 +40,9 @@ public final class WriteRecord {
     public long enqueuedNanos() { return enqueuedNanos; }
     public long wireSeq() { return wireSeq; }
     void wireSeq(long s) { wireSeq = s; }
+    /** When taken for sending: the wire sequence the last record queued behind this one will get. */
+    public long headSeq() { return headSeq; }
+    void headSeq(long s) { headSeq = s; }
     boolean counted() { return counted; }
     void counted(boolean c) { counted = c; }
 

@@ -30,6 +30,9 @@ public final class UndoJournal implements Closeable {
     private final FileChannel channel;
     private final int blockSize;
     private final long[] journaled; // one bit per block already preserved
+    // Reused for every block a resync preserves (under this object's lock), not allocated per block.
+    private final Scratch scratch = new Scratch();
+    private final ByteBuffer block;
     private long end;
     private long bytes;
 
@@ -38,27 +41,61 @@ public final class UndoJournal implements Closeable {
         this.channel = channel;
         this.blockSize = blockSize;
         this.journaled = new long[(int) (((imageSize + blockSize - 1) / blockSize + 63) / 64)];
+        this.block = ByteBuffer.allocate(blockSize);
+    }
+
+    /** Buffers and checksum state of one reader or writer of entries, reused from entry to entry. */
+    private static final class Scratch {
+        final ByteBuffer header = ByteBuffer.allocate(ENTRY_HEADER);
+        final ByteBuffer crcHeader = ByteBuffer.allocate(12);
+        final CRC32C crc = new CRC32C();
+        ByteBuffer data = ByteBuffer.allocate(0); // grows to the largest entry read
+
+        /** A buffer of exactly len bytes remaining; valid until the next call. */
+        ByteBuffer data(int len) {
+            if (data.capacity() < len) {
+                data = ByteBuffer.allocate(len);
+            }
+            data.clear().limit(len);
+            return data;
+        }
+
+        int crc(long off, int len, ByteBuffer d) {
+            crc.reset();
+            crcHeader.clear();
+            crcHeader.putLong(off).putInt(len).flip();
+            crc.update(crcHeader);
+            crc.update(d.duplicate());
+            return (int) crc.getValue();
+        }
     }
 
     public static Path fileFor(Path image) {
         return image.resolveSibling(image.getFileName() + ".undo");
     }
 
-    /** Opens (creating if absent) and scans the journal; a torn tail is truncated. */
+    /** Opens (creating if absent, durably) and scans the journal; a torn tail is truncated. */
     public static UndoJournal open(Path file, long imageSize, int blockSize) throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
-        UndoJournal j = new UndoJournal(file, ch, imageSize, blockSize);
-        j.scan(imageSize);
-        return j;
+        try {
+            // The journal's directory entry must be durable before any entry in it counts: otherwise
+            // power loss could keep the "inconsistent" mark but lose the journal that undoes the writes.
+            Directories.syncParent(file);
+            UndoJournal j = new UndoJournal(file, ch, imageSize, blockSize);
+            j.scan(imageSize);
+            return j;
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
     }
 
     private void scan(long imageSize) throws IOException {
         long pos = 0;
         long size = channel.size();
-        ByteBuffer h = ByteBuffer.allocate(ENTRY_HEADER);
         while (true) {
-            Entry e = readEntry(channel, pos, size, h, imageSize);
+            Entry e = readEntry(channel, pos, size, scratch, imageSize);
             if (e == null) {
                 break;
             }
@@ -76,7 +113,7 @@ public final class UndoJournal implements Closeable {
     private static final class Entry {
         final long offset;
         final int length;
-        final ByteBuffer data; // null: zeros
+        final ByteBuffer data; // null: zeros; else the reader's scratch buffer, valid until its next entry
 
         Entry(long offset, int length, ByteBuffer data) {
             this.offset = offset;
@@ -89,11 +126,12 @@ public final class UndoJournal implements Closeable {
         }
     }
 
-    private static Entry readEntry(FileChannel ch, long pos, long size, ByteBuffer h, long imageSize)
+    private static Entry readEntry(FileChannel ch, long pos, long size, Scratch s, long imageSize)
             throws IOException {
         if (size - pos < ENTRY_HEADER) {
             return null;
         }
+        ByteBuffer h = s.header;
         h.clear();
         readFully(ch, h, pos);
         h.flip();
@@ -108,10 +146,10 @@ public final class UndoJournal implements Closeable {
         if (len <= 0 || off < 0 || off > imageSize - len || (!zero && size - pos - ENTRY_HEADER < len)) {
             return null;
         }
-        ByteBuffer data = zero ? ByteBuffer.allocate(0) : ByteBuffer.allocate(len);
+        ByteBuffer data = s.data(zero ? 0 : len);
         readFully(ch, data, pos + ENTRY_HEADER);
         data.flip();
-        if (crc(off, len, data) != crc) {
+        if (s.crc(off, len, data) != crc) {
             return null;
         }
         return new Entry(off, len, zero ? null : data);
@@ -125,15 +163,6 @@ public final class UndoJournal implements Closeable {
             }
             pos += n;
         }
-    }
-
-    private static int crc(long off, int len, ByteBuffer data) {
-        CRC32C c = new CRC32C();
-        ByteBuffer h = ByteBuffer.allocate(12).putLong(off).putInt(len);
-        h.flip();
-        c.update(h);
-        c.update(data.duplicate());
-        return (int) c.getValue();
     }
 
     private boolean isJournaled(long block) {
@@ -175,14 +204,17 @@ public final class UndoJournal implements Closeable {
             }
             long off = b * blockSize;
             int len = (int) Math.min(blockSize, image.size() - off);
-            ByteBuffer data = ByteBuffer.allocate(len);
+            ByteBuffer data = block;
+            data.clear().limit(len);
             image.read(off, data);
             data.flip();
             if (ExtentHasher.isAllZero(data)) {
-                data = ByteBuffer.allocate(0);
+                data.limit(0); // a ZERO entry: no data stored
             }
-            ByteBuffer h = ByteBuffer.allocate(ENTRY_HEADER);
-            h.putInt(data.hasRemaining() ? MAGIC : MAGIC_ZERO).putLong(off).putInt(len).putInt(crc(off, len, data));
+            ByteBuffer h = scratch.header;
+            h.clear();
+            h.putInt(data.hasRemaining() ? MAGIC : MAGIC_ZERO).putLong(off).putInt(len)
+                    .putInt(scratch.crc(off, len, data));
             h.flip();
             long pos = end;
             while (h.hasRemaining()) {
@@ -225,9 +257,9 @@ public final class UndoJournal implements Closeable {
     private static long applyTo(FileChannel ch, long size, DiskImage image) throws IOException {
         long pos = 0;
         long restored = 0;
-        ByteBuffer h = ByteBuffer.allocate(ENTRY_HEADER);
+        Scratch s = new Scratch();
         while (true) {
-            Entry e = readEntry(ch, pos, size, h, image.size());
+            Entry e = readEntry(ch, pos, size, s, image.size());
             if (e == null) {
                 break;
             }

@@ -129,27 +129,47 @@ public final class PeerCodec {
 
     /** Writes a frame whose payload is the remaining bytes of data (not consumed). */
     public void write(int type, int flags, long seq, long offset, ByteBuffer data) throws IOException {
+        write(type, flags, seq, offset, null, data);
+    }
+
+    /**
+     * Writes one frame whose payload is the remaining bytes of prefix followed by those of data
+     * (neither consumed; prefix may be null). The bytes on the wire are those of a single payload
+     * buffer holding both, without copying data into one: a live write is not copied again.
+     */
+    public void write(int type, int flags, long seq, long offset, ByteBuffer prefix, ByteBuffer data)
+            throws IOException {
+        ByteBuffer pre = prefix == null ? null : prefix.duplicate();
         ByteBuffer p = data.duplicate();
+        long length = (long) p.remaining() + (pre == null ? 0 : pre.remaining());
         int limit = limitFor(type, sendLimit);
-        if (p.remaining() > limit) {
-            throw new PeerProtocolException("frame type " + type + " payload " + p.remaining()
+        if (length > limit) {
+            throw new PeerProtocolException("frame type " + type + " payload " + length
                     + " exceeds the peer's limit " + limit);
         }
         whead.clear();
         whead.putInt(MAGIC).put((byte) type).put((byte) flags).putShort((short) 0).putLong(seq).putLong(offset)
-                .putInt(p.remaining());
+                .putInt((int) length);
         wcrc.reset();
         wcrc.update(whead.array(), 0, HEADER);
-        wcrc.update(p.duplicate());
         out.write(whead.array(), 0, HEADER);
-        if (p.hasArray()) {
-            out.write(p.array(), p.arrayOffset() + p.position(), p.remaining());
+        if (pre != null) {
+            writePart(pre);
+        }
+        writePart(p);
+        out.writeInt((int) wcrc.getValue());
+    }
+
+    /** Adds b's remaining bytes to the frame's checksum and sends them. */
+    private void writePart(ByteBuffer b) throws IOException {
+        wcrc.update(b.duplicate());
+        if (b.hasArray()) {
+            out.write(b.array(), b.arrayOffset() + b.position(), b.remaining());
         } else {
-            byte[] tmp = new byte[p.remaining()];
-            p.get(tmp);
+            byte[] tmp = new byte[b.remaining()];
+            b.get(tmp);
             out.write(tmp);
         }
-        out.writeInt((int) wcrc.getValue());
     }
 
     public void flush() throws IOException {

@@ -5,6 +5,7 @@ import org.wanmig.replication.core.PeerView;
 import org.wanmig.replication.core.ReplicatedDisk;
 import org.wanmig.replication.core.ReplicatedWrite;
 import org.wanmig.replication.disk.ExtentHasher;
+import org.wanmig.replication.net.SafeJson;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -21,7 +22,7 @@ import java.util.List;
  * primary's head sequence, from which the disk knows its own lag.
  */
 final class ReplicaSession {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = SafeJson.MAPPER; // peer payloads are input from the network
     private static final int MAX_HASH_BLOCKS = 4096;
     private static final int ACK_EVERY = 16; // frames; keeps unconfirmed resync data small
     private static final long BATCH_MAX_BYTES = 8 << 20; // resync frames journaled with one fsync

@@ -7,6 +7,7 @@ import org.wanmig.replication.core.Role;
 import org.wanmig.replication.core.WriteRecord;
 import org.wanmig.replication.disk.DirtyBitmap;
 import org.wanmig.replication.disk.ExtentHasher;
+import org.wanmig.replication.net.SafeJson;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -33,7 +34,7 @@ import java.util.logging.Logger;
  */
 public final class ReplicationLink implements Closeable {
     private static final Logger LOG = Logger.getLogger(ReplicationLink.class.getName());
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = SafeJson.MAPPER; // peer payloads are input from the network
     private static final int HASH_CHUNK_BLOCKS = 64;
     private static final int HASH_PIPELINE = 4;
     private static final CompletableFuture<byte[]> NO_HASHES = CompletableFuture.completedFuture(null);
@@ -45,6 +46,8 @@ public final class ReplicationLink implements Closeable {
     private final PeerTransport transport;
     private final Thread thread;
     private final Map<Long, CompletableFuture<byte[]>> hashWaiters = new ConcurrentHashMap<>();
+    /** Generation and head in front of a live WRITE; used by the link thread only. */
+    private final ByteBuffer streamPrefix = ByteBuffer.allocate(PeerFrame.DATA_PREFIX);
     private volatile boolean stopped;
     private volatile Socket socket;
     private volatile CompletableFuture<Boolean> handover;
@@ -349,29 +352,32 @@ public final class ReplicationLink implements Closeable {
             WriteRecord r = disk.backlog().takeNext(50);
             if (r != null) {
                 int flags = r.sync() ? PeerFrame.FLAG_SYNC : 0;
-                // Records still queued behind this one get the next sequence numbers: that is the head.
-                long head = r.wireSeq() + disk.backlog().queuedRecords();
+                long head = r.headSeq();
                 switch (r.kind()) {
-                    case WRITE: {
-                        ByteBuffer d = r.data();
-                        c.write(PeerFrame.WRITE, flags, r.wireSeq(), r.offset(),
-                                prefix(d.remaining(), head).put(d).flip());
+                    case WRITE:
+                        // Prefix and data go out as one frame; the write itself is not copied again.
+                        streamPrefix.clear();
+                        streamPrefix.putLong(disk.generation()).putLong(head).flip();
+                        c.write(PeerFrame.WRITE, flags, r.wireSeq(), r.offset(), streamPrefix, r.data());
                         break;
-                    }
                     case ZERO:
                         c.write(PeerFrame.ZERO, flags, r.wireSeq(), r.offset(), prefix(8, head).putLong(r.length()).flip());
                         break;
                     default:
                         c.write(PeerFrame.FLUSH, PeerFrame.FLAG_SYNC, r.wireSeq(), 0, prefix(0, head).flip());
                 }
-                if (!disk.backlog().hasQueued()) {
-                    if (!r.sync()) {
+                // head == wireSeq: nothing was queued behind this record when it was taken (known
+                // without taking the backlog's lock again). Otherwise the next one follows at once.
+                if (head == r.wireSeq()) {
+                    if (r.sync()) {
+                        c.flush(); // a writer waits for this ack; one that raced in just flushes early
+                    } else {
                         // ASYNC: linger briefly so a burst of small writes leaves in one segment;
                         // costs replication lag in microseconds, saves syscalls and wakeups on both ends.
                         java.util.concurrent.locks.LockSupport.parkNanos(ASYNC_LINGER_NANOS);
-                    }
-                    if (!disk.backlog().hasQueued()) {
-                        c.flush();
+                        if (!disk.backlog().hasQueued()) {
+                            c.flush();
+                        }
                     }
                 }
             }

@@ -8,6 +8,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -59,6 +60,38 @@ class UndoJournalTest {
                 assertEquals(3L * BS + 1000, j.rollback(img));
                 j.delete();
                 assertFalse(Files.exists(jf));
+            }
+        }
+        assertArrayEquals(before, Files.readAllBytes(p));
+    }
+
+    /** Data and zero blocks interleaved in one batch: each entry is its own block's content, none bleeds into the next. */
+    @Test
+    void interleavedZeroAndDataBlocksRollBackExactlyFromTheJournalAndACopy() throws Exception {
+        Path p = dir.resolve("z.img");
+        long size = 6L * BS + 777;
+        byte[] before;
+        try (DiskImage img = DiskImage.open(p, size)) {
+            write(img, BS, BS, 11);          // blocks 1, 3 and the short last block hold data; 0, 2, 4, 5 zeros
+            write(img, 3L * BS, BS, 12);
+            write(img, 6L * BS, 777, 13);
+            before = Files.readAllBytes(p);
+            Path jf = UndoJournal.fileFor(p);
+            try (UndoJournal j = UndoJournal.open(jf, size, BS)) {
+                j.preserve(img, List.of(new long[]{BS, 1}, new long[]{0, 1}, new long[]{3L * BS, 2L * BS},
+                        new long[]{2L * BS, 1}, new long[]{5L * BS, BS + 777}));
+                assertEquals(size, j.bytes());
+            }
+            write(img, 0, (int) size, 14);   // the resync overwrites every block
+            Path copy = dir.resolve("copy.img");
+            Files.copy(p, copy);
+            try (DiskImage c = DiskImage.open(copy, 0)) {
+                assertEquals(size, UndoJournal.applyTo(jf, c));
+            }
+            assertArrayEquals(before, Files.readAllBytes(copy), "journal applied to a copy");
+            try (UndoJournal j = UndoJournal.open(jf, size, BS)) {
+                assertEquals(size, j.bytes(), "reopened journal knows what it holds");
+                assertEquals(size, j.rollback(img));
             }
         }
         assertArrayEquals(before, Files.readAllBytes(p));

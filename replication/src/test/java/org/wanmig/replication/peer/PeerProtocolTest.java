@@ -52,6 +52,40 @@ class PeerProtocolTest {
     }
 
     @Test
+    void prefixAndDataAreOneFrameWithTheSameBytes() throws Exception {
+        byte[] data = new byte[70_000];
+        new java.util.Random(7).nextBytes(data);
+        ByteBuffer prefix = ByteBuffer.allocate(PeerFrame.DATA_PREFIX).putLong(3).putLong(99).flip();
+        byte[] joined = ByteBuffer.allocate(PeerFrame.DATA_PREFIX + data.length).put(prefix.duplicate()).put(data)
+                .array();
+        byte[] expected = encode(new PeerFrame(PeerFrame.WRITE, PeerFrame.FLAG_SYNC, 42, 8192, joined));
+
+        ByteArrayOutputStream bo = new ByteArrayOutputStream();
+        PeerCodec c = new PeerCodec(new DataInputStream(new ByteArrayInputStream(new byte[0])), new DataOutputStream(bo));
+        // data as a slice of a larger direct buffer: position, offset and non-array paths all count
+        ByteBuffer direct = ByteBuffer.allocateDirect(data.length + 10);
+        direct.position(5);
+        direct.put(data);
+        direct.position(5).limit(5 + data.length);
+        c.write(PeerFrame.WRITE, PeerFrame.FLAG_SYNC, 42, 8192, prefix, direct);
+        c.write(PeerFrame.WRITE, PeerFrame.FLAG_SYNC, 42, 8192, prefix, ByteBuffer.wrap(data));
+        c.flush();
+        byte[] wire = bo.toByteArray();
+        assertArrayEquals(expected, java.util.Arrays.copyOfRange(wire, 0, expected.length));
+        assertArrayEquals(expected, java.util.Arrays.copyOfRange(wire, expected.length, wire.length));
+        assertEquals(5, direct.position(), "the data buffer is not consumed");
+        assertEquals(0, prefix.position(), "the prefix buffer is not consumed");
+        assertArrayEquals(joined, decode(expected).payload());
+
+        PeerCodec small = new PeerCodec(new DataInputStream(new ByteArrayInputStream(new byte[0])),
+                new DataOutputStream(new ByteArrayOutputStream()), org.wanmig.replication.net.FrameTimer.NONE,
+                data.length + 8);
+        assertThrows(PeerProtocolException.class,
+                () -> small.write(PeerFrame.WRITE, 0, 1, 0, prefix, ByteBuffer.wrap(data)),
+                "prefix and data together exceed the limit");
+    }
+
+    @Test
     void oversizedLengthRejectedBeforeAllocation() {
         ByteBuffer b = ByteBuffer.allocate(PeerCodec.HEADER);
         b.putInt(PeerCodec.MAGIC).put((byte) PeerFrame.WRITE).put((byte) 0).putShort((short) 0).putLong(1).putLong(0)
