@@ -267,7 +267,7 @@ public final class WanTopologyParser {
         Duration drain = seconds(n, "drainSeconds", d.drain(), true);
         Duration routes = seconds(n, "routeUpdateTimeoutSeconds", d.routeUpdateTimeout(), false);
         Duration demote = seconds(n, "demoteTimeoutSeconds", d.demoteTimeout(), false);
-        Duration retention = n.has("retentionHours") ? hours(n, "retentionHours", d.retention()) : d.retention();
+        Duration retention = duration(n, "retentionHours", d.retention(), false, Duration.ofHours(1), "hours");
         JsonNode hv = n.path("hypervisor");
         String driver = hv.path("driver").asText(d.hypervisorDriver());
         URI url = null;
@@ -336,15 +336,6 @@ public final class WanTopologyParser {
     private long whole(JsonNode n, String field, String p, boolean zeroAllowed, long dflt) {
         Number v = number(n, field, p, true, zeroAllowed);
         return v == null ? dflt : v.longValue();
-    }
-
-    private Duration hours(JsonNode n, String field, Duration fallback) {
-        JsonNode v = n.get(field);
-        if (v == null || !v.isNumber() || v.asDouble() <= 0) {
-            fail("migration." + field, "must be a positive number of hours");
-            return fallback;
-        }
-        return Duration.ofMillis((long) (v.asDouble() * 3_600_000));
     }
 
     // ---- evacuation ------------------------------------------------------------------------
@@ -607,15 +598,22 @@ public final class WanTopologyParser {
     }
 
     private Duration seconds(JsonNode n, String field, Duration dflt, boolean zeroAllowed) {
+        return duration(n, field, dflt, zeroAllowed, Duration.ofSeconds(1), "seconds");
+    }
+
+    /** A number of {@code unit}s; absent or null is {@code dflt}. */
+    private Duration duration(JsonNode n, String field, Duration dflt, boolean zeroAllowed, Duration unit,
+                              String unitName) {
         JsonNode v = n.get(field);
         if (v == null || v.isNull()) {
             return dflt;
         }
         if (!v.isNumber() || v.asDouble() < 0 || (!zeroAllowed && v.asDouble() == 0)) {
-            fail("migration." + field, "must be a " + (zeroAllowed ? "non-negative" : "positive") + " number of seconds");
+            fail("migration." + field, "must be a " + (zeroAllowed ? "non-negative" : "positive")
+                    + " number of " + unitName);
             return dflt;
         }
-        return Duration.ofMillis(Math.round(v.asDouble() * 1000));
+        return Duration.ofMillis(Math.round(v.asDouble() * unit.toMillis()));
     }
 
     private void fail(String path, String reason) {

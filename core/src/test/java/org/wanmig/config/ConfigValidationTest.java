@@ -192,6 +192,14 @@ class ConfigValidationTest {
     }
 
     @Test
+    void retentionIsAPositiveNumberOfHours() {
+        ConfigException e = rejected(twoDc(c -> migration(c).put("retentionHours", "a week")));
+        assertOnlyProblem(e, "migration.retentionHours", "must be a positive number of hours");
+        assertEquals(java.time.Duration.ofMinutes(90), WanTopologyParser.parse(twoDc(
+                c -> migration(c).put("retentionHours", 1.5))).settings().retention());
+    }
+
+    @Test
     void clientSiteWithoutPrefixesIsReportedNotACrash() {
         ConfigException e = rejected(twoDc(c -> entry(c, "clientSites", 0).remove("prefixes")));
         assertProblem(e, "clientSites[0].prefixes", "missing");
