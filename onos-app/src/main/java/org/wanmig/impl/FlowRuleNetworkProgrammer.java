@@ -16,6 +16,7 @@ import org.wanmig.spi.SwitchException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -94,9 +95,10 @@ public final class FlowRuleNetworkProgrammer implements NetworkProgrammer {
         // ONOS keys its store by FlowId: a rule of ours with the same key but another cookie would
         // be re-pushed by ONOS over the new one, so it is removed in a stage before the addition.
         List<FlowRule> stale = new ArrayList<>();
+        Map<RuleKey, List<FlowEntry>> present = oursByKey(rules);
         for (FlowRule r : rules) {
-            ours(r.deviceId()).stream().filter(e -> RuleKey.of(e).equals(RuleKey.of(r))
-                    && e.id().value() != r.id().value()).forEach(stale::add);
+            present.getOrDefault(RuleKey.of(r), List.of()).stream()
+                    .filter(e -> e.id().value() != r.id().value()).forEach(stale::add);
         }
         FlowRuleOperations.Builder ops = FlowRuleOperations.builder();
         if (!stale.isEmpty()) {
@@ -114,8 +116,9 @@ public final class FlowRuleNetworkProgrammer implements NetworkProgrammer {
         }
         // removal is by key: whatever cookie of ours sits there goes
         Set<FlowRule> targets = new LinkedHashSet<>(rules);
+        Map<RuleKey, List<FlowEntry>> held = oursByKey(rules);
         for (FlowRule r : rules) {
-            ours(r.deviceId()).stream().filter(e -> RuleKey.of(e).equals(RuleKey.of(r))).forEach(targets::add);
+            targets.addAll(held.getOrDefault(RuleKey.of(r), List.of()));
         }
         Map<Boolean, List<FlowRule>> byAvailability = targets.stream()
                 .collect(Collectors.partitioningBy(r -> devices.isAvailable(r.deviceId())));
@@ -168,6 +171,17 @@ public final class FlowRuleNetworkProgrammer implements NetworkProgrammer {
             }
         }));
         return done;
+    }
+
+    /**
+     * This app's entries, by key, in ONOS's store for the devices of the rules: the store is read
+     * once per device, not once per rule.
+     */
+    private Map<RuleKey, List<FlowEntry>> oursByKey(Collection<FlowRule> rules) {
+        Map<RuleKey, List<FlowEntry>> byKey = new HashMap<>();
+        rules.stream().map(FlowRule::deviceId).distinct().forEach(device -> ours(device)
+                .forEach(e -> byKey.computeIfAbsent(RuleKey.of(e), k -> new ArrayList<>()).add(e)));
+        return byKey;
     }
 
     /** This app's entries in ONOS's store for the device, without those being removed. */

@@ -12,6 +12,7 @@ import org.onosproject.net.device.DeviceServiceAdapter;
 import org.onosproject.net.flow.DefaultFlowRule;
 import org.onosproject.net.flow.DefaultTrafficSelector;
 import org.onosproject.net.flow.DefaultTrafficTreatment;
+import org.onosproject.net.flow.FlowEntry;
 import org.onosproject.net.flow.FlowEntry.FlowEntryState;
 import org.onosproject.net.flow.FlowRule;
 import org.onosproject.net.flow.FlowRuleEvent;
@@ -23,8 +24,10 @@ import org.wanmig.testing.NetworkProgrammerContract;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -179,6 +182,39 @@ class FlowRuleNetworkProgrammerTest {
         assertEquals(old.id(), stages.get(0).iterator().next().rule().id());
         assertEquals(FlowRuleOperation.Type.REMOVE, stages.get(0).iterator().next().type());
         assertEquals(next.id(), stages.get(1).iterator().next().rule().id());
+    }
+
+    @Test
+    void theStoreIsReadOncePerDeviceNotOncePerRule() {
+        Map<DeviceId, Integer> reads = new ConcurrentHashMap<>();
+        FakeFlowRuleService counting = new FakeFlowRuleService() {
+            @Override
+            public Iterable<FlowEntry> getFlowEntries(DeviceId deviceId) {
+                reads.merge(deviceId, 1, Integer::sum);
+                return super.getFlowEntries(deviceId);
+            }
+        };
+        FlowRule old = rule(PE_A, Cookies.cookie(APP_ID.id(), Cookies.KIND_SERVER_ROUTE, 1, 1), "10.2.0.10/32", 2);
+        counting.put(old, FlowEntryState.ADDED);
+        List<FlowRule> rules = List.of(rule(PE_A, 1, "10.2.0.10/32", 3), rule(PE_A, 2, "10.2.0.11/32", 3),
+                rule(PE_A, 3, "10.2.0.12/32", 3), rule(S1, 4, "10.2.0.10/32", 3), rule(S1, 5, "10.2.0.11/32", 3));
+        FlowRuleNetworkProgrammer p = new FlowRuleNetworkProgrammer(counting, new DeviceServiceAdapter() {
+            @Override
+            public boolean isAvailable(DeviceId deviceId) {
+                return true;
+            }
+        }, APP_ID, () -> Duration.ofSeconds(5));
+        try {
+            p.install(rules);
+            assertEquals(Map.of(PE_A, 1, S1, 1), reads);
+            assertEquals(List.of(old), counting.rules(FlowRuleOperation.Type.REMOVE), "the stale rule is still found");
+            reads.clear();
+            p.remove(rules);
+            assertEquals(Map.of(PE_A, 1, S1, 1), reads);
+        } finally {
+            p.close();
+            counting.shutdown();
+        }
     }
 
     @Test
