@@ -149,6 +149,30 @@ class FlowRuleNetworkProgrammerTest {
     }
 
     @Test
+    void timeoutNamesTheSwitchAndCookieThatDidNotConfirm() {
+        FlowRule a = rule(PE_A, 1, "10.2.0.10/32", 2);
+        FlowRule b1 = rule(S1, 2, "10.2.0.10/32", 3);
+        FlowRule b2 = rule(S1, 3, "10.2.0.11/32", 3);
+        flows.silent.add(S1);
+        CompletableFuture<Void> installed = programmer.install(List.of(a, b1, b2));
+        flows.confirmPending(); // PE_A confirms, S1 never answers
+        SwitchException e = switchFailure(installed);
+        assertEquals(S1, e.device());
+        assertEquals(b1.id().value(), e.cookie());
+        assertTrue(e.getMessage().contains("not confirmed"), e.getMessage());
+
+        flows.silent.remove(S1);
+        flows.put(a, FlowEntryState.ADDED);
+        flows.put(b1, FlowEntryState.ADDED);
+        flows.silent.add(S1);
+        CompletableFuture<Void> removed = programmer.remove(List.of(a, b1));
+        flows.confirmPending();
+        SwitchException r = switchFailure(removed);
+        assertEquals(S1, r.device());
+        assertEquals(b1.id().value(), r.cookie());
+    }
+
+    @Test
     void installOnDisconnectedSwitchIsRefusedAtOnceAndNothingIsApplied() {
         down.add(S1);
         FlowRule a = rule(PE_A, 1, "10.2.0.10/32", 2);
