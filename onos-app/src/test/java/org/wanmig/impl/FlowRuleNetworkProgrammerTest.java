@@ -15,7 +15,6 @@ import org.onosproject.net.flow.DefaultTrafficTreatment;
 import org.onosproject.net.flow.FlowEntry;
 import org.onosproject.net.flow.FlowEntry.FlowEntryState;
 import org.onosproject.net.flow.FlowRule;
-import org.onosproject.net.flow.FlowRuleEvent;
 import org.onosproject.net.flow.FlowRuleOperation;
 import org.wanmig.planner.Cookies;
 import org.wanmig.spi.NetworkProgrammer;
@@ -126,18 +125,21 @@ class FlowRuleNetworkProgrammerTest {
     }
 
     @Test
-    void installCompletesOnOnSuccessNotOnFlowStatsEvents() throws Exception {
+    void installCompletesExactlyWhenEveryOperationsContextReportsSuccess() {
         FlowRule a = rule(PE_A, 1, "10.2.0.10/32", 2);
         FlowRule b = rule(S1, 2, "10.2.0.10/32", 3);
         CompletableFuture<Void> done = programmer.install(List.of(a, b));
 
         assertEquals(List.of(a, b), flows.rules(FlowRuleOperation.Type.ADD));
-        // the stats poll sees both rules: that is not a confirmation of the batch
-        flows.fire(FlowRuleEvent.Type.RULE_ADDED, flows.put(a, FlowEntryState.ADDED));
-        flows.fire(FlowRuleEvent.Type.RULE_ADDED, flows.put(b, FlowEntryState.ADDED));
-        assertFalse(done.isDone(), "confirmed only by the operations' context");
-        flows.confirmPending();
-        done.get(1, TimeUnit.SECONDS);
+        // the store shows both rules in place (as after a stats poll): not a confirmation
+        flows.put(a, FlowEntryState.ADDED);
+        flows.put(b, FlowEntryState.ADDED);
+        assertFalse(done.isDone(), "confirmed only by the operations' contexts");
+        flows.operations.get(0).callback().onSuccess(flows.operations.get(0));
+        assertFalse(done.isDone(), "S1 has not confirmed yet");
+        flows.operations.get(1).callback().onSuccess(flows.operations.get(1));
+        assertTrue(done.isDone(), "complete on the last onSuccess, on the caller's thread");
+        assertFalse(done.isCompletedExceptionally());
     }
 
     @Test
