@@ -55,7 +55,7 @@ class WanmigComponentTest {
     private final FakeConfigRegistry configs = new FakeConfigRegistry();
     private final RecordingPacketService packets = new RecordingPacketService();
     private final CodecManager codecs = new CodecManager();
-    private final OnosLinkStateFeedTest.Links links = new OnosLinkStateFeedTest.Links();
+    private final OnosLinkStateFeedTest.Links links = OnosLinkStateFeedTest.Links.everyLinkActive();
     private WanmigComponent component;
 
     /** Confirms every operation at once (on its own thread), as switches that accept everything would. */
