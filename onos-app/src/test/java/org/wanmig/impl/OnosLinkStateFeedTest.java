@@ -52,6 +52,8 @@ class OnosLinkStateFeedTest {
         final List<LinkListener> listeners = new CopyOnWriteArrayList<>();
         /** Whether discovery has found every link between any two ports, ACTIVE (for the component tests). */
         volatile boolean everyLinkActive;
+        /** Links removed since, which discovery no longer holds even with {@link #everyLinkActive}. */
+        final Set<List<ConnectPoint>> vanished = ConcurrentHashMap.newKeySet();
 
         /** A LinkService whose discovery has found every link, ACTIVE, unless a test put or removed one. */
         static Links everyLinkActive() {
@@ -63,7 +65,7 @@ class OnosLinkStateFeedTest {
         @Override
         public Link getLink(ConnectPoint src, ConnectPoint dst) {
             Link l = discovered.get(List.of(src, dst));
-            if (l == null && everyLinkActive) {
+            if (l == null && everyLinkActive && !vanished.contains(List.of(src, dst))) {
                 return DefaultLink.builder().providerId(PID).src(src).dst(dst).type(Link.Type.DIRECT)
                         .state(Link.State.ACTIVE).build();
             }
@@ -82,13 +84,14 @@ class OnosLinkStateFeedTest {
 
         void put(ConnectPoint src, ConnectPoint dst, Link.State state) {
             Link l = DefaultLink.builder().providerId(PID).src(src).dst(dst).type(Link.Type.DIRECT).state(state).build();
+            vanished.remove(List.of(src, dst));
             boolean known = discovered.put(List.of(src, dst), l) != null;
             LinkEvent e = new LinkEvent(known ? LinkEvent.Type.LINK_UPDATED : LinkEvent.Type.LINK_ADDED, l);
             listeners.forEach(x -> x.event(e));
         }
 
         void remove(ConnectPoint src, ConnectPoint dst) {
-            everyLinkActive = false;
+            vanished.add(List.of(src, dst));
             Link l = discovered.remove(List.of(src, dst));
             LinkEvent e = new LinkEvent(LinkEvent.Type.LINK_REMOVED, l);
             listeners.forEach(x -> x.event(e));
