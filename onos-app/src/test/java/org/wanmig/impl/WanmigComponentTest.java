@@ -250,6 +250,39 @@ class WanmigComponentTest {
     }
 
     @Test
+    void aSwitchThatComesBackIsReadAndBroughtInLine() throws Exception {
+        ObjectNode json = WanmigFixtures.restDriverConfig();
+        json.putObject("linkState").put("reroute", false); // no re-plan on switch state: only reconciliation
+        WanmigConfig config = WanmigConfigTest.config(json);
+        OnosLinkStateFeedTest.Devices devices = new OnosLinkStateFeedTest.Devices();
+        devices.available.addAll(config.topology().allSwitches());
+        component.deviceService = devices;
+        configs.current = config;
+        component.activate();
+        eventually("baseline installed", () -> baselineRulesApplied() > 0);
+        org.onosproject.net.flow.FlowRule lost = flows.rules(FlowRuleOperation.Type.ADD).get(0);
+        DeviceId sw = lost.deviceId();
+        java.util.function.BooleanSupplier inStore = () -> flows.table.getOrDefault(sw, java.util.Map.of())
+                .containsKey(lost.id().value());
+        eventually("baseline confirmed", inStore);
+
+        devices.availability(sw, false);
+        flows.table.get(sw).remove(lost.id().value()); // gone from the switch and ONOS's store meanwhile
+        int before = flows.operations.size();
+        Thread.sleep(100);
+        assertFalse(inStore.getAsBoolean());
+        devices.availability(sw, true);
+        eventually("the lost rule is installed again", inStore);
+        assertTrue(flows.operations.subList(before, flows.operations.size()).stream()
+                .flatMap(o -> o.stages().stream()).flatMap(java.util.Set::stream)
+                .allMatch(op -> op.rule().deviceId().equals(sw)), "only the switch that came back is touched");
+
+        devices.availability(DeviceId.deviceId("of:00000000000000ee"), true); // not configured: left alone
+        component.deactivate();
+        assertTrue(devices.listeners.isEmpty(), "no listener left behind");
+    }
+
+    @Test
     void invalidUpdateKeepsTheTopologyInForceAndAValidOneReplacesIt() throws Exception {
         component.activate();
         configs.push(WanmigFixtures.restDriverConfig());
