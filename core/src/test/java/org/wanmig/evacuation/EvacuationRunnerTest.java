@@ -291,15 +291,23 @@ class EvacuationRunnerTest {
     }
 
     private final FakeScheduler scheduler = new FakeScheduler();
+    /** The runner's executor in the scheduler tests: what it was given to run, run when the test says. */
+    private final List<Runnable> queued = new ArrayList<>();
+
+    /** Three servers, two slots, vs0's start refused; started and every task run. */
+    private EvacuationRunner startWithVs0Refused() {
+        EvacuationPlan plan = setUp(3);
+        service.refuse("vs0");
+        EvacuationRunner runner = new EvacuationRunner(service, store, queued::add, scheduler, System::currentTimeMillis);
+        runner.start(plan);
+        runAll(queued);
+        return runner;
+    }
 
     @Test
     void aRefusedStartWaitsOutABackoffAndKeepsItsPlaceInLine() {
-        EvacuationPlan plan = setUp(3);
-        service.refuse("vs0");
-        List<Runnable> tasks = new ArrayList<>();
-        EvacuationRunner runner = new EvacuationRunner(service, store, tasks::add, scheduler, System::currentTimeMillis);
-        EvacuationId id = runner.start(plan).id();
-        runAll(tasks);
+        startWithVs0Refused();
+        EvacuationId id = store.all().iterator().next().id();
         ServerEvacuation vs0 = record(id).server("vs0").orElseThrow();
         assertEquals(ServerEvacuation.State.QUEUED, vs0.state());
         assertEquals(1, vs0.attempts(), "not tried again at once");
@@ -307,7 +315,7 @@ class EvacuationRunnerTest {
         assertEquals(Set.of("vs1"), service.inFlight(), "vs0 keeps its slot while it waits");
 
         scheduler.fireAll();
-        runAll(tasks);
+        runAll(queued);
         vs0 = record(id).server("vs0").orElseThrow();
         assertEquals(ServerEvacuation.State.FAILED, vs0.state(), "second and last attempt refused too");
         assertEquals(2, vs0.attempts());
@@ -317,23 +325,19 @@ class EvacuationRunnerTest {
 
     @Test
     void abortDoesNotWaitForABackoffAndCancelsTheRetry() throws Exception {
-        EvacuationPlan plan = setUp(3);
-        service.refuse("vs0");
-        List<Runnable> tasks = new ArrayList<>();
-        EvacuationRunner runner = new EvacuationRunner(service, store, tasks::add, scheduler, System::currentTimeMillis);
-        EvacuationId id = runner.start(plan).id();
-        runAll(tasks);
+        EvacuationRunner runner = startWithVs0Refused();
+        EvacuationId id = store.all().iterator().next().id();
         assertEquals(1, scheduler.handles.size());
 
         CompletableFuture<Evacuation> aborted = runner.abort(id);
-        runAll(tasks); // the retry's delay has not passed
+        runAll(queued); // the retry's delay has not passed
         assertTrue(aborted.isDone(), "the abort is under way without the backoff's end");
         assertEquals(ServerEvacuation.State.CANCELLED, state(id, "vs0"));
         assertTrue(scheduler.handles.get(0).isCancelled());
         assertEquals(EvacuationState.ABORTING, aborted.get().state(), "vs1 is being rolled back");
 
         scheduler.fireAll();
-        runAll(tasks);
+        runAll(queued);
         assertEquals(1, record(id).server("vs0").orElseThrow().attempts(), "no start after the abort");
     }
 
