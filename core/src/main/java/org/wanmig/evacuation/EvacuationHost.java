@@ -18,7 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -43,7 +43,7 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
 
     /** The runner and its executor while leading; guarded by this. */
     private EvacuationRunner runner;
-    private ExecutorService executor;
+    private ScheduledExecutorService executor;
 
     /**
      * @param topology the configuration in force, or null while there is none
@@ -62,7 +62,7 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
         if (runner != null) {
             return;
         }
-        executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "wanmig-evacuations"));
+        executor = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "wanmig-evacuations"));
         runner = new EvacuationRunner(service, store, executor, clock);
         runner.resumeAll();
         log.info("evacuation runner started; resuming {} active evacuation(s)",

@@ -15,6 +15,7 @@ import org.wanmig.api.ServerEvacuation;
 import org.wanmig.api.WanmigException;
 import org.wanmig.spi.EvacuationStore;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -24,6 +25,10 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import java.util.stream.Collectors;
 
@@ -39,9 +44,13 @@ import java.util.stream.Collectors;
  * </ul>
  * Never blocks its callers: all work, including calls into the MMS, runs on {@code executor}, which
  * must run one task at a time (a single-thread executor); migration events are queued onto it.
+ * A refused start is tried again after a backoff ({@link #backoff}) that the {@link Scheduler} times;
+ * nothing waits for it, so an abort meanwhile is handled at once and cancels the retry.
  */
 public final class EvacuationRunner implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EvacuationRunner.class);
+    private static final Duration BACKOFF_FIRST = Duration.ofSeconds(1);
+    private static final Duration BACKOFF_MAX = Duration.ofMinutes(1);
 
     private final MigrationService service;
     private final EvacuationStore store;
@@ -50,11 +59,30 @@ public final class EvacuationRunner implements AutoCloseable {
     private final MigrationListener listener;
     /** Migration in flight to the evacuation it belongs to; touched on the executor only. */
     private final Map<MigrationId, EvacuationId> owners = new HashMap<>();
+    private final Scheduler scheduler;
+    /** Per evacuation, the servers (by index) waiting out a backoff, and their retry; executor only. */
+    private final Map<EvacuationId, Map<Integer, Future<?>>> backingOff = new HashMap<>();
 
-    public EvacuationRunner(MigrationService service, EvacuationStore store, Executor executor, LongSupplier clock) {
+    /** Times the retries; the runner has no thread of its own. */
+    @FunctionalInterface
+    public interface Scheduler {
+        /** Runs {@code task} once after {@code delay} (on any thread); the future cancels it. */
+        Future<?> schedule(Runnable task, Duration delay);
+    }
+
+    /** The executor both runs the work and times the retries. */
+    public EvacuationRunner(MigrationService service, EvacuationStore store, ScheduledExecutorService executor,
+                            LongSupplier clock) {
+        this(service, store, executor, (task, delay) -> executor.schedule(task, delay.toMillis(), TimeUnit.MILLISECONDS),
+                clock);
+    }
+
+    public EvacuationRunner(MigrationService service, EvacuationStore store, Executor executor, Scheduler scheduler,
+                            LongSupplier clock) {
         this.service = service;
         this.store = store;
         this.executor = executor;
+        this.scheduler = scheduler;
         this.clock = clock;
         this.listener = m -> run("event of migration " + m.id(), () -> onMigration(m));
         service.addListener(listener);
@@ -64,6 +92,11 @@ public final class EvacuationRunner implements AutoCloseable {
     @Override
     public void close() {
         service.removeListener(listener);
+        try {
+            executor.execute(() -> List.copyOf(backingOff.keySet()).forEach(this::cancelRetries));
+        } catch (RejectedExecutionException e) {
+            // the executor is shut down: its retries were dropped with it
+        }
     }
 
     /**
@@ -194,24 +227,58 @@ public final class EvacuationRunner implements AutoCloseable {
         if (e == null || !e.isActive()) {
             return;
         }
-        boolean refused = e.state() == EvacuationState.RUNNING;
-        while (refused) {
-            refused = false;
+        boolean admit = e.state() == EvacuationState.RUNNING;
+        while (admit) {
+            admit = false;
             for (int i : Admission.startable(EvacuationProgress.items(e), e.slotsByPair())) {
+                if (backingOff.getOrDefault(id, Map.of()).containsKey(i)) {
+                    continue; // keeps its place in line until its retry
+                }
                 e = launch(e, i);
-                // a refusal frees its slot at once: admit again (attempts are bounded, so this ends)
-                refused |= e.servers().get(i).state() != ServerEvacuation.State.IN_FLIGHT;
+                ServerEvacuation s = e.servers().get(i);
+                if (s.state() == ServerEvacuation.State.QUEUED) {
+                    retryLater(id, i, s);
+                } else if (s.state() != ServerEvacuation.State.IN_FLIGHT) {
+                    admit = true; // refused for the last time: its slot is free, admit again
+                }
             }
         }
         store.put(finishIfDone(e));
+    }
+
+    /** How long a server refused {@code attempts} times waits before its next start: 1 s, doubling, at most 1 min. */
+    static Duration backoff(int attempts) {
+        Duration d = BACKOFF_FIRST.multipliedBy(1L << Math.min(Math.max(attempts - 1, 0), 6));
+        return d.compareTo(BACKOFF_MAX) > 0 ? BACKOFF_MAX : d;
+    }
+
+    private void retryLater(EvacuationId id, int i, ServerEvacuation s) {
+        Duration delay = backoff(s.attempts());
+        Future<?> retry = scheduler.schedule(() -> run("retry of " + s.server() + " in evacuation " + id, () -> {
+            Map<Integer, Future<?>> waiting = backingOff.get(id);
+            if (waiting != null && waiting.remove(i) != null) {
+                if (waiting.isEmpty()) {
+                    backingOff.remove(id);
+                }
+                step(id);
+            }
+        }), delay);
+        backingOff.computeIfAbsent(id, x -> new HashMap<>()).put(i, retry);
+        log.info("evacuation {}: {} tried again in {} ms", id, s.server(), delay.toMillis());
+    }
+
+    /** Cancels the retries the evacuation waits for: its queued servers are cancelled, or it has ended. */
+    private void cancelRetries(EvacuationId id) {
+        Map<Integer, Future<?>> waiting = backingOff.remove(id);
+        if (waiting != null) {
+            waiting.values().forEach(f -> f.cancel(false));
+        }
     }
 
     private Evacuation launch(Evacuation e, int i) {
         ServerEvacuation s = e.servers().get(i);
         Evacuation next;
         try {
-            // a refusal is retried at once (within the attempts allowed): refusals are mostly lasting
-            // (unknown server, no WAN path, already migrating), so waiting would only delay the report
             Migration m = service.startMigration(s.server(), s.destination());
             owners.put(m.id(), e.id());
             next = e.withServer(i, s.inFlight(m.id(), now()), now(), "migration " + m.id() + " to " + s.destination()
@@ -286,6 +353,7 @@ public final class EvacuationRunner implements AutoCloseable {
             }
         }
         store.put(e); // recorded before acting, so a new runner finishes the abort
+        cancelRetries(id);
         abortInFlight(e);
         step(id);
         return store.get(id).orElseThrow();

@@ -541,7 +541,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             CompletableFuture<Double> roles = replication.reverseRoles(run.server, run.from, run.to)
                     .thenApply(x -> ms(pausedAt));
             run.stage = NetStage.REDIRECT;
-            CompletableFuture<Double> redirect = network.install(run.plan.redirects()).thenApply(x -> ms(pausedAt));
+            CompletableFuture<Double> redirect = reconciler.installUnrecorded(run.plan.redirects()).thenApply(x -> ms(pausedAt));
             roles.thenCombine(redirect, (r, n) -> new double[] {r, n})
                     .whenCompleteAsync((t, error) -> inPhase(run, epoch, () -> {
                 if (error != null) {
@@ -633,7 +633,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         run.stage = NetStage.REDIRECT;
         // confirmed = the switches' barrier replies arrived: taken where they complete, before the
         // hop back onto the lifecycle thread
-        network.install(run.plan.redirects()).thenApply(x -> ms(reportedAt))
+        reconciler.installUnrecorded(run.plan.redirects()).thenApply(x -> ms(reportedAt))
                 .whenCompleteAsync((confirmedMs, error) -> inPhase(run, epoch, () -> {
             if (error != null) {
                 rollBack(run, FAILED, "CUTOVER failed: " + cause(error)).thenAccept(result::complete);

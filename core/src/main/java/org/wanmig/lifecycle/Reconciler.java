@@ -43,6 +43,12 @@ final class Reconciler {
     private final Supplier<Collection<FlowRule>> desired;
     /** Per switch, our rules as last read or confirmed; a switch absent here is unknown (not read yet). */
     private final Map<DeviceId, Map<RuleKey, FlowRule>> actual = new HashMap<>();
+    /**
+     * Per known switch, the keys whose removal it confirmed and that no install was sent for since:
+     * {@link #removeUndesired} does not send their removal again (a migration's cleanup by its plan
+     * after {@link #converge} or an earlier phase already took them).
+     */
+    private final Map<DeviceId, Set<RuleKey>> confirmedRemoved = new HashMap<>();
 
     Reconciler(NetworkProgrammer network, Executor lifecycle, Supplier<Collection<FlowRule>> desired) {
         this.network = network;
@@ -82,6 +88,10 @@ final class Reconciler {
                 Map<RuleKey, FlowRule> table = new LinkedHashMap<>();
                 rules.forEach(r -> table.put(RuleKey.of(r), r));
                 actual.put(device, table);
+                Set<RuleKey> gone = confirmedRemoved.get(device);
+                if (gone != null) {
+                    gone.removeIf(table::containsKey);
+                }
                 log.info("read {} rules of ours on {}", table.size(), device);
             }
             return null;
@@ -91,6 +101,7 @@ final class Reconciler {
     /** The switch went away: what it holds is unknown until it is read again. */
     void forget(DeviceId device) {
         actual.remove(device);
+        confirmedRemoved.remove(device);
     }
 
     /** What the reconciler knows the switch holds of ours (empty when unknown). */
@@ -200,8 +211,23 @@ final class Reconciler {
         if (rules.isEmpty()) {
             return CompletableFuture.completedFuture(null);
         }
-        return network.install(rules).thenAcceptAsync(x -> rules.forEach(r ->
+        return installUnrecorded(rules).thenAcceptAsync(x -> rules.forEach(r ->
                 actual.computeIfAbsent(r.deviceId(), d -> new LinkedHashMap<>()).put(RuleKey.of(r), r)), lifecycle);
+    }
+
+    /**
+     * Sends an install whose confirmation the caller records itself ({@link #confirmed}), where the
+     * hop back onto the lifecycle thread would cost time. From now on the rules may be held, confirmed
+     * or not, so a later cleanup removes them. Called on the lifecycle thread.
+     */
+    CompletableFuture<Void> installUnrecorded(List<FlowRule> rules) {
+        rules.forEach(r -> {
+            Set<RuleKey> gone = confirmedRemoved.get(r.deviceId());
+            if (gone != null) {
+                gone.remove(RuleKey.of(r));
+            }
+        });
+        return network.install(rules);
     }
 
     /** Records rules the caller installed itself (confirmed) as held. Called on the lifecycle thread. */
@@ -220,13 +246,17 @@ final class Reconciler {
 
     /**
      * Removes those of {@code rules} whose keys are not desired now, whether or not the switch is
-     * known to hold them (cleanup by a migration's cookie after a rollback or teardown).
+     * known to hold them (cleanup by a migration's cookie after a rollback or teardown), except those
+     * this reconciler already removed (confirmed) and sent no install for since: each stale rule is
+     * removed once.
      */
     CompletableFuture<Void> removeUndesired(Collection<FlowRule> rules) {
         CompletableFuture<Set<RuleKey>> wanted = CompletableFuture.supplyAsync(
                 () -> index(desired.get()).keySet(), lifecycle);
         return wanted.thenCompose(keys -> {
-            List<FlowRule> gone = rules.stream().filter(r -> !keys.contains(RuleKey.of(r)))
+            List<FlowRule> gone = index(rules).values().stream()
+                    .filter(r -> !keys.contains(RuleKey.of(r))
+                            && !confirmedRemoved.getOrDefault(r.deviceId(), Set.of()).contains(RuleKey.of(r)))
                     .collect(Collectors.toList());
             if (gone.isEmpty()) {
                 return CompletableFuture.completedFuture(null);
@@ -235,6 +265,7 @@ final class Reconciler {
                 Map<RuleKey, FlowRule> table = actual.get(r.deviceId());
                 if (table != null && network.isAvailable(r.deviceId())) {
                     table.remove(RuleKey.of(r));
+                    confirmedRemoved.computeIfAbsent(r.deviceId(), d -> new HashSet<>()).add(RuleKey.of(r));
                 }
             }), lifecycle);
         });

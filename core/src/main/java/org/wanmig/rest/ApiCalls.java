@@ -20,20 +20,10 @@ final class ApiCalls {
         try {
             return operation.get();
         } catch (WanmigException e) {
-            return error(mapper, status(e.kind()), e.field(), e.reason());
+            return ApiResponse.error(mapper, status(e.kind()), e.field(), e.reason());
         } catch (IllegalArgumentException e) {
-            return error(mapper, 400, null, e.getMessage());
+            return ApiResponse.error(mapper, 400, null, e.getMessage());
         }
-    }
-
-    static ApiResponse error(ObjectMapper mapper, int status, String field, String reason) {
-        ObjectNode body = mapper.createObjectNode().put("error", reason);
-        if (field == null) {
-            body.putNull("field");
-        } else {
-            body.put("field", field);
-        }
-        return new ApiResponse(status, body);
     }
 
     private static int status(WanmigException.Kind kind) {

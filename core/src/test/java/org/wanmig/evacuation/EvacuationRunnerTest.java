@@ -17,11 +17,15 @@ import org.wanmig.testing.Poll;
 import org.wanmig.testing.ScaleTopology;
 import org.wanmig.testing.Topologies;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -62,7 +66,7 @@ class EvacuationRunnerTest {
     }
 
     private EvacuationRunner runner() {
-        ExecutorService executor = Executors.newSingleThreadExecutor();
+        ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor();
         executors.add(executor);
         return new EvacuationRunner(service, store, executor, System::currentTimeMillis);
     }
@@ -237,7 +241,7 @@ class EvacuationRunnerTest {
     void eventsAreHandledOnTheRunnersExecutorAndAMigrationThatCompletesBeforeTheAbortReachesItIsKept() {
         EvacuationPlan plan = setUp(4);
         List<Runnable> tasks = new ArrayList<>();
-        EvacuationRunner runner = new EvacuationRunner(service, store, tasks::add, System::currentTimeMillis);
+        EvacuationRunner runner = new EvacuationRunner(service, store, tasks::add, scheduler, System::currentTimeMillis);
         EvacuationId id = runner.start(plan).id();
         runAll(tasks);
         assertEquals(Set.of("vs0", "vs1"), service.inFlight());
@@ -256,6 +260,94 @@ class EvacuationRunnerTest {
                 "the completed one could not be aborted");
         assertTrue(e.timeline().stream().anyMatch(ev -> ev.detail().contains("kept")));
         assertEquals("dcB", service.location("vs1"));
+    }
+
+    /** A scheduler that runs nothing by itself: the test fires what is due. */
+    private static final class FakeScheduler implements EvacuationRunner.Scheduler {
+        final List<Duration> delays = new ArrayList<>();
+        final List<Runnable> tasks = new ArrayList<>();
+        final List<CompletableFuture<Void>> handles = new ArrayList<>();
+
+        @Override
+        public Future<?> schedule(Runnable task, Duration delay) {
+            delays.add(delay);
+            tasks.add(task);
+            CompletableFuture<Void> handle = new CompletableFuture<>();
+            handles.add(handle);
+            return handle;
+        }
+
+        /** Runs the scheduled tasks not cancelled, as if their delays had passed. */
+        void fireAll() {
+            List<Runnable> due = new ArrayList<>();
+            for (int i = 0; i < tasks.size(); i++) {
+                if (!handles.get(i).isCancelled() && !handles.get(i).isDone()) {
+                    handles.get(i).complete(null);
+                    due.add(tasks.get(i));
+                }
+            }
+            due.forEach(Runnable::run);
+        }
+    }
+
+    private final FakeScheduler scheduler = new FakeScheduler();
+    /** The runner's executor in the scheduler tests: what it was given to run, run when the test says. */
+    private final List<Runnable> queued = new ArrayList<>();
+
+    /** Three servers, two slots, vs0's start refused; started and every task run. */
+    private EvacuationRunner startWithVs0Refused() {
+        EvacuationPlan plan = setUp(3);
+        service.refuse("vs0");
+        EvacuationRunner runner = new EvacuationRunner(service, store, queued::add, scheduler, System::currentTimeMillis);
+        runner.start(plan);
+        runAll(queued);
+        return runner;
+    }
+
+    @Test
+    void aRefusedStartWaitsOutABackoffAndKeepsItsPlaceInLine() {
+        startWithVs0Refused();
+        EvacuationId id = store.all().iterator().next().id();
+        ServerEvacuation vs0 = record(id).server("vs0").orElseThrow();
+        assertEquals(ServerEvacuation.State.QUEUED, vs0.state());
+        assertEquals(1, vs0.attempts(), "not tried again at once");
+        assertEquals(List.of(Duration.ofSeconds(1)), scheduler.delays);
+        assertEquals(Set.of("vs1"), service.inFlight(), "vs0 keeps its slot while it waits");
+
+        scheduler.fireAll();
+        runAll(queued);
+        vs0 = record(id).server("vs0").orElseThrow();
+        assertEquals(ServerEvacuation.State.FAILED, vs0.state(), "second and last attempt refused too");
+        assertEquals(2, vs0.attempts());
+        assertEquals(Set.of("vs1", "vs2"), service.inFlight());
+        assertEquals(1, scheduler.delays.size(), "no retry after the last attempt");
+    }
+
+    @Test
+    void abortDoesNotWaitForABackoffAndCancelsTheRetry() throws Exception {
+        EvacuationRunner runner = startWithVs0Refused();
+        EvacuationId id = store.all().iterator().next().id();
+        assertEquals(1, scheduler.handles.size());
+
+        CompletableFuture<Evacuation> aborted = runner.abort(id);
+        runAll(queued); // the retry's delay has not passed
+        assertTrue(aborted.isDone(), "the abort is under way without the backoff's end");
+        assertEquals(ServerEvacuation.State.CANCELLED, state(id, "vs0"));
+        assertTrue(scheduler.handles.get(0).isCancelled());
+        assertEquals(EvacuationState.ABORTING, aborted.get().state(), "vs1 is being rolled back");
+
+        scheduler.fireAll();
+        runAll(queued);
+        assertEquals(1, record(id).server("vs0").orElseThrow().attempts(), "no start after the abort");
+    }
+
+    @Test
+    void backoffDoublesUpToAMinute() {
+        assertEquals(Duration.ofSeconds(1), EvacuationRunner.backoff(1));
+        assertEquals(Duration.ofSeconds(2), EvacuationRunner.backoff(2));
+        assertEquals(Duration.ofSeconds(32), EvacuationRunner.backoff(6));
+        assertEquals(Duration.ofMinutes(1), EvacuationRunner.backoff(7));
+        assertEquals(Duration.ofMinutes(1), EvacuationRunner.backoff(40));
     }
 
     /** Runs queued tasks, and the tasks they queue, until none is left. */
@@ -293,7 +385,7 @@ class EvacuationRunnerTest {
     void aResumedRunnerAdoptsAMigrationStartedButNotYetRecorded() {
         EvacuationPlan plan = setUp(2);
         List<Runnable> tasks = new ArrayList<>();
-        EvacuationRunner first = new EvacuationRunner(service, store, tasks::add, System::currentTimeMillis);
+        EvacuationRunner first = new EvacuationRunner(service, store, tasks::add, scheduler, System::currentTimeMillis);
         Evacuation queued = first.start(plan);
         new ArrayList<>(tasks).forEach(Runnable::run);
         first.close();
@@ -325,7 +417,7 @@ class EvacuationRunnerTest {
     void startDoesNotWaitForTheMigrationService() throws Exception {
         EvacuationPlan plan = setUp(1);
         // an executor that never runs anything: start must still return, with the record stored
-        EvacuationRunner runner = new EvacuationRunner(service, store, task -> { }, System::currentTimeMillis);
+        EvacuationRunner runner = new EvacuationRunner(service, store, task -> { }, scheduler, System::currentTimeMillis);
         Evacuation e = runner.start(plan);
         assertEquals(e, record(e.id()));
         assertTrue(service.started().isEmpty());

@@ -55,6 +55,7 @@ class HappyPathTest {
         assertEquals(List.of(id), f.hypervisor.migrations());
         assertEquals(List.of("sync vs1 dcA>dcB", "reverse vs1 dcA>dcB"), f.replication.calls());
         assertTrue(f.manager.activeMigration("vs1").isEmpty());
+        assertEquals(List.of(), f.network.repeatedRemovals(), "each stale rule sent for removal once");
     }
 
     @Test

@@ -144,6 +144,28 @@ class ReconcilerTest {
     }
 
     @Test
+    void aStaleRuleIsRemovedOnceUnlessAnInstallWasSentForItSince() throws Exception {
+        FlowRule r = rule(S1, 1, "10.0.1.0/24", 1);
+        network.tables().install(List.of(r));
+        onLifecycle(() -> reconciler.adopt(S1));
+        onLifecycle(() -> reconciler.converge(null, Set.of()));
+        onLifecycle(() -> reconciler.removeUndesired(List.of(r)));
+        assertEquals(List.of(List.of(r)), network.removes(), "converge removed it; the cleanup does not again");
+
+        // An install the switch did not confirm may still have reached it: the cleanup removes it.
+        network.holdNext(batch -> batch.contains(r));
+        CompletableFuture<Void> sent = CompletableFuture.supplyAsync(() -> reconciler.installUnrecorded(List.of(r)),
+                lifecycle).thenCompose(f -> f);
+        org.wanmig.testing.Poll.until("the install sent", () -> network.heldCount() == 1);
+        network.failHeld(new IllegalStateException("no barrier reply"));
+        assertTrue(sent.isCompletedExceptionally() || sent.handle((x, e) -> e != null).get(5, TimeUnit.SECONDS));
+        assertTrue(network.tables().holds(r));
+        onLifecycle(() -> reconciler.removeUndesired(List.of(r)));
+        assertFalse(network.tables().holds(r));
+        assertEquals(List.of(), network.repeatedRemovals());
+    }
+
+    @Test
     void removeUndesiredNeverTakesARuleThatIsWantedAgain() throws Exception {
         FlowRule r = rule(S1, 1, "10.0.1.0/24", 1);
         network.tables().install(List.of(r));

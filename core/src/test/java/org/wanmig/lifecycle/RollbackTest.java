@@ -135,6 +135,7 @@ class RollbackTest {
         f.assertBackAtSource(id);
         assertHypervisorToldIfAsked(p, id);
         assertTrue(f.manager.activeMigration("vs1").isEmpty());
+        assertEquals(List.of(), f.network.repeatedRemovals(), "each stale rule sent for removal once");
     }
 
     @ParameterizedTest

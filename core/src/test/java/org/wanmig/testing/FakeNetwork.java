@@ -3,12 +3,14 @@ package org.wanmig.testing;
 import org.onosproject.net.DeviceId;
 import org.onosproject.net.flow.FlowRule;
 import org.wanmig.planner.Cookies;
+import org.wanmig.planner.RuleKey;
 import org.wanmig.spi.NetworkProgrammer;
 import org.wanmig.spi.SwitchException;
 
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -26,6 +28,9 @@ public final class FakeNetwork implements NetworkProgrammer {
     private final RuleTable tables = new RuleTable();
     private final List<List<FlowRule>> installs = new CopyOnWriteArrayList<>();
     private final List<List<FlowRule>> removes = new CopyOnWriteArrayList<>();
+    /** Per key, the removals sent since the last install sent for it. */
+    private final Map<RuleKey, Integer> removalsSinceInstall = new ConcurrentHashMap<>();
+    private final List<FlowRule> repeatedRemovals = new CopyOnWriteArrayList<>();
     private final List<Hold> holds = new CopyOnWriteArrayList<>();
     private final List<CompletableFuture<Void>> held = new CopyOnWriteArrayList<>();
     private final Set<DeviceId> refusing = ConcurrentHashMap.newKeySet();
@@ -109,12 +114,18 @@ public final class FakeNetwork implements NetworkProgrammer {
         return new ArrayList<>(removes);
     }
 
+    /** Rules sent for removal again with no install of their key in between: each was removed twice. */
+    public List<FlowRule> repeatedRemovals() {
+        return new ArrayList<>(repeatedRemovals);
+    }
+
     // ---- the port ----------------------------------------------------------------------------------------
 
     @Override
     public CompletableFuture<Void> install(Collection<FlowRule> rules) {
         List<FlowRule> batch = List.copyOf(rules);
         installs.add(batch);
+        batch.forEach(r -> removalsSinceInstall.remove(RuleKey.of(r)));
         for (FlowRule r : batch) {
             if (unavailable.contains(r.deviceId())) {
                 return CompletableFuture.failedFuture(new SwitchException(r.deviceId(), 0, "switch not connected"));
@@ -144,6 +155,11 @@ public final class FakeNetwork implements NetworkProgrammer {
     public CompletableFuture<Void> remove(Collection<FlowRule> rules) {
         List<FlowRule> batch = List.copyOf(rules);
         removes.add(batch);
+        for (FlowRule r : batch) {
+            if (removalsSinceInstall.merge(RuleKey.of(r), 1, Integer::sum) > 1) {
+                repeatedRemovals.add(r);
+            }
+        }
         // a disconnected switch keeps its rules: they go when the reconciler reads it again
         tables.remove(batch.stream().filter(r -> !unavailable.contains(r.deviceId())).collect(Collectors.toList()));
         return CompletableFuture.completedFuture(null);

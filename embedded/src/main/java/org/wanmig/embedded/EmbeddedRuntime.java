@@ -25,7 +25,6 @@ import org.wanmig.embedded.http.EmbeddedServiceDirectory;
 import org.wanmig.embedded.http.EmbeddedWebResource;
 import org.wanmig.embedded.http.RestLimits;
 import org.wanmig.embedded.http.RestServer;
-import org.wanmig.embedded.openflow.AnnouncePacketHandler;
 import org.wanmig.embedded.openflow.ArpPacketHandler;
 import org.wanmig.embedded.openflow.OpenFlowConfig;
 import org.wanmig.embedded.openflow.OpenFlowController;
@@ -93,9 +92,8 @@ public final class EmbeddedRuntime implements AutoCloseable {
         evacuations = new EvacuationHost(manager, new FileEvacuationStore(o.stateDir), () -> topology,
                 Leadership.STANDALONE, System::currentTimeMillis);
         allSwitches = new CountDownLatch(topology.allSwitches().size());
-        controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller));
-        controller.addPacketListener(new AnnouncePacketHandler(new ServerAnnounceDetector(topology),
-                manager::serverAnnounced));
+        controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller,
+                new ServerAnnounceDetector(topology), manager::serverAnnounced));
         controller.addSwitchListener(new SwitchListener() {
             @Override
             public void switchConnected(SwitchInfo info) {

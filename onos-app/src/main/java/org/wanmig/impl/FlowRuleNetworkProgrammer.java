@@ -16,6 +16,8 @@ import org.wanmig.spi.SwitchException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -35,9 +37,9 @@ import static org.onosproject.net.flow.FlowEntry.FlowEntryState.REMOVED;
 
 /**
  * The MMS's {@link NetworkProgrammer} on ONOS's FlowRuleService. A change set is one
- * {@link FlowRuleOperations}; it is confirmed by its {@link FlowRuleOperationsContext}: ONOS calls
- * {@code onSuccess} once every device has acknowledged the batch (for OpenFlow, after the barrier
- * reply) and {@code onError} when a device refused an operation. Flow-stats polling (RULE_ADDED) is
+ * {@link FlowRuleOperations} per device; each is confirmed by its {@link FlowRuleOperationsContext}:
+ * ONOS calls {@code onSuccess} once the device has acknowledged the batch (for OpenFlow, after the
+ * barrier reply) and {@code onError} when it refused an operation. Flow-stats polling (RULE_ADDED) is
  * never waited for. A change set not confirmed within the switch timeout fails with a
  * {@link SwitchException} naming a switch.
  * <p>
@@ -93,18 +95,24 @@ public final class FlowRuleNetworkProgrammer implements NetworkProgrammer {
         }
         // ONOS keys its store by FlowId: a rule of ours with the same key but another cookie would
         // be re-pushed by ONOS over the new one, so it is removed in a stage before the addition.
-        List<FlowRule> stale = new ArrayList<>();
-        for (FlowRule r : rules) {
-            ours(r.deviceId()).stream().filter(e -> RuleKey.of(e).equals(RuleKey.of(r))
-                    && e.id().value() != r.id().value()).forEach(stale::add);
-        }
-        FlowRuleOperations.Builder ops = FlowRuleOperations.builder();
-        if (!stale.isEmpty()) {
-            stale.forEach(ops::remove);
-            ops.newStage();
-        }
-        rules.forEach(ops::add);
-        return applyConfirmed(ops, "installation", rules.iterator().next().deviceId());
+        Map<RuleKey, List<FlowEntry>> present = oursByKey(rules);
+        Map<DeviceId, List<FlowRule>> rulesByDevice = byDevice(rules);
+        Map<DeviceId, FlowRuleOperations.Builder> batches = new LinkedHashMap<>();
+        rulesByDevice.forEach((device, added) -> {
+            List<FlowRule> stale = new ArrayList<>();
+            for (FlowRule r : added) {
+                present.getOrDefault(RuleKey.of(r), List.of()).stream()
+                        .filter(e -> e.id().value() != r.id().value()).forEach(stale::add);
+            }
+            FlowRuleOperations.Builder ops = FlowRuleOperations.builder();
+            if (!stale.isEmpty()) {
+                stale.forEach(ops::remove);
+                ops.newStage();
+            }
+            added.forEach(ops::add);
+            batches.put(device, ops);
+        });
+        return applyConfirmed(batches, rulesByDevice, "installation");
     }
 
     @Override
@@ -114,8 +122,9 @@ public final class FlowRuleNetworkProgrammer implements NetworkProgrammer {
         }
         // removal is by key: whatever cookie of ours sits there goes
         Set<FlowRule> targets = new LinkedHashSet<>(rules);
+        Map<RuleKey, List<FlowEntry>> held = oursByKey(rules);
         for (FlowRule r : rules) {
-            ours(r.deviceId()).stream().filter(e -> RuleKey.of(e).equals(RuleKey.of(r))).forEach(targets::add);
+            targets.addAll(held.getOrDefault(RuleKey.of(r), List.of()));
         }
         Map<Boolean, List<FlowRule>> byAvailability = targets.stream()
                 .collect(Collectors.partitioningBy(r -> devices.isAvailable(r.deviceId())));
@@ -131,9 +140,14 @@ public final class FlowRuleNetworkProgrammer implements NetworkProgrammer {
         if (present.isEmpty()) {
             return CompletableFuture.completedFuture(null);
         }
-        FlowRuleOperations.Builder ops = FlowRuleOperations.builder();
-        present.forEach(ops::remove);
-        return applyConfirmed(ops, "removal", present.get(0).deviceId());
+        Map<DeviceId, List<FlowRule>> presentByDevice = byDevice(present);
+        Map<DeviceId, FlowRuleOperations.Builder> batches = new LinkedHashMap<>();
+        presentByDevice.forEach((device, removed) -> {
+            FlowRuleOperations.Builder ops = FlowRuleOperations.builder();
+            removed.forEach(ops::remove);
+            batches.put(device, ops);
+        });
+        return applyConfirmed(batches, presentByDevice, "removal");
     }
 
     @Override
@@ -141,33 +155,77 @@ public final class FlowRuleNetworkProgrammer implements NetworkProgrammer {
         return CompletableFuture.completedFuture(List.copyOf(ours(device)));
     }
 
-    /** Applies the operations; completes on ONOS's onSuccess, fails on onError or after the timeout. */
-    private CompletableFuture<Void> applyConfirmed(FlowRuleOperations.Builder ops, String what, DeviceId anyDevice) {
+    /** The rules grouped by device, devices and rules in the order given. */
+    private static Map<DeviceId, List<FlowRule>> byDevice(Collection<FlowRule> rules) {
+        return rules.stream().collect(Collectors.groupingBy(FlowRule::deviceId, LinkedHashMap::new,
+                Collectors.toList()));
+    }
+
+    /**
+     * Applies one batch per device; completes once ONOS's onSuccess came for every batch, fails on
+     * the first onError or after the timeout. ONOS confirms a batch as a whole, so one batch per
+     * device is what tells which switch did not confirm: the timeout names the first such device
+     * and the first of the change set's rules on it.
+     */
+    private CompletableFuture<Void> applyConfirmed(Map<DeviceId, FlowRuleOperations.Builder> batches,
+                                                   Map<DeviceId, List<FlowRule>> rulesByDevice, String what) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         open.add(done);
+        Map<DeviceId, CompletableFuture<Void>> confirmed = new LinkedHashMap<>();
+        batches.keySet().forEach(device -> confirmed.put(device, new CompletableFuture<>()));
         Duration limit = timeout.get();
-        ScheduledFuture<?> timeoutTask = timer.schedule(() -> done.completeExceptionally(new SwitchException(
-                anyDevice, 0, String.format("%s not confirmed by ONOS within %.1f s", what,
-                        limit.toMillis() / 1000.0))), limit.toMillis(), TimeUnit.MILLISECONDS);
+        ScheduledFuture<?> timeoutTask = timer.schedule(() -> {
+            FlowRule unconfirmed = confirmed.entrySet().stream().filter(c -> !c.getValue().isDone())
+                    .map(c -> rulesByDevice.get(c.getKey()).get(0)).findFirst()
+                    .orElse(rulesByDevice.values().iterator().next().get(0));
+            done.completeExceptionally(new SwitchException(unconfirmed.deviceId(), unconfirmed.id().value(),
+                    String.format("%s not confirmed by ONOS within %.1f s", what, limit.toMillis() / 1000.0)));
+        }, limit.toMillis(), TimeUnit.MILLISECONDS);
         done.whenComplete((x, e) -> {
             timeoutTask.cancel(false);
             open.remove(done);
         });
-        flowRules.apply(ops.build(new FlowRuleOperationsContext() {
-            @Override
-            public void onSuccess(FlowRuleOperations confirmed) {
-                done.complete(null);
-            }
+        CompletableFuture.allOf(confirmed.values().toArray(CompletableFuture[]::new))
+                .whenComplete((x, e) -> {
+                    if (e == null) {
+                        done.complete(null);
+                    }
+                });
+        batches.forEach((device, ops) -> {
+            CompletableFuture<Void> deviceDone = confirmed.get(device);
+            deviceDone.whenComplete((x, e) -> {
+                if (e != null) {
+                    done.completeExceptionally(e); // the first refusal fails the change set at once
+                }
+            });
+            flowRules.apply(ops.build(new FlowRuleOperationsContext() {
+                @Override
+                public void onSuccess(FlowRuleOperations ok) {
+                    deviceDone.complete(null);
+                }
 
-            @Override
-            public void onError(FlowRuleOperations failed) {
-                FlowRule rule = failed.stages().stream().flatMap(Set::stream).map(FlowRuleOperation::rule)
-                        .findFirst().orElse(null);
-                done.completeExceptionally(rule == null ? new SwitchException(anyDevice, 0, what + " failed")
-                        : new SwitchException(rule.deviceId(), rule.id().value(), what + " refused by the switch"));
-            }
-        }));
+                @Override
+                public void onError(FlowRuleOperations failed) {
+                    FlowRule rule = failed.stages().stream().flatMap(Set::stream).map(FlowRuleOperation::rule)
+                            .findFirst().orElse(null);
+                    deviceDone.completeExceptionally(rule == null
+                            ? new SwitchException(device, 0, what + " failed")
+                            : new SwitchException(rule.deviceId(), rule.id().value(), what + " refused by the switch"));
+                }
+            }));
+        });
         return done;
+    }
+
+    /**
+     * This app's entries, by key, in ONOS's store for the devices of the rules: the store is read
+     * once per device, not once per rule.
+     */
+    private Map<RuleKey, List<FlowEntry>> oursByKey(Collection<FlowRule> rules) {
+        Map<RuleKey, List<FlowEntry>> byKey = new HashMap<>();
+        rules.stream().map(FlowRule::deviceId).distinct().forEach(device -> ours(device)
+                .forEach(e -> byKey.computeIfAbsent(RuleKey.of(e), k -> new ArrayList<>()).add(e)));
+        return byKey;
     }
 
     /** This app's entries in ONOS's store for the device, without those being removed. */

@@ -14,6 +14,9 @@ import org.wanmig.config.WanLink;
 import org.wanmig.spi.NetworkStateListener;
 
 import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -42,15 +45,38 @@ final class OnosLinkStateFeed {
         this.network = network;
     }
 
-    /** Listens, and reports the declared links ONOS already knows to be down (a disabled port). */
+    /**
+     * Listens, then reports the current state of every declared link (the tracker counts a link it
+     * was told nothing about as up): a switch ONOS does not have available is down, and a link is
+     * up only when both ends are available, neither port is disabled and LinkService holds it
+     * ACTIVE in both directions, else down (not discovered yet, or INACTIVE).
+     */
     void start() {
         links.addListener(linkListener);
         devices.addListener(deviceListener);
-        for (WanLink l : declared.get()) {
-            if (portDisabled(l.one()) || portDisabled(l.two())) {
+        Collection<WanLink> now = declared.get();
+        Set<DeviceId> unavailable = new LinkedHashSet<>();
+        for (WanLink l : now) {
+            for (ConnectPoint end : List.of(l.one(), l.two())) {
+                if (!devices.isAvailable(end.deviceId())) {
+                    unavailable.add(end.deviceId());
+                }
+            }
+        }
+        unavailable.forEach(network::switchDown);
+        for (WanLink l : now) {
+            if (carries(l)) {
+                network.linkUp(l.one(), l.two());
+            } else {
                 network.linkDown(l.one(), l.two());
             }
         }
+    }
+
+    private boolean carries(WanLink l) {
+        return devices.isAvailable(l.one().deviceId()) && devices.isAvailable(l.two().deviceId())
+                && !portDisabled(l.one()) && !portDisabled(l.two())
+                && active(links.getLink(l.one(), l.two())) && active(links.getLink(l.two(), l.one()));
     }
 
     void stop() {

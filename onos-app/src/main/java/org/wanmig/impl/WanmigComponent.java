@@ -10,6 +10,9 @@ import org.onosproject.net.config.ConfigFactory;
 import org.onosproject.net.config.NetworkConfigEvent;
 import org.onosproject.net.config.NetworkConfigListener;
 import org.onosproject.net.config.NetworkConfigRegistry;
+import org.onosproject.net.DeviceId;
+import org.onosproject.net.device.DeviceEvent;
+import org.onosproject.net.device.DeviceListener;
 import org.onosproject.net.device.DeviceService;
 import org.onosproject.net.flow.FlowRuleService;
 import org.onosproject.net.link.LinkService;
@@ -104,6 +107,7 @@ public class WanmigComponent implements MigrationService, PlannerService, Evacua
 
     private final ConfigFactory<ApplicationId, WanmigConfig> configFactory = WanmigConfig.factory();
     private final NetworkConfigListener configListener = this::configEvent;
+    private final DeviceListener switchListener = this::switchEvent;
     private final List<MigrationListener> listeners = new CopyOnWriteArrayList<>();
     private final MigrationListener forward = m -> listeners.forEach(l -> l.transitioned(m));
 
@@ -163,6 +167,7 @@ public class WanmigComponent implements MigrationService, PlannerService, Evacua
         evacuations = new EvacuationHost(this, new DistributedEvacuationStore(storageService), this::topologyInForce,
                 leadership, System::currentTimeMillis);
         configRegistry.addListener(configListener);
+        deviceService.addListener(switchListener);
         WanmigConfig config = configRegistry.getConfig(appId, WanmigConfig.class);
         if (config != null) {
             events.execute(() -> applyConfig(config));
@@ -174,6 +179,7 @@ public class WanmigComponent implements MigrationService, PlannerService, Evacua
     @Deactivate
     protected void deactivate() {
         configRegistry.removeListener(configListener);
+        deviceService.removeListener(switchListener);
         // ONOS deactivates the app on every instance; one removal of the app's rules is enough
         boolean wasLeader = leadership.isLeader();
         leadership.stop();
@@ -260,6 +266,36 @@ public class WanmigComponent implements MigrationService, PlannerService, Evacua
             // the tracker keeps failed links out of the new configuration too, and logs the re-plan
             linkState.configure(next, linkSettings);
             log.info("wanmig: configuration updated");
+        }
+    }
+
+    /**
+     * A configured switch's controller connection, as ONOS sees it, told to the manager: one that
+     * (re)connects is read and brought in line with the desired state, one that is gone is
+     * forgotten until it is back. The manager queues both onto its own thread.
+     */
+    private void switchEvent(DeviceEvent event) {
+        MigrationManager m = manager;
+        WanTopology t = declared;
+        DeviceId device = event.subject().id();
+        if (m == null || t == null || !t.allSwitches().contains(device)) {
+            return; // unconfigured, or a device that is not ours to program
+        }
+        switch (event.type()) {
+            case DEVICE_ADDED:
+            case DEVICE_AVAILABILITY_CHANGED:
+                if (deviceService.isAvailable(device)) {
+                    m.switchConnected(device);
+                } else {
+                    m.switchDisconnected(device);
+                }
+                break;
+            case DEVICE_REMOVED:
+            case DEVICE_SUSPENDED:
+                m.switchDisconnected(device);
+                break;
+            default:
+                break;
         }
     }
 

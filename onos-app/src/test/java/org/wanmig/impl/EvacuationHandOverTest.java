@@ -77,6 +77,11 @@ class EvacuationHandOverTest {
             public boolean isAvailable(DeviceId deviceId) {
                 return true;
             }
+
+            @Override
+            public org.onosproject.net.Port getPort(DeviceId deviceId, org.onosproject.net.PortNumber portNumber) {
+                return null; // no port known (the adapter's own getPort throws without getPorts)
+            }
         };
         c.storageService = storage;
         c.leadershipService = fake.leadership;
@@ -87,7 +92,7 @@ class EvacuationHandOverTest {
             }
         };
         c.packetService = new WanmigComponentTest.RecordingPacketService();
-        c.linkService = new OnosLinkStateFeedTest.Links();
+        c.linkService = OnosLinkStateFeedTest.Links.everyLinkActive();
         c.activate();
         started.add(c);
         return c;

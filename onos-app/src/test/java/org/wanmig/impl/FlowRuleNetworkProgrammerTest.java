@@ -12,9 +12,9 @@ import org.onosproject.net.device.DeviceServiceAdapter;
 import org.onosproject.net.flow.DefaultFlowRule;
 import org.onosproject.net.flow.DefaultTrafficSelector;
 import org.onosproject.net.flow.DefaultTrafficTreatment;
+import org.onosproject.net.flow.FlowEntry;
 import org.onosproject.net.flow.FlowEntry.FlowEntryState;
 import org.onosproject.net.flow.FlowRule;
-import org.onosproject.net.flow.FlowRuleEvent;
 import org.onosproject.net.flow.FlowRuleOperation;
 import org.wanmig.planner.Cookies;
 import org.wanmig.spi.NetworkProgrammer;
@@ -23,8 +23,10 @@ import org.wanmig.testing.NetworkProgrammerContract;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -123,18 +125,21 @@ class FlowRuleNetworkProgrammerTest {
     }
 
     @Test
-    void installCompletesOnOnSuccessNotOnFlowStatsEvents() throws Exception {
+    void installCompletesExactlyWhenEveryOperationsContextReportsSuccess() {
         FlowRule a = rule(PE_A, 1, "10.2.0.10/32", 2);
         FlowRule b = rule(S1, 2, "10.2.0.10/32", 3);
         CompletableFuture<Void> done = programmer.install(List.of(a, b));
 
         assertEquals(List.of(a, b), flows.rules(FlowRuleOperation.Type.ADD));
-        // the stats poll sees both rules: that is not a confirmation of the batch
-        flows.fire(FlowRuleEvent.Type.RULE_ADDED, flows.put(a, FlowEntryState.ADDED));
-        flows.fire(FlowRuleEvent.Type.RULE_ADDED, flows.put(b, FlowEntryState.ADDED));
-        assertFalse(done.isDone(), "confirmed only by the operations' context");
-        flows.confirmPending();
-        done.get(1, TimeUnit.SECONDS);
+        // the store shows both rules in place (as after a stats poll): not a confirmation
+        flows.put(a, FlowEntryState.ADDED);
+        flows.put(b, FlowEntryState.ADDED);
+        assertFalse(done.isDone(), "confirmed only by the operations' contexts");
+        flows.operations.get(0).callback().onSuccess(flows.operations.get(0));
+        assertFalse(done.isDone(), "S1 has not confirmed yet");
+        flows.operations.get(1).callback().onSuccess(flows.operations.get(1));
+        assertTrue(done.isDone(), "complete on the last onSuccess, on the caller's thread");
+        assertFalse(done.isCompletedExceptionally());
     }
 
     @Test
@@ -143,6 +148,30 @@ class FlowRuleNetworkProgrammerTest {
         SwitchException e = switchFailure(programmer.install(List.of(a)));
         assertEquals(PE_A, e.device());
         assertTrue(e.getMessage().contains("not confirmed"), e.getMessage());
+    }
+
+    @Test
+    void timeoutNamesTheSwitchAndCookieThatDidNotConfirm() {
+        FlowRule a = rule(PE_A, 1, "10.2.0.10/32", 2);
+        FlowRule b1 = rule(S1, 2, "10.2.0.10/32", 3);
+        FlowRule b2 = rule(S1, 3, "10.2.0.11/32", 3);
+        flows.silent.add(S1);
+        CompletableFuture<Void> installed = programmer.install(List.of(a, b1, b2));
+        flows.confirmPending(); // PE_A confirms, S1 never answers
+        SwitchException e = switchFailure(installed);
+        assertEquals(S1, e.device());
+        assertEquals(b1.id().value(), e.cookie());
+        assertTrue(e.getMessage().contains("not confirmed"), e.getMessage());
+
+        flows.silent.remove(S1);
+        flows.put(a, FlowEntryState.ADDED);
+        flows.put(b1, FlowEntryState.ADDED);
+        flows.silent.add(S1);
+        CompletableFuture<Void> removed = programmer.remove(List.of(a, b1));
+        flows.confirmPending();
+        SwitchException r = switchFailure(removed);
+        assertEquals(S1, r.device());
+        assertEquals(b1.id().value(), r.cookie());
     }
 
     @Test
@@ -179,6 +208,39 @@ class FlowRuleNetworkProgrammerTest {
         assertEquals(old.id(), stages.get(0).iterator().next().rule().id());
         assertEquals(FlowRuleOperation.Type.REMOVE, stages.get(0).iterator().next().type());
         assertEquals(next.id(), stages.get(1).iterator().next().rule().id());
+    }
+
+    @Test
+    void theStoreIsReadOncePerDeviceNotOncePerRule() {
+        Map<DeviceId, Integer> reads = new ConcurrentHashMap<>();
+        FakeFlowRuleService counting = new FakeFlowRuleService() {
+            @Override
+            public Iterable<FlowEntry> getFlowEntries(DeviceId deviceId) {
+                reads.merge(deviceId, 1, Integer::sum);
+                return super.getFlowEntries(deviceId);
+            }
+        };
+        FlowRule old = rule(PE_A, Cookies.cookie(APP_ID.id(), Cookies.KIND_SERVER_ROUTE, 1, 1), "10.2.0.10/32", 2);
+        counting.put(old, FlowEntryState.ADDED);
+        List<FlowRule> rules = List.of(rule(PE_A, 1, "10.2.0.10/32", 3), rule(PE_A, 2, "10.2.0.11/32", 3),
+                rule(PE_A, 3, "10.2.0.12/32", 3), rule(S1, 4, "10.2.0.10/32", 3), rule(S1, 5, "10.2.0.11/32", 3));
+        FlowRuleNetworkProgrammer p = new FlowRuleNetworkProgrammer(counting, new DeviceServiceAdapter() {
+            @Override
+            public boolean isAvailable(DeviceId deviceId) {
+                return true;
+            }
+        }, APP_ID, () -> Duration.ofSeconds(5));
+        try {
+            p.install(rules);
+            assertEquals(Map.of(PE_A, 1, S1, 1), reads);
+            assertEquals(List.of(old), counting.rules(FlowRuleOperation.Type.REMOVE), "the stale rule is still found");
+            reads.clear();
+            p.remove(rules);
+            assertEquals(Map.of(PE_A, 1, S1, 1), reads);
+        } finally {
+            p.close();
+            counting.shutdown();
+        }
     }
 
     @Test

@@ -50,10 +50,26 @@ class OnosLinkStateFeedTest {
     static final class Links extends LinkServiceAdapter {
         final Map<List<ConnectPoint>, Link> discovered = new ConcurrentHashMap<>();
         final List<LinkListener> listeners = new CopyOnWriteArrayList<>();
+        /** Whether discovery has found every link between any two ports, ACTIVE (for the component tests). */
+        volatile boolean everyLinkActive;
+        /** Links removed since, which discovery no longer holds even with {@link #everyLinkActive}. */
+        final Set<List<ConnectPoint>> vanished = ConcurrentHashMap.newKeySet();
+
+        /** A LinkService whose discovery has found every link, ACTIVE, unless a test put or removed one. */
+        static Links everyLinkActive() {
+            Links l = new Links();
+            l.everyLinkActive = true;
+            return l;
+        }
 
         @Override
         public Link getLink(ConnectPoint src, ConnectPoint dst) {
-            return discovered.get(List.of(src, dst));
+            Link l = discovered.get(List.of(src, dst));
+            if (l == null && everyLinkActive && !vanished.contains(List.of(src, dst))) {
+                return DefaultLink.builder().providerId(PID).src(src).dst(dst).type(Link.Type.DIRECT)
+                        .state(Link.State.ACTIVE).build();
+            }
+            return l;
         }
 
         @Override
@@ -68,12 +84,14 @@ class OnosLinkStateFeedTest {
 
         void put(ConnectPoint src, ConnectPoint dst, Link.State state) {
             Link l = DefaultLink.builder().providerId(PID).src(src).dst(dst).type(Link.Type.DIRECT).state(state).build();
+            vanished.remove(List.of(src, dst));
             boolean known = discovered.put(List.of(src, dst), l) != null;
             LinkEvent e = new LinkEvent(known ? LinkEvent.Type.LINK_UPDATED : LinkEvent.Type.LINK_ADDED, l);
             listeners.forEach(x -> x.event(e));
         }
 
         void remove(ConnectPoint src, ConnectPoint dst) {
+            vanished.add(List.of(src, dst));
             Link l = discovered.remove(List.of(src, dst));
             LinkEvent e = new LinkEvent(LinkEvent.Type.LINK_REMOVED, l);
             listeners.forEach(x -> x.event(e));
@@ -132,34 +150,64 @@ class OnosLinkStateFeedTest {
         devices.available.addAll(Set.of(A, B4.deviceId()));
         devices.ports.put(A4, new DefaultPort(Devices.device(A), A4.port(), true));
         devices.ports.put(B4, new DefaultPort(Devices.device(B4.deviceId()), B4.port(), false)); // already down
-        feed = new OnosLinkStateFeed(links, devices, () -> List.of(new WanLink(A4, B4, true)),
+        feed = feed(reports);
+        feed.start();
+    }
+
+    private OnosLinkStateFeed feed(List<String> into) {
+        return new OnosLinkStateFeed(links, devices, () -> List.of(new WanLink(A4, B4, true)),
                 new NetworkStateListener() {
                     @Override
                     public void linkUp(ConnectPoint one, ConnectPoint two) {
-                        reports.add("up");
+                        into.add("up");
                     }
 
                     @Override
                     public void linkDown(ConnectPoint one, ConnectPoint two) {
-                        reports.add("down");
+                        into.add("down");
                     }
 
                     @Override
                     public void switchUp(DeviceId device) {
-                        reports.add("switch up " + device);
+                        into.add("switch up " + device);
                     }
 
                     @Override
                     public void switchDown(DeviceId device) {
-                        reports.add("switch down " + device);
+                        into.add("switch down " + device);
                     }
                 });
-        feed.start();
+    }
+
+    /** What a feed started now on the current LinkService and DeviceService reports at once. */
+    private List<String> reportsAtStart() {
+        List<String> atStart = new ArrayList<>();
+        OnosLinkStateFeed other = feed(atStart);
+        other.start();
+        other.stop();
+        return atStart;
     }
 
     @Test
     void aPortAlreadyDownAtStartIsReported() {
         assertEquals(List.of("down"), reports);
+    }
+
+    @Test
+    void atStartEveryDeclaredLinkIsReportedAsItIsNow() {
+        devices.ports.put(B4, new DefaultPort(Devices.device(B4.deviceId()), B4.port(), true));
+        assertEquals(List.of("down"), reportsAtStart(), "LinkService does not hold the link");
+
+        links.put(A4, B4, Link.State.ACTIVE);
+        links.put(B4, A4, Link.State.INACTIVE);
+        assertEquals(List.of("down"), reportsAtStart(), "one direction INACTIVE");
+
+        links.put(B4, A4, Link.State.ACTIVE);
+        assertEquals(List.of("up"), reportsAtStart());
+
+        devices.available.remove(B4.deviceId());
+        assertEquals(List.of("switch down " + B4.deviceId(), "down"), reportsAtStart(),
+                "a switch already unavailable");
     }
 
     @Test

@@ -55,7 +55,7 @@ class WanmigComponentTest {
     private final FakeConfigRegistry configs = new FakeConfigRegistry();
     private final RecordingPacketService packets = new RecordingPacketService();
     private final CodecManager codecs = new CodecManager();
-    private final OnosLinkStateFeedTest.Links links = new OnosLinkStateFeedTest.Links();
+    private final OnosLinkStateFeedTest.Links links = OnosLinkStateFeedTest.Links.everyLinkActive();
     private WanmigComponent component;
 
     /** Confirms every operation at once (on its own thread), as switches that accept everything would. */
@@ -247,6 +247,39 @@ class WanmigComponentTest {
         links.put(core3, core1, org.onosproject.net.Link.State.ACTIVE);
         links.remove(core3, core1);
         eventually("site2's route to vs1 goes through core2", () -> vs1RoutesAtCore2.get() > 0);
+    }
+
+    @Test
+    void aSwitchThatComesBackIsReadAndBroughtInLine() throws Exception {
+        ObjectNode json = WanmigFixtures.restDriverConfig();
+        json.putObject("linkState").put("reroute", false); // no re-plan on switch state: only reconciliation
+        WanmigConfig config = WanmigConfigTest.config(json);
+        OnosLinkStateFeedTest.Devices devices = new OnosLinkStateFeedTest.Devices();
+        devices.available.addAll(config.topology().allSwitches());
+        component.deviceService = devices;
+        configs.current = config;
+        component.activate();
+        eventually("baseline installed", () -> baselineRulesApplied() > 0);
+        org.onosproject.net.flow.FlowRule lost = flows.rules(FlowRuleOperation.Type.ADD).get(0);
+        DeviceId sw = lost.deviceId();
+        java.util.function.BooleanSupplier inStore = () -> flows.table.getOrDefault(sw, java.util.Map.of())
+                .containsKey(lost.id().value());
+        eventually("baseline confirmed", inStore);
+
+        devices.availability(sw, false);
+        flows.table.get(sw).remove(lost.id().value()); // gone from the switch and ONOS's store meanwhile
+        int before = flows.operations.size();
+        Thread.sleep(100);
+        assertFalse(inStore.getAsBoolean());
+        devices.availability(sw, true);
+        eventually("the lost rule is installed again", inStore);
+        assertTrue(flows.operations.subList(before, flows.operations.size()).stream()
+                .flatMap(o -> o.stages().stream()).flatMap(java.util.Set::stream)
+                .allMatch(op -> op.rule().deviceId().equals(sw)), "only the switch that came back is touched");
+
+        devices.availability(DeviceId.deviceId("of:00000000000000ee"), true); // not configured: left alone
+        component.deactivate();
+        assertTrue(devices.listeners.isEmpty(), "no listener left behind");
     }
 
     @Test

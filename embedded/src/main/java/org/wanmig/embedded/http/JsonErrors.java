@@ -1,14 +1,14 @@
 package org.wanmig.embedded.http;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.wanmig.rest.ApiResponse;
 
 import javax.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The error body of wanmig's REST API, {"error": reason, "field": offending input or null}, for the
+ * Sends the error body of wanmig's REST API (the core's {@link ApiResponse#errorBody}) for the
  * refusals the HTTP layer makes before the resource runs (auth, limits, path, unknown resource).
  */
 final class JsonErrors {
@@ -17,18 +17,8 @@ final class JsonErrors {
     private JsonErrors() {
     }
 
-    static ObjectNode body(String field, String reason) {
-        ObjectNode body = MAPPER.createObjectNode().put("error", reason);
-        if (field == null) {
-            body.putNull("field");
-        } else {
-            body.put("field", field);
-        }
-        return body;
-    }
-
     static byte[] bytes(String field, String reason) {
-        return body(field, reason).toString().getBytes(StandardCharsets.UTF_8);
+        return ApiResponse.errorBody(MAPPER, field, reason).toString().getBytes(StandardCharsets.UTF_8);
     }
 
     static void send(HttpServletResponse response, int status, String field, String reason) throws IOException {

@@ -25,9 +25,9 @@ public final class OfMessageDecoder extends ByteToMessageDecoder {
     private final OFMessageReader<OFMessage> reader = OFFactories.getGenericReader();
 
     /**
-     * Cuts at most one frame per call: ByteToMessageDecoder calls again while bytes remain, and stops
-     * once the handler is removed, so a connection closed by the message just decoded (the pipeline is
-     * torn down) is not parsed further.
+     * Cuts at most one frame per call; ByteToMessageDecoder calls again while bytes remain. Framing and
+     * parsing only: what a message read after the connection was closed means is the
+     * {@link SwitchChannelHandler}'s business, which drops it.
      */
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {

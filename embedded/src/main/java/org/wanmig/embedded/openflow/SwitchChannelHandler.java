@@ -89,6 +89,13 @@ final class SwitchChannelHandler extends SimpleChannelInboundHandler<OFMessage> 
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, OFMessage msg) {
+        if (!ctx.channel().isOpen()) {
+            // The decoder goes on cutting the rest of a read after this handler closed the channel, and
+            // channelInactive comes later: a refused switch must not go on with its handshake.
+            log.debug("{}: dropping {} read after the connection was closed", ctx.channel().remoteAddress(),
+                    msg.getType());
+            return;
+        }
         echoOutstanding = false; // any message proves the switch is alive
         if (state != State.WAIT_HELLO && msg.getVersion() != OFVersion.OF_13) {
             // After the hello exchange the connection speaks 1.3 only; openflowj parses other versions
@@ -232,6 +239,10 @@ final class SwitchChannelHandler extends SimpleChannelInboundHandler<OFMessage> 
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (!ctx.channel().isOpen()) {
+            log.debug("{}: {} after the connection was closed", ctx.channel().remoteAddress(), cause.toString());
+            return;
+        }
         log.warn("{}: {}, closing", ctx.channel().remoteAddress(), cause.toString());
         close(ctx);
     }

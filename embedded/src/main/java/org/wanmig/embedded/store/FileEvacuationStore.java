@@ -10,14 +10,9 @@ import org.wanmig.store.InMemoryEvacuationStore;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Map;
 
 /**
@@ -58,20 +53,7 @@ public final class FileEvacuationStore extends InMemoryEvacuationStore {
     @Override
     public synchronized void put(Evacuation evacuation) {
         Path file = file(evacuation.id().value());
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ch.write(ByteBuffer.wrap(mapper.writerWithDefaultPrettyPrinter()
-                    .writeValueAsString(codec.encode(evacuation, context)).getBytes(StandardCharsets.UTF_8)));
-            ch.force(true);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + tmp, e);
-        }
-        try {
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot replace " + file, e);
-        }
+        AtomicJsonFile.write(mapper, file, codec.encode(evacuation, context));
         super.put(evacuation); // in memory only once on disk: what readers see survives a crash
     }
 }

@@ -11,14 +11,9 @@ import org.wanmig.store.InMemoryMigrationStore;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Iterator;
 import java.util.Map;
 
@@ -85,7 +80,7 @@ public final class FileMigrationStore extends InMemoryMigrationStore {
     @Override
     public synchronized void put(Migration migration) {
         super.put(migration);
-        write(records.resolve(migration.id().value() + ".json"), codec.encode(migration, context));
+        AtomicJsonFile.write(mapper, records.resolve(migration.id().value() + ".json"), codec.encode(migration, context));
     }
 
     @Override
@@ -107,25 +102,7 @@ public final class FileMigrationStore extends InMemoryMigrationStore {
     private void savePlacements() {
         ObjectNode placements = mapper.createObjectNode();
         placements().forEach(placements::put);
-        write(placementsFile, placements);
-    }
-
-    /** Write, fsync, rename over the old file: readers see the old or the new content, never half. */
-    private void write(Path file, JsonNode content) {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            ch.write(ByteBuffer.wrap(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(content)
-                    .getBytes(StandardCharsets.UTF_8)));
-            ch.force(true);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + tmp, e);
-        }
-        try {
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot replace " + file, e);
-        }
+        AtomicJsonFile.write(mapper, placementsFile, placements);
     }
 
     @Override

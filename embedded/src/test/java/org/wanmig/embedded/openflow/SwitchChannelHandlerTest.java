@@ -1,11 +1,14 @@
 package org.wanmig.embedded.openflow;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.timeout.IdleStateEvent;
 import org.junit.jupiter.api.Test;
 import org.onosproject.net.DeviceId;
 import org.onosproject.net.PortNumber;
 import org.projectfloodlight.openflow.protocol.OFBadActionCode;
+import org.projectfloodlight.openflow.protocol.OFBadRequestCode;
 import org.projectfloodlight.openflow.protocol.OFBarrierRequest;
 import org.projectfloodlight.openflow.protocol.OFEchoReply;
 import org.projectfloodlight.openflow.protocol.OFFactories;
@@ -139,6 +142,29 @@ class SwitchChannelHandlerTest {
                 OFFactories.getFactory(OFVersion.OF_14).helloElemVersionbitmap(List.of(U32.of(0x60))))).build());
         out(OFHelloFailedErrorMsg.class);
         assertFalse(ch.isActive());
+    }
+
+    @Test
+    void messagesReadAfterTheConnectionClosedAreDropped() {
+        // One TCP read carries the switch's whole handshake, with an error after its hello: the error
+        // closes the connection, and the decoder still cuts the rest of the read before channelInactive.
+        handler = new SwitchChannelHandler(agent, Duration.ofSeconds(5), Duration.ofSeconds(10));
+        ch = new EmbeddedChannel(new OfMessageDecoder(), new OfMessageEncoder(), handler);
+        ByteBuf read = Unpooled.buffer();
+        OF13.buildHello().setXid(100).setElements(List.of(OF13.helloElemVersionbitmap(List.of(U32.of(0x10)))))
+                .build().writeTo(read);
+        OF13.errorMsgs().buildBadRequestErrorMsg().setXid(2).setCode(OFBadRequestCode.BAD_TYPE)
+                .setData(OFErrorCauseData.NONE).build().writeTo(read);
+        OF13.buildFeaturesReply().setXid(2).setDatapathId(DatapathId.of(DPID)).setNTables((short) 4).build()
+                .writeTo(read);
+        OF13.buildPortDescStatsReply().setXid(4).setEntries(List.of(port(1, true))).build().writeTo(read);
+
+        ch.writeInbound(read);
+
+        assertFalse(ch.isOpen());
+        assertEquals(SwitchChannelHandler.State.CLOSED, handler.state());
+        assertTrue(agent.connected.isEmpty(), "a refused switch is never reported connected");
+        assertTrue(agent.disconnected.isEmpty());
     }
 
     @Test
