@@ -30,7 +30,8 @@ class EvacuationRestartTest {
     Path stateDir;
 
     private static <T> T eventually(String what, Supplier<T> value) throws InterruptedException {
-        for (int i = 0; i < 500; i++) {
+        long deadline = System.nanoTime() + org.wanmig.testing.Poll.PATIENCE.toNanos(); // as every other wait
+        while (System.nanoTime() < deadline) {
             T v = value.get();
             if (v != null) {
                 return v;
