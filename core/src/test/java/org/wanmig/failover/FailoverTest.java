@@ -206,14 +206,15 @@ class FailoverTest {
     @Test
     void aFailedRestartLeavesThePromotedCopyAndReportsIt() throws Exception {
         start();
-        hypervisor.refuseRestart("vs2", new UnsupportedOperationException("the 'qemu' hypervisor driver cannot "
-                + "restart a server at another data center"));
+        hypervisor.refuseRestart("vs2", new IllegalStateException("hypervisor controller answered 503: no room"));
         loseA();
         Evacuation e = awaitEnd(host.failover("dcA", null).id());
         ServerEvacuation vs2 = server(e, "vs2");
         assertEquals(ServerEvacuation.State.FAILED, vs2.state());
         assertEquals(FailoverStep.PROMOTED, vs2.step());
-        assertTrue(vs2.reason().contains("cannot restart"), vs2.reason());
+        assertTrue(vs2.reason().contains("PROMOTED failed: hypervisor controller answered 503"), vs2.reason());
+        assertEquals(1, vs2.promotion().generation(), "the promotion stays recorded");
+        assertEquals("dcA", manager.location("vs2"), "not routed to where it does not run");
         assertEquals(ServerEvacuation.State.DONE, server(e, "vs1").state());
     }
 
