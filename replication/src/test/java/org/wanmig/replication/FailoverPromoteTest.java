@@ -11,6 +11,22 @@ import org.wanmig.config.WanTopologyParser;
 import org.wanmig.drivers.AgentReplicationClient;
 import org.wanmig.replication.agent.Agent;
 import org.wanmig.replication.core.Role;
+import org.onosproject.core.DefaultApplicationId;
+import org.onosproject.net.DeviceId;
+import org.onosproject.net.flow.FlowRule;
+import org.wanmig.api.Migration;
+import org.wanmig.api.MigrationId;
+import org.wanmig.drivers.HypervisorDrivers;
+import org.wanmig.lifecycle.MigrationManager;
+import org.wanmig.spi.Leadership;
+import org.wanmig.spi.NetworkProgrammer;
+import org.wanmig.store.InMemoryMigrationStore;
+
+import java.net.URI;
+import java.time.Clock;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -49,7 +65,8 @@ class FailoverPromoteTest {
                 "  \"clientSites\": [ { \"name\": \"site1\", \"switch\": \"of:0000000000000001\", \"port\": 1,",
                 "    \"prefixes\": [\"10.0.1.0/24\"], \"gateway\": \"10.0.1.254\", \"mac\": \"00:00:00:00:01:01\" } ],",
                 "  \"servers\": [ { \"name\": \"vs1\", \"ip\": \"10.2.0.10\", \"mac\": \"00:00:00:00:02:10\",",
-                "    \"gateway\": \"10.2.0.254\", \"dc\": \"dcA\", \"port\": 2 } ] }"));
+                "    \"gateway\": \"10.2.0.254\", \"dc\": \"dcA\", \"port\": 2 } ],",
+                "  \"migration\": { \"drainSeconds\": 0.1, \"prepareTimeoutSeconds\": 3 } }"));
         return WanTopologyParser.parse(cfg);
     }
 
@@ -106,6 +123,73 @@ class FailoverPromoteTest {
             // then replaced by a resync from the new primary
             p.syncUp(p.b);
             AgentPair.assertSameBytes(p.imageA(), p.imageB());
+        }
+    }
+
+    /** Switches that confirm every rule at once: this test is about storage. */
+    private static final NetworkProgrammer SWITCHES = new NetworkProgrammer() {
+        @Override
+        public CompletableFuture<Void> install(Collection<FlowRule> rules) {
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public CompletableFuture<Void> remove(Collection<FlowRule> rules) {
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public CompletableFuture<List<FlowRule>> read(DeviceId device) {
+            return CompletableFuture.completedFuture(List.of());
+        }
+
+        @Override
+        public boolean isAvailable(DeviceId device) {
+            return true;
+        }
+    };
+
+    /**
+     * After a failover to dcB, a migration back to dcA while dcA's copy is still the stale one
+     * (its link not back, no resync) never promotes it: PREPARING waits for dcB to be in sync with
+     * dcA, which cannot happen, and the migration fails with dcB still the only primary.
+     */
+    @Test
+    void aMigrationBackBeforeTheResyncNeverPromotesTheStaleCopy(@TempDir Path dir) throws Exception {
+        try (AgentPair p = new AgentPair(dir, SIZE)) {
+            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
+                assertEquals(0, a.write(0, pattern(0x11, 1 << 20)));
+            }
+            p.syncUp(p.a);
+            p.ok(p.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}");
+            p.ab.cut();
+            p.ba.cut();
+            AgentPair.await("B's session down", 10_000, () -> !p.b.disk("vs1").sessionUp());
+            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
+                assertEquals(0, a.write(4 << 20, pattern(0x33, 64 << 10)), "written at dcA only");
+            }
+            MigrationManager mms = new MigrationManager(topology(p), new DefaultApplicationId(1, "org.wanmig.app"),
+                    SWITCHES, new HypervisorDrivers(URI.create("http://127.0.0.1/unused")), new AgentReplicationClient(),
+                    new InMemoryMigrationStore(), Leadership.STANDALONE, Clock.systemUTC());
+            try {
+                mms.takeOver().get(10, TimeUnit.SECONDS);
+                // the failover's storage and routing steps, as the FailoverRunner takes them
+                assertEquals(1, mms.promote("vs1", "dcB", "dcA").get(30, TimeUnit.SECONDS).generation());
+                mms.route("vs1", "dcB").get(10, TimeUnit.SECONDS);
+                assertEquals("dcB", mms.location("vs1"));
+                // back to dcA at once: its copy lacks dcB's generation and holds writes dcB never had
+                MigrationId id = mms.startMigration("vs1", "dcA").id();
+                AgentPair.await("the migration back to end", 30_000, () -> !mms.migration(id).orElseThrow().isActive());
+                Migration m = mms.migration(id).orElseThrow();
+                assertTrue(m.error() != null && m.error().contains("PREPARING"), m.timeline().toString());
+                assertEquals(Role.PRIMARY, p.b.disk("vs1").role(), "dcB stays the primary");
+                assertEquals(1, p.b.disk("vs1").generation());
+                assertTrue(p.a.status("vs1").lastPromote() == null || p.a.disk("vs1").generation() < 1,
+                        "dcA's stale copy was never promoted: " + p.a.status("vs1"));
+                assertEquals("dcB", mms.location("vs1"));
+            } finally {
+                mms.shutdown();
+            }
         }
     }
 }
