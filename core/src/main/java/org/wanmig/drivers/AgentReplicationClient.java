@@ -87,8 +87,11 @@ public final class AgentReplicationClient implements ReplicationClient {
                     "no replication agent at " + at.name() + ": nothing to promote"));
         }
         ObjectNode force = JsonHttp.mapper().createObjectNode().put("force", true);
-        return http(at).get(disk(at, server, ""), CALL_TIMEOUT).thenCompose(before ->
-                call(at, server, "promote", force, CALL_TIMEOUT).thenApply(after -> {
+        long t0 = System.nanoTime();
+        long[] read = new long[1];
+        return http(at).get(disk(at, server, ""), CALL_TIMEOUT).thenCompose(before -> {
+            read[0] = System.nanoTime();
+            return call(at, server, "promote", force, CALL_TIMEOUT).thenApply(after -> {
                     boolean wasPrimary = "PRIMARY".equals(before.path("role").asText());
                     JsonNode report = after.path("lastPromote");
                     long lagBytes = wasPrimary ? 0 : before.path("lagBytes").asLong();
@@ -96,11 +99,13 @@ public final class AgentReplicationClient implements ReplicationClient {
                     double rpo = report.isObject() ? report.path("rpoSeconds").asDouble(-1) : -1;
                     long rolledBack = report.path("rolledBack").asBoolean() ? report.path("rolledBackBytes").asLong() : 0;
                     long generation = after.path("generation").asLong(-1);
-                    String detail = wasPrimary ? "already primary at " + at.name() + " (generation " + generation + ")"
+                    String detail = (wasPrimary ? "already primary at " + at.name() + " (generation " + generation + ")"
                             : "promoted at " + at.name() + " to generation " + generation + " (forced, " + lost.name()
-                            + " lost)";
+                            + " lost)") + String.format(" [agent: status %.0f ms, promote %.0f ms]",
+                            (read[0] - t0) / 1e6, (System.nanoTime() - read[0]) / 1e6);
                     return new Promotion(generation, lagBytes, lagWrites, rpo, rolledBack, detail);
-                }));
+                });
+        });
     }
 
     /** Demote with the budget sent along: the agent hands over within it, the call waits it plus a margin. */
