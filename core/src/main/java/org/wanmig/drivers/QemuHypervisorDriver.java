@@ -41,6 +41,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
     private static final Logger log = LoggerFactory.getLogger(QemuHypervisorDriver.class);
     private static final Duration AGENT_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
+    /** A guest boot under TCG takes seconds; the agent answers once it is up. */
+    private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(150);
     /** How long after the source's "completed" the destination may take to emit RESUME. */
     private static final Duration RESUME_WAIT = Duration.ofSeconds(10);
     /** Longest the guest waits in pre-switchover for the MMS (beyond it the migration is given up). */
@@ -110,6 +112,37 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             s.end();
         }
         worker.shutdown();
+    }
+
+    /**
+     * Failover: boots the server at {@code at} from its disk there (the promoted replica) through
+     * that DC's hypervisor agent ({@code POST /vms/{server}/boot}, answered once the guest is up), and
+     * checks over QMP that it runs. A server the agent already runs there is only checked, so a
+     * resumed failover does not boot it twice.
+     */
+    @Override
+    public CompletableFuture<String> restart(VirtualServer server, DataCenter at, long port) {
+        return CompletableFuture.supplyAsync(() -> {
+            String name = server.name();
+            JsonNode vm = http.get(agent(at.name(), "vms/" + name), AGENT_TIMEOUT).join();
+            boolean booted = false;
+            if (!"running".equals(vm.path("state").asText())) {
+                ObjectNode body = JsonHttp.mapper().createObjectNode().put("ofport", port);
+                vm = http.post(agent(at.name(), "vms/" + name + "/boot"), body, BOOT_TIMEOUT).join();
+                booted = true;
+            }
+            try (QmpClient qmp = QmpClient.connect(vm.path("qmp").asText(), QMP_TIMEOUT, e -> { })) {
+                JsonNode status = qmp.call("query-status", null, QMP_TIMEOUT);
+                if (!status.path("running").asBoolean()) {
+                    throw new IllegalStateException("QEMU of " + name + " at " + at.name() + " is "
+                            + status.path("status").asText());
+                }
+            } catch (IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+            return "qemu: " + name + (booted ? " booted at " : " already running at ") + at.name()
+                    + " from its disk there";
+        }, worker);
     }
 
     private URI agent(String dc, String path) {

@@ -179,6 +179,19 @@ class QemuHypervisorDriverTest {
         assertTrue(running("dcB"), "the guest runs at the destination");
     }
 
+    @Test
+    void restartBootsTheServerAtTheDestinationOnceAndChecksItRuns() throws Exception {
+        QemuHypervisorDriver driver = driver(QemuOptions.Switchover.PAUSE, 1000);
+        String detail = driver.restart(vs1, dcB, 2).get(60, TimeUnit.SECONDS);
+        assertTrue(detail.startsWith("qemu: vs1 booted at dcB"), detail);
+        assertTrue(running("dcB"), "QEMU runs at dcB");
+        // a resumed failover asks again: checked, not booted twice
+        String again = driver.restart(vs1, dcB, 2).get(60, TimeUnit.SECONDS);
+        assertTrue(again.startsWith("qemu: vs1 already running at dcB"), again);
+        assertEquals(1, agentCalls.stream().filter(c -> c.equals("dcB POST /vms/vs1/boot")).count(), agentCalls.toString());
+        driver.close();
+    }
+
     // ---- fixtures ----------------------------------------------------------------------------
 
     private QemuHypervisorDriver driver(QemuOptions.Switchover mode, long mbps) {
@@ -244,6 +257,11 @@ class QemuHypervisorDriverTest {
                 p.destroyForcibly();
             }
             reply = MAPPER.createObjectNode();
+        } else if (path.equals("/vms/vs1/boot") && ex.getRequestMethod().equals("POST")) {
+            String address = launch(dc, null);
+            reply = MAPPER.createObjectNode().put("state", "running").put("qmp", address);
+        } else if (path.equals("/vms/vs1")) {
+            reply = MAPPER.createObjectNode().put("state", "absent");
         } else if (path.equals("/vms/vs1/started") || path.equals("/vms/vs1/stop")) {
             reply = MAPPER.createObjectNode();
         } else {
