@@ -105,6 +105,8 @@ class Testbed(unittest.TestCase):
 
     def assert_no_rules_of(self, mid):
         self.assertEqual(tb.migration_flows(mid), [], 'rules of migration %s left on the switches' % mid)
+        # one migration at a time here: the pair's shared tunnel goes with it
+        self.assertEqual(tb.pair_tunnel_flows(), [], 'shared tunnel rules left after migration %s' % mid)
 
 
 class E2E(Testbed):
@@ -699,10 +701,10 @@ class E2EEvacuation(unittest.TestCase):
         return next(v['location'] for v in body['servers'] if v['name'] == server)
 
     def migration_rules_anywhere(self):
-        """Every rule of any migration (cookie kind 2) still on the 3-DC switches."""
+        """Every rule of any migration (cookie kind 2) or DC pair tunnel (5) still on the 3-DC switches."""
         return [(sw, text) for sw in SWITCHES_3DC for cookie, text in tb.dump_flows(sw)
                 if tb.decode_cookie(cookie)[0] == tb.WANMIG_COOKIE_TAG
-                and tb.decode_cookie(cookie)[1] == tb.KIND_MIGRATION]
+                and tb.decode_cookie(cookie)[1] in (tb.KIND_MIGRATION, tb.KIND_TUNNEL)]
 
     def test_evacuation_aborted_midway(self):
         # refusals name the field and start nothing
