@@ -21,6 +21,7 @@ Traffic goes only to the Mininet hosts and to loopback (the runtime's REST API).
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -105,6 +106,8 @@ class Testbed(unittest.TestCase):
 
     def assert_no_rules_of(self, mid):
         self.assertEqual(tb.migration_flows(mid), [], 'rules of migration %s left on the switches' % mid)
+        # one migration at a time here: the pair's shared tunnel goes with it
+        self.assertEqual(tb.pair_tunnel_flows(), [], 'shared tunnel rules left after migration %s' % mid)
 
 
 class E2E(Testbed):
@@ -839,10 +842,60 @@ class E2EEvacuation(unittest.TestCase):
         return next(v['location'] for v in body['servers'] if v['name'] == server)
 
     def migration_rules_anywhere(self):
-        """Every rule of any migration (cookie kind 2) still on the 3-DC switches."""
+        """Every rule of any migration (cookie kind 2) or DC pair tunnel (5) still on the 3-DC switches."""
         return [(sw, text) for sw in SWITCHES_3DC for cookie, text in tb.dump_flows(sw)
                 if tb.decode_cookie(cookie)[0] == tb.WANMIG_COOKIE_TAG
-                and tb.decode_cookie(cookie)[1] == tb.KIND_MIGRATION]
+                and tb.decode_cookie(cookie)[1] in (tb.KIND_MIGRATION, tb.KIND_TUNNEL)]
+
+    def flows_by_kind(self):
+        """{kind: [(switch, owner, flow text)]} of wanmig's rules on the 3-DC switches."""
+        out = {}
+        counters = re.compile(r'(duration|n_packets|n_bytes|idle_age|hard_age)=[^,]*, ?')
+        for sw in SWITCHES_3DC:
+            for cookie, text in tb.dump_flows(sw):
+                tag, kind, owner = tb.decode_cookie(cookie)
+                if tag == tb.WANMIG_COOKIE_TAG:
+                    out.setdefault(kind, []).append((sw, owner, counters.sub('', text)))
+        return out
+
+    def test_two_migrations_of_one_pair_share_the_tunnel(self):
+        """(issue 10 item 2) vs2 and vs1 move dcA -> dcB at once: one set of label rules in the core,
+        per-server rules on peA and peB only; the tunnel stays while vs2 still needs it after vs1 is
+        done, and goes with vs2. vs1's address is in dcA's prefix: at dcB it is an exception route."""
+        self.hypervisor.model = tb.PrecopyModel(**LONG_PRECOPY)
+        slow = tb.start_migration('vs2', 'dcB')['id']
+        tb.wait_until(lambda: int(slow) in self.hypervisor.migrations, 30, 0.02, 'vs2 submitted')
+        self.hypervisor.model = tb.PrecopyModel(**MEDIUM_PRECOPY)
+        fast = tb.start_migration('vs1', 'dcB')['id']
+        tb.wait_until(lambda: all(tb.rest('GET', '/migrations/%s' % m)[1]['state'] == 'MIGRATING'
+                                  for m in (slow, fast)), 30, 0.05, 'both MIGRATING')
+        both = self.flows_by_kind()
+        tunnel = sorted(both.get(tb.KIND_TUNNEL, []))
+        self.assertTrue(tunnel, 'the pair tunnel is installed')
+        self.assertEqual(len({owner for _, owner, _ in tunnel}), 1, 'one tunnel (one forward label): %s' % tunnel)
+        per_server = both.get(tb.KIND_MIGRATION, [])
+        # before the cutover: delivery and reverse ingress at peB (the redirects at peA come with the cutover)
+        self.assertIn('peB', {sw for sw, _, _ in per_server})
+        self.assertTrue({sw for sw, _, _ in per_server} <= {'peA', 'peB'}, 'per-server rules on the PEs only')
+        self.assertEqual({int(owner) for _, owner, _ in per_server}, {int(slow), int(fast)})
+        self.assertTrue(any('goto_table:1' in text for sw, _, text in tunnel if sw == 'peB'), tunnel)
+        self.assertTrue(any('table=1,' in text for sw, _, text in per_server
+                            if sw == 'peB'), 'delivery by address in table 1 at peB')
+
+        done = tb.watch_migration(fast, timeout=120)
+        self.assertEqual(done['state'], 'COMPLETED', done)
+        self.assertEqual(tb.rest('GET', '/migrations/%s' % slow)[1]['state'], 'MIGRATING', 'vs2 still moving')
+        self.assertEqual(sorted(self.flows_by_kind().get(tb.KIND_TUNNEL, [])), tunnel, 'the tunnel stays for vs2')
+        self.assertEqual(where_is('vs1-sw'), ('peB', SERVER_PORTS_3DC['vs1']))
+        self.assertTrue(tb.pings(self.h1, '10.2.0.10', count=3), 'vs1 answers at dcB (exception route)')
+
+        done = tb.watch_migration(slow, timeout=180)
+        self.assertEqual(done['state'], 'COMPLETED', done)
+        self.assertEqual(self.migration_rules_anywhere(), [], 'no rule of a migration or the tunnel left')
+        self.assertTrue(tb.pings(self.h1, '10.2.0.20', count=3), 'vs2 answers at dcB')
+        self.assertTrue(tb.pings(self.h1, '10.2.0.30', count=3), 'vs3 answers at dcA (aggregate route)')
+        print('\n(issue 10 item 2) two migrations dcA -> dcB: %d shared tunnel rules, %d per-server rules (PEs only)'
+              % (len(tunnel), len(per_server)))
 
     def test_evacuation_aborted_midway(self):
         # refusals name the field and start nothing

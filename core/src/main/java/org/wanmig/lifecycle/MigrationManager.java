@@ -19,7 +19,6 @@ import org.wanmig.config.WanGraph;
 import org.wanmig.config.WanTopology;
 import org.wanmig.failover.FailoverActions;
 import org.wanmig.net.ServerAnnounceDetector;
-import org.wanmig.planner.LabelAllocator;
 import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
 import org.wanmig.planner.RouteChange;
@@ -253,9 +252,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private void replan(Run run) {
         MigrationState state = run.record.state();
         try {
-            List<TunnelLabels> inUse = store.all().stream().filter(Migration::isActive).map(Migration::labels)
-                    .collect(Collectors.toList());
-            TunnelLabels labels = LabelAllocator.allocate(topology.labels(), inUse, topology.clientSites());
+            // the run's own record still holds the old labels: they stay reserved until it lets go (make before break)
+            TunnelLabels labels = planner.tunnelLabels(run.from.name(), run.to.name(), activeRecords());
             Migration relabelled = run.record.withPlan(run.plan, labels);
             MigrationPlan next = planner.migration(relabelled, run.plan.revision() + 1);
             run.record = relabelled.withPlan(next, labels).noted(clock.millis(), "tunnel re-planned around a"
@@ -277,6 +275,14 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         }
     }
 
+    /** The active migrations' records: those of the runs here (newest), then any other active record stored. */
+    private List<Migration> activeRecords() {
+        Map<MigrationId, Migration> active = new java.util.LinkedHashMap<>();
+        runs.values().forEach(r -> active.put(r.record.id(), r.record));
+        store.all().stream().filter(Migration::isActive).forEach(m -> active.putIfAbsent(m.id(), m));
+        return new ArrayList<>(active.values());
+    }
+
     public WanTopology topology() {
         return topology;
     }
@@ -289,6 +295,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     public List<FlowRule> baselineRules() {
         List<FlowRule> rules = new ArrayList<>(planner.infrastructure());
         rules.addAll(planner.siteRoutes());
+        rules.addAll(planner.dcRoutes());
         Map<String, String> placements = store.placements();
         for (VirtualServer v : topology.servers()) {
             rules.addAll(planner.serverRoutes(v, placed(v, placements)));
@@ -309,6 +316,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private List<FlowRule> desiredState() {
         List<FlowRule> rules = new ArrayList<>(planner.infrastructure());
         rules.addAll(planner.siteRoutes());
+        rules.addAll(planner.dcRoutes());
         Map<String, String> routedAt = new HashMap<>();
         runs.values().forEach(r -> routedAt.put(r.server.name(), r.routesAt));
         Map<String, String> placements = store.placements();   // one read of the store, not one per server
@@ -390,9 +398,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     throw WanmigException.unavailable("the PE of " + dc.name() + " (" + dc.pe() + ") is not connected");
                 }
             }
-            TunnelLabels labels = LabelAllocator.allocate(topo.labels(), store.all().stream()
-                    .filter(Migration::isActive).map(Migration::labels).collect(Collectors.toList()),
-                    topo.clientSites());
+            TunnelLabels labels = planner.tunnelLabels(from.name(), to.name(), activeRecords());
             Migration m = Migration.requested(store.nextId(), server, from.name(), to.name(),
                     planner.attachment(vs, to.name()).toLong(), labels, clock.millis());
             MigrationPlan plan = planner.migration(m); // refuses (no path) before anything is stored
