@@ -264,8 +264,9 @@ class ReconcileTest {
         for (Migration m : List.of(m1, m2)) {
             assertTrue(network.tables().missing(m.plan().prepared()).isEmpty(), "tunnel of " + m.server() + " in place");
         }
-        assertTrue(network.pairTunnelRules().stream().noneMatch(r -> Cookies.owner(r.id().value()) == old.forward()),
-                "the old path's rules are gone: " + network.pairTunnelRules());
+        // gone after MigrationManager.OLD_PATH_GRACE
+        org.wanmig.testing.Poll.until("the old path's rules gone", () -> network.pairTunnelRules().stream()
+                .noneMatch(r -> Cookies.owner(r.id().value()) == old.forward()), () -> "" + network.pairTunnelRules());
 
         before.manager.hypervisorCompleted(one, "moved");
         before.awaitState(one, COMPLETED);
