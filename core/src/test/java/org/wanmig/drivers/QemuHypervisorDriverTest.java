@@ -161,26 +161,6 @@ class QemuHypervisorDriverTest {
     }
 
     @Test
-    void aRestartedMmsFollowsTheMigrationUnderWayInsteadOfStartingAnother() throws Exception {
-        startSource();
-        Recorder first = new Recorder(CompletableFuture.completedFuture(null));
-        QemuHypervisorDriver before = driver(QemuOptions.Switchover.PAUSE, 32);
-        Migration m = migration();
-        before.migrate(m, vs1, dcA, dcB, first);
-        waitFor(() -> first.progress.stream().anyMatch(p -> p.startsWith("QEMU migrating")), "migration started");
-        before.close();   // the MMS dies; QEMU goes on copying
-
-        Recorder second = new Recorder(CompletableFuture.completedFuture(null));
-        driver(QemuOptions.Switchover.PAUSE, 32).migrate(m, vs1, dcA, dcB, second);
-        second.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
-        assertTrue(second.progress.stream().anyMatch(p -> p.contains("already under way")), second.progress.toString());
-        assertEquals(1, agentCalls.stream().filter("dcB POST /vms/vs1/incoming"::equals).count(),
-                "the destination was started once: " + agentCalls);
-        assertFalse(first.failed.isDone() || first.completed.isDone(), "the first driver let go silently");
-        assertTrue(running("dcB"), "the guest runs at the destination");
-    }
-
-    @Test
     void migratesBackAServerThatArrivedByMigration() throws Exception {
         startSource();
         Recorder there = new Recorder(CompletableFuture.completedFuture(null));
@@ -199,6 +179,26 @@ class QemuHypervisorDriverTest {
         assertEquals(1, back.preSwitchover.size(), "one pause before switchover on the way back");
         assertTrue(agentCalls.contains("dcA POST /vms/vs1/incoming"), agentCalls.toString());
         assertTrue(running("dcA"), "the guest runs at its first home again");
+    }
+
+    @Test
+    void aRestartedMmsFollowsTheMigrationUnderWayInsteadOfStartingAnother() throws Exception {
+        startSource();
+        Recorder first = new Recorder(CompletableFuture.completedFuture(null));
+        QemuHypervisorDriver before = driver(QemuOptions.Switchover.PAUSE, 32);
+        Migration m = migration();
+        before.migrate(m, vs1, dcA, dcB, first);
+        waitFor(() -> first.progress.stream().anyMatch(p -> p.startsWith("QEMU migrating")), "migration started");
+        before.close();   // the MMS dies; QEMU goes on copying
+
+        Recorder second = new Recorder(CompletableFuture.completedFuture(null));
+        driver(QemuOptions.Switchover.PAUSE, 32).migrate(m, vs1, dcA, dcB, second);
+        second.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(second.progress.stream().anyMatch(p -> p.contains("already under way")), second.progress.toString());
+        assertEquals(1, agentCalls.stream().filter("dcB POST /vms/vs1/incoming"::equals).count(),
+                "the destination was started once: " + agentCalls);
+        assertFalse(first.failed.isDone() || first.completed.isDone(), "the first driver let go silently");
+        assertTrue(running("dcB"), "the guest runs at the destination");
     }
 
     // ---- fixtures ----------------------------------------------------------------------------
