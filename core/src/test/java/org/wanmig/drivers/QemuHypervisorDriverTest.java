@@ -97,6 +97,7 @@ class QemuHypervisorDriverTest {
 
         String done = rec.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertTrue(done.startsWith("QEMU completed"), done);
+        assertFalse(done.contains("total 0 ms"), "QEMU's figures, not the ones before it set them: " + done);
         assertEquals(1, rec.preSwitchover.size(), "one pause before switchover");
         assertTrue(rec.progress.stream().anyMatch(p -> p.startsWith("pre-copy pass")), rec.progress.toString());
         assertTrue(running("dcB"), "the guest runs at the destination");
@@ -157,6 +158,27 @@ class QemuHypervisorDriverTest {
         rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertTrue(running("dcA"), "the guest runs on at the source");
         waitFor(() -> agentCalls.contains("dcB DELETE /vms/vs1/incoming"), "the destination is stopped");
+    }
+
+    @Test
+    void migratesBackAServerThatArrivedByMigration() throws Exception {
+        startSource();
+        Recorder there = new Recorder(CompletableFuture.completedFuture(null));
+        QemuHypervisorDriver driver = driver(QemuOptions.Switchover.PAUSE, 0);
+        driver.migrate(migration(), vs1, dcA, dcB, there);
+        there.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        processes.remove("dcA").destroyForcibly();    // the agent at A quits the source after the move
+
+        // dcB's QEMU still reports its own incoming migration as "completed": not one under way
+        Recorder back = new Recorder(CompletableFuture.completedFuture(null));
+        driver.migrate(Migration.requested(MigrationId.of(2), "vs1", "dcB", "dcA", 2,
+                new org.wanmig.api.TunnelLabels(1000, Map.of("site1", 1001)), System.currentTimeMillis()),
+                vs1, dcB, dcA, back);
+        String done = back.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(done.startsWith("QEMU completed"), done);
+        assertEquals(1, back.preSwitchover.size(), "one pause before switchover on the way back");
+        assertTrue(agentCalls.contains("dcA POST /vms/vs1/incoming"), agentCalls.toString());
+        assertTrue(running("dcA"), "the guest runs at its first home again");
     }
 
     @Test
@@ -247,6 +269,8 @@ class QemuHypervisorDriverTest {
         int status = 200;
         if (path.equals("/vms/vs1") && processes.containsKey(dc)) {
             reply = MAPPER.createObjectNode().put("state", "running").put("qmp", qmp.get(dc));
+        } else if (path.equals("/vms/vs1") && ex.getRequestMethod().equals("GET")) {
+            reply = MAPPER.createObjectNode().put("state", "absent");
         } else if (path.equals("/vms/vs1/incoming") && ex.getRequestMethod().equals("POST")) {
             int port = freePort();
             String address = launch(dc, "tcp:127.0.0.1:" + port);
