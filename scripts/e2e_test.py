@@ -611,7 +611,11 @@ class E2EFailover(Testbed):
         restore_pe()
         tb.wait_until(lambda: 'peA' in tb.switches_connected(['peA']), 30, 0.2, 'peA reconnected')
         tb.wait_until(lambda: not self.stale_routes_to_a(), 30, 0.2, 'no stale route to vs1 at peA')
-        tb.wait_until(lambda: not self.stray_rules(tb.SWITCHES_2DC), 30, 0.2, 'every switch as the runtime wants it')
+        try:
+            tb.wait_until(lambda: not self.stray_rules(tb.SWITCHES_2DC), 30, 0.2, 'every switch as the runtime wants it')
+        except TimeoutError:
+            self.fail('switches differ from what the runtime wants {switch: (held, desired, migration rules)}: %s;'
+                      ' peA holds %s' % (self.stray_rules(tb.SWITCHES_2DC), tb.dump_flows('peA')))
         self.stor.restart_agent('dcA')
         tb.wait_until(lambda: self.stor.status('dcA')['role'] == 'REPLICA', 60, 0.2, 'dcA agent fenced to REPLICA')
         a = self.stor.status('dcA')
