@@ -187,6 +187,10 @@ def total_peak(steps):
     return peak
 
 
+def migrating_since(migration):
+    return next((e['epochMillis'] / 1000 for e in migration['timeline'] if e['state'] == 'MIGRATING'), None)
+
+
 def build_report(args, evacuation, migrations, hv_by_migration, probes, reachable, located, sampler):
     start = evacuation['startedMillis'] / 1000
     end = max(e['epochMillis'] for e in evacuation['timeline']) / 1000
@@ -208,6 +212,9 @@ def build_report(args, evacuation, migrations, hv_by_migration, probes, reachabl
             'estimatedBytes': s['estimatedBytes'], 'converges': s['converges'],
             'startS': round(first - start, 3) if m else None, 'durationS': round(last - first, 3) if m else None,
             'hypervisor': {'rounds': hv['round'] + 1, 'copiedMb': hv['copiedMb'], 'pauseMs': hv['pauseMs']} if hv else None,
+            # MIGRATING (the MMS handed the server to the hypervisor) until the first byte is copied
+            'migratingToCopyS': round(hv['timestamps']['precopyStart']['wall'] - migrating_since(m), 3)
+            if hv and m and 'precopyStart' in hv['timestamps'] and migrating_since(m) else None,
             'downtime': d, 'reachableAfter': reachable[vs], 'locationAfter': located[vs],
         })
     planned = evacuation['plannedMillis'] / 1000
@@ -243,20 +250,22 @@ def print_report(report):
         w['source'], ', '.join('%s %.0f Mbit/s' % kv for kv in sorted(w['peakMbpsByPair'].items())),
         e['source'], w['peakMbpsOutOfSource'], w['budgetMbpsPerPair']))
     print('measured on peA\'s WAN port (probes only): peak %.2f Mbit/s' % w['peAWanPortMbps']['peak'])
-    print('%-4s %-4s %-9s %4s %5s %6s | %6s %6s | %6s %6s | %7s %8s %8s %6s %5s' % (
-        'vs', 'to', 'state', 'MiB', 'dirty', 'rounds', 'plan@', 'plan s', 'real@', 'real s',
+    print('%-4s %-4s %-9s %4s %5s %6s | %6s %6s | %6s %6s %5s | %7s %8s %8s %6s %5s' % (
+        'vs', 'to', 'state', 'MiB', 'dirty', 'rounds', 'plan@', 'plan s', 'real@', 'real s', 'wait',
         'pause', 'outage', 'network', 'lost*', 'reach'))
     for r in report['servers']:
         d, hv = r['downtime'], r['hypervisor'] or {}
-        print('%-4s %-4s %-9s %4.0f %5.1f %6s | %6.1f %6.1f | %6s %6s | %7s %8.1f %8.1f %6d %5s' % (
+        print('%-4s %-4s %-9s %4.0f %5.1f %6s | %6.1f %6.1f | %6s %6s %5s | %7s %8.1f %8.1f %6d %5s' % (
             r['server'], r['destination'], r['state'], r['memoryMiB'], r['dirtyRateMiBps'], hv.get('rounds', '-'),
             r['plannedStartS'], r['plannedDurationS'],
             '%.1f' % r['startS'] if r['startS'] is not None else '-',
             '%.1f' % r['durationS'] if r['durationS'] is not None else '-',
+            '%.1f' % r['migratingToCopyS'] if r['migratingToCopyS'] is not None else '-',
             '%.0f' % hv['pauseMs'] if hv.get('pauseMs') is not None else '-',
             d['totalOutageMs'], d['networkOutageMs'], d['probesLostOutsidePause'],
             'yes' if r['reachableAfter'] else 'NO'))
-    print('times in s since the evacuation started; pause = hypervisor stop-and-copy (ms); outage = probe outage'
+    print('times in s since the evacuation started; wait = MIGRATING until the hypervisor copied its first byte (s);'
+          ' pause = hypervisor stop-and-copy (ms); outage = probe outage'
           ' (ms), network = outage outside the pause (ms), lost* = probes lost outside the pause')
     print('=========================================================\n')
 
@@ -315,9 +324,11 @@ def plot(report, evacuation, migrations, hv_by_migration, probes, path):
         wan.step(xs, ys, where='post', color=colour, label='%s (hypervisor copy rate)' % pair)
     wan.axhline(w['budgetMbpsPerPair'], color='black', ls='--', lw=1, label='budget per pair')
     measured = w['peAWanPortMbps']['samples']
-    if measured:
-        wan.plot([t - t0 for t, _ in measured], [r for _, r in measured], color='#777777', lw=0.8,
-                 label="peA WAN port, measured (probes)")
+    if measured:    # a few hundred kbit/s of probes: on its own scale
+        port = wan.twinx()
+        port.plot([t - t0 for t, _ in measured], [r for _, r in measured], color='#777777', lw=0.8)
+        port.set_ylabel('peA WAN port, measured (Mbit/s, grey)', color='#777777', fontsize=8)
+        port.set_ylim(0, max(r for _, r in measured) * 1.5 or 1)
     wan.set_ylabel('WAN use (Mbit/s)')
     wan.set_xlabel('seconds since the evacuation started')
     wan.set_ylim(0, w['budgetMbpsPerPair'] * 1.25)
