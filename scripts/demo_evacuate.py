@@ -293,6 +293,9 @@ def plot(report, evacuation, migrations, hv_by_migration, probes, path):
                     gantt.broken_barh([(since - t0, until - since)], (y - 0.25, 0.5),
                                       facecolors=PHASE_COLOURS[state])
             hv = hv_by_migration.get(int(r['migration'])) if r['migration'] else None
+            if hv:      # when the hypervisor actually copied (inside MIGRATING and the pause)
+                gantt.broken_barh([(a - t0, b - a) for a, b in copy_intervals(hv)], (y - 0.06, 0.12),
+                                  facecolors='#8c2d04')
             window = tb.pause_window(hv)
             if window:
                 gantt.broken_barh([(window[0] - t0, max(window[1] - window[0], 0.05))], (y - 0.3, 0.6),
@@ -306,7 +309,7 @@ def plot(report, evacuation, migrations, hv_by_migration, probes, path):
     gantt.grid(axis='x', alpha=0.3)
     handles = [Patch(facecolor='#eeeeee', label='QUEUED')] + \
               [Patch(facecolor=c, label=s) for s, c in PHASE_COLOURS.items()] + \
-              [Patch(facecolor='red', label='hypervisor pause'),
+              [Patch(facecolor='#8c2d04', label='hypervisor copying'), Patch(facecolor='red', label='hypervisor pause'),
                Patch(facecolor='none', edgecolor='#555555', linestyle='--', label='planned'),
                plt.Line2D([], [], color='black', marker='|', ls='none', label='probe lost')]
     gantt.legend(handles=handles, loc='upper right', fontsize=7, ncol=3, framealpha=0.9)
