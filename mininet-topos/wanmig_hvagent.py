@@ -16,6 +16,9 @@ API (paths relative to agent.url):
   DELETE vms/NAME/incoming  stops that QEMU (a migration given up)
   POST   vms/NAME/started   the incoming QEMU resumed: NAME now runs here
   POST   vms/NAME/stop      quits NAME's QEMU here (the source after a completed move)
+  POST   vms/NAME/boot      failover: boots NAME here from this DC's disk (the promoted replica), answered
+                            once the guest is ready: {"state": "running", "qmp": ..., "readySeconds": s};
+                            a NAME already running here is answered as it is
 
 In this testbed the agent is a thread of the testbed process (root namespace, loopback), and the
 QEMU it starts runs in the hypervisor host's namespace, so the migration stream crosses the
@@ -123,6 +126,15 @@ class HypervisorAgent:
         if len(parts) < 2 or parts[0] != 'vms' or parts[1] not in self.vms:
             return 404, {'error': 'no such VM: %s' % '/'.join(parts)}
         name, action = parts[1], (parts[2] if len(parts) > 2 else '')
+        if action == 'boot' and method == 'POST':
+            with self.lock:
+                if name in self.running:
+                    return 200, {'state': 'running', 'qmp': 'unix:' + self.running[name].mms_qmp}
+                if name in self.incoming:
+                    return 409, {'error': '%s is being migrated into %s' % (name, self.dc)}
+            seconds = self.boot(name)      # outside the lock: the guest takes seconds to come up
+            return 200, {'state': 'running', 'qmp': 'unix:' + self.running[name].mms_qmp,
+                         'readySeconds': seconds}
         with self.lock:
             if method == 'GET' and not action:
                 if name in self.running:

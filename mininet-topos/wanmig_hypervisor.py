@@ -15,6 +15,9 @@ HTTP API (default 127.0.0.1:8300):
     POST /migrations/{id}/abort      {"serverMoved":false|true} -> 200
     GET  /migrations/{id}            progress: phase, round, copiedMb, pauseMs, timestamps
     GET  /migrations                 all of them
+    POST /servers/{name}/restart     {"destinationPe":..,"destinationPort":2} -> 200 once the server runs
+                                     there (failover: its data center is lost, it boots from the promoted
+                                     disk; here its host is attached at the destination PE, as after a move)
 On completion it POSTs {"status":"completed"|"failed","detail":..} to the callback (basic auth),
 retrying for up to 60 s while the controller is unreachable.
 
@@ -134,7 +137,7 @@ class Hypervisor:
 
     def __init__(self, host='127.0.0.1', port=8300, model=None, auth=('onos', 'rocks'),
                  report_retry_seconds=60, announce=None, fail_migrations=False, on_pause=None,
-                 on_resume=None):
+                 on_resume=None, on_restart=None):
         self.address = (host, port)
         self.model = model or PrecopyModel()
         self.auth = auth
@@ -144,6 +147,10 @@ class Hypervisor:
         # callable(server) when the server stops / runs again, e.g. freezing its disk writer
         self.on_pause = on_pause
         self.on_resume = on_resume
+        # callable(server, destination_pe) when a failover restarts the server elsewhere, e.g. pointing
+        # its disk writer at the promoted copy
+        self.on_restart = on_restart
+        self.restarts = []
         self.migrations = {}
         self.httpd = None
 
@@ -183,7 +190,10 @@ class Hypervisor:
                 except ValueError as e:
                     return self.reply(400, {'error': 'bad JSON: %s' % e})
                 abort = re.fullmatch(r'/migrations/(\d+)/abort', self.path)
-                if self.path == '/migrations':
+                restart = re.fullmatch(r'/servers/([^/]+)/restart', self.path)
+                if restart:
+                    code, answer = hypervisor.restart(restart.group(1), body)
+                elif self.path == '/migrations':
                     code, answer = hypervisor.submit(body)
                 elif abort:
                     code, answer = hypervisor.abort(int(abort.group(1)),
@@ -235,6 +245,28 @@ class Hypervisor:
             if migration.phase in ('RESUMED', 'REPORTED', 'REPORT_FAILED') or server_moved:
                 self.move_back(migration)
         return 200, migration.as_dict()
+
+    def restart(self, server, request):
+        """Failover: the server's data center is lost; it runs again at the destination PE."""
+        missing = [k for k in ('destinationPe', 'destinationPort') if k not in request]
+        if missing:
+            return 400, {'error': 'missing ' + ', '.join(missing)}
+        try:
+            bridge = bridge_of_dpid(request['destinationPe'])
+            port = int(request['destinationPort'])
+            t0 = time.monotonic()
+            if self.on_restart:
+                self.on_restart(server, request['destinationPe'])
+            attach(server + '-sw', bridge, port)
+            if self.announce:
+                self.announce(server)
+        except Exception as e:  # the MMS records the failure for this server
+            log('restart of %s failed: %s' % (server, e))
+            return 500, {'error': 'restart of %s failed: %s' % (server, e)}
+        detail = '%s attached at %s port %d in %.0f ms' % (server, bridge, port, (time.monotonic() - t0) * 1000)
+        self.restarts.append({'server': server, 'time': now(), 'detail': detail})
+        log('failover restart: ' + detail)
+        return 200, {'detail': detail}
 
     # ---- the migration itself ----
 

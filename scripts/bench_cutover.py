@@ -13,6 +13,7 @@ and recovery (attach at the destination -> first answered probe). Prints p50/p99
 baseline/wanmig ratios; writes out/bench-cutover-<timestamp>/results.json.
 
     /usr/bin/python3 scripts/bench_cutover.py [--count 100] [--mode both|wanmig|baseline]
+    /usr/bin/python3 scripts/bench_cutover.py --vm [--count 4]   (the real VM: bench_cutover_vm.py)
 """
 
 import argparse
@@ -234,6 +235,9 @@ def print_summary(results):
 
 
 def main():
+    if '--vm' in sys.argv[1:]:     # the real VM, pause vs paper switchover (bench_cutover_vm.py)
+        import bench_cutover_vm
+        return bench_cutover_vm.main(sys.argv[1:])
     parser = argparse.ArgumentParser(description='wanmig cutover benchmark')
     parser.add_argument('--count', type=int, default=100, help='migrations per run (>= 100 for the record)')
     parser.add_argument('--mode', choices=('both', 'wanmig', 'baseline'), default='both')

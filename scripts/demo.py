@@ -11,6 +11,10 @@ to SYNC before the move and reverses the roles after the cutover, while a writer
 writes to its disk over NBD (--no-storage: network and hypervisor only, wanmig-2dc.json).
 The report adds the agents over the phases, the writer's figures and the images compared.
 
+--vm: the real VM instead of the emulated hypervisor (scripts/demo_vm.py): a QEMU guest whose
+disk is on the replication agents, migrated by the qemu driver across the delayed WAN (--delay,
+default 10 ms one way) with the switchover inside QEMU's pause; writes out/demo-vm-<timestamp>/.
+
 Run as root, after building (scripts/demo does both). Writes out/demo-<timestamp>/report.json,
 probes.json, timeline.png, runtime.log, and with storage writes.json and storage/ (agent
 configs, logs and images).
@@ -44,6 +48,11 @@ def parse_args():
                         help='replication agents on storage hosts in both DCs and a disk writer in the VS '
                              '(default; --no-storage: network and hypervisor only)')
     parser.add_argument('--write-rate', type=float, default=50, help='VS disk writes (4 KiB) per second')
+    parser.add_argument('--vm', action='store_true',
+                        help='the real VM: a QEMU guest migrated by the qemu driver with its disk on the replication '
+                             'agents, switchover inside the pause, across the delayed WAN (scripts/demo_vm.py)')
+    parser.add_argument('--delay', type=float, default=10, help='--vm: one-way WAN delay between the DCs, ms')
+    parser.add_argument('--vm-mem-mb', type=int, default=128, help='--vm: guest memory')
     parser.add_argument('--out', default=os.path.join(tb.REPO, 'out'))
     return parser.parse_args()
 
@@ -128,8 +137,9 @@ def print_storage(s):
         'identical (%d bytes)' % s['imageBytes'] if s['identical'] else 'DIFFER at offset %s' % s['firstDifference']))
 
 
-def plot(report, probes, path):
-    """Probe RTT and losses over time, phases shaded, the hypervisor pause marked."""
+def plot(report, probes, path, extra=None):
+    """Probe RTT and losses over time, phases shaded, the hypervisor pause marked; `extra`: a
+    second title line."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -168,8 +178,8 @@ def plot(report, probes, path):
     d = report['downtime']
     axes[0].set_title('wanmig: %s %s -> %s (%s); downtime %.0f ms, network part %.0f ms, TCP %s' % (
         migration['server'], migration['source'], migration['destination'], migration['state'],
-        d['longestOutageMs'], d['networkOutageMs'], 'survived' if report['tcp']['survived'] else 'broken'),
-        fontsize=10)
+        d['longestOutageMs'], d['networkOutageMs'], 'survived' if report['tcp']['survived'] else 'broken')
+        + ('\n' + extra if extra else ''), fontsize=10)
     axes[0].legend(loc='upper left', fontsize=8, ncol=4, framealpha=0.9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -231,8 +241,18 @@ def main():
         sys.exit('run as root (Mininet needs it)')
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, interrupt)
-    out_dir = os.path.join(args.out, 'demo-' + time.strftime('%Y%m%d-%H%M%S'))
+    out_dir = os.path.join(args.out, ('demo-vm-' if args.vm else 'demo-') + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(out_dir, exist_ok=True)
+    if args.vm:
+        import demo_vm
+        try:
+            return demo_vm.run(args, out_dir, phase_spans, plot, print_report)
+        except KeyboardInterrupt as e:
+            tb.log('interrupted (%s), cleaned up' % (e or 'Ctrl-C'))
+            return 130
+        except Exception as e:  # noqa: BLE001 - the demo says why and exits non-zero
+            tb.log('demo failed: %s: %s (see %s/runtime.log)' % (type(e).__name__, e, out_dir))
+            return 1
     probe_path = os.path.join(out_dir, 'probes.json')
     runtime = net = hypervisor = server = client = storage = sampler = writer = None
     writer_path = os.path.join(out_dir, 'writes.json')

@@ -21,6 +21,7 @@ Traffic goes only to the Mininet hosts and to loopback (the runtime's REST API).
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -105,6 +106,8 @@ class Testbed(unittest.TestCase):
 
     def assert_no_rules_of(self, mid):
         self.assertEqual(tb.migration_flows(mid), [], 'rules of migration %s left on the switches' % mid)
+        # one migration at a time here: the pair's shared tunnel goes with it
+        self.assertEqual(tb.pair_tunnel_flows(), [], 'shared tunnel rules left after migration %s' % mid)
 
 
 class E2E(Testbed):
@@ -512,6 +515,146 @@ class E2EStorage(Testbed):
         print('\n(g) %d writes acked at dcA, dcA %s %s after the abort' % (len(writes['acked']), a['role'], a['mode']))
 
 
+class E2EFailover(Testbed):
+    """(issue 10) Unplanned failover with the storage testbed: vs1 writes to its disk (dcA primary,
+    dcB replica, ASYNC) and answers h1's probes; dcA is lost (its PE's WAN port and controller
+    connection gone, vs1 stopped with it, its agent killed by PID); POST /datacenters/dcA/failover.
+    Then dcA comes back: its PE reconnects, its agent restarts as configured."""
+    storage = True
+
+    def test_failover_of_a_lost_dc_and_its_return(self):
+        writes_path = os.path.join(self.workdir, 'writes.json')
+        writer = st.start_writer(self.vs1, writes_path, rate=50, duration=240)
+        self.addCleanup(tb.stop_process, writer)
+        client, probes_path = self.start_probes(duration=120, rate=200)
+
+        def restarted(_server, _pe):    # vs1 boots at dcB from the promoted disk: its writer goes on
+            if writer.poll() is None:
+                writer.send_signal(signal.SIGCONT)
+        self.hypervisor.on_restart = restarted
+        time.sleep(3)   # writing, replicated ASYNC across the WAN
+        before = self.stor.status('dcA')
+        self.assertEqual((before['role'], before['mode']), ('PRIMARY', 'ASYNC'), before)
+        controller = tb.run(['ovs-vsctl', 'get-controller', 'peA']).stdout.split()
+        self.assertTrue(controller)
+        wan_ports = ('peA-eth1', 'core1-eth2')
+        self.assertTrue(self.stale_routes_to_a(), 'peA delivers vs1 locally before the loss')
+
+        def restore_pe():
+            for intf in wan_ports:
+                tb.run(['ip', 'link', 'set', intf, 'up'])
+            if tb.run(['ovs-vsctl', 'get-controller', 'peA']).stdout.split() != controller:
+                tb.run(['ovs-vsctl', 'set-controller', 'peA'] + controller)
+        self.addCleanup(restore_pe)
+
+        # ---- dcA is lost: first its PE (the VS writes on there: acked, never replicated) ...
+        t_loss = time.time()
+        # its controller connection (a target nothing answers: OVS keeps the PE's flows in
+        # fail-mode secure, as a PE cut off from its controller does; del-controller would flush
+        # them), then its WAN port
+        tb.run(['ovs-vsctl', 'set-controller', 'peA', 'tcp:127.0.0.1:1'], check=True)
+        for intf in wan_ports:
+            tb.run(['ip', 'link', 'set', intf, 'down'], check=True)
+        time.sleep(0.5)
+        # ... then the VS stops with its DC, and its agent dies (its last word: the lag it holds)
+        writer.send_signal(signal.SIGSTOP)
+        from wanmig_hypervisor import detach
+        detach('vs1-sw')
+        lag_at_loss = self.stor.status('dcA')
+        self.stor.kill_agent('dcA')
+        tb.wait_until(lambda: 'peA' not in tb.switches_connected(['peA']), 10, 0.1, 'peA disconnected')
+        time.sleep(1)
+
+        # ---- the operator declares it
+        t_declare = time.time()
+        status, record = tb.rest('POST', '/datacenters/dcA/failover', {})
+        self.assertEqual(status, 201, record)
+        self.assertEqual(record['kind'], 'FAILOVER')
+
+        def ended():
+            code, e = tb.rest('GET', '/evacuations/%s' % record['id'])
+            return e if code == 200 and not e['active'] else None
+        record = tb.wait_until(ended, 60, 0.05, 'the failover to end')
+        t_ended = time.time()
+        self.assertEqual(record['state'], 'COMPLETED', json.dumps(record, indent=1))
+        server = record['servers'][0]
+        self.assertEqual((server['server'], server['destination'], server['step']), ('vs1', 'dcB', 'ROUTED'))
+        promotion = server['promotion']
+        self.assertEqual(where_is('vs1-sw'), ('peB', 2), 'vs1 restarted at peB')
+        tb.wait_until(lambda: tb.pings(self.h1, tb.VS1_IP), 15, 0.2, 'h1 reaching vs1 at dcB')
+        b = self.stor.status('dcB')
+        self.assertEqual(b['role'], 'PRIMARY', b)
+        self.assertEqual(b['generation'], promotion['generation'], b)
+        self.assertGreater(b['generation'], before['generation'], 'a new generation')
+        time.sleep(8)    # the writer gives up on dcA (5 s timeout) and writes on at dcB
+        probes = tb.stop_probe_client(client, probes_path)
+        writes = st.stop_writer(writer, writes_path)
+
+        # ---- what was lost: acknowledged writes missing at dcB, against the lag the agents reported
+        at_b_first = [w for w in writes['acked'] if w[2] == 1]
+        self.assertTrue(at_b_first, 'the VS wrote on at dcB: %s' % writes['errors'])
+        # (the writer's offsets do not wrap in this run, so no write at dcB overwrote one made at dcA)
+        acked_at_a = [w for w in writes['acked'] if w[2] == 0]
+        image_b_missing = st.missing_writes(self.stor.image('dcB'), {'acked': acked_at_a})
+        missing_bytes = len(image_b_missing) * 4096
+        self.assertLessEqual(missing_bytes, lag_at_loss['lagBytes'],
+                             'RPO %d bytes beyond the lag dcA reported at its loss (%s)' % (missing_bytes, lag_at_loss))
+        answered = [smp[1] for smp in probes['udp']['samples'] if smp[1] >= t_declare and smp[2] is not None]
+        self.assertTrue(answered, 'vs1 never answered after the failover')
+        time_to_answer = answered[0] - t_declare
+        first_write_b = min(w[3] for w in at_b_first) - t_declare
+        self.assertEqual(self.stray_rules(['cs1', 'core1', 'core2', 'peB']), {}, 'stray rules')
+
+        self.assertTrue(self.stale_routes_to_a(), 'the lost PE still holds its old routes while it is gone')
+
+        # ---- dcA returns: its PE reconnects and is brought in line, its agent restarts as configured
+        restore_pe()
+        tb.wait_until(lambda: 'peA' in tb.switches_connected(['peA']), 30, 0.2, 'peA reconnected')
+        tb.wait_until(lambda: not self.stale_routes_to_a(), 30, 0.2, 'no stale route to vs1 at peA')
+        tb.wait_until(lambda: not self.stray_rules(tb.SWITCHES_2DC), 30, 0.2, 'every switch as the runtime wants it')
+        self.stor.restart_agent('dcA')
+        tb.wait_until(lambda: self.stor.status('dcA')['role'] == 'REPLICA', 60, 0.2, 'dcA agent fenced to REPLICA')
+        a = self.stor.status('dcA')
+        self.assertEqual(a['generation'], promotion['generation'], a)
+        fenced = a.get('fenced') or {}
+        self.assertGreaterEqual(fenced.get('unreplicatedBytes', 0), missing_bytes, a)
+        final = self.stor.resync_back()
+        identical, first = st.images_identical(self.stor.image('dcA'), self.stor.image('dcB'))
+        self.assertTrue(identical, 'images differ at offset %s after the resync' % first)
+        self.assertTrue(tb.pings(self.h1, tb.VS1_IP, count=3), 'vs1 still answers at dcB')
+        # a migration back now would be a failback from dcB's current copy, refused by nothing stale
+        print('\n(failover) loss -> declared %.2f s; declared -> failover COMPLETED %.3f s; '
+              'declared -> vs1 answers at dcB %.3f s; declared -> first write acked at dcB %.3f s; '
+              'RPO: %d acked writes (%d bytes) missing at dcB; dcA reported lag at its loss %d bytes; '
+              'MMS-recorded last known lag %d bytes / %d writes, agent RPO bound %.3f s; '
+              'dcA back: REPLICA at generation %d, %d unreplicated bytes reported, resynced %s'
+              % (t_declare - t_loss, t_ended - t_declare, time_to_answer, first_write_b, len(image_b_missing),
+                 missing_bytes, lag_at_loss['lagBytes'], promotion['lagBytes'], promotion['lagWrites'],
+                 promotion['rpoSeconds'], a['generation'], fenced.get('unreplicatedBytes', 0),
+                 json.dumps({k: final[k] for k in ('role', 'mode', 'inSync')})))
+
+    def stale_routes_to_a(self):
+        """peA's rules that would still deliver vs1's traffic at dcA."""
+        return [text for cookie, text in tb.dump_flows('peA')
+                if tb.VS1_IP in text and ('output:2' in text or 'output:"vs1-sw"' in text)]
+
+    def stray_rules(self, switches):
+        """Per switch whose wanmig rules differ in number from what the runtime wants there (GET
+        /devices), and any migration rule left: {switch: (held, desired, migration rules)}."""
+        status, devices = tb.rest('GET', '/devices')
+        self.assertEqual(status, 200, devices)
+        desired = {d['id']: d['rules'] for d in devices['devices']}
+        stray = {}
+        for name in switches:
+            dpid = 'of:' + tb.run(['ovs-vsctl', 'get', 'Bridge', name,
+                                   'other_config:datapath-id']).stdout.strip().strip('"')
+            ours = [tb.decode_cookie(c) for c, _ in tb.dump_flows(name)
+                    if tb.decode_cookie(c)[0] == tb.WANMIG_COOKIE_TAG]
+            migration = sum(1 for _, kind, _ in ours if kind == tb.KIND_MIGRATION)
+            if len(ours) != desired[dpid] or migration:
+                stray[name] = (len(ours), desired[dpid], migration)
+        return stray
+
 
 class E2ELinkFailure(unittest.TestCase):
     """WAN link failures on the 3-DC testbed (triangle core1-core2-core3, so every WAN path has an
@@ -699,10 +842,60 @@ class E2EEvacuation(unittest.TestCase):
         return next(v['location'] for v in body['servers'] if v['name'] == server)
 
     def migration_rules_anywhere(self):
-        """Every rule of any migration (cookie kind 2) still on the 3-DC switches."""
+        """Every rule of any migration (cookie kind 2) or DC pair tunnel (5) still on the 3-DC switches."""
         return [(sw, text) for sw in SWITCHES_3DC for cookie, text in tb.dump_flows(sw)
                 if tb.decode_cookie(cookie)[0] == tb.WANMIG_COOKIE_TAG
-                and tb.decode_cookie(cookie)[1] == tb.KIND_MIGRATION]
+                and tb.decode_cookie(cookie)[1] in (tb.KIND_MIGRATION, tb.KIND_TUNNEL)]
+
+    def flows_by_kind(self):
+        """{kind: [(switch, owner, flow text)]} of wanmig's rules on the 3-DC switches."""
+        out = {}
+        counters = re.compile(r'(duration|n_packets|n_bytes|idle_age|hard_age)=[^,]*, ?')
+        for sw in SWITCHES_3DC:
+            for cookie, text in tb.dump_flows(sw):
+                tag, kind, owner = tb.decode_cookie(cookie)
+                if tag == tb.WANMIG_COOKIE_TAG:
+                    out.setdefault(kind, []).append((sw, owner, counters.sub('', text)))
+        return out
+
+    def test_two_migrations_of_one_pair_share_the_tunnel(self):
+        """(issue 10 item 2) vs2 and vs1 move dcA -> dcB at once: one set of label rules in the core,
+        per-server rules on peA and peB only; the tunnel stays while vs2 still needs it after vs1 is
+        done, and goes with vs2. vs1's address is in dcA's prefix: at dcB it is an exception route."""
+        self.hypervisor.model = tb.PrecopyModel(**LONG_PRECOPY)
+        slow = tb.start_migration('vs2', 'dcB')['id']
+        tb.wait_until(lambda: int(slow) in self.hypervisor.migrations, 30, 0.02, 'vs2 submitted')
+        self.hypervisor.model = tb.PrecopyModel(**MEDIUM_PRECOPY)
+        fast = tb.start_migration('vs1', 'dcB')['id']
+        tb.wait_until(lambda: all(tb.rest('GET', '/migrations/%s' % m)[1]['state'] == 'MIGRATING'
+                                  for m in (slow, fast)), 30, 0.05, 'both MIGRATING')
+        both = self.flows_by_kind()
+        tunnel = sorted(both.get(tb.KIND_TUNNEL, []))
+        self.assertTrue(tunnel, 'the pair tunnel is installed')
+        self.assertEqual(len({owner for _, owner, _ in tunnel}), 1, 'one tunnel (one forward label): %s' % tunnel)
+        per_server = both.get(tb.KIND_MIGRATION, [])
+        # before the cutover: delivery and reverse ingress at peB (the redirects at peA come with the cutover)
+        self.assertIn('peB', {sw for sw, _, _ in per_server})
+        self.assertTrue({sw for sw, _, _ in per_server} <= {'peA', 'peB'}, 'per-server rules on the PEs only')
+        self.assertEqual({int(owner) for _, owner, _ in per_server}, {int(slow), int(fast)})
+        self.assertTrue(any('goto_table:1' in text for sw, _, text in tunnel if sw == 'peB'), tunnel)
+        self.assertTrue(any('table=1,' in text for sw, _, text in per_server
+                            if sw == 'peB'), 'delivery by address in table 1 at peB')
+
+        done = tb.watch_migration(fast, timeout=120)
+        self.assertEqual(done['state'], 'COMPLETED', done)
+        self.assertEqual(tb.rest('GET', '/migrations/%s' % slow)[1]['state'], 'MIGRATING', 'vs2 still moving')
+        self.assertEqual(sorted(self.flows_by_kind().get(tb.KIND_TUNNEL, [])), tunnel, 'the tunnel stays for vs2')
+        self.assertEqual(where_is('vs1-sw'), ('peB', SERVER_PORTS_3DC['vs1']))
+        self.assertTrue(tb.pings(self.h1, '10.2.0.10', count=3), 'vs1 answers at dcB (exception route)')
+
+        done = tb.watch_migration(slow, timeout=180)
+        self.assertEqual(done['state'], 'COMPLETED', done)
+        self.assertEqual(self.migration_rules_anywhere(), [], 'no rule of a migration or the tunnel left')
+        self.assertTrue(tb.pings(self.h1, '10.2.0.20', count=3), 'vs2 answers at dcB')
+        self.assertTrue(tb.pings(self.h1, '10.2.0.30', count=3), 'vs3 answers at dcA (aggregate route)')
+        print('\n(issue 10 item 2) two migrations dcA -> dcB: %d shared tunnel rules, %d per-server rules (PEs only)'
+              % (len(tunnel), len(per_server)))
 
     def test_evacuation_aborted_midway(self):
         # refusals name the field and start nothing

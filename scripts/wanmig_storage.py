@@ -139,6 +139,22 @@ class Storage:
             raise RuntimeError('dcB wait-sync: %s %s' % (code, body))
         return body
 
+    def kill_agent(self, dc):
+        """The data center's agent dies (SIGKILL, by its PID): nothing is flushed or handed over."""
+        process = self.agents[dc]
+        process.kill()
+        process.wait(10)
+
+    def restart_agent(self, dc, timeout=60):
+        """Starts the data center's agent again with its configuration (and role) as at the start."""
+        name = SIDES[dc][0]
+        config = os.path.join(self.workdir, name, 'agent.json')
+        out = open(self.agent_log(dc), 'a')
+        self.agents[dc] = tb.popen_in(self.net.get(name), ['java', '-jar', AGENT_JAR, '--config', config],
+                                      stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        tb.wait_until(lambda: self._answers(dc), timeout, 0.5, 'the restarted %s agent answering' % dc)
+
     def stop(self):
         for process in self.relays:
             stop_pid(process, timeout=5)

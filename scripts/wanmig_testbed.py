@@ -321,6 +321,8 @@ def watch_migration(mid, timeout=120, on_change=None, poll=0.05):
 # owner 43..20 (server number, migration id or site number), rule index 19..0.
 WANMIG_COOKIE_TAG = 0x57A9
 KIND_SERVER_ROUTE, KIND_MIGRATION, KIND_INFRASTRUCTURE, KIND_SITE_ROUTE = 1, 2, 3, 4
+# a DC pair's shared tunnel (owner: its forward label) and a DC's prefix route
+KIND_TUNNEL, KIND_DC_ROUTE = 5, 6
 
 
 def decode_cookie(cookie):
@@ -348,6 +350,12 @@ def migration_flows(mid, switches=SWITCHES_2DC):
             if tag == WANMIG_COOKIE_TAG and kind == KIND_MIGRATION and owner == int(mid):
                 found.append((switch, text))
     return found
+
+
+def pair_tunnel_flows(switches=SWITCHES_2DC):
+    """Label rules of any DC pair's shared tunnel (kind 5): none once no migration is active."""
+    return [(switch, text) for switch in switches for cookie, text in dump_flows(switch)
+            if decode_cookie(cookie)[0] == WANMIG_COOKIE_TAG and decode_cookie(cookie)[1] == KIND_TUNNEL]
 
 
 def flow_tables(switches=SWITCHES_2DC):

@@ -16,6 +16,18 @@ import java.util.TreeMap;
  * without planning again.
  */
 public final class Evacuation {
+
+    /**
+     * What the record is: a planned evacuation (live migrations under a plan), or the unplanned
+     * failover of a lost data center (each server's replica promoted and the server restarted at
+     * its destination; nothing is asked of the source, which is gone).
+     */
+    public enum Kind {
+        EVACUATION,
+        FAILOVER
+    }
+
+    private final Kind kind;
     private final EvacuationId id;
     private final String source;
     private final List<String> destinations;
@@ -30,6 +42,14 @@ public final class Evacuation {
     public Evacuation(EvacuationId id, String source, List<String> destinations, EvacuationState state,
                       List<ServerEvacuation> servers, Map<String, Integer> slotsByPair, int maxAttempts,
                       long startedMillis, long plannedMillis, List<EvacuationEvent> timeline) {
+        this(Kind.EVACUATION, id, source, destinations, state, servers, slotsByPair, maxAttempts, startedMillis,
+                plannedMillis, timeline);
+    }
+
+    public Evacuation(Kind kind, EvacuationId id, String source, List<String> destinations, EvacuationState state,
+                      List<ServerEvacuation> servers, Map<String, Integer> slotsByPair, int maxAttempts,
+                      long startedMillis, long plannedMillis, List<EvacuationEvent> timeline) {
+        this.kind = Objects.requireNonNull(kind);
         this.id = Objects.requireNonNull(id);
         this.source = Objects.requireNonNull(source);
         this.destinations = List.copyOf(destinations);
@@ -43,6 +63,14 @@ public final class Evacuation {
         this.startedMillis = startedMillis;
         this.plannedMillis = plannedMillis;
         this.timeline = Collections.unmodifiableList(new ArrayList<>(timeline));
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    public boolean isFailover() {
+        return kind == Kind.FAILOVER;
     }
 
     public EvacuationId id() {
@@ -123,7 +151,7 @@ public final class Evacuation {
         updated.set(index, s);
         List<EvacuationEvent> events = new ArrayList<>(timeline);
         events.add(new EvacuationEvent(now, s.server(), detail));
-        return new Evacuation(id, source, destinations, state, updated, slotsByPair, maxAttempts, startedMillis,
+        return new Evacuation(kind, id, source, destinations, state, updated, slotsByPair, maxAttempts, startedMillis,
                 plannedMillis, events);
     }
 
@@ -131,7 +159,7 @@ public final class Evacuation {
     public Evacuation transition(EvacuationState next, long now, String detail) {
         List<EvacuationEvent> events = new ArrayList<>(timeline);
         events.add(new EvacuationEvent(now, null, detail));
-        return new Evacuation(id, source, destinations, next, servers, slotsByPair, maxAttempts, startedMillis,
+        return new Evacuation(kind, id, source, destinations, next, servers, slotsByPair, maxAttempts, startedMillis,
                 plannedMillis, events);
     }
 
@@ -141,7 +169,7 @@ public final class Evacuation {
             return false;
         }
         Evacuation e = (Evacuation) o;
-        return id.equals(e.id) && source.equals(e.source) && destinations.equals(e.destinations) && state == e.state
+        return kind == e.kind && id.equals(e.id) && source.equals(e.source) && destinations.equals(e.destinations) && state == e.state
                 && servers.equals(e.servers) && slotsByPair.equals(e.slotsByPair) && maxAttempts == e.maxAttempts
                 && startedMillis == e.startedMillis && plannedMillis == e.plannedMillis && timeline.equals(e.timeline);
     }
@@ -153,7 +181,7 @@ public final class Evacuation {
 
     @Override
     public String toString() {
-        return "Evacuation{" + id + " " + source + "->" + destinations + " " + state + " done "
+        return (isFailover() ? "Failover{" : "Evacuation{") + id + " " + source + "->" + destinations + " " + state + " done "
                 + count(ServerEvacuation.State.DONE) + "/" + servers.size() + "}";
     }
 }

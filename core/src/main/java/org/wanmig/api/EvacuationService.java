@@ -18,6 +18,17 @@ public interface EvacuationService {
      */
     Evacuation evacuate(String source, List<String> destinations, List<String> servers);
 
+    /**
+     * Unplanned failover: declares data center {@code lost} gone and starts moving every server
+     * placed there to {@code to} (when null: the data center holding each server's replica). For
+     * each server: any migration involving {@code lost} is given up without waiting on it, its
+     * replica is promoted with a new generation (the RPO lost is recorded), the server is restarted
+     * at the destination by its hypervisor driver, and its address is routed there directly.
+     *
+     * @return the record as started ({@link Evacuation.Kind#FAILOVER}), listed with the evacuations
+     */
+    Evacuation failover(String lost, String to);
+
     Collection<Evacuation> evacuations();
 
     Optional<Evacuation> evacuation(EvacuationId id);

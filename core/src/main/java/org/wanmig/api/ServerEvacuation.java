@@ -25,6 +25,21 @@ public final class ServerEvacuation {
         }
     }
 
+    /**
+     * How far a server of a failover got; each step is recorded before the next starts, so a new
+     * runner goes on from the first step not done (and never promotes twice). Null in evacuations.
+     */
+    public enum FailoverStep {
+        /** Nothing done yet: its replica is to be promoted. */
+        PENDING,
+        /** Its replica at the destination is primary with a new generation. */
+        PROMOTED,
+        /** Its hypervisor runs it at the destination. */
+        RESTARTED,
+        /** Its address is routed to the destination directly: it is done. */
+        ROUTED
+    }
+
     private final String server;
     private final String destination;
     private final String group;
@@ -39,11 +54,22 @@ public final class ServerEvacuation {
     private final int attempts;
     private final long startedMillis;
     private final String reason;
+    private final FailoverStep step;
+    private final Promotion promotion;
 
     public ServerEvacuation(String server, String destination, String group, int rank, boolean exclusive,
                             long estimatedBytes, long estimatedMillis, long plannedStartMillis, boolean converges,
                             State state, MigrationId migrationId, int attempts, long startedMillis,
                             String reason) {
+        this(server, destination, group, rank, exclusive, estimatedBytes, estimatedMillis, plannedStartMillis,
+                converges, state, migrationId, attempts, startedMillis, reason, null, null);
+    }
+
+    /** With the failover step reached and the promotion's report (both null in an evacuation). */
+    public ServerEvacuation(String server, String destination, String group, int rank, boolean exclusive,
+                            long estimatedBytes, long estimatedMillis, long plannedStartMillis, boolean converges,
+                            State state, MigrationId migrationId, int attempts, long startedMillis,
+                            String reason, FailoverStep step, Promotion promotion) {
         this.server = Objects.requireNonNull(server);
         this.destination = Objects.requireNonNull(destination);
         this.group = group;
@@ -61,6 +87,32 @@ public final class ServerEvacuation {
         this.attempts = attempts;
         this.startedMillis = startedMillis;
         this.reason = reason;
+        this.step = step;
+        this.promotion = promotion;
+    }
+
+    /** A server of a failover, nothing done yet; {@code migrationId} is a migration given up for it, or null. */
+    public static ServerEvacuation failover(String server, String destination, MigrationId migrationId) {
+        return new ServerEvacuation(server, destination, null, 0, false, 0, 0, 0, true, State.QUEUED, migrationId,
+                0, 0, null, FailoverStep.PENDING, null);
+    }
+
+    /** The failover step reached, or null in an evacuation. */
+    public FailoverStep step() {
+        return step;
+    }
+
+    /** What the promotion of its replica reported (the RPO lost), or null before it. */
+    public Promotion promotion() {
+        return promotion;
+    }
+
+    /** The next failover step done, with the promotion's report when it is that step. */
+    public ServerEvacuation stepped(FailoverStep next, Promotion report, long now) {
+        return new ServerEvacuation(server, destination, group, rank, exclusive, estimatedBytes, estimatedMillis,
+                plannedStartMillis, converges, next == FailoverStep.ROUTED ? State.DONE : state, migrationId,
+                attempts, startedMillis == 0 ? now : startedMillis, reason, next,
+                report != null ? report : promotion);
     }
 
     public String server() {
@@ -130,7 +182,7 @@ public final class ServerEvacuation {
     /** Its migration {@code id} started at {@code now}: one more attempt. */
     public ServerEvacuation inFlight(MigrationId id, long now) {
         return new ServerEvacuation(server, destination, group, rank, exclusive, estimatedBytes, estimatedMillis,
-                plannedStartMillis, converges, State.IN_FLIGHT, id, attempts + 1, now, reason);
+                plannedStartMillis, converges, State.IN_FLIGHT, id, attempts + 1, now, reason, step, promotion);
     }
 
     public ServerEvacuation done() {
@@ -157,7 +209,7 @@ public final class ServerEvacuation {
 
     private ServerEvacuation with(State s, MigrationId id, int tries, String why) {
         return new ServerEvacuation(server, destination, group, rank, exclusive, estimatedBytes, estimatedMillis,
-                plannedStartMillis, converges, s, id, tries, startedMillis, why);
+                plannedStartMillis, converges, s, id, tries, startedMillis, why, step, promotion);
     }
 
     @Override
@@ -170,7 +222,8 @@ public final class ServerEvacuation {
                 && rank == s.rank && exclusive == s.exclusive && estimatedBytes == s.estimatedBytes
                 && estimatedMillis == s.estimatedMillis && plannedStartMillis == s.plannedStartMillis
                 && converges == s.converges && state == s.state && Objects.equals(migrationId, s.migrationId)
-                && attempts == s.attempts && startedMillis == s.startedMillis && Objects.equals(reason, s.reason);
+                && attempts == s.attempts && startedMillis == s.startedMillis && Objects.equals(reason, s.reason)
+                && step == s.step && Objects.equals(promotion, s.promotion);
     }
 
     @Override
@@ -181,6 +234,6 @@ public final class ServerEvacuation {
     @Override
     public String toString() {
         return server + "->" + destination + " " + state + (migrationId == null ? "" : " m" + migrationId)
-                + (reason == null ? "" : " (" + reason + ")");
+                + (step == null ? "" : " " + step) + (reason == null ? "" : " (" + reason + ")");
     }
 }

@@ -7,7 +7,8 @@ import java.util.TreeMap;
 import java.util.stream.IntStream;
 
 /**
- * MPLS labels reserved by one migration: one for the PE_A to PE_B direction and one per client
+ * MPLS labels of a DC pair's shared tunnel, held by every migration that uses it (see
+ * NetworkPlanner#tunnelLabels): one for the PE_A to PE_B direction and one per client
  * site for the way back. The reverse path needs a label per site because the egress at PE_A pops
  * the label and must know, in one table, where the packet goes next.
  */

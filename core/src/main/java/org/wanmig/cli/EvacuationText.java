@@ -45,9 +45,14 @@ public final class EvacuationText {
     /** The record: progress, every server with its planned move, and the timeline. */
     public static List<String> details(Evacuation e, long now) {
         List<String> lines = new ArrayList<>();
-        lines.add(String.format("evacuation %s: %s to %s, %s; planned %s, plan ETA %s", e.id(), e.source(),
-                String.join(",", e.destinations()), e.state(), seconds(e.plannedMillis()),
-                Instant.ofEpochMilli(e.etaMillis())));
+        if (e.isFailover()) {
+            lines.add(String.format("failover %s: %s declared lost, servers to %s, %s", e.id(), e.source(),
+                    String.join(",", e.destinations()), e.state()));
+        } else {
+            lines.add(String.format("evacuation %s: %s to %s, %s; planned %s, plan ETA %s", e.id(), e.source(),
+                    String.join(",", e.destinations()), e.state(), seconds(e.plannedMillis()),
+                    Instant.ofEpochMilli(e.etaMillis())));
+        }
         lines.add("progress: " + progress(e, now));
         lines.add("servers:");
         for (ServerEvacuation s : e.servers()) {
@@ -61,6 +66,11 @@ public final class EvacuationText {
     }
 
     public static String server(ServerEvacuation s) {
+        if (s.step() != null) {
+            return String.format("  %-12s -> %-8s %-10s step=%s%s%s%s", s.server(), s.destination(), s.state(),
+                    s.step(), s.migrationId() == null ? "" : " gave up migration=" + s.migrationId(),
+                    s.promotion() == null ? "" : " " + s.promotion(), s.reason() == null ? "" : " (" + s.reason() + ")");
+        }
         return String.format("  %-12s -> %-8s %-10s attempts=%d%s group=%s est=%s %s%s", s.server(), s.destination(),
                 s.state(), s.attempts(), s.migrationId() == null ? "" : " migration=" + s.migrationId(),
                 s.group() == null ? "-" : s.group(), seconds(s.estimatedMillis()), mib(s.estimatedBytes()),
@@ -89,6 +99,10 @@ public final class EvacuationText {
     public static List<String> start(EvacuationService service, String source, List<String> to, List<String> servers,
                                      long now) {
         return details(service.evacuate(source, to, servers), now);
+    }
+
+    public static List<String> failover(EvacuationService service, String lost, String to, long now) {
+        return details(service.failover(lost, to), now);
     }
 
     public static List<String> abort(EvacuationService service, String id, long now) {

@@ -10,6 +10,7 @@ import org.wanmig.api.EvacuationEvent;
 import org.wanmig.api.EvacuationId;
 import org.wanmig.api.EvacuationState;
 import org.wanmig.api.MigrationId;
+import org.wanmig.api.Promotion;
 import org.wanmig.api.ServerEvacuation;
 
 import java.time.Instant;
@@ -28,7 +29,7 @@ public final class EvacuationCodec extends JsonCodec<Evacuation> {
     @Override
     public ObjectNode encode(Evacuation e, CodecContext context) {
         ObjectNode node = context.mapper().createObjectNode()
-                .put("id", e.id().value()).put("source", e.source()).put("state", e.state().name())
+                .put("id", e.id().value()).put("kind", e.kind().name()).put("source", e.source()).put("state", e.state().name())
                 .put("active", e.isActive());
         e.destinations().forEach(node.putArray("destinations")::add);
         ObjectNode progress = node.putObject("progress");
@@ -52,6 +53,15 @@ public final class EvacuationCodec extends JsonCodec<Evacuation> {
             o.put("rank", s.rank()).put("exclusive", s.exclusive()).put("converges", s.converges())
                     .put("estimatedBytes", s.estimatedBytes()).put("estimatedMillis", s.estimatedMillis())
                     .put("plannedStartMillis", s.plannedStartMillis());
+            if (s.step() != null) {
+                o.put("step", s.step().name());
+            }
+            Promotion p = s.promotion();
+            if (p != null) {
+                o.putObject("promotion").put("generation", p.generation()).put("lagBytes", p.lagBytes())
+                        .put("lagWrites", p.lagWrites()).put("rpoSeconds", p.rpoSeconds())
+                        .put("rolledBackBytes", p.rolledBackBytes()).put("detail", p.detail());
+            }
         }
         ArrayNode timeline = node.putArray("timeline");
         for (EvacuationEvent ev : e.timeline()) {
@@ -91,20 +101,28 @@ public final class EvacuationCodec extends JsonCodec<Evacuation> {
         List<ServerEvacuation> servers = new ArrayList<>();
         for (JsonNode s : json.path("servers")) {
             JsonNode migration = s.get("migration");
+            JsonNode p = s.get("promotion");
+            Promotion promotion = p == null || !p.isObject() ? null : new Promotion(p.path("generation").asLong(-1),
+                    p.path("lagBytes").asLong(), p.path("lagWrites").asLong(), p.path("rpoSeconds").asDouble(-1),
+                    p.path("rolledBackBytes").asLong(), p.path("detail").asText(""));
+            String step = text(s, "step");
             servers.add(new ServerEvacuation(s.path("server").asText(), s.path("destination").asText(),
                     text(s, "group"), s.path("rank").asInt(), s.path("exclusive").asBoolean(),
                     s.path("estimatedBytes").asLong(), s.path("estimatedMillis").asLong(),
                     s.path("plannedStartMillis").asLong(), s.path("converges").asBoolean(true),
                     ServerEvacuation.State.valueOf(s.path("state").asText()),
                     migration == null || migration.isNull() ? null : MigrationId.of(migration.asLong()),
-                    s.path("attempts").asInt(), s.path("startedMillis").asLong(), text(s, "reason")));
+                    s.path("attempts").asInt(), s.path("startedMillis").asLong(), text(s, "reason"),
+                    step == null ? null : ServerEvacuation.FailoverStep.valueOf(step), promotion));
         }
         List<EvacuationEvent> timeline = new ArrayList<>();
         for (JsonNode ev : json.path("timeline")) {
             timeline.add(new EvacuationEvent(ev.path("epochMillis").asLong(), text(ev, "server"),
                     ev.path("detail").asText("")));
         }
-        return new Evacuation(EvacuationId.of(json.path("id").asLong()), json.path("source").asText(), destinations,
+        String kind = text(json, "kind");
+        return new Evacuation(kind == null ? Evacuation.Kind.EVACUATION : Evacuation.Kind.valueOf(kind),
+                EvacuationId.of(json.path("id").asLong()), json.path("source").asText(), destinations,
                 EvacuationState.valueOf(json.path("state").asText()), servers, slots,
                 json.path("maxAttempts").asInt(1), json.path("startedMillis").asLong(),
                 json.path("plannedMillis").asLong(), timeline);

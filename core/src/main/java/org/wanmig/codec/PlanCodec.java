@@ -112,6 +112,14 @@ public final class PlanCodec {
             }
         }
         ArrayNode actions = node.putArray("actions");
+        if (!r.treatment().deferred().isEmpty() || r.treatment().writeMetadata() != null
+                || r.treatment().metered() != null || !r.treatment().meters().isEmpty()) {
+            throw new IllegalArgumentException("instruction the planner never makes: " + r.treatment());
+        }
+        if (r.treatment().tableTransition() != null) {
+            // absent in plans stored before shared tunnels (they had one table), so they read back as they were
+            node.put("gotoTable", r.treatment().tableTransition().tableId());
+        }
         for (Instruction i : r.treatment().immediate()) {
             if (i.type() == Instruction.Type.OUTPUT) {
                 actions.addObject().put("output", ((Instructions.OutputInstruction) i).port().toLong());
@@ -183,6 +191,9 @@ public final class PlanCodec {
             } else {
                 throw new IllegalArgumentException("unknown action in a stored rule: " + a);
             }
+        }
+        if (node.has("gotoTable")) {
+            treatment.transition(node.get("gotoTable").asInt());
         }
         return DefaultFlowRule.builder().forDevice(DeviceId.deviceId(node.path("device").asText()))
                 .forTable(node.path("table").asInt()).withPriority(node.path("priority").asInt())

@@ -1,5 +1,6 @@
 package org.wanmig.config;
 
+import org.onlab.packet.Ip4Prefix;
 import org.onosproject.net.DeviceId;
 import org.onosproject.net.PortNumber;
 
@@ -16,6 +17,7 @@ public final class DataCenter {
     private final URI agent;
     private final String agentToken;
     private final Capacity capacity;
+    private final Ip4Prefix prefix;
 
     public DataCenter(String name, DeviceId pe, List<PortNumber> wanPorts, List<PortNumber> serverPorts,
                       URI agent, String agentToken) {
@@ -24,6 +26,13 @@ public final class DataCenter {
 
     public DataCenter(String name, DeviceId pe, List<PortNumber> wanPorts, List<PortNumber> serverPorts,
                       URI agent, String agentToken, Capacity capacity) {
+        this(name, pe, wanPorts, serverPorts, agent, agentToken, capacity, null);
+    }
+
+    /** @param prefix the DC's address block for aggregate routes (netcfg "prefix"), or null for none */
+    public DataCenter(String name, DeviceId pe, List<PortNumber> wanPorts, List<PortNumber> serverPorts,
+                      URI agent, String agentToken, Capacity capacity, Ip4Prefix prefix) {
+        this.prefix = prefix;
         this.name = Objects.requireNonNull(name);
         this.pe = Objects.requireNonNull(pe);
         this.wanPorts = List.copyOf(wanPorts);
@@ -64,6 +73,14 @@ public final class DataCenter {
         return capacity;
     }
 
+    /**
+     * The DC's address block (netcfg "prefix"), if configured: one aggregate route per switch leads
+     * it to the DC's PE, and only servers that run elsewhere need routes of their own.
+     */
+    public java.util.Optional<Ip4Prefix> prefix() {
+        return java.util.Optional.ofNullable(prefix);
+    }
+
     @Override
     public boolean equals(Object o) {
         if (!(o instanceof DataCenter)) {
@@ -72,7 +89,8 @@ public final class DataCenter {
         DataCenter d = (DataCenter) o;
         return name.equals(d.name) && pe.equals(d.pe) && wanPorts.equals(d.wanPorts)
                 && serverPorts.equals(d.serverPorts) && Objects.equals(agent, d.agent)
-                && Objects.equals(agentToken, d.agentToken) && capacity.equals(d.capacity);
+                && Objects.equals(agentToken, d.agentToken) && capacity.equals(d.capacity)
+                && Objects.equals(prefix, d.prefix);
     }
 
     @Override

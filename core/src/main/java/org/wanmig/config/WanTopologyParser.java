@@ -148,7 +148,10 @@ public final class WanTopologyParser {
             fail(p, "ports " + overlap + " are both WAN and server ports");
         }
         Capacity capacity = capacity(n.get("capacity"), p + ".capacity");
-        return name == null || pe == null ? null : new DataCenter(name, pe, wan, servers, agent, token, capacity);
+        // optional: the DC's address block, routed in aggregate (servers elsewhere get exceptions)
+        Ip4Prefix prefix = n.hasNonNull("prefix") ? prefix(n.get("prefix"), p + ".prefix") : null;
+        return name == null || pe == null ? null
+                : new DataCenter(name, pe, wan, servers, agent, token, capacity, prefix);
     }
 
     private WanLink link(JsonNode n, String p) {
@@ -733,6 +736,21 @@ public final class WanTopologyParser {
                     all.add(prefix);
                     where.add(p);
                 }
+            }
+            // a DC's prefix is routed to its PE below every server route: it may overlap nothing else
+            for (int i = 0; i < dcs.size(); i++) {
+                Ip4Prefix prefix = dcs.get(i).prefix().orElse(null);
+                if (prefix == null) {
+                    continue;
+                }
+                String p = "dataCenters[" + i + "].prefix";
+                for (int k = 0; k < all.size(); k++) {
+                    if (all.get(k).contains(prefix) || prefix.contains(all.get(k))) {
+                        fail(p, "overlapping prefixes: " + prefix + " overlaps " + all.get(k) + " (" + where.get(k) + ")");
+                    }
+                }
+                all.add(prefix);
+                where.add(p);
             }
         }
 

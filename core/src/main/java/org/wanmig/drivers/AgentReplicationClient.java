@@ -2,6 +2,7 @@ package org.wanmig.drivers;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.wanmig.api.Promotion;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.MigrationSettings;
 import org.wanmig.config.VirtualServer;
@@ -73,6 +74,40 @@ public final class AgentReplicationClient implements ReplicationClient {
                 .thenApply(x -> null);
     }
 
+    /**
+     * Reads the replica's status first (its last known lag: what the primary last reported
+     * unacknowledged, and the writes queued behind the last one applied), then promotes with force:
+     * the lost primary cannot hand over. The agent answers a promote of a primary with its status,
+     * so a repeated call changes nothing.
+     */
+    @Override
+    public CompletableFuture<Promotion> promote(VirtualServer server, DataCenter at, DataCenter lost) {
+        if (at.agent() == null) {
+            return CompletableFuture.completedFuture(new Promotion(-1, 0, 0, -1, 0,
+                    "no replication agent at " + at.name() + ": nothing to promote"));
+        }
+        ObjectNode force = JsonHttp.mapper().createObjectNode().put("force", true);
+        long t0 = System.nanoTime();
+        long[] read = new long[1];
+        return http(at).get(disk(at, server, ""), CALL_TIMEOUT).thenCompose(before -> {
+            read[0] = System.nanoTime();
+            return call(at, server, "promote", force, CALL_TIMEOUT).thenApply(after -> {
+                    boolean wasPrimary = "PRIMARY".equals(before.path("role").asText());
+                    JsonNode report = after.path("lastPromote");
+                    long lagBytes = wasPrimary ? 0 : before.path("lagBytes").asLong();
+                    long lagWrites = wasPrimary ? 0 : before.path("lagWrites").asLong();
+                    double rpo = report.isObject() ? report.path("rpoSeconds").asDouble(-1) : -1;
+                    long rolledBack = report.path("rolledBack").asBoolean() ? report.path("rolledBackBytes").asLong() : 0;
+                    long generation = after.path("generation").asLong(-1);
+                    String detail = (wasPrimary ? "already primary at " + at.name() + " (generation " + generation + ")"
+                            : "promoted at " + at.name() + " to generation " + generation + " (forced, " + lost.name()
+                            + " lost)") + String.format(" [agent: status %.0f ms, promote %.0f ms]",
+                            (read[0] - t0) / 1e6, (System.nanoTime() - read[0]) / 1e6);
+                    return new Promotion(generation, lagBytes, lagWrites, rpo, rolledBack, detail);
+                });
+        });
+    }
+
     /** Demote with the budget sent along: the agent hands over within it, the call waits it plus a margin. */
     private CompletableFuture<JsonNode> demote(DataCenter dc, VirtualServer server) {
         Duration budget = demoteBudget.get();
@@ -85,9 +120,16 @@ public final class AgentReplicationClient implements ReplicationClient {
         if (dc.agent() == null) {
             return CompletableFuture.completedFuture(JsonHttp.mapper().createObjectNode());
         }
+        return http(dc).post(disk(dc, server, "/" + action), body, timeout);
+    }
+
+    private static JsonHttp http(DataCenter dc) {
+        return new JsonHttp(dc.agentToken() == null ? null : "Bearer " + dc.agentToken());
+    }
+
+    private static URI disk(DataCenter dc, VirtualServer server, String suffix) {
         String base = dc.agent().toString().replaceAll("/+$", "");
-        JsonHttp http = new JsonHttp(dc.agentToken() == null ? null : "Bearer " + dc.agentToken());
-        return http.post(URI.create(base + "/v1/disks/" + server.name() + "/" + action), body, timeout);
+        return URI.create(base + "/v1/disks/" + server.name() + suffix);
     }
 
     private static CompletableFuture<Void> done() {

@@ -11,11 +11,14 @@ import org.wanmig.spi.HypervisorListener;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Asks a hypervisor controller over HTTP to move a server ({@code POST {url}/migrations}) and to
  * stop or undo it ({@code POST {url}/migrations/{id}/abort}). The hypervisor reports completion to
  * the callback URL it is given, which is this MMS's REST API; a refused request fails the migration.
+ * A failover restarts a server at another data center with {@code POST {url}/servers/{name}/restart},
+ * answered once it runs there.
  */
 public final class HttpHypervisorDriver implements HypervisorDriver {
     private static final Logger log = LoggerFactory.getLogger(HttpHypervisorDriver.class);
@@ -63,6 +66,15 @@ public final class HttpHypervisorDriver implements HypervisorDriver {
                 log.warn("hypervisor abort of migration {} failed: {}", m.id(), error.getMessage());
             }
         });
+    }
+
+    @Override
+    public CompletableFuture<String> restart(VirtualServer server, DataCenter at, long port) {
+        ObjectNode body = JsonHttp.mapper().createObjectNode().put("server", server.name())
+                .put("ip", server.ip().toString()).put("mac", server.mac().toString())
+                .put("destination", at.name()).put("destinationPe", at.pe().toString()).put("destinationPort", port);
+        return http.post(resolve("servers/" + server.name() + "/restart"), body, TIMEOUT)
+                .thenApply(answer -> "hypervisor (http): " + answer.path("detail").asText("running at " + at.name()));
     }
 
     private URI resolve(String path) {

@@ -41,10 +41,15 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
     private static final Logger log = LoggerFactory.getLogger(QemuHypervisorDriver.class);
     private static final Duration AGENT_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration QMP_TIMEOUT = Duration.ofSeconds(10);
+    /** A guest boot under TCG takes seconds; the agent answers once it is up. */
+    private static final Duration BOOT_TIMEOUT = Duration.ofSeconds(150);
     /** How long after the source's "completed" the destination may take to emit RESUME. */
     private static final Duration RESUME_WAIT = Duration.ofSeconds(10);
     /** Longest the guest waits in pre-switchover for the MMS (beyond it the migration is given up). */
     private static final Duration PAUSE_BUDGET = Duration.ofSeconds(30);
+    /** query-migrate retries (every STATS_RETRY_MS) while QEMU has not yet set total-time after "completed". */
+    private static final int STATS_RETRIES = 20;
+    private static final long STATS_RETRY_MS = 10;
     /** query-migrate states of a migration that a predecessor started and that is still going. */
     private static final java.util.Set<String> UNDER_WAY = java.util.Set.of("setup", "active", "pre-switchover",
             "device", "completed");
@@ -112,6 +117,37 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         worker.shutdown();
     }
 
+    /**
+     * Failover: boots the server at {@code at} from its disk there (the promoted replica) through
+     * that DC's hypervisor agent ({@code POST /vms/{server}/boot}, answered once the guest is up), and
+     * checks over QMP that it runs. A server the agent already runs there is only checked, so a
+     * resumed failover does not boot it twice.
+     */
+    @Override
+    public CompletableFuture<String> restart(VirtualServer server, DataCenter at, long port) {
+        return CompletableFuture.supplyAsync(() -> {
+            String name = server.name();
+            JsonNode vm = http.get(agent(at.name(), "vms/" + name), AGENT_TIMEOUT).join();
+            boolean booted = false;
+            if (!"running".equals(vm.path("state").asText())) {
+                ObjectNode body = JsonHttp.mapper().createObjectNode().put("ofport", port);
+                vm = http.post(agent(at.name(), "vms/" + name + "/boot"), body, BOOT_TIMEOUT).join();
+                booted = true;
+            }
+            try (QmpClient qmp = QmpClient.connect(vm.path("qmp").asText(), QMP_TIMEOUT, e -> { })) {
+                JsonNode status = qmp.call("query-status", null, QMP_TIMEOUT);
+                if (!status.path("running").asBoolean()) {
+                    throw new IllegalStateException("QEMU of " + name + " at " + at.name() + " is "
+                            + status.path("status").asText());
+                }
+            } catch (IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+            return "qemu: " + name + (booted ? " booted at " : " already running at ") + at.name()
+                    + " from its disk there";
+        }, worker);
+    }
+
     private URI agent(String dc, String path) {
         URI base = options.agents().get(dc);
         if (base == null) {
@@ -170,7 +206,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 });
                 // events from here on reach this session; query-migrate says what came before
                 String status = source.call("query-migrate", null, QMP_TIMEOUT).path("status").asText("none");
-                if (UNDER_WAY.contains(status)) {
+                if (UNDER_WAY.contains(status) && destinationHeld()) {
                     attach(status);
                 } else {
                     begin();
@@ -182,6 +218,17 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 }
                 fail("QEMU migration did not start: " + cause.getMessage());
             }
+        }
+
+        /**
+         * Whether the destination's agent holds a QEMU of this server. A QEMU that arrived by
+         * migration reports that incoming migration ("completed") until it migrates again, so
+         * the status alone does not mean a predecessor's migration is under way: moving a server
+         * back to where it came from has no destination QEMU yet.
+         */
+        private boolean destinationHeld() {
+            String state = http.get(agent(to, "vms/" + server), AGENT_TIMEOUT).join().path("state").asText("absent");
+            return "incoming".equals(state) || "running".equals(state);
         }
 
         /** A fresh migration: the destination QEMU started by its agent, then migrate. */
@@ -210,6 +257,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
          * over): follow it instead of starting another, which would stop the destination QEMU.
          */
         private void attach(String status) throws IOException {
+            // said first: QEMU may complete while the destination is being connected
+            progress("QEMU migration of " + server + " already under way (" + status + "): following it");
             JsonNode dst = http.get(agent(to, "vms/" + server), AGENT_TIMEOUT).join();
             if (dst.hasNonNull("qmp")) {
                 destination = QmpClient.connect(dst.get("qmp").asText(), QMP_TIMEOUT, this::onDestinationEvent);
@@ -217,7 +266,6 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                     resumed.complete(null);
                 }
             }
-            progress("QEMU migration of " + server + " already under way (" + status + "): following it");
             if ("pre-switchover".equals(status)) {
                 worker.execute(this::switchover);
             } else if ("completed".equals(status)) {
@@ -364,11 +412,20 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private String completionStats() {
             try {
                 JsonNode q = source.call("query-migrate", null, QMP_TIMEOUT);
+                // QEMU 7.2 emits "completed" before it computes total-time and downtime (both 0
+                // until then): ask again briefly rather than report a 0 ms downtime
+                for (int i = 0; i < STATS_RETRIES && q.path("total-time").asLong() == 0; i++) {
+                    Thread.sleep(STATS_RETRY_MS);
+                    q = source.call("query-migrate", null, QMP_TIMEOUT);
+                }
                 JsonNode ram = q.path("ram");
                 return String.format(": total %d ms, downtime %d ms, RAM %s transferred in %d syncs",
                         q.path("total-time").asLong(), q.path("downtime").asLong(),
                         mb(ram.path("transferred").asLong()), ram.path("dirty-sync-count").asLong());
             } catch (IOException | RuntimeException e) {
+                return "";
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
                 return "";
             }
         }

@@ -8,6 +8,8 @@ import org.wanmig.config.VirtualServer;
 import org.wanmig.spi.HypervisorDriver;
 import org.wanmig.spi.HypervisorListener;
 
+import java.util.concurrent.CompletableFuture;
+
 /**
  * The driver the paper describes: the hypervisor (or its orchestrator) moves the server on its
  * own schedule and reports completion or failure to the MMS through the REST API
@@ -32,5 +34,14 @@ public final class RestReportedHypervisor implements HypervisorDriver {
     public void abort(Migration migration, VirtualServer server, DataCenter from, DataCenter to, boolean moved) {
         log.warn("migration {} given up; the hypervisor must {} {}", migration.id(),
                 moved ? "move back to " + from.name() : "stop moving", server.name());
+    }
+
+    /** This driver has no hypervisor to call: the orchestrator starts the server, as it moves it. */
+    @Override
+    public CompletableFuture<String> restart(VirtualServer server, DataCenter at, long port) {
+        log.warn("failover: the orchestrator must start {} at {} (port {}) from its promoted disk",
+                server.name(), at.name(), port);
+        return CompletableFuture.completedFuture("hypervisor (rest): not called; the orchestrator starts "
+                + server.name() + " at " + at.name());
     }
 }

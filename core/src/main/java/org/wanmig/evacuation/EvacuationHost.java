@@ -9,6 +9,8 @@ import org.wanmig.api.MigrationService;
 import org.wanmig.api.WanmigException;
 import org.wanmig.config.VirtualServer;
 import org.wanmig.config.WanTopology;
+import org.wanmig.failover.FailoverActions;
+import org.wanmig.failover.FailoverRunner;
 import org.wanmig.spi.EvacuationStore;
 import org.wanmig.spi.Leadership;
 
@@ -18,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -40,16 +43,32 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
     private final Supplier<WanTopology> topology;
     private final Leadership leadership;
     private final LongSupplier clock;
+    /** What a failover asks of the MMS; null where the runtime offers no failover. */
+    private final FailoverActions failoverActions;
 
-    /** The runner and its executor while leading; guarded by this. */
+    /** The runners and their executors while leading; guarded by this. */
     private EvacuationRunner runner;
     private ScheduledExecutorService executor;
+    private FailoverRunner failovers;
+    private ExecutorService failoverExecutor;
 
     /**
      * @param topology the configuration in force, or null while there is none
      */
     public EvacuationHost(MigrationService service, EvacuationStore store, Supplier<WanTopology> topology,
                           Leadership leadership, LongSupplier clock) {
+        this(service, null, store, topology, leadership, clock);
+    }
+
+    /**
+     * With unplanned failover: its records share the store with the evacuations, and its runner
+     * (on a thread of its own, as its steps wait on agents and hypervisors) lives while this leads.
+     *
+     * @param failoverActions the MMS's failover operations (the migration manager), or null for none
+     */
+    public EvacuationHost(MigrationService service, FailoverActions failoverActions, EvacuationStore store,
+                          Supplier<WanTopology> topology, Leadership leadership, LongSupplier clock) {
+        this.failoverActions = failoverActions;
         this.service = service;
         this.store = store;
         this.topology = topology;
@@ -65,6 +84,11 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
         executor = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "wanmig-evacuations"));
         runner = new EvacuationRunner(service, store, executor, clock);
         runner.resumeAll();
+        if (failoverActions != null) {
+            failoverExecutor = Executors.newSingleThreadExecutor(r -> new Thread(r, "wanmig-failover"));
+            failovers = new FailoverRunner(service, failoverActions, store, topology, failoverExecutor, clock);
+            failovers.resumeAll();
+        }
         log.info("evacuation runner started; resuming {} active evacuation(s)",
                 store.all().stream().filter(Evacuation::isActive).count());
     }
@@ -85,6 +109,11 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
         }
         runner = null;
         executor = null;
+        if (failoverExecutor != null) {
+            failoverExecutor.shutdownNow(); // a step waiting on an agent is interrupted; the next leader goes on
+            failoverExecutor = null;
+            failovers = null;
+        }
         log.info("evacuation runner stopped");
     }
 
@@ -111,6 +140,37 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
         EvacuationPlan plan = new EvacuationPlanner(t).plan(placements,
                 new EvacuationRequest(source, destinations, servers));
         return r.start(plan);
+    }
+
+    /**
+     * Starts the failover of {@code lost}; the evacuations from or to it are aborted (their
+     * migrations involving it are given up by the failover, the rest roll back).
+     */
+    @Override
+    public Evacuation failover(String lost, String to) {
+        EvacuationRunner r = requireRunner();
+        FailoverRunner f;
+        synchronized (this) {
+            f = failovers;
+        }
+        if (f == null) {
+            throw WanmigException.unavailable("this runtime offers no failover");
+        }
+        Evacuation started = f.start(lost, to);
+        for (Evacuation e : store.all()) {
+            if (!e.isFailover() && e.isActive() && e.state() == org.wanmig.api.EvacuationState.RUNNING
+                    && (e.source().equals(lost) || e.destinations().contains(lost))) {
+                log.warn("failover {}: aborting evacuation {} ({} to {})", started.id(), e.id(), e.source(),
+                        e.destinations());
+                r.abort(e.id()).whenComplete((x, error) -> {
+                    if (error != null) {
+                        log.warn("abort of evacuation {} for the failover of {} failed: {}", e.id(), lost,
+                                error.getMessage());
+                    }
+                });
+            }
+        }
+        return started;
     }
 
     @Override

@@ -154,6 +154,9 @@ public final class EvacuationRunner implements AutoCloseable {
         if (!e.isActive()) {
             throw WanmigException.conflict("id", "evacuation " + id + " has ended: " + e.state());
         }
+        if (e.isFailover()) {
+            throw WanmigException.conflict("id", id + " is a failover: it cannot be aborted");
+        }
         CompletableFuture<Evacuation> result = new CompletableFuture<>();
         executor.execute(() -> {
             try {
@@ -168,7 +171,8 @@ public final class EvacuationRunner implements AutoCloseable {
 
     /** Goes on with every active evacuation of the store: after a restart, or on becoming leader. */
     public void resumeAll() {
-        run("resume", () -> store.all().stream().filter(Evacuation::isActive).forEach(e -> resume(e.id())));
+        run("resume", () -> store.all().stream().filter(e -> e.isActive() && !e.isFailover())
+                .forEach(e -> resume(e.id())));
     }
 
     // ---- on the executor -------------------------------------------------------------------

@@ -10,14 +10,15 @@ import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationListener;
 import org.wanmig.api.MigrationService;
 import org.wanmig.api.MigrationState;
+import org.wanmig.api.Promotion;
 import org.wanmig.api.TunnelLabels;
 import org.wanmig.api.WanmigException;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
 import org.wanmig.config.WanGraph;
 import org.wanmig.config.WanTopology;
+import org.wanmig.failover.FailoverActions;
 import org.wanmig.net.ServerAnnounceDetector;
-import org.wanmig.planner.LabelAllocator;
 import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
 import org.wanmig.planner.RouteChange;
@@ -71,7 +72,7 @@ import static org.wanmig.api.MigrationState.ROUTES_UPDATED;
  * All state changes run on one lifecycle thread; port callbacks hop back onto it, and a callback
  * from a phase that has since been left (timeout, abort) is recognised by its epoch and ignored.
  */
-public final class MigrationManager implements MigrationService, HypervisorListener {
+public final class MigrationManager implements MigrationService, HypervisorListener, FailoverActions {
     private static final Logger log = LoggerFactory.getLogger(MigrationManager.class);
     /** How long rules left on a path traffic was moved off stay, for packets still on it. */
     static final Duration OLD_PATH_GRACE = Duration.ofMillis(250);
@@ -251,9 +252,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private void replan(Run run) {
         MigrationState state = run.record.state();
         try {
-            List<TunnelLabels> inUse = store.all().stream().filter(Migration::isActive).map(Migration::labels)
-                    .collect(Collectors.toList());
-            TunnelLabels labels = LabelAllocator.allocate(topology.labels(), inUse, topology.clientSites());
+            // the run's own record still holds the old labels: they stay reserved until it lets go (make before break)
+            TunnelLabels labels = planner.tunnelLabels(run.from.name(), run.to.name(), activeRecords());
             Migration relabelled = run.record.withPlan(run.plan, labels);
             MigrationPlan next = planner.migration(relabelled, run.plan.revision() + 1);
             run.record = relabelled.withPlan(next, labels).noted(clock.millis(), "tunnel re-planned around a"
@@ -275,6 +275,14 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         }
     }
 
+    /** The active migrations' records: those of the runs here (newest), then any other active record stored. */
+    private List<Migration> activeRecords() {
+        Map<MigrationId, Migration> active = new java.util.LinkedHashMap<>();
+        runs.values().forEach(r -> active.put(r.record.id(), r.record));
+        store.all().stream().filter(Migration::isActive).forEach(m -> active.putIfAbsent(m.id(), m));
+        return new ArrayList<>(active.values());
+    }
+
     public WanTopology topology() {
         return topology;
     }
@@ -287,6 +295,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     public List<FlowRule> baselineRules() {
         List<FlowRule> rules = new ArrayList<>(planner.infrastructure());
         rules.addAll(planner.siteRoutes());
+        rules.addAll(planner.dcRoutes());
         Map<String, String> placements = store.placements();
         for (VirtualServer v : topology.servers()) {
             rules.addAll(planner.serverRoutes(v, placed(v, placements)));
@@ -307,6 +316,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private List<FlowRule> desiredState() {
         List<FlowRule> rules = new ArrayList<>(planner.infrastructure());
         rules.addAll(planner.siteRoutes());
+        rules.addAll(planner.dcRoutes());
         Map<String, String> routedAt = new HashMap<>();
         runs.values().forEach(r -> routedAt.put(r.server.name(), r.routesAt));
         Map<String, String> placements = store.placements();   // one read of the store, not one per server
@@ -388,9 +398,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     throw WanmigException.unavailable("the PE of " + dc.name() + " (" + dc.pe() + ") is not connected");
                 }
             }
-            TunnelLabels labels = LabelAllocator.allocate(topo.labels(), store.all().stream()
-                    .filter(Migration::isActive).map(Migration::labels).collect(Collectors.toList()),
-                    topo.clientSites());
+            TunnelLabels labels = planner.tunnelLabels(from.name(), to.name(), activeRecords());
             Migration m = Migration.requested(store.nextId(), server, from.name(), to.name(),
                     planner.attachment(vs, to.name()).toLong(), labels, clock.millis());
             MigrationPlan plan = planner.migration(m); // refuses (no path) before anything is stored
@@ -573,6 +581,100 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     @Override
     public void removeListener(MigrationListener listener) {
         listeners.remove(listener);
+    }
+
+    // ---- FailoverActions: a lost data center --------------------------------------------------
+
+    @Override
+    public List<Migration> giveUp(String lost, String reason) {
+        return call(() -> {
+            requireLeader();
+            List<Migration> given = new ArrayList<>();
+            for (Run run : new ArrayList<>(runs.values())) {
+                if (run.from.name().equals(lost) || run.to.name().equals(lost)) {
+                    given.add(giveUp(run, lost, reason));
+                }
+            }
+            if (!given.isEmpty()) {
+                // their rules are no longer desired: gone from every connected switch now, from the
+                // lost PE when it reconnects (it is read and brought in line then)
+                reconciler.converge(null, Set.of()).whenComplete((o, e) -> log.info("after giving up {} migration(s)"
+                        + " of {}: {}", given.size(), lost, e == null ? o : "not converged: " + cause(e)));
+            }
+            return given;
+        });
+    }
+
+    /** Ends one run at once, whatever phase it is in; nothing at {@code lost} is waited for. */
+    private Migration giveUp(Run run, String lost, String reason) {
+        boolean moved = run.record.serverMoved();
+        DataCenter at = moved ? run.to : run.from;
+        run.bump(null);   // callbacks of its phase are ignored from now on
+        runs.remove(run.record.id());
+        run.stage = NetStage.NONE;
+        MigrationState end = FAILED;
+        run.record = run.record.withError(reason).transition(end, clock.millis(), "given up: " + reason + "; "
+                + run.server.name() + " left at " + at.name()
+                + (at.name().equals(lost) ? " (to be failed over)" : ""));
+        store.put(run.record);
+        store.setPlacement(run.server.name(), at.name());
+        notifyListeners(run.record);
+        log.warn("migration {} of {} given up ({}); server left at {}", run.record.id(), run.server.name(), reason,
+                at.name());
+        if (run.rollingBack != null) {
+            run.rollingBack.complete(run.record);
+        }
+        if (!moved && run.to.name().equals(lost)) {
+            try {
+                // the source's hypervisor stops copying towards the lost data center
+                hypervisors.apply(topology).abort(run.record, run.server, run.from, run.to, false);
+            } catch (RuntimeException e) {
+                log.warn("hypervisor abort of migration {} failed: {}", run.record.id(), e.getMessage());
+            }
+        }
+        if (moved && run.from.name().equals(lost)) {
+            // it runs at the destination but the roles may not have reversed: its copy there becomes primary
+            replication.promote(run.server, run.to, run.from).whenComplete((p, e) -> log.warn(
+                    "migration {}: copy of {} at {} after the loss of {}: {}", run.record.id(), run.server.name(),
+                    run.to.name(), lost, e == null ? p : "promotion failed: " + cause(e)));
+        }
+        return run.record;
+    }
+
+    @Override
+    public CompletableFuture<Promotion> promote(String server, String at, String lost) {
+        return call(() -> replication.promote(server(server), dataCenter(at), dataCenter(lost)));
+    }
+
+    @Override
+    public CompletableFuture<String> restart(String server, String at) {
+        return call(() -> {
+            VirtualServer vs = server(server);
+            long port = planner.attachment(vs, at).toLong();
+            return hypervisors.apply(topology).restart(vs, dataCenter(at), port);
+        });
+    }
+
+    @Override
+    public CompletableFuture<String> route(String server, String at) {
+        return call(() -> {
+            requireLeader();
+            DataCenter dc = dataCenter(at);
+            server(server);
+            store.setPlacement(server, at);
+            long t0 = System.nanoTime();
+            return reconciler.converge(null, Set.of(dc.pe())).thenApply(o -> String.format(
+                    "routed to %s directly (%s) in %.1f ms", at, o, ms(t0)));
+        });
+    }
+
+    private VirtualServer server(String name) {
+        return topology.server(name).orElseThrow(() -> WanmigException.notFound("server", "unknown server '" + name + "'"));
+    }
+
+    private DataCenter dataCenter(String name) {
+        return topology.dataCenter(name).orElseThrow(() ->
+                WanmigException.notFound("dc", "unknown data center '" + name + "'"));
     }
 
     // ---- the phases ----------------------------------------------------------------------------

@@ -6,8 +6,10 @@ package org.wanmig.planner;
  * <pre>
  *  63..48  app     the application's short id, as ONOS expects of every cookie (ONOS derives a
  *                  rule's app id from these bits); the embedded runtime uses 0x57A9
- *  47..44  kind    1 server route, 2 migration, 3 infrastructure (ARP to controller), 4 site route
- *  43..20  owner   server number, migration id, site number (24 bits)
+ *  47..44  kind    1 server route, 2 migration (its per-server rules), 3 infrastructure (ARP to
+ *                  controller), 4 site route, 5 a DC pair's shared tunnel, 6 a DC's prefix route
+ *  43..20  owner   server number, migration id, site number, the tunnel's forward label, DC number
+ *                  (24 bits)
  *  19..0   rule    index of the rule within its owner
  * </pre>
  */
@@ -20,6 +22,10 @@ public final class Cookies {
     public static final int KIND_MIGRATION = 2;
     public static final int KIND_INFRASTRUCTURE = 3;
     public static final int KIND_SITE_ROUTE = 4;
+    /** The label rules of a DC pair's tunnel, shared by every migration holding its labels. */
+    public static final int KIND_TUNNEL = 5;
+    /** A DC's aggregate route (its configured prefix). */
+    public static final int KIND_DC_ROUTE = 6;
     public static final long OWNER_MASK = (1L << 24) - 1;
     public static final long RULE_MASK = (1L << 20) - 1;
 

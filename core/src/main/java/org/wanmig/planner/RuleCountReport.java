@@ -42,6 +42,7 @@ public final class RuleCountReport {
     public static List<FlowRule> baselineRules(NetworkPlanner planner, Map<String, String> placements) {
         List<FlowRule> rules = new ArrayList<>(planner.infrastructure());
         rules.addAll(planner.siteRoutes());
+        rules.addAll(planner.dcRoutes());
         for (VirtualServer v : planner.topology().servers()) {
             rules.addAll(planner.serverRoutes(v, placements.getOrDefault(v.name(), v.dc())));
         }
@@ -56,9 +57,32 @@ public final class RuleCountReport {
         t.dataCenters().stream().map(DataCenter::pe).forEach(pe -> roles.put(pe, Role.PE));
         t.clientSites().stream().map(ClientSite::edge).forEach(sw -> roles.putIfAbsent(sw, Role.SITE_EDGE));
         t.allSwitches().forEach(sw -> roles.putIfAbsent(sw, Role.CORE));
-        List<FlowRule> tunnels = new ArrayList<>();
-        active.forEach(m -> tunnels.addAll(planner.migration(m).all()));
-        return new RuleCountReport(roles, count(roles, baselineRules(planner, placements)), count(roles, tunnels));
+        // as the desired state has them: each migration's stored plan (else its plan now), one rule per key,
+        // so the rules of a DC pair's shared tunnel count once however many migrations hold them
+        Map<RuleKey, FlowRule> tunnels = new LinkedHashMap<>();
+        active.forEach(m -> (m.plan() != null ? m.plan() : planner.migration(m)).all()
+                .forEach(r -> tunnels.put(RuleKey.of(r), r)));
+        return new RuleCountReport(roles, count(roles, baselineRules(planner, placements)),
+                count(roles, new ArrayList<>(tunnels.values())));
+    }
+
+    /**
+     * {@code servers} migrating from {@code source} to {@code destination} at once, each planned as
+     * the manager plans a new migration (labels from {@link NetworkPlanner#tunnelLabels}, so they
+     * share the pair's tunnel), with ids from {@code firstId}. For reports and benchmarks.
+     */
+    public static List<Migration> concurrent(NetworkPlanner planner, List<String> servers, String source,
+                                             String destination, long firstId) {
+        List<Migration> active = new ArrayList<>();
+        long id = firstId;
+        for (String name : servers) {
+            VirtualServer v = planner.topology().server(name).orElseThrow();
+            org.wanmig.api.TunnelLabels labels = planner.tunnelLabels(source, destination, active);
+            Migration m = Migration.requested(org.wanmig.api.MigrationId.of(id++), name, source, destination,
+                    planner.attachment(v, destination).toLong(), labels, 0);
+            active.add(m.withPlan(planner.migration(m), labels));
+        }
+        return active;
     }
 
     private static Map<DeviceId, Integer> count(Map<DeviceId, Role> roles, List<FlowRule> rules) {
@@ -90,6 +114,18 @@ public final class RuleCountReport {
     public int max(Role role) {
         return roles.entrySet().stream().filter(e -> e.getValue() == role).mapToInt(e -> total(e.getKey()))
                 .max().orElse(0);
+    }
+
+    /** The most baseline rules any switch of {@code role} holds. */
+    public int maxBaseline(Role role) {
+        return roles.entrySet().stream().filter(e -> e.getValue() == role)
+                .mapToInt(e -> baseline.getOrDefault(e.getKey(), 0)).max().orElse(0);
+    }
+
+    /** The most migration rules any switch of {@code role} holds. */
+    public int maxMigrations(Role role) {
+        return roles.entrySet().stream().filter(e -> e.getValue() == role)
+                .mapToInt(e -> migrations.getOrDefault(e.getKey(), 0)).max().orElse(0);
     }
 
     public int totalBaseline() {

@@ -25,6 +25,7 @@ import java.util.function.LongSupplier;
  */
 public final class EvacuationApi {
     private static final Set<String> START_FIELDS = Set.of("source", "to", "servers");
+    private static final Set<String> FAILOVER_FIELDS = Set.of("to");
 
     private final EvacuationService service;
     private final CodecContext context;
@@ -65,6 +66,24 @@ public final class EvacuationApi {
             }
             Evacuation e = service.evacuate(source.asText(), names(req, "to"), names(req, "servers"));
             return new ApiResponse(201, encode(e));
+        });
+    }
+
+    /** Declares {@code dc} lost: body {"to": dc} (optional), or empty. */
+    public ApiResponse failover(String dc, String body) {
+        return ApiCalls.handle(context.mapper(), () -> {
+            String to = null;
+            if (body != null && !body.isBlank()) {
+                ObjectNode req = ApiCalls.object(context.mapper(), body, FAILOVER_FIELDS);
+                JsonNode t = req.get("to");
+                if (t != null && !t.isNull()) {
+                    if (!t.isTextual() || t.asText().isBlank()) {
+                        throw WanmigException.badRequest("to", "must be a data center name");
+                    }
+                    to = t.asText();
+                }
+            }
+            return new ApiResponse(201, encode(service.failover(dc, to)));
         });
     }
 

@@ -218,4 +218,24 @@ public class WanmigWebResource extends AbstractWebResource {
     public Response abortEvacuation(@PathParam("id") String id) {
         return toResponse(evacuationApi().abort(id));
     }
+
+    /**
+     * Declares a data center lost and fails its servers over: for each server placed there, any
+     * migration involving it is given up, its replica is promoted with a new generation (the RPO lost
+     * is recorded), the server is restarted at the destination and its address routed there directly.
+     * The record is listed with the evacuations (kind FAILOVER) and shows each server's step.
+     *
+     * @param dc     the lost data center
+     * @param stream JSON {"to": dc} (optional; default: each server's replica's data center), or empty
+     * @return 201 CREATED with the record; 400 bad field, destination = lost DC, no replica known;
+     * 404 unknown data center; 409 already being failed over; 503 not the leader
+     * @throws IOException if the body cannot be read
+     */
+    @POST
+    @Path("datacenters/{dc}/failover")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Produces(MediaType.APPLICATION_JSON)
+    public Response failover(@PathParam("dc") String dc, InputStream stream) throws IOException {
+        return toResponse(evacuationApi().failover(dc, read(stream)));
+    }
 }

@@ -4,6 +4,8 @@ import org.wanmig.api.Migration;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
 
+import java.util.concurrent.CompletableFuture;
+
 /**
  * How the MMS asks a hypervisor (or its orchestrator) to live-migrate a server. The hypervisor's
  * completion report, which triggers the cutover, arrives through {@link HypervisorListener}
@@ -28,4 +30,14 @@ public interface HypervisorDriver {
      * already runs at the destination and must be brought back to the source.
      */
     void abort(Migration migration, VirtualServer server, DataCenter from, DataCenter to, boolean serverMoved);
+
+    /**
+     * Unplanned failover: starts the server at {@code at} (attached to its PE on {@code port}) from
+     * its promoted disk, the data center it ran in being lost. Completes with a line for the
+     * timeline once it runs there, or fails. A driver that cannot do this fails it, saying so.
+     */
+    default CompletableFuture<String> restart(VirtualServer server, DataCenter at, long port) {
+        return CompletableFuture.failedFuture(new UnsupportedOperationException("the '" + name()
+                + "' hypervisor driver cannot restart a server at another data center"));
+    }
 }

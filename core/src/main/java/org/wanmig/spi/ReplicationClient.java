@@ -1,5 +1,6 @@
 package org.wanmig.spi;
 
+import org.wanmig.api.Promotion;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
 
@@ -18,4 +19,12 @@ public interface ReplicationClient {
 
     /** Back to normal operation: {@code primary} is primary and replication is asynchronous. */
     CompletableFuture<Void> restore(VirtualServer server, DataCenter primary, DataCenter replica);
+
+    /**
+     * Unplanned failover: {@code lost} is gone, so its copy is not asked. Promotes the replica at
+     * {@code at} with a new generation even though it may lack the lost primary's latest writes,
+     * and reports how much it lacks (its last known lag). Promoting a copy that is primary already
+     * changes nothing and reports it as it is, so a repeated call is harmless.
+     */
+    CompletableFuture<Promotion> promote(VirtualServer server, DataCenter at, DataCenter lost);
 }

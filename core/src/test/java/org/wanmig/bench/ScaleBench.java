@@ -12,7 +12,6 @@ import org.wanmig.evacuation.EvacuationPlan;
 import org.wanmig.evacuation.EvacuationPlanner;
 import org.wanmig.evacuation.EvacuationRequest;
 import org.wanmig.evacuation.PlannedMove;
-import org.wanmig.planner.LabelAllocator;
 import org.wanmig.planner.NetworkPlanner;
 import org.wanmig.planner.RuleCountReport;
 import org.wanmig.testing.ScaleTopology;
@@ -46,7 +45,8 @@ public final class ScaleBench {
 
     /** The netcfg as text, as onos-netcfg or the embedded runtime would read it. */
     static String netcfg(int servers) {
-        ObjectNode root = ScaleTopology.netcfg(servers, DCS, SITES, i -> i % DCS);
+        // each DC's servers in its own block with the DC's prefix, so the baseline aggregates
+        ObjectNode root = ScaleTopology.netcfg(servers, DCS, SITES, i -> i % DCS, true);
         ObjectNode c = (ObjectNode) root.get("apps").get(WanTopologyParser.APP_ID).get(WanTopologyParser.CONFIG_KEY);
         String[] groups = {"database", "app", "web"};
         for (int i = 0; i < servers; i++) {
@@ -95,17 +95,20 @@ public final class ScaleBench {
         long t3 = System.nanoTime();
         r.planNanos = t2 - t1;
         r.rulesNanos = t3 - t2;
-        // the tunnels of the migrations that run at once when the evacuation starts
+        // the tunnels of the migrations that run at once when the evacuation starts, planned as the
+        // manager plans them (a DC pair's migrations share its tunnel's labels and label rules)
         r.tunnels = new ArrayList<>();
-        List<TunnelLabels> inUse = new ArrayList<>();
+        List<Migration> active = new ArrayList<>();
         long id = 1;
         for (PlannedMove m : r.plan.moves()) {
             if (m.startOffset().isZero()) {
-                TunnelLabels labels = LabelAllocator.allocate(r.topology.labels(), inUse, r.topology.clientSites());
-                inUse.add(labels);
-                r.tunnels.addAll(planner.migration(Migration.requested(MigrationId.of(id++), m.server(), m.source(),
+                TunnelLabels labels = planner.tunnelLabels(m.source(), m.destination(), active);
+                Migration record = Migration.requested(MigrationId.of(id++), m.server(), m.source(),
                         m.destination(), planner.attachment(r.topology.server(m.server()).orElseThrow(),
-                                m.destination()).toLong(), labels, 0)).all());
+                                m.destination()).toLong(), labels, 0);
+                record = record.withPlan(planner.migration(record), labels);
+                active.add(record);
+                r.tunnels.addAll(record.plan().all());
             }
         }
         r.tunnelNanos = System.nanoTime() - t3;
@@ -220,7 +223,50 @@ public final class ScaleBench {
         }
     }
 
+    /**
+     * Rules per switch (the most any PE, client-site edge or core switch holds) against the number of
+     * servers, with and without the DCs' prefixes, and against the number of concurrent migrations
+     * of one DC pair (dcA to dcB) on top of the baseline: the numbers behind "core switches carry
+     * rules per DC pair, not per server".
+     */
+    static void rulesPerSwitch(int maxServers) {
+        System.out.printf("%nrules per switch (max over each kind; %d DCs, %d client sites, servers spread over the"
+                + " DCs)%n", DCS, SITES);
+        System.out.printf("%-44s %8s %8s %8s %10s%n", "baseline", "PE", "core", "site edge", "total");
+        for (boolean prefixes : new boolean[] {true, false}) {
+            for (int n = 10; n <= maxServers; n *= 10) {
+                WanTopology t = WanTopologyParser.parse(ScaleTopology.config(n, DCS, SITES, i -> i % DCS, prefixes));
+                RuleCountReport r = RuleCountReport.of(new NetworkPlanner(t, Topologies.APP_ID), Map.of(), List.of());
+                System.out.printf("%-44s %8d %8d %8d %10d%n", String.format("%5d servers, %s", n,
+                        prefixes ? "DC prefixes (aggregated)" : "no DC prefix (per server)"),
+                        r.maxBaseline(RuleCountReport.Role.PE), r.maxBaseline(RuleCountReport.Role.CORE),
+                        r.maxBaseline(RuleCountReport.Role.SITE_EDGE), r.totalBaseline());
+            }
+        }
+        WanTopology t = WanTopologyParser.parse(ScaleTopology.config(Math.max(maxServers, 300), DCS, SITES,
+                i -> 0, true));
+        NetworkPlanner planner = new NetworkPlanner(t, Topologies.APP_ID);
+        System.out.printf("%-44s %8s %8s %8s %10s %s%n", "migration rules, dcA to dcB at once", "PE", "core",
+                "site edge", "total", "(tunnels: label sets)");
+        for (int n = 1; n <= Math.min(100, t.servers().size()); n *= 10) {
+            List<String> names = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                names.add(ScaleTopology.serverName(i));
+            }
+            List<Migration> active = RuleCountReport.concurrent(planner, names, "dcA", "dcB", 1);
+            RuleCountReport r = RuleCountReport.of(planner, Map.of(), active);
+            System.out.printf("%-44s %8d %8d %8d %10d %d%n", String.format("%5d concurrent migrations", n),
+                    r.maxMigrations(RuleCountReport.Role.PE), r.maxMigrations(RuleCountReport.Role.CORE),
+                    r.maxMigrations(RuleCountReport.Role.SITE_EDGE), r.totalMigrations(),
+                    active.stream().map(Migration::labels).distinct().count());
+        }
+    }
+
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--rules-only")) {
+            rulesPerSwitch(args.length > 1 ? Integer.parseInt(args[1]) : 1000);
+            return;
+        }
         if (args.length > 0 && args[0].equals("--cold-only")) {
             double[] c = coldRun(netcfg(Integer.parseInt(args[1])));
             StringBuilder line = new StringBuilder("COLD");
@@ -303,6 +349,8 @@ public final class ScaleBench {
                 few.max(RuleCountReport.Role.SITE_EDGE), servers, rules.totalBaseline(),
                 rules.max(RuleCountReport.Role.PE), rules.max(RuleCountReport.Role.CORE),
                 rules.max(RuleCountReport.Role.SITE_EDGE));
+
+        rulesPerSwitch(servers);
 
         boolean met = coldTarget < 2000 && coldPeak < 256;
         System.out.printf("%ntarget: parse + plan + every baseline rule under 2 s with under 256 MB of heap: %s"

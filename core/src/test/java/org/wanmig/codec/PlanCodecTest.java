@@ -45,4 +45,31 @@ class PlanCodecTest {
         }
         assertEquals(plan.forwardPath(), back.plan().forwardPath());
     }
+
+    /** A rule as stored before shared tunnels (PE_B popped and delivered in table 0) reads back as it was. */
+    @Test
+    void ruleStoredBeforeSharedTunnelsStillLoads() throws Exception {
+        String legacy = "{\"device\":\"of:000000000000000b\",\"table\":0,\"priority\":1500,"
+                + "\"cookie\":\"0x57a9200004000003\",\"match\":{\"ethType\":34887,\"mplsLabel\":1000},"
+                + "\"actions\":[{\"popMpls\":2048},{\"ethSrc\":\"00:00:5E:00:01:01\"},"
+                + "{\"ethDst\":\"00:00:00:00:02:10\"},{\"output\":2}]}";
+        org.onosproject.net.flow.FlowRule r = PlanCodec.rule(new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(legacy));
+        assertEquals(0, r.tableId());
+        assertEquals(null, r.treatment().tableTransition());
+        assertEquals(4, r.treatment().immediate().size());
+        assertTrue(PlanCodec.rule(r, new com.fasterxml.jackson.databind.ObjectMapper())
+                .path("gotoTable").isMissingNode(), "written back as before");
+
+        // and the shared tunnel's egress keeps its goto-table through the store
+        WanTopology topology = Topologies.topology(Topologies.TWO_DC);
+        NetworkPlanner planner = new NetworkPlanner(topology, Topologies.APP_ID);
+        org.onosproject.net.flow.FlowRule egress = planner.pairTunnel("dcA", "dcB",
+                LabelAllocator.allocate(topology.labels(), List.of(), topology.clientSites())).stream()
+                .filter(x -> x.treatment().tableTransition() != null).findFirst().orElseThrow();
+        org.onosproject.net.flow.FlowRule back = PlanCodec.rule(PlanCodec.rule(egress,
+                new com.fasterxml.jackson.databind.ObjectMapper()));
+        assertTrue(RuleKey.sameRule(egress, back), back.toString());
+        assertEquals(NetworkPlanner.TABLE_TUNNEL_DELIVERY, back.treatment().tableTransition().tableId());
+    }
 }

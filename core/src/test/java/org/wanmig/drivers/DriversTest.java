@@ -142,4 +142,59 @@ class DriversTest {
         assertEquals("POST /a/v1/disks/vs1/demote {\"timeoutMs\":42000}", requests.get(0));
         assertEquals("POST /b/v1/disks/vs1/promote {}", requests.get(1));
     }
+
+    @Test
+    void httpDriverRestartsTheServerAtTheDestinationPe() throws Exception {
+        URI url = controller(200);
+        WanTopology t = Topologies.topology(Topologies.TWO_DC);
+        String detail = new HttpHypervisorDriver(url, URI.create("http://mms/")).restart(t.server("vs1").orElseThrow(),
+                t.dataCenter("dcB").orElseThrow(), 2).get(5, TimeUnit.SECONDS);
+        String req = requests.get(0);
+        assertTrue(req.startsWith("POST /hv/servers/vs1/restart "), req);
+        assertTrue(req.contains("\"destinationPe\":\"of:000000000000000b\"") && req.contains("\"destinationPort\":2"), req);
+        assertTrue(detail.startsWith("hypervisor (http): "), detail);
+    }
+
+    @Test
+    void httpDriverRestartFailsWhenTheControllerRefuses() throws Exception {
+        URI url = controller(503);
+        WanTopology t = Topologies.topology(Topologies.TWO_DC);
+        var f = new HttpHypervisorDriver(url, URI.create("http://mms/")).restart(t.server("vs1").orElseThrow(),
+                t.dataCenter("dcB").orElseThrow(), 2);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> f.get(5, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("503"), e.getCause().getMessage());
+    }
+
+    @Test
+    void aDriverWithoutRestartSaysSo() {
+        WanTopology t = Topologies.topology(Topologies.TWO_DC);
+        var f = new org.wanmig.spi.HypervisorDriver() {
+            @Override
+            public String name() {
+                return "plain";
+            }
+
+            @Override
+            public void migrate(Migration m, org.wanmig.config.VirtualServer s, org.wanmig.config.DataCenter a,
+                                org.wanmig.config.DataCenter b, HypervisorListener l) {
+            }
+
+            @Override
+            public void abort(Migration m, org.wanmig.config.VirtualServer s, org.wanmig.config.DataCenter a,
+                              org.wanmig.config.DataCenter b, boolean moved) {
+            }
+        }.restart(t.server("vs1").orElseThrow(), t.dataCenter("dcB").orElseThrow(), 2);
+        var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class, f::get);
+        assertTrue(e.getCause().getMessage().contains("'plain' hypervisor driver cannot restart"), e.getMessage());
+    }
+
+    @Test
+    void promoteWithoutAnAgentReportsNothingPromoted() throws Exception {
+        WanTopology t = Topologies.topology(Topologies.TWO_DC);
+        var p = new AgentReplicationClient().promote(t.server("vs1").orElseThrow(), t.dataCenter("dcB").orElseThrow(),
+                t.dataCenter("dcA").orElseThrow()).get(5, TimeUnit.SECONDS);
+        assertEquals(-1, p.generation());
+        assertTrue(p.detail().contains("no replication agent at dcB"), p.detail());
+    }
 }

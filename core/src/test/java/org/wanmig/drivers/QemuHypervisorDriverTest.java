@@ -97,6 +97,7 @@ class QemuHypervisorDriverTest {
 
         String done = rec.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertTrue(done.startsWith("QEMU completed"), done);
+        assertFalse(done.contains("total 0 ms"), "QEMU's figures, not the ones before it set them: " + done);
         assertEquals(1, rec.preSwitchover.size(), "one pause before switchover");
         assertTrue(rec.progress.stream().anyMatch(p -> p.startsWith("pre-copy pass")), rec.progress.toString());
         assertTrue(running("dcB"), "the guest runs at the destination");
@@ -160,6 +161,27 @@ class QemuHypervisorDriverTest {
     }
 
     @Test
+    void migratesBackAServerThatArrivedByMigration() throws Exception {
+        startSource();
+        Recorder there = new Recorder(CompletableFuture.completedFuture(null));
+        QemuHypervisorDriver driver = driver(QemuOptions.Switchover.PAUSE, 0);
+        driver.migrate(migration(), vs1, dcA, dcB, there);
+        there.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        processes.remove("dcA").destroyForcibly();    // the agent at A quits the source after the move
+
+        // dcB's QEMU still reports its own incoming migration as "completed": not one under way
+        Recorder back = new Recorder(CompletableFuture.completedFuture(null));
+        driver.migrate(Migration.requested(MigrationId.of(2), "vs1", "dcB", "dcA", 2,
+                new org.wanmig.api.TunnelLabels(1000, Map.of("site1", 1001)), System.currentTimeMillis()),
+                vs1, dcB, dcA, back);
+        String done = back.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(done.startsWith("QEMU completed"), done);
+        assertEquals(1, back.preSwitchover.size(), "one pause before switchover on the way back");
+        assertTrue(agentCalls.contains("dcA POST /vms/vs1/incoming"), agentCalls.toString());
+        assertTrue(running("dcA"), "the guest runs at its first home again");
+    }
+
+    @Test
     void aRestartedMmsFollowsTheMigrationUnderWayInsteadOfStartingAnother() throws Exception {
         startSource();
         Recorder first = new Recorder(CompletableFuture.completedFuture(null));
@@ -177,6 +199,19 @@ class QemuHypervisorDriverTest {
                 "the destination was started once: " + agentCalls);
         assertFalse(first.failed.isDone() || first.completed.isDone(), "the first driver let go silently");
         assertTrue(running("dcB"), "the guest runs at the destination");
+    }
+
+    @Test
+    void restartBootsTheServerAtTheDestinationOnceAndChecksItRuns() throws Exception {
+        QemuHypervisorDriver driver = driver(QemuOptions.Switchover.PAUSE, 1000);
+        String detail = driver.restart(vs1, dcB, 2).get(60, TimeUnit.SECONDS);
+        assertTrue(detail.startsWith("qemu: vs1 booted at dcB"), detail);
+        assertTrue(running("dcB"), "QEMU runs at dcB");
+        // a resumed failover asks again: checked, not booted twice
+        String again = driver.restart(vs1, dcB, 2).get(60, TimeUnit.SECONDS);
+        assertTrue(again.startsWith("qemu: vs1 already running at dcB"), again);
+        assertEquals(1, agentCalls.stream().filter(c -> c.equals("dcB POST /vms/vs1/boot")).count(), agentCalls.toString());
+        driver.close();
     }
 
     // ---- fixtures ----------------------------------------------------------------------------
@@ -234,6 +269,8 @@ class QemuHypervisorDriverTest {
         int status = 200;
         if (path.equals("/vms/vs1") && processes.containsKey(dc)) {
             reply = MAPPER.createObjectNode().put("state", "running").put("qmp", qmp.get(dc));
+        } else if (path.equals("/vms/vs1") && ex.getRequestMethod().equals("GET")) {
+            reply = MAPPER.createObjectNode().put("state", "absent");
         } else if (path.equals("/vms/vs1/incoming") && ex.getRequestMethod().equals("POST")) {
             int port = freePort();
             String address = launch(dc, "tcp:127.0.0.1:" + port);
@@ -244,6 +281,11 @@ class QemuHypervisorDriverTest {
                 p.destroyForcibly();
             }
             reply = MAPPER.createObjectNode();
+        } else if (path.equals("/vms/vs1/boot") && ex.getRequestMethod().equals("POST")) {
+            String address = launch(dc, null);
+            reply = MAPPER.createObjectNode().put("state", "running").put("qmp", address);
+        } else if (path.equals("/vms/vs1")) {
+            reply = MAPPER.createObjectNode().put("state", "absent");
         } else if (path.equals("/vms/vs1/started") || path.equals("/vms/vs1/stop")) {
             reply = MAPPER.createObjectNode();
         } else {

@@ -50,11 +50,17 @@ class ConflictTest {
         f = LifecycleFixture.start();
         MigrationId one = f.migrating("vs1");
         MigrationId two = f.migrating("vs2");
-        assertNotEquals(f.record(one).labels().forward(), f.record(two).labels().forward());
+        // one DC pair, one tunnel: the second migration holds the first's labels and adds no label rule
+        assertEquals(f.record(one).labels(), f.record(two).labels());
+        int pairRules = f.network.pairTunnelRules().size();
+        assertTrue(pairRules > 0);
         f.manager.hypervisorCompleted(two, "vs2 moved");
+        f.awaitState(two, COMPLETED);
+        assertEquals(pairRules, f.network.pairTunnelRules().size(), "the tunnel stays while vs1 needs it");
+        assertEquals(MigrationState.MIGRATING, f.state(one));
         f.manager.hypervisorCompleted(one, "vs1 moved");
         f.awaitState(one, COMPLETED);
-        f.awaitState(two, COMPLETED);
+        assertTrue(f.network.pairTunnelRules().isEmpty(), "the tunnel goes with the last migration of the pair");
         f.assertAtDestination(one);
         f.assertAtDestination(two);
         assertEquals("dcB", f.manager.location("vs2"));
@@ -114,15 +120,19 @@ class ConflictTest {
 
     @Test
     void exhaustedLabelRangeIsAConflictAndStoresNothing() {
+        // room for one tunnel: dcA to dcB takes it, dcB to dcA (another tunnel) finds none free
         f = LifecycleFixture.start(c -> c.putObject("labels").put("min", 16).put("max", 17));
+        f.store.setPlacement("vs2", "dcB");
         MigrationId id = f.migrating("vs1");
-        WanmigException e = refused(WanmigException.Kind.CONFLICT, () -> f.manager.startMigration("vs2", "dcB"));
+        WanmigException e = refused(WanmigException.Kind.CONFLICT, () -> f.manager.startMigration("vs2", "dcA"));
         assertEquals("labels", e.field());
         assertEquals(1, f.store.all().size());
         assertTrue(f.manager.activeMigration("vs2").isEmpty());
         f.manager.abort(id);
         f.awaitEnd(id);
-        assertEquals(MigrationState.MIGRATING, f.state(f.migrating("vs2")), "labels freed by the abort");
+        MigrationId back = f.manager.startMigration("vs2", "dcA").id();
+        assertEquals(MigrationState.MIGRATING, f.awaitState(back, MigrationState.MIGRATING).state(),
+                "labels freed by the abort");
     }
 
     @Test

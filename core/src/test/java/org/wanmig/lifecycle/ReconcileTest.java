@@ -12,6 +12,7 @@ import org.onosproject.net.flow.DefaultTrafficSelector;
 import org.onosproject.net.flow.DefaultTrafficTreatment;
 import org.onosproject.net.flow.FlowRule;
 import org.wanmig.api.Migration;
+import org.wanmig.api.TunnelLabels;
 import org.wanmig.api.MigrationId;
 import org.wanmig.config.WanTopology;
 import org.wanmig.planner.Cookies;
@@ -238,6 +239,44 @@ class ReconcileTest {
         assertTrue(network.rulesOfMigration(id.value()).isEmpty(), "both revisions gone: "
                 + network.rulesOfMigration(id.value()));
         assertEquals("dcC", before.manager.location("vs1"), done.toString());
+    }
+
+    /** Two migrations of one DC pair share the tunnel; both are re-planned onto one new one, no key holds two rules. */
+    @Test
+    void linkDownUnderTwoMigrationsOfOnePairMovesTheSharedTunnelOnce() throws Exception {
+        WanTopology up = org.wanmig.config.WanTopologyParser.parse(threeDc(c -> { }));
+        FakeNetwork network = new FakeNetwork();
+        before = LifecycleFixture.start(up, network, new InMemoryMigrationStore());
+        MigrationId one = before.manager.startMigration("vs1", "dcC").id();
+        MigrationId two = before.manager.startMigration("vs2", "dcC").id();
+        before.awaitState(one, MIGRATING);
+        before.awaitState(two, MIGRATING);
+        TunnelLabels old = before.record(one).labels();
+        assertEquals(old, before.record(two).labels(), "one pair, one tunnel");
+
+        before.manager.updateTopology(up.withLink(up.links().get(7).withUp(false))).get(10, TimeUnit.SECONDS);
+        Migration m1 = before.record(one);
+        Migration m2 = before.record(two);
+        assertEquals(1, m1.plan().revision());
+        assertEquals(1, m2.plan().revision());
+        assertNotEquals(old, m1.labels(), "the new path has labels of its own");
+        assertEquals(m1.labels(), m2.labels(), "and both migrations hold them");
+        for (Migration m : List.of(m1, m2)) {
+            assertTrue(network.tables().missing(m.plan().prepared()).isEmpty(), "tunnel of " + m.server() + " in place");
+        }
+        // gone after MigrationManager.OLD_PATH_GRACE
+        org.wanmig.testing.Poll.until("the old path's rules gone", () -> network.pairTunnelRules().stream()
+                .noneMatch(r -> Cookies.owner(r.id().value()) == old.forward()), () -> "" + network.pairTunnelRules());
+
+        before.manager.hypervisorCompleted(one, "moved");
+        before.awaitState(one, COMPLETED);
+        assertTrue(network.tables().missing(m2.plan().prepared()).isEmpty(), "vs2's tunnel stays");
+        before.manager.hypervisorCompleted(two, "moved");
+        before.awaitState(two, COMPLETED);
+        assertTrue(network.pairTunnelRules().isEmpty(), "the shared tunnel goes with the last: "
+                + network.pairTunnelRules());
+        before.assertAtDestination(one);
+        before.assertAtDestination(two);
     }
 
     @Test

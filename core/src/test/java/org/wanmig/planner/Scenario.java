@@ -64,6 +64,7 @@ final class Scenario {
     List<FlowRule> baseline(String dc) {
         List<FlowRule> rules = new ArrayList<>(planner.infrastructure());
         rules.addAll(planner.siteRoutes());
+        rules.addAll(planner.dcRoutes());
         for (VirtualServer v : topology.servers()) {
             rules.addAll(planner.serverRoutes(v, v.equals(server) ? dc : v.dc()));
         }

@@ -14,6 +14,7 @@ import org.onosproject.net.flow.DefaultTrafficTreatment;
 import org.onosproject.net.flow.FlowRule;
 import org.onosproject.net.flow.TrafficSelector;
 import org.onosproject.net.flow.TrafficTreatment;
+import org.onosproject.net.flow.criteria.Criterion;
 import org.wanmig.config.ClientSite;
 import org.wanmig.config.WanGraph;
 
@@ -108,10 +109,18 @@ class TunnelRulesTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("scenarios")
     void destinationPePopsAndDeliversToServerPort(Scenario s) {
+        // the pair's egress pops and goes on in the delivery table, where the server's address picks its port
         FlowRule r = ruleAt(s.plan.tunnel(), s.to.pe(), byLabel(s.migration.labels().forward()));
         assertEquals(DefaultTrafficTreatment.builder().popMpls(EthType.EtherType.IPV4.ethType())
-                .setEthSrc(s.topology.gatewayMac()).setEthDst(s.server.mac()).setOutput(s.destinationPort()).build(),
-                r.treatment());
+                .transition(NetworkPlanner.TABLE_TUNNEL_DELIVERY).build(), r.treatment());
+        assertEquals(Cookies.KIND_TUNNEL, Cookies.kind(r.id().value()));
+        FlowRule deliver = s.plan.tunnel().stream().filter(x -> x.deviceId().equals(s.to.pe())
+                && x.tableId() == NetworkPlanner.TABLE_TUNNEL_DELIVERY).findFirst().orElseThrow();
+        assertEquals(DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_IPV4)
+                .matchIPDst(s.server.ip().toIpPrefix()).build(), deliver.selector());
+        assertEquals(DefaultTrafficTreatment.builder().setEthSrc(s.topology.gatewayMac()).setEthDst(s.server.mac())
+                .setOutput(s.destinationPort()).build(), deliver.treatment());
+        assertTrue(Cookies.ofMigration(deliver.id().value(), Scenario.ID));
         assertEquals(s.planner.attachment(s.server, s.to.name()), s.destinationPort());
     }
 
@@ -165,13 +174,24 @@ class TunnelRulesTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("scenarios")
-    void everyMigrationRuleCarriesTheMigrationCookie(Scenario s) {
+    void everyMigrationRuleCarriesTheMigrationOrThePairTunnelsCookie(Scenario s) {
+        // per-server rules are the migration's; label rules are the pair tunnel's (owner: its forward label)
         Set<Long> cookies = new HashSet<>();
+        Set<DeviceId> pes = Set.of(s.from.pe(), s.to.pe());
         for (FlowRule r : s.plan.all()) {
-            assertTrue(Cookies.ofMigration(r.id().value(), Scenario.ID), RuleFormatter.format(r));
-            assertTrue(cookies.add(r.id().value()), "cookie used twice: " + RuleFormatter.format(r));
-            assertEquals(Scenario.ID, Cookies.owner(r.id().value()));
+            long c = r.id().value();
+            assertTrue(cookies.add(c), "cookie used twice: " + RuleFormatter.format(r));
+            if (Cookies.kind(c) == Cookies.KIND_TUNNEL) {
+                assertEquals(s.migration.labels().forward(), Cookies.owner(c), RuleFormatter.format(r));
+                assertTrue(r.selector().criteria().stream().noneMatch(k -> k.type() == Criterion.Type.IPV4_DST
+                        || k.type() == Criterion.Type.IPV4_SRC), "a pair rule names no server: " + RuleFormatter.format(r));
+            } else {
+                assertTrue(Cookies.ofMigration(c, Scenario.ID), RuleFormatter.format(r));
+                assertTrue(pes.contains(r.deviceId()), "per-server rule off the PEs: " + RuleFormatter.format(r));
+            }
         }
+        assertEquals(s.planner.pairTunnel(s.from.name(), s.to.name(), s.migration.labels()).size(),
+                s.plan.all().stream().filter(r -> Cookies.kind(r.id().value()) == Cookies.KIND_TUNNEL).count());
         assertTrue(s.plan.all().stream().noneMatch(r -> Cookies.ofMigration(r.id().value(), Scenario.ID + 1)));
     }
 

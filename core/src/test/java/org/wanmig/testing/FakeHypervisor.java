@@ -8,6 +8,9 @@ import org.wanmig.spi.HypervisorDriver;
 import org.wanmig.spi.HypervisorListener;
 
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /** Records what the MMS asks of the hypervisor; the test reports completion through the service. */
@@ -15,6 +18,26 @@ public final class FakeHypervisor implements HypervisorDriver {
     private final List<MigrationId> migrations = new CopyOnWriteArrayList<>();
     private final List<String> aborts = new CopyOnWriteArrayList<>();
     private volatile RuntimeException refusal;
+    private final List<String> restarts = new CopyOnWriteArrayList<>();
+    private final Map<String, RuntimeException> restartErrors = new ConcurrentHashMap<>();
+    private final Map<String, CompletableFuture<String>> heldRestarts = new ConcurrentHashMap<>();
+
+    /** Restarting {@code server} fails with {@code error}. */
+    public void refuseRestart(String server, RuntimeException error) {
+        restartErrors.put(server, error);
+    }
+
+    /** Restarting {@code server} answers only when the test completes the returned future (or never). */
+    public CompletableFuture<String> holdRestart(String server) {
+        CompletableFuture<String> f = new CompletableFuture<>();
+        heldRestarts.put(server, f);
+        return f;
+    }
+
+    /** "vs1 dcB port 2" for every restart asked. */
+    public List<String> restarts() {
+        return restarts;
+    }
 
     public void refuse(RuntimeException error) {
         this.refusal = error;
@@ -47,5 +70,16 @@ public final class FakeHypervisor implements HypervisorDriver {
     @Override
     public void abort(Migration migration, VirtualServer server, DataCenter from, DataCenter to, boolean moved) {
         aborts.add(migration.id() + " moved=" + moved);
+    }
+
+    @Override
+    public CompletableFuture<String> restart(VirtualServer server, DataCenter at, long port) {
+        restarts.add(server.name() + " " + at.name() + " port " + port);
+        RuntimeException error = restartErrors.get(server.name());
+        if (error != null) {
+            return CompletableFuture.failedFuture(error);
+        }
+        CompletableFuture<String> held = heldRestarts.get(server.name());
+        return held != null ? held : CompletableFuture.completedFuture("fake: running at " + at.name());
     }
 }

@@ -106,6 +106,11 @@ public final class FakeNetwork implements NetworkProgrammer {
         return tables.rules(r -> Cookies.ofMigration(r.id().value(), id));
     }
 
+    /** Label rules of shared DC-pair tunnels still in the switches (any pair, any labels). */
+    public List<FlowRule> pairTunnelRules() {
+        return tables.rules(r -> Cookies.kind(r.id().value()) == Cookies.KIND_TUNNEL);
+    }
+
     public List<List<FlowRule>> installs() {
         return new ArrayList<>(installs);
     }

@@ -1,11 +1,14 @@
 package org.wanmig.testing;
 
+import org.wanmig.api.Promotion;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
 import org.wanmig.spi.ReplicationClient;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -15,6 +18,26 @@ public final class FakeReplication implements ReplicationClient {
     private final List<CompletableFuture<Void>> heldSyncs = new CopyOnWriteArrayList<>();
     private volatile boolean holdSync;
     private volatile RuntimeException reverseError;
+    /** Per server: the DC whose copy was last promoted by a failover, and its generation. */
+    private final Map<String, String> promotedAt = new ConcurrentHashMap<>();
+    private final Map<String, Long> generations = new ConcurrentHashMap<>();
+    private final Map<String, RuntimeException> promoteErrors = new ConcurrentHashMap<>();
+    private final Map<String, long[]> lags = new ConcurrentHashMap<>();
+
+    /** The agent refuses to promote {@code server}'s replica. */
+    public void refusePromote(String server, RuntimeException e) {
+        promoteErrors.put(server, e);
+    }
+
+    /** The last known lag of {@code server}'s replica: what a promotion reports as lost. */
+    public void lag(String server, long bytes, long writes) {
+        lags.put(server, new long[] {bytes, writes});
+    }
+
+    /** The generation of {@code server}'s disk (0 before any failover). */
+    public long generation(String server) {
+        return generations.getOrDefault(server, 0L);
+    }
 
     /** goSynchronous answers only when the test says so (or never). */
     public void holdSync() {
@@ -33,7 +56,7 @@ public final class FakeReplication implements ReplicationClient {
         reverseError = e;
     }
 
-    /** "sync vs1 dcA>dcB", "reverse vs1 dcA>dcB", "restore vs1 dcA<dcB". */
+    /** "sync vs1 dcA>dcB", "reverse vs1 dcA>dcB", "restore vs1 dcA<dcB", "promote vs1 dcB lost dcA". */
     public List<String> calls() {
         return calls;
     }
@@ -61,5 +84,25 @@ public final class FakeReplication implements ReplicationClient {
     public CompletableFuture<Void> restore(VirtualServer server, DataCenter primary, DataCenter replica) {
         calls.add("restore " + server.name() + " " + primary.name() + "<" + replica.name());
         return CompletableFuture.completedFuture(null);
+    }
+
+    /** Like the agent: a new generation, unless the copy is primary there already (then as it is). */
+    @Override
+    public CompletableFuture<Promotion> promote(VirtualServer server, DataCenter at, DataCenter lost) {
+        String name = server.name();
+        calls.add("promote " + name + " " + at.name() + " lost " + lost.name());
+        RuntimeException refused = promoteErrors.get(name);
+        if (refused != null) {
+            return CompletableFuture.failedFuture(refused);
+        }
+        if (at.name().equals(promotedAt.get(name))) {
+            return CompletableFuture.completedFuture(new Promotion(generation(name), 0, 0, 0, 0,
+                    "already primary at " + at.name()));
+        }
+        long g = generations.merge(name, 1L, Long::sum);
+        promotedAt.put(name, at.name());
+        long[] lag = lags.getOrDefault(name, new long[] {0, 0});
+        return CompletableFuture.completedFuture(new Promotion(g, lag[0], lag[1], lag[1] > 0 ? 0.5 : 0, 0,
+                "promoted at " + at.name() + " to generation " + g));
     }
 }

@@ -36,7 +36,8 @@ import java.util.stream.Collectors;
  * at each switch the highest-priority matching rule applies (two matching rules of one priority
  * is an error), its push/pop/set actions change the packet, its output sends it over the link at
  * that port or, at a port with no WAN link, out of the WAN (delivered). As on real switches, an
- * output to the port the packet came in on is dropped unless the rule says IN_PORT.
+ * output to the port the packet came in on is dropped unless the rule says IN_PORT. A goto-table
+ * goes on at the same switch in a later table (a miss there drops the packet).
  * Understands eth_type, ipv4 src/dst, mpls label and in_port matches; anything else fails the walk.
  */
 public final class PacketWalker {
@@ -61,10 +62,11 @@ public final class PacketWalker {
         Packet p = packet.copy();
         DeviceId at = ingress.deviceId();
         PortNumber in = ingress.port();
+        int table = 0;
         for (int hop = 0; hop < MAX_HOPS; hop++) {
-            Optional<FlowRule> rule = lookup(at, in, p, trace);
+            Optional<FlowRule> rule = lookup(at, table, in, p, trace);
             if (rule.isEmpty()) {
-                return trace.drop("no rule matches at " + at + " (in port " + in + ") for " + p);
+                return trace.drop("no rule matches at " + at + " table " + table + " (in port " + in + ") for " + p);
             }
             trace.hops.add(new Hop(at, in, rule.get(), p.copy()));
             PortNumber out = null;
@@ -80,6 +82,16 @@ public final class PacketWalker {
                     out = o;
                 }
             }
+            if (rule.get().treatment().tableTransition() != null) {
+                int next = rule.get().treatment().tableTransition().tableId();
+                if (out != null || next <= table) {
+                    return trace.drop("goto-table " + next + " after an output or backwards at " + at + ": "
+                            + RuleFormatter.format(rule.get()));
+                }
+                table = next; // OpenFlow 1.3: the pipeline goes on at the same switch
+                continue;
+            }
+            table = 0;
             if (out == null) {
                 return trace.drop("rule without output at " + at + ": " + RuleFormatter.format(rule.get()));
             }
@@ -113,8 +125,8 @@ public final class PacketWalker {
         return topology.links().stream().filter(l -> l.one().equals(cp) || l.two().equals(cp)).findFirst();
     }
 
-    private Optional<FlowRule> lookup(DeviceId at, PortNumber in, Packet p, Trace trace) {
-        List<FlowRule> matching = rules.stream().filter(r -> r.deviceId().equals(at))
+    private Optional<FlowRule> lookup(DeviceId at, int table, PortNumber in, Packet p, Trace trace) {
+        List<FlowRule> matching = rules.stream().filter(r -> r.deviceId().equals(at) && r.tableId() == table)
                 .filter(r -> matches(r, in, p)).collect(Collectors.toList());
         int best = matching.stream().mapToInt(FlowRule::priority).max().orElse(-1);
         List<FlowRule> top = matching.stream().filter(r -> r.priority() == best).collect(Collectors.toList());

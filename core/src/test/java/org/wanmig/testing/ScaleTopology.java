@@ -33,6 +33,15 @@ public final class ScaleTopology {
 
     /** The "wanmig" object; server i runs in DC {@code dcOf(i)} (0-based). */
     public static ObjectNode config(int servers, int dcs, int sites, IntUnaryOperator dcOf) {
+        return config(servers, dcs, sites, dcOf, false);
+    }
+
+    /**
+     * As {@link #config(int, int, int, IntUnaryOperator)}; with {@code prefixes}, DC d has the
+     * prefix 10.(2+d).0.0/16 and each server's address is taken from its home DC's block, so the
+     * baseline aggregates (one route per DC and switch, the PE delivering per server).
+     */
+    public static ObjectNode config(int servers, int dcs, int sites, IntUnaryOperator dcOf, boolean prefixes) {
         if (dcs > 26 || sites > 200 || servers > 60_000) {
             throw new IllegalArgumentException("too large for the address plan");
         }
@@ -49,6 +58,9 @@ public final class ScaleTopology {
         }
         for (int d = 0; d < dcs; d++) {
             ObjectNode dc = dcList.addObject().put("name", dcName(d)).put("pe", dev(0x100 + d));
+            if (prefixes) {
+                dc.put("prefix", "10." + (2 + d) + ".0.0/16");
+            }
             dc.putArray("wanPorts").add(1);
             ArrayNode ports = dc.putArray("serverPorts");
             for (int i = 0; i < servers; i++) {
@@ -67,10 +79,14 @@ public final class ScaleTopology {
             site.putArray("prefixes").add("10.100." + s + ".0/24");
         }
         ArrayNode serverList = c.putArray("servers");
+        int[] inDc = new int[dcs];
         for (int i = 0; i < servers; i++) {
             int home = dcOf.applyAsInt(i);
+            int k = inDc[home]++;
+            String ip = prefixes ? "10." + (2 + home) + "." + (k / 250 % 250) + "." + (k % 250 + 1)
+                    : "10." + (2 + i / 62_500) + "." + (i / 250 % 250) + "." + (i % 250 + 1);
             ObjectNode v = serverList.addObject().put("name", serverName(i))
-                    .put("ip", "10." + (2 + i / 62_500) + "." + (i / 250 % 250) + "." + (i % 250 + 1))
+                    .put("ip", ip)
                     .put("mac", String.format("00:00:00:02:%02x:%02x", i >> 8, i & 0xff))
                     .put("gateway", "10.1.255.254").put("dc", dcName(home)).put("port", 2 + i);
             ObjectNode ports = v.putObject("ports");
@@ -86,9 +102,13 @@ public final class ScaleTopology {
 
     /** The whole network-configuration file around {@link #config}. */
     public static ObjectNode netcfg(int servers, int dcs, int sites, IntUnaryOperator dcOf) {
+        return netcfg(servers, dcs, sites, dcOf, false);
+    }
+
+    public static ObjectNode netcfg(int servers, int dcs, int sites, IntUnaryOperator dcOf, boolean prefixes) {
         ObjectNode root = Topologies.MAPPER.createObjectNode();
         root.putObject("apps").putObject(WanTopologyParser.APP_ID).set(WanTopologyParser.CONFIG_KEY,
-                config(servers, dcs, sites, dcOf));
+                config(servers, dcs, sites, dcOf, prefixes));
         return root;
     }
 }

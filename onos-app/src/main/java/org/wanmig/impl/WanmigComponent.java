@@ -29,6 +29,8 @@ import org.slf4j.LoggerFactory;
 import org.wanmig.api.Evacuation;
 import org.wanmig.api.EvacuationId;
 import org.wanmig.api.EvacuationService;
+import org.wanmig.api.Promotion;
+import org.wanmig.failover.FailoverActions;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationListener;
@@ -58,6 +60,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -164,7 +167,8 @@ public class WanmigComponent implements MigrationService, PlannerService, Evacua
                         events.execute(WanmigComponent.this::release);
                     }
                 });
-        evacuations = new EvacuationHost(this, new DistributedEvacuationStore(storageService), this::topologyInForce,
+        evacuations = new EvacuationHost(this, new ManagerFailoverActions(), new DistributedEvacuationStore(storageService),
+                this::topologyInForce,
                 leadership, System::currentTimeMillis);
         configRegistry.addListener(configListener);
         deviceService.addListener(switchListener);
@@ -436,6 +440,12 @@ public class WanmigComponent implements MigrationService, PlannerService, Evacua
     }
 
     @Override
+    public Evacuation failover(String lost, String to) {
+        requireManager();
+        return evacuations.failover(lost, to);
+    }
+
+    @Override
     public Collection<Evacuation> evacuations() {
         return evacuations.evacuations();
     }
@@ -448,5 +458,28 @@ public class WanmigComponent implements MigrationService, PlannerService, Evacua
     @Override
     public Evacuation abort(EvacuationId id) {
         return evacuations.abort(id);
+    }
+
+    /** The failover's operations on the manager in force (replaced with each configuration). */
+    private final class ManagerFailoverActions implements FailoverActions {
+        @Override
+        public List<Migration> giveUp(String lost, String reason) {
+            return requireManager().giveUp(lost, reason);
+        }
+
+        @Override
+        public CompletableFuture<Promotion> promote(String server, String at, String lost) {
+            return requireManager().promote(server, at, lost);
+        }
+
+        @Override
+        public CompletableFuture<String> restart(String server, String at) {
+            return requireManager().restart(server, at);
+        }
+
+        @Override
+        public CompletableFuture<String> route(String server, String at) {
+            return requireManager().route(server, at);
+        }
     }
 }

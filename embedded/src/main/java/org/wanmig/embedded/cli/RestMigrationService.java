@@ -158,6 +158,15 @@ public final class RestMigrationService implements MigrationService, EvacuationS
     }
 
     @Override
+    public Evacuation failover(String lost, String to) {
+        ObjectNode body = mapper.createObjectNode();
+        if (to != null) {
+            body.put("to", to);
+        }
+        return decodeEvacuation(call("POST", "/datacenters/" + lost + "/failover", body));
+    }
+
+    @Override
     public Evacuation abort(EvacuationId id) {
         return decodeEvacuation(call("POST", "/evacuations/" + id + "/abort", mapper.createObjectNode()));
     }

@@ -32,6 +32,8 @@ public final class WanmigClient {
             "                                         evacuate a data center and follow its progress to the end",
             "  wanmig-evacuations [ID] [--follow]     list evacuations with progress, or one with its servers",
             "  wanmig-evacuation-abort ID             abort: queued never start, in flight roll back, done stay",
+            "  wanmig-failover DC [--to DC] [--no-wait]  declare DC lost: promote each server's replica, restart",
+            "                                         it at its destination, route it there; follow to the end",
             "  devices | flows                        switches and the rules the embedded runtime keeps on them",
             "env: WANMIG_URL (http://127.0.0.1:8181/onos/wanmig), WANMIG_USER (onos), WANMIG_PASSWORD (rocks)");
 
@@ -87,6 +89,14 @@ public final class WanmigClient {
                     }
                     Evacuation e = service.evacuate(rest.get(0), EvacuationText.list(option(rest, "--to")),
                             EvacuationText.list(option(rest, "--servers")));
+                    return rest.contains("--no-wait") ? print(EvacuationText.details(e, System.currentTimeMillis()))
+                            : followEvacuation(e);
+                }
+                case "failover": {
+                    if (rest.isEmpty() || rest.get(0).startsWith("--")) {
+                        return usage();
+                    }
+                    Evacuation e = service.failover(rest.get(0), option(rest, "--to"));
                     return rest.contains("--no-wait") ? print(EvacuationText.details(e, System.currentTimeMillis()))
                             : followEvacuation(e);
                 }
@@ -165,8 +175,13 @@ public final class WanmigClient {
      * Exit 0 only for COMPLETED.
      */
     private int followEvacuation(Evacuation e) throws InterruptedException {
-        out.println("evacuation " + e.id() + ": " + e.servers().size() + " servers from " + e.source() + " to "
-                + String.join(",", e.destinations()) + ", planned " + e.plannedMillis() / 1000.0 + " s");
+        if (e.isFailover()) {
+            out.println("failover " + e.id() + ": " + e.source() + " declared lost, " + e.servers().size()
+                    + " servers to " + String.join(",", e.destinations()));
+        } else {
+            out.println("evacuation " + e.id() + ": " + e.servers().size() + " servers from " + e.source() + " to "
+                    + String.join(",", e.destinations()) + ", planned " + e.plannedMillis() / 1000.0 + " s");
+        }
         e.servers().forEach(s -> out.println(EvacuationText.server(s)));
         int shown = 0;
         String lastProgress = "";
@@ -182,7 +197,7 @@ public final class WanmigClient {
                 lastProgress = counts;
             }
             if (!e.isActive()) {
-                out.println("evacuation " + e.id() + " " + e.state());
+                out.println((e.isFailover() ? "failover " : "evacuation ") + e.id() + " " + e.state());
                 return e.state() == org.wanmig.api.EvacuationState.COMPLETED ? 0 : 1;
             }
             Thread.sleep(200);

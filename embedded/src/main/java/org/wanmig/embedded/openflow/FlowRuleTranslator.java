@@ -37,6 +37,7 @@ import org.projectfloodlight.openflow.protocol.oxm.OFOxmEthSrc;
 import org.projectfloodlight.openflow.protocol.oxm.OFOxmMplsLabel;
 import org.projectfloodlight.openflow.protocol.instruction.OFInstruction;
 import org.projectfloodlight.openflow.protocol.instruction.OFInstructionApplyActions;
+import org.projectfloodlight.openflow.protocol.instruction.OFInstructionGotoTable;
 import org.projectfloodlight.openflow.protocol.match.Match;
 import org.projectfloodlight.openflow.protocol.match.MatchField;
 import org.projectfloodlight.openflow.protocol.match.MatchFields;
@@ -162,6 +163,10 @@ public final class FlowRuleTranslator {
         }
         TrafficTreatment.Builder treatment = DefaultTrafficTreatment.builder();
         for (OFInstruction instruction : entry.getInstructions()) {
+            if (instruction instanceof OFInstructionGotoTable) {
+                treatment.transition((int) ((OFInstructionGotoTable) instruction).getTableId().getValue());
+                continue;
+            }
             if (!(instruction instanceof OFInstructionApplyActions)) {
                 return Optional.empty();
             }
@@ -276,10 +281,11 @@ public final class FlowRuleTranslator {
     }
 
     static List<OFInstruction> toInstructions(DeviceId device, long cookie, TrafficTreatment treatment) {
-        if (!treatment.deferred().isEmpty() || treatment.clearedDeferred() || treatment.tableTransition() != null
+        if (!treatment.deferred().isEmpty() || treatment.clearedDeferred()
                 || treatment.writeMetadata() != null || treatment.metered() != null
                 || !treatment.meters().isEmpty() || treatment.statTrigger() != null) {
-            throw new SwitchException(device, cookie, "only immediate instructions are supported: " + treatment);
+            throw new SwitchException(device, cookie, "only immediate actions and goto-table are supported: "
+                    + treatment);
         }
         List<OFAction> actions = new ArrayList<>();
         for (Instruction instruction : treatment.immediate()) {
@@ -288,7 +294,15 @@ public final class FlowRuleTranslator {
             }
         }
         // No actions means drop; OpenFlow 1.3 expresses that with no instruction at all.
-        return actions.isEmpty() ? List.of() : List.of(OF13.instructions().applyActions(actions));
+        List<OFInstruction> instructions = new ArrayList<>();
+        if (!actions.isEmpty()) {
+            instructions.add(OF13.instructions().applyActions(actions));
+        }
+        if (treatment.tableTransition() != null) {
+            // a shared tunnel's egress at PE_B pops the label, then looks the address up in the delivery table
+            instructions.add(OF13.instructions().gotoTable(TableId.of(treatment.tableTransition().tableId())));
+        }
+        return List.copyOf(instructions);
     }
 
     private static OFAction toAction(DeviceId device, long cookie, Instruction instruction) {

@@ -49,7 +49,7 @@ class EvacuationClientTest {
         WanTopology topology = WanTopologyParser.parse(config);
         manager = WanmigFixtures.drivingManager(topology, new WanmigFixtures.RecordingNetwork(),
                 new InMemoryMigrationStore());
-        host = new EvacuationHost(manager, new InMemoryEvacuationStore(), () -> topology, Leadership.STANDALONE,
+        host = new EvacuationHost(manager, manager, new InMemoryEvacuationStore(), () -> topology, Leadership.STANDALONE,
                 System::currentTimeMillis);
         host.takeOver();
         server = new RestServer("127.0.0.1", 0, RestLimits.DEFAULTS, "onos", "rocks", null,
@@ -117,5 +117,30 @@ class EvacuationClientTest {
         assertEquals(1, run("wanmig-evacuate", "dcZ")[0], "unknown data center refused");
         assertEquals(1, run("wanmig-evacuations", "7")[0], "unknown id refused");
         assertEquals(2, run("wanmig-evacuate")[0], "usage");
+    }
+
+    @Test
+    void failoverFollowsEveryServerToItsDestination() throws Exception {
+        Object[] result = run("wanmig-failover", "dcA", "--to", "dcB");
+        String out = (String) result[1];
+        assertEquals(0, result[0], out);
+        assertTrue(out.startsWith("failover 1: dcA declared lost, 1 servers to dcB"), out);
+        assertTrue(out.contains("vs1: promoted at dcB") || out.contains("vs1: no replication agent at dcB"), out);
+        assertTrue(out.contains("vs1: restarted at dcB"), out);
+        assertTrue(out.contains("vs1: routed to dcB directly"), out);
+        assertTrue(out.trim().endsWith("failover 1 COMPLETED"), out);
+        assertEquals("dcB", manager.location("vs1"));
+        Object[] one = run("wanmig-evacuations", "1");
+        assertTrue(((String) one[1]).startsWith("failover 1: dcA declared lost"), (String) one[1]);
+        assertTrue(((String) one[1]).contains("step=ROUTED"), (String) one[1]);
+    }
+
+    @Test
+    void failoverRefusalsThroughTheClient() throws Exception {
+        assertEquals(1, run("wanmig-failover", "dcZ")[0], "unknown data center refused");
+        assertEquals(1, run("wanmig-failover", "dcA", "--to", "dcA")[0], "the lost DC as destination refused");
+        assertEquals(2, run("wanmig-failover")[0], "usage");
+        assertEquals(1, run("wanmig-failover", "dcA", "--to")[0], "--to needs a value");
+        assertEquals("dcA", manager.location("vs1"), "nothing changed");
     }
 }

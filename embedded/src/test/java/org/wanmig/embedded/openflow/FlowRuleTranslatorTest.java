@@ -260,19 +260,26 @@ class FlowRuleTranslatorTest {
 
     @Test
     void everyPlannerRuleOfTheSampleTopologyRoundTrips() {
+        // with dcA's prefix: aggregate routes (masked ipv4 matches) and a server's exception routes too
         org.wanmig.planner.NetworkPlanner planner = new org.wanmig.planner.NetworkPlanner(
-                org.wanmig.testing.Topologies.topology(org.wanmig.testing.Topologies.THREE_DC),
+                org.wanmig.testing.Topologies.topology(org.wanmig.testing.Topologies.THREE_DC,
+                        c -> org.wanmig.testing.Topologies.entry(c, "dataCenters", 0).put("prefix", "10.2.0.0/24")),
                 org.wanmig.testing.Topologies.APP_ID);
         java.util.List<FlowRule> rules = new java.util.ArrayList<>(planner.infrastructure());
         rules.addAll(planner.siteRoutes());
+        rules.addAll(planner.dcRoutes());
         org.wanmig.config.VirtualServer vs = planner.topology().servers().iterator().next();
         rules.addAll(planner.serverRoutes(vs, vs.dc()));
         org.wanmig.config.DataCenter other = planner.topology().dataCenters().stream()
                 .filter(d -> !d.name().equals(vs.dc())).findFirst().orElseThrow();
+        rules.addAll(planner.serverRoutes(vs, other.name()));
+
         rules.addAll(planner.migration(org.wanmig.api.Migration.requested(org.wanmig.api.MigrationId.of(3),
                 vs.name(), vs.dc(), other.name(), planner.attachment(vs, other.name()).toLong(),
                 org.wanmig.planner.LabelAllocator.allocate(planner.topology().labels(), java.util.List.of(),
                         planner.topology().clientSites()), 0)).all());
+        assertTrue(rules.stream().anyMatch(r -> r.treatment().tableTransition() != null), "the pair's egress at PE_B");
+        assertTrue(rules.stream().anyMatch(r -> r.tableId() == org.wanmig.planner.NetworkPlanner.TABLE_TUNNEL_DELIVERY));
         for (FlowRule r : rules) {
             OFFlowMod add = FlowRuleTranslator.toFlowAdd(r, 1);
             FlowRule back = FlowRuleTranslator.toFlowRule(r.deviceId(), OF13.buildFlowStatsEntry()

@@ -63,6 +63,32 @@ public final class Backlog {
         return r;
     }
 
+    /**
+     * Up to max queued records at once (one lock, not one per record), each moved to in-flight with
+     * its wire sequence number and head, exactly as if taken one by one by {@link #takeNext}; appended
+     * to out. Returns how many were taken (0 on timeout or when the link is not streaming).
+     */
+    public synchronized int takeBatch(List<WriteRecord> out, int max, long timeoutMs) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + timeoutMs;
+        while (queued.isEmpty()) {
+            long left = deadline - System.currentTimeMillis();
+            if (left <= 0 || !attached) {
+                return 0;
+            }
+            wait(left);
+        }
+        int n = 0;
+        while (n < max && !queued.isEmpty()) {
+            WriteRecord r = queued.pollFirst();
+            r.wireSeq(nextWireSeq++);
+            r.headSeq(r.wireSeq() + queued.size());
+            inflight.addLast(r);
+            out.add(r);
+            n++;
+        }
+        return n;
+    }
+
     /** Records waiting to be sent (each will take the next wire sequence number). */
     public synchronized long queuedRecords() {
         return queued.size();

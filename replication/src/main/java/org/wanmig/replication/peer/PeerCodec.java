@@ -1,5 +1,6 @@
 package org.wanmig.replication.peer;
 
+import org.wanmig.replication.net.BufferedInput;
 import org.wanmig.replication.net.FrameTimer;
 
 import java.io.DataInputStream;
@@ -32,6 +33,7 @@ public final class PeerCodec {
     public static final int MAX_HASH_RESP_PAYLOAD = 4096 * 32;
 
     private final DataInputStream in;
+    private final BufferedInput buffer;
     private final DataOutputStream out;
     private final FrameTimer timer;
     private final CRC32C rcrc = new CRC32C();
@@ -48,6 +50,16 @@ public final class PeerCodec {
 
     /** A codec whose reads are timed by timer and whose payloads start limited to initialLimit. */
     public PeerCodec(DataInputStream in, DataOutputStream out, FrameTimer timer, int initialLimit) {
+        this(in, out, timer, initialLimit, null);
+    }
+
+    /**
+     * As above; buffer is the buffering stream inside in (or null): {@link #inputIdle()} then answers
+     * from it without a system call while it holds bytes.
+     */
+    public PeerCodec(DataInputStream in, DataOutputStream out, FrameTimer timer, int initialLimit,
+                     BufferedInput buffer) {
+        this.buffer = buffer;
         this.in = in;
         this.out = out;
         this.timer = timer;
@@ -176,7 +188,11 @@ public final class PeerCodec {
         out.flush();
     }
 
+    /** True if no input is waiting: answered from the buffer while it holds bytes, else by the socket. */
     public boolean inputIdle() throws IOException {
+        if (buffer != null && buffer.buffered() > 0) {
+            return false;
+        }
         return in.available() == 0;
     }
 }

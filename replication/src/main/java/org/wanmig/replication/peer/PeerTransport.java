@@ -1,5 +1,6 @@
 package org.wanmig.replication.peer;
 
+import org.wanmig.replication.net.BufferedInput;
 import org.wanmig.replication.net.DeadlineInputStream;
 import org.wanmig.replication.net.Tls;
 import org.wanmig.replication.net.Watchdog;
@@ -123,9 +124,10 @@ public final class PeerTransport {
             }
             PeerCodec small = codec;
             // Stacked buffers: bytes the small one already holds are read first; large reads pass through it.
-            PeerCodec big = new PeerCodec(
-                    new DataInputStream(new BufferedInputStream(smallIn, inBuffer)),
-                    new DataOutputStream(new BufferedOutputStream(smallOut, outBuffer)), timed, small.receiveLimit());
+            BufferedInput bigIn = new BufferedInput(smallIn, inBuffer);
+            PeerCodec big = new PeerCodec(new DataInputStream(bigIn),
+                    new DataOutputStream(new BufferedOutputStream(smallOut, outBuffer)), timed, small.receiveLimit(),
+                    bigIn);
             big.setLimits(small.receiveLimit(), small.sendLimit());
             small.flush();
             codec = big;

@@ -16,7 +16,9 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -40,6 +42,7 @@ public final class ReplicationLink implements Closeable {
     private static final CompletableFuture<byte[]> NO_HASHES = CompletableFuture.completedFuture(null);
     private static final long STATUS_INTERVAL_MS = 250;
     private static final long ASYNC_LINGER_NANOS = 200_000;
+    private static final int SEND_BATCH = 64; // records taken from the backlog under one lock
 
     private final ReplicatedDisk disk;
     private final InetSocketAddress peer;
@@ -347,10 +350,12 @@ public final class ReplicationLink implements Closeable {
     /** Live stream: backlog records in order; status heartbeats; handover when asked. */
     private void stream(PeerCodec c) throws IOException, InterruptedException {
         long lastStatus = 0;
+        List<WriteRecord> batch = new ArrayList<>(SEND_BATCH);
         while (true) {
             checkRunning();
-            WriteRecord r = disk.backlog().takeNext(50);
-            if (r != null) {
+            batch.clear();
+            disk.backlog().takeBatch(batch, SEND_BATCH, 50);
+            for (WriteRecord r : batch) {
                 int flags = r.sync() ? PeerFrame.FLAG_SYNC : 0;
                 long head = r.headSeq();
                 switch (r.kind()) {

@@ -31,6 +31,40 @@ class PeerProtocolTest {
                 new DataOutputStream(new ByteArrayOutputStream())).read();
     }
 
+    /** A source that counts how often it is asked for available() (a socket's ioctl). */
+    private static final class CountingSource extends ByteArrayInputStream {
+        int availableCalls;
+
+        CountingSource(byte[] b) {
+            super(b);
+        }
+
+        @Override
+        public synchronized int available() {
+            availableCalls++;
+            return super.available();
+        }
+    }
+
+    @Test
+    void inputIdleAnswersFromTheBufferWithoutAskingTheSourceWhileItHoldsAFrame() throws Exception {
+        byte[] one = encode(new PeerFrame(PeerFrame.WRITE, 0, 1, 0, new byte[100]));
+        byte[] two = encode(new PeerFrame(PeerFrame.WRITE, 0, 2, 4096, new byte[100]));
+        byte[] wire = new byte[one.length + two.length];
+        System.arraycopy(one, 0, wire, 0, one.length);
+        System.arraycopy(two, 0, wire, one.length, two.length);
+        CountingSource src = new CountingSource(wire);
+        org.wanmig.replication.net.BufferedInput buf = new org.wanmig.replication.net.BufferedInput(src, 4096);
+        PeerCodec c = new PeerCodec(new DataInputStream(buf), new DataOutputStream(new ByteArrayOutputStream()),
+                org.wanmig.replication.net.FrameTimer.NONE, PeerCodec.MAX_PAYLOAD, buf);
+        assertEquals(1, c.read().seq());
+        assertEquals(false, c.inputIdle()); // the second frame is buffered
+        assertEquals(0, src.availableCalls);
+        assertEquals(2, c.read().seq());
+        assertEquals(true, c.inputIdle()); // buffer empty: now the source is asked, and it has nothing
+        assertEquals(1, src.availableCalls);
+    }
+
     @Test
     void roundTripAndEveryBitFlipIsCaught() throws Exception {
         byte[] payload = "hello replica".getBytes();

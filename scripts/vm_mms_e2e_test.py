@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""
+End-to-end failure cases of the real VM under the MMS (the happy path is vm_mms_test.py), on one
+testbed (wanmig_vmbed: delayed WAN, embedded runtime, qemu driver, disk on the replication agents),
+with a low max-bandwidth so that pre-copy lasts long enough to act in:
+
+    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/vm_mms_e2e_test.py [--max-bw-mbit 8] [--out DIR]
+
+ (a) abort during pre-copy: POST /migrations/ID/abort while MIGRATING with QEMU's migration
+     active. Then: ROLLED_BACK; the source QEMU runs (migration cancelled), the destination QEMU is
+     gone; storage ASYNC with A primary and B replica; no rule of the migration left; vs1 answers.
+ (b) the destination QEMU killed mid-migration (kill -9 by its PID): the source keeps running,
+     the migration rolls back (FAILED) with the same checks as (a).
+ Throughout: probes from h1 (UDP echo, one TCP connection that must survive); at the end every
+ write the guest acknowledged is in A's image, no guest I/O error, the guest never rebooted.
+Each migration is bounded (60 s to act, 90 s to end). Writes DIR/report.json; exit 1 on a failure.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wanmig_vmbed as vb       # noqa: E402
+import wanmig_testbed as tb     # noqa: E402
+
+
+def wait_precopy(bed, mid, timeout=60):
+    """Until the migration is MIGRATING and the source QEMU's migration is active."""
+    tb.wait_until(lambda: (lambda m: m.get('state') == 'MIGRATING' if m else False)(get(mid))
+                  and bed.migrate_status('dcA') == 'active', timeout, 0.1, 'MIGRATING with QEMU pre-copying')
+
+
+def get(mid):
+    status, body = tb.rest('GET', '/migrations/%s' % mid)
+    return body if status == 200 else None
+
+
+def check_rolled_back(bed, mid, final, want_state, checks):
+    """The common checks after a migration given up before completion; appends failures."""
+    def expect(ok, what):
+        checks.append({'check': what, 'ok': bool(ok)})
+    expect(final.get('state') == want_state, 'state %s (is %s: %s)' % (want_state, final.get('state'),
+                                                                        final.get('error')))
+    expect(bed.qemu_status('dcA') == 'running', 'source QEMU running (is %s)' % bed.qemu_status('dcA'))
+    tb.wait_until(lambda: bed.vm('dcB') is None, 30, 0.2, 'the destination QEMU stopped by its agent')
+    roles = bed.roles()
+    expect(roles['dcA'] == ('PRIMARY', 'ASYNC') and roles['dcB'][0] == 'REPLICA',
+           'storage A PRIMARY ASYNC, B REPLICA (is %s)' % roles)
+    left = tb.migration_flows(mid)
+    expect(not left, 'no rule of the migration left (%d left)' % len(left))
+    expect(vb.udp_echo_ok(bed.net.get('h1')), 'vs1 answers UDP echo at A')
+    return roles
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--bw', type=float, default=100, help='WAN rate, Mbit/s')
+    parser.add_argument('--delay', type=float, default=10, help='one-way ms between the DCs')
+    parser.add_argument('--mem-mb', type=int, default=128)
+    parser.add_argument('--max-bw-mbit', type=int, default=8, help="QEMU's max-bandwidth: keeps pre-copy long")
+    parser.add_argument('--out')
+    args = parser.parse_args()
+    out = os.path.abspath(args.out or os.path.join(tb.REPO, 'out', 'vm-mms-e2e-' + time.strftime('%Y%m%d-%H%M%S')))
+    report = {'bwMbit': args.bw, 'delayMs': args.delay, 'memMb': args.mem_mb, 'maxBandwidthMbit': args.max_bw_mbit,
+              'dir': out, 'cases': {}}
+    failures = []
+    vb.exit_on_sigterm()
+    bed = vb.VmBed(out, bw=args.bw, delay=args.delay, mem_mb=args.mem_mb, max_bandwidth_mbps=args.max_bw_mbit)
+    client = None
+    try:
+        bed.start()
+        probes_path = os.path.join(out, 'probes.json')
+        client = bed.start_probes(probes_path, rate=50, duration=600)
+        time.sleep(2)
+        source = bed.vm('dcA')
+
+        # (a) abort during pre-copy
+        checks = []
+        mid = tb.start_migration('vs1', 'dcB')['id']
+        wait_precopy(bed, mid)
+        time.sleep(2)
+        at_migrating = bed.roles()
+        checks.append({'check': 'storage A PRIMARY SYNC while MIGRATING (is %s)' % at_migrating,
+                       'ok': at_migrating['dcA'] == ('PRIMARY', 'SYNC')})
+        status, body = tb.rest('POST', '/migrations/%s/abort' % mid)
+        aborted = time.time()
+        checks.append({'check': 'POST abort -> 200 (%s)' % status, 'ok': status == 200})
+        final = tb.watch_migration(mid, timeout=90)
+        check_rolled_back(bed, mid, final, 'ROLLED_BACK', checks)
+        checks.append({'check': 'QEMU migration cancelled (is %s)' % bed.migrate_status('dcA'),
+                       'ok': bed.migrate_status('dcA') == 'cancelled'})
+        report['cases']['abortDuringPrecopy'] = {'migration': mid, 'state': final.get('state'),
+                                                 'abortToEndS': round(time.time() - aborted, 2),
+                                                 'timeline': [(e['state'], e.get('detail', '')[:200])
+                                                              for e in final.get('timeline', [])],
+                                                 'checks': checks}
+
+        # (b) the destination QEMU killed in pre-copy
+        checks = []
+        mid = tb.start_migration('vs1', 'dcB')['id']
+        wait_precopy(bed, mid)
+        time.sleep(2)
+        dest = bed.vm('dcB')
+        pid = dest.proc.pid
+        with open('/proc/%d/comm' % pid) as f:
+            comm = f.read().strip()
+        if not comm.startswith('qemu'):
+            raise RuntimeError('PID %d of the destination is %r, not QEMU' % (pid, comm))
+        os.kill(pid, signal.SIGKILL)
+        killed = time.time()
+        final = tb.watch_migration(mid, timeout=90)
+        checks.append({'check': 'the destination QEMU (PID %d) is dead' % pid, 'ok': dest.proc.poll() is not None})
+        check_rolled_back(bed, mid, final, 'FAILED', checks)
+        checks.append({'check': 'QEMU migration failed at the source (is %s)' % bed.migrate_status('dcA'),
+                       'ok': bed.migrate_status('dcA') == 'failed'})
+        report['cases']['destinationKilled'] = {'migration': mid, 'state': final.get('state'),
+                                                'error': final.get('error'),
+                                                'killToEndS': round(time.time() - killed, 2),
+                                                'timeline': [(e['state'], e.get('detail', '')[:200])
+                                                             for e in final.get('timeline', [])],
+                                                'checks': checks}
+
+        time.sleep(2)     # the guest goes on writing and answering at A
+        client.send_signal(signal.SIGTERM)
+        client.wait(30)
+        with open(probes_path) as f:
+            probes = json.load(f)
+        report['probes'] = {'udpSent': probes['udp']['sent'], 'udpLost': probes['udp']['lost'],
+                            'longestOutageMs': probes['udp']['longestOutageMs'],
+                            'tcpSurvived': probes['tcp']['survived']}
+        if not probes['tcp']['survived']:
+            failures.append('the TCP connection did not survive')
+        # A stayed primary throughout: every acknowledged write is in A's image
+        report['writes'], bad = vb.guest_writes_at(bed.image('dcA'), source)
+        failures.extend(bad)
+        for name, case in report['cases'].items():
+            failures.extend('(%s) %s' % (name, c['check']) for c in case['checks'] if not c['ok'])
+    except Exception as e:  # report, then clean up
+        failures.append('%s: %s' % (type(e).__name__, e))
+    finally:
+        bed.stop()
+    report['failures'] = failures
+    vb.dump(os.path.join(out, 'report.json'), report)
+    print(json.dumps(report, indent=2, default=str))
+    print('vm mms e2e test: %s (%s)' % ('PASS' if not failures else 'FAIL', out))
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
