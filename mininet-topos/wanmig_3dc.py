@@ -13,11 +13,15 @@ Matches mininet-topos/wanmig-3dc.json port for port (see README.md):
   vs1 --2[peA]1 ---2[core1]3 ---------1[core2]3 ---1[core3]2 ---1[peC]2,3,4 .. vs1, vs2, vs3
   vs2 --3            4                  2              4
   vs3 --4            |                  1              |
-                     |                [peB]2,3,4 .. vs1, vs2, vs3
-                     +---------------------------------+
+ (vs4 --5            |                [peB]2,3,4 .. vs1, vs2, vs3
+  vs5 --6            +---------------------------------+
+  vs6 --7)  with servers=6 only; their slots are port 5, 6, 7 at peB and peC too
+
+servers=3 (default) matches wanmig-3dc.json; servers=6 matches wanmig-3dc-6vs.json (the evacuation
+demo, scripts/demo --evacuate). vs1..vs3 keep their addresses and ports either way.
 
 Run it with:
-    mn --custom wanmig_3dc.py --topo wanmig3dc --controller remote
+    mn --custom wanmig_3dc.py --topo wanmig3dc[,servers=6] --controller remote
 The WAN core has a loop: use it with the wanmig controller, never in standalone (learning) mode.
 """
 
@@ -60,12 +64,25 @@ SERVER_HOSTS = [  # (host, ip/prefix, mac, gateway, pe, port); all start in DC A
     ('vs2', '10.2.0.20/24', '00:00:00:00:02:20', '10.2.0.254', 'peA', 3),
     ('vs3', '10.2.0.30/24', '00:00:00:00:02:30', '10.2.0.254', 'peA', 4),
 ]
+EXTRA_SERVER_HOSTS = [  # servers=6 only (evacuation demo): also in DC A, on new ports
+    ('vs4', '10.2.0.40/24', '00:00:00:00:02:40', '10.2.0.254', 'peA', 5),
+    ('vs5', '10.2.0.50/24', '00:00:00:00:02:50', '10.2.0.254', 'peA', 6),
+    ('vs6', '10.2.0.60/24', '00:00:00:00:02:60', '10.2.0.254', 'peA', 7),
+]
+
+
+def server_hosts(servers=3):
+    """The server hosts of a testbed with `servers` servers (3 or 6)."""
+    if servers not in (3, 6):
+        raise ValueError('servers must be 3 or 6, not %r' % servers)
+    return SERVER_HOSTS + (EXTRA_SERVER_HOSTS if servers == 6 else [])
 
 
 class WanMig3DC(Topo):
-    """Client sites 1 and 2, WAN core1..3, DCs A, B, C; vs1, vs2 and vs3 start in A."""
+    """Client sites 1 and 2, WAN core1..3, DCs A, B, C; vs1, vs2 and vs3 (servers=6: up to vs6)
+    start in A."""
 
-    def build(self, bw=None, fail_mode='secure', delay=DEFAULT_DELAY_MS, queue_ms=5):
+    def build(self, bw=None, fail_mode='secure', delay=DEFAULT_DELAY_MS, queue_ms=5, servers=3):
         # Only the WAN links are shaped; access links run at veth speed. The core-to-core links
         # (the triangle) carry the delay between DCs: every pair of DCs is `delay` ms apart.
         for name, dpid in DPIDS.items():
@@ -78,15 +95,15 @@ class WanMig3DC(Topo):
         for host, ip, mac, gateway, switch, port in CLIENT_HOSTS:
             self.addHost(host, cls=WanmigHost, ip=ip, mac=mac, defaultRoute='via ' + gateway)
             self.addLink(host, switch, port2=port)
-        for host, ip, mac, gateway, pe, port in SERVER_HOSTS:
+        for host, ip, mac, gateway, pe, port in server_hosts(int(servers)):
             self.addHost(host, cls=WanmigHost, ip=ip, mac=mac, defaultRoute='via ' + gateway)
             self.addLink(host, pe, port2=port, **server_link_names(host))
 
 
-def make_net(bw=None, controller_ip='127.0.0.1', controller_port=6653, delay=DEFAULT_DELAY_MS):
+def make_net(bw=None, controller_ip='127.0.0.1', controller_port=6653, delay=DEFAULT_DELAY_MS, servers=3):
     """A Mininet net (not started) with the topology and the remote controller; delay: one-way
-    ms between every two DCs (0: none)."""
-    return Mininet(topo=WanMig3DC(bw=bw, delay=delay), link=Link, autoSetMacs=False,
+    ms between every two DCs (0: none); servers: 3 (wanmig-3dc.json) or 6 (wanmig-3dc-6vs.json)."""
+    return Mininet(topo=WanMig3DC(bw=bw, delay=delay, servers=servers), link=Link, autoSetMacs=False,
                    controller=partial(RemoteController, ip=controller_ip, port=controller_port))
 
 

@@ -354,4 +354,7 @@ def main():
 
 
 if __name__ == '__main__':
+    if '--evacuate' in sys.argv[1:]:    # the evacuation demo (issue 10): scripts/demo_evacuate.py
+        import demo_evacuate
+        sys.exit(demo_evacuate.main([a for a in sys.argv[1:] if a != '--evacuate']))
     sys.exit(main())

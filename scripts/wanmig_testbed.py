@@ -28,6 +28,7 @@ from wanmig_hypervisor import Hypervisor, PrecopyModel   # noqa: E402,F401
 PROBE = os.path.join(TOPOS, 'wanmig_probe.py')
 CONFIG_2DC = os.path.join(TOPOS, 'wanmig-2dc.json')
 CONFIG_3DC = os.path.join(TOPOS, 'wanmig-3dc.json')
+CONFIG_3DC_6VS = os.path.join(TOPOS, 'wanmig-3dc-6vs.json')
 RUNTIME_JAR = os.environ.get('WANMIG_RUNTIME_JAR') or os.path.join(REPO, 'embedded', 'target', 'wanmig-embedded.jar')
 REST = 'http://127.0.0.1:8181/onos/wanmig'
 AUTH = ('onos', 'rocks')
@@ -77,11 +78,12 @@ def start_net(bw=None, fail_mode='secure', remote=True, storage=False,
     return net
 
 
-def start_net_3dc(bw=None, fail_mode='secure'):
-    """The 3-DC testbed (triangle core: every WAN path has an alternative), started like start_net."""
+def start_net_3dc(bw=None, fail_mode='secure', servers=3):
+    """The 3-DC testbed (triangle core: every WAN path has an alternative), started like start_net;
+    servers=6 adds vs4..vs6 in dcA (wanmig-3dc-6vs.json)."""
     from mininet.log import setLogLevel
     setLogLevel('error')
-    net = wanmig_3dc.make_net(bw=bw)
+    net = wanmig_3dc.make_net(bw=bw, servers=servers)
     net.start()
     for host in net.hosts:
         host.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')
