@@ -192,8 +192,10 @@ class QemuHypervisorDriverTest {
         before.close();   // the MMS dies; QEMU goes on copying
 
         Recorder second = new Recorder(CompletableFuture.completedFuture(null));
-        driver(QemuOptions.Switchover.PAUSE, 32).migrate(m, vs1, dcA, dcB, second);
+        QemuHypervisorDriver after = driver(QemuOptions.Switchover.PAUSE, 32);
+        after.migrate(m, vs1, dcA, dcB, second);
         second.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        after.close();    // QEMU's monitor serves one client at a time: free it for running() below
         assertTrue(second.progress.stream().anyMatch(p -> p.contains("already under way")), second.progress.toString());
         assertEquals(1, agentCalls.stream().filter("dcB POST /vms/vs1/incoming"::equals).count(),
                 "the destination was started once: " + agentCalls);
