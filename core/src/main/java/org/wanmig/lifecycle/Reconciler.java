@@ -261,10 +261,24 @@ final class Reconciler {
             if (gone.isEmpty()) {
                 return CompletableFuture.completedFuture(null);
             }
-            return network.remove(gone).thenAcceptAsync(x -> gone.forEach(r -> {
+            // Not held from the moment the removal is sent: a converge that runs before it is
+            // confirmed, and wants one of these rules again, must install it, not count on it.
+            Map<FlowRule, Boolean> wasHeld = new LinkedHashMap<>();
+            gone.forEach(r -> {
                 Map<RuleKey, FlowRule> table = actual.get(r.deviceId());
-                if (table != null && network.isAvailable(r.deviceId())) {
-                    table.remove(RuleKey.of(r));
+                wasHeld.put(r, table != null && table.remove(RuleKey.of(r)) != null);
+            });
+            return network.remove(gone).whenCompleteAsync((x, error) -> gone.forEach(r -> {
+                Map<RuleKey, FlowRule> table = actual.get(r.deviceId());
+                if (table == null) {
+                    return;
+                }
+                if (error != null) {
+                    // unknown whether it went: held again, unless something newer was installed meanwhile
+                    if (wasHeld.get(r)) {
+                        table.putIfAbsent(RuleKey.of(r), r);
+                    }
+                } else if (network.isAvailable(r.deviceId()) && !table.containsKey(RuleKey.of(r))) {
                     confirmedRemoved.computeIfAbsent(r.deviceId(), d -> new HashSet<>()).add(RuleKey.of(r));
                 }
             }), lifecycle);

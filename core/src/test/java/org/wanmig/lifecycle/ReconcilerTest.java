@@ -112,6 +112,29 @@ class ReconcilerTest {
     }
 
     @Test
+    void aRuleWantedAgainWhileItsRemovalAwaitsConfirmationIsInstalledAgain() throws Exception {
+        FlowRule rule = rule(S1, 1, "10.0.1.0/24", 1);
+        network.tables().install(List.of(rule));
+        onLifecycle(() -> reconciler.adopt(S1));
+
+        desired = List.of();                 // e.g. the switch reconnected while its links were down
+        network.holdRemovals();
+        CompletableFuture<Reconciler.Outcome> first = CompletableFuture.supplyAsync(
+                () -> reconciler.converge(null, Set.of()), lifecycle).thenCompose(f -> f);
+        org.wanmig.testing.Poll.until("the removal sent", () -> network.heldCount() == 1);
+
+        desired = List.of(rule);             // its link is back before the removal is confirmed
+        CompletableFuture<Reconciler.Outcome> second = CompletableFuture.supplyAsync(
+                () -> reconciler.converge(null, Set.of()), lifecycle).thenCompose(f -> f);
+        org.wanmig.testing.Poll.until("the second change sent", () -> network.installs().size() == 1);
+        network.releaseHeld();
+        first.get(5, TimeUnit.SECONDS);
+        assertEquals("1 added, 0 replaced, 0 removed", second.get(5, TimeUnit.SECONDS).toString());
+        assertTrue(network.tables().holdsExactly(desired), "the rule is on the switch again");
+        assertTrue(onLifecycle(() -> reconciler.converge(null, Set.of())).changedNothing());
+    }
+
+    @Test
     void aDisconnectedSwitchIsSkippedUnlessRequiredAndAnUnknownOneLosesNothing() throws Exception {
         FlowRule foreignToUs = rule(S2, 9, "10.0.9.0/24", 1); // on S2 but S2 was never read
         network.tables().install(List.of(foreignToUs));

@@ -25,6 +25,7 @@ import java.util.stream.Collectors;
  * every rule sent to it. Outlives a manager, so a restarted manager finds the tables as they were.
  */
 public final class FakeNetwork implements NetworkProgrammer {
+    private volatile boolean holdingRemovals;
     private final RuleTable tables = new RuleTable();
     private final List<List<FlowRule>> installs = new CopyOnWriteArrayList<>();
     private final List<List<FlowRule>> removes = new CopyOnWriteArrayList<>();
@@ -58,6 +59,11 @@ public final class FakeNetwork implements NetworkProgrammer {
     /** Every install batch matching {@code which} is held. */
     public void holdEvery(Predicate<Collection<FlowRule>> which) {
         holds.add(new Hold(which, false));
+    }
+
+    /** Removals are applied at once but confirmed only on {@link #releaseHeld()} (a slow barrier reply). */
+    public void holdRemovals() {
+        holdingRemovals = true;
     }
 
     public void stopHolding() {
@@ -167,6 +173,11 @@ public final class FakeNetwork implements NetworkProgrammer {
         }
         // a disconnected switch keeps its rules: they go when the reconciler reads it again
         tables.remove(batch.stream().filter(r -> !unavailable.contains(r.deviceId())).collect(Collectors.toList()));
+        if (holdingRemovals) {
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            held.add(f);
+            return f;
+        }
         return CompletableFuture.completedFuture(null);
     }
 
