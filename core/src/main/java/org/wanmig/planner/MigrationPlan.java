@@ -130,20 +130,8 @@ public final class MigrationPlan {
         }
         MigrationPlan p = (MigrationPlan) o;
         return revision == p.revision && forwardPath.equals(p.forwardPath) && reversePath.equals(p.reversePath)
-                && sameRules(tunnel, p.tunnel) && sameRules(reverseIngress, p.reverseIngress)
-                && sameRules(redirects, p.redirects) && sameRules(bicast, p.bicast);
-    }
-
-    private static boolean sameRules(List<FlowRule> a, List<FlowRule> b) {
-        if (a.size() != b.size()) {
-            return false;
-        }
-        for (int i = 0; i < a.size(); i++) {
-            if (!RuleKey.sameRule(a.get(i), b.get(i))) {
-                return false;
-            }
-        }
-        return true;
+                && RuleKey.sameRules(tunnel, p.tunnel) && RuleKey.sameRules(reverseIngress, p.reverseIngress)
+                && RuleKey.sameRules(redirects, p.redirects) && RuleKey.sameRules(bicast, p.bicast);
     }
 
     @Override

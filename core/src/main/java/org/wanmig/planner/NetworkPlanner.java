@@ -417,7 +417,7 @@ public final class NetworkPlanner {
             List<FlowRule> wanted = pairTunnel(a, b, m.labels(), forward, reverse);
             List<FlowRule> stored = m.plan().tunnel().stream()
                     .filter(r -> Cookies.kind(r.id().value()) == Cookies.KIND_TUNNEL).collect(Collectors.toList());
-            if (sameRules(wanted, stored)) {
+            if (RuleKey.sameRules(wanted, stored)) {
                 return m.labels();
             }
         }
@@ -427,18 +427,6 @@ public final class NetworkPlanner {
 
     private Set<String> siteNames() {
         return topology.clientSites().stream().map(ClientSite::name).collect(Collectors.toSet());
-    }
-
-    private static boolean sameRules(List<FlowRule> a, List<FlowRule> b) {
-        if (a.size() != b.size()) {
-            return false;
-        }
-        for (int i = 0; i < a.size(); i++) {
-            if (!RuleKey.sameRule(a.get(i), b.get(i))) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private List<ConnectPoint> path(DataCenter from, DataCenter to) {

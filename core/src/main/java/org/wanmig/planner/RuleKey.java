@@ -4,6 +4,7 @@ import org.onosproject.net.DeviceId;
 import org.onosproject.net.flow.FlowRule;
 import org.onosproject.net.flow.TrafficSelector;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -48,6 +49,19 @@ public final class RuleKey {
     /** Whether {@code a} and {@code b} are the same rule: same key, treatment and cookie. */
     public static boolean sameRule(FlowRule a, FlowRule b) {
         return of(a).equals(of(b)) && a.treatment().equals(b.treatment()) && a.id().value() == b.id().value();
+    }
+
+    /** Whether two lists hold the same rules ({@link #sameRule}) in the same order. */
+    public static boolean sameRules(List<FlowRule> a, List<FlowRule> b) {
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (!sameRule(a.get(i), b.get(i))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override
