@@ -35,6 +35,7 @@ import java.util.stream.Collectors;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Computes every flow rule wanmig needs, from the configuration alone: the baseline routes of
@@ -142,39 +143,12 @@ public final class NetworkPlanner {
             Ip4Prefix block = dc.prefix().get();
             TrafficSelector toDc = DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_IPV4)
                     .matchIPDst(block).build();
-            Map<DeviceId, PortNumber> tree = graph.treeToward(dc.pe());
-            Map<DeviceId, TrafficTreatment> forward = new LinkedHashMap<>();
-            for (ClientSite site : topology.clientSites()) {
-                if (!tree.containsKey(site.edge())) {
-                    continue; // the PE itself, or no path left
-                }
-                for (DeviceId at = site.edge(); !at.equals(dc.pe()); at = graph.neighbour(at, tree.get(at))) {
-                    forward.putIfAbsent(at, output(tree.get(at)));
-                }
-            }
-            for (Map.Entry<DeviceId, TrafficTreatment> f : forward.entrySet()) {
-                rules.add(rule(f.getKey(), PRIORITY_DC_ROUTE, toDc, f.getValue(),
-                        Cookies.cookie(app, Cookies.KIND_DC_ROUTE, dcNo, ruleIndex(f.getKey(), 0, 0, 0))));
-            }
-            int siteNo = 0;
-            for (ClientSite site : topology.clientSites()) {
-                siteNo++;
-                Map<DeviceId, PortNumber> back = graph.treeToward(site.edge());
-                if (!dc.pe().equals(site.edge()) && !back.containsKey(dc.pe())) {
-                    continue;
-                }
-                for (int p = 0; p < site.prefixes().size(); p++) {
-                    TrafficSelector fromDc = DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_IPV4)
-                            .matchIPSrc(block).matchIPDst(site.prefixes().get(p)).build();
-                    for (DeviceId at = dc.pe(); ; at = graph.neighbour(at, back.get(at))) {
-                        rules.add(rule(at, PRIORITY_DC_ROUTE, fromDc, towardSite(at, site, back),
-                                Cookies.cookie(app, Cookies.KIND_DC_ROUTE, dcNo, ruleIndex(at, 1, siteNo, p))));
-                        if (at.equals(site.edge())) {
-                            break;
-                        }
-                    }
-                }
-            }
+            long owner = dcNo;
+            towardPe(dc.pe()).forEach((sw, treatment) -> rules.add(rule(sw, PRIORITY_DC_ROUTE, toDc, treatment,
+                    Cookies.cookie(app, Cookies.KIND_DC_ROUTE, owner, ruleIndex(sw, 0, 0, 0)))));
+            backToSites(dc.pe(), PRIORITY_DC_ROUTE, Cookies.KIND_DC_ROUTE, owner, rules,
+                    site -> DefaultTrafficSelector.builder().matchEthType(Ethernet.TYPE_IPV4)
+                            .matchIPSrc(block).matchIPDst(site).build());
         }
         return rules;
     }
@@ -204,39 +178,55 @@ public final class NetworkPlanner {
                     Cookies.cookie(app, Cookies.KIND_SERVER_ROUTE, owner, ruleIndex(dc.pe(), 0, 0, 0))));
             return rules;
         }
-        Map<DeviceId, PortNumber> tree = graph.treeToward(dc.pe());
         Map<DeviceId, TrafficTreatment> forward = new LinkedHashMap<>();
         forward.put(dc.pe(), deliverToServer(server, port));
+        forward.putAll(towardPe(dc.pe()));
+        forward.forEach((sw, treatment) -> rules.add(rule(sw, PRIORITY_SERVER_ROUTE, toServer, treatment,
+                Cookies.cookie(app, Cookies.KIND_SERVER_ROUTE, owner, ruleIndex(sw, 0, 0, 0)))));
+        backToSites(dc.pe(), PRIORITY_SERVER_ROUTE, Cookies.KIND_SERVER_ROUTE, owner, rules,
+                site -> fromServer(server, site));
+        return rules;
+    }
+
+    /**
+     * Each switch on the way from a client site to {@code pe} (the PE excluded), with its output
+     * toward it. A site with no path left (links down) has no route until one recovers.
+     */
+    private Map<DeviceId, TrafficTreatment> towardPe(DeviceId pe) {
+        Map<DeviceId, PortNumber> tree = graph.treeToward(pe);
+        Map<DeviceId, TrafficTreatment> forward = new LinkedHashMap<>();
         for (ClientSite site : topology.clientSites()) {
-            if (!site.edge().equals(dc.pe()) && !tree.containsKey(site.edge())) {
-                continue; // no path left (links down): the site has no route until one recovers
+            if (!tree.containsKey(site.edge())) {
+                continue;
             }
-            for (DeviceId at = site.edge(); !at.equals(dc.pe()); at = graph.neighbour(at, tree.get(at))) {
+            for (DeviceId at = site.edge(); !at.equals(pe); at = graph.neighbour(at, tree.get(at))) {
                 forward.putIfAbsent(at, output(tree.get(at)));
             }
         }
-        forward.forEach((sw, treatment) -> rules.add(rule(sw, PRIORITY_SERVER_ROUTE, toServer, treatment,
-                Cookies.cookie(app, Cookies.KIND_SERVER_ROUTE, owner, ruleIndex(sw, 0, 0, 0)))));
+        return forward;
+    }
 
+    /** Routes from {@code pe} back to every client site it reaches, hop by hop, one per site prefix. */
+    private void backToSites(DeviceId pe, int priority, int kind, long owner, List<FlowRule> rules,
+                             Function<Ip4Prefix, TrafficSelector> toSitePrefix) {
         int siteNo = 0;
         for (ClientSite site : topology.clientSites()) {
             siteNo++;
             Map<DeviceId, PortNumber> back = graph.treeToward(site.edge());
-            if (!dc.pe().equals(site.edge()) && !back.containsKey(dc.pe())) {
+            if (!pe.equals(site.edge()) && !back.containsKey(pe)) {
                 continue;
             }
             for (int p = 0; p < site.prefixes().size(); p++) {
-                TrafficSelector fromServer = fromServer(server, site.prefixes().get(p));
-                for (DeviceId at = dc.pe(); ; at = graph.neighbour(at, back.get(at))) {
-                    rules.add(rule(at, PRIORITY_SERVER_ROUTE, fromServer, towardSite(at, site, back),
-                            Cookies.cookie(app, Cookies.KIND_SERVER_ROUTE, owner, ruleIndex(at, 1, siteNo, p))));
+                TrafficSelector selector = toSitePrefix.apply(site.prefixes().get(p));
+                for (DeviceId at = pe; ; at = graph.neighbour(at, back.get(at))) {
+                    rules.add(rule(at, priority, selector, towardSite(at, site, back),
+                            Cookies.cookie(app, kind, owner, ruleIndex(at, 1, siteNo, p))));
                     if (at.equals(site.edge())) {
                         break;
                     }
                 }
             }
         }
-        return rules;
     }
 
     /** The server's routes moved from {@code fromDc} to {@code toDc}, in a safe order (see {@link RouteChange}). */
