@@ -453,11 +453,7 @@ def main(argv=None):
             sampler.stop()
         if hypervisor:
             hypervisor.stop()
-        tb.stop_net(net)
-        if runtime:
-            runtime.kill()
-        tb.kill_started()
-        tb.mininet_cleanup()
+        tb.tear_down(net, runtime)
 
 
 if __name__ == '__main__':

@@ -254,6 +254,16 @@ class Runtime:
             return ''
 
 
+def tear_down(net, runtime):
+    """The end of every demo run, failed or not: the network, the runtime, whatever was started
+    in the hosts, then Mininet's own cleanup."""
+    stop_net(net)
+    if runtime:
+        runtime.kill()
+    kill_started()
+    mininet_cleanup()
+
+
 def kill_started():
     """Last-resort cleanup (e.g. after Ctrl-C skipped a test's cleanups): our processes, by PID."""
     for process in STARTED:
