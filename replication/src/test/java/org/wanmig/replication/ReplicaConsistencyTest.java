@@ -247,8 +247,10 @@ class ReplicaConsistencyTest {
             int killsB = 0;
             long t0 = System.currentTimeMillis();
             for (int i = 0; checks < 22 || midResync < 8 || killsA < 2 || killsB < 2; i++) {
-                assertTrue(System.currentTimeMillis() - t0 < 150_000, "too slow: " + checks + " checks, " + midResync
-                        + " mid-resync, " + tag + "\n" + String.join("\n", events));
+                // A bound on events, not on time (the shared machine's load decides the time): one
+                // that never lands inside a resync would otherwise loop until the class timeout.
+                assertTrue(i < 60, "not 8 checks inside a resync in 60 events: " + checks + " checks, "
+                        + midResync + " mid-resync, " + tag + "\n" + String.join("\n", events));
                 ab.restore();
                 awaitSessionUp(b);
                 int kind = r.nextInt(10);
