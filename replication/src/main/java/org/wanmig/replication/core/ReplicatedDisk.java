@@ -204,13 +204,21 @@ public final class ReplicatedDisk implements BlockDevice {
                 m = m.withSyncId(UUID.randomUUID().toString());
             }
             unconfirmed = false;
-            for (long b = dirty.nextSet(0); b >= 0; b = dirty.nextSet(b + 1)) {
-                dirty.clear(b);
-            }
-            dirtySinceNanos = -1;
-            updateMeta(m);
-            saveBitmapQuietly();
+            toReplica(m);
         }
+    }
+
+    /**
+     * Caller holds order. The one way a primary becomes a replica (demote, fence): nothing is owed
+     * to a peer any more, so the dirty bitmap is emptied, then m (role REPLICA) is persisted.
+     */
+    private void toReplica(DiskMeta m) {
+        for (long b = dirty.nextSet(0); b >= 0; b = dirty.nextSet(b + 1)) {
+            dirty.clear(b);
+        }
+        dirtySinceNanos = -1;
+        updateMeta(m);
+        saveBitmapQuietly();
     }
 
     /**
@@ -270,52 +278,47 @@ public final class ReplicatedDisk implements BlockDevice {
             if (m.role() != Role.PRIMARY || peerGeneration <= m.generation()) {
                 return null;
             }
-            for (WriteRecord r : backlog.detach()) {
-                if (r.length() > 0) {
-                    dirty.markRange(r.offset(), r.length());
-                }
-            }
-            linkUp = false;
-            boolean unknown = dirty.compareMode();
-            long bs = dirty.blockSize();
-            long blocks = 0;
-            long bytes = 0;
-            List<String> extents = new ArrayList<>();
-            boolean truncated = false;
-            long b = dirty.nextSet(0);
-            while (b >= 0) {
-                long start = b;
-                long end = b + 1;
-                while (end < dirty.blocks() && dirty.isSet(end)) {
-                    end++;
-                }
-                long off = start * bs;
-                long len = Math.min(image.size(), end * bs) - off;
-                blocks += end - start;
-                bytes += len;
-                if (extents.size() < FenceReport.MAX_EXTENTS) {
-                    extents.add(off + "+" + len);
-                } else {
-                    truncated = true;
-                }
-                b = end < dirty.blocks() ? dirty.nextSet(end) : -1;
-            }
-            for (long x = dirty.nextSet(0); x >= 0; x = dirty.nextSet(x + 1)) {
-                dirty.clear(x);
-            }
-            dirtySinceNanos = -1;
-            FenceReport rep = new FenceReport(System.currentTimeMillis(), m.generation(), peerGeneration, bytes, blocks,
-                    extents, truncated, unknown);
+            releaseUnacknowledged();
+            FenceReport rep = unreplicated(m.generation(), peerGeneration);
             unconfirmed = true; // before the role flips: a replica is never seen current in between
-            updateMeta(m.withRole(Role.REPLICA).withGeneration(peerGeneration).withSyncId("").withBehind(true)
-                    .withFenced(rep));
             handedOverClean = false;
-            saveBitmapQuietly();
+            toReplica(m.withRole(Role.REPLICA).withGeneration(peerGeneration).withSyncId("").withBehind(true)
+                    .withFenced(rep));
             LOG.warning(name + ": FENCED: the peer is at generation " + peerGeneration + ", we were primary at "
                     + m.generation() + "; now a replica refusing writes. " + rep
                     + " -- these writes will be discarded by the resync from the new primary");
             return rep;
         }
+    }
+
+    /** Caller holds order: what the dirty bitmap says we acknowledged but never replicated. */
+    private FenceReport unreplicated(long ownGeneration, long peerGeneration) {
+        boolean unknown = dirty.compareMode();
+        long bs = dirty.blockSize();
+        long blocks = 0;
+        long bytes = 0;
+        List<String> extents = new ArrayList<>();
+        boolean truncated = false;
+        long b = dirty.nextSet(0);
+        while (b >= 0) {
+            long start = b;
+            long end = b + 1;
+            while (end < dirty.blocks() && dirty.isSet(end)) {
+                end++;
+            }
+            long off = start * bs;
+            long len = Math.min(image.size(), end * bs) - off;
+            blocks += end - start;
+            bytes += len;
+            if (extents.size() < FenceReport.MAX_EXTENTS) {
+                extents.add(off + "+" + len);
+            } else {
+                truncated = true;
+            }
+            b = end < dirty.blocks() ? dirty.nextSet(end) : -1;
+        }
+        return new FenceReport(System.currentTimeMillis(), ownGeneration, peerGeneration, bytes, blocks,
+                extents, truncated, unknown);
     }
 
     // ---- NBD write path -----------------------------------------------------------------------
@@ -455,15 +458,19 @@ public final class ReplicatedDisk implements BlockDevice {
 
     /** Link lost: whatever the peer did not acknowledge becomes dirty again. */
     public void detach() {
-        List<WriteRecord> lost = backlog.detach();
-        for (WriteRecord r : lost) {
+        releaseUnacknowledged();
+        saveBitmapQuietly();
+    }
+
+    /** The link is down: a primary's records the peer did not acknowledge go back to the dirty bitmap. */
+    private void releaseUnacknowledged() {
+        for (WriteRecord r : backlog.detach()) {
             if (r.length() > 0 && meta.role() == Role.PRIMARY) {
                 markDirty(r.offset(), r.length());
             }
         }
         linkUp = false;
         syncFlushed = false;
-        saveBitmapQuietly();
     }
 
     public void acked(long bytes, boolean durable) {
