@@ -49,14 +49,16 @@ def stop_pid(process, sig=signal.SIGTERM, timeout=10):
 class Storage:
     """Agents + relays of both DCs; stop() ends every process it started, by PID."""
 
-    def __init__(self, net, workdir, size_mb=64):
+    def __init__(self, net, workdir, size_mb=64, disk=DISK):
+        """disk: the disk's name on the agents, which is its server's name (the MMS's calls use it)."""
         self.net = net
+        self.disk = disk
         self.workdir = workdir
         self.size_mb = size_mb
         self.agents, self.relays, self.outer = {}, [], {}
 
     def image(self, dc):
-        return os.path.join(self.workdir, SIDES[dc][0], DISK + '.img')
+        return os.path.join(self.workdir, SIDES[dc][0], self.disk + '.img')
 
     def agent_log(self, dc):
         return os.path.join(self.workdir, SIDES[dc][0], 'agent.out')
@@ -73,7 +75,7 @@ class Storage:
                 json.dump({'nbdListen': '%s:%d' % (ip, NBD_PORT), 'peerListen': '%s:%d' % (ip, PEER_PORT),
                            'controlListen': '127.0.0.1:%d' % CONTROL_PORT,
                            'peerAddress': '%s:%d' % (peer, PEER_PORT), 'token': TOKEN, 'psk': PSK,
-                           'disks': [{'name': DISK, 'image': self.image(dc), 'size': '%dM' % self.size_mb,
+                           'disks': [{'name': self.disk, 'image': self.image(dc), 'size': '%dM' % self.size_mb,
                                       'role': role}]}, f, indent=2)
             out = open(self.agent_log(dc), 'a')
             self.agents[dc] = tb.popen_in(host, ['java', '-jar', AGENT_JAR, '--config', config],
@@ -113,7 +115,7 @@ class Storage:
 
     def call(self, dc, method, action=None, body=None, timeout=10):
         """(HTTP status, JSON) of a control API call through the relay."""
-        url = 'http://127.0.0.1:%d/v1/disks/%s%s' % (SIDES[dc][3], DISK, '/' + action if action else '')
+        url = 'http://127.0.0.1:%d/v1/disks/%s%s' % (SIDES[dc][3], self.disk, '/' + action if action else '')
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method, headers={
             'Authorization': 'Bearer ' + TOKEN, 'Content-Type': 'application/json'})
