@@ -16,6 +16,7 @@ import static org.wanmig.testing.Topologies.TWO_DC;
 import static org.wanmig.testing.Topologies.TWO_DC_TWO_SERVERS;
 import static org.wanmig.testing.Topologies.config;
 import static org.wanmig.testing.Topologies.entry;
+import static org.wanmig.testing.Topologies.repositoryFile;
 
 /** servers[].hypervisor (a driver per server) and servers[].replicated. */
 class PerServerDriverConfigTest {
@@ -117,5 +118,18 @@ class PerServerDriverConfigTest {
         assertTrue(t.server("vs1").orElseThrow().replicated());
         assertProblem(rejected(vs2(s -> s.put("replicated", "no"), hv -> { })), "servers[1].replicated",
                 "must be true or false");
+    }
+
+    @Test
+    void theEvacuationDemosVmTestbedMixesDrivers() {
+        WanTopology t = WanTopologyParser.parseNetcfg(repositoryFile("mininet-topos/wanmig-3dc-6vs-vm.json"));
+        assertEquals("http", t.settings().hypervisorDriver());
+        assertEquals(Optional.of("qemu"), t.server("vm1").orElseThrow().hypervisor());
+        assertTrue(t.server("vm1").orElseThrow().replicated());
+        for (String vs : new String[] {"vs1", "vs2", "vs3", "vs4", "vs5", "vs6"}) {
+            assertEquals(Optional.empty(), t.server(vs).orElseThrow().hypervisor(), vs);
+            assertFalse(t.server(vs).orElseThrow().replicated(), vs + ": emulated, no disk on the agents");
+        }
+        assertEquals(3, t.settings().qemu().agents().size());
     }
 }
