@@ -6,6 +6,7 @@ by the embedded runtime and the emulated hypervisor, while clients probe every s
 
     flock /tmp/wanmig-net.lock scripts/demo [--no-build] --evacuate [--budget-mbps 400] [--concurrent 2]
         [--memory vs1=192,...] [--dirty vs1=10,...] [--slots 3] [--rate 50] [--timeout 300]
+        [--vm [--vm-mem-mb 128] [--vm-dirty 2]]     (the real VM too: see the end of this text)
 
 Run as root after building (scripts/demo does both; demo.py --evacuate lands here). What it does:
   1. starts the runtime with the 6-server netcfg plus the evacuation keys (a budget per DC pair,
