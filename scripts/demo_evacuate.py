@@ -54,9 +54,7 @@ import wanmig_testbed as tb      # noqa: E402
 from demo import PHASE_COLOURS, phase_spans   # noqa: E402
 
 CONFIG_3DC_6VS_VM = os.path.join(tb.TOPOS, 'wanmig-3dc-6vs-vm.json')
-VM = 'vm1'                       # the real VM of --vm (wanmig-3dc-6vs-vm.json)
-VM_IP, VM_MAC, VM_PORT = '10.2.0.70', '00:00:00:00:02:70', 8
-VM_HV = {'dcA': ('hvA', 'peA', 18401), 'dcB': ('hvB', 'peB', 18402), 'dcC': ('hvC', 'peC', 18403)}
+VM, VM_IP = 'vm1', '10.2.0.70'   # the real VM of --vm (wanmig-3dc-6vs-vm.json, demo_evacuate_vm.py)
 
 SERVERS = ('vs1', 'vs2', 'vs3', 'vs4', 'vs5', 'vs6')
 CLIENT_OF = {'vs1': 'h1', 'vs3': 'h1', 'vs5': 'h1', 'vs2': 'h2', 'vs4': 'h2', 'vs6': 'h2'}
@@ -395,7 +393,7 @@ def main(argv=None):
         runtime = tb.Runtime(config=config, state_dir=tempfile.mkdtemp(prefix='wanmig-evac-state-'),
                              log_path=os.path.join(out_dir, 'runtime.log')).start()
         tb.log('starting the 3-DC testbed with vs1..vs6%s in dcA' % (' and the VM\'s hosts' if args.vm else ''))
-        net = tb.start_net_3dc(servers=6, vm=args.vm)
+        net = tb.start_net_3dc(servers=6, storage=args.vm, vm=args.vm)
         hypervisor = PerServerHypervisor(hypervisor_models(args), model=tb.PrecopyModel()).start()
         tb.wait_until(lambda: len(tb.switches_connected(tb.SWITCHES_3DC)) == len(tb.SWITCHES_3DC),
                       60, 0.5, 'all switches connected to the runtime')

@@ -1,6 +1,6 @@
 """
 The real VM of `scripts/demo --evacuate --vm` (scripts/demo_evacuate.py): vm1, a QEMU guest (TCG)
-in dcA of the 3-DC testbed (wanmig_3dc with vm=True), evacuated with the six emulated servers.
+in dcA of the 3-DC testbed (wanmig_3dc with storage=True and vm=True), evacuated with the six emulated servers.
 Built from the 2-DC VM bed's parts, not a copy of them: the replication agents of dcA (primary)
 and dcB (replica) from wanmig_storage with the disk named vm1, a hypervisor agent per DC
 (wanmig_hvagent; dcC's knows no vm1, as no disk of it is there), QEMU's figures, the pause
@@ -23,7 +23,7 @@ import demo_vm
 from demo import phase_spans
 from wanmig_hvagent import HypervisorAgent
 
-NAME, IP, MAC, PORT = 'vm1', '10.2.0.70', '00:00:00:00:02:70', 8     # = wanmig-3dc-6vs-vm.json
+NAME, IP, MAC, PORT = 'vm1', '10.2.0.70', '00:00:00:00:02:70', 9     # = wanmig-3dc-6vs-vm.json
 GATEWAY = '10.2.0.254'
 HV = {'dcA': ('hvA', 'peA', 18401), 'dcB': ('hvB', 'peB', 18402), 'dcC': ('hvC', 'peC', 18403)}
 MB_PER_MIB = 1.048576
@@ -44,7 +44,7 @@ class EvacuationVm:
         tb.wait_until(lambda: all(tb.pings(self.host(dc), s.IP()) for dc in ('dcA', 'dcB') for s in (storA, storB))
                       and tb.pings(storA, storB.IP()) and tb.pings(self.host('dcA'), self.host('dcB').IP()),
                       60, 0.5, 'routes between hvA, hvB, storA, storB')
-        self.stor = st.Storage(self.net, os.path.join(self.out, 'storage'), disk=NAME).start()
+        self.stor = st.Storage(self.net, os.path.join(self.out, 'storage'), disks=(NAME,)).start()
         for dc, (host, bridge, port) in HV.items():
             vms = {}
             if dc in st.SIDES:      # vm1's disk has a copy on this DC's agent: it can run here
@@ -55,14 +55,14 @@ class EvacuationVm:
         self.boot_seconds = self.agents['dcA'].boot(NAME, 180)
         tb.wait_until(lambda: vb.udp_echo_ok(self.net.get('h1'), IP), 60, 0.5, 'UDP echo from vm1 at dcA')
         self.source = self.agents['dcA'].vm(NAME)
-        self.sampler = st.Sampler(self.stor, interval=0.5).start()
+        self.sampler = st.Sampler(self.stor, interval=0.5, disk=NAME).start()
         return self
 
     def host(self, dc):
         return self.net.get(HV[dc][0])
 
     def roles(self):
-        return {dc: (s['role'], s['mode']) for dc, s in ((dc, self.stor.status(dc)) for dc in st.SIDES)}
+        return {dc: (s['role'], s['mode']) for dc, s in ((dc, self.stor.status(dc, disk=NAME)) for dc in st.SIDES)}
 
     def check(self, migration, probes, destination):
         """(report in demo_vm's shape, failures) of vm1's move to `destination`. Freezes the guest
@@ -91,14 +91,15 @@ class EvacuationVm:
             report['writes'] = {'acked': 0, 'ackedAtB': 0, 'missingCount': None, 'guestIoErrors': [],
                                 'writeErrors': []}
         else:
-            report['writes'], bad = wq.check_guest_writes(self.stor.image(destination), self.source, target)
+            report['writes'], bad = wq.check_guest_writes(self.stor.image(destination, disk=NAME), self.source, target)
             failures.extend('vm1: ' + b for b in bad)
         roles = report['rolesAfter'] = self.roles()
         if migration['state'] == 'COMPLETED' and (roles['dcB'][0], roles['dcA'][0]) != ('PRIMARY', 'REPLICA'):
             failures.append('vm1: agents\' roles after the migration %s' % roles)
         tb.log('dcB (primary of vm1) resynchronising dcA for the image comparison')
-        self.stor.resync_back()
-        identical, first = st.images_identical(self.stor.image('dcA'), self.stor.image('dcB'))
+        self.stor.resync_back(disk=NAME)
+        identical, first = st.images_identical(self.stor.image('dcA', disk=NAME),
+                                                self.stor.image('dcB', disk=NAME))
         report.update(imagesIdentical=identical, firstDifference=first, failures=failures)
         if not identical:
             failures.append('vm1: images differ at offset %s' % first)
