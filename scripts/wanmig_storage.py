@@ -104,7 +104,7 @@ class Storage:
         if self.outer[dc].poll() is not None:
             raise RuntimeError('%s relay on 127.0.0.1:%d exited (port in use?)' % (dc, SIDES[dc][3]))
         try:
-            self.status(dc)
+            self.status(dc, disk=self.disks[0])    # any disk it serves: the default vs1 may not be one
             return True
         except (OSError, urllib.error.URLError, ValueError):
             return False
