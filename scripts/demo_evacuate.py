@@ -6,6 +6,7 @@ by the embedded runtime and the emulated hypervisor, while clients probe every s
 
     flock /tmp/wanmig-net.lock scripts/demo [--no-build] --evacuate [--budget-mbps 400] [--concurrent 2]
         [--memory vs1=192,...] [--dirty vs1=10,...] [--slots 3] [--rate 50] [--timeout 300]
+        [--vm [--vm-mem-mb 128] [--vm-dirty 2]]     (the real VM too: see the end of this text)
 
 Run as root after building (scripts/demo does both; demo.py --evacuate lands here). What it does:
   1. starts the runtime with the 6-server netcfg plus the evacuation keys (a budget per DC pair,
@@ -25,6 +26,17 @@ dcA's WAN port (peA port 1, `ovs-ofctl dump-ports`, sampled every 0.5 s: the pro
 
 Exit status 0 only when the evacuation COMPLETED and every server answers pings from both client
 sites at its destination afterwards (and the runtime places it there).
+
+--vm adds the real VM (a QEMU guest, TCG) as a seventh server of dcA, vm1, in the same evacuation
+(wanmig-3dc-6vs-vm.json: vm1 has the qemu driver, servers[].hypervisor, while vs1..vs6 keep the
+emulated one): it boots at dcA with its disk on dcA's replication agent, whose replica is at dcB
+(an agent has one peer), so dcB gets one slot more than dcC and the plan must send vm1 there;
+QEMU's max-bandwidth is the planner's share (budget / concurrent). The hypervisor agents (one per
+DC), the agents and the checks are wanmig_vmbed's, wanmig_storage's and demo_vm's. The report
+adds, for vm1, QEMU's downtime and passes, the pause hook, its probes, the acknowledged guest
+writes all present at dcB and both images identical after dcB resynchronised dcA; on the Gantt and
+in the WAN use its QEMU copy runs at QEMU's average rate (RAM transferred / total time), and the
+peA WAN port counters carry its real stream.
 """
 
 import argparse
@@ -40,6 +52,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wanmig_testbed as tb      # noqa: E402
 from demo import PHASE_COLOURS, phase_spans   # noqa: E402
+
+CONFIG_3DC_6VS_VM = os.path.join(tb.TOPOS, 'wanmig-3dc-6vs-vm.json')
+VM, VM_IP = 'vm1', '10.2.0.70'   # the real VM of --vm (wanmig-3dc-6vs-vm.json, demo_evacuate_vm.py)
 
 SERVERS = ('vs1', 'vs2', 'vs3', 'vs4', 'vs5', 'vs6')
 CLIENT_OF = {'vs1': 'h1', 'vs3': 'h1', 'vs5': 'h1', 'vs2': 'h2', 'vs4': 'h2', 'vs6': 'h2'}
@@ -68,7 +83,15 @@ def parse_args(argv):
     parser.add_argument('--rate', type=float, default=50, help='UDP probes per second per server')
     parser.add_argument('--timeout', type=float, default=300, help='longest wait for the evacuation')
     parser.add_argument('--out', default=os.path.join(tb.REPO, 'out'))
-    return parser.parse_args(argv)
+    parser.add_argument('--vm', action='store_true', help='the real QEMU VM (vm1) evacuated with the six')
+    parser.add_argument('--vm-mem-mb', type=int, default=128, help='--vm: guest memory (MiB, also its memoryMiB)')
+    parser.add_argument('--vm-dirty', type=float, default=2, help='--vm: its dirtyRateMiBps for the planner')
+    args = parser.parse_args(argv)
+    if args.vm:     # vm1 is a server of the plan like the others
+        args.memory[VM] = float(args.vm_mem_mb)
+        args.dirty[VM] = args.vm_dirty
+        args.timeout = max(args.timeout, 420)
+    return args
 
 
 class PerServerHypervisor(tb.Hypervisor):
@@ -89,7 +112,10 @@ def demo_config(args, directory):
     def edit(w):
         for dc in w['dataCenters']:
             if dc['name'] != 'dcA':
-                dc['capacity'] = {'slots': args.slots}
+                # --vm: vm1's replica is at dcB, which gets the one slot more that it takes
+                dc['capacity'] = {'slots': args.slots + (1 if args.vm and dc['name'] == 'dcB' else 0)}
+        if args.vm:     # QEMU copies at the planner's share of the budget, as the model does
+            w['migration']['hypervisor']['maxBandwidthMbps'] = int(args.budget_mbps / args.concurrent)
         for vs in w['servers']:
             vs['memoryMiB'] = int(args.memory[vs['name']])
             vs['dirtyRateMiBps'] = args.dirty[vs['name']]
@@ -98,7 +124,7 @@ def demo_config(args, directory):
                           {'between': ['dcA', 'dcC'], 'mbps': args.budget_mbps}],
             'maxConcurrentPerPair': args.concurrent, 'maxRounds': 30, 'stopCopyMiB': 2,
             'overheadSeconds': args.overhead_s, 'retries': 1}
-    return tb.config_file(tb.CONFIG_3DC_6VS, directory, edit)
+    return tb.config_file(CONFIG_3DC_6VS_VM if args.vm else tb.CONFIG_3DC_6VS, directory, edit)
 
 
 def hypervisor_models(args):
@@ -224,10 +250,12 @@ def build_report(args, evacuation, migrations, hv_by_migration, probes, reachabl
                                                   'started', 'plannedMillis')},
         'totalSeconds': round(total, 3), 'plannedSeconds': round(planned, 3),
         'totalOverPlanned': round(total / planned, 3) if planned else None,
-        'wan': {'source': 'emulated hypervisor transfer rate (model bw_mbit while copying), per DC pair',
+        'wan': {'source': 'emulated hypervisor transfer rate (model bw_mbit while copying)'
+                          + (' and vm1\'s QEMU average rate' if args.vm else '') + ', per DC pair',
                 'budgetMbpsPerPair': args.budget_mbps, 'peakMbpsByPair': peaks,
                 'peakMbpsOutOfSource': total_peak(steps), 'steps': steps,
-                'peAWanPortMbps': {'source': 'ovs-ofctl dump-ports peA 1 (rx+tx), every 0.5 s: the probes',
+                'peAWanPortMbps': {'source': 'ovs-ofctl dump-ports peA 1 (rx+tx), every 0.5 s: the probes'
+                                             + (', vm1\'s QEMU stream and disk replication' if args.vm else ''),
                                    'peak': max((r for _, r in sampler.rates_mbps()), default=0.0),
                                    'samples': sampler.rates_mbps()}},
         'servers': rows,
@@ -249,7 +277,8 @@ def print_report(report):
     print('peak WAN use (%s): %s; out of %s %.0f Mbit/s; budget %.0f Mbit/s per pair' % (
         w['source'], ', '.join('%s %.0f Mbit/s' % kv for kv in sorted(w['peakMbpsByPair'].items())),
         e['source'], w['peakMbpsOutOfSource'], w['budgetMbpsPerPair']))
-    print('measured on peA\'s WAN port (probes only): peak %.2f Mbit/s' % w['peAWanPortMbps']['peak'])
+    print('measured on peA\'s WAN port (%s): peak %.2f Mbit/s' % (
+        w['peAWanPortMbps']['source'].split(': ', 1)[-1], w['peAWanPortMbps']['peak']))
     print('%-4s %-4s %-9s %4s %5s %6s | %6s %6s | %6s %6s %5s | %7s %8s %8s %6s %5s' % (
         'vs', 'to', 'state', 'MiB', 'dirty', 'rounds', 'plan@', 'plan s', 'real@', 'real s', 'wait',
         'pause', 'outage', 'network', 'lost*', 'reach'))
@@ -354,7 +383,7 @@ def main(argv=None):
         signal.signal(sig, interrupt)
     out_dir = os.path.join(args.out, 'demo-evacuate-' + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(out_dir, exist_ok=True)
-    runtime = net = hypervisor = sampler = None
+    runtime = net = hypervisor = sampler = vm = None
     servers, clients = [], {}
     tb.ensure_ovs()
     tb.mininet_cleanup()
@@ -363,8 +392,8 @@ def main(argv=None):
         tb.log('starting the embedded runtime (%s)' % config)
         runtime = tb.Runtime(config=config, state_dir=tempfile.mkdtemp(prefix='wanmig-evac-state-'),
                              log_path=os.path.join(out_dir, 'runtime.log')).start()
-        tb.log('starting the 3-DC testbed with vs1..vs6 in dcA')
-        net = tb.start_net_3dc(servers=6)
+        tb.log('starting the 3-DC testbed with vs1..vs6%s in dcA' % (' and the VM\'s hosts' if args.vm else ''))
+        net = tb.start_net_3dc(servers=6, storage=args.vm, vm=args.vm)
         hypervisor = PerServerHypervisor(hypervisor_models(args), model=tb.PrecopyModel()).start()
         tb.wait_until(lambda: len(tb.switches_connected(tb.SWITCHES_3DC)) == len(tb.SWITCHES_3DC),
                       60, 0.5, 'all switches connected to the runtime')
@@ -373,11 +402,21 @@ def main(argv=None):
             tb.wait_until(lambda: tb.pings(net.get(CLIENT_OF[vs]), ips[vs]), 60, 0.5,
                           '%s reaching %s' % (CLIENT_OF[vs], vs))
         tb.log('h1 and h2 reach vs1..vs6 at dcA')
+        names = SERVERS
+        if args.vm:
+            import demo_evacuate_vm as evm
+            tb.log('replication agents (dcA primary, dcB replica), hypervisor agents; booting %s (QEMU, TCG)'
+                   ' at dcA' % VM)
+            vm = evm.EvacuationVm(net, out_dir, mem_mb=args.vm_mem_mb)
+            vm.start()
+            tb.log('%s ready in %.1f s; agents %s' % (VM, vm.boot_seconds, vm.roles()))
+            names = SERVERS + (VM,)
+            ips[VM] = VM_IP     # its own UDP/TCP echo (guestd) answers the probes
         for vs in SERVERS:
             servers.append(tb.start_probe_server(net.get(vs), duration=args.timeout + 120))
-        for vs in SERVERS:
+        for vs in names:
             path = os.path.join(out_dir, 'probes-%s.json' % vs)
-            clients[vs] = (tb.start_probe_client(net.get(CLIENT_OF[vs]), path, server=ips[vs], rate=args.rate,
+            clients[vs] = (tb.start_probe_client(net.get(CLIENT_OF.get(vs, 'h1')), path, server=ips[vs], rate=args.rate,
                                                  duration=args.timeout + 60), path)
         sampler = PortSampler('peA', 1).start()
         time.sleep(2)   # normal service first
@@ -389,6 +428,10 @@ def main(argv=None):
         tb.log('evacuation %s: plan %.1f s, ETA %s; %s' % (eid, evacuation['plannedMillis'] / 1000, evacuation['eta'],
                ', '.join('%s->%s @%.1fs (%.1fs)' % (s['server'], s['destination'], s['plannedStartMillis'] / 1000,
                                                    s['estimatedMillis'] / 1000) for s in evacuation['servers'])))
+        vm_destination = next((s['destination'] for s in evacuation['servers'] if s['server'] == VM), None)
+        if args.vm and vm_destination != 'dcB':
+            raise RuntimeError('the plan sends %s to %s, but its disk\'s replica is at dcB (dcA\'s agent has one '
+                               'peer); dcB has --slots + 1 slots for it' % (VM, vm_destination))
         deadline = time.monotonic() + args.timeout
         shown = None
         while True:
@@ -413,18 +456,30 @@ def main(argv=None):
         clients = {}
         sampler.stop()
         h1, h2 = net.get('h1', 'h2')
-        reachable = {vs: tb.pings(h1, ips[vs], count=3) and tb.pings(h2, ips[vs], count=3) for vs in SERVERS}
+        reachable = {vs: tb.pings(h1, ips[vs], count=3) and tb.pings(h2, ips[vs], count=3) for vs in names}
         located = {v['name']: v['location'] for v in tb.rest('GET', '/servers')[1]['servers']}
         migrations = {}
         for s in evacuation['servers']:
             if s.get('migration'):
                 migrations[s['server']] = tb.rest('GET', '/migrations/%s' % s['migration'])[1]
         hv_by_migration = {mid: m.as_dict() for mid, m in hypervisor.migrations.items()}
+        vm_report, vm_failures = None, []
+        if args.vm:     # after the pings: the check freezes the guest to read its disk
+            vm_report, vm_failures = vm.check(migrations.get(VM), probes[VM], vm_destination)
+            record = evm.hypervisor_record(migrations[VM]['id'], vm_report) if VM in migrations else None
+            if record:
+                hv_by_migration[int(migrations[VM]['id'])] = record
         report = build_report(args, evacuation, migrations, hv_by_migration, probes, reachable, located, sampler)
+        if vm_report:
+            report['vm'] = vm_report
         with open(os.path.join(out_dir, 'report.json'), 'w') as f:
-            json.dump(report, f, indent=2)
+            json.dump(report, f, indent=2, default=str)
         plot(report, evacuation, migrations, hv_by_migration, probes, os.path.join(out_dir, 'gantt.png'))
         print_report(report)
+        if vm_report and 'qemu' in vm_report:
+            import demo_vm
+            print('---------------- %s, the real VM (QEMU, TCG) ----------------' % VM)
+            demo_vm.print_vm_report(vm_report)
         tb.log('wrote %s/report.json and gantt.png' % out_dir)
         if evacuation['state'] != 'COMPLETED':
             tb.log('the evacuation did not complete: %s' % evacuation['state'])
@@ -432,6 +487,9 @@ def main(argv=None):
         if not report['allReachable']:
             tb.log('unreachable or misplaced after the evacuation: %s' % [
                 r['server'] for r in report['servers'] if not r['reachableAfter'] or r['locationAfter'] != r['destination']])
+            return 1
+        if vm_failures:
+            tb.log('%s: %s' % (VM, '; '.join(vm_failures)))
             return 1
         return 0
     except KeyboardInterrupt as e:
@@ -453,6 +511,8 @@ def main(argv=None):
             sampler.stop()
         if hypervisor:
             hypervisor.stop()
+        if vm:
+            vm.stop()
         tb.tear_down(net, runtime)
 
 

@@ -104,7 +104,7 @@ class Storage:
         if self.outer[dc].poll() is not None:
             raise RuntimeError('%s relay on 127.0.0.1:%d exited (port in use?)' % (dc, SIDES[dc][3]))
         try:
-            self.status(dc)
+            self.status(dc, disk=self.disks[0])    # any disk it serves: the default vs1 may not be one
             return True
         except (OSError, urllib.error.URLError, ValueError):
             return False
@@ -166,10 +166,10 @@ class Storage:
 
 
 class Sampler:
-    """Both agents' status every `interval` s in a thread: [wall time, dc, status or error]."""
+    """Both agents' status of `disk` every `interval` s in a thread: [wall time, dc, status or error]."""
 
-    def __init__(self, storage, interval=0.2):
-        self.storage, self.interval = storage, interval
+    def __init__(self, storage, interval=0.2, disk=DISK):
+        self.storage, self.interval, self.disk = storage, interval, disk
         self.samples = []
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self.run, name='agent-sampler', daemon=True)
@@ -182,7 +182,7 @@ class Sampler:
         while not self.stopped.is_set():
             for dc in SIDES:
                 try:
-                    s = self.storage.status(dc, timeout=2)
+                    s = self.storage.status(dc, timeout=2, disk=self.disk)
                     s = {k: s.get(k) for k in ('role', 'mode', 'inSync', 'peerConnected', 'lagBytes', 'rpoSeconds')}
                 except Exception as e:  # noqa: BLE001 - a sample that failed is a sample too
                     s = {'error': str(e)}

@@ -31,6 +31,9 @@ public final class VirtualServer {
     private final double dirtyRateMiBps;
     private final int priority;
     private final String group;
+    /** The hypervisor driver of this server (servers[].hypervisor), or null for migration.hypervisor.driver. */
+    private final String hypervisor;
+    private final boolean replicated;
 
     public VirtualServer(String name, Ip4Address ip, MacAddress mac, Ip4Address gateway, String dc,
                          PortNumber port, Map<String, PortNumber> ports) {
@@ -45,6 +48,17 @@ public final class VirtualServer {
     public VirtualServer(String name, Ip4Address ip, MacAddress mac, Ip4Address gateway, String dc,
                          PortNumber port, Map<String, PortNumber> ports, long memoryMiB, double dirtyRateMiBps,
                          int priority, String group) {
+        this(name, ip, mac, gateway, dc, port, ports, memoryMiB, dirtyRateMiBps, priority, group, null, true);
+    }
+
+    /**
+     * With the server's own hypervisor driver ("rest", "http", "qemu"; null: the configured default)
+     * and whether its disk is on the data centers' replication agents (false: the MMS leaves its
+     * storage alone, e.g. an emulated server next to a real VM whose disk is replicated).
+     */
+    public VirtualServer(String name, Ip4Address ip, MacAddress mac, Ip4Address gateway, String dc,
+                         PortNumber port, Map<String, PortNumber> ports, long memoryMiB, double dirtyRateMiBps,
+                         int priority, String group, String hypervisor, boolean replicated) {
         this.name = Objects.requireNonNull(name);
         this.ip = Objects.requireNonNull(ip);
         this.mac = Objects.requireNonNull(mac);
@@ -61,6 +75,8 @@ public final class VirtualServer {
         this.dirtyRateMiBps = dirtyRateMiBps;
         this.priority = priority;
         this.group = group;
+        this.hypervisor = hypervisor;
+        this.replicated = replicated;
     }
 
     public String name() {
@@ -118,6 +134,16 @@ public final class VirtualServer {
         return group;
     }
 
+    /** The hypervisor driver named for this server, if servers[].hypervisor sets one. */
+    public Optional<String> hypervisor() {
+        return Optional.ofNullable(hypervisor);
+    }
+
+    /** Whether the server's disk is on the replication agents (servers[].replicated, default true). */
+    public boolean replicated() {
+        return replicated;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (!(o instanceof VirtualServer)) {
@@ -127,7 +153,8 @@ public final class VirtualServer {
         return name.equals(v.name) && ip.equals(v.ip) && mac.equals(v.mac) && gateway.equals(v.gateway)
                 && dc.equals(v.dc) && port.equals(v.port) && ports.equals(v.ports)
                 && memoryMiB == v.memoryMiB && Double.compare(dirtyRateMiBps, v.dirtyRateMiBps) == 0
-                && priority == v.priority && Objects.equals(group, v.group);
+                && priority == v.priority && Objects.equals(group, v.group)
+                && Objects.equals(hypervisor, v.hypervisor) && replicated == v.replicated;
     }
 
     @Override

@@ -41,6 +41,8 @@ public final class WanTopologyParser {
     private final List<ConfigProblem> problems = new ArrayList<>();
     /** Where each budget of migration.evacuation.bandwidth was written, for problems found later. */
     private final Map<String, String> budgetPaths = new HashMap<>();
+    /** servers[i].hypervisor's path per server naming its own driver, for the checks in {@link #settings}. */
+    private final Map<String, String> driverPaths = new LinkedHashMap<>();
 
     private WanTopologyParser() {
     }
@@ -81,7 +83,7 @@ public final class WanTopologyParser {
         List<WanLink> links = list(root, "links", this::link, false);
         List<ClientSite> sites = list(root, "clientSites", this::clientSite, false);
         List<VirtualServer> servers = list(root, "servers", this::server, false);
-        MigrationSettings settings = settings(root.path("migration"), dcs);
+        MigrationSettings settings = settings(root.path("migration"), dcs, servers);
         if (!problems.isEmpty()) {
             // structural problems first: cross-references over half-read entries would only add noise
             throw new ConfigException(problems);
@@ -231,11 +233,26 @@ public final class WanTopologyParser {
                 fail(p + ".group", "must be a non-empty string");
             }
         }
+        String hypervisor = null;
+        if (n.has("hypervisor") && !n.get("hypervisor").isNull()) {
+            hypervisor = n.get("hypervisor").asText();
+            if (!n.get("hypervisor").isTextual() || !DRIVERS.contains(hypervisor)) {
+                fail(p + ".hypervisor", "unknown driver '" + n.get("hypervisor") + "', expected one of " + DRIVERS);
+                hypervisor = null;
+            } else if (name != null) {
+                driverPaths.put(name, p + ".hypervisor");
+            }
+        }
+        JsonNode replicated = n.get("replicated");
+        if (replicated != null && !replicated.isNull() && !replicated.isBoolean()) {
+            fail(p + ".replicated", "must be true or false");
+        }
         boolean ok = name != null && ip != null && mac != null && gateway != null && dc != null && port != null;
         return ok ? new VirtualServer(name, ip, mac, gateway, dc, port, others,
                 memory == null ? VirtualServer.DEFAULT_MEMORY_MIB : memory.longValue(),
                 dirty == null ? VirtualServer.DEFAULT_DIRTY_RATE_MIBPS : dirty.doubleValue(),
-                priority == null ? VirtualServer.DEFAULT_PRIORITY : priority.intValue(), group) : null;
+                priority == null ? VirtualServer.DEFAULT_PRIORITY : priority.intValue(), group, hypervisor,
+                replicated == null || replicated.asBoolean(true)) : null;
     }
 
     private LabelRange labelRange(JsonNode n) {
@@ -259,9 +276,13 @@ public final class WanTopologyParser {
         return new LabelRange(min, max);
     }
 
-    private MigrationSettings settings(JsonNode n, List<DataCenter> dcs) {
+    private MigrationSettings settings(JsonNode n, List<DataCenter> dcs, List<VirtualServer> servers) {
         MigrationSettings d = MigrationSettings.DEFAULTS;
         if (n.isMissingNode() || n.isNull()) {
+            usersOf("qemu", servers).forEach((server, path) -> fail(path, "the qemu driver needs "
+                    + "migration.hypervisor.agents (a hypervisor agent per data center)"));
+            usersOf("http", servers).forEach((server, path) -> fail(path, "the http driver needs "
+                    + "migration.hypervisor.url (the hypervisor controller)"));
             return d;
         }
         Duration prepare = seconds(n, "prepareTimeoutSeconds", d.prepareTimeout(), false);
@@ -285,14 +306,38 @@ public final class WanTopologyParser {
             }
         } else if ("http".equals(driver)) {
             fail("migration.hypervisor.url", "missing: the http driver needs the hypervisor controller's URL");
+        } else {
+            usersOf("http", servers).forEach((server, path) -> fail(path, "the http driver needs "
+                    + "migration.hypervisor.url (the hypervisor controller)"));
         }
         JsonNode bicast = n.get("bicast");
         if (bicast != null && !bicast.isNull() && !bicast.isBoolean()) {
             fail("migration.bicast", "must be true or false");
         }
-        QemuOptions qemu = "qemu".equals(driver) ? qemuOptions(hv, dcs) : QemuOptions.NONE;
+        // the qemu options are read when the default driver or any server's own driver is qemu
+        Map<String, String> qemuServers = usersOf("qemu", servers);
+        QemuOptions qemu = QemuOptions.NONE;
+        if ("qemu".equals(driver)) {
+            qemu = qemuOptions(hv, dcs);
+        } else if (!qemuServers.isEmpty() && !hv.path("agents").isObject()) {
+            qemuServers.forEach((server, path) -> fail(path, "the qemu driver needs migration.hypervisor.agents"
+                    + " (a hypervisor agent per data center), which is missing"));
+        } else if (!qemuServers.isEmpty()) {
+            qemu = qemuOptions(hv, dcs);
+        }
         return new MigrationSettings(prepare, migrate, sw, drain, driver, url, bicast != null && bicast.asBoolean(false),
                 routes, demote, retention, qemu, evacuation(n.path("evacuation")));
+    }
+
+    /** Servers whose own driver (servers[].hypervisor) is {@code driver}: name to the setting's path. */
+    private Map<String, String> usersOf(String driver, List<VirtualServer> servers) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (VirtualServer v : servers) {
+            if (v.hypervisor().filter(driver::equals).isPresent() && driverPaths.containsKey(v.name())) {
+                out.put(v.name(), driverPaths.get(v.name()));
+            }
+        }
+        return out;
     }
 
     /** migration.hypervisor for the qemu driver: an agent per DC and QEMU's migration parameters. */

@@ -16,7 +16,8 @@ import java.util.function.Supplier;
 /**
  * Steers the replication agents of two data centers through their control API (disk name =
  * server name). A data center with no agent configured has nothing to steer: its side completes
- * at once, which is the direct mode for testbeds without storage.
+ * at once, which is the direct mode for testbeds without storage; so does a server whose disk is
+ * not on the agents ({@code servers[].replicated} false).
  */
 public final class AgentReplicationClient implements ReplicationClient {
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
@@ -41,7 +42,7 @@ public final class AgentReplicationClient implements ReplicationClient {
     @Override
     public CompletableFuture<Void> goSynchronous(VirtualServer server, DataCenter primary, DataCenter replica,
                                                  Duration timeout) {
-        if (primary.agent() == null) {
+        if (primary.agent() == null || !server.replicated()) {
             return done();
         }
         ObjectNode mode = JsonHttp.mapper().createObjectNode().put("mode", "SYNC");
@@ -59,6 +60,9 @@ public final class AgentReplicationClient implements ReplicationClient {
 
     @Override
     public CompletableFuture<Void> reverseRoles(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+        if (!server.replicated()) {
+            return done();
+        }
         // demote first: two primaries at once would accept diverging writes
         return demote(oldPrimary, server)
                 .thenCompose(x -> call(newPrimary, server, "promote", null, CALL_TIMEOUT))
@@ -67,6 +71,9 @@ public final class AgentReplicationClient implements ReplicationClient {
 
     @Override
     public CompletableFuture<Void> restore(VirtualServer server, DataCenter primary, DataCenter replica) {
+        if (!server.replicated()) {
+            return done();
+        }
         ObjectNode async = JsonHttp.mapper().createObjectNode().put("mode", "ASYNC");
         return demote(replica, server)
                 .thenCompose(x -> call(primary, server, "promote", null, CALL_TIMEOUT))
@@ -82,9 +89,10 @@ public final class AgentReplicationClient implements ReplicationClient {
      */
     @Override
     public CompletableFuture<Promotion> promote(VirtualServer server, DataCenter at, DataCenter lost) {
-        if (at.agent() == null) {
-            return CompletableFuture.completedFuture(new Promotion(-1, 0, 0, -1, 0,
-                    "no replication agent at " + at.name() + ": nothing to promote"));
+        if (at.agent() == null || !server.replicated()) {
+            return CompletableFuture.completedFuture(new Promotion(-1, 0, 0, -1, 0, (at.agent() == null
+                    ? "no replication agent at " + at.name() : server.name() + "'s disk is not replicated")
+                    + ": nothing to promote"));
         }
         ObjectNode force = JsonHttp.mapper().createObjectNode().put("force", true);
         long t0 = System.nanoTime();

@@ -690,8 +690,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         CompletableFuture<String> tunnel = reconciler.converge(null, devices(rules))
                 .thenApply(x -> String.format("tunnel confirmed in %.1f ms", ms(t0)));
         CompletableFuture<String> storage = replication.goSynchronous(run.server, run.from, run.to,
-                topology.settings().prepareTimeout()).thenApply(x -> run.from.agent() == null
-                        ? "storage: no replication agent at " + run.from.name()
+                topology.settings().prepareTimeout()).thenApply(x -> run.from.agent() == null || !run.server.replicated()
+                        ? (run.from.agent() == null ? "storage: no replication agent at " + run.from.name()
+                        : "storage: " + run.server.name() + "'s disk is not replicated")
                         : String.format("storage in sync in %.1f ms", ms(t0)));
         tunnel.thenCombine(storage, (a, b) -> a + "; " + b)
                 .whenCompleteAsync((detail, error) -> inPhase(run, epoch, () -> {
@@ -706,7 +707,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     /** MIGRATING: the hypervisor copies the server; its completion report triggers the cutover. */
     private void migrate(Run run, String prepared) {
         HypervisorDriver driver = hypervisors.apply(topology);
-        advance(run, MIGRATING, prepared + "; hypervisor (" + driver.name() + ") copying " + run.server.name(),
+        advance(run, MIGRATING, prepared + "; hypervisor (" + driver.nameFor(run.server) + ") copying " + run.server.name(),
                 topology.settings().migrateTimeout());
         try {
             driver.migrate(run.record, run.server, run.from, run.to, this);

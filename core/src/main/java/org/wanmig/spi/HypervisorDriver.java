@@ -16,6 +16,11 @@ public interface HypervisorDriver {
     /** Short name used in configuration, e.g. "rest" or "http". */
     String name();
 
+    /** The name of the driver that moves {@code server}: {@link #name()} unless one driver routes to several. */
+    default String nameFor(VirtualServer server) {
+        return name();
+    }
+
     /**
      * Starts moving the server; returns at once, the outcome arrives through the listener. A new
      * leader or a restarted MMS repeats the request for a migration still in MIGRATING, so a
