@@ -257,8 +257,9 @@ class QemuHypervisorDriverTest {
     }
 
     private boolean running(String dc) throws IOException {
-        try (QmpClient c = QmpClient.connect(qmp.get(dc), Duration.ofSeconds(5), e -> { })) {
-            return c.call("query-status", null, Duration.ofSeconds(5)).path("running").asBoolean();
+        // a bound, not a speed check: QEMU under TCG on a loaded 2-core host took over 5 s to greet
+        try (QmpClient c = QmpClient.connect(qmp.get(dc), Duration.ofSeconds(30), e -> { })) {
+            return c.call("query-status", null, Duration.ofSeconds(30)).path("running").asBoolean();
         }
     }
 
