@@ -220,6 +220,30 @@ public final class Agent implements ReplicationControl, Closeable {
     }
 
     @Override
+    public DiskStatus takeOver(String disk) {
+        ReplicatedDisk d = require(disk);
+        synchronized (roleLocks.computeIfAbsent(disk, k -> new Object())) {
+            if (d.role() == Role.PRIMARY) {
+                return d.status();
+            }
+            String lacking;
+            try {
+                lacking = d.takeOverFromLivePrimary();
+            } catch (IOException e) {
+                throw new ConflictException(disk + ": take-over failed: " + e);
+            }
+            if (lacking != null) {
+                throw new ConflictException(disk + ": cannot take over from the live primary: " + lacking);
+            }
+            peer.closeSession(disk);
+            LOG.info(disk + ": took over as PRIMARY at generation " + d.generation()
+                    + " from the live synchronous primary (nothing in flight); it is fenced by this generation");
+            startLink(d);
+            return d.status();
+        }
+    }
+
+    @Override
     public DiskStatus demote(String disk) throws InterruptedException {
         return demote(disk, HANDOVER_TIMEOUT_MS);
     }
