@@ -22,6 +22,8 @@ public final class AgentReplicationClient implements ReplicationClient {
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
     /** What an HTTP call waits beyond the budget it gives the agent: the answer's way back. */
     private static final Duration MARGIN = Duration.ofSeconds(5);
+    /** The agent takes a positive handover budget; after a takeover there is nothing to hand over. */
+    private static final Duration RETIRE_HANDOVER = Duration.ofMillis(1);
 
     private final Supplier<Duration> demoteBudget;
 
@@ -63,6 +65,26 @@ public final class AgentReplicationClient implements ReplicationClient {
         return demote(oldPrimary, server)
                 .thenCompose(x -> call(newPrimary, server, "promote", null, CALL_TIMEOUT))
                 .thenApply(x -> null);
+    }
+
+    /** One call at the new primary: promote with takeover (the agent checks its stream is live, SYNC, applied). */
+    @Override
+    public CompletableFuture<String> takeOver(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+        if (newPrimary.agent() == null) {
+            return CompletableFuture.completedFuture("no replication agent at " + newPrimary.name());
+        }
+        ObjectNode takeover = JsonHttp.mapper().createObjectNode().put("takeover", true);
+        long t0 = System.nanoTime();
+        return call(newPrimary, server, "promote", takeover, CALL_TIMEOUT).thenApply(status -> String.format(
+                "%s took over at generation %d (agent call %.1f ms)", newPrimary.name(),
+                status.path("generation").asLong(-1), (System.nanoTime() - t0) / 1e6));
+    }
+
+    /** Demote with the smallest budget: the old primary's stream ended at the takeover, nothing can hand over. */
+    @Override
+    public CompletableFuture<Void> retire(VirtualServer server, DataCenter oldPrimary) {
+        ObjectNode body = JsonHttp.mapper().createObjectNode().put("timeoutMs", RETIRE_HANDOVER.toMillis());
+        return call(oldPrimary, server, "demote", body, RETIRE_HANDOVER.plus(MARGIN)).thenApply(x -> null);
     }
 
     @Override
