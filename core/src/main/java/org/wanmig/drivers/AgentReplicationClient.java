@@ -2,6 +2,8 @@ package org.wanmig.drivers;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.wanmig.api.Promotion;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.MigrationSettings;
@@ -19,6 +21,7 @@ import java.util.function.Supplier;
  * at once, which is the direct mode for testbeds without storage.
  */
 public final class AgentReplicationClient implements ReplicationClient {
+    private static final Logger log = LoggerFactory.getLogger(AgentReplicationClient.class);
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
     /** What an HTTP call waits beyond the budget it gives the agent: the answer's way back. */
     private static final Duration MARGIN = Duration.ofSeconds(5);
@@ -48,6 +51,16 @@ public final class AgentReplicationClient implements ReplicationClient {
         }
         ObjectNode mode = JsonHttp.mapper().createObjectNode().put("mode", "SYNC");
         ObjectNode wait = JsonHttp.mapper().createObjectNode().put("timeoutMs", timeout.toMillis());
+        if (replica.agent() != null) {
+            // opens the connection the take-over in the pause will reuse: a new one costs the pause
+            // a TCP handshake (and, in the testbed, a fork of each relay on the way) on a loaded host
+            http(replica).get(disk(replica, server, ""), CALL_TIMEOUT).whenComplete((status, e) -> {
+                if (e != null) {
+                    log.info("{} agent not reachable while {} goes synchronous: {}", replica.name(), server.name(),
+                            e.getMessage());
+                }
+            });
+        }
         return call(primary, server, "mode", mode, CALL_TIMEOUT)
                 .thenCompose(x -> call(primary, server, "wait-sync", wait, timeout.plusSeconds(5)))
                 .thenApply(status -> {

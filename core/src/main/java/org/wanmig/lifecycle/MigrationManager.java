@@ -568,11 +568,13 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 }
                 reconciler.confirmed(run.plan.redirects());
                 double hook = ms(pausedAt);
+                // the hypervisor goes on first: recording the phase (the store writes it through)
+                // would otherwise add to the pause. The report it sends next is queued behind this.
+                proceed.complete(null);
                 advance(run, CUTOVER, String.format("inside the hypervisor's pause: storage primary now %s"
                         + " (%.3f ms), redirect confirmed (%.3f ms); pause hook %.3f ms [lifecycle thread after"
                         + " %.3f ms, both sent by %.3f ms; %s]", run.to.name(), storageMs[0], (Double) t[1], hook,
                         queued, sent, t[0]), topology.settings().switchTimeout());
-                proceed.complete(null);
                 retire(run);
             }), lifecycle);
         };

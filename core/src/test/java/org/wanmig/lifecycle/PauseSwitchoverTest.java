@@ -44,10 +44,10 @@ class PauseSwitchoverTest {
         int before = f.network.installs().size();
 
         pause(id).get(5, TimeUnit.SECONDS);
-        Migration inPause = f.record(id);
-        assertEquals(CUTOVER, inPause.state());
-        assertTrue(inPause.timeline().get(inPause.timeline().size() - 1).detail()
-                .startsWith("inside the hypervisor's pause: storage primary now dcB"), f.describe(id));
+        // the roles and the redirect are in place when the hypervisor goes on; the record follows
+        Migration inPause = f.awaitState(id, CUTOVER);
+        assertTrue(inPause.timeline().stream().anyMatch(e -> e.state() == CUTOVER
+                && e.detail().startsWith("inside the hypervisor's pause: storage primary now dcB")), f.describe(id));
         assertEquals(List.of("sync vs1 dcA>dcB", "takeover vs1 dcA>dcB"), List.copyOf(f.replication.calls()).subList(0, 2),
                 "the destination took over inside the pause, in one call");
         Poll.until("the source's copy demoted after the pause",
@@ -125,6 +125,7 @@ class PauseSwitchoverTest {
         f = LifecycleFixture.start();
         MigrationId id = f.migrating("vs1");
         pause(id).get(5, TimeUnit.SECONDS);
+        f.awaitState(id, CUTOVER);
         assertTrue(f.record(id).switchedInPause() && !f.record(id).serverMoved(),
                 "stopped at the pause: not moved until the hypervisor says so");
 

@@ -226,6 +226,7 @@ public final class Agent implements ReplicationControl, Closeable {
             if (d.role() == Role.PRIMARY) {
                 return d.status();
             }
+            long t0 = System.nanoTime();
             String lacking;
             try {
                 lacking = d.takeOverFromLivePrimary();
@@ -235,10 +236,12 @@ public final class Agent implements ReplicationControl, Closeable {
             if (lacking != null) {
                 throw new ConflictException(disk + ": cannot take over from the live primary: " + lacking);
             }
+            long promoted = System.nanoTime();
             peer.closeSession(disk);
-            LOG.info(disk + ": took over as PRIMARY at generation " + d.generation()
-                    + " from the live synchronous primary (nothing in flight); it is fenced by this generation");
             startLink(d);
+            LOG.info(String.format("%s: took over as PRIMARY at generation %d from the live synchronous primary"
+                    + " (nothing in flight), which this generation fences; %.1f ms (new generation durable after"
+                    + " %.1f ms)", disk, d.generation(), (System.nanoTime() - t0) / 1e6, (promoted - t0) / 1e6));
             return d.status();
         }
     }
