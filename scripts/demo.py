@@ -1,19 +1,23 @@
 #!/usr/bin/python3
 """
 The wanmig demo: live migration of vs1 from DC A to DC B on the 2-DC Mininet testbed, driven by
-the embedded runtime (the controller) and the emulated hypervisor, watched by probes from h1.
+the embedded runtime (the controller), watched by probes from h1.
 
-    /usr/bin/python3 scripts/demo.py [--bw 100] [--mem-mb 512] [--dirty-mb-s 40] [--hv-bw-mbit 1000] [--no-storage]
+    /usr/bin/python3 scripts/demo.py [--delay 10] [--vm-mem-mb 128]
+    /usr/bin/python3 scripts/demo.py --emulated [--bw 100] [--mem-mb 512] [--dirty-mb-s 40] [--hv-bw-mbit 1000] [--no-storage]
 
-By default the demo includes storage: the storage hosts (storA at peA, storB at peB) run a
-replication agent each, so the VS's disk replicates across the emulated WAN; the MMS switches it
-to SYNC before the move and reverses the roles after the cutover, while a writer in the VS
-writes to its disk over NBD (--no-storage: network and hypervisor only, wanmig-2dc.json).
-The report adds the agents over the phases, the writer's figures and the images compared.
+By default the VS is the real VM (scripts/demo_vm.py): a QEMU guest (built by guest/build if not
+cached) whose disk is on the replication agents, migrated by the qemu driver across the delayed
+WAN (--delay, default 10 ms one way) with the switchover inside QEMU's pause; writes
+out/demo-vm-<timestamp>/. --vm is still accepted and changes nothing.
 
---vm: the real VM instead of the emulated hypervisor (scripts/demo_vm.py): a QEMU guest whose
-disk is on the replication agents, migrated by the qemu driver across the delayed WAN (--delay,
-default 10 ms one way) with the switchover inside QEMU's pause; writes out/demo-vm-<timestamp>/.
+--emulated: the emulated hypervisor instead, for quick runs (a model of pre-copy, then the VS's
+veth moved between the PEs). It includes storage unless --no-storage (which implies --emulated):
+the storage hosts (storA at peA, storB at peB) run a replication agent each, so the VS's disk
+replicates across the emulated WAN; the MMS switches it to SYNC before the move and reverses the
+roles after the cutover, while a writer in the VS writes to its disk over NBD (--no-storage:
+network and hypervisor only, wanmig-2dc.json). The report adds the agents over the phases, the
+writer's figures and the images compared.
 
 Run as root, after building (scripts/demo does both). Writes out/demo-<timestamp>/report.json,
 probes.json, timeline.png, runtime.log, and with storage writes.json and storage/ (agent
@@ -48,13 +52,22 @@ def parse_args():
                         help='replication agents on storage hosts in both DCs and a disk writer in the VS '
                              '(default; --no-storage: network and hypervisor only)')
     parser.add_argument('--write-rate', type=float, default=50, help='VS disk writes (4 KiB) per second')
-    parser.add_argument('--vm', action='store_true',
-                        help='the real VM: a QEMU guest migrated by the qemu driver with its disk on the replication '
-                             'agents, switchover inside the pause, across the delayed WAN (scripts/demo_vm.py)')
+    parser.add_argument('--vm', dest='vm', action='store_true', default=True,
+                        help='the real VM (the default): a QEMU guest migrated by the qemu driver with its disk on the '
+                             'replication agents, switchover inside the pause, across the delayed WAN '
+                             '(scripts/demo_vm.py)')
+    parser.add_argument('--emulated', dest='vm', action='store_false',
+                        help='the emulated hypervisor instead of the real VM, for quick runs (--bw, --mem-mb, '
+                             '--dirty-mb-s, --hv-bw-mbit, --no-storage apply to it)')
     parser.add_argument('--delay', type=float, default=10, help='--vm: one-way WAN delay between the DCs, ms')
     parser.add_argument('--vm-mem-mb', type=int, default=128, help='--vm: guest memory')
     parser.add_argument('--out', default=os.path.join(tb.REPO, 'out'))
-    return parser.parse_args()
+    args = parser.parse_args()
+    if not args.storage and args.vm:
+        # the real VM's disk is on the replication agents: without storage only the emulated VS runs
+        tb.log('--no-storage: the emulated hypervisor (the real VM needs its disk on the agents)')
+        args.vm = False
+    return args
 
 
 def interrupt(signum, _frame):

@@ -1,5 +1,5 @@
 """
-`scripts/demo --vm`: the real VM (a QEMU guest, TCG) live-migrated from DC A to DC B across the
+`scripts/demo` (the default; `--emulated` runs the emulated hypervisor instead): the real VM (a QEMU guest, TCG) live-migrated from DC A to DC B across the
 delayed WAN by the embedded runtime, with its disk on the replication agents and the switchover
 inside QEMU's pause (wanmig_vmbed.VmBed). Probes from h1 (UDP echo at --rate/s, one TCP
 connection); the guest writes sequence-numbered blocks to its disk all along.

@@ -2,6 +2,8 @@ package org.wanmig.drivers;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.wanmig.api.Promotion;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.MigrationSettings;
@@ -20,9 +22,12 @@ import java.util.function.Supplier;
  * not on the agents ({@code servers[].replicated} false).
  */
 public final class AgentReplicationClient implements ReplicationClient {
+    private static final Logger log = LoggerFactory.getLogger(AgentReplicationClient.class);
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
     /** What an HTTP call waits beyond the budget it gives the agent: the answer's way back. */
     private static final Duration MARGIN = Duration.ofSeconds(5);
+    /** The agent takes a positive handover budget; after a takeover there is nothing to hand over. */
+    private static final Duration RETIRE_HANDOVER = Duration.ofMillis(1);
 
     private final Supplier<Duration> demoteBudget;
 
@@ -47,6 +52,16 @@ public final class AgentReplicationClient implements ReplicationClient {
         }
         ObjectNode mode = JsonHttp.mapper().createObjectNode().put("mode", "SYNC");
         ObjectNode wait = JsonHttp.mapper().createObjectNode().put("timeoutMs", timeout.toMillis());
+        if (replica.agent() != null) {
+            // opens the connection the take-over in the pause will reuse: a new one costs the pause
+            // a TCP handshake (and, in the testbed, a fork of each relay on the way) on a loaded host
+            http(replica).get(disk(replica, server, ""), CALL_TIMEOUT).whenComplete((status, e) -> {
+                if (e != null) {
+                    log.info("{} agent not reachable while {} goes synchronous: {}", replica.name(), server.name(),
+                            e.getMessage());
+                }
+            });
+        }
         return call(primary, server, "mode", mode, CALL_TIMEOUT)
                 .thenCompose(x -> call(primary, server, "wait-sync", wait, timeout.plusSeconds(5)))
                 .thenApply(status -> {
@@ -67,6 +82,26 @@ public final class AgentReplicationClient implements ReplicationClient {
         return demote(oldPrimary, server)
                 .thenCompose(x -> call(newPrimary, server, "promote", null, CALL_TIMEOUT))
                 .thenApply(x -> null);
+    }
+
+    /** One call at the new primary: promote with takeover (the agent checks its stream is live, SYNC, applied). */
+    @Override
+    public CompletableFuture<String> takeOver(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+        if (newPrimary.agent() == null) {
+            return CompletableFuture.completedFuture("no replication agent at " + newPrimary.name());
+        }
+        ObjectNode takeover = JsonHttp.mapper().createObjectNode().put("takeover", true);
+        long t0 = System.nanoTime();
+        return call(newPrimary, server, "promote", takeover, CALL_TIMEOUT).thenApply(status -> String.format(
+                "%s took over at generation %d (agent call %.1f ms)", newPrimary.name(),
+                status.path("generation").asLong(-1), (System.nanoTime() - t0) / 1e6));
+    }
+
+    /** Demote with the smallest budget: the old primary's stream ended at the takeover, nothing can hand over. */
+    @Override
+    public CompletableFuture<Void> retire(VirtualServer server, DataCenter oldPrimary) {
+        ObjectNode body = JsonHttp.mapper().createObjectNode().put("timeoutMs", RETIRE_HANDOVER.toMillis());
+        return call(oldPrimary, server, "demote", body, RETIRE_HANDOVER.plus(MARGIN)).thenApply(x -> null);
     }
 
     @Override

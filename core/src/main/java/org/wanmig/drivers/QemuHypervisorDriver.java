@@ -267,7 +267,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 }
             }
             if ("pre-switchover".equals(status)) {
-                worker.execute(this::switchover);
+                worker.execute(() -> switchover(System.nanoTime(), 0));
             } else if ("completed".equals(status)) {
                 worker.execute(this::completed);
             }
@@ -297,7 +297,10 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 String status = data.path("status").asText();
                 switch (status) {
                     case "pre-switchover":
-                        worker.execute(this::switchover);
+                        long seen = System.nanoTime();
+                        long eventMicros = event.path("timestamp").path("seconds").asLong() * 1_000_000L
+                                + event.path("timestamp").path("microseconds").asLong();
+                        worker.execute(() -> switchover(seen, eventMicros));
                         break;
                     case "completed":
                         worker.execute(this::completed);
@@ -327,18 +330,34 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             }
         }
 
-        /** Paused with RAM copied: the listener switches over, then QEMU sends device state. */
-        private void switchover() {
-            String detail = "paused before switchover" + stats();
+        /**
+         * Paused with RAM copied: the listener switches over, then QEMU sends device state. Only
+         * the listener's work and migrate-continue are inside the pause; QEMU's figures are read
+         * meanwhile and noted after.
+         *
+         * @param seen        when the driver received the pre-switchover event (nanoTime)
+         * @param eventMicros QEMU's timestamp of that event (epoch microseconds), 0 if unknown
+         */
+        private void switchover(long seen, long eventMicros) {
+            CompletableFuture<Void> hook = listener.preSwitchover(id, "paused before switchover").toCompletableFuture();
+            String stats = stats();
             // a listener that never answers (a controller that died mid-pause) must not keep the guest stopped
-            listener.preSwitchover(id, detail).toCompletableFuture().orTimeout(PAUSE_BUDGET.toMillis(),
-                    TimeUnit.MILLISECONDS).whenComplete((ok, error) -> worker.execute(() -> {
+            hook.orTimeout(PAUSE_BUDGET.toMillis(), TimeUnit.MILLISECONDS).whenComplete((ok, error) -> worker.execute(() -> {
                 if (error == null) {
+                    long answered = System.nanoTime();
                     try {
                         source.call("migrate-continue", QmpClient.args().put("state", "pre-switchover"), QMP_TIMEOUT);
                     } catch (IOException e) {
                         fail("migrate-continue refused: " + e.getMessage());
+                        return;
                     }
+                    long continued = System.nanoTime();
+                    // QEMU stamps its events with the host's wall clock
+                    double sinceEvent = eventMicros > 0 ? System.currentTimeMillis() - eventMicros / 1000.0 : -1;
+                    progress(String.format("pause hook done: migrate-continue answered %.1f ms after the driver saw"
+                            + " pre-switchover (listener %.1f ms, continue %.1f ms)%s; at the pause%s", (continued - seen) / 1e6,
+                            (answered - seen) / 1e6, (continued - answered) / 1e6,
+                            sinceEvent >= 0 ? String.format(", %.1f ms after QEMU's event", sinceEvent) : "", stats));
                     return;
                 }
                 log.warn("migration {}: switchover refused ({}), cancelling; {} resumes at {}",

@@ -522,10 +522,12 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     }
 
     /**
-     * The hypervisor paused the server with its memory copied and waits: storage roles flip (the
-     * source fenced and demoted, the destination promoted; RPO 0, the replication is synchronous)
-     * and the redirect at PE_A is installed and confirmed, both while the server is stopped
-     * anyway. The server then resumes at the destination with its disk and network there. A
+     * The hypervisor paused the server with its memory copied and waits. No write is in flight
+     * (the guest is stopped, its block I/O drained) and replication is synchronous, so the
+     * destination's copy holds every acknowledged write: it takes over in one call at a new
+     * generation, which fences the source's copy, while the redirect at PE_A is installed and
+     * confirmed. The hypervisor then goes on and the server resumes at the destination with its
+     * disk and network there; the source's copy is demoted after the pause ({@code retire}). A
      * failure here rolls everything back and the hypervisor resumes the server at the source.
      */
     @Override
@@ -533,6 +535,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         long pausedAt = System.nanoTime();
         CompletableFuture<Void> proceed = new CompletableFuture<>();
         Runnable switchover = () -> {
+            double queued = ms(pausedAt);
             Run run = runs.get(id);
             if (run != null && run.record.state() == CUTOVER && run.record.switchedInPause() && run.rollingBack == null) {
                 proceed.complete(null);   // asked again (the driver follows a migration after a restart)
@@ -545,12 +548,18 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             }
             int epoch = run.bump(topology.settings().switchTimeout());
             run.record = run.record.withSwitchedInPause().noted(clock.millis(), "hypervisor " + detail);
-            store.put(run.record);
-            CompletableFuture<Double> roles = replication.reverseRoles(run.server, run.from, run.to)
-                    .thenApply(x -> ms(pausedAt));
+            // both sent before either is awaited: the hook lasts as long as the slower of the two
+            CompletableFuture<String> takeOver = replication.takeOver(run.server, run.from, run.to);
+            double[] storageMs = new double[1];
+            CompletableFuture<String> roles = takeOver.thenApply(how -> {
+                storageMs[0] = ms(pausedAt);
+                return how;
+            });
             run.stage = NetStage.REDIRECT;
             CompletableFuture<Double> redirect = reconciler.installUnrecorded(run.plan.redirects()).thenApply(x -> ms(pausedAt));
-            roles.thenCombine(redirect, (r, n) -> new double[] {r, n})
+            double sent = ms(pausedAt);
+            store.put(run.record);   // after the sends: the store's work overlaps theirs
+            roles.thenCombine(redirect, (how, n) -> new Object[] {how, n})
                     .whenCompleteAsync((t, error) -> inPhase(run, epoch, () -> {
                 if (error != null) {
                     proceed.completeExceptionally(error);
@@ -559,10 +568,14 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 }
                 reconciler.confirmed(run.plan.redirects());
                 double hook = ms(pausedAt);
-                advance(run, CUTOVER, String.format("inside the hypervisor's pause: storage primary now %s"
-                        + " (%.3f ms), redirect confirmed (%.3f ms); pause hook %.3f ms", run.to.name(), t[0], t[1],
-                        hook), topology.settings().switchTimeout());
+                // the hypervisor goes on first: recording the phase (the store writes it through)
+                // would otherwise add to the pause. The report it sends next is queued behind this.
                 proceed.complete(null);
+                advance(run, CUTOVER, String.format("inside the hypervisor's pause: storage primary now %s"
+                        + " (%.3f ms), redirect confirmed (%.3f ms); pause hook %.3f ms [lifecycle thread after"
+                        + " %.3f ms, both sent by %.3f ms; %s]", run.to.name(), storageMs[0], (Double) t[1], hook,
+                        queued, sent, t[0]), topology.settings().switchTimeout());
+                retire(run);
             }), lifecycle);
         };
         try {
@@ -571,6 +584,23 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             proceed.completeExceptionally(new IllegalStateException("the manager is shut down; not switching over"));
         }
         return proceed;
+    }
+
+    /** After the pause: the source's copy, fenced by the new generation, is demoted now. */
+    private void retire(Run run) {
+        long t0 = System.nanoTime();
+        run.retired = replication.retire(run.server, run.from);
+        run.retired.whenCompleteAsync((x, error) -> {
+            if (runs.get(run.record.id()) != run || run.rollingBack != null) {
+                return;   // a rollback retires it again itself, after this call
+            }
+            String note = error == null ? String.format("storage at %s demoted after the pause (%.1f ms)",
+                    run.from.name(), ms(t0)) : "storage at " + run.from.name() + " not demoted after the pause ("
+                    + cause(error) + "); fenced by the new generation when it meets it";
+            run.record = run.record.noted(clock.millis(), note);
+            store.put(run.record);
+            notifyListeners(run.record);
+        }, lifecycle);
     }
 
     @Override
@@ -852,7 +882,19 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     }
                     return null;
                 });
-        CompletableFuture<Void> storage = replication.restore(run.server, run.from, run.to);
+        CompletableFuture<Void> storage;
+        if (run.record.switchedInPause()) {
+            // The destination may have taken over (then the source's copy is fenced, or about to be
+            // when the new primary's stream reaches it): the source's copy is demoted first, after
+            // the pause's own demote if one is under way, so that its promotion takes a generation
+            // above the one it was fenced by rather than finding it still primary below that.
+            CompletableFuture<Void> retired = run.retired == null ? CompletableFuture.completedFuture(null)
+                    : run.retired.handle((x, e) -> null);
+            storage = retired.thenCompose(x -> replication.retire(run.server, run.from))
+                    .thenCompose(x -> replication.restore(run.server, run.from, run.to));
+        } else {
+            storage = replication.restore(run.server, run.from, run.to);
+        }
         network.handle((x, e) -> e).thenCombine(storage.handle((x, e) -> e), (netError, storageError) -> {
             List<String> problems = new ArrayList<>();
             if (netError != null) {
@@ -1163,6 +1205,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         ScheduledFuture<?> timer;
         CompletableFuture<Migration> rollingBack;
         CompletableFuture<Migration> cutover;
+        /** The source copy's demote after an in-pause takeover, while under way or done. */
+        CompletableFuture<Void> retired;
 
         Run(Migration record, MigrationPlan plan, VirtualServer server, DataCenter from, DataCenter to) {
             this.record = record;

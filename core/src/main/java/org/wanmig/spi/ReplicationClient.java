@@ -17,6 +17,27 @@ public interface ReplicationClient {
     /** Make {@code newPrimary} the primary and {@code oldPrimary} its replica. */
     CompletableFuture<Void> reverseRoles(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary);
 
+    /**
+     * The switchover inside the hypervisor's pause, where no write is in flight (the guest is
+     * stopped, its block I/O drained) and replication is synchronous, so {@code newPrimary}
+     * already holds every acknowledged write: it becomes primary at a new generation in one call,
+     * which fences {@code oldPrimary}; {@link #retire} then demotes that one after the pause.
+     * Completes with a short account of the call for the migration's timeline. Without a faster
+     * way, a client reverses the roles as {@link #reverseRoles} does.
+     */
+    default CompletableFuture<String> takeOver(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+        return reverseRoles(server, oldPrimary, newPrimary).thenApply(x -> "roles reversed");
+    }
+
+    /**
+     * After {@link #takeOver}: the old primary, fenced by the new generation, is demoted now
+     * rather than whenever it learns of the generation (its stream to the new primary ended, so
+     * there is nothing to hand over). Harmless on a copy that is a replica already.
+     */
+    default CompletableFuture<Void> retire(VirtualServer server, DataCenter oldPrimary) {
+        return CompletableFuture.completedFuture(null);
+    }
+
     /** Back to normal operation: {@code primary} is primary and replication is asynchronous. */
     CompletableFuture<Void> restore(VirtualServer server, DataCenter primary, DataCenter replica);
 

@@ -44,12 +44,16 @@ class PauseSwitchoverTest {
         int before = f.network.installs().size();
 
         pause(id).get(5, TimeUnit.SECONDS);
-        Migration inPause = f.record(id);
-        assertEquals(CUTOVER, inPause.state());
-        assertTrue(inPause.timeline().get(inPause.timeline().size() - 1).detail()
-                .startsWith("inside the hypervisor's pause: storage primary now dcB"), f.describe(id));
-        assertEquals(List.of("sync vs1 dcA>dcB", "reverse vs1 dcA>dcB"), f.replication.calls(),
-                "roles flipped inside the pause");
+        // the roles and the redirect are in place when the hypervisor goes on; the record follows
+        Migration inPause = f.awaitState(id, CUTOVER);
+        assertTrue(inPause.timeline().stream().anyMatch(e -> e.state() == CUTOVER
+                && e.detail().startsWith("inside the hypervisor's pause: storage primary now dcB")), f.describe(id));
+        assertEquals(List.of("sync vs1 dcA>dcB", "takeover vs1 dcA>dcB"), List.copyOf(f.replication.calls()).subList(0, 2),
+                "the destination took over inside the pause, in one call");
+        Poll.until("the source's copy demoted after the pause",
+                () -> f.replication.calls().contains("retire vs1 dcA"));
+        Poll.until("the demote noted", () -> f.record(id).timeline().stream()
+                .anyMatch(e -> e.detail().startsWith("storage at dcA demoted after the pause")));
         assertTrue(f.network.installs().get(before).stream().allMatch(r ->
                 Cookies.ofMigration(r.id().value(), id.value())
                         && r.deviceId().equals(f.topology.dataCenter("dcA").orElseThrow().pe())),
@@ -59,7 +63,7 @@ class PauseSwitchoverTest {
         Migration done = f.awaitState(id, COMPLETED);
         assertTrue(done.hypervisorReported() && done.switchedInPause(), "the report and the pause are stored");
         assertTrue(done.plan() != null, "timeline notes keep the stored plan");
-        assertEquals(List.of("sync vs1 dcA>dcB", "reverse vs1 dcA>dcB"), f.replication.calls(),
+        assertEquals(List.of("sync vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA"), f.replication.calls(),
                 "the route update does not flip the roles again");
         assertTrue(done.timeline().stream().anyMatch(e -> e.detail().contains("QEMU completed: downtime 40 ms")));
         f.assertAtDestination(id);
@@ -80,6 +84,22 @@ class PauseSwitchoverTest {
         assertEquals(FAILED, end.state(), f.describe(id));
         assertEquals(List.of(id + " moved=false"), f.hypervisor.aborts(), "the source goes on running");
         assertTrue(f.replication.calls().contains("restore vs1 dcA<dcB"), f.replication.calls().toString());
+        assertTrue(f.replication.calls().indexOf("retire vs1 dcA") < f.replication.calls().indexOf("restore vs1 dcA<dcB"),
+                "the source's copy is demoted before it is promoted back: " + f.replication.calls());
+        f.assertBackAtSource(id);
+    }
+
+    @Test
+    void takeoverRefusedInThePauseRollsBackAndTheHypervisorGoesOnAtTheSource() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        f.replication.failReverse(new IllegalStateException("dcB agent: cannot take over from the live primary"));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> pause(id).get(5, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("cannot take over"), e.toString());
+        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
+        assertEquals(List.of(id + " moved=false"), f.hypervisor.aborts(), "the source goes on running");
+        assertEquals(List.of("sync vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA", "restore vs1 dcA<dcB"),
+                f.replication.calls(), "no demote after a pause that did not switch; the rollback's demote, then restore");
         f.assertBackAtSource(id);
     }
 
@@ -93,6 +113,11 @@ class PauseSwitchoverTest {
         assertEquals(List.of(id + " moved=false"), f.hypervisor.aborts(),
                 "no completion was reported: the server never ran at the destination");
         f.assertBackAtSource(id);
+        // the source's copy is demoted (again, after the pause's own demote) before it is promoted
+        // back, so its promotion takes a generation above the destination's
+        List<String> calls = f.replication.calls();
+        assertEquals(List.of("sync vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA", "retire vs1 dcA",
+                "restore vs1 dcA<dcB"), calls);
     }
 
     @Test
@@ -100,6 +125,7 @@ class PauseSwitchoverTest {
         f = LifecycleFixture.start();
         MigrationId id = f.migrating("vs1");
         pause(id).get(5, TimeUnit.SECONDS);
+        f.awaitState(id, CUTOVER);
         assertTrue(f.record(id).switchedInPause() && !f.record(id).serverMoved(),
                 "stopped at the pause: not moved until the hypervisor says so");
 
@@ -113,8 +139,8 @@ class PauseSwitchoverTest {
 
         f.manager.completed(id, "QEMU completed");
         f.awaitState(id, COMPLETED);
-        assertEquals(1, before.replication.calls().stream().filter(c -> c.startsWith("reverse")).count());
-        assertTrue(f.replication.calls().stream().noneMatch(c -> c.startsWith("reverse")),
+        assertEquals(1, before.replication.calls().stream().filter(c -> c.startsWith("takeover")).count());
+        assertTrue(f.replication.calls().stream().noneMatch(c -> c.startsWith("takeover") || c.startsWith("reverse")),
                 "roles flipped once, in the pause, not again after the restart: " + f.replication.calls());
         f.assertAtDestination(id);
     }

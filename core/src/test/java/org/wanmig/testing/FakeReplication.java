@@ -56,7 +56,10 @@ public final class FakeReplication implements ReplicationClient {
         reverseError = e;
     }
 
-    /** "sync vs1 dcA>dcB", "reverse vs1 dcA>dcB", "restore vs1 dcA<dcB", "promote vs1 dcB lost dcA". */
+    /**
+     * "sync vs1 dcA>dcB", "reverse vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA",
+     * "restore vs1 dcA<dcB", "promote vs1 dcB lost dcA".
+     */
     public List<String> calls() {
         return calls;
     }
@@ -78,6 +81,19 @@ public final class FakeReplication implements ReplicationClient {
         calls.add("reverse " + server.name() + " " + oldPrimary.name() + ">" + newPrimary.name());
         return reverseError == null ? CompletableFuture.completedFuture(null)
                 : CompletableFuture.failedFuture(reverseError);
+    }
+
+    @Override
+    public CompletableFuture<String> takeOver(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+        calls.add("takeover " + server.name() + " " + oldPrimary.name() + ">" + newPrimary.name());
+        return reverseError == null ? CompletableFuture.completedFuture(newPrimary.name() + " took over")
+                : CompletableFuture.failedFuture(reverseError);
+    }
+
+    @Override
+    public CompletableFuture<Void> retire(VirtualServer server, DataCenter oldPrimary) {
+        calls.add("retire " + server.name() + " " + oldPrimary.name());
+        return CompletableFuture.completedFuture(null);
     }
 
     @Override

@@ -72,6 +72,51 @@ class MmsReplicationTest {
     }
 
     @Test
+    void takeOverInThePauseThenAFailureAfterContinueMakesTheSourcePrimaryAgainAboveTheDestination(@TempDir Path dir)
+            throws Exception {
+        start(dir);
+        MigrationId id = mms.startMigration("vs1", "dcB").id();
+        await(id, MigrationState.MIGRATING);
+        byte[] block = new byte[4096];
+        try (NbdTestClient a = new NbdTestClient(agents.a.nbdPort(), "vs1")) {
+            for (int i = 0; i < 8; i++) {
+                java.util.Arrays.fill(block, (byte) (0x60 + i));
+                assertEquals(0, a.write(i * 65536L, block), "acknowledged at A, synchronously");
+            }
+        }
+        // the guest is paused with nothing in flight: B takes over inside the hook, A is demoted after it
+        mms.preSwitchover(id, "paused before switchover").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertEquals(Role.PRIMARY, agents.b.status("vs1").role(), "B primary when the hypervisor goes on");
+        long taken = agents.b.status("vs1").generation();
+        AgentPair.await("A demoted after the pause", 10_000, () -> agents.a.status("vs1").role() == Role.REPLICA);
+        try (NbdTestClient a = new NbdTestClient(agents.a.nbdPort(), "vs1")) {
+            assertEquals(1, a.write(0, block), "A refuses writes (EPERM) once B took over");
+        }
+
+        // QEMU fails after migrate-continue (the destination never ran): the source resumes at A
+        mms.failed(id, "device state transfer failed; source resumed");
+        Migration end = await(id, MigrationState.FAILED);
+        assertTrue(end.error().contains("device state"), end.error());
+        assertEquals(Role.PRIMARY, agents.a.status("vs1").role());
+        assertEquals(Mode.ASYNC, agents.a.status("vs1").mode());
+        assertEquals(Role.REPLICA, agents.b.status("vs1").role());
+        assertTrue(agents.a.status("vs1").generation() > taken, "A's generation " + agents.a.status("vs1").generation()
+                + " above the one B took over with (" + taken + ")");
+        byte[] image = java.nio.file.Files.readAllBytes(agents.imageA());
+        for (int i = 0; i < 8; i++) {
+            assertEquals(0x60 + i, image[i * 65536 + 7], "acknowledged write " + i + " still at A");
+        }
+        // A takes writes again and B follows it, not fencing it
+        try (NbdTestClient a = new NbdTestClient(agents.a.nbdPort(), "vs1")) {
+            java.util.Arrays.fill(block, (byte) 0x7e);
+            assertEquals(0, a.write(1 << 20, block));
+        }
+        agents.syncUp(agents.a);
+        AgentPair.assertSameBytes(agents.imageA(), agents.imageB());
+        assertEquals(Role.PRIMARY, agents.a.status("vs1").role(), "A not fenced by B");
+    }
+
+    @Test
     void abortReturnsTheDiskToAsyncWithTheSourcePrimary(@TempDir Path dir) throws Exception {
         start(dir);
         MigrationId id = mms.startMigration("vs1", "dcB").id();

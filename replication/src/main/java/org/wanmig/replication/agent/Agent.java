@@ -220,6 +220,33 @@ public final class Agent implements ReplicationControl, Closeable {
     }
 
     @Override
+    public DiskStatus takeOver(String disk) {
+        ReplicatedDisk d = require(disk);
+        synchronized (roleLocks.computeIfAbsent(disk, k -> new Object())) {
+            if (d.role() == Role.PRIMARY) {
+                return d.status();
+            }
+            long t0 = System.nanoTime();
+            String lacking;
+            try {
+                lacking = d.takeOverFromLivePrimary();
+            } catch (IOException e) {
+                throw new ConflictException(disk + ": take-over failed: " + e);
+            }
+            if (lacking != null) {
+                throw new ConflictException(disk + ": cannot take over from the live primary: " + lacking);
+            }
+            long promoted = System.nanoTime();
+            peer.closeSession(disk);
+            startLink(d);
+            LOG.info(String.format("%s: took over as PRIMARY at generation %d from the live synchronous primary"
+                    + " (nothing in flight), which this generation fences; %.1f ms (new generation durable after"
+                    + " %.1f ms)", disk, d.generation(), (System.nanoTime() - t0) / 1e6, (promoted - t0) / 1e6));
+            return d.status();
+        }
+    }
+
+    @Override
     public DiskStatus demote(String disk) throws InterruptedException {
         return demote(disk, HANDOVER_TIMEOUT_MS);
     }

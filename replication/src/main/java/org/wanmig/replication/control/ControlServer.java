@@ -488,7 +488,17 @@ public final class ControlServer implements Closeable {
                     throw new BadRequest("force must be a boolean", "force");
                 }
                 boolean force = f != null && f.asBoolean();
-                onLongPool(call, () -> call.json(200, JSON.valueToTree(control.promote(disk, force))));
+                // takeover: the switchover inside a hypervisor's pause (see ReplicationControl.takeOver)
+                JsonNode t = body.get("takeover");
+                if (t != null && !t.isBoolean()) {
+                    throw new BadRequest("takeover must be a boolean", "takeover");
+                }
+                boolean takeover = t != null && t.asBoolean();
+                if (force && takeover) {
+                    throw new BadRequest("force and takeover exclude each other", "takeover");
+                }
+                onLongPool(call, () -> call.json(200, JSON.valueToTree(
+                        takeover ? control.takeOver(disk) : control.promote(disk, force))));
                 return;
             }
             default: {

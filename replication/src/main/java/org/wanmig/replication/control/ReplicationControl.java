@@ -22,6 +22,17 @@ public interface ReplicationControl {
 
     DiskStatus demote(String disk) throws InterruptedException;
 
+    /**
+     * Promote while the primary still streams to us synchronously, the caller guaranteeing that
+     * no write is in flight (a hypervisor's pause): one call instead of demote-then-promote. The
+     * old primary is fenced by the new generation.
+     *
+     * @throws ConflictException if the stream shows we may lack a write the primary acknowledged
+     */
+    default DiskStatus takeOver(String disk) throws InterruptedException {
+        throw new ConflictException("take-over is not supported here");
+    }
+
     /** Demote, handing over within {@code handoverTimeoutMs} (the MMS's demote budget). */
     default DiskStatus demote(String disk, long handoverTimeoutMs) throws InterruptedException {
         return demote(disk);

@@ -267,6 +267,36 @@ public final class ReplicatedDisk implements BlockDevice {
     }
 
     /**
+     * Replica -> primary while the primary still streams to us: the switchover inside a
+     * hypervisor's pause, where the caller guarantees that no write is in flight (the guest is
+     * stopped and its block I/O drained). What we can see ourselves must agree: the stream is live
+     * and synchronous (so the primary acknowledged nothing we have not applied and made durable),
+     * its resync ended, nothing is journaled, and every data frame seen is applied. The primary's
+     * last STATUS is not asked: taken every 250 ms, it often shows the write that was in flight
+     * then. The old stream can write no more from here; the old primary is fenced by the new
+     * generation when our stream reaches it (or its own reconnect is refused with it).
+     *
+     * @return the reason we may lack a write, or null once promoted (the report is in the status)
+     */
+    public String takeOverFromLivePrimary() throws IOException {
+        synchronized (order) {
+            String lacking = meta.role() != Role.REPLICA ? "not a replica"
+                    : !sessionUp ? "the primary is not streaming to us"
+                    : peerView.mode() != Mode.SYNC ? "the primary replicates " + peerView.mode() + ", not SYNC"
+                    : catchingUp || journal != null ? "the stream's resync has not ended"
+                    : lagWrites > 0 ? lagWrites + " writes of the primary's queue not applied yet"
+                    : null;
+            if (lacking != null) {
+                return lacking;
+            }
+            activeSession = null; // the old stream's late frames are refused
+            handedOverClean = true;
+            becomePrimary(false);
+            return null;
+        }
+    }
+
+    /**
      * The peer is at a higher generation (it was promoted while we were cut off): stop being
      * primary now. Returns the report of what we had acknowledged but never replicated, or null if
      * we are not a primary below that generation. Our content is then unknown to the new primary
