@@ -284,7 +284,7 @@ public final class ReplicatedDisk implements BlockDevice {
                     : !sessionUp ? "the primary is not streaming to us"
                     : peerView.mode() != Mode.SYNC ? "the primary replicates " + peerView.mode() + ", not SYNC"
                     : catchingUp || journal != null ? "the stream's resync has not ended"
-                    : lagWrites > 0 ? lagWrites + " writes of the primary's queue not applied yet"
+                    : lagWrites() > 0 ? lagWrites() + " writes of the primary's queue not applied yet"
                     : null;
             if (lacking != null) {
                 return lacking;
