@@ -593,6 +593,9 @@ def evacuate_once(args, concurrency, config, net, names, bridges, c, workdir):
                          log_path=os.path.join(workdir, 'runtime-c%d.log' % concurrency)).start()
     counting = CountingVsctl()
     wanmig_hypervisor.vsctl = counting
+    hv_log = open(os.path.join(workdir, 'hypervisor-c%d.log' % concurrency), 'w')
+    quiet = wanmig_hypervisor.log
+    wanmig_hypervisor.log = lambda *words: print('[hypervisor %.3f]' % time.time(), *words, file=hv_log, flush=True)
     model = tb.PrecopyModel(mem_mb=args.memory_mib * 1.048576, dirty_mb_s=args.dirty_mibps * 1.048576,
                             bw_mbit=args.hv_mbit, max_rounds=30, stop_mb=2 * 1.048576)
     hypervisor = tb.Hypervisor(model=model).start()
@@ -605,6 +608,10 @@ def evacuate_once(args, concurrency, config, net, names, bridges, c, workdir):
             tb.wait_until(lambda: tb.pings(h1, ips[vs]), 60, 0.2, 'h1 reaching %s at dcA' % vs)
         time.sleep(1)   # let the runtime settle after the switches' rules
         pid = runtime.process.pid
+        # the runtime's CPU while idle (timers, GC, JIT of what ran so far), to set its per-migration CPU against
+        idle0 = cpu_seconds(pid)
+        time.sleep(args.idle_s)
+        idle_cpu_per_s = (cpu_seconds(pid) - idle0) / args.idle_s
         ovs_pid = ovs_vswitchd_pid()
         calls0 = counting.snapshot()
         mine0 = os.times()
@@ -661,6 +668,7 @@ def evacuate_once(args, concurrency, config, net, names, bridges, c, workdir):
             'runtimeCpuS': round(cpu1 - cpu0, 3),
             'runtimeCpuMsPerMigration': round((cpu1 - cpu0) * 1000 / max(completed, 1), 2),
             'runtimeCpuShare': round((cpu1 - cpu0) / (t_end_seen - t0), 3),
+            'runtimeIdleCpuMsPerS': round(idle_cpu_per_s * 1000, 1),
             'hypervisorModel': {
                 'vsctlCalls': calls1[0] - calls0[0],
                 'vsctlCallsPerMigration': round((calls1[0] - calls0[0]) / max(completed, 1), 1),
@@ -682,6 +690,8 @@ def evacuate_once(args, concurrency, config, net, names, bridges, c, workdir):
     finally:
         hypervisor.stop()
         wanmig_hypervisor.vsctl = counting.original
+        wanmig_hypervisor.log = quiet
+        hv_log.close()
         runtime.kill()
 
 
@@ -753,9 +763,10 @@ def print_evacuate(results):
           ' hypervisor\'s ovs-vsctl calls and their wall time per migration (overlapping when concurrent)')
     for f in levels:
         hv = f['hypervisorModel']
-        print('  conc %d: runtime CPU %.1f s (%.0f%% of one core over the run); hypervisor model + bench process CPU %.1f s;'
+        print('  conc %d: runtime CPU %.1f s (%.0f%% of one core over the run; idle %.0f ms/s before); hypervisor model + bench process CPU %.1f s;'
               ' ovs-vswitchd CPU %s s; hypervisor copy+pause p50 %s ms; destinations %s' % (
-                  f['concurrencyPerPair'], f['runtimeCpuS'], 100 * f['runtimeCpuShare'], hv['benchProcessCpuS'],
+                  f['concurrencyPerPair'], f['runtimeCpuS'], 100 * f['runtimeCpuShare'], f['runtimeIdleCpuMsPerS'],
+                  hv['benchProcessCpuS'],
                   f['ovsVswitchdCpuS'], fmt(f['latencyMs']['hypervisorMs']['p50']), f['destinations']))
     print('==========================================================================================\n')
 
@@ -781,6 +792,7 @@ def parse_args(argv):
     parser.add_argument('--dirty-mibps', type=float, default=1, help='evacuate: each server\'s dirty rate')
     parser.add_argument('--hv-mbit', type=float, default=1000, help='evacuate: the hypervisor model\'s copy rate')
     parser.add_argument('--drain-s', type=float, default=0, help='evacuate: migration.drainSeconds')
+    parser.add_argument('--idle-s', type=float, default=3, help='evacuate: idle time to measure the runtime\'s idle CPU')
     parser.add_argument('--poll-s', type=float, default=1.0, help='evacuate: GET /evacuations interval')
     parser.add_argument('--timeout', type=float, default=300, help='evacuate: longest wait per evacuation')
     parser.add_argument('--out', default=os.path.join(tb.REPO, 'out'))
