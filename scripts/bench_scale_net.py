@@ -476,6 +476,8 @@ def print_install(results):
         print('  %-58s %d of %d; after the reconnect %d of %d' % (
             'pings client -> server answered', sum(r['pings'].values()), len(r['pings']),
             sum(r['pingsAfterReadopt'].values()), len(r['pingsAfterReadopt'])))
+        print('  %-58s %s' % ('  of which all tables read -> every rule confirmed (s)', ', '.join(
+            '%.3f' % (x['allConfirmedS'] - x['allTablesReadS']) for x in r['runtime'] if x['allTablesReadS'])))
         print('  %-58s %s' % ('  switches connected first .. last; all tables read (s)', ', '.join(
             '%s..%s; %s' % (x['firstConnectedS'], x['allConnectedS'], x['allTablesReadS']) for x in r['runtime'])))
         print('  per switch (dumped): ' + ', '.join('%s %d' % (n, p['dumpedWanmig'])
