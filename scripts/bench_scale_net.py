@@ -414,11 +414,11 @@ def stage_install(args, workdir):
             follower = LogFollower(runtime.log_path).start()
             set_controllers(bridges, True)
             tb.wait_until(lambda: len(follower.confirmations(t0)) == len(names), 120, 0.01, 'readoption')
-            # the switches' rule count over the next 8 s (past the links' hold-down): whether any rule
-            # went missing on the way, and when the count was whole again
+            # the switches' rule count until 8 s after the reconnect (past the links' 5 s hold-down), at
+            # least 3 samples: whether any rule went missing on the way, and when the count was whole again
             desired_total = runs[-1]['rulesDesired']
             samples = []
-            while time.time() - t0 < 8:
+            while time.time() - t0 < 8 or len(samples) < 3:
                 samples.append((round(time.time() - t0, 3), sum(flow_count(b)[0] for b in bridges)))
                 time.sleep(0.2)
             changes = follower.all(ANY_CHANGE, t0)
