@@ -429,7 +429,7 @@ def stage_install(args, workdir):
                        'rulesReadBack': sum(int(m.group(1)) for _, m in reads),
                        'changes': sum(int(m.group(1)) + int(m.group(2)) + int(m.group(3)) for _, m in changes),
                        'fewestRulesSeen': min(n for _, n in samples),
-                       'wholeAgainS': (max(short) if short else 0.0),
+                       'lastShortS': (max(short) if short else None),
                        'dumpedWanmig': samples[-1][1], 'samples': samples}
             tb.log('%s: reconnect onto the add-flows tables: read back %d rules, confirmed in %.3f s, %d changes,'
                    ' fewest rules seen %d of %d' % (label, readopt['rulesReadBack'], readopt['allConfirmedS'],
@@ -479,10 +479,10 @@ def print_install(results):
         ratio = r['runtimeMedianS'] / r['addFlowsMedianS'] if r['addFlowsMedianS'] else None
         print('  %-58s %.3f s vs %.3f s: x%.2f' % ('median runtime vs add-flows', r['runtimeMedianS'],
                                                    r['addFlowsMedianS'], ratio or 0))
-        print('  %-58s read back %d, confirmed %.3f s, %d rule changes; fewest rules seen %d (whole again %.1f s)' % (
+        print('  %-58s read back %d, confirmed %.3f s, %d rule changes; fewest rules seen %d (last seen short at %s s)' % (
             'every switch reconnected to the running runtime:', r['readopt']['rulesReadBack'],
             r['readopt']['allConfirmedS'], r['readopt']['changes'], r['readopt']['fewestRulesSeen'],
-            r['readopt']['wholeAgainS']))
+            r['readopt']['lastShortS']))
         print('  %-58s %d of %d; after the reconnect %d of %d' % (
             'pings client -> server answered', sum(r['pings'].values()), len(r['pings']),
             sum(r['pingsAfterReadopt'].values()), len(r['pingsAfterReadopt'])))
