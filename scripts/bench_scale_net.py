@@ -56,6 +56,13 @@ SWITCH_UP = re.compile(r'Switch (of:[0-9a-f]{16}) connected from')
 READ_TABLE = re.compile(r'read (\d+) rules of ours on (of:[0-9a-f]{16})')
 TERMINAL_EVACUATION = ('COMPLETED', 'COMPLETED_WITH_FAILURES', 'ABORTED')
 CLK_TCK = os.sysconf('SC_CLK_TCK')
+STATE_DIRS = []     # the runtimes' state directories, removed at the end
+
+
+def state_dir(prefix):
+    path = tempfile.mkdtemp(prefix=prefix)
+    STATE_DIRS.append(path)
+    return path
 
 
 def load_average():
@@ -270,7 +277,7 @@ def runtime_install(runtime_config, names, bridges, workdir, label):
         tb.run(['ovs-ofctl', '-O', 'OpenFlow13', 'del-flows', b], check=True)
     log_path = os.path.join(workdir, 'runtime-%s.log' % label)
     t_launch = time.time()
-    runtime = tb.Runtime(config=runtime_config, state_dir=tempfile.mkdtemp(prefix='wanmig-scale-state-'),
+    runtime = tb.Runtime(config=runtime_config, state_dir=state_dir('wanmig-scale-state-'),
                          log_path=log_path).start()
     t_rest = time.time()
     follower = LogFollower(log_path).start()
@@ -601,7 +608,7 @@ def evacuate_once(args, concurrency, config, net, names, bridges, c, workdir):
     put_back_at_dca(c, names)
     for b in bridges:
         tb.run(['ovs-ofctl', '-O', 'OpenFlow13', 'del-flows', b], check=True)
-    runtime = tb.Runtime(config=config, state_dir=tempfile.mkdtemp(prefix='wanmig-scale-evac-'),
+    runtime = tb.Runtime(config=config, state_dir=state_dir('wanmig-scale-evac-'),
                          log_path=os.path.join(workdir, 'runtime-c%d.log' % concurrency)).start()
     counting = CountingVsctl()
     wanmig_hypervisor.vsctl = counting
@@ -859,6 +866,8 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         tb.kill_started()
         tb.mininet_cleanup()
+        for path in STATE_DIRS:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 if __name__ == '__main__':
