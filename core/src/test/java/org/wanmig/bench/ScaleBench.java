@@ -46,7 +46,12 @@ public final class ScaleBench {
     /** The netcfg as text, as onos-netcfg or the embedded runtime would read it. */
     static String netcfg(int servers) {
         // each DC's servers in its own block with the DC's prefix, so the baseline aggregates
-        ObjectNode root = ScaleTopology.netcfg(servers, DCS, SITES, i -> i % DCS, true);
+        return netcfg(servers, true, i -> i % DCS);
+    }
+
+    /** As {@link #netcfg(int)}; without {@code prefixes} every route is per server; server i runs in DC dcOf(i). */
+    static String netcfg(int servers, boolean prefixes, java.util.function.IntUnaryOperator dcOf) {
+        ObjectNode root = ScaleTopology.netcfg(servers, DCS, SITES, dcOf, prefixes);
         ObjectNode c = (ObjectNode) root.get("apps").get(WanTopologyParser.APP_ID).get(WanTopologyParser.CONFIG_KEY);
         String[] groups = {"database", "app", "web"};
         for (int i = 0; i < servers; i++) {
@@ -263,6 +268,16 @@ public final class ScaleBench {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--write-netcfg")) {
+            // the Mininet stages (scripts/bench_scale_net.py) run the runtime on this very netcfg
+            if (args.length != 5) {
+                throw new IllegalArgumentException("--write-netcfg FILE SERVERS prefixes|no-prefixes spread|dcA");
+            }
+            boolean prefixes = args[3].equals("prefixes");
+            java.util.function.IntUnaryOperator dcOf = args[4].equals("dcA") ? i -> 0 : i -> i % DCS;
+            Files.writeString(Path.of(args[1]), netcfg(Integer.parseInt(args[2]), prefixes, dcOf));
+            return;
+        }
         if (args.length > 0 && args[0].equals("--rules-only")) {
             rulesPerSwitch(args.length > 1 ? Integer.parseInt(args[1]) : 1000);
             return;
