@@ -19,6 +19,8 @@ Matches mininet-topos/wanmig-3dc.json port for port (see README.md):
 
 servers=3 (default) matches wanmig-3dc.json; servers=6 matches wanmig-3dc-6vs.json (the evacuation
 demo, scripts/demo --evacuate). vs1..vs3 keep their addresses and ports either way.
+storage=True adds the replication hosts storA (peA port 8, 10.3.1.10) and storB (peB port 8,
+10.3.2.10), as in wanmig2dc (the failover demo, scripts/demo --failover, adds them to the netcfg).
 
 Run it with:
     mn --custom wanmig_3dc.py --topo wanmig3dc[,servers=6] --controller remote
@@ -64,6 +66,10 @@ SERVER_HOSTS = [  # (host, ip/prefix, mac, gateway, pe, port); all start in DC A
     ('vs2', '10.2.0.20/24', '00:00:00:00:02:20', '10.2.0.254', 'peA', 3),
     ('vs3', '10.2.0.30/24', '00:00:00:00:02:30', '10.2.0.254', 'peA', 4),
 ]
+STORAGE_HOSTS = [  # storage=True only: (host, ip/prefix, mac, gateway, pe, port), one agent per DC
+    ('storA', '10.3.1.10/24', '00:00:00:00:03:01', '10.3.1.254', 'peA', 8),
+    ('storB', '10.3.2.10/24', '00:00:00:00:03:02', '10.3.2.254', 'peB', 8),
+]
 EXTRA_SERVER_HOSTS = [  # servers=6 only (evacuation demo): also in DC A, on new ports
     ('vs4', '10.2.0.40/24', '00:00:00:00:02:40', '10.2.0.254', 'peA', 5),
     ('vs5', '10.2.0.50/24', '00:00:00:00:02:50', '10.2.0.254', 'peA', 6),
@@ -82,7 +88,7 @@ class WanMig3DC(Topo):
     """Client sites 1 and 2, WAN core1..3, DCs A, B, C; vs1, vs2 and vs3 (servers=6: up to vs6)
     start in A."""
 
-    def build(self, bw=None, fail_mode='secure', delay=DEFAULT_DELAY_MS, queue_ms=5, servers=3):
+    def build(self, bw=None, fail_mode='secure', delay=DEFAULT_DELAY_MS, queue_ms=5, servers=3, storage=False):
         # Only the WAN links are shaped; access links run at veth speed. The core-to-core links
         # (the triangle) carry the delay between DCs: every pair of DCs is `delay` ms apart.
         for name, dpid in DPIDS.items():
@@ -98,12 +104,18 @@ class WanMig3DC(Topo):
         for host, ip, mac, gateway, pe, port in server_hosts(int(servers)):
             self.addHost(host, cls=WanmigHost, ip=ip, mac=mac, defaultRoute='via ' + gateway)
             self.addLink(host, pe, port2=port, **server_link_names(host))
+        for host, ip, mac, gateway, pe, port in (STORAGE_HOSTS if storage else []):
+            self.addHost(host, cls=WanmigHost, ip=ip, mac=mac, defaultRoute='via ' + gateway)
+            self.addLink(host, pe, port2=port)
 
 
-def make_net(bw=None, controller_ip='127.0.0.1', controller_port=6653, delay=DEFAULT_DELAY_MS, servers=3):
+def make_net(bw=None, controller_ip='127.0.0.1', controller_port=6653, delay=DEFAULT_DELAY_MS, servers=3,
+             storage=False):
     """A Mininet net (not started) with the topology and the remote controller; delay: one-way
-    ms between every two DCs (0: none); servers: 3 (wanmig-3dc.json) or 6 (wanmig-3dc-6vs.json)."""
-    return Mininet(topo=WanMig3DC(bw=bw, delay=delay, servers=servers), link=Link, autoSetMacs=False,
+    ms between every two DCs (0: none); servers: 3 (wanmig-3dc.json) or 6 (wanmig-3dc-6vs.json);
+    storage: storA and storB on port 8 of peA and peB."""
+    return Mininet(topo=WanMig3DC(bw=bw, delay=delay, servers=servers, storage=storage), link=Link,
+                   autoSetMacs=False,
                    controller=partial(RemoteController, ip=controller_ip, port=controller_port))
 
 

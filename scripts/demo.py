@@ -353,4 +353,7 @@ if __name__ == '__main__':
     if '--evacuate' in sys.argv[1:]:    # the evacuation demo (issue 10): scripts/demo_evacuate.py
         import demo_evacuate
         sys.exit(demo_evacuate.main([a for a in sys.argv[1:] if a != '--evacuate']))
+    if '--failover' in sys.argv[1:]:    # the failover demo (issue 10): scripts/demo_failover.py
+        import demo_failover
+        sys.exit(demo_failover.main([a for a in sys.argv[1:] if a != '--failover']))
     sys.exit(main())

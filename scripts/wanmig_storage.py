@@ -47,16 +47,18 @@ def stop_pid(process, sig=signal.SIGTERM, timeout=10):
 
 
 class Storage:
-    """Agents + relays of both DCs; stop() ends every process it started, by PID."""
+    """Agents + relays of both DCs; stop() ends every process it started, by PID. Each agent
+    serves every disk of `disks` (one per server, named after it; dcA PRIMARY, dcB REPLICA)."""
 
-    def __init__(self, net, workdir, size_mb=64):
+    def __init__(self, net, workdir, size_mb=64, disks=(DISK,)):
         self.net = net
         self.workdir = workdir
         self.size_mb = size_mb
+        self.disks = tuple(disks)
         self.agents, self.relays, self.outer = {}, [], {}
 
-    def image(self, dc):
-        return os.path.join(self.workdir, SIDES[dc][0], DISK + '.img')
+    def image(self, dc, disk=DISK):
+        return os.path.join(self.workdir, SIDES[dc][0], disk + '.img')
 
     def agent_log(self, dc):
         return os.path.join(self.workdir, SIDES[dc][0], 'agent.out')
@@ -73,8 +75,8 @@ class Storage:
                 json.dump({'nbdListen': '%s:%d' % (ip, NBD_PORT), 'peerListen': '%s:%d' % (ip, PEER_PORT),
                            'controlListen': '127.0.0.1:%d' % CONTROL_PORT,
                            'peerAddress': '%s:%d' % (peer, PEER_PORT), 'token': TOKEN, 'psk': PSK,
-                           'disks': [{'name': DISK, 'image': self.image(dc), 'size': '%dM' % self.size_mb,
-                                      'role': role}]}, f, indent=2)
+                           'disks': [{'name': disk, 'image': self.image(dc, disk), 'size': '%dM' % self.size_mb,
+                                      'role': role} for disk in self.disks]}, f, indent=2)
             out = open(self.agent_log(dc), 'a')
             self.agents[dc] = tb.popen_in(host, ['java', '-jar', AGENT_JAR, '--config', config],
                                           stdout=out, stderr=subprocess.STDOUT)
@@ -116,12 +118,12 @@ class Storage:
             return False
 
     def _settled(self):
-        a = self.status('dcA')
-        return a['peerConnected'] and a['lagBytes'] == 0 and a['resyncRemainingBytes'] == 0
+        return all(a['peerConnected'] and a['lagBytes'] == 0 and a['resyncRemainingBytes'] == 0
+                   for a in (self.status('dcA', disk=disk) for disk in self.disks))
 
-    def call(self, dc, method, action=None, body=None, timeout=10):
+    def call(self, dc, method, action=None, body=None, timeout=10, disk=DISK):
         """(HTTP status, JSON) of a control API call through the relay."""
-        url = 'http://127.0.0.1:%d/v1/disks/%s%s' % (SIDES[dc][3], DISK, '/' + action if action else '')
+        url = 'http://127.0.0.1:%d/v1/disks/%s%s' % (SIDES[dc][3], disk, '/' + action if action else '')
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method, headers={
             'Authorization': 'Bearer ' + TOKEN, 'Content-Type': 'application/json'})
@@ -131,18 +133,19 @@ class Storage:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b'null')
 
-    def status(self, dc, timeout=5):
-        code, body = self.call(dc, 'GET', timeout=timeout)
+    def status(self, dc, timeout=5, disk=DISK):
+        code, body = self.call(dc, 'GET', timeout=timeout, disk=disk)
         if code != 200:
-            raise OSError('%s agent status: HTTP %s %s' % (dc, code, body))
+            raise OSError('%s agent status of %s: HTTP %s %s' % (dc, disk, code, body))
         return body
 
-    def resync_back(self, timeout=60):
+    def resync_back(self, timeout=60, disk=DISK):
         """After a migration dcA -> dcB: B (now primary) in SYNC and in sync with A; returns B's status."""
-        code, body = self.call('dcB', 'POST', 'mode', {'mode': 'SYNC'})
+        code, body = self.call('dcB', 'POST', 'mode', {'mode': 'SYNC'}, disk=disk)
         if code != 200:
             raise RuntimeError('dcB mode SYNC: %s %s' % (code, body))
-        code, body = self.call('dcB', 'POST', 'wait-sync', {'timeoutMs': int(timeout * 1000)}, timeout=timeout + 5)
+        code, body = self.call('dcB', 'POST', 'wait-sync', {'timeoutMs': int(timeout * 1000)}, timeout=timeout + 5,
+                               disk=disk)
         if code != 200:
             raise RuntimeError('dcB wait-sync: %s %s' % (code, body))
         return body
@@ -200,12 +203,14 @@ class Sampler:
         return self.samples
 
 
-def start_writer(host, out_path, rate=50, duration=300, size_mb=64):
-    """The VS's disk writer in `host`'s namespace, first to dcA's agent, then (on refusal) dcB's."""
+def start_writer(host, out_path, rate=50, duration=300, size_mb=64, disk=DISK, timeout_s=5):
+    """The VS's disk writer in `host`'s namespace, first to dcA's agent, then (on refusal, or no
+    answer within timeout_s) dcB's."""
     targets = ','.join('%s:%d' % (SIDES[dc][1], NBD_PORT) for dc in ('dcA', 'dcB'))
-    return tb.popen_in(host, [sys.executable, WRITER, '--targets', targets, '--export', DISK,
+    return tb.popen_in(host, [sys.executable, WRITER, '--targets', targets, '--export', disk,
                               '--size-mb', str(size_mb), '--rate', str(rate), '--duration', str(duration),
-                              '--out', out_path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              '--timeout', str(timeout_s), '--out', out_path],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def stop_writer(process, out_path, timeout=10):

@@ -78,12 +78,12 @@ def start_net(bw=None, fail_mode='secure', remote=True, storage=False,
     return net
 
 
-def start_net_3dc(bw=None, fail_mode='secure', servers=3):
+def start_net_3dc(bw=None, fail_mode='secure', servers=3, storage=False):
     """The 3-DC testbed (triangle core: every WAN path has an alternative), started like start_net;
-    servers=6 adds vs4..vs6 in dcA (wanmig-3dc-6vs.json)."""
+    servers=6 adds vs4..vs6 in dcA (wanmig-3dc-6vs.json); storage=True storA and storB."""
     from mininet.log import setLogLevel
     setLogLevel('error')
-    net = wanmig_3dc.make_net(bw=bw, servers=servers)
+    net = wanmig_3dc.make_net(bw=bw, servers=servers, storage=storage)
     net.start()
     for host in net.hosts:
         host.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1')

@@ -21,14 +21,18 @@ import org.wanmig.spi.EvacuationStore;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.LongSupplier;
@@ -42,16 +46,22 @@ import java.util.stream.Collectors;
  * <p>
  * Per server, in order, each step stored before the next starts: its replica at the destination
  * is promoted with a new generation (the RPO lost is recorded), its hypervisor driver restarts it
- * there, its address is routed there directly. A server whose step fails is reported FAILED and the
- * others go on. {@link #resumeAll()} goes on from the first step not recorded as done, so a
- * promotion recorded is never asked again (one interrupted before it was recorded is asked again,
- * which the agent answers with the copy as it is: it is primary already).
+ * there, its address is routed there directly. The servers go through their steps concurrently, at
+ * most {@code maxInFlight} at a time (each waits on agents, hypervisors and switches, not on the
+ * others): a data center's servers are back after about one server's time, not the sum. A server
+ * whose step fails is reported FAILED and the others go on. {@link #resumeAll()} goes on from the
+ * first step not recorded as done, so a promotion recorded is never asked again (one interrupted
+ * before it was recorded is asked again, which the agent answers with the copy as it is: it is
+ * primary already).
  * <p>
- * All work runs on {@code executor}, which must run one task at a time.
+ * All work on the record runs on {@code executor}, which must run one task at a time; a step's
+ * outcome is recorded there when the step's future completes, so nothing waits on a thread.
  */
 public final class FailoverRunner {
     private static final Logger log = LoggerFactory.getLogger(FailoverRunner.class);
     static final Duration STEP_TIMEOUT = Duration.ofSeconds(60);
+    /** Servers of one failover in their steps at once: bounds the calls on one agent and hypervisor. */
+    static final int MAX_IN_FLIGHT = 8;
 
     private final MigrationService service;
     private final FailoverActions actions;
@@ -60,14 +70,21 @@ public final class FailoverRunner {
     private final Executor executor;
     private final LongSupplier clock;
     private final Duration stepTimeout;
+    private final int maxInFlight;
+    /** Per failover, the indexes of the servers whose step is under way; used on the executor only. */
+    private final Map<EvacuationId, Set<Integer>> underway = new HashMap<>();
 
     public FailoverRunner(MigrationService service, FailoverActions actions, EvacuationStore store,
                           Supplier<WanTopology> topology, Executor executor, LongSupplier clock) {
-        this(service, actions, store, topology, executor, clock, STEP_TIMEOUT);
+        this(service, actions, store, topology, executor, clock, STEP_TIMEOUT, MAX_IN_FLIGHT);
     }
 
     FailoverRunner(MigrationService service, FailoverActions actions, EvacuationStore store,
-                   Supplier<WanTopology> topology, Executor executor, LongSupplier clock, Duration stepTimeout) {
+                   Supplier<WanTopology> topology, Executor executor, LongSupplier clock, Duration stepTimeout,
+                   int maxInFlight) {
+        if (maxInFlight < 1) {
+            throw new IllegalArgumentException("maxInFlight must be at least 1, not " + maxInFlight);
+        }
         this.service = service;
         this.actions = actions;
         this.store = store;
@@ -75,6 +92,7 @@ public final class FailoverRunner {
         this.executor = executor;
         this.clock = clock;
         this.stepTimeout = stepTimeout;
+        this.maxInFlight = maxInFlight;
     }
 
     /**
@@ -212,94 +230,129 @@ public final class FailoverRunner {
     // ---- on the executor -------------------------------------------------------------------
 
     private void run(String what, Runnable task) {
-        executor.execute(() -> {
-            try {
-                task.run();
-            } catch (RuntimeException x) {
-                log.error("failover runner: {} failed; the record stays as last written", what, x);
-            }
-        });
+        try {
+            executor.execute(() -> {
+                try {
+                    task.run();
+                } catch (RuntimeException x) {
+                    log.error("failover runner: {} failed; the record stays as last written", what, x);
+                }
+            });
+        } catch (RejectedExecutionException x) {
+            // stopped (leadership lost, shutdown): nothing is recorded, the next runner goes on from the record
+            log.info("failover runner stopped: {} not recorded; the next runner goes on from the record", what);
+        }
     }
 
     private long now() {
         return clock.getAsLong();
     }
 
-    /** Every server from its first step not done; one server's failure does not stop the others. */
+    /**
+     * Starts the next step of every server not done and not under way, up to {@code maxInFlight} at
+     * once; records the end of the failover once every server is done or failed. One server's
+     * failure does not stop the others.
+     */
     private void proceed(EvacuationId id) {
         Evacuation e = store.get(id).orElseThrow();
-        for (int i = 0; i < e.servers().size(); i++) {
-            while (!e.servers().get(i).state().isTerminal()) {
-                e = step(e, i);
-                store.put(e);
+        if (!e.isActive()) {
+            underway.remove(id);
+            return;
+        }
+        Set<Integer> busy = underway.computeIfAbsent(id, k -> new HashSet<>());
+        for (int i = 0; i < e.servers().size() && busy.size() < maxInFlight; i++) {
+            if (!e.servers().get(i).state().isTerminal() && busy.add(i)) {
+                begin(e, i);
             }
         }
-        store.put(finish(e));
+        if (busy.isEmpty()) {
+            underway.remove(id);
+            store.put(finish(e));
+        }
     }
 
-    /** One step of server {@code i}: done (the next step recorded) or failed (the server FAILED). */
-    private Evacuation step(Evacuation e, int i) {
+    /** Asks for server {@code i}'s current step; its outcome is recorded on the executor. */
+    private void begin(Evacuation e, int i) {
+        ServerEvacuation s = e.servers().get(i);
+        EvacuationId id = e.id();
+        long t0 = now();
+        CompletableFuture<?> f;
+        try {
+            f = action(s, e.source());
+        } catch (RuntimeException x) {
+            f = CompletableFuture.failedFuture(x);
+        }
+        f.orTimeout(stepTimeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((result, error) ->
+                run("failover " + id + ": " + s.server() + " " + s.step(), () -> stepped(id, i, result, error, t0)));
+    }
+
+    private CompletableFuture<?> action(ServerEvacuation s, String lost) {
+        switch (s.step()) {
+            case PENDING:
+                return actions.promote(s.server(), s.destination(), lost);
+            case PROMOTED:
+                return actions.restart(s.server(), s.destination());
+            case RESTARTED:
+                return actions.route(s.server(), s.destination());
+            default:
+                throw new IllegalStateException(s.server() + " in step " + s.step() + " yet not done");
+        }
+    }
+
+    /** Server {@code i}'s step ended: recorded before its next step starts. */
+    private void stepped(EvacuationId id, int i, Object result, Throwable error, long t0) {
+        Evacuation e = store.get(id).orElseThrow();
+        if (!e.isActive()) {
+            underway.remove(id);
+            return;
+        }
+        e = record(e, i, result, error, t0);
+        store.put(e);
+        if (!e.servers().get(i).state().isTerminal()) {
+            begin(e, i);
+            return;
+        }
+        Set<Integer> busy = underway.get(id);
+        if (busy != null) {
+            busy.remove(i);
+        }
+        proceed(id);
+    }
+
+    /** The record with server {@code i}'s step done (the next step recorded) or failed (the server FAILED). */
+    private Evacuation record(Evacuation e, int i, Object result, Throwable error, long t0) {
         ServerEvacuation s = e.servers().get(i);
         String name = s.server();
         String dest = s.destination();
-        long t0 = now();
-        try {
-            switch (s.step()) {
-                case PENDING: {
-                    Promotion p = await(actions.promote(name, dest, e.source()));
-                    log.warn("failover {}: {} {}", e.id(), name, p);
-                    return e.withServer(i, s.stepped(FailoverStep.PROMOTED, p, t0), now(), p.detail() + "; RPO lost: "
-                            + p.lagBytes() + " bytes, " + p.lagWrites() + " writes (last known lag)"
-                            + (p.rpoSeconds() >= 0 ? String.format(", <= %.3f s of writing", p.rpoSeconds()) : "")
-                            + (p.rolledBackBytes() > 0 ? ", rolled back " + p.rolledBackBytes() + " bytes" : "")
-                            + took(t0));
-                }
-                case PROMOTED: {
-                    String detail = await(actions.restart(name, dest));
-                    return e.withServer(i, s.stepped(FailoverStep.RESTARTED, null, t0), now(),
-                            "restarted at " + dest + ": " + detail + took(t0));
-                }
-                case RESTARTED: {
-                    String detail = await(actions.route(name, dest));
-                    return e.withServer(i, s.stepped(FailoverStep.ROUTED, null, t0), now(), detail + took(t0)
-                            + "; failed over in " + (now() - e.startedMillis()) + " ms from the declaration");
-                }
-                default:
-                    throw new IllegalStateException(name + " in step " + s.step() + " yet not done");
-            }
-        } catch (Stopped x) {
-            throw x;
-        } catch (RuntimeException x) {
-            String why = s.step() + " failed: " + message(x);
+        if (error != null) {
+            String why = s.step() + " failed: " + (unwrap(error) instanceof TimeoutException
+                    ? "no answer within " + stepTimeout.toSeconds() + " s" : message(error));
             log.warn("failover {}: {} {}", e.id(), name, why);
             return e.withServer(i, s.failed(why), now(), why + "; the other servers go on");
+        }
+        switch (s.step()) {
+            case PENDING: {
+                Promotion p = (Promotion) result;
+                log.warn("failover {}: {} {}", e.id(), name, p);
+                return e.withServer(i, s.stepped(FailoverStep.PROMOTED, p, t0), now(), p.detail() + "; RPO lost: "
+                        + p.lagBytes() + " bytes, " + p.lagWrites() + " writes (last known lag)"
+                        + (p.rpoSeconds() >= 0 ? String.format(", <= %.3f s of writing", p.rpoSeconds()) : "")
+                        + (p.rolledBackBytes() > 0 ? ", rolled back " + p.rolledBackBytes() + " bytes" : "")
+                        + took(t0));
+            }
+            case PROMOTED:
+                return e.withServer(i, s.stepped(FailoverStep.RESTARTED, null, t0), now(),
+                        "restarted at " + dest + ": " + result + took(t0));
+            case RESTARTED:
+                return e.withServer(i, s.stepped(FailoverStep.ROUTED, null, t0), now(), result + took(t0)
+                        + "; failed over in " + (now() - e.startedMillis()) + " ms from the declaration");
+            default:
+                throw new IllegalStateException(name + " in step " + s.step() + " yet not done");
         }
     }
 
     private String took(long t0) {
         return " (step took " + (now() - t0) + " ms)";
-    }
-
-    private <T> T await(CompletableFuture<T> f) {
-        try {
-            return f.get(stepTimeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (ExecutionException x) {
-            throw x.getCause() instanceof RuntimeException ? (RuntimeException) x.getCause()
-                    : new IllegalStateException(message(x.getCause()), x.getCause());
-        } catch (TimeoutException x) {
-            f.cancel(false);
-            throw new IllegalStateException("no answer within " + stepTimeout.toSeconds() + " s");
-        } catch (InterruptedException x) {
-            Thread.currentThread().interrupt();
-            throw new Stopped();
-        }
-    }
-
-    /** The runner was stopped (leadership lost, shutdown) while a step waited: nothing is recorded. */
-    private static final class Stopped extends RuntimeException {
-        Stopped() {
-            super("failover runner stopped while a step waited; the next runner goes on from the record");
-        }
     }
 
     private Evacuation finish(Evacuation e) {
@@ -318,10 +371,15 @@ public final class FailoverRunner {
                 + " failed over, " + failed.size() + " failed: " + String.join(" ", failed));
     }
 
-    private static String message(Throwable t) {
+    private static Throwable unwrap(Throwable t) {
         while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
             t = t.getCause();
         }
+        return t;
+    }
+
+    private static String message(Throwable t) {
+        t = unwrap(t);
         if (t instanceof WanmigException) {
             return ((WanmigException) t).reason();
         }

@@ -34,6 +34,7 @@ import org.wanmig.testing.Topologies;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
@@ -274,7 +275,9 @@ class FailoverTest {
         hypervisor.holdRestart("vs1"); // the controller dies while vs1's hypervisor is starting it
         loseA();
         EvacuationId id = host.failover("dcA", null).id();
-        Poll.until("vs1 promoted and being restarted", () -> hypervisor.restarts().size() == 1);
+        Poll.until("vs1 promoted and being restarted, vs2 failed over meanwhile",
+                () -> hypervisor.restarts().contains("vs1 dcB port 2")
+                        && server(records.get(id).orElseThrow(), "vs2").step() == FailoverStep.ROUTED);
         assertEquals(FailoverStep.PROMOTED, server(records.get(id).orElseThrow(), "vs1").step());
         host.close();
         manager.shutdown();
@@ -286,9 +289,40 @@ class FailoverTest {
         assertEquals(1, replication.calls().stream().filter(c -> c.startsWith("promote vs1")).count(),
                 "promoted once: " + replication.calls());
         assertEquals(1, replication.generation("vs1"));
-        assertEquals(List.of("vs1 dcB port 2", "vs2 dcB port 3"), hypervisor.restarts(), "the new runner restarts vs1");
+        assertEquals(1, replication.calls().stream().filter(c -> c.startsWith("promote vs2")).count(),
+                "promoted once: " + replication.calls());
+        assertEquals(List.of("vs1 dcB port 2"), hypervisor.restarts(),
+                "the new runner restarts vs1, and not vs2, recorded ROUTED");
         assertEquals("dcB", manager.location("vs1"));
         assertEquals("dcB", manager.location("vs2"));
+        assertSurvivorsHoldBaseline();
+    }
+
+    @Test
+    void theServersFailOverConcurrentlyEachThroughItsStepsInOrder() throws Exception {
+        start();
+        CompletableFuture<String> vs1Restart = hypervisor.holdRestart("vs1"); // vs1's hypervisor is slow
+        loseA();
+        EvacuationId id = host.failover("dcA", null).id();
+        // vs2 does not wait for vs1: it is promoted, restarted and routed while vs1's restart hangs
+        Poll.until("vs2 failed over while vs1 is being restarted",
+                () -> server(records.get(id).orElseThrow(), "vs2").state() == ServerEvacuation.State.DONE,
+                () -> records.get(id).orElseThrow().timeline().toString());
+        Evacuation midway = records.get(id).orElseThrow();
+        assertEquals(FailoverStep.PROMOTED, server(midway, "vs1").step(), "vs1's promotion is recorded first");
+        assertTrue(midway.isActive());
+        assertEquals("dcB", manager.location("vs2"));
+        assertEquals("dcA", manager.location("vs1"), "not routed before it runs at dcB");
+        vs1Restart.complete("vs1 booted at dcB");
+        Evacuation e = awaitEnd(id);
+        assertEquals(EvacuationState.COMPLETED, e.state(), e.timeline().toString());
+        for (String vs : List.of("vs1", "vs2")) {
+            List<String> ev = events(e, vs);
+            assertTrue(ev.get(0).startsWith("promoted at dcB") && ev.get(1).startsWith("restarted at dcB")
+                    && ev.get(2).startsWith("routed to dcB directly"), vs + ": " + ev);
+        }
+        assertTrue(events(e, "vs1").get(1).contains("vs1 booted at dcB"), events(e, "vs1").toString());
+        assertEquals("dcB", manager.location("vs1"));
         assertSurvivorsHoldBaseline();
     }
 

@@ -2,37 +2,22 @@ package org.wanmig.replication;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.wanmig.api.Promotion;
 import org.wanmig.config.WanTopology;
-import org.wanmig.config.WanTopologyParser;
 import org.wanmig.drivers.AgentReplicationClient;
 import org.wanmig.replication.agent.Agent;
 import org.wanmig.replication.core.Role;
-import org.onosproject.core.DefaultApplicationId;
-import org.onosproject.net.DeviceId;
-import org.onosproject.net.flow.FlowRule;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
-import org.wanmig.drivers.HypervisorDrivers;
 import org.wanmig.lifecycle.MigrationManager;
-import org.wanmig.spi.Leadership;
-import org.wanmig.spi.NetworkProgrammer;
-import org.wanmig.store.InMemoryMigrationStore;
-
-import java.net.URI;
-import java.time.Clock;
-import java.util.Collection;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 
+import static org.wanmig.replication.AgentPair.pattern;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -46,46 +31,15 @@ class FailoverPromoteTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long SIZE = 8 << 20;
 
-    private static byte[] pattern(int b, int len) {
-        byte[] d = new byte[len];
-        Arrays.fill(d, (byte) b);
-        return d;
-    }
-
-    private static WanTopology topology(AgentPair p) throws Exception {
-        ObjectNode cfg = (ObjectNode) JSON.readTree(String.join("\n",
-                "{ \"dataCenters\": [",
-                "  { \"name\": \"dcA\", \"pe\": \"of:000000000000000a\", \"wanPorts\": [1], \"serverPorts\": [2],",
-                "    \"agent\": \"http://127.0.0.1:" + p.a.controlPort() + "\", \"agentToken\": \"" + AgentPair.TOKEN + "\" },",
-                "  { \"name\": \"dcB\", \"pe\": \"of:000000000000000b\", \"wanPorts\": [1], \"serverPorts\": [2],",
-                "    \"agent\": \"http://127.0.0.1:" + p.b.controlPort() + "\", \"agentToken\": \"" + AgentPair.TOKEN + "\" } ],",
-                "  \"wanSwitches\": [\"of:0000000000000001\"],",
-                "  \"links\": [ { \"one\": \"of:0000000000000001/2\", \"two\": \"of:000000000000000a/1\" },",
-                "             { \"one\": \"of:0000000000000001/3\", \"two\": \"of:000000000000000b/1\" } ],",
-                "  \"clientSites\": [ { \"name\": \"site1\", \"switch\": \"of:0000000000000001\", \"port\": 1,",
-                "    \"prefixes\": [\"10.0.1.0/24\"], \"gateway\": \"10.0.1.254\", \"mac\": \"00:00:00:00:01:01\" } ],",
-                "  \"servers\": [ { \"name\": \"vs1\", \"ip\": \"10.2.0.10\", \"mac\": \"00:00:00:00:02:10\",",
-                "    \"gateway\": \"10.2.0.254\", \"dc\": \"dcA\", \"port\": 2 } ],",
-                "  \"migration\": { \"drainSeconds\": 0.1, \"prepareTimeoutSeconds\": 3 } }"));
-        return WanTopologyParser.parse(cfg);
-    }
-
     @Test
     void theReplicaIsPromotedOnceWithANewGenerationAndTheReturningPrimaryIsFenced(@TempDir Path dir) throws Exception {
         try (AgentPair p = new AgentPair(dir, SIZE)) {
-            WanTopology t = topology(p);
+            WanTopology t = p.topology(3);
             var vs1 = t.server("vs1").orElseThrow();
             var dcA = t.dataCenter("dcA").orElseThrow();
             var dcB = t.dataCenter("dcB").orElseThrow();
-            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
-                assertEquals(0, a.write(0, pattern(0x11, 1 << 20)));
-            }
-            p.syncUp(p.a);
-            p.ok(p.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}");
             // dcA drops off the WAN, acknowledges 128 KiB more, then dies
-            p.ab.cut();
-            p.ba.cut();
-            AgentPair.await("B's session down", 10_000, () -> !p.b.disk("vs1").sessionUp());
+            p.syncedThenPartitioned();
             try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
                 assertEquals(0, a.write(4 << 20, pattern(0x33, 128 << 10)));
             }
@@ -126,29 +80,6 @@ class FailoverPromoteTest {
         }
     }
 
-    /** Switches that confirm every rule at once: this test is about storage. */
-    private static final NetworkProgrammer SWITCHES = new NetworkProgrammer() {
-        @Override
-        public CompletableFuture<Void> install(Collection<FlowRule> rules) {
-            return CompletableFuture.completedFuture(null);
-        }
-
-        @Override
-        public CompletableFuture<Void> remove(Collection<FlowRule> rules) {
-            return CompletableFuture.completedFuture(null);
-        }
-
-        @Override
-        public CompletableFuture<List<FlowRule>> read(DeviceId device) {
-            return CompletableFuture.completedFuture(List.of());
-        }
-
-        @Override
-        public boolean isAvailable(DeviceId device) {
-            return true;
-        }
-    };
-
     /**
      * After a failover to dcB, a migration back to dcA while dcA's copy is still the stale one
      * (its link not back, no resync) never promotes it: PREPARING waits for dcB to be in sync with
@@ -157,20 +88,11 @@ class FailoverPromoteTest {
     @Test
     void aMigrationBackBeforeTheResyncNeverPromotesTheStaleCopy(@TempDir Path dir) throws Exception {
         try (AgentPair p = new AgentPair(dir, SIZE)) {
-            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
-                assertEquals(0, a.write(0, pattern(0x11, 1 << 20)));
-            }
-            p.syncUp(p.a);
-            p.ok(p.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}");
-            p.ab.cut();
-            p.ba.cut();
-            AgentPair.await("B's session down", 10_000, () -> !p.b.disk("vs1").sessionUp());
+            p.syncedThenPartitioned();
             try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
                 assertEquals(0, a.write(4 << 20, pattern(0x33, 64 << 10)), "written at dcA only");
             }
-            MigrationManager mms = new MigrationManager(topology(p), new DefaultApplicationId(1, "org.wanmig.app"),
-                    SWITCHES, new HypervisorDrivers(URI.create("http://127.0.0.1/unused")), new AgentReplicationClient(),
-                    new InMemoryMigrationStore(), Leadership.STANDALONE, Clock.systemUTC());
+            MigrationManager mms = AgentPair.migrationManager(p.topology(3));
             try {
                 mms.takeOver().get(10, TimeUnit.SECONDS);
                 // the failover's storage and routing steps, as the FailoverRunner takes them

@@ -18,6 +18,7 @@ import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
+import static org.wanmig.replication.AgentPair.pattern;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -28,12 +29,6 @@ class FencingTest {
 
     @TempDir
     Path dir;
-
-    private static byte[] pattern(int b, int len) {
-        byte[] d = new byte[len];
-        java.util.Arrays.fill(d, (byte) b);
-        return d;
-    }
 
     @Test
     void oldPrimaryReturningAfterFailoverIsFencedReportsAndResyncs() throws Exception {
@@ -50,16 +45,8 @@ class FencingTest {
         Logger diskLog = Logger.getLogger(ReplicatedDisk.class.getName());
         diskLog.addHandler(capture);
         try (AgentPair p = new AgentPair(dir, 8 << 20)) {
-            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
-                assertEquals(0, a.write(0, pattern(0x11, 1 << 20)));
-            }
-            p.syncUp(p.a);
-            p.ok(p.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}");
             // A's data center drops off the WAN
-            p.ab.cut();
-            p.ba.cut();
-            AgentPair.await("A's link down", 10_000, () -> !p.a.disk("vs1").isLinkUp());
-            AgentPair.await("B's session down", 10_000, () -> !p.b.disk("vs1").sessionUp());
+            p.syncedThenPartitioned();
             // unplanned failover to B
             JsonNode pr = JSON.readTree(p.ok(p.b, "POST", "/v1/disks/vs1/promote", "{\"force\":true}"));
             assertEquals("PRIMARY", pr.get("role").asText());

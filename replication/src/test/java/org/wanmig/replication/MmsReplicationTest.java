@@ -1,31 +1,16 @@
 package org.wanmig.replication;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.onosproject.core.DefaultApplicationId;
-import org.onosproject.net.DeviceId;
-import org.onosproject.net.flow.FlowRule;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationState;
-import org.wanmig.config.WanTopologyParser;
-import org.wanmig.drivers.AgentReplicationClient;
-import org.wanmig.drivers.HypervisorDrivers;
 import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.replication.core.Mode;
 import org.wanmig.replication.core.Role;
-import org.wanmig.spi.Leadership;
-import org.wanmig.spi.NetworkProgrammer;
-import org.wanmig.store.InMemoryMigrationStore;
 
-import java.net.URI;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.util.Collection;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -40,49 +25,9 @@ class MmsReplicationTest {
     private AgentPair agents;
     private MigrationManager mms;
 
-    /** Switches that confirm every rule at once: this test is about storage. */
-    private static final NetworkProgrammer SWITCHES = new NetworkProgrammer() {
-        @Override
-        public CompletableFuture<Void> install(Collection<FlowRule> rules) {
-            return CompletableFuture.completedFuture(null);
-        }
-
-        @Override
-        public CompletableFuture<Void> remove(Collection<FlowRule> rules) {
-            return CompletableFuture.completedFuture(null);
-        }
-
-        @Override
-        public CompletableFuture<java.util.List<FlowRule>> read(DeviceId device) {
-            return CompletableFuture.completedFuture(java.util.List.of());
-        }
-
-        @Override
-        public boolean isAvailable(DeviceId device) {
-            return true;
-        }
-    };
-
     private void start(Path dir) throws Exception {
         agents = new AgentPair(dir, 4 << 20);
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode cfg = (ObjectNode) json.readTree(String.join("\n",
-                "{ \"dataCenters\": [",
-                "  { \"name\": \"dcA\", \"pe\": \"of:000000000000000a\", \"wanPorts\": [1], \"serverPorts\": [2],",
-                "    \"agent\": \"http://127.0.0.1:" + agents.a.controlPort() + "\", \"agentToken\": \"" + AgentPair.TOKEN + "\" },",
-                "  { \"name\": \"dcB\", \"pe\": \"of:000000000000000b\", \"wanPorts\": [1], \"serverPorts\": [2],",
-                "    \"agent\": \"http://127.0.0.1:" + agents.b.controlPort() + "\", \"agentToken\": \"" + AgentPair.TOKEN + "\" } ],",
-                "  \"wanSwitches\": [\"of:0000000000000001\"],",
-                "  \"links\": [ { \"one\": \"of:0000000000000001/2\", \"two\": \"of:000000000000000a/1\" },",
-                "             { \"one\": \"of:0000000000000001/3\", \"two\": \"of:000000000000000b/1\" } ],",
-                "  \"clientSites\": [ { \"name\": \"site1\", \"switch\": \"of:0000000000000001\", \"port\": 1,",
-                "    \"prefixes\": [\"10.0.1.0/24\"], \"gateway\": \"10.0.1.254\", \"mac\": \"00:00:00:00:01:01\" } ],",
-                "  \"servers\": [ { \"name\": \"vs1\", \"ip\": \"10.2.0.10\", \"mac\": \"00:00:00:00:02:10\",",
-                "    \"gateway\": \"10.2.0.254\", \"dc\": \"dcA\", \"port\": 2 } ],",
-                "  \"migration\": { \"drainSeconds\": 0.1, \"prepareTimeoutSeconds\": 30 } }"));
-        mms = new MigrationManager(WanTopologyParser.parse(cfg), new DefaultApplicationId(1, "org.wanmig.app"),
-                SWITCHES, new HypervisorDrivers(URI.create("http://127.0.0.1/unused")), new AgentReplicationClient(),
-                new InMemoryMigrationStore(), Leadership.STANDALONE, Clock.systemUTC());
+        mms = AgentPair.migrationManager(agents.topology(30));
         mms.takeOver().get(10, TimeUnit.SECONDS);
     }
 

@@ -7,6 +7,7 @@ import org.wanmig.replication.nbd.NbdServer;
 import org.wanmig.replication.peer.PeerAuthenticator;
 import org.wanmig.replication.peer.PeerCodec;
 import org.wanmig.replication.peer.PeerFrame;
+import org.wanmig.replication.peer.PeerProtocolException;
 import org.wanmig.replication.peer.PeerServer;
 import org.wanmig.replication.peer.PeerTransport;
 
@@ -37,6 +38,7 @@ import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Limits before trust on the peer and NBD ports: memory, deadlines, connection caps, log escaping. */
@@ -399,6 +401,63 @@ class TransportLimitsTest {
             line = peerLog.find("unknown disk");
             assertFalse(line.contains("\n") || line.contains("\r") || line.contains("\u2028"), line);
             assertTrue(line.contains("nope\\n2026-01-01"), line);
+        }
+    }
+
+    /**
+     * The payload limit is negotiated: B announces the smallest allowed limit, A the default, and
+     * both ends then use B's. A raw client sees it too; a WRITE of exactly that size is applied,
+     * one byte more is a protocol error that closes the stream before anything is written. A live
+     * write larger than the negotiated limit cannot travel as one frame: it reaches B by the resync.
+     */
+    @Test
+    void payloadLimitIsTheSmallerAnnouncementAndAFrameOverItClosesTheStream() throws Exception {
+        int small = PeerAuthenticator.MIN_LIMIT;
+        try (AgentPair p = new AgentPair(dir, 8 << 20, a -> a.psk(AgentPair.PSK),
+                b -> { b.psk(AgentPair.PSK); b.transport.maxFramePayload(small); });
+             Capture peerLog = new Capture(PeerServer.class)) {
+            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
+                byte[] big = new byte[2 << 20]; // larger than the negotiated limit: one frame cannot carry it
+                Arrays.fill(big, (byte) 0x5c);
+                assertEquals(0, a.write(1 << 20, big));
+            }
+            p.syncUp(p.a);
+            AgentPair.assertSameBytes(p.imageA(), p.imageB());
+            p.ab.cut();
+            AgentPair.await("session down", 10_000, () -> !p.b.disk("vs1").sessionUp());
+
+            try (Socket s = new Socket("127.0.0.1", p.b.peerPort())) {
+                s.setSoTimeout(10_000);
+                PeerCodec c = new PeerCodec(new DataInputStream(s.getInputStream()), new DataOutputStream(s.getOutputStream()));
+                new PeerAuthenticator(AgentPair.PSK.getBytes(StandardCharsets.UTF_8)).authenticateAsClient(c);
+                assertEquals(small, c.limit(), "we announced the maximum, B the minimum: B's limit is the link's");
+                c.write(new PeerFrame(PeerFrame.OPEN, 0, 0, 0, ("{\"disk\":\"vs1\",\"sizeBytes\":" + (8 << 20)
+                        + ",\"syncId\":\"x\"}").getBytes(StandardCharsets.UTF_8)));
+                c.flush();
+                assertEquals(PeerFrame.OPEN_OK, c.read().type());
+                byte[] fits = new byte[small - PeerFrame.DATA_PREFIX];
+                Arrays.fill(fits, (byte) 0x6d);
+                c.write(new PeerFrame(PeerFrame.WRITE, 0, 1, 0, data(1, fits)));
+                c.write(new PeerFrame(PeerFrame.FLUSH, PeerFrame.FLAG_SYNC, 2, 0, data(2, new byte[0])));
+                c.flush();
+                assertEquals(PeerFrame.ACK, c.read().type(), "a frame of exactly the negotiated limit is accepted");
+                byte[] over = new byte[small - PeerFrame.DATA_PREFIX + 1];
+                Arrays.fill(over, (byte) 0x7e);
+                // our codec refuses to send it; the raw bytes of such a frame go out anyway
+                assertThrows(PeerProtocolException.class,
+                        () -> c.write(new PeerFrame(PeerFrame.WRITE, 0, 3, 4 << 20, data(3, over))));
+                try {
+                    s.getOutputStream().write(frame(new PeerFrame(PeerFrame.WRITE, 0, 3, 4 << 20, data(3, over))));
+                    s.getOutputStream().flush();
+                } catch (IOException e) {
+                    // broken pipe: B closed on the header, before taking the payload
+                }
+                assertTrue(closedByServer(s), "a frame over the negotiated limit did not close the stream");
+            }
+            AgentPair.await("protocol error logged", 5000, () -> peerLog.find("exceeds limit " + small) != null);
+            byte[] image = Files.readAllBytes(p.imageB());
+            assertEquals(0x6d, image[5]);
+            assertEquals(0, image[(4 << 20) + 5], "the over-limit frame wrote nothing");
         }
     }
 

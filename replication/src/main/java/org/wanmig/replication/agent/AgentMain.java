@@ -28,6 +28,7 @@ public final class AgentMain {
             "  --control-tls true     serve the control API over HTTPS (same certificate)",
             "  --max-backlog SIZE     async backlog bound, e.g. 64M (default 64M)",
             "  --block-size SIZE      dirty-bitmap / hash extent size (default 64K)",
+            "  --max-frame-payload SIZE  largest peer frame payload announced (default 32M+4K; the link uses the smaller side's)",
             "  --disk name=N,image=PATH[,size=10G][,role=PRIMARY|REPLICA]   (repeatable)");
 
     public static void main(String[] args) throws Exception {
@@ -101,6 +102,9 @@ public final class AgentMain {
                     break;
                 case "--max-backlog": b.maxBacklogBytes(AgentConfig.parseSize(v, "--max-backlog")); break;
                 case "--block-size": b.blockSize((int) AgentConfig.parseSize(v, "--block-size")); break;
+                case "--max-frame-payload":
+                    b.transport.maxFramePayload(AgentConfig.parseSize(v, "--max-frame-payload"));
+                    break;
                 default: throw new IllegalArgumentException("unknown option " + e.getKey());
             }
         }

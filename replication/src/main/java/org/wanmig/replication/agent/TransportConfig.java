@@ -2,6 +2,8 @@ package org.wanmig.replication.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.wanmig.replication.net.Tls;
+import org.wanmig.replication.peer.PeerAuthenticator;
+import org.wanmig.replication.peer.PeerCodec;
 import org.wanmig.replication.peer.PeerTransport;
 
 import javax.net.ssl.SSLContext;
@@ -19,7 +21,7 @@ public final class TransportConfig {
     static final Set<String> KEYS = Set.of("tlsCert", "tlsKey", "tlsCa", "tlsKeystore", "tlsKeystorePassword",
             "tlsKeystorePasswordFile", "tlsTruststore", "tlsTruststorePassword", "tlsTruststorePasswordFile",
             "tlsVerifyHostname", "controlTls", "maxPeerConnections", "maxNbdConnections", "maxControlConnections",
-            "handshakeTimeoutMs", "frameTimeoutMs", "controlIdleTimeoutMs");
+            "handshakeTimeoutMs", "frameTimeoutMs", "controlIdleTimeoutMs", "maxFramePayload");
 
     public static final TransportConfig DEFAULT = new Builder().build();
 
@@ -33,6 +35,7 @@ public final class TransportConfig {
     private final int handshakeTimeoutMs;
     private final int frameTimeoutMs;
     private final int controlIdleTimeoutMs;
+    private final int maxFramePayload;
 
     private TransportConfig(Builder b, SSLContext tls, String tlsSource) {
         this.tls = tls;
@@ -45,6 +48,7 @@ public final class TransportConfig {
         this.handshakeTimeoutMs = b.handshakeTimeoutMs;
         this.frameTimeoutMs = b.frameTimeoutMs;
         this.controlIdleTimeoutMs = b.controlIdleTimeoutMs;
+        this.maxFramePayload = (int) b.maxFramePayload;
     }
 
     /** TLS context for the peer link (and the control API if controlTls), or null. */
@@ -59,11 +63,14 @@ public final class TransportConfig {
     public int handshakeTimeoutMs() { return handshakeTimeoutMs; }
     public int frameTimeoutMs() { return frameTimeoutMs; }
     public int controlIdleTimeoutMs() { return controlIdleTimeoutMs; }
+    /** Largest peer frame payload this agent announces; the link uses the smaller of both sides'. */
+    public int maxFramePayload() { return maxFramePayload; }
 
     /** The peer link's security and deadlines: TLS if configured, the PSK if given (both may be on). */
     public PeerTransport peerTransport(byte[] psk) {
         return new PeerTransport(psk == null || psk.length == 0 ? null : psk, tls, verifyHostname,
-                new PeerTransport.Limits(handshakeTimeoutMs, frameTimeoutMs, Math.max(frameTimeoutMs, 30_000)));
+                new PeerTransport.Limits(handshakeTimeoutMs, frameTimeoutMs, Math.max(frameTimeoutMs, 30_000),
+                        maxFramePayload));
     }
 
     /** Collects settings from JSON and flags; {@link #build()} validates and loads the TLS files. */
@@ -83,6 +90,7 @@ public final class TransportConfig {
         int handshakeTimeoutMs = 10_000;
         int frameTimeoutMs = 30_000;
         int controlIdleTimeoutMs = 30_000;
+        long maxFramePayload = PeerCodec.MAX_PAYLOAD;
 
         public Builder tlsPem(Path cert, Path key, Path ca) {
             tlsCert = cert;
@@ -110,6 +118,7 @@ public final class TransportConfig {
         public Builder handshakeTimeoutMs(int v) { handshakeTimeoutMs = v; return this; }
         public Builder frameTimeoutMs(int v) { frameTimeoutMs = v; return this; }
         public Builder controlIdleTimeoutMs(int v) { controlIdleTimeoutMs = v; return this; }
+        public Builder maxFramePayload(long v) { maxFramePayload = v; return this; }
 
         boolean hasTls() {
             return tlsCert != null || tlsKey != null || tlsCa != null || tlsKeystore != null || tlsTruststore != null;
@@ -122,6 +131,10 @@ public final class TransportConfig {
             range("handshakeTimeoutMs", handshakeTimeoutMs, 100, 600_000);
             range("frameTimeoutMs", frameTimeoutMs, 100, 600_000);
             range("controlIdleTimeoutMs", controlIdleTimeoutMs, 100, 3_600_000);
+            if (maxFramePayload < PeerAuthenticator.MIN_LIMIT || maxFramePayload > PeerCodec.MAX_PAYLOAD) {
+                throw new AgentConfig.ConfigException("maxFramePayload: must be between " + PeerAuthenticator.MIN_LIMIT
+                        + " and " + PeerCodec.MAX_PAYLOAD + " bytes, not " + maxFramePayload);
+            }
             boolean pem = tlsCert != null || tlsKey != null || tlsCa != null;
             boolean stores = tlsKeystore != null || tlsTruststore != null;
             if (pem && stores) {
@@ -198,6 +211,9 @@ public final class TransportConfig {
             if (root.hasNonNull("handshakeTimeoutMs")) handshakeTimeoutMs = integer(root, "handshakeTimeoutMs");
             if (root.hasNonNull("frameTimeoutMs")) frameTimeoutMs = integer(root, "frameTimeoutMs");
             if (root.hasNonNull("controlIdleTimeoutMs")) controlIdleTimeoutMs = integer(root, "controlIdleTimeoutMs");
+            if (root.hasNonNull("maxFramePayload")) {
+                maxFramePayload = AgentConfig.parseSize(root.get("maxFramePayload").asText(), "maxFramePayload");
+            }
         }
 
         private static String text(JsonNode root, String key) {

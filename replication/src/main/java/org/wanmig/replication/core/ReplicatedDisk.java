@@ -57,9 +57,10 @@ public final class ReplicatedDisk implements BlockDevice {
     private Object activeSession;             // replica: only this stream may write (guarded by order)
     private UndoJournal journal;              // replica: non-null exactly while meta says inconsistent
     private volatile boolean catchingUp;      // replica: session open, its resync not yet ended
-    private volatile long lagWrites;          // replica: primary's head minus the last applied sequence
+    private volatile long primaryHead;        // replica: the primary's newest sequence when the last data frame left
+    private volatile long appliedSeq;         // replica: sequence of the last data frame applied
     private volatile boolean statusLag;       // replica: the primary's last STATUS had unacknowledged data
-    private volatile boolean behind;          // replica: may lack writes the primary has (persisted lazily)
+    private volatile boolean unconfirmed;     // replica: loaded as behind, or fenced; until a stream says otherwise
     private volatile boolean handedOverClean; // replica: old primary handed over, nothing can be missing
     private volatile long currentAtMillis;    // replica: last time we held all the primary had sent of
 
@@ -108,7 +109,7 @@ public final class ReplicatedDisk implements BlockDevice {
             // Crash after the resync end was recorded but before the journal was removed.
             Files.delete(undo);
         }
-        behind = m.behind() || !m.consistent();
+        unconfirmed = m.behind();
         currentAtMillis = m.currentAtMillis();
         if (dirty.dirtyCount() > 0) {
             dirtySinceNanos = System.nanoTime();
@@ -130,7 +131,30 @@ public final class ReplicatedDisk implements BlockDevice {
     public DirtyBitmap dirtyBitmap() { return dirty; }
     public Backlog backlog() { return backlog; }
     public DiskImage image() { return image; }
-    public boolean knownBehind() { return behind; }
+
+    /**
+     * Replica: may lack writes the primary has. Derived, never stored, so it cannot disagree with
+     * what it says: behind unless every sign says current — no stream has yet shown the copy
+     * current since it was loaded as behind or was fenced, the stream's resync ended, the image is
+     * consistent (nothing journaled), the last data frame had nothing queued behind it at the
+     * primary, and the primary's last STATUS had nothing unacknowledged. (Data still in the pipe
+     * after that cannot be known here: that is the ASYNC lag, bounded by the primary's backlog.)
+     * Always false on a primary. Persisted in the metadata at session end and by the ticker.
+     */
+    public boolean knownBehind() {
+        DiskMeta m = meta;
+        return m.role() == Role.REPLICA
+                && (unconfirmed || catchingUp || !m.consistent() || lagWrites() > 0 || statusLag);
+    }
+
+    /** Replica: writes the primary had queued behind the last data frame we applied. */
+    public long lagWrites() {
+        // Sequence before head, the reverse of noteApplied's order: a reader racing an update sees
+        // the old pair, the new pair, or the old sequence with the new head; never too small a lag.
+        long applied = appliedSeq;
+        return Math.max(0, primaryHead - applied);
+    }
+
     public boolean consistent() { return meta.consistent(); }
     public long generation() { return meta.generation(); }
     public boolean sessionUp() { return sessionUp; }
@@ -180,13 +204,22 @@ public final class ReplicatedDisk implements BlockDevice {
             if (!peerCaughtUp) {
                 m = m.withSyncId(UUID.randomUUID().toString());
             }
-            for (long b = dirty.nextSet(0); b >= 0; b = dirty.nextSet(b + 1)) {
-                dirty.clear(b);
-            }
-            dirtySinceNanos = -1;
-            updateMeta(m);
-            saveBitmapQuietly();
+            unconfirmed = false;
+            toReplica(m);
         }
+    }
+
+    /**
+     * Caller holds order. The one way a primary becomes a replica (demote, fence): nothing is owed
+     * to a peer any more, so the dirty bitmap is emptied, then m (role REPLICA) is persisted.
+     */
+    private void toReplica(DiskMeta m) {
+        for (long b = dirty.nextSet(0); b >= 0; b = dirty.nextSet(b + 1)) {
+            dirty.clear(b);
+        }
+        dirtySinceNanos = -1;
+        updateMeta(m);
+        saveBitmapQuietly();
     }
 
     /**
@@ -224,9 +257,12 @@ public final class ReplicatedDisk implements BlockDevice {
                 m = m.withSyncId(UUID.randomUUID().toString());
             }
             updateMeta(m);
-            behind = false;
+            // What a replica knew about its primary's stream means nothing to a primary (or to the
+            // replica it may be demoted to later).
+            unconfirmed = false;
             catchingUp = false;
-            lagWrites = 0;
+            statusLag = false;
+            primaryHead = appliedSeq;
             return r;
         }
     }
@@ -243,52 +279,47 @@ public final class ReplicatedDisk implements BlockDevice {
             if (m.role() != Role.PRIMARY || peerGeneration <= m.generation()) {
                 return null;
             }
-            for (WriteRecord r : backlog.detach()) {
-                if (r.length() > 0) {
-                    dirty.markRange(r.offset(), r.length());
-                }
-            }
-            linkUp = false;
-            boolean unknown = dirty.compareMode();
-            long bs = dirty.blockSize();
-            long blocks = 0;
-            long bytes = 0;
-            List<String> extents = new ArrayList<>();
-            boolean truncated = false;
-            long b = dirty.nextSet(0);
-            while (b >= 0) {
-                long start = b;
-                long end = b + 1;
-                while (end < dirty.blocks() && dirty.isSet(end)) {
-                    end++;
-                }
-                long off = start * bs;
-                long len = Math.min(image.size(), end * bs) - off;
-                blocks += end - start;
-                bytes += len;
-                if (extents.size() < FenceReport.MAX_EXTENTS) {
-                    extents.add(off + "+" + len);
-                } else {
-                    truncated = true;
-                }
-                b = end < dirty.blocks() ? dirty.nextSet(end) : -1;
-            }
-            for (long x = dirty.nextSet(0); x >= 0; x = dirty.nextSet(x + 1)) {
-                dirty.clear(x);
-            }
-            dirtySinceNanos = -1;
-            FenceReport rep = new FenceReport(System.currentTimeMillis(), m.generation(), peerGeneration, bytes, blocks,
-                    extents, truncated, unknown);
-            updateMeta(m.withRole(Role.REPLICA).withGeneration(peerGeneration).withSyncId("").withBehind(true)
-                    .withFenced(rep));
-            behind = true;
+            releaseUnacknowledged();
+            FenceReport rep = unreplicated(m.generation(), peerGeneration);
+            unconfirmed = true; // before the role flips: a replica is never seen current in between
             handedOverClean = false;
-            saveBitmapQuietly();
+            toReplica(m.withRole(Role.REPLICA).withGeneration(peerGeneration).withSyncId("").withBehind(true)
+                    .withFenced(rep));
             LOG.warning(name + ": FENCED: the peer is at generation " + peerGeneration + ", we were primary at "
                     + m.generation() + "; now a replica refusing writes. " + rep
                     + " -- these writes will be discarded by the resync from the new primary");
             return rep;
         }
+    }
+
+    /** Caller holds order: what the dirty bitmap says we acknowledged but never replicated. */
+    private FenceReport unreplicated(long ownGeneration, long peerGeneration) {
+        boolean unknown = dirty.compareMode();
+        long bs = dirty.blockSize();
+        long blocks = 0;
+        long bytes = 0;
+        List<String> extents = new ArrayList<>();
+        boolean truncated = false;
+        long b = dirty.nextSet(0);
+        while (b >= 0) {
+            long start = b;
+            long end = b + 1;
+            while (end < dirty.blocks() && dirty.isSet(end)) {
+                end++;
+            }
+            long off = start * bs;
+            long len = Math.min(image.size(), end * bs) - off;
+            blocks += end - start;
+            bytes += len;
+            if (extents.size() < FenceReport.MAX_EXTENTS) {
+                extents.add(off + "+" + len);
+            } else {
+                truncated = true;
+            }
+            b = end < dirty.blocks() ? dirty.nextSet(end) : -1;
+        }
+        return new FenceReport(System.currentTimeMillis(), ownGeneration, peerGeneration, bytes, blocks,
+                extents, truncated, unknown);
     }
 
     // ---- NBD write path -----------------------------------------------------------------------
@@ -431,15 +462,19 @@ public final class ReplicatedDisk implements BlockDevice {
 
     /** Link lost: whatever the peer did not acknowledge becomes dirty again. */
     public void detach() {
-        List<WriteRecord> lost = backlog.detach();
-        for (WriteRecord r : lost) {
+        releaseUnacknowledged();
+        saveBitmapQuietly();
+    }
+
+    /** The link is down: a primary's records the peer did not acknowledge go back to the dirty bitmap. */
+    private void releaseUnacknowledged() {
+        for (WriteRecord r : backlog.detach()) {
             if (r.length() > 0 && meta.role() == Role.PRIMARY) {
                 markDirty(r.offset(), r.length());
             }
         }
         linkUp = false;
         syncFlushed = false;
-        saveBitmapQuietly();
     }
 
     public void acked(long bytes, boolean durable) {
@@ -463,9 +498,9 @@ public final class ReplicatedDisk implements BlockDevice {
         synchronized (order) {
             activeSession = session;
             // Until this stream's resync has ended we cannot know what the primary has that we lack.
-            catchingUp = true;
+            catchingUp = true; // takes over from unconfirmed: this stream now decides
+            unconfirmed = false;
             statusLag = false;
-            behind = true;
             handedOverClean = false;
         }
     }
@@ -497,7 +532,6 @@ public final class ReplicatedDisk implements BlockDevice {
             meta = m;
         }
         journal = UndoJournal.open(UndoJournal.fileFor(image.path()), image.size(), dirty.blockSize());
-        behind = true;
         LOG.info(name + ": resync starts overwriting: image marked inconsistent, undo journal open");
     }
 
@@ -538,22 +572,17 @@ public final class ReplicatedDisk implements BlockDevice {
 
     /** Every data frame says which sequence it is and how far the primary's queue reaches. */
     public void noteApplied(long seq, long head) {
-        lagWrites = Math.max(0, head - seq);
-        updateBehind();
+        // The head first (see lagWrites).
+        primaryHead = head;
+        appliedSeq = seq;
+        noteIfCurrent();
     }
 
-    /**
-     * Behind unless every sign says current: the stream's resync ended, nothing is journaled, the
-     * last data frame had nothing queued behind it at the primary, and the primary's last STATUS had
-     * nothing unacknowledged. (Data still in the pipe after that cannot be known here: that is the
-     * ASYNC lag, bounded by the primary's backlog.)
-     */
-    private void updateBehind() {
-        boolean b = catchingUp || journal != null || lagWrites > 0 || statusLag;
-        if (!b) {
+    /** A sign of currency changed: a copy that is now current records when (its RPO bound). */
+    private void noteIfCurrent() {
+        if (!knownBehind()) {
             currentAtMillis = System.currentTimeMillis();
         }
-        behind = b;
     }
 
     private void requireActive(Object session) throws WriteRefusedException {
@@ -620,16 +649,16 @@ public final class ReplicatedDisk implements BlockDevice {
     public void peerStatus(PeerView v) {
         peerView = v;
         statusLag = v.lagBytes() > 0;
-        updateBehind();
+        noteIfCurrent();
     }
 
     /** Old primary handed over cleanly: we hold everything it acknowledged. */
     public void handedOver() {
         synchronized (order) {
             catchingUp = false;
-            lagWrites = 0;
+            primaryHead = appliedSeq;
             statusLag = false;
-            behind = journal != null;
+            unconfirmed = false; // behind now only while a journal (an interrupted resync) remains
             handedOverClean = journal == null;
             currentAtMillis = System.currentTimeMillis();
             persistReplicaView();
@@ -638,6 +667,7 @@ public final class ReplicatedDisk implements BlockDevice {
 
     private void persistReplicaView() {
         DiskMeta m = meta;
+        boolean behind = knownBehind();
         if (m.role() == Role.REPLICA && (m.behind() != behind || m.currentAtMillis() != currentAtMillis)) {
             updateMeta(m.withBehind(behind).withCurrentAtMillis(currentAtMillis));
         }
@@ -683,7 +713,7 @@ public final class ReplicatedDisk implements BlockDevice {
     /** Called once a second: throughput estimate. */
     public synchronized void tick() {
         DiskMeta m = meta;
-        if (m.role() == Role.REPLICA && (m.behind() != behind || currentAtMillis - m.currentAtMillis() > 5000)) {
+        if (m.role() == Role.REPLICA && (m.behind() != knownBehind() || currentAtMillis - m.currentAtMillis() > 5000)) {
             persistReplicaView();
         }
         long now = System.nanoTime();
@@ -721,7 +751,7 @@ public final class ReplicatedDisk implements BlockDevice {
                     peerSilentMillis(), m.lastPromote(), m.fenced());
         }
         PeerView v = peerView;
-        boolean b = behind;
+        boolean b = knownBehind();
         boolean up = sessionUp;
         long cur = currentAtMillis;
         // Without a primary to ask, the replica's own answer: how long since it was last current.
@@ -729,7 +759,7 @@ public final class ReplicatedDisk implements BlockDevice {
         return new DiskStatus(name, m.role(), v.mode() == null ? m.mode() : v.mode(), up && v.inSync() && !b,
                 up, v.lagBytes() == 0 ? 0 : (v.lagBytes() + bs - 1) / bs, v.lagBytes(),
                 rpo, throughput, image.size(), v.resyncRemainingBytes(), m.generation(), m.consistent(),
-                b, lagWrites, peerSilentMillis(), m.lastPromote(), m.fenced());
+                b, lagWrites(), peerSilentMillis(), m.lastPromote(), m.fenced());
     }
 
     public void close() {
@@ -739,7 +769,7 @@ public final class ReplicatedDisk implements BlockDevice {
                 image.flush();
                 DiskMeta m = meta.withCleanShutdown(backlog.isEmpty());
                 if (m.role() == Role.REPLICA) {
-                    m = m.withBehind(behind).withCurrentAtMillis(currentAtMillis);
+                    m = m.withBehind(knownBehind()).withCurrentAtMillis(currentAtMillis);
                 }
                 updateMeta(m);
                 if (journal != null) {

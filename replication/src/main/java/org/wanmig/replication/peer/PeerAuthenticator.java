@@ -25,9 +25,11 @@ import java.util.Arrays;
  * <p>Without a key (the connection is TLS with mutual certificate authentication, which already proved
  * both identities): HELLO(nonce_c | limit_c) → AUTH_OK(limit_s).
  *
- * <p>limit_x is the largest payload side x accepts. Each side enforces its own limit on reads and
- * the other's on writes. Until this exchange is over, payloads are capped at
- * {@link PeerCodec#PRE_AUTH_MAX_PAYLOAD}.
+ * <p>limit_x is the largest frame payload side x accepts (configured; by default
+ * {@link PeerCodec#MAX_PAYLOAD}). Both sides then use the smaller of the two, for reads and writes:
+ * a frame over it is a protocol error and a close. A limit outside {@link #MIN_LIMIT} ..
+ * {@link PeerCodec#MAX_PAYLOAD} (zero, negative, absurdly large) is refused. Until this exchange is
+ * over, payloads are capped at {@link PeerCodec#PRE_AUTH_MAX_PAYLOAD}.
  */
 public final class PeerAuthenticator {
     public static final int NONCE = 32;
@@ -47,9 +49,7 @@ public final class PeerAuthenticator {
 
     /** key null: no PSK (TLS mode). limit: the largest payload this side accepts. */
     public PeerAuthenticator(byte[] key, int limit) {
-        if (limit < MIN_LIMIT || limit > PeerCodec.MAX_PAYLOAD) {
-            throw new IllegalArgumentException("limit " + limit + " outside " + MIN_LIMIT + ".." + PeerCodec.MAX_PAYLOAD);
-        }
+        checkLimit(limit);
         this.key = key == null ? null : key.clone();
         this.limit = limit;
     }
@@ -85,12 +85,28 @@ public final class PeerAuthenticator {
         return n;
     }
 
+    private static boolean validLimit(int l) {
+        return l >= MIN_LIMIT && l <= PeerCodec.MAX_PAYLOAD;
+    }
+
+    /** A limit this side may announce; IllegalArgumentException otherwise. */
+    static void checkLimit(int l) {
+        if (!validLimit(l)) {
+            throw new IllegalArgumentException("payload limit " + l + " outside " + MIN_LIMIT + ".." + PeerCodec.MAX_PAYLOAD);
+        }
+    }
+
     private static int checkedLimit(int l) throws AuthException {
-        if (l < MIN_LIMIT || l > PeerCodec.MAX_PAYLOAD) {
+        if (!validLimit(l)) {
             throw new AuthException("peer announced payload limit " + l + " outside " + MIN_LIMIT + ".."
                     + PeerCodec.MAX_PAYLOAD);
         }
         return l;
+    }
+
+    /** Both sides use the smaller announcement, in both directions. */
+    private void negotiated(PeerCodec c, int peerLimit) {
+        c.setLimit(Math.min(limit, peerLimit));
     }
 
     /** Connecting side. */
@@ -132,7 +148,7 @@ public final class PeerAuthenticator {
                 throw new AuthException("peer rejected our proof");
             }
         }
-        c.setLimits(limit, serverLimit);
+        negotiated(c, serverLimit);
     }
 
     /** Accepting side; on failure an ERROR frame is sent before the exception. */
@@ -147,7 +163,7 @@ public final class PeerAuthenticator {
             int clientLimit = announcedOrFail(c, announced);
             c.write(new PeerFrame(PeerFrame.AUTH_OK, 0, 0, 0, ByteBuffer.allocate(4).putInt(limit).array()));
             c.flush();
-            c.setLimits(limit, clientLimit);
+            negotiated(c, clientLimit);
             return;
         }
         byte[] ns = nonce();
@@ -163,7 +179,7 @@ public final class PeerAuthenticator {
         int clientLimit = announcedOrFail(c, announced); // only now: the MAC covered it
         c.write(new PeerFrame(PeerFrame.AUTH_OK, 0, 0, 0, null));
         c.flush();
-        c.setLimits(limit, clientLimit);
+        negotiated(c, clientLimit);
     }
 
     private static int announcedOrFail(PeerCodec c, int announced) throws IOException {

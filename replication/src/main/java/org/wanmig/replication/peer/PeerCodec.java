@@ -15,15 +15,19 @@ import java.util.zip.CRC32C;
  * payload[length] | crc32c u32 over everything before it.
  * Lengths are capped before any allocation, so a hostile peer cannot exhaust memory: until the peer
  * has authenticated a payload may have at most {@link #PRE_AUTH_MAX_PAYLOAD} bytes; afterwards the
- * limit is the one this side announced in the handshake, and only WRITE frames may use all of it
- * (HASH_RESP up to {@link #MAX_HASH_RESP_PAYLOAD}, every other type {@link #MAX_CONTROL_PAYLOAD}).
- * Writes are checked against the limit the peer announced. A {@link FrameTimer} learns when a frame
- * starts and ends, so a deadline can cover the whole frame rather than each read.
+ * limit is the one negotiated in the handshake (the smaller of the two sides' announcements, the
+ * same in both directions), and only WRITE frames may use all of it (HASH_RESP up to
+ * {@link #MAX_HASH_RESP_PAYLOAD}, every other type {@link #MAX_CONTROL_PAYLOAD}). Reads and writes
+ * are checked against it. A {@link FrameTimer} learns when a frame starts and ends, so a deadline
+ * can cover the whole frame rather than each read.
  */
 public final class PeerCodec {
     public static final int MAGIC = 0x574d5250;
     public static final int HEADER = 28;
-    /** Largest payload at all: an NBD write of up to 32 MiB travels as one frame. */
+    /**
+     * Largest payload a side may announce, and its default announcement: an NBD write of up to
+     * 32 MiB travels as one frame.
+     */
     public static final int MAX_PAYLOAD = 32 * 1024 * 1024 + 4096;
     /** Before authentication: HELLO, CHALLENGE, PROOF, AUTH_OK and short ERROR texts fit. */
     public static final int PRE_AUTH_MAX_PAYLOAD = 512;
@@ -40,8 +44,7 @@ public final class PeerCodec {
     private final CRC32C wcrc = new CRC32C();
     private final byte[] rhead = new byte[HEADER];
     private final ByteBuffer whead = ByteBuffer.allocate(HEADER);
-    private volatile int receiveLimit;
-    private volatile int sendLimit;
+    private volatile int limit;
 
     /** A codec without deadlines and with the full limits (tests, tools). */
     public PeerCodec(DataInputStream in, DataOutputStream out) {
@@ -63,22 +66,17 @@ public final class PeerCodec {
         this.in = in;
         this.out = out;
         this.timer = timer;
-        this.receiveLimit = initialLimit;
-        this.sendLimit = initialLimit;
+        this.limit = initialLimit;
     }
 
-    /** After authentication: what we accept, and what the peer said it accepts. */
-    public void setLimits(int receive, int send) {
-        this.receiveLimit = receive;
-        this.sendLimit = send;
+    /** After authentication: the negotiated payload limit, for reads and writes alike. */
+    public void setLimit(int negotiated) {
+        this.limit = negotiated;
     }
 
-    public int receiveLimit() {
-        return receiveLimit;
-    }
-
-    public int sendLimit() {
-        return sendLimit;
+    /** The payload limit in force: the pre-authentication bound, then the negotiated one. */
+    public int limit() {
+        return limit;
     }
 
     /** Largest payload accepted for a frame type under a negotiated limit. */
@@ -119,7 +117,7 @@ public final class PeerCodec {
         long seq = h.getLong();
         long offset = h.getLong();
         long len = h.getInt() & 0xffffffffL;
-        int limit = limitFor(type, receiveLimit);
+        int limit = limitFor(type, this.limit);
         if (len > limit) {
             throw new PeerProtocolException("frame type " + type + " payload " + len + " exceeds limit " + limit);
         }
@@ -154,10 +152,10 @@ public final class PeerCodec {
         ByteBuffer pre = prefix == null ? null : prefix.duplicate();
         ByteBuffer p = data.duplicate();
         long length = (long) p.remaining() + (pre == null ? 0 : pre.remaining());
-        int limit = limitFor(type, sendLimit);
+        int limit = limitFor(type, this.limit);
         if (length > limit) {
             throw new PeerProtocolException("frame type " + type + " payload " + length
-                    + " exceeds the peer's limit " + limit);
+                    + " exceeds the negotiated limit " + limit);
         }
         whead.clear();
         whead.putInt(MAGIC).put((byte) type).put((byte) flags).putShort((short) 0).putLong(seq).putLong(offset)

@@ -20,7 +20,7 @@ import java.net.Socket;
 /**
  * How peer connections are secured and bounded, for both directions: optional TLS 1.3 with mutual
  * certificate authentication, then the {@link PeerAuthenticator} exchange (HMAC proof of the PSK if
- * one is configured; payload limits always). Before authentication a connection holds only small
+ * one is configured; the payload limit always). Before authentication a connection holds only small
  * fixed buffers (a few KiB) and payloads of at most {@link PeerCodec#PRE_AUTH_MAX_PAYLOAD} bytes;
  * a deadline covers the whole handshake (TLS, authentication and the first request), another each
  * frame after it; only an authenticated connection gets its large buffers.
@@ -34,22 +34,31 @@ public final class PeerTransport {
     private final boolean verifyHostname;
     private final Limits limits;
 
-    /** Deadlines and timeouts, milliseconds. */
+    /** Deadlines and timeouts (milliseconds), and the largest frame payload this side announces. */
     public static final class Limits {
         public static final Limits DEFAULT = new Limits(10_000, 30_000, 30_000);
         final int handshakeTimeoutMs;
         final int frameTimeoutMs;
         final int idleTimeoutMs;
+        final int maxFramePayload;
 
         public Limits(int handshakeTimeoutMs, int frameTimeoutMs, int idleTimeoutMs) {
+            this(handshakeTimeoutMs, frameTimeoutMs, idleTimeoutMs, PeerCodec.MAX_PAYLOAD);
+        }
+
+        /** maxFramePayload: between {@link PeerAuthenticator#MIN_LIMIT} and {@link PeerCodec#MAX_PAYLOAD}. */
+        public Limits(int handshakeTimeoutMs, int frameTimeoutMs, int idleTimeoutMs, int maxFramePayload) {
+            PeerAuthenticator.checkLimit(maxFramePayload);
             this.handshakeTimeoutMs = handshakeTimeoutMs;
             this.frameTimeoutMs = frameTimeoutMs;
             this.idleTimeoutMs = idleTimeoutMs;
+            this.maxFramePayload = maxFramePayload;
         }
 
         public int handshakeTimeoutMs() { return handshakeTimeoutMs; }
         public int frameTimeoutMs() { return frameTimeoutMs; }
         public int idleTimeoutMs() { return idleTimeoutMs; }
+        public int maxFramePayload() { return maxFramePayload; }
     }
 
     public PeerTransport(byte[] psk, SSLContext tls, boolean verifyHostname, Limits limits) {
@@ -126,9 +135,7 @@ public final class PeerTransport {
             // Stacked buffers: bytes the small one already holds are read first; large reads pass through it.
             BufferedInput bigIn = new BufferedInput(smallIn, inBuffer);
             PeerCodec big = new PeerCodec(new DataInputStream(bigIn),
-                    new DataOutputStream(new BufferedOutputStream(smallOut, outBuffer)), timed, small.receiveLimit(),
-                    bigIn);
-            big.setLimits(small.receiveLimit(), small.sendLimit());
+                    new DataOutputStream(new BufferedOutputStream(smallOut, outBuffer)), timed, small.limit(), bigIn);
             small.flush();
             codec = big;
             return big;
@@ -169,7 +176,7 @@ public final class PeerTransport {
             OutputStream smallOut = new BufferedOutputStream(out, HANDSHAKE_BUFFER);
             PeerCodec c = new PeerCodec(new DataInputStream(smallIn), new DataOutputStream(smallOut), timed,
                     PeerCodec.PRE_AUTH_MAX_PAYLOAD);
-            PeerAuthenticator auth = new PeerAuthenticator(psk);
+            PeerAuthenticator auth = new PeerAuthenticator(psk, limits.maxFramePayload);
             if (client) {
                 auth.authenticateAsClient(c);
             } else {

@@ -34,6 +34,10 @@ class AgentConfigTest {
         assertEquals(dir.resolve("img/vs1.img"), c.disks().get(0).image());
         assertEquals(1536, AgentConfig.parseSize("1.5K".replace("1.5K", "1536"), "x"));
         assertEquals(1L << 40, AgentConfig.parseSize("1TiB", "x"));
+        assertEquals(32 * 1024 * 1024 + 4096, c.transport().maxFramePayload());
+        Files.writeString(f, "{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"maxFramePayload\":\"8M\","
+                + "\"disks\":[{\"name\":\"vs1\",\"image\":\"img/vs1.img\",\"size\":\"2G\"}]}");
+        assertEquals(8 << 20, AgentConfig.fromJson(f).build().transport().maxFramePayload());
     }
 
     @Test
@@ -52,6 +56,10 @@ class AgentConfigTest {
                 + "\"disks\":[{\"name\":\"v\",\"image\":\"v\"}]}", "nbdListen"},
             {"{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"disks\":[{\"name\":\"../x\",\"image\":\"v\"}]}",
                 "name"},
+            {"{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"maxFramePayload\":0,"
+                + "\"disks\":[{\"name\":\"v\",\"image\":\"v\"}]}", "maxFramePayload: must be between"},
+            {"{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"maxFramePayload\":\"1G\","
+                + "\"disks\":[{\"name\":\"v\",\"image\":\"v\"}]}", "maxFramePayload: must be between"},
             {"[1,2]", "object"},
         };
         for (String[] c : cases) {

@@ -52,13 +52,21 @@ class PeerFuzzTest {
         }
     }
 
+    /** This side's announcement in the TLS-mode target: below the maximum, so both outcomes of the minimum occur. */
+    static final int OWN_LIMIT = 8 << 20;
+
     @FuzzTest(maxDuration = "30s")
     void authenticatorServerTls(byte[] input) {
         try {
             PeerCodec c = codec(input, 0, PeerCodec.PRE_AUTH_MAX_PAYLOAD);
-            new PeerAuthenticator(null, PeerCodec.MAX_PAYLOAD).authenticateAsServer(c);
-            if (c.sendLimit() < PeerAuthenticator.MIN_LIMIT || c.sendLimit() > PeerCodec.MAX_PAYLOAD) {
-                throw new AssertionError("limit out of range accepted: " + c.sendLimit());
+            new PeerAuthenticator(null, OWN_LIMIT).authenticateAsServer(c);
+            // the HELLO's limit_c is the 4 bytes after the nonce: the negotiated limit is the smaller announcement
+            long announced = java.nio.ByteBuffer.wrap(input, PeerCodec.HEADER + PeerAuthenticator.NONCE, 4).getInt();
+            if (announced < PeerAuthenticator.MIN_LIMIT || announced > PeerCodec.MAX_PAYLOAD) {
+                throw new AssertionError("limit out of range accepted: " + announced);
+            }
+            if (c.limit() != Math.min(OWN_LIMIT, announced)) {
+                throw new AssertionError("negotiated " + c.limit() + ", not the minimum of " + OWN_LIMIT + " and " + announced);
             }
         } catch (IOException expected) {
             // refused

@@ -15,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @Timeout(30)
 class PeerProtocolTest {
@@ -151,6 +152,123 @@ class PeerProtocolTest {
                     () -> new PeerAuthenticator(clientKey).authenticateAsClient(client));
             c2s.close();
             srv.get();
+        }
+    }
+
+    /**
+     * A connected pair of codecs over a loopback connection (pipes break once a writing thread ends),
+     * each starting at the pre-authentication bound. The sockets close with the test's JVM.
+     */
+    private static PeerCodec[] pipe() throws Exception {
+        try (java.net.ServerSocket ss = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            java.net.Socket client = new java.net.Socket(ss.getInetAddress(), ss.getLocalPort());
+            java.net.Socket server = ss.accept();
+            client.setSoTimeout(20_000);
+            server.setSoTimeout(20_000);
+            return new PeerCodec[]{codecOn(client), codecOn(server)};
+        }
+    }
+
+    private static PeerCodec codecOn(java.net.Socket s) throws java.io.IOException {
+        return new PeerCodec(new DataInputStream(new java.io.BufferedInputStream(s.getInputStream())),
+                new DataOutputStream(new java.io.BufferedOutputStream(s.getOutputStream())),
+                org.wanmig.replication.net.FrameTimer.NONE, PeerCodec.PRE_AUTH_MAX_PAYLOAD);
+    }
+
+    /** Authenticates client and server with the given announcements; returns {client, server}. */
+    private static PeerCodec[] negotiate(byte[] key, int clientLimit, int serverLimit) throws Exception {
+        PeerCodec[] c = pipe();
+        CompletableFuture<Void> srv = CompletableFuture.runAsync(() -> {
+            try {
+                new PeerAuthenticator(key, serverLimit).authenticateAsServer(c[1]);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        new PeerAuthenticator(key, clientLimit).authenticateAsClient(c[0]);
+        srv.get();
+        return c;
+    }
+
+    @Test
+    void bothSidesUseTheSmallerAnnouncedLimit() throws Exception {
+        int small = PeerAuthenticator.MIN_LIMIT;
+        int mid = 8 << 20;
+        for (byte[] key : new byte[][]{"k-0123456789abcdef".getBytes(), null}) { // PSK mode and TLS mode
+            for (int[] l : new int[][]{{small, PeerCodec.MAX_PAYLOAD}, {PeerCodec.MAX_PAYLOAD, small},
+                    {mid, PeerCodec.MAX_PAYLOAD}, {PeerCodec.MAX_PAYLOAD, PeerCodec.MAX_PAYLOAD}}) {
+                PeerCodec[] c = negotiate(key, l[0], l[1]);
+                int expected = Math.min(l[0], l[1]);
+                assertEquals(expected, c[0].limit(), "client, limits " + l[0] + "/" + l[1]);
+                assertEquals(expected, c[1].limit(), "server, limits " + l[0] + "/" + l[1]);
+            }
+        }
+    }
+
+    @Test
+    void aFrameOverTheNegotiatedLimitIsAProtocolErrorBothWays() throws Exception {
+        int small = PeerAuthenticator.MIN_LIMIT;
+        PeerCodec[] c = negotiate("k-0123456789abcdef".getBytes(), PeerCodec.MAX_PAYLOAD, small);
+        CompletableFuture<PeerFrame> got = CompletableFuture.supplyAsync(() -> {
+            try {
+                return c[1].read();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        c[0].write(new PeerFrame(PeerFrame.WRITE, 0, 1, 0, new byte[small]));
+        c[0].flush();
+        assertEquals(small, got.get().payload().length, "a frame of exactly the limit passes");
+        // the sender refuses to send one byte more...
+        PeerProtocolException send = assertThrows(PeerProtocolException.class,
+                () -> c[0].write(new PeerFrame(PeerFrame.WRITE, 0, 2, 0, new byte[small + 1])));
+        assertTrue(send.getMessage().contains("exceeds the negotiated limit"), send.getMessage());
+        // ...and a receiver that gets one anyway (a header claiming it) rejects it before reading the payload
+        byte[] wire = encode(new PeerFrame(PeerFrame.WRITE, 0, 2, 0, new byte[small + 1]));
+        PeerCodec receiver = new PeerCodec(new DataInputStream(new ByteArrayInputStream(wire)),
+                new DataOutputStream(new ByteArrayOutputStream()), org.wanmig.replication.net.FrameTimer.NONE,
+                PeerCodec.PRE_AUTH_MAX_PAYLOAD);
+        receiver.setLimit(small);
+        PeerProtocolException read = assertThrows(PeerProtocolException.class, receiver::read);
+        assertTrue(read.getMessage().contains("exceeds limit " + small), read.getMessage());
+    }
+
+    @Test
+    void anAbsurdOrZeroAnnouncedLimitIsRejected() throws Exception {
+        for (int bad : new int[]{0, -1, 10, PeerAuthenticator.MIN_LIMIT - 1, PeerCodec.MAX_PAYLOAD + 1, Integer.MAX_VALUE}) {
+            // a client announcing it: the server answers ERROR and refuses (TLS mode: no proof involved)
+            PeerCodec[] c = pipe();
+            CompletableFuture<Throwable> srv = CompletableFuture.supplyAsync(() -> {
+                try {
+                    new PeerAuthenticator(null, PeerCodec.MAX_PAYLOAD).authenticateAsServer(c[1]);
+                    return null;
+                } catch (Throwable t) {
+                    return t;
+                }
+            });
+            c[0].write(new PeerFrame(PeerFrame.HELLO, 0, 0, 0,
+                    ByteBuffer.allocate(PeerAuthenticator.NONCE + 4).put(new byte[PeerAuthenticator.NONCE]).putInt(bad).array()));
+            c[0].flush();
+            PeerFrame answer = c[0].read();
+            assertEquals(PeerFrame.ERROR, answer.type(), "limit " + bad);
+            assertTrue(srv.get() instanceof PeerAuthenticator.AuthException, "limit " + bad + ": " + srv.get());
+            // a server announcing it: the client refuses
+            PeerCodec[] d = pipe();
+            CompletableFuture<Void> fake = CompletableFuture.runAsync(() -> {
+                try {
+                    d[1].read(); // HELLO
+                    d[1].write(new PeerFrame(PeerFrame.AUTH_OK, 0, 0, 0, ByteBuffer.allocate(4).putInt(bad).array()));
+                    d[1].flush();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            PeerAuthenticator.AuthException e = assertThrows(PeerAuthenticator.AuthException.class,
+                    () -> new PeerAuthenticator(null, PeerCodec.MAX_PAYLOAD).authenticateAsClient(d[0]));
+            assertTrue(e.getMessage().contains("payload limit " + bad), e.getMessage());
+            fake.get();
+            // and nobody can be configured to announce it
+            assertThrows(IllegalArgumentException.class, () -> new PeerAuthenticator(null, bad));
         }
     }
 
