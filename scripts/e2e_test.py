@@ -8,6 +8,9 @@ hypervisor and the probes. Run as root after building:
 E2EStorage adds the storage hosts with real replication agents (wanmig-2dc-storage.json) and a
 disk writer in vs1: (f) migration with storage, (g) abort during pre-copy with storage.
 
+E2EDetection enables failover.detection there: a lost dcA is declared lost by the runtime itself;
+a partition on the controller's side only is not.
+
 E2ELinkFailure runs on the 3-DC testbed (wanmig-3dc.json): issue 7 (b) a baseline link fails and
 recovers (hold-down, no flapping); issue 7 (a) a tunnel link fails during MIGRATING (the tunnel is
 re-planned around it and the migration completes).
@@ -40,6 +43,7 @@ HAPPY_PATH = ['REQUESTED', 'PREPARING', 'MIGRATING', 'CUTOVER', 'ROUTES_UPDATED'
 SHORT_PRECOPY = dict(mem_mb=64, dirty_mb_s=20, bw_mbit=1000)       # about 0.6 s
 LONG_PRECOPY = dict(mem_mb=4000, dirty_mb_s=20, bw_mbit=1000)      # about 33 s: time to act while MIGRATING
 MEDIUM_PRECOPY = dict(mem_mb=600, dirty_mb_s=20, bw_mbit=1000)     # about 5 s
+AFTER_WARMUP_S = 3      # E2EDetection: replication running and the detector polling before anything is cut
 
 
 class Testbed(unittest.TestCase):
@@ -53,7 +57,7 @@ class Testbed(unittest.TestCase):
         tb.ensure_ovs()
         tb.mininet_cleanup()
         self.addCleanup(tb.mininet_cleanup)     # cleanups run last-in first-out: this one last
-        self.runtime = tb.Runtime(config=st.CONFIG_2DC_STORAGE if self.storage else tb.CONFIG_2DC,
+        self.runtime = tb.Runtime(config=self.runtime_config(),
                                   state_dir=os.path.join(self.workdir, 'state'),
                                   log_path=os.path.join(self.workdir, 'runtime.log'))
         os.makedirs(self.runtime.state_dir)
@@ -80,6 +84,10 @@ class Testbed(unittest.TestCase):
         if result and len(result.failures) + len(result.errors) > failures and hasattr(self, 'runtime'):
             print('\n--- runtime log (%s) ---\n%s' % (self.runtime.log_path, self.runtime.log_tail(60)))
         return outcome
+
+    def runtime_config(self):
+        """The runtime's netcfg file (a test class may write its own variant into self.workdir)."""
+        return st.CONFIG_2DC_STORAGE if self.storage else tb.CONFIG_2DC
 
     # ---- helpers
 
@@ -658,6 +666,121 @@ class E2EFailover(Testbed):
             if len(ours) != desired[dpid] or migration:
                 stray[name] = (len(ours), desired[dpid], migration)
         return stray
+
+
+class E2EDetection(Testbed):
+    """(issue 10) Loss detection (failover.detection enabled, afterSeconds 3) on the storage
+    testbed: dcA lost as in E2EFailover is declared lost by the runtime itself and vs1 answers at
+    dcB; a partition on the controller's side only (peA's controller connection and the
+    controller's path to dcA's agent cut, the WAN and replication up) declares nothing."""
+    storage = True
+    AFTER_S = 3
+
+    def runtime_config(self):
+        with open(st.CONFIG_2DC_STORAGE) as f:
+            netcfg = json.load(f)
+        netcfg['apps']['org.wanmig.app']['wanmig']['failover'] = {'detection': {
+            'enabled': True, 'afterSeconds': self.AFTER_S, 'pollSeconds': 0.5, 'peerSilenceSeconds': 2, 'to': 'dcB'}}
+        path = os.path.join(self.workdir, 'wanmig-2dc-storage-detection.json')
+        with open(path, 'w') as f:
+            json.dump(netcfg, f, indent=1)
+        return path
+
+    def setUp(self):
+        super().setUp()
+        self.controller = tb.run(['ovs-vsctl', 'get-controller', 'peA']).stdout.split()
+        self.assertTrue(self.controller)
+        self.wan_ports = ('peA-eth1', 'core1-eth2')
+        self.addCleanup(self.restore_pe)
+
+    def restore_pe(self):
+        for intf in self.wan_ports:
+            tb.run(['ip', 'link', 'set', intf, 'up'])
+        if tb.run(['ovs-vsctl', 'get-controller', 'peA']).stdout.split() != self.controller:
+            tb.run(['ovs-vsctl', 'set-controller', 'peA'] + self.controller)
+
+    def cut_pe_from_controller(self):
+        # a target nothing answers: OVS keeps the PE's flows (fail-mode secure), see E2EFailover
+        tb.run(['ovs-vsctl', 'set-controller', 'peA', 'tcp:127.0.0.1:1'], check=True)
+        tb.wait_until(lambda: 'peA' not in tb.switches_connected(['peA']), 10, 0.1, 'peA disconnected')
+
+    def failovers(self):
+        status, body = tb.rest('GET', '/evacuations')
+        self.assertEqual(status, 200, body)
+        return [e for e in body['evacuations'] if e['kind'] == 'FAILOVER']
+
+    def test_a_lost_dc_is_declared_lost_by_detection(self):
+        writes_path = os.path.join(self.workdir, 'writes.json')
+        writer = st.start_writer(self.vs1, writes_path, rate=50, duration=120)
+        self.addCleanup(tb.stop_process, writer)
+
+        def restarted(_server, _pe):    # vs1 boots at dcB from the promoted disk
+            if writer.poll() is None:
+                writer.send_signal(signal.SIGCONT)
+        self.hypervisor.on_restart = restarted
+        time.sleep(AFTER_WARMUP_S)
+        self.assertEqual(self.failovers(), [])
+        # ---- dcA is lost as in E2EFailover: PE cut off (controller and WAN), vs1 stopped, agent killed
+        t_loss = time.time()
+        self.cut_pe_from_controller()
+        for intf in self.wan_ports:
+            tb.run(['ip', 'link', 'set', intf, 'down'], check=True)
+        writer.send_signal(signal.SIGSTOP)
+        from wanmig_hypervisor import detach
+        detach('vs1-sw')
+        self.stor.kill_agent('dcA')
+        # ---- nobody declares it: the runtime does, once the three signals held for afterSeconds
+        record = tb.wait_until(lambda: (self.failovers() or [None])[0], 30, 0.2, 'a failover declared by detection')
+        t_declared = record['startedMillis'] / 1000.0
+        self.assertEqual(record['trigger'], 'DETECTION', record)
+        self.assertEqual(record['source'], 'dcA', record)
+        reason = record['timeline'][0]['detail']
+        self.assertIn('declared lost by detection (automatic)', reason)
+        self.assertIn('PE disconnected, agent unreachable from the controller, witness sees the peer link down', reason)
+        self.assertGreaterEqual(t_declared - t_loss, self.AFTER_S, 'declared before afterSeconds: %s' % reason)
+
+        def ended():
+            code, e = tb.rest('GET', '/evacuations/%s' % record['id'])
+            return e if code == 200 and not e['active'] else None
+        record = tb.wait_until(ended, 60, 0.1, 'the failover to end')
+        self.assertEqual(record['state'], 'COMPLETED', json.dumps(record, indent=1))
+        self.assertEqual(record['servers'][0]['step'], 'ROUTED', record)
+        self.assertEqual(where_is('vs1-sw'), ('peB', 2), 'vs1 restarted at peB')
+        tb.wait_until(lambda: tb.pings(self.h1, tb.VS1_IP), 15, 0.2, 'h1 reaching vs1 at dcB')
+        t_answers = time.time()
+        self.assertEqual(self.stor.status('dcB')['role'], 'PRIMARY')
+        time.sleep(2 * self.AFTER_S)
+        self.assertEqual(len(self.failovers()), 1, 'declared at most once per loss')
+        # the CLI shows who declared it
+        out = tb.run([os.path.join(tb.REPO, 'scripts', 'wanmig'), 'wanmig-evacuations', str(record['id'])], timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn('dcA declared lost by detection (automatic)', out.stdout)
+        st.stop_writer(writer, writes_path)
+        print('\n(detection) loss -> declared %.2f s (afterSeconds %d); declared -> vs1 answers at dcB %.2f s'
+              % (t_declared - t_loss, self.AFTER_S, t_answers - t_declared))
+
+    def test_a_controller_side_partition_is_not_a_loss(self):
+        time.sleep(AFTER_WARMUP_S)
+        before = self.stor.status('dcB')
+        self.assertTrue(before['peerConnected'], before)
+        # ---- the controller loses peA and its path to dcA's agent; the WAN and the agents stay up
+        t_cut = time.time()
+        self.cut_pe_from_controller()
+        outer = self.stor.outer['dcA']
+        os.killpg(outer.pid, signal.SIGTERM)   # the relay and its forked connections: nothing left on 17070
+        outer.wait(10)
+        self.assertFalse(self.stor._answers_quietly('dcA'), 'the controller still reaches the dcA agent')
+        deadline = t_cut + 2 * self.AFTER_S + 1
+        while time.time() < deadline:
+            self.assertEqual(self.failovers(), [], 'a controller-side partition was taken for a loss')
+            b = self.stor.status('dcB')     # the witness, on its own path
+            self.assertTrue(b['peerConnected'] and b['peerSilentMillis'] < 2000, b)
+            time.sleep(0.5)
+        self.assertNotIn('peA', tb.switches_connected(['peA']), 'peA reconnected during the check')
+        self.assertEqual(self.failovers(), [])
+        self.assertTrue(tb.pings(self.h1, tb.VS1_IP, count=3), 'vs1 still answers at dcA through peA')
+        print('\n(detection) controller-side partition held %.1f s (2 x afterSeconds + 1): no failover; dcB agent %s'
+              % (time.time() - t_cut, json.dumps({k: b[k] for k in ('role', 'peerConnected', 'peerSilentMillis')})))
 
 
 class E2ELinkFailure(unittest.TestCase):

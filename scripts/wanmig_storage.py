@@ -109,6 +109,14 @@ class Storage:
         except (OSError, urllib.error.URLError, ValueError):
             return False
 
+    def _answers_quietly(self, dc):
+        """Whether the agent answers through its relay now (False when the relay or agent is gone)."""
+        try:
+            self.status(dc, timeout=2)
+            return True
+        except (OSError, urllib.error.URLError, ValueError):
+            return False
+
     def _settled(self):
         return all(a['peerConnected'] and a['lagBytes'] == 0 and a['resyncRemainingBytes'] == 0
                    for a in (self.status('dcA', disk=disk) for disk in self.disks))

@@ -27,7 +27,17 @@ public final class Evacuation {
         FAILOVER
     }
 
+    /**
+     * Who started it: an operator (REST, CLI; every planned evacuation), or the MMS's own loss
+     * detection declaring a data center lost (failover.detection).
+     */
+    public enum Trigger {
+        OPERATOR,
+        DETECTION
+    }
+
     private final Kind kind;
+    private final Trigger trigger;
     private final EvacuationId id;
     private final String source;
     private final List<String> destinations;
@@ -49,7 +59,15 @@ public final class Evacuation {
     public Evacuation(Kind kind, EvacuationId id, String source, List<String> destinations, EvacuationState state,
                       List<ServerEvacuation> servers, Map<String, Integer> slotsByPair, int maxAttempts,
                       long startedMillis, long plannedMillis, List<EvacuationEvent> timeline) {
+        this(kind, Trigger.OPERATOR, id, source, destinations, state, servers, slotsByPair, maxAttempts, startedMillis,
+                plannedMillis, timeline);
+    }
+
+    public Evacuation(Kind kind, Trigger trigger, EvacuationId id, String source, List<String> destinations,
+                      EvacuationState state, List<ServerEvacuation> servers, Map<String, Integer> slotsByPair,
+                      int maxAttempts, long startedMillis, long plannedMillis, List<EvacuationEvent> timeline) {
         this.kind = Objects.requireNonNull(kind);
+        this.trigger = Objects.requireNonNull(trigger);
         this.id = Objects.requireNonNull(id);
         this.source = Objects.requireNonNull(source);
         this.destinations = List.copyOf(destinations);
@@ -67,6 +85,10 @@ public final class Evacuation {
 
     public Kind kind() {
         return kind;
+    }
+
+    public Trigger trigger() {
+        return trigger;
     }
 
     public boolean isFailover() {
@@ -151,7 +173,7 @@ public final class Evacuation {
         updated.set(index, s);
         List<EvacuationEvent> events = new ArrayList<>(timeline);
         events.add(new EvacuationEvent(now, s.server(), detail));
-        return new Evacuation(kind, id, source, destinations, state, updated, slotsByPair, maxAttempts, startedMillis,
+        return new Evacuation(kind, trigger, id, source, destinations, state, updated, slotsByPair, maxAttempts, startedMillis,
                 plannedMillis, events);
     }
 
@@ -159,7 +181,7 @@ public final class Evacuation {
     public Evacuation transition(EvacuationState next, long now, String detail) {
         List<EvacuationEvent> events = new ArrayList<>(timeline);
         events.add(new EvacuationEvent(now, null, detail));
-        return new Evacuation(kind, id, source, destinations, next, servers, slotsByPair, maxAttempts, startedMillis,
+        return new Evacuation(kind, trigger, id, source, destinations, next, servers, slotsByPair, maxAttempts, startedMillis,
                 plannedMillis, events);
     }
 
@@ -169,7 +191,7 @@ public final class Evacuation {
             return false;
         }
         Evacuation e = (Evacuation) o;
-        return kind == e.kind && id.equals(e.id) && source.equals(e.source) && destinations.equals(e.destinations) && state == e.state
+        return kind == e.kind && trigger == e.trigger && id.equals(e.id) && source.equals(e.source) && destinations.equals(e.destinations) && state == e.state
                 && servers.equals(e.servers) && slotsByPair.equals(e.slotsByPair) && maxAttempts == e.maxAttempts
                 && startedMillis == e.startedMillis && plannedMillis == e.plannedMillis && timeline.equals(e.timeline);
     }

@@ -46,7 +46,8 @@ public final class EvacuationText {
     public static List<String> details(Evacuation e, long now) {
         List<String> lines = new ArrayList<>();
         if (e.isFailover()) {
-            lines.add(String.format("failover %s: %s declared lost, servers to %s, %s", e.id(), e.source(),
+            lines.add(String.format("failover %s: %s declared lost %s, servers to %s, %s", e.id(), e.source(),
+                    e.trigger() == Evacuation.Trigger.DETECTION ? "by detection (automatic)" : "by the operator",
                     String.join(",", e.destinations()), e.state()));
         } else {
             lines.add(String.format("evacuation %s: %s to %s, %s; planned %s, plan ETA %s", e.id(), e.source(),

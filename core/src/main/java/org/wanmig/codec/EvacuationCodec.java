@@ -29,7 +29,8 @@ public final class EvacuationCodec extends JsonCodec<Evacuation> {
     @Override
     public ObjectNode encode(Evacuation e, CodecContext context) {
         ObjectNode node = context.mapper().createObjectNode()
-                .put("id", e.id().value()).put("kind", e.kind().name()).put("source", e.source()).put("state", e.state().name())
+                .put("id", e.id().value()).put("kind", e.kind().name()).put("trigger", e.trigger().name())
+                .put("source", e.source()).put("state", e.state().name())
                 .put("active", e.isActive());
         e.destinations().forEach(node.putArray("destinations")::add);
         ObjectNode progress = node.putObject("progress");
@@ -121,7 +122,9 @@ public final class EvacuationCodec extends JsonCodec<Evacuation> {
                     ev.path("detail").asText("")));
         }
         String kind = text(json, "kind");
+        String trigger = text(json, "trigger"); // absent in records written before detection existed
         return new Evacuation(kind == null ? Evacuation.Kind.EVACUATION : Evacuation.Kind.valueOf(kind),
+                trigger == null ? Evacuation.Trigger.OPERATOR : Evacuation.Trigger.valueOf(trigger),
                 EvacuationId.of(json.path("id").asLong()), json.path("source").asText(), destinations,
                 EvacuationState.valueOf(json.path("state").asText()), servers, slots,
                 json.path("maxAttempts").asInt(1), json.path("startedMillis").asLong(),

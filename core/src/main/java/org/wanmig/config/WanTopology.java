@@ -25,10 +25,11 @@ public final class WanTopology {
     private final LabelRange labels;
     private final MacAddress gatewayMac;
     private final MigrationSettings settings;
+    private final FailoverDetection failoverDetection;
 
     WanTopology(Collection<DataCenter> dataCenters, Collection<DeviceId> wanSwitches, List<WanLink> links,
                 Collection<ClientSite> clientSites, Collection<VirtualServer> servers, LabelRange labels,
-                MacAddress gatewayMac, MigrationSettings settings) {
+                MacAddress gatewayMac, MigrationSettings settings, FailoverDetection failoverDetection) {
         this.dataCenters = byName(dataCenters, DataCenter::name);
         this.wanSwitches = Set.copyOf(new LinkedHashSet<>(wanSwitches));
         this.links = List.copyOf(links);
@@ -37,6 +38,7 @@ public final class WanTopology {
         this.labels = Objects.requireNonNull(labels);
         this.gatewayMac = Objects.requireNonNull(gatewayMac);
         this.settings = Objects.requireNonNull(settings);
+        this.failoverDetection = Objects.requireNonNull(failoverDetection);
     }
 
     private static <T> Map<String, T> byName(Collection<T> items, java.util.function.Function<T, String> name) {
@@ -98,6 +100,11 @@ public final class WanTopology {
         return settings;
     }
 
+    /** Whether and how a lost data center is declared without an operator (failover.detection). */
+    public FailoverDetection failoverDetection() {
+        return failoverDetection;
+    }
+
     /** The same topology with one link's state changed (links are matched end to end). */
     public WanTopology withLink(WanLink changed) {
         List<WanLink> updated = new java.util.ArrayList<>();
@@ -107,7 +114,7 @@ public final class WanTopology {
             updated.add(same ? l.withUp(changed.isUp()) : l);
         }
         return new WanTopology(dataCenters.values(), wanSwitches, updated, clientSites.values(),
-                servers.values(), labels, gatewayMac, settings);
+                servers.values(), labels, gatewayMac, settings, failoverDetection);
     }
 
     @Override
@@ -118,7 +125,8 @@ public final class WanTopology {
         WanTopology t = (WanTopology) o;
         return dataCenters.equals(t.dataCenters) && wanSwitches.equals(t.wanSwitches) && links.equals(t.links)
                 && clientSites.equals(t.clientSites) && servers.equals(t.servers) && labels.equals(t.labels)
-                && gatewayMac.equals(t.gatewayMac) && settings.equals(t.settings);
+                && gatewayMac.equals(t.gatewayMac) && settings.equals(t.settings)
+                && failoverDetection.equals(t.failoverDetection);
     }
 
     @Override

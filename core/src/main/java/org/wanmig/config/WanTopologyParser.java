@@ -20,6 +20,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Pattern;
@@ -84,6 +85,7 @@ public final class WanTopologyParser {
         List<ClientSite> sites = list(root, "clientSites", this::clientSite, false);
         List<VirtualServer> servers = list(root, "servers", this::server, false);
         MigrationSettings settings = settings(root.path("migration"), dcs, servers);
+        FailoverDetection detection = failoverDetection(root.get(FailoverDetection.KEY), dcs);
         if (!problems.isEmpty()) {
             // structural problems first: cross-references over half-read entries would only add noise
             throw new ConfigException(problems);
@@ -93,7 +95,7 @@ public final class WanTopologyParser {
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new WanTopology(dcs, wanSwitches, links, sites, servers, labels, gatewayMac, settings);
+        return new WanTopology(dcs, wanSwitches, links, sites, servers, labels, gatewayMac, settings, detection);
     }
 
     // ---- structure -------------------------------------------------------------------------
@@ -384,6 +386,96 @@ public final class WanTopologyParser {
     private long whole(JsonNode n, String field, String p, boolean zeroAllowed, long dflt) {
         Number v = number(n, field, p, true, zeroAllowed);
         return v == null ? dflt : v.longValue();
+    }
+
+    // ---- failover detection ----------------------------------------------------------------
+
+    private static final Set<String> FAILOVER_KEYS = Set.of("detection");
+    private static final Set<String> DETECTION_KEYS = Set.of("enabled", "afterSeconds", "pollSeconds",
+            "peerSilenceSeconds", "to");
+
+    /**
+     * failover.detection: unknown keys are refused (a misspelt key of a safety feature must not
+     * pass silently), and when enabled it needs what it watches with: agents at two DCs at least.
+     */
+    private FailoverDetection failoverDetection(JsonNode n, List<DataCenter> dcs) {
+        FailoverDetection d = FailoverDetection.DISABLED;
+        String top = FailoverDetection.KEY;
+        if (n == null || n.isNull()) {
+            return d;
+        }
+        if (!n.isObject()) {
+            fail(top, "must be an object, e.g. {\"detection\": {\"enabled\": true}}");
+            return d;
+        }
+        n.fieldNames().forEachRemaining(k -> {
+            if (!FAILOVER_KEYS.contains(k)) {
+                fail(top + "." + k, "unknown key; expected one of " + FAILOVER_KEYS);
+            }
+        });
+        JsonNode det = n.get("detection");
+        String p = top + ".detection";
+        if (det == null || det.isNull()) {
+            return d;
+        }
+        if (!det.isObject()) {
+            fail(p, "must be an object with enabled, afterSeconds, pollSeconds, peerSilenceSeconds, to");
+            return d;
+        }
+        det.fieldNames().forEachRemaining(k -> {
+            if (!DETECTION_KEYS.contains(k)) {
+                fail(p + "." + k, "unknown key; expected one of " + new java.util.TreeSet<>(DETECTION_KEYS));
+            }
+        });
+        boolean enabled = false;
+        JsonNode e = det.get("enabled");
+        if (e != null && !e.isNull()) {
+            if (!e.isBoolean()) {
+                fail(p + ".enabled", "must be true or false");
+            } else {
+                enabled = e.asBoolean();
+            }
+        }
+        Number after = number(det, "afterSeconds", p, false, false);
+        Number poll = number(det, "pollSeconds", p, false, false);
+        Number silence = number(det, "peerSilenceSeconds", p, false, false);
+        Duration afterD = after == null ? d.after() : millis(after);
+        Duration pollD = poll == null ? d.poll() : millis(poll);
+        Duration silenceD = silence == null ? d.peerSilence() : millis(silence);
+        if (pollD.compareTo(afterD) > 0) {
+            fail(p + ".pollSeconds", "must not exceed afterSeconds (" + afterD.toMillis() / 1000.0
+                    + "): the signals are sampled every pollSeconds");
+        }
+        String to = null;
+        JsonNode t = det.get("to");
+        if (t != null && !t.isNull()) {
+            if (!t.isTextual() || t.asText().isBlank()) {
+                fail(p + ".to", "must be a data center name");
+            } else {
+                to = t.asText();
+                String name = to;
+                Optional<DataCenter> dc = dcs.stream().filter(x -> x.name().equals(name)).findFirst();
+                if (dc.isEmpty()) {
+                    fail(p + ".to", "unknown data center '" + to + "'");
+                } else if (dc.get().agent() == null) {
+                    fail(p + ".to", "data center " + to + " has no replication agent: it can be neither the"
+                            + " witness nor hold the replicas");
+                }
+            }
+        }
+        if (enabled && dcs.stream().filter(x -> x.agent() != null).count() < 2) {
+            fail(p + ".enabled", "detection needs replication agents in two data centers at least: a lost DC's"
+                    + " loss is confirmed by another DC's agent, not by the controller alone");
+        }
+        if (afterD.isZero() || pollD.isZero() || silenceD.isZero()) {
+            fail(p, "durations must be at least 1 ms");
+            return d;
+        }
+        return new FailoverDetection(enabled, afterD, pollD, silenceD, to);
+    }
+
+    private static Duration millis(Number seconds) {
+        return Duration.ofMillis(Math.round(seconds.doubleValue() * 1000));
     }
 
     // ---- evacuation ------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.wanmig.api.AgentDiskStatus;
 import org.wanmig.api.Promotion;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.MigrationSettings;
@@ -12,6 +13,8 @@ import org.wanmig.spi.ReplicationClient;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
@@ -148,6 +151,26 @@ public final class AgentReplicationClient implements ReplicationClient {
                             (read[0] - t0) / 1e6, (System.nanoTime() - read[0]) / 1e6);
                     return new Promotion(generation, lagBytes, lagWrites, rpo, rolledBack, detail);
                 });
+        });
+    }
+
+    /** GET /v1/disks of the agent: its list of disk statuses. */
+    @Override
+    public CompletableFuture<List<AgentDiskStatus>> disks(DataCenter dc, Duration timeout) {
+        if (dc.agent() == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException(dc.name() + " has no replication agent"));
+        }
+        URI uri = URI.create(dc.agent().toString().replaceAll("/+$", "") + "/v1/disks");
+        return http(dc).get(uri, timeout).thenApply(list -> {
+            if (!list.isArray()) {
+                throw new IllegalStateException(dc.name() + " agent answered no disk list: " + list);
+            }
+            List<AgentDiskStatus> disks = new ArrayList<>();
+            for (JsonNode d : list) {
+                disks.add(new AgentDiskStatus(d.path("disk").asText(), d.hasNonNull("role") ? d.get("role").asText() : null,
+                        d.path("peerConnected").asBoolean(false), d.path("peerSilentMillis").asLong(-1)));
+            }
+            return disks;
         });
     }
 

@@ -9,7 +9,9 @@ import org.wanmig.api.MigrationService;
 import org.wanmig.api.WanmigException;
 import org.wanmig.config.VirtualServer;
 import org.wanmig.config.WanTopology;
+import org.wanmig.failover.DataCenterLossDetector;
 import org.wanmig.failover.FailoverActions;
+import org.wanmig.failover.LossSignals;
 import org.wanmig.failover.FailoverRunner;
 import org.wanmig.spi.EvacuationStore;
 import org.wanmig.spi.Leadership;
@@ -45,12 +47,16 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
     private final LongSupplier clock;
     /** What a failover asks of the MMS; null where the runtime offers no failover. */
     private final FailoverActions failoverActions;
+    /** What loss detection reads of the MMS; null where the runtime offers no detection. */
+    private final LossSignals lossSignals;
 
     /** The runners and their executors while leading; guarded by this. */
     private EvacuationRunner runner;
     private ScheduledExecutorService executor;
     private FailoverRunner failovers;
     private ExecutorService failoverExecutor;
+    private DataCenterLossDetector detector;
+    private ScheduledExecutorService detectorExecutor;
 
     /**
      * @param topology the configuration in force, or null while there is none
@@ -68,7 +74,22 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
      */
     public EvacuationHost(MigrationService service, FailoverActions failoverActions, EvacuationStore store,
                           Supplier<WanTopology> topology, Leadership leadership, LongSupplier clock) {
+        this(service, failoverActions, null, store, topology, leadership, clock);
+    }
+
+    /**
+     * With unplanned failover and its optional detection (failover.detection in the configuration,
+     * off by default): while this leads, a {@link DataCenterLossDetector} on a thread of its own
+     * watches the data centers and declares a lost one through {@link #failover(String, String,
+     * Evacuation.Trigger, String)}, the path of an operator's declaration.
+     *
+     * @param lossSignals what detection reads of the MMS (the migration manager), or null for none
+     */
+    public EvacuationHost(MigrationService service, FailoverActions failoverActions, LossSignals lossSignals,
+                          EvacuationStore store, Supplier<WanTopology> topology, Leadership leadership,
+                          LongSupplier clock) {
         this.failoverActions = failoverActions;
+        this.lossSignals = failoverActions == null ? null : lossSignals;
         this.service = service;
         this.store = store;
         this.topology = topology;
@@ -88,6 +109,18 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
             failoverExecutor = Executors.newSingleThreadExecutor(r -> new Thread(r, "wanmig-failover"));
             failovers = new FailoverRunner(service, failoverActions, store, topology, failoverExecutor, clock);
             failovers.resumeAll();
+            if (lossSignals != null) {
+                detectorExecutor = Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "wanmig-loss-detection");
+                    t.setDaemon(true);
+                    return t;
+                });
+                ScheduledExecutorService on = detectorExecutor;
+                detector = new DataCenterLossDetector(topology, service, lossSignals,
+                        (task, delay) -> on.schedule(task, delay.toMillis(), TimeUnit.MILLISECONDS), clock,
+                        (lost, to, why) -> failover(lost, to, Evacuation.Trigger.DETECTION, why));
+                detector.start();
+            }
         }
         log.info("evacuation runner started; resuming {} active evacuation(s)",
                 store.all().stream().filter(Evacuation::isActive).count());
@@ -109,6 +142,12 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
         }
         runner = null;
         executor = null;
+        if (detector != null) {
+            detector.close(); // lock-free: a tick may be declaring through this host right now
+            detectorExecutor.shutdownNow();
+            detector = null;
+            detectorExecutor = null;
+        }
         if (failoverExecutor != null) {
             failoverExecutor.shutdownNow(); // a step waiting on an agent is interrupted; the next leader goes on
             failoverExecutor = null;
@@ -148,6 +187,14 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
      */
     @Override
     public Evacuation failover(String lost, String to) {
+        return failover(lost, to, Evacuation.Trigger.OPERATOR, null);
+    }
+
+    /**
+     * The one way a data center is declared lost, by an operator (REST, CLI) or by the loss
+     * detector: {@code trigger} and {@code why} are recorded on the failover.
+     */
+    public Evacuation failover(String lost, String to, Evacuation.Trigger trigger, String why) {
         EvacuationRunner r = requireRunner();
         FailoverRunner f;
         synchronized (this) {
@@ -156,7 +203,7 @@ public final class EvacuationHost implements EvacuationService, AutoCloseable {
         if (f == null) {
             throw WanmigException.unavailable("this runtime offers no failover");
         }
-        Evacuation started = f.start(lost, to);
+        Evacuation started = f.start(lost, to, trigger, why);
         for (Evacuation e : store.all()) {
             if (!e.isFailover() && e.isActive() && e.state() == org.wanmig.api.EvacuationState.RUNNING
                     && (e.source().equals(lost) || e.destinations().contains(lost))) {

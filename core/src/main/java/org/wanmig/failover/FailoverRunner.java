@@ -103,7 +103,15 @@ public final class FailoverRunner {
      * @throws WanmigException 400/404 for a bad request, 409 when {@code lost} is already being
      *                         failed over; nothing is changed then
      */
-    public synchronized Evacuation start(String lost, String to) {
+    public Evacuation start(String lost, String to) {
+        return start(lost, to, Evacuation.Trigger.OPERATOR, null);
+    }
+
+    /**
+     * As {@link #start(String, String)}, declared by {@code trigger}; {@code why} (the signals seen,
+     * for a detection; may be null) goes into the reason recorded on the timeline.
+     */
+    public synchronized Evacuation start(String lost, String to, Evacuation.Trigger trigger, String why) {
         WanTopology t = topology.get();
         if (t == null) {
             throw WanmigException.unavailable("wanmig has no valid configuration yet");
@@ -129,7 +137,9 @@ public final class FailoverRunner {
         }
         Map<String, String> targets = targets(t, lostDc, to);
         // checked: from here on things change
-        String reason = "data center " + lost + " declared lost";
+        String reason = "data center " + lost + " declared lost"
+                + (trigger == Evacuation.Trigger.DETECTION ? " by detection (automatic)" : " by the operator")
+                + (why == null ? "" : " [" + why + "]");
         List<Migration> given = actions.giveUp(lost, reason);
         Map<String, MigrationId> givenFor = new LinkedHashMap<>();
         given.forEach(m -> givenFor.put(m.server(), m.id()));
@@ -145,7 +155,7 @@ public final class FailoverRunner {
             events.add(new EvacuationEvent(now, m.server(), "migration " + m.id() + " (" + m.source() + " to "
                     + m.destination() + ") given up: " + m.timeline().get(m.timeline().size() - 1).detail()));
         }
-        Evacuation e = new Evacuation(Evacuation.Kind.FAILOVER, store.nextId(), lost, destinations,
+        Evacuation e = new Evacuation(Evacuation.Kind.FAILOVER, trigger, store.nextId(), lost, destinations,
                 EvacuationState.RUNNING, servers, Map.of(), 1, now, 0, events);
         store.put(e);
         log.warn("failover {}: {}", e.id(), events.get(0).detail());

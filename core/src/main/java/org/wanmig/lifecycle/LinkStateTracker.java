@@ -35,8 +35,8 @@ import java.util.function.Function;
 /**
  * The link-state model of the WAN and the effective topology that routes are planned on: the
  * validated configuration with every link taken out that the network reports down (either end's
- * port, or a switch that lost its controller connection), and every recovered link that is still
- * in its hold-down.
+ * port, or a switch that lost its controller connection, except a PE whose neighbour still sees
+ * the link: see {@code outWithItsSwitch}), and every recovered link that is still in its hold-down.
  * <p>
  * Each change of the effective topology is handed to the re-planner (the runtimes pass
  * {@code MigrationManager::updateTopology}, which moves the baseline make-before-break) and becomes
@@ -178,8 +178,25 @@ public final class LinkStateTracker implements NetworkStateListener, AutoCloseab
 
     /** Up as far as the network is concerned, hold-down aside. */
     private boolean carries(WanLink l) {
-        return l.isUp() && reportedUp.getOrDefault(key(l), true)
-                && !switchesDown.contains(l.one().deviceId()) && !switchesDown.contains(l.two().deviceId());
+        return l.isUp() && reportedUp.getOrDefault(key(l), true) && !outWithItsSwitch(l);
+    }
+
+    /**
+     * A link goes with a switch that lost its controller: paths are planned around a WAN switch
+     * that cannot be programmed. Not a PE's link whose other end is still connected (and has not
+     * reported its port down): there is no way around a PE, and its data plane may well run on, so
+     * taking the link out would only withdraw the routes to a DC the controller cannot see (a
+     * controller-side partition would become a DC outage). A PE that is really gone takes the link
+     * down at the connected end, which reports it.
+     */
+    private boolean outWithItsSwitch(WanLink l) {
+        boolean oneDown = switchesDown.contains(l.one().deviceId());
+        boolean twoDown = switchesDown.contains(l.two().deviceId());
+        if (oneDown == twoDown) {
+            return oneDown;
+        }
+        DeviceId down = oneDown ? l.one().deviceId() : l.two().deviceId();
+        return declared.dataCenters().stream().noneMatch(dc -> dc.pe().equals(down));
     }
 
     private State state(WanLink l) {
@@ -287,9 +304,9 @@ public final class LinkStateTracker implements NetworkStateListener, AutoCloseab
                 continue;
             }
             String why = s == State.HOLD_DOWN ? "hold-down" : s == State.CONFIGURED_DOWN ? "configured down"
+                    : !outWithItsSwitch(l) ? "down"
                     : switchesDown.contains(l.one().deviceId()) ? "switch " + l.one().deviceId() + " disconnected"
-                    : switchesDown.contains(l.two().deviceId()) ? "switch " + l.two().deviceId() + " disconnected"
-                    : "down";
+                    : "switch " + l.two().deviceId() + " disconnected";
             out.add(l.one() + "<->" + l.two() + " (" + why + ")");
         }
         return out;

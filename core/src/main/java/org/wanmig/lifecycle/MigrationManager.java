@@ -5,6 +5,7 @@ import org.onosproject.net.DeviceId;
 import org.onosproject.net.flow.FlowRule;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.wanmig.api.AgentDiskStatus;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationListener;
@@ -18,6 +19,7 @@ import org.wanmig.config.VirtualServer;
 import org.wanmig.config.WanGraph;
 import org.wanmig.config.WanTopology;
 import org.wanmig.failover.FailoverActions;
+import org.wanmig.failover.LossSignals;
 import org.wanmig.net.ServerAnnounceDetector;
 import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
@@ -72,7 +74,7 @@ import static org.wanmig.api.MigrationState.ROUTES_UPDATED;
  * All state changes run on one lifecycle thread; port callbacks hop back onto it, and a callback
  * from a phase that has since been left (timeout, abort) is recognised by its epoch and ignored.
  */
-public final class MigrationManager implements MigrationService, HypervisorListener, FailoverActions {
+public final class MigrationManager implements MigrationService, HypervisorListener, FailoverActions, LossSignals {
     private static final Logger log = LoggerFactory.getLogger(MigrationManager.class);
     /** How long rules left on a path traffic was moved off stay, for packets still on it. */
     static final Duration OLD_PATH_GRACE = Duration.ofMillis(250);
@@ -700,6 +702,18 @@ public final class MigrationManager implements MigrationService, HypervisorListe
 
     private VirtualServer server(String name) {
         return topology.server(name).orElseThrow(() -> WanmigException.notFound("server", "unknown server '" + name + "'"));
+    }
+
+    // ---- LossSignals: what loss detection reads ------------------------------------------------
+
+    @Override
+    public boolean peConnected(String dc) {
+        return network.isAvailable(dataCenter(dc).pe());
+    }
+
+    @Override
+    public CompletableFuture<List<AgentDiskStatus>> agentDisks(String dc, Duration timeout) {
+        return replication.disks(dataCenter(dc), timeout);
     }
 
     private DataCenter dataCenter(String name) {

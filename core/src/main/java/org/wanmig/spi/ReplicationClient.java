@@ -1,10 +1,12 @@
 package org.wanmig.spi;
 
+import org.wanmig.api.AgentDiskStatus;
 import org.wanmig.api.Promotion;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /** How the MMS steers the replication of a server's disk between two data centers. */
@@ -48,4 +50,11 @@ public interface ReplicationClient {
      * changes nothing and reports it as it is, so a repeated call is harmless.
      */
     CompletableFuture<Promotion> promote(VirtualServer server, DataCenter at, DataCenter lost);
+
+    /**
+     * Every disk the agent of {@code dc} serves, with its peer link as the agent sees it, asked
+     * over the controller's path to that agent. Fails when the agent does not answer within
+     * {@code timeout}; a data center without an agent fails too (there is nothing to ask).
+     */
+    CompletableFuture<List<AgentDiskStatus>> disks(DataCenter dc, Duration timeout);
 }

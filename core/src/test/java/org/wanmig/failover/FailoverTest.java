@@ -5,6 +5,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.onosproject.net.DeviceId;
 import org.onosproject.net.flow.FlowRule;
+import org.wanmig.api.AgentDiskStatus;
 import org.wanmig.api.Evacuation;
 import org.wanmig.api.EvacuationEvent;
 import org.wanmig.api.EvacuationId;
@@ -83,7 +84,8 @@ class FailoverTest {
         manager = new MigrationManager(topology, Topologies.APP_ID, network, t -> driver, replication, migrations,
                 Leadership.STANDALONE, Clock.systemUTC());
         manager.takeOver().get(10, TimeUnit.SECONDS);
-        host = new EvacuationHost(manager, manager, records, () -> topology, Leadership.STANDALONE,
+        // the manager is also what loss detection reads (it runs only when the config enables it)
+        host = new EvacuationHost(manager, manager, manager, records, () -> topology, Leadership.STANDALONE,
                 System::currentTimeMillis);
         host.takeOver();
         MigrationManager m = manager;
@@ -148,6 +150,9 @@ class FailoverTest {
         loseA();
         Evacuation started = host.failover("dcA", null);
         assertEquals(Evacuation.Kind.FAILOVER, started.kind());
+        assertEquals(Evacuation.Trigger.OPERATOR, started.trigger());
+        assertTrue(started.timeline().get(0).detail().startsWith("data center dcA declared lost by the operator"),
+                started.timeline().get(0).detail());
         assertEquals(List.of("dcB"), started.destinations(), "the replica's DC is the only other one");
         Evacuation e = awaitEnd(started.id());
         assertEquals(EvacuationState.COMPLETED, e.state(), e.timeline().toString());
@@ -373,5 +378,52 @@ class FailoverTest {
         WanmigException again = assertThrows(WanmigException.class, () -> host.abort(e.id()));
         assertEquals(WanmigException.Kind.CONFLICT, again.kind());
         assertNotNull(host.evacuation(e.id()).orElse(null));
+    }
+
+    /**
+     * failover.detection enabled: dcA's PE drops off, its agent stops answering and dcB's agent
+     * reports its replication link to dcA down; once that held for afterSeconds, the detector
+     * declares dcA lost through the operator's path, recorded as the detection's.
+     */
+    @Test
+    void detectionDeclaresALostDcThroughTheOperatorsPath() throws Exception {
+        start(Topologies.TWO_DC_TWO_SERVERS, c -> {
+            Topologies.entry(c, "dataCenters", 0).put("agent", "http://127.0.0.1:1");
+            Topologies.entry(c, "dataCenters", 1).put("agent", "http://127.0.0.1:2");
+            c.putObject("failover").putObject("detection").put("enabled", true).put("afterSeconds", 0.3)
+                    .put("pollSeconds", 0.05).put("to", "dcB");
+        });
+        replication.agentAnswers("dcA", new AgentDiskStatus("vs1", "PRIMARY", true, 10),
+                new AgentDiskStatus("vs2", "PRIMARY", true, 10));
+        replication.agentAnswers("dcB", new AgentDiskStatus("vs1", "REPLICA", true, 10),
+                new AgentDiskStatus("vs2", "REPLICA", true, 10));
+        // a controller-side partition first: PE and agent gone from here, the replicas still hear dcA
+        loseA();
+        replication.agentSilent("dcA");
+        Thread.sleep(1_000); // over three times afterSeconds
+        assertTrue(records.all().isEmpty(), "declared on the controller's signals alone: " + records.all());
+        // now dcB's agent loses dcA too
+        replication.agentAnswers("dcB", new AgentDiskStatus("vs1", "REPLICA", false, 900),
+                new AgentDiskStatus("vs2", "REPLICA", false, 900));
+        Poll.until("dcA declared lost by detection", () -> !records.all().isEmpty());
+        Evacuation started = records.all().iterator().next();
+        Evacuation e = awaitEnd(started.id());
+        assertEquals(Evacuation.Kind.FAILOVER, e.kind());
+        assertEquals(Evacuation.Trigger.DETECTION, e.trigger());
+        String reason = e.timeline().get(0).detail();
+        assertTrue(reason.startsWith("data center dcA declared lost by detection (automatic) [PE disconnected,"
+                + " agent unreachable from the controller, witness sees the peer link down"), reason);
+        assertEquals(EvacuationState.COMPLETED, e.state(), e.timeline().toString());
+        assertEquals("dcB", manager.location("vs1"));
+        assertEquals("dcB", manager.location("vs2"));
+        Thread.sleep(500);
+        assertEquals(1, records.all().size(), "declared once");
+        // as REST and the CLI show it
+        org.wanmig.codec.WanmigCodecContext context = new org.wanmig.codec.WanmigCodecContext(java.util.Map.of());
+        org.wanmig.codec.EvacuationCodec codec = new org.wanmig.codec.EvacuationCodec();
+        assertEquals("DETECTION", codec.encode(e, context).get("trigger").asText());
+        assertEquals(e, codec.decode(codec.encode(e, context), context));
+        String head = org.wanmig.cli.EvacuationText.details(e, System.currentTimeMillis()).get(0);
+        assertTrue(head.startsWith("failover " + e.id() + ": dcA declared lost by detection (automatic)"), head);
     }
 }

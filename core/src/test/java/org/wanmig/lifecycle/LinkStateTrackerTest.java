@@ -45,6 +45,7 @@ class LinkStateTrackerTest {
     private static final ConnectPoint CORE1_2 = ConnectPoint.deviceConnectPoint("of:0000000000000002/2");
     private static final ConnectPoint PEA_1 = ConnectPoint.deviceConnectPoint("of:000000000000000a/1");
     private static final DeviceId CORE1 = DeviceId.deviceId("of:0000000000000002");
+    private static final DeviceId PEA = DeviceId.deviceId("of:000000000000000a");
     private static final DeviceId CORE2 = DeviceId.deviceId("of:0000000000000003");
     private static final DeviceId CORE3 = DeviceId.deviceId("of:0000000000000005");
     private static final DeviceId CS2 = DeviceId.deviceId("of:0000000000000004");
@@ -217,6 +218,30 @@ class LinkStateTrackerTest {
         tracker.switchUp(CORE1);
         awaitReplans(2);
         assertTrue(tracker.events().get(1).linksOut().isEmpty());
+    }
+
+    /**
+     * A PE that only lost its controller keeps its links (its data plane may run on, and there is
+     * no way around it); the connected neighbour reporting the link down takes it out.
+     */
+    @Test
+    void aDisconnectedPeKeepsItsLinksUntilTheNeighbourReportsThemDown() {
+        start(new LinkStateSettings(Duration.ZERO, true));
+        f.network.disconnect(PEA);
+        tracker.switchDown(PEA);
+        assertEquals(f.topology, tracker.effective(), "the routes to dcA stay on the WAN");
+        assertEquals(LinkStateTracker.State.UP, tracker.links().get(linkTo(PEA)));
+        assertTrue(tracker.events().isEmpty(), () -> tracker.events().toString());
+        tracker.linkDown(PEA_1, CORE1_2);
+        awaitReplans(1);
+        assertEquals(LinkStateTracker.State.DOWN, tracker.links().get(linkTo(PEA)));
+        assertTrue(tracker.events().get(0).unreachable().contains("dcA / dcB"), tracker.events().get(0)::toString);
+        // a WAN switch that lost its controller is still routed around (disconnectedSwitchTakesItsLinksOut)
+    }
+
+    private WanLink linkTo(DeviceId device) {
+        return f.topology.links().stream().filter(l -> l.one().deviceId().equals(device)
+                || l.two().deviceId().equals(device)).findFirst().orElseThrow();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package org.wanmig.testing;
 
+import org.wanmig.api.AgentDiskStatus;
 import org.wanmig.api.Promotion;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
@@ -23,6 +24,19 @@ public final class FakeReplication implements ReplicationClient {
     private final Map<String, Long> generations = new ConcurrentHashMap<>();
     private final Map<String, RuntimeException> promoteErrors = new ConcurrentHashMap<>();
     private final Map<String, long[]> lags = new ConcurrentHashMap<>();
+
+    /** Per DC: the disks its agent reports, or absent: the agent does not answer. */
+    private final Map<String, List<AgentDiskStatus>> agentDisks = new ConcurrentHashMap<>();
+
+    /** The agent of {@code dc} answers with these disks (an empty list: it answers, serving none). */
+    public void agentAnswers(String dc, AgentDiskStatus... disks) {
+        agentDisks.put(dc, List.of(disks));
+    }
+
+    /** The agent of {@code dc} does not answer the controller (unreachable, or dead). */
+    public void agentSilent(String dc) {
+        agentDisks.remove(dc);
+    }
 
     /** The agent refuses to promote {@code server}'s replica. */
     public void refusePromote(String server, RuntimeException e) {
@@ -120,5 +134,12 @@ public final class FakeReplication implements ReplicationClient {
         long[] lag = lags.getOrDefault(name, new long[] {0, 0});
         return CompletableFuture.completedFuture(new Promotion(g, lag[0], lag[1], lag[1] > 0 ? 0.5 : 0, 0,
                 "promoted at " + at.name() + " to generation " + g));
+    }
+
+    /** What the test set with agentAnswers, or a never-completing future: no answer (the caller's timeout decides). */
+    @Override
+    public CompletableFuture<List<AgentDiskStatus>> disks(DataCenter dc, Duration timeout) {
+        List<AgentDiskStatus> d = agentDisks.get(dc.name());
+        return d == null ? new CompletableFuture<>() : CompletableFuture.completedFuture(d);
     }
 }

@@ -89,7 +89,8 @@ public final class EmbeddedRuntime implements AutoCloseable {
         // the effective topology out to the manager, which moves the baseline make-before-break
         links = new LinkStateTracker(topology, linkSettings, manager::updateTopology, Clock.systemUTC());
         controller.addSwitchListener(new WanLinkMonitor(topology.links(), links));
-        evacuations = new EvacuationHost(manager, manager, new FileEvacuationStore(o.stateDir), () -> topology,
+        // the manager is also what loss detection (failover.detection, off by default) reads
+        evacuations = new EvacuationHost(manager, manager, manager, new FileEvacuationStore(o.stateDir), () -> topology,
                 Leadership.STANDALONE, System::currentTimeMillis);
         allSwitches = new CountDownLatch(topology.allSwitches().size());
         controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller,

@@ -31,6 +31,8 @@ import org.wanmig.api.EvacuationId;
 import org.wanmig.api.EvacuationService;
 import org.wanmig.api.Promotion;
 import org.wanmig.failover.FailoverActions;
+import org.wanmig.failover.LossSignals;
+import org.wanmig.api.AgentDiskStatus;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationListener;
@@ -167,7 +169,9 @@ public class WanmigComponent implements MigrationService, PlannerService, Evacua
                         events.execute(WanmigComponent.this::release);
                     }
                 });
-        evacuations = new EvacuationHost(this, new ManagerFailoverActions(), new DistributedEvacuationStore(storageService),
+        // loss detection (failover.detection, off by default) runs inside the host while this instance leads
+        ManagerFailoverActions actions = new ManagerFailoverActions();
+        evacuations = new EvacuationHost(this, actions, actions, new DistributedEvacuationStore(storageService),
                 this::topologyInForce,
                 leadership, System::currentTimeMillis);
         configRegistry.addListener(configListener);
@@ -461,7 +465,7 @@ public class WanmigComponent implements MigrationService, PlannerService, Evacua
     }
 
     /** The failover's operations on the manager in force (replaced with each configuration). */
-    private final class ManagerFailoverActions implements FailoverActions {
+    private final class ManagerFailoverActions implements FailoverActions, LossSignals {
         @Override
         public List<Migration> giveUp(String lost, String reason) {
             return requireManager().giveUp(lost, reason);
@@ -480,6 +484,16 @@ public class WanmigComponent implements MigrationService, PlannerService, Evacua
         @Override
         public CompletableFuture<String> route(String server, String at) {
             return requireManager().route(server, at);
+        }
+
+        @Override
+        public boolean peConnected(String dc) {
+            return requireManager().peConnected(dc);
+        }
+
+        @Override
+        public CompletableFuture<List<AgentDiskStatus>> agentDisks(String dc, Duration timeout) {
+            return requireManager().agentDisks(dc, timeout);
         }
     }
 }

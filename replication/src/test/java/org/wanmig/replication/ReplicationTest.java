@@ -240,4 +240,27 @@ class ReplicationTest {
             assertEquals((byte) 0x62, a[(1 << 20) + 1000]);
         }
     }
+    /**
+     * A link that still counts as connected but carries nothing (the peer's host gone without a
+     * FIN) shows in peerSilentMillis long before the idle timeout ends it: what the MMS's loss
+     * detection asks a surviving agent.
+     */
+    @Test
+    void peerSilenceShowsAStalledLinkThatStillCountsAsConnected() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 4 << 20)) {
+            AgentPair.await("peer link", 10_000, () -> p.a.disk("vs1").isLinkUp() && p.b.disk("vs1").sessionUp());
+            Thread.sleep(600); // a few heartbeats each way
+            DiskStatus a = status(p, p.a);
+            DiskStatus b = status(p, p.b);
+            assertTrue(a.peerConnected() && b.peerConnected());
+            assertTrue(a.peerSilentMillis() >= 0 && a.peerSilentMillis() < 1000, "primary hears acks: " + a.peerSilentMillis());
+            assertTrue(b.peerSilentMillis() >= 0 && b.peerSilentMillis() < 1000, "replica hears heartbeats: " + b.peerSilentMillis());
+            p.ab.delayMs(60_000); // A's frames stop reaching B; the connection stays open
+            AgentPair.await("replica hears nothing", 10_000, () -> p.b.disk("vs1").status().peerSilentMillis() >= 2000);
+            b = status(p, p.b);
+            assertTrue(b.peerConnected(), "still connected: the idle timeout has not ended it yet");
+            // and B's acks stop with A's heartbeats, so A hears nothing either
+            AgentPair.await("primary hears nothing", 10_000, () -> p.a.disk("vs1").status().peerSilentMillis() >= 2000);
+        }
+    }
 }

@@ -19,7 +19,8 @@ import java.util.Set;
  * is down when either end's port is administratively down (OFPPC_PORT_DOWN) or has no carrier
  * (OFPPS_LINK_DOWN), from the port description at connect and every PORT_STATUS after; it is up
  * again once both ends are connected and both ports are up. A switch that disconnects is reported
- * as such (the core takes all its links out).
+ * as such (the core takes its links out, a PE's only when the connected end reports its port
+ * down, which is reported here also while the other end is disconnected).
  * <p>
  * Only changes are reported. A link is not reported until both its switches have connected once,
  * so a runtime that starts while switches connect one by one does not see failures that are not.
@@ -71,10 +72,23 @@ public final class WanLinkMonitor implements SwitchListener {
     }
 
     private void evaluate(WanLink l) {
-        if (!connected.contains(l.one().deviceId()) || !connected.contains(l.two().deviceId())) {
-            return; // a disconnected end is reported as the switch being down
+        boolean oneConnected = connected.contains(l.one().deviceId());
+        boolean twoConnected = connected.contains(l.two().deviceId());
+        if (!oneConnected && !twoConnected) {
+            return;
         }
-        boolean up = portUp.getOrDefault(l.one(), false) && portUp.getOrDefault(l.two(), false);
+        boolean up;
+        if (oneConnected != twoConnected) {
+            // the disconnected end is reported as the switch being down; the connected end still
+            // sees its port, and its port down is the link down (what tells a dead PE from one
+            // that only lost the controller)
+            if (portUp.getOrDefault(oneConnected ? l.one() : l.two(), true)) {
+                return;
+            }
+            up = false;
+        } else {
+            up = portUp.getOrDefault(l.one(), false) && portUp.getOrDefault(l.two(), false);
+        }
         Boolean was = reported.put(l, up);
         if (was != null && was == up) {
             return;

@@ -131,7 +131,7 @@ class EvacuationClientTest {
         assertTrue(out.trim().endsWith("failover 1 COMPLETED"), out);
         assertEquals("dcB", manager.location("vs1"));
         Object[] one = run("wanmig-evacuations", "1");
-        assertTrue(((String) one[1]).startsWith("failover 1: dcA declared lost"), (String) one[1]);
+        assertTrue(((String) one[1]).startsWith("failover 1: dcA declared lost by the operator"), (String) one[1]);
         assertTrue(((String) one[1]).contains("step=ROUTED"), (String) one[1]);
     }
 

@@ -190,4 +190,32 @@ class WanLinkMonitorTest {
         assertEquals("switch down of:0000000000000002", next());
         assertQuiet();
     }
+
+    /**
+     * While one end is disconnected, the connected end still reports its port: down there is the
+     * link down (a PE that died, not one that only lost the controller); up there tells nothing.
+     */
+    @Test
+    void theConnectedEndReportsTheLinkDownWhileTheOtherIsDisconnected() throws Exception {
+        try (ScriptedSwitch a = new ScriptedSwitch(DPID_A, port(3, true, true), port(4, true, true))) {
+            assertEquals("switch up of:0000000000000002", next());
+            try (ScriptedSwitch b = new ScriptedSwitch(DPID_B, port(4, true, true))) {
+                assertEquals("switch up of:0000000000000005", next());
+                assertEquals("up " + A4 + " " + B4, next());
+            }
+            assertEquals("switch down of:0000000000000005", next());
+            assertQuiet(); // only the controller lost B: the link is not reported down
+            a.portStatus(OFPortReason.MODIFY, port(4, true, false));
+            assertEquals("down " + A4 + " " + B4, next());
+            a.portStatus(OFPortReason.MODIFY, port(4, true, true));
+            assertQuiet(); // B's end unknown: not up yet
+            try (ScriptedSwitch b = new ScriptedSwitch(DPID_B, port(4, true, true))) {
+                assertEquals("switch up of:0000000000000005", next());
+                assertEquals("up " + A4 + " " + B4, next());
+            }
+            assertEquals("switch down of:0000000000000005", next());
+        }
+        assertEquals("switch down of:0000000000000002", next());
+        assertQuiet();
+    }
 }

@@ -17,7 +17,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonPropertyOrder({"disk", "role", "mode", "inSync", "peerConnected", "lagBlocks", "lagBytes", "rpoSeconds",
         "throughputBytesPerSec", "sizeBytes", "resyncRemainingBytes", "generation", "consistent", "behind",
-        "lagWrites", "lastPromote", "fenced"})
+        "lagWrites", "peerSilentMillis", "lastPromote", "fenced"})
 public final class DiskStatus {
     private final String disk;
     private final Role role;
@@ -34,6 +34,7 @@ public final class DiskStatus {
     private final boolean consistent;
     private final boolean behind;
     private final long lagWrites;
+    private final long peerSilentMillis;
     private final PromoteReport lastPromote;
     private final FenceReport fenced;
 
@@ -50,6 +51,7 @@ public final class DiskStatus {
                       @JsonProperty("consistent") boolean consistent,
                       @JsonProperty("behind") boolean behind,
                       @JsonProperty("lagWrites") long lagWrites,
+                      @JsonProperty("peerSilentMillis") long peerSilentMillis,
                       @JsonProperty("lastPromote") PromoteReport lastPromote,
                       @JsonProperty("fenced") FenceReport fenced) {
         this.disk = disk;
@@ -67,6 +69,7 @@ public final class DiskStatus {
         this.consistent = consistent;
         this.behind = behind;
         this.lagWrites = lagWrites;
+        this.peerSilentMillis = peerSilentMillis;
         this.lastPromote = lastPromote;
         this.fenced = fenced;
     }
@@ -86,6 +89,7 @@ public final class DiskStatus {
     @JsonProperty("consistent") public boolean consistent() { return consistent; }
     @JsonProperty("behind") public boolean behind() { return behind; }
     @JsonProperty("lagWrites") public long lagWrites() { return lagWrites; }
+    @JsonProperty("peerSilentMillis") public long peerSilentMillis() { return peerSilentMillis; }
     @JsonProperty("lastPromote") public PromoteReport lastPromote() { return lastPromote; }
     @JsonProperty("fenced") public FenceReport fenced() { return fenced; }
 

@@ -53,6 +53,7 @@ public final class ReplicatedDisk implements BlockDevice {
     private volatile long dirtySinceNanos = -1;
     private volatile PeerView peerView = PeerView.NONE; // replica: what the primary last told us
     private volatile boolean sessionUp;       // replica: a primary is streaming to us
+    private volatile long peerContactMillis;  // wall clock of the last frame from the peer, 0 never
     private Object activeSession;             // replica: only this stream may write (guarded by order)
     private UndoJournal journal;              // replica: non-null exactly while meta says inconsistent
     private volatile boolean catchingUp;      // replica: session open, its resync not yet ended
@@ -457,6 +458,9 @@ public final class ReplicatedDisk implements BlockDevice {
 
     public void linkUp(boolean up) {
         linkUp = up;
+        if (up) {
+            peerContact();
+        }
     }
 
     public boolean isLinkUp() {
@@ -650,8 +654,21 @@ public final class ReplicatedDisk implements BlockDevice {
         }
     }
 
+    /** A frame came from the peer on this disk's link (either role). */
+    public void peerContact() {
+        peerContactMillis = System.currentTimeMillis();
+    }
+
+    private long peerSilentMillis() {
+        long last = peerContactMillis;
+        return last == 0 ? -1 : Math.max(0, System.currentTimeMillis() - last);
+    }
+
     public void sessionUp(boolean up) {
         sessionUp = up;
+        if (up) {
+            peerContact();
+        }
         if (!up) {
             peerView = PeerView.NONE;
             persistReplicaView();
@@ -761,7 +778,7 @@ public final class ReplicatedDisk implements BlockDevice {
                     && backlog.isEmpty() && dirtyBlocks == 0;
             return new DiskStatus(name, m.role(), m.mode(), inSync, linkUp, lagBlocks, lagBytes, rpo,
                     throughput, image.size(), resync, m.generation(), m.consistent(), false, 0,
-                    m.lastPromote(), m.fenced());
+                    peerSilentMillis(), m.lastPromote(), m.fenced());
         }
         PeerView v = peerView;
         boolean b = knownBehind();
@@ -772,7 +789,7 @@ public final class ReplicatedDisk implements BlockDevice {
         return new DiskStatus(name, m.role(), v.mode() == null ? m.mode() : v.mode(), up && v.inSync() && !b,
                 up, v.lagBytes() == 0 ? 0 : (v.lagBytes() + bs - 1) / bs, v.lagBytes(),
                 rpo, throughput, image.size(), v.resyncRemainingBytes(), m.generation(), m.consistent(),
-                b, lagWrites(), m.lastPromote(), m.fenced());
+                b, lagWrites(), peerSilentMillis(), m.lastPromote(), m.fenced());
     }
 
     public void close() {

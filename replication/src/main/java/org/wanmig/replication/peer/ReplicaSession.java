@@ -66,6 +66,7 @@ final class ReplicaSession {
         disk.claimSession(this);
         while (true) {
             PeerFrame f = codec.read();
+            disk.peerContact();
             boolean resyncData = (f.type() == PeerFrame.WRITE || f.type() == PeerFrame.ZERO)
                     && (f.flags() & PeerFrame.FLAG_RESYNC) != 0;
             if (!resyncData) {

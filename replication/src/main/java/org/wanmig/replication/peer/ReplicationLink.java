@@ -422,6 +422,7 @@ public final class ReplicationLink implements Closeable {
         try {
             while (true) {
                 PeerFrame f = c.read();
+                disk.peerContact();
                 switch (f.type()) {
                     case PeerFrame.ACK:
                         disk.acked(disk.backlog().ack(f.seq()), (f.flags() & PeerFrame.FLAG_SYNC) != 0);
