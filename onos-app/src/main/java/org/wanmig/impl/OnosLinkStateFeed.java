@@ -24,7 +24,12 @@ import java.util.function.Supplier;
  * stay the declared set; whether one is up comes from what ONOS discovered: a declared link is up
  * when LinkService holds it ACTIVE in both directions, and down when either direction is removed
  * or goes INACTIVE, or when DeviceService reports either end's port disabled (that comes before
- * link discovery notices). A device that becomes unavailable takes its links out.
+ * link discovery notices). A device that becomes unavailable is reported as a switch down; the
+ * links ONOS then removes with it are not reported down while the other end is available with its
+ * port enabled: a switch that only lost its controller may still forward, and the core's tracker
+ * decides (it routes around a WAN switch but keeps a PE's links, so that a controller-side
+ * partition does not withdraw the routes to a data center). A dead switch takes its links down at
+ * the connected end, whose port ONOS reports disabled.
  * <p>
  * ONOS calls the listeners on its event threads; the core's tracker queues every report onto its
  * own thread, so nothing here blocks ONOS.
@@ -65,6 +70,9 @@ final class OnosLinkStateFeed {
         }
         unavailable.forEach(network::switchDown);
         for (WanLink l : now) {
+            if (goneWithOneEnd(l)) {
+                continue; // the switch's state says it: see the class comment
+            }
             if (carries(l)) {
                 network.linkUp(l.one(), l.two());
             } else {
@@ -77,6 +85,17 @@ final class OnosLinkStateFeed {
         return devices.isAvailable(l.one().deviceId()) && devices.isAvailable(l.two().deviceId())
                 && !portDisabled(l.one()) && !portDisabled(l.two())
                 && active(links.getLink(l.one(), l.two())) && active(links.getLink(l.two(), l.one()));
+    }
+
+    /** One end's switch is unavailable while the other is available and its port not disabled. */
+    private boolean goneWithOneEnd(WanLink l) {
+        boolean one = devices.isAvailable(l.one().deviceId());
+        boolean two = devices.isAvailable(l.two().deviceId());
+        if (one == two) {
+            return false;
+        }
+        ConnectPoint connected = one ? l.one() : l.two();
+        return !portDisabled(connected);
     }
 
     void stop() {
@@ -115,7 +134,7 @@ final class OnosLinkStateFeed {
                 && active(links.getLink(link.dst(), link.src()));
         if (up) {
             network.linkUp(wan.one(), wan.two());
-        } else if (event.type() == LinkEvent.Type.LINK_REMOVED || !active(link)) {
+        } else if ((event.type() == LinkEvent.Type.LINK_REMOVED || !active(link)) && !goneWithOneEnd(wan)) {
             network.linkDown(wan.one(), wan.two());
         }
         // else: one direction discovered, the other not yet: wait for it

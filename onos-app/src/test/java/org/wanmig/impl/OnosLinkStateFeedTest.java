@@ -206,8 +206,26 @@ class OnosLinkStateFeedTest {
         assertEquals(List.of("up"), reportsAtStart());
 
         devices.available.remove(B4.deviceId());
+        assertEquals(List.of("switch down " + B4.deviceId()), reportsAtStart(),
+                "a switch already unavailable, the other end's port enabled: the switch state says it");
+        devices.ports.put(A4, new DefaultPort(Devices.device(A), A4.port(), false));
         assertEquals(List.of("switch down " + B4.deviceId(), "down"), reportsAtStart(),
-                "a switch already unavailable");
+                "a switch already unavailable and the other end's port disabled");
+    }
+
+    @Test
+    void aLinkRemovedWithASwitchThatLostItsControllerIsNotALinkDown() {
+        links.put(A4, B4, Link.State.ACTIVE);
+        links.put(B4, A4, Link.State.ACTIVE);
+        reports.clear();
+        // ONOS takes an unavailable device's links away; A's port toward it is still enabled
+        devices.availability(B4.deviceId(), false);
+        links.remove(A4, B4);
+        links.remove(B4, A4);
+        assertEquals(List.of("switch down " + B4.deviceId()), reports,
+                "the tracker weighs the switch (a PE keeps its links, a WAN switch is routed around)");
+        devices.port(A4, false); // the switch is really gone: its neighbour loses the carrier
+        assertEquals(List.of("switch down " + B4.deviceId(), "down"), reports);
     }
 
     @Test
