@@ -93,6 +93,9 @@ public final class AgentReplicationClient implements ReplicationClient {
         if (newPrimary.agent() == null) {
             return CompletableFuture.completedFuture("no replication agent at " + newPrimary.name());
         }
+        if (!server.replicated()) {
+            return CompletableFuture.completedFuture(server.name() + " is not replicated: its storage is left alone");
+        }
         ObjectNode takeover = JsonHttp.mapper().createObjectNode().put("takeover", true);
         long t0 = System.nanoTime();
         return call(newPrimary, server, "promote", takeover, CALL_TIMEOUT).thenApply(status -> String.format(
@@ -103,6 +106,9 @@ public final class AgentReplicationClient implements ReplicationClient {
     /** Demote with the smallest budget: the old primary's stream ended at the takeover, nothing can hand over. */
     @Override
     public CompletableFuture<Void> retire(VirtualServer server, DataCenter oldPrimary) {
+        if (!server.replicated()) {
+            return done();
+        }
         ObjectNode body = JsonHttp.mapper().createObjectNode().put("timeoutMs", RETIRE_HANDOVER.toMillis());
         return call(oldPrimary, server, "demote", body, RETIRE_HANDOVER.plus(MARGIN)).thenApply(x -> null);
     }

@@ -164,8 +164,12 @@ class PerServerHypervisorDriverTest {
         client.reverseRoles(emulated, a, b).get(5, TimeUnit.SECONDS);
         client.restore(emulated, a, b).get(5, TimeUnit.SECONDS);
         assertTrue(client.promote(emulated, b, a).get(5, TimeUnit.SECONDS).detail().contains("not replicated"));
+        assertTrue(client.takeOver(emulated, a, b).get(5, TimeUnit.SECONDS).contains("not replicated"));
+        client.retire(emulated, a).get(5, TimeUnit.SECONDS);
         assertEquals(List.of(), calls, "no agent call for a disk that is not on the agents");
         client.goSynchronous(t.server("vs2").orElseThrow(), a, b, Duration.ofSeconds(5)).get(5, TimeUnit.SECONDS);
-        assertEquals(List.of("POST /v1/disks/vs2/mode", "POST /v1/disks/vs2/wait-sync"), calls);
+        // (a GET may come too: the replica's agent connection opened early for the take-over in the pause)
+        assertEquals(List.of("POST /v1/disks/vs2/mode", "POST /v1/disks/vs2/wait-sync"),
+                calls.stream().filter(c -> c.startsWith("POST")).collect(java.util.stream.Collectors.toList()));
     }
 }
