@@ -35,8 +35,9 @@ import java.util.function.Function;
 /**
  * The link-state model of the WAN and the effective topology that routes are planned on: the
  * validated configuration with every link taken out that the network reports down (either end's
- * port, or a switch that lost its controller connection, except a PE whose neighbour still sees
- * the link: see {@code outWithItsSwitch}), and every recovered link that is still in its hold-down.
+ * port, or a switch that lost its controller connection for the hold-down, except a PE whose
+ * neighbour still sees the link: see {@code outWithItsSwitch}), and every recovered link that is
+ * still in its hold-down (a switch that reconnects brings its links back at once).
  * <p>
  * Each change of the effective topology is handed to the re-planner (the runtimes pass
  * {@code MigrationManager::updateTopology}, which moves the baseline make-before-break) and becomes
@@ -65,6 +66,8 @@ public final class LinkStateTracker implements NetworkStateListener, AutoCloseab
     private WanTopology applied;
     private final Map<Set<ConnectPoint>, Boolean> reportedUp = new HashMap<>();
     private final Set<DeviceId> switchesDown = new HashSet<>();
+    /** Switches that lost their controller, not yet for the hold-down: their links still count. */
+    private final Map<DeviceId, ScheduledFuture<?>> disconnecting = new HashMap<>();
     private final Map<Set<ConnectPoint>, ScheduledFuture<?>> holding = new HashMap<>();
     private final List<String> pendingCauses = new ArrayList<>();
     private Instant pendingSince;
@@ -108,17 +111,53 @@ public final class LinkStateTracker implements NetworkStateListener, AutoCloseab
             log.debug("link {}<->{} is not a configured WAN link; ignored", one, two);
             return;
         }
-        report(() -> reportedUp.put(k, up), "link " + one + "<->" + two + (up ? " up" : " down"));
+        report(() -> reportedUp.put(k, up), "link " + one + "<->" + two + (up ? " up" : " down"), true);
     }
 
+    /**
+     * A switch (re)connected. Its links come back without a hold-down: they were out because the
+     * switch could not be programmed, not because a port flapped (a port that did is still reported
+     * down). Every switch reconnecting after a control-network blip must not keep the WAN routed
+     * around itself for a hold-down.
+     */
     @Override
     public void switchUp(DeviceId device) {
-        onThread(() -> report(() -> switchesDown.remove(device), "switch " + device + " connected"));
+        onThread(() -> {
+            ScheduledFuture<?> pending = disconnecting.remove(device);
+            if (pending != null) {
+                pending.cancel(false);
+                log.info("network: switch {} connected again within the hold-down; its links stayed", device);
+                return;
+            }
+            report(() -> switchesDown.remove(device), "switch " + device + " connected", false);
+        });
     }
 
+    /**
+     * A switch lost its controller. Its data plane may run on with the rules it holds, so its links
+     * are taken out only once it has stayed disconnected for the hold-down (a control blip changes no
+     * route); a switch that is really gone takes its links down at once at its connected neighbours,
+     * which report their ports down.
+     */
     @Override
     public void switchDown(DeviceId device) {
-        onThread(() -> report(() -> switchesDown.add(device), "switch " + device + " disconnected"));
+        onThread(() -> {
+            if (switchesDown.contains(device) || disconnecting.containsKey(device)) {
+                return;
+            }
+            if (settings.holdDown().isZero()) {
+                report(() -> switchesDown.add(device), "switch " + device + " disconnected", true);
+                return;
+            }
+            log.info("network: switch {} disconnected; its links stay for the hold-down ({} ms)", device,
+                    settings.holdDown().toMillis());
+            disconnecting.put(device, thread.schedule(() -> {
+                if (disconnecting.remove(device) != null) {
+                    report(() -> switchesDown.add(device), "switch " + device + " disconnected for the hold-down ("
+                            + settings.holdDown().toMillis() + " ms)", true);
+                }
+            }, settings.holdDown().toMillis(), TimeUnit.MILLISECONDS));
+        });
     }
 
     /** A new validated configuration (netcfg): what the network reported about links it still has stays. */
@@ -226,8 +265,11 @@ public final class LinkStateTracker implements NetworkStateListener, AutoCloseab
         return result;
     }
 
-    /** Applies one report, starts or cancels hold-downs for the links it changed, and re-plans. */
-    private void report(Runnable change, String cause) {
+    /**
+     * Applies one report, starts (if {@code holdReturning}) or cancels hold-downs for the links it
+     * changed, and re-plans.
+     */
+    private void report(Runnable change, String cause, boolean holdReturning) {
         Map<Set<ConnectPoint>, Boolean> before = new HashMap<>();
         declared.links().forEach(l -> before.put(key(l), carries(l)));
         change.run();
@@ -240,7 +282,7 @@ public final class LinkStateTracker implements NetworkStateListener, AutoCloseab
                 if (hold != null) {
                     hold.cancel(false); // went down again inside its hold-down: it starts over when it is back
                 }
-            } else if (!before.get(k) && now && !settings.holdDown().isZero()) {
+            } else if (!before.get(k) && now && holdReturning && !settings.holdDown().isZero()) {
                 holding.put(k, thread.schedule(() -> endHoldDown(k), settings.holdDown().toMillis(),
                         TimeUnit.MILLISECONDS));
             }

@@ -221,6 +221,39 @@ class LinkStateTrackerTest {
     }
 
     /**
+     * A control blip changes no route: a WAN switch's links stay while it has been disconnected for
+     * less than the hold-down. Disconnected longer, it is routed around; when it reconnects, its
+     * links come back at once (they were out because it could not be programmed, not because a port
+     * flapped), so switches reconnecting to a running controller do not keep routes off the WAN.
+     */
+    @Test
+    void aSwitchDisconnectedForLessThanTheHoldDownChangesNothingAndOneThatReconnectsIsNotHeld() throws Exception {
+        start(new LinkStateSettings(Duration.ofMillis(800), true));
+        tracker.switchDown(CORE1);
+        Thread.sleep(200);
+        tracker.switchUp(CORE1);
+        Thread.sleep(1000);   // past the hold-down: nothing may follow the blip
+        assertTrue(tracker.events().isEmpty(), () -> tracker.events().toString());
+        assertEquals(f.topology, tracker.effective());
+
+        f.network.disconnect(CORE1);
+        tracker.switchDown(CORE1);
+        assertEquals(f.topology, tracker.effective(), "still within the hold-down");
+        awaitReplans(1);
+        assertEquals(4, tracker.events().get(0).linksOut().size(), tracker.events().get(0)::toString);
+        assertTrue(tracker.events().get(0).causes().get(0).contains("disconnected for the hold-down"),
+                tracker.events().get(0)::toString);
+
+        f.network.reconnect(CORE1);
+        tracker.switchUp(CORE1);
+        awaitReplans(2);
+        assertTrue(tracker.events().get(1).linksOut().isEmpty(), tracker.events().get(1)::toString);
+        assertTrue(tracker.links().values().stream().allMatch(st -> st == LinkStateTracker.State.UP),
+                () -> tracker.links().toString());
+        assertTrue(site2ToVs1(f.topology).isDelivered());
+    }
+
+    /**
      * A PE that only lost its controller keeps its links (its data plane may run on, and there is
      * no way around it); the connected neighbour reporting the link down takes it out.
      */
