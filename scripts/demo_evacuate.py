@@ -30,7 +30,8 @@ sites at its destination afterwards (and the runtime places it there).
 --vm adds the real VM (a QEMU guest, TCG) as a seventh server of dcA, vm1, in the same evacuation
 (wanmig-3dc-6vs-vm.json: vm1 has the qemu driver, servers[].hypervisor, while vs1..vs6 keep the
 emulated one): it boots at dcA with its disk on dcA's replication agent, whose replica is at dcB
-(an agent has one peer), so dcB gets one slot more than dcC and the plan must send vm1 there;
+(an agent has one peer; the netcfg says replicaAt: dcB, which the planner follows), and dcB gets
+the one slot more that vm1 takes;
 QEMU's max-bandwidth is the planner's share (budget / concurrent). The hypervisor agents (one per
 DC), the agents and the checks are wanmig_vmbed's, wanmig_storage's and demo_vm's. The report
 adds, for vm1, QEMU's downtime and passes, the pause hook, its probes, the acknowledged guest
@@ -112,7 +113,7 @@ def demo_config(args, directory):
     def edit(w):
         for dc in w['dataCenters']:
             if dc['name'] != 'dcA':
-                # --vm: vm1's replica is at dcB, which gets the one slot more that it takes
+                # --vm: vm1 goes to dcB, its replica's DC (replicaAt), which gets the slot it takes
                 dc['capacity'] = {'slots': args.slots + (1 if args.vm and dc['name'] == 'dcB' else 0)}
         if args.vm:     # QEMU copies at the planner's share of the budget, as the model does
             w['migration']['hypervisor']['maxBandwidthMbps'] = int(args.budget_mbps / args.concurrent)

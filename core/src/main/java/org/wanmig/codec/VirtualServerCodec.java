@@ -20,6 +20,9 @@ public final class VirtualServerCodec extends JsonCodec<VirtualServer> {
                 () -> node.putNull("migration"));
         ObjectNode ports = node.putObject("ports");
         v.ports().forEach((dc, port) -> ports.put(dc, port.toLong()));
+        node.put("hypervisor", v.hypervisor().orElse(null));   // null: the configured default driver
+        node.put("replicated", v.replicated());
+        node.put("replicaAt", v.replicaAt().orElse(null));
         return node;
     }
 
@@ -32,6 +35,7 @@ public final class VirtualServerCodec extends JsonCodec<VirtualServer> {
         String dc = json.path("configuredDc").asText();
         return new VirtualServer(json.path("name").asText(), org.onlab.packet.Ip4Address.valueOf(json.path("ip").asText()),
                 org.onlab.packet.MacAddress.valueOf(json.path("mac").asText()),
-                org.onlab.packet.Ip4Address.valueOf(json.path("gateway").asText()), dc, ports.get(dc), ports);
+                org.onlab.packet.Ip4Address.valueOf(json.path("gateway").asText()), dc, ports.get(dc), ports)
+                .withReplicaAt(json.path("replicaAt").isTextual() ? json.path("replicaAt").asText() : null);
     }
 }

@@ -34,6 +34,7 @@ public final class VirtualServer {
     /** The hypervisor driver of this server (servers[].hypervisor), or null for migration.hypervisor.driver. */
     private final String hypervisor;
     private final boolean replicated;
+    private final String replicaAt;
 
     public VirtualServer(String name, Ip4Address ip, MacAddress mac, Ip4Address gateway, String dc,
                          PortNumber port, Map<String, PortNumber> ports) {
@@ -77,6 +78,54 @@ public final class VirtualServer {
         this.group = group;
         this.hypervisor = hypervisor;
         this.replicated = replicated;
+        this.replicaAt = null;
+    }
+
+    private VirtualServer(VirtualServer v, String replicaAt) {
+        this.name = v.name;
+        this.ip = v.ip;
+        this.mac = v.mac;
+        this.gateway = v.gateway;
+        this.dc = v.dc;
+        this.port = v.port;
+        this.ports = v.ports;
+        this.memoryMiB = v.memoryMiB;
+        this.dirtyRateMiBps = v.dirtyRateMiBps;
+        this.priority = v.priority;
+        this.group = v.group;
+        this.hypervisor = v.hypervisor;
+        this.replicated = v.replicated;
+        this.replicaAt = replicaAt;
+    }
+
+    /**
+     * This server with the data center whose agent holds the other copy of its disk (null: not
+     * known). The two copies swap roles as the server moves between its home and that DC, so it can
+     * move (or fail over) only to whichever of the two it is not in.
+     */
+    public VirtualServer withReplicaAt(String dcName) {
+        return new VirtualServer(this, dcName);
+    }
+
+    /** The data center of its disk's other copy, if configured (servers[].replicaAt). */
+    public Optional<String> replicaAt() {
+        return Optional.ofNullable(replicaAt);
+    }
+
+    /**
+     * Where its disk's other copy is while it runs at {@code at}: the other member of the pair
+     * (home, replicaAt); empty if no pair is configured or {@code at} is not in it.
+     */
+    public Optional<String> otherCopy(String at) {
+        if (replicaAt == null || !replicated) {
+            return Optional.empty();
+        }
+        return at.equals(dc) ? Optional.of(replicaAt) : at.equals(replicaAt) ? Optional.of(dc) : Optional.empty();
+    }
+
+    /** Whether its disk's copies allow it to move from {@code from} to {@code to} (always, if no pair is configured). */
+    public boolean storageAllows(String from, String to) {
+        return replicaAt == null || !replicated || otherCopy(from).map(to::equals).orElse(false);
     }
 
     public String name() {
@@ -154,7 +203,8 @@ public final class VirtualServer {
                 && dc.equals(v.dc) && port.equals(v.port) && ports.equals(v.ports)
                 && memoryMiB == v.memoryMiB && Double.compare(dirtyRateMiBps, v.dirtyRateMiBps) == 0
                 && priority == v.priority && Objects.equals(group, v.group)
-                && Objects.equals(hypervisor, v.hypervisor) && replicated == v.replicated;
+                && Objects.equals(hypervisor, v.hypervisor) && replicated == v.replicated
+                && Objects.equals(replicaAt, v.replicaAt);
     }
 
     @Override

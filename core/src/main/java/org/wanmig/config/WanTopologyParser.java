@@ -249,12 +249,20 @@ public final class WanTopologyParser {
         if (replicated != null && !replicated.isNull() && !replicated.isBoolean()) {
             fail(p + ".replicated", "must be true or false");
         }
+        String replicaAt = null;
+        if (n.has("replicaAt") && !n.get("replicaAt").isNull()) {
+            replicaAt = n.get("replicaAt").isTextual() && !n.get("replicaAt").asText().isBlank()
+                    ? n.get("replicaAt").asText() : null;
+            if (replicaAt == null) {
+                fail(p + ".replicaAt", "must be a data center name");
+            }
+        }
         boolean ok = name != null && ip != null && mac != null && gateway != null && dc != null && port != null;
         return ok ? new VirtualServer(name, ip, mac, gateway, dc, port, others,
                 memory == null ? VirtualServer.DEFAULT_MEMORY_MIB : memory.longValue(),
                 dirty == null ? VirtualServer.DEFAULT_DIRTY_RATE_MIBPS : dirty.doubleValue(),
                 priority == null ? VirtualServer.DEFAULT_PRIORITY : priority.intValue(), group, hypervisor,
-                replicated == null || replicated.asBoolean(true)) : null;
+                replicated == null || replicated.asBoolean(true)).withReplicaAt(replicaAt) : null;
     }
 
     private LabelRange labelRange(JsonNode n) {
@@ -925,6 +933,25 @@ public final class WanTopologyParser {
                         fail(e.getKey().equals(v.dc()) ? p + ".port" : where, "unknown port: " + e.getValue()
                                 + " is not a server port of " + dc.name() + " " + dc.serverPorts());
                     }
+                }
+            }
+            for (int i = 0; i < servers.size(); i++) {
+                VirtualServer v = servers.get(i);
+                String p = "servers[" + i + "].replicaAt";
+                String at = v.replicaAt().orElse(null);
+                DataCenter dc = at == null ? null : dcByName.get(at);
+                if (at == null) {
+                    continue;
+                } else if (dc == null) {
+                    fail(p, "unknown data center '" + at + "'");
+                } else if (at.equals(v.dc())) {
+                    fail(p, "is the server's own data center " + at + ": name the DC of its disk's other copy");
+                } else if (!v.replicated()) {
+                    fail(p, v.name() + " is not replicated (servers[" + i + "].replicated is false)");
+                } else if (v.portAt(at).isEmpty()) {
+                    fail(p, v.name() + " has no port at " + at + " (servers[" + i + "].ports): it could not run there");
+                } else if (dc.agent() == null || dcByName.get(v.dc()) != null && dcByName.get(v.dc()).agent() == null) {
+                    fail(p, "the disk pair " + v.dc() + "/" + at + " needs a replication agent in both data centers");
                 }
             }
             // two servers may share an attachment port only if they are never in the same DC at once;

@@ -177,19 +177,25 @@ public final class EvacuationPlanner {
             long[] u = used.getOrDefault(d.name(), new long[2]);
             rooms.add(new Room(d, u[0], u[1]));
         }
+        // a server whose disk has its other copy in one DC can go only there: those are placed first
         List<VirtualServer> bySize = new ArrayList<>(moving);
-        bySize.sort(Comparator.comparingLong(VirtualServer::memoryMiB).reversed().thenComparing(VirtualServer::name));
+        bySize.sort(Comparator.comparing((VirtualServer v) -> v.replicaAt().isEmpty())
+                .thenComparing(Comparator.comparingLong(VirtualServer::memoryMiB).reversed())
+                .thenComparing(VirtualServer::name));
         Map<String, String> out = new HashMap<>();
         List<String> unplaced = new ArrayList<>();
         for (VirtualServer v : bySize) {
+            String from = location(v, placements);
             Room best = null;
             for (Room r : rooms) {
-                if (r.fits(v) && (best == null || better(r, best, v))) {
+                if (r.fits(v) && v.storageAllows(from, r.dc.name()) && (best == null || better(r, best, v))) {
                     best = r;
                 }
             }
             if (best == null) {
-                unplaced.add(v.name() + " (" + v.memoryMiB() + " MiB)");
+                unplaced.add(v.name() + " (" + v.memoryMiB() + " MiB" + (v.replicaAt().isPresent()
+                        ? "; its disk's other copy is at " + v.otherCopy(from).orElse("none outside " + from)
+                        : "") + ")");
                 continue;
             }
             best.take(v);

@@ -189,6 +189,11 @@ public final class FailoverRunner {
                 continue;
             }
             String dest = to != null ? to : replicaOf(t, v, lost.name());
+            if (to != null && !v.storageAllows(lost.name(), to)) {
+                problems.add(v.name() + ": its disk's other copy is at "
+                        + v.otherCopy(lost.name()).orElse("no DC outside " + lost.name()) + ", not " + to);
+                continue;
+            }
             if (dest == null) {
                 problems.add(v.name() + ": no replica known outside " + lost.name() + " (name the destination)");
                 continue;
@@ -207,6 +212,9 @@ public final class FailoverRunner {
     }
 
     private String replicaOf(WanTopology t, VirtualServer v, String lost) {
+        if (v.replicaAt().isPresent()) {
+            return v.otherCopy(lost).orElse(null);   // the configured pair says where the other copy is
+        }
         Optional<Migration> last = service.migrations().stream()
                 .filter(m -> m.server().equals(v.name()) && m.destination().equals(lost) && m.serverMoved())
                 .max(Comparator.comparing(Migration::id));

@@ -390,6 +390,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             if (from.equals(to)) {
                 throw WanmigException.badRequest("destination", server + " already runs in " + destination);
             }
+            if (!vs.storageAllows(from.name(), to.name())) {
+                throw WanmigException.badRequest("destination", server + "'s disk is replicated between "
+                        + vs.dc() + " and " + vs.replicaAt().orElseThrow() + ": from " + from.name() + " it can move to "
+                        + vs.otherCopy(from.name()).orElse("neither") + " only");
+            }
             Optional<Migration> active = activeMigration(server);
             if (active.isPresent()) {
                 throw WanmigException.conflict("server", server + " is already migrating (migration "

@@ -112,6 +112,34 @@ class EvacuationPlannerTest {
         assertTrue(p.moves().stream().filter(m -> m.destination().equals("dcB")).count() <= 1);
     }
 
+    /** Agents in the three DCs; vs0's disk has its other copy at {@code pair}. */
+    private static Consumer<ObjectNode> pairedTo(String pair) {
+        return c -> {
+            for (int d = 0; d < 3; d++) {
+                Topologies.entry(c, "dataCenters", d).put("agent", "http://127.0.0.1:" + (17070 + d));
+            }
+            server(c, 0).put("replicaAt", pair);
+        };
+    }
+
+    @Test
+    void aServerGoesWhereItsDisksOtherCopyIsEvenIfAnotherDcHasMoreRoom() {
+        WanTopology t = topology(4, pairedTo("dcC").andThen(c -> capacity(c, 2).put("slots", 1)));
+        EvacuationPlan p = plan(t, EvacuationRequest.of("dcA"));
+        Map<String, String> to = p.moves().stream().collect(Collectors.toMap(PlannedMove::server, PlannedMove::destination));
+        assertEquals("dcC", to.get("vs0"), to.toString());
+        assertEquals(List.of("dcB", "dcB", "dcB"), List.of(to.get("vs1"), to.get("vs2"), to.get("vs3")),
+                "dcC's one slot went to the server that can only go there: " + to);
+    }
+
+    @Test
+    void aServerWhoseOtherCopyIsNotAmongTheDestinationsIsRefusedByName() {
+        WanTopology t = topology(3, pairedTo("dcC"));
+        WanmigException e = assertThrows(WanmigException.class, () -> plan(t, toB()));
+        assertEquals(WanmigException.Kind.CONFLICT, e.kind());
+        assertTrue(e.reason().contains("vs0 (1024 MiB; its disk's other copy is at dcC)"), e.reason());
+    }
+
     @Test
     void serversThatDoNotFitAreNamedWithTheRoomLeft() {
         WanTopology t = topology(3, c -> {

@@ -358,6 +358,44 @@ class FailoverTest {
         assertEquals("dcC", manager.location("vs2"));
     }
 
+    /** THREE_DC with an agent per DC, vs1's disk paired dcA/dcB and vs2's dcA/dcC. */
+    private static void pairs(ObjectNode c) {
+        for (int d = 0; d < 3; d++) {
+            Topologies.entry(c, "dataCenters", d).put("agent", "http://127.0.0.1:" + (17070 + d));
+        }
+        Topologies.entry(c, "servers", 0).put("replicaAt", "dcB");
+        Topologies.entry(c, "servers", 1).put("replicaAt", "dcC");
+    }
+
+    @Test
+    void eachServerFailsOverToItsDisksOtherCopyAndANamedDcMustHoldIt() throws Exception {
+        start(Topologies.THREE_DC, FailoverTest::pairs);
+        // a destination that holds only one of the two servers' other copies is refused, nothing done
+        WanmigException e = assertThrows(WanmigException.class, () -> host.failover("dcA", "dcB"));
+        assertEquals(WanmigException.Kind.BAD_REQUEST, e.kind());
+        assertTrue(e.reason().contains("vs2: its disk's other copy is at dcC, not dcB"), e.reason());
+        assertTrue(records.all().isEmpty());
+        assertTrue(replication.calls().stream().noneMatch(c -> c.startsWith("promote")));
+        // without a destination, each goes where its other copy is: the lost DC's servers spread over two DCs
+        Evacuation done = awaitEnd(host.failover("dcA", null).id());
+        assertEquals(EvacuationState.COMPLETED, done.state(), done.timeline().toString());
+        assertEquals("dcB", manager.location("vs1"));
+        assertEquals("dcC", manager.location("vs2"));
+        assertEquals(List.of("dcB", "dcC"), done.destinations());
+    }
+
+    @Test
+    void aMigrationToADcWithoutTheDisksOtherCopyIsRefusedWithNothingChanged() throws Exception {
+        start(Topologies.THREE_DC, FailoverTest::pairs);
+        WanmigException e = assertThrows(WanmigException.class, () -> manager.startMigration("vs1", "dcC"));
+        assertEquals(WanmigException.Kind.BAD_REQUEST, e.kind());
+        assertEquals("destination", e.field());
+        assertTrue(e.reason().contains("vs1's disk is replicated between dcA and dcB: from dcA it can move to dcB only"),
+                e.reason());
+        assertTrue(migrations.all().isEmpty(), "nothing stored");
+        assertTrue(replication.calls().isEmpty(), "no storage call");
+    }
+
     @Test
     void aDestinationWithoutAReplicationAgentHoldsNoReplica() throws Exception {
         start(Topologies.TWO_DC_TWO_SERVERS, c -> Topologies.entry(c, "dataCenters", 0)
