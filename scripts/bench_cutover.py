@@ -34,9 +34,6 @@ PE = {'peA': 'of:000000000000000a', 'peB': 'of:000000000000000b'}
 REDIRECT_CONFIRMED = re.compile(r'redirect confirmed in ([0-9.]+) ms')
 
 
-def interrupt(signum, _frame):
-    raise KeyboardInterrupt('signal %d' % signum)
-
 
 def percentile(values, p):
     values = sorted(v for v in values if v is not None)
@@ -252,10 +249,7 @@ def main():
                         help='PE_A copies server-bound traffic into the tunnel from PREPARING on (migration.bicast)')
     parser.add_argument('--out', default=os.path.join(tb.REPO, 'out'))
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        sys.exit('run as root (Mininet needs it)')
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, interrupt)
+    tb.start_as_root()
     workdir = os.path.join(args.out, 'bench-cutover-' + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(workdir, exist_ok=True)
     model = tb.PrecopyModel(mem_mb=args.mem_mb, dirty_mb_s=args.dirty_mb_s, bw_mbit=args.hv_bw_mbit)

@@ -22,7 +22,6 @@ p50/p99, the baseline/reroute ratio, and whether the target (port-down -> rules 
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -35,9 +34,6 @@ TARGET_MS = 100.0
 HOLD_DOWN_S = 0.5
 RATE = 500
 
-
-def interrupt(signum, _frame):
-    raise KeyboardInterrupt('signal %d' % signum)
 
 
 def percentile(values, p):
@@ -132,9 +128,7 @@ def main():
     parser.add_argument('--down-seconds', type=float, default=1.0, help='how long each failure lasts')
     parser.add_argument('--mode', choices=('both', 'reroute', 'baseline'), default='both')
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        sys.exit('run as root (Mininet needs it)')
-    signal.signal(signal.SIGTERM, interrupt)
+    tb.start_as_root()
     out = os.path.join(tb.REPO, 'out', 'bench-failover-' + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(out, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix='wanmig-bench-failover-')

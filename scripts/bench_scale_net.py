@@ -35,7 +35,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -796,9 +795,6 @@ def fmt(x):
 
 # ---------------------------------------------------------------- main
 
-def interrupt(signum, _frame):
-    raise KeyboardInterrupt('signal %d' % signum)
-
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog='bench-scale', description='bench-scale stages 2 and 3 (Mininet)')
@@ -826,10 +822,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if os.geteuid() != 0:
-        sys.exit('run as root (Mininet needs it)')
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, interrupt)
+    tb.start_as_root()
     workdir = os.path.join(args.out, 'bench-scale-%s-%s' % (args.stage, time.strftime('%Y%m%d-%H%M%S')))
     os.makedirs(workdir, exist_ok=True)
     # the generated netcfg files go with the results (scripts/bench-scale removes its copies)
@@ -862,8 +855,7 @@ def main(argv=None):
         tb.log('bench-scale %s failed: %s: %s' % (args.stage, type(e).__name__, e))
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        tb.hold_signals()
         tb.kill_started()
         tb.mininet_cleanup()
         for path in STATE_DIRS:

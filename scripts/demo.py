@@ -27,7 +27,6 @@ configs, logs and images).
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -69,9 +68,6 @@ def parse_args():
         args.vm = False
     return args
 
-
-def interrupt(signum, _frame):
-    raise KeyboardInterrupt('signal %d' % signum)
 
 
 def phase_spans(migration):
@@ -250,10 +246,7 @@ def storage_report(migration, samples, at_migrating, writes, storage):
 
 def main():
     args = parse_args()
-    if os.geteuid() != 0:
-        sys.exit('run as root (Mininet needs it)')
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, interrupt)
+    tb.start_as_root()
     out_dir = os.path.join(args.out, ('demo-vm-' if args.vm else 'demo-') + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(out_dir, exist_ok=True)
     if args.vm:
@@ -347,8 +340,7 @@ def main():
             print('--- last lines of %s ---\n%s' % (runtime.log_path, runtime.log_tail()))
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)    # let the cleanup finish
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        tb.hold_signals()    # let the cleanup finish
         tb.stop_process(client)
         tb.stop_process(server)
         if writer:

@@ -44,7 +44,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import sys
 import tempfile
 import threading
@@ -372,16 +371,10 @@ def plot(report, evacuation, migrations, hv_by_migration, probes, path):
     plt.close(fig)
 
 
-def interrupt(signum, _frame):
-    raise KeyboardInterrupt('signal %d' % signum)
-
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if os.geteuid() != 0:
-        sys.exit('run as root (Mininet needs it)')
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, interrupt)
+    tb.start_as_root()
     out_dir = os.path.join(args.out, 'demo-evacuate-' + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(out_dir, exist_ok=True)
     runtime = net = hypervisor = sampler = vm = None
@@ -502,8 +495,7 @@ def main(argv=None):
             print('--- last lines of %s ---\n%s' % (runtime.log_path, runtime.log_tail()))
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)    # let the cleanup finish
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        tb.hold_signals()    # let the cleanup finish
         for process, _ in clients.values():
             tb.stop_process(process)
         for process in servers:

@@ -403,16 +403,10 @@ def plot(report, probes, writes, path):
     plt.close(fig)
 
 
-def interrupt(signum, _frame):
-    raise KeyboardInterrupt('signal %d' % signum)
-
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if os.geteuid() != 0:
-        sys.exit('run as root (Mininet needs it)')
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, interrupt)
+    tb.start_as_root()
     out_dir = os.path.join(args.out, 'demo-failover-' + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(out_dir, exist_ok=True)
     runtime = net = hypervisor = storage = None
@@ -571,8 +565,7 @@ def main(argv=None):
             print('--- last lines of %s ---\n%s' % (runtime.log_path, runtime.log_tail()))
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)    # let the cleanup finish
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        tb.hold_signals()    # let the cleanup finish
         if not restored[0]:
             restore_pe()
         for process, _ in list(clients.values()) + list(writers.values()):

@@ -14,7 +14,6 @@ Writes out/demo-vm-<time>/report.json and timeline.png.
 import json
 import os
 import re
-import signal
 import time
 
 import wanmig_testbed as tb
@@ -174,8 +173,7 @@ def run(args, out_dir, phase_spans, plot, print_report):
         tb.log('wrote %s/report.json and timeline.png' % out_dir)
         return 0 if not failures else 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)    # let the cleanup finish
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        tb.hold_signals()    # let the cleanup finish
         if client is not None:
             tb.stop_process(client)
         if sampler is not None:

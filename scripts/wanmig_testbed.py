@@ -167,6 +167,25 @@ def stop_net(net):
             log('net.stop failed:', e)
 
 
+def interrupt(signum, _frame):
+    """SIGTERM (and Ctrl-C) unwind like KeyboardInterrupt, so a script's cleanups run."""
+    raise KeyboardInterrupt('signal %d' % signum)
+
+
+def start_as_root():
+    """How every demo and benchmark starts: Mininet needs root, and a signal unwinds through the cleanups."""
+    if os.geteuid() != 0:
+        sys.exit('run as root (Mininet needs it)')
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupt)
+
+
+def hold_signals():
+    """From here on a second Ctrl-C or SIGTERM does not cut the cleanup short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def switches_connected(names):
     """Names of the bridges whose OpenFlow controller connection is up (as OVS sees it)."""
     up = []

@@ -940,6 +940,7 @@ public final class WanTopologyParser {
                 String p = "servers[" + i + "].replicaAt";
                 String at = v.replicaAt().orElse(null);
                 DataCenter dc = at == null ? null : dcByName.get(at);
+                DataCenter home = dcByName.get(v.dc());
                 if (at == null) {
                     continue;
                 } else if (dc == null) {
@@ -950,7 +951,7 @@ public final class WanTopologyParser {
                     fail(p, v.name() + " is not replicated (servers[" + i + "].replicated is false)");
                 } else if (v.portAt(at).isEmpty()) {
                     fail(p, v.name() + " has no port at " + at + " (servers[" + i + "].ports): it could not run there");
-                } else if (dc.agent() == null || dcByName.get(v.dc()) != null && dcByName.get(v.dc()).agent() == null) {
+                } else if (dc.agent() == null || home != null && home.agent() == null) {   // (an unknown home is reported above)
                     fail(p, "the disk pair " + v.dc() + "/" + at + " needs a replication agent in both data centers");
                 }
             }
