@@ -53,6 +53,30 @@ def answer_gap_ms(probes, since, until, rate):
     return round(max(0.0, max(gaps, default=0.0) - 1.0 / rate) * 1000, 1)
 
 
+def pause_edges(probes, window, since, until):
+    """Where the client's outage lies against the guest's pause (STOP at the source to RESUME at
+    the destination): probes lost before STOP and after RESUME, the last answer arriving before
+    STOP and the first arriving after RESUME (ms from the edge), and the first probe sent after
+    RESUME that was answered (its send time after RESUME and its RTT)."""
+    stop, resume = window
+    samples = [s for s in probes['udp']['samples'] if since <= s[1] < until]
+    arrivals = sorted(sent + rtt / 1000.0 for _, sent, rtt in samples if rtt is not None)
+    before = [a for a in arrivals if a < stop]
+    after = [a for a in arrivals if a >= resume]
+    fresh = next(((sent, rtt) for _, sent, rtt in samples if sent >= resume and rtt is not None), None)
+    return {
+        'pauseMs': round((resume - stop) * 1000, 1),
+        'lostBeforeStop': sum(1 for _, sent, rtt in samples if rtt is None and sent < stop),
+        'lostAfterResume': sum(1 for _, sent, rtt in samples if rtt is None and sent > resume),
+        'lostInPause': sum(1 for _, sent, rtt in samples if rtt is None and stop <= sent <= resume),
+        'answeredFromPause': sum(1 for _, sent, rtt in samples if rtt is not None and stop <= sent <= resume),
+        'lastAnswerBeforeStopMs': round((stop - before[-1]) * 1000, 1) if before else None,
+        'firstAnswerAfterResumeMs': round((after[0] - resume) * 1000, 1) if after else None,
+        'firstFreshAnsweredMs': round((fresh[0] - resume) * 1000, 1) if fresh else None,
+        'firstFreshRttMs': fresh[1] if fresh else None,
+    }
+
+
 def run_mode(args, mode, out):
     bed = vb.VmBed(out, bw=args.bw, delay=args.delay, mem_mb=args.mem_mb, switchover=mode)
     records, acks_logs, consoles = [], [], []
@@ -90,7 +114,7 @@ def run_mode(args, mode, out):
         client = None
         for r, nxt in zip(records, records[1:] + [None]):
             until = nxt['started'] if nxt else float('inf')
-            w = r.pop('window')
+            w = r['window']
             d = tb.downtime(probes, tuple(w) if w else None, since=r['started'], until=until)
             r['pauseMs'] = d['pauseMs']
             r['probesLostOutsidePause'] = d['probesLostOutsidePause']
@@ -99,6 +123,8 @@ def run_mode(args, mode, out):
             q = r['qemu'].get('downtimeMs')
             r['serviceMinusQemuMs'] = round(r['serviceDowntimeMs'] - q, 1) if q is not None else None
             r['downtime'] = d
+            if w:
+                r['edges'] = pause_edges(probes, w, r['started'], until)
         # the guest at its last place: every acknowledged write of the whole run is in that image
         current = bed.vm(at)
         current.qmp.execute('stop')
