@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.wanmig.replication.core.DiskMeta;
 import org.wanmig.replication.core.Role;
 
 import java.nio.file.Files;
@@ -91,6 +92,105 @@ class TakeoverTest {
             assertEquals(Role.PRIMARY, p.a.disk("vs1").role(), "nor at A");
             assertEquals("400", p.call(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true,\"force\":true}")[0]);
         }
+    }
+
+    @Test
+    void takeoverCheckAnswersReadyAndChangesNothingSoTheRealTakeoverStillSucceeds() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            p.syncUp(p.a);
+            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
+                for (int i = 0; i < 8; i++) {
+                    assertEquals(0, a.write(i * 65536L, pattern(0x20 + i, 4096)), "acknowledged at A");
+                }
+            }
+            AgentPair.await("B sees SYNC", 5_000, () -> "SYNC".equals(status(p, p.b).get("mode").asText()));
+            Path meta = DiskMeta.fileFor(p.imageB());
+            JsonNode metaBefore = durableState(meta);
+
+            JsonNode ready = JSON.readTree(p.ok(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true,\"check\":true}"));
+            assertTrue(ready.get("takeoverReady").asBoolean(), ready.toString());
+            assertEquals("REPLICA", ready.get("role").asText(), "the answer is the status as it is: " + ready);
+            assertEquals(0, ready.get("generation").asLong(), ready.toString());
+            // nothing changed: role, generation, the durable metadata, the stream
+            assertEquals(Role.REPLICA, p.b.disk("vs1").role());
+            assertEquals(0, p.b.disk("vs1").generation());
+            assertEquals(metaBefore, durableState(meta), "the metadata file holds what it held");
+            assertTrue(p.b.disk("vs1").sessionUp(), "the stream from A is still live");
+            assertEquals(Role.PRIMARY, p.a.disk("vs1").role(), "A untouched");
+            // asking twice is harmless, and A's writes still reach B: the stream's frames are still applied
+            p.ok(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true,\"check\":true}");
+            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
+                assertEquals(0, a.write(1 << 20, pattern(0x66, 4096)), "A still primary and replicating synchronously");
+            }
+            assertEquals(0x66, Files.readAllBytes(p.imageB())[(1 << 20) + 7], "the SYNC write after the check is at B");
+
+            JsonNode took = JSON.readTree(p.ok(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true}"));
+            assertEquals("PRIMARY", took.get("role").asText(), took.toString());
+            assertEquals(1, took.get("generation").asLong(), took.toString());
+            assertTrue(took.get("lastPromote").get("handedOver").asBoolean(), took.toString());
+            AgentPair.await("A fenced", 10_000, () -> p.a.disk("vs1").role() == Role.REPLICA);
+
+            String[] again = p.call(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true,\"check\":true}");
+            assertEquals("409", again[0], "a primary cannot take over: " + again[1]);
+            assertTrue(again[1].contains("cannot take over from the live primary: not a replica"), again[1]);
+        }
+    }
+
+    @Test
+    void takeoverCheckRefusesWithTheReasonWhenNotSynchronousOrNotLiveAndChangesNothing() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            p.syncUp(p.a);
+            p.ok(p.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}");
+            AgentPair.await("B sees ASYNC", 5_000, () -> "ASYNC".equals(status(p, p.b).get("mode").asText()));
+            Path meta = DiskMeta.fileFor(p.imageB());
+            JsonNode metaBefore = durableState(meta);
+            String[] r = p.call(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true,\"check\":true}");
+            assertEquals("409", r[0], r[1]);
+            assertTrue(r[1].contains("cannot take over from the live primary: the primary replicates ASYNC, not SYNC"), r[1]);
+            assertEquals(metaBefore, durableState(meta));
+            assertTrue(p.b.disk("vs1").sessionUp(), "the stream goes on");
+
+            p.ab.cut();
+            p.ba.cut();
+            AgentPair.await("B's session down", 10_000, () -> !p.b.disk("vs1").sessionUp());
+            metaBefore = durableState(meta);
+            r = p.call(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true,\"check\":true}");
+            assertEquals("409", r[0], r[1]);
+            assertTrue(r[1].contains("the primary is not streaming to us"), r[1]);
+            assertEquals(metaBefore, durableState(meta));
+            assertEquals(Role.REPLICA, p.b.disk("vs1").role(), "nothing changed at B");
+            assertEquals(0, p.b.disk("vs1").generation());
+            assertEquals(Role.PRIMARY, p.a.disk("vs1").role(), "nor at A");
+        }
+    }
+
+    @Test
+    void takeoverCheckBodyIsValidated() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            String[][] bad = {
+                    {"{\"takeover\":true,\"check\":\"yes\"}", "check must be a boolean"},
+                    {"{\"takeover\":true,\"check\":1}", "check must be a boolean"},
+                    {"{\"check\":true}", "check needs takeover"},
+                    {"{\"takeover\":false,\"check\":true}", "check needs takeover"},
+                    {"{\"force\":true,\"check\":true}", "check needs takeover"},
+                    {"{\"takeover\":true,\"check\":true,\"force\":true}", "exclude each other"},
+            };
+            for (String[] b : bad) {
+                String[] r = p.call(p.b, "POST", "/v1/disks/vs1/promote", b[0]);
+                assertEquals("400", r[0], b[0] + " -> " + r[1]);
+                assertTrue(r[1].contains(b[1]), b[0] + " -> " + r[1]);
+            }
+            assertEquals(Role.REPLICA, p.b.disk("vs1").role(), "no refused body promoted anything");
+            assertEquals(Role.PRIMARY, p.a.disk("vs1").role());
+        }
+    }
+
+    /** The metadata file as JSON, without the replica's currency time (the agent refreshes it every few seconds). */
+    private static JsonNode durableState(Path meta) throws java.io.IOException {
+        com.fasterxml.jackson.databind.node.ObjectNode n = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(
+                Files.readAllBytes(meta));
+        n.remove("currentAtMillis");
+        return n;
     }
 
     private static JsonNode status(AgentPair p, org.wanmig.replication.agent.Agent x) {

@@ -234,7 +234,7 @@ public final class Agent implements ReplicationControl, Closeable {
                 throw new ConflictException(disk + ": take-over failed: " + e);
             }
             if (lacking != null) {
-                throw new ConflictException(disk + ": cannot take over from the live primary: " + lacking);
+                throw cannotTakeOver(disk, lacking);
             }
             long promoted = System.nanoTime();
             peer.closeSession(disk);
@@ -244,6 +244,24 @@ public final class Agent implements ReplicationControl, Closeable {
                     + " %.1f ms)", disk, d.generation(), (System.nanoTime() - t0) / 1e6, (promoted - t0) / 1e6));
             return d.status();
         }
+    }
+
+    /**
+     * The take-over's checks before the move, changing nothing (no role, generation, meta or
+     * session): its status if this copy could take over now, else 409 with the reason.
+     */
+    @Override
+    public DiskStatus checkTakeOver(String disk) {
+        ReplicatedDisk d = require(disk);
+        String lacking = d.takeOverLacking();
+        if (lacking != null) {
+            throw cannotTakeOver(disk, lacking);
+        }
+        return d.status();
+    }
+
+    private static ConflictException cannotTakeOver(String disk, String lacking) {
+        return new ConflictException(disk + ": cannot take over from the live primary: " + lacking);
     }
 
     @Override

@@ -497,6 +497,23 @@ public final class ControlServer implements Closeable {
                 if (force && takeover) {
                     throw new BadRequest("force and takeover exclude each other", "takeover");
                 }
+                // check: the take-over's checks before the move, changing nothing
+                JsonNode c = body.get("check");
+                if (c != null && !c.isBoolean()) {
+                    throw new BadRequest("check must be a boolean", "check");
+                }
+                boolean check = c != null && c.asBoolean();
+                if (check && !takeover) {
+                    throw new BadRequest("check needs takeover", "check");
+                }
+                if (check) {
+                    onLongPool(call, () -> {
+                        ObjectNode o = JSON.valueToTree(control.checkTakeOver(disk));
+                        o.put("takeoverReady", true);
+                        call.json(200, o);
+                    });
+                    return;
+                }
                 onLongPool(call, () -> call.json(200, JSON.valueToTree(
                         takeover ? control.takeOver(disk) : control.promote(disk, force))));
                 return;

@@ -33,6 +33,16 @@ public interface ReplicationControl {
         throw new ConflictException("take-over is not supported here");
     }
 
+    /**
+     * {@link #takeOver}'s checks alone, before the move: changes nothing, returns the status if the
+     * copy could take over now.
+     *
+     * @throws ConflictException with the reason it could not
+     */
+    default DiskStatus checkTakeOver(String disk) {
+        throw new ConflictException("take-over is not supported here");
+    }
+
     /** Demote, handing over within {@code handoverTimeoutMs} (the MMS's demote budget). */
     default DiskStatus demote(String disk, long handoverTimeoutMs) throws InterruptedException {
         return demote(disk);

@@ -281,12 +281,7 @@ public final class ReplicatedDisk implements BlockDevice {
      */
     public String takeOverFromLivePrimary() throws IOException {
         synchronized (order) {
-            String lacking = meta.role() != Role.REPLICA ? "not a replica"
-                    : !sessionUp ? "the primary is not streaming to us"
-                    : peerView.mode() != Mode.SYNC ? "the primary replicates " + peerView.mode() + ", not SYNC"
-                    : catchingUp || journal != null ? "the stream's resync has not ended"
-                    : lagWrites() > 0 ? lagWrites() + " writes of the primary's queue not applied yet"
-                    : null;
+            String lacking = takeOverLacking();
             if (lacking != null) {
                 return lacking;
             }
@@ -294,6 +289,22 @@ public final class ReplicatedDisk implements BlockDevice {
             handedOverClean = true;
             becomePrimary(false);
             return null;
+        }
+    }
+
+    /**
+     * {@link #takeOverFromLivePrimary}'s checks alone, changing nothing: why this copy may lack a
+     * write the primary acknowledged, or null if it could take over now. The take-over check asks
+     * it before the move, while the guest still writes, so a write in flight can show here.
+     */
+    public String takeOverLacking() {
+        synchronized (order) {
+            return meta.role() != Role.REPLICA ? "not a replica"
+                    : !sessionUp ? "the primary is not streaming to us"
+                    : peerView.mode() != Mode.SYNC ? "the primary replicates " + peerView.mode() + ", not SYNC"
+                    : catchingUp || journal != null ? "the stream's resync has not ended"
+                    : lagWrites() > 0 ? lagWrites() + " writes of the primary's queue not applied yet"
+                    : null;
         }
     }
 
