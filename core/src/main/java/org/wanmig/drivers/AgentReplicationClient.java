@@ -32,6 +32,14 @@ public final class AgentReplicationClient implements ReplicationClient {
     /** The agent takes a positive handover budget; after a takeover there is nothing to hand over. */
     private static final Duration RETIRE_HANDOVER = Duration.ofMillis(1);
 
+    /**
+     * How long a refused take-over check is asked again: the replica learns the SYNC mode from the
+     * primary's STATUS frames (every 250 ms) and, the guest still writing, may see a write in
+     * flight; a reason that outlasts this is one the pause would meet too.
+     */
+    private static final Duration CHECK_WINDOW = Duration.ofSeconds(2);
+    private static final long CHECK_RETRY_MS = 20;
+
     private final Supplier<Duration> demoteBudget;
 
     /** With the default demote budget ({@link MigrationSettings#DEFAULT_DEMOTE_TIMEOUT}). */
@@ -101,6 +109,51 @@ public final class AgentReplicationClient implements ReplicationClient {
         return call(newPrimary, server, "promote", takeover, CALL_TIMEOUT).thenApply(status -> String.format(
                 "%s took over at generation %d (agent call %.1f ms)", newPrimary.name(),
                 status.path("generation").asLong(-1), (System.nanoTime() - t0) / 1e6));
+    }
+
+    /**
+     * The take-over's checks at the new primary, changing nothing (promote with takeover and
+     * check), asked again while refused within {@link #CHECK_WINDOW}. The same route, body types
+     * and HTTP client path as {@link #takeOver}, so the pause's call is not the first of its kind.
+     */
+    @Override
+    public CompletableFuture<String> checkTakeOver(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+        if (newPrimary.agent() == null || !server.replicated()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        ObjectNode check = JsonHttp.mapper().createObjectNode().put("takeover", true).put("check", true);
+        CompletableFuture<String> result = new CompletableFuture<>();
+        checkUntilReady(server, newPrimary, check, System.nanoTime(), 1, result);
+        return result;
+    }
+
+    private void checkUntilReady(VirtualServer server, DataCenter newPrimary, ObjectNode check, long t0, int attempt,
+                                 CompletableFuture<String> result) {
+        long sent = System.nanoTime();
+        call(newPrimary, server, "promote", check, CALL_TIMEOUT).whenComplete((status, error) -> {
+            String tries = attempt == 1 ? "" : String.format(", %d checks in %.1f ms", attempt, (System.nanoTime() - t0) / 1e6);
+            if (error == null) {
+                if (!status.path("takeoverReady").asBoolean(false)) {
+                    // an agent that ignored "check" would have taken over for real
+                    result.completeExceptionally(new IllegalStateException(newPrimary.name()
+                            + " agent answered the take-over check without takeoverReady: " + status));
+                } else {
+                    result.complete(String.format("%s ready to take over (check %.1f ms%s)", newPrimary.name(),
+                            (System.nanoTime() - sent) / 1e6, tries));
+                }
+                return;
+            }
+            Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+                    ? error.getCause() : error;
+            boolean refused = cause instanceof JsonHttp.Refused && ((JsonHttp.Refused) cause).status() == 409;
+            if (refused && System.nanoTime() - t0 < CHECK_WINDOW.toNanos()) {
+                CompletableFuture.delayedExecutor(CHECK_RETRY_MS, java.util.concurrent.TimeUnit.MILLISECONDS)
+                        .execute(() -> checkUntilReady(server, newPrimary, check, t0, attempt + 1, result));
+                return;
+            }
+            result.completeExceptionally(refused ? new IllegalStateException(newPrimary.name()
+                    + " agent would refuse the take-over in the pause" + tries + ": " + cause.getMessage()) : cause);
+        });
     }
 
     /** Demote with the smallest budget: the old primary's stream ended at the takeover, nothing can hand over. */

@@ -54,11 +54,26 @@ final class JsonHttp {
             JsonNode body = parse(resp.body());
             if (resp.statusCode() / 100 != 2) {
                 String why = body.path("error").asText(resp.body());
-                throw new IllegalStateException(request.method() + " " + request.uri() + " answered "
+                throw new Refused(resp.statusCode(), request.method() + " " + request.uri() + " answered "
                         + resp.statusCode() + ": " + why);
             }
             return body;
         });
+    }
+
+    /** A non-2xx answer: the call arrived and was refused with {@link #status()}. */
+    static final class Refused extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+        private final int status;
+
+        Refused(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+
+        int status() {
+            return status;
+        }
     }
 
     private static JsonNode parse(String text) {

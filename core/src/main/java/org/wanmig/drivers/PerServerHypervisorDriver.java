@@ -50,6 +50,11 @@ public final class PerServerHypervisorDriver implements HypervisorDriver {
     }
 
     @Override
+    public boolean switchesOverInPause(VirtualServer server) {
+        return driverFor(server).switchesOverInPause(server);
+    }
+
+    @Override
     public void migrate(Migration migration, VirtualServer server, DataCenter from, DataCenter to,
                         HypervisorListener listener) {
         driverFor(server).migrate(migration, server, from, to, listener);

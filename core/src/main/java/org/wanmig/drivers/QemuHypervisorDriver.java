@@ -73,6 +73,12 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         return "qemu";
     }
 
+    /** switchover "pause": the MMS switches over at QEMU's pre-switchover (see {@link #migrate}). */
+    @Override
+    public boolean switchesOverInPause(VirtualServer server) {
+        return options.switchover() == QemuOptions.Switchover.PAUSE;
+    }
+
     public QemuOptions options() {
         return options;
     }

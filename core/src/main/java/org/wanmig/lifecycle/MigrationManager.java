@@ -728,7 +728,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
 
     // ---- the phases ----------------------------------------------------------------------------
 
-    /** PREPARING: tunnel on every hop (confirmed) and storage in sync, nothing redirected yet. */
+    /**
+     * PREPARING: tunnel on every hop (confirmed) and storage in sync, nothing redirected yet. When
+     * the hypervisor switches over in its pause, the destination's take-over is checked once in
+     * sync: a refusal fails the migration here, before anything moved, not inside the pause.
+     */
     private void prepare(Run run) {
         List<FlowRule> rules = run.plan.prepared();
         long t0 = System.nanoTime();
@@ -738,11 +742,15 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         run.stage = NetStage.TUNNEL;
         CompletableFuture<String> tunnel = reconciler.converge(null, devices(rules))
                 .thenApply(x -> String.format("tunnel confirmed in %.1f ms", ms(t0)));
+        boolean inPause = hypervisors.apply(topology).switchesOverInPause(run.server);
         CompletableFuture<String> storage = replication.goSynchronous(run.server, run.from, run.to,
                 topology.settings().prepareTimeout()).thenApply(x -> run.from.agent() == null || !run.server.replicated()
                         ? (run.from.agent() == null ? "storage: no replication agent at " + run.from.name()
                         : "storage: " + run.server.name() + "'s disk is not replicated")
-                        : String.format("storage in sync in %.1f ms", ms(t0)));
+                        : String.format("storage in sync in %.1f ms", ms(t0)))
+                .thenCompose(synced -> !inPause ? CompletableFuture.completedFuture(synced)
+                        : replication.checkTakeOver(run.server, run.from, run.to)
+                                .thenApply(checked -> checked == null ? synced : synced + ", " + checked));
         tunnel.thenCombine(storage, (a, b) -> a + "; " + b)
                 .whenCompleteAsync((detail, error) -> inPhase(run, epoch, () -> {
                     if (error != null) {

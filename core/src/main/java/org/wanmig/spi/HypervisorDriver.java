@@ -22,6 +22,14 @@ public interface HypervisorDriver {
     }
 
     /**
+     * Whether this driver switches {@code server} over inside the hypervisor's pause (it calls
+     * {@link HypervisorListener#preSwitchover}): then the storage take-over is checked before the move.
+     */
+    default boolean switchesOverInPause(VirtualServer server) {
+        return false;
+    }
+
+    /**
      * Starts moving the server; returns at once, the outcome arrives through the listener. A new
      * leader or a restarted MMS repeats the request for a migration still in MIGRATING, so a
      * driver treats a second request for the same migration id as the first (and reports again

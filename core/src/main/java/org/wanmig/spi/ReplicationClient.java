@@ -32,6 +32,17 @@ public interface ReplicationClient {
     }
 
     /**
+     * Before the move (PREPARING, replication synchronous): {@code newPrimary} runs the checks of
+     * {@link #takeOver} and changes nothing, so a take-over the pause would refuse fails the
+     * migration while nothing has moved; it also makes the pause's call not the first of its kind
+     * on either side. Completes with a short account for the timeline (null: nothing to note), or
+     * fails with the reason the take-over would be refused. Without a check, completes at once.
+     */
+    default CompletableFuture<String> checkTakeOver(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+        return CompletableFuture.completedFuture(null);
+    }
+
+    /**
      * After {@link #takeOver}: the old primary, fenced by the new generation, is demoted now
      * rather than whenever it learns of the generation (its stream to the new primary ended, so
      * there is nothing to hand over). Harmless on a copy that is a replica already.

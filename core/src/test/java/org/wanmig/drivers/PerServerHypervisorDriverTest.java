@@ -126,6 +126,22 @@ class PerServerHypervisorDriverTest {
     }
 
     @Test
+    void onlyAQemuGuestInPauseModeSwitchesOverInThePause() {
+        HypervisorDrivers drivers = new HypervisorDrivers(URI.create("http://127.0.0.1:8181/onos/wanmig"));
+        WanTopology t = mixed();
+        HypervisorDriver d = drivers.apply(t);
+        assertTrue(d.switchesOverInPause(t.server("vs2").orElseThrow()), "qemu, switchover pause (the default)");
+        assertTrue(!d.switchesOverInPause(t.server("vs1").orElseThrow()), "rest: the report comes after the move");
+        WanTopology paper = Topologies.topology(Topologies.TWO_DC_TWO_SERVERS, c -> {
+            entry(c, "servers", 1).put("hypervisor", "qemu");
+            ObjectNode hv = (ObjectNode) c.with("migration").with("hypervisor");
+            hv.put("switchover", "paper");
+            hv.putObject("agents").put("dcA", "http://127.0.0.1:8401").put("dcB", "http://127.0.0.1:8402");
+        });
+        assertTrue(!drivers.apply(paper).switchesOverInPause(paper.server("vs2").orElseThrow()), "qemu in the paper's order");
+    }
+
+    @Test
     void withoutPerServerDriversTheDefaultDriverItself() {
         HypervisorDrivers drivers = new HypervisorDrivers(URI.create("http://127.0.0.1:8181/onos/wanmig"));
         WanTopology same = Topologies.topology(Topologies.TWO_DC_TWO_SERVERS,
@@ -166,6 +182,7 @@ class PerServerHypervisorDriverTest {
         assertTrue(client.promote(emulated, b, a).get(5, TimeUnit.SECONDS).detail().contains("not replicated"));
         assertTrue(client.takeOver(emulated, a, b).get(5, TimeUnit.SECONDS).contains("not replicated"));
         client.retire(emulated, a).get(5, TimeUnit.SECONDS);
+        assertEquals(null, client.checkTakeOver(emulated, a, b).get(5, TimeUnit.SECONDS), "nothing to check");
         assertEquals(List.of(), calls, "no agent call for a disk that is not on the agents");
         client.goSynchronous(t.server("vs2").orElseThrow(), a, b, Duration.ofSeconds(5)).get(5, TimeUnit.SECONDS);
         // (a GET may come too: the replica's agent connection opened early for the take-over in the pause)

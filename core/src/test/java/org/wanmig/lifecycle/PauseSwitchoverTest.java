@@ -70,6 +70,55 @@ class PauseSwitchoverTest {
     }
 
     @Test
+    void takeoverCheckRefusedFailsInPreparingBeforeAnythingMoved() {
+        f = LifecycleFixture.start();
+        f.hypervisor.switchOverInPause(true);
+        f.replication.refuseTakeOverCheck(new IllegalStateException("dcB agent would refuse the take-over in the pause:"
+                + " vs1: cannot take over from the live primary: the primary is not streaming to us"));
+        MigrationId id = f.startMigration("vs1");
+        Migration end = f.awaitEnd(id);
+        assertEquals(FAILED, end.state(), f.describe(id));
+        assertTrue(end.error().startsWith("PREPARING failed") && end.error().contains("the primary is not streaming to us"),
+                end.error());
+        assertTrue(!LifecycleFixture.states(end).contains(MIGRATING), "never migrating: " + f.describe(id));
+        assertTrue(f.hypervisor.migrations().isEmpty(), "the hypervisor was never asked to move the server");
+        assertEquals(List.of("sync vs1 dcA>dcB", "check vs1 dcA>dcB"), f.replication.calls().subList(0, 2),
+                "checked once in sync");
+        assertTrue(f.replication.calls().stream().noneMatch(c -> c.startsWith("takeover") || c.startsWith("reverse")),
+                "no role changed: " + f.replication.calls());
+        f.assertBackAtSource(id);   // rules removed, storage back to ASYNC with the source primary
+    }
+
+    @Test
+    void passingTakeoverCheckProceedsToTheMoveAndTheTakeoverInThePause() throws Exception {
+        f = LifecycleFixture.start();
+        f.hypervisor.switchOverInPause(true);
+        MigrationId id = f.migrating("vs1");
+        assertEquals(List.of("sync vs1 dcA>dcB", "check vs1 dcA>dcB"), f.replication.calls(),
+                "checked in sync, before the hypervisor was asked");
+        assertEquals(List.of(id), f.hypervisor.migrations());
+        assertTrue(f.record(id).timeline().stream().anyMatch(e -> e.state() == MIGRATING
+                && e.detail().contains("dcB ready to take over")), f.describe(id));
+        pause(id).get(5, TimeUnit.SECONDS);
+        f.awaitState(id, CUTOVER);
+        f.manager.completed(id, "QEMU completed");
+        f.awaitState(id, COMPLETED);
+        assertEquals(List.of("sync vs1 dcA>dcB", "check vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA"),
+                f.replication.calls());
+        f.assertAtDestination(id);
+    }
+
+    @Test
+    void noTakeoverCheckWhenTheHypervisorSwitchesOverAfterItsReport() {
+        f = LifecycleFixture.start();
+        f.replication.refuseTakeOverCheck(new IllegalStateException("would refuse"));
+        MigrationId id = f.migrating("vs1");   // the paper's order: the roles reverse after the report
+        f.manager.hypervisorCompleted(id, "moved");
+        f.awaitState(id, COMPLETED);
+        assertTrue(f.replication.calls().stream().noneMatch(c -> c.startsWith("check")), f.replication.calls().toString());
+    }
+
+    @Test
     void redirectRefusedInThePauseRollsBackAndTheServerStaysAtTheSource() {
         f = LifecycleFixture.start();
         MigrationId id = f.migrating("vs1");

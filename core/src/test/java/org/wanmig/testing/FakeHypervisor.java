@@ -18,6 +18,7 @@ public final class FakeHypervisor implements HypervisorDriver {
     private final List<MigrationId> migrations = new CopyOnWriteArrayList<>();
     private final List<String> aborts = new CopyOnWriteArrayList<>();
     private volatile RuntimeException refusal;
+    private volatile boolean switchesOverInPause;
     private final List<String> restarts = new CopyOnWriteArrayList<>();
     private final Map<String, RuntimeException> restartErrors = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<String>> heldRestarts = new ConcurrentHashMap<>();
@@ -37,6 +38,16 @@ public final class FakeHypervisor implements HypervisorDriver {
     /** "vs1 dcB port 2" for every restart asked. */
     public List<String> restarts() {
         return restarts;
+    }
+
+    /** Says it switches over in its pause (as the qemu driver in "pause" mode); the test calls preSwitchover. */
+    public void switchOverInPause(boolean on) {
+        switchesOverInPause = on;
+    }
+
+    @Override
+    public boolean switchesOverInPause(VirtualServer server) {
+        return switchesOverInPause;
     }
 
     public void refuse(RuntimeException error) {

@@ -19,6 +19,7 @@ public final class FakeReplication implements ReplicationClient {
     private final List<CompletableFuture<Void>> heldSyncs = new CopyOnWriteArrayList<>();
     private volatile boolean holdSync;
     private volatile RuntimeException reverseError;
+    private volatile RuntimeException checkError;
     /** Per server: the DC whose copy was last promoted by a failover, and its generation. */
     private final Map<String, String> promotedAt = new ConcurrentHashMap<>();
     private final Map<String, Long> generations = new ConcurrentHashMap<>();
@@ -66,12 +67,17 @@ public final class FakeReplication implements ReplicationClient {
         heldSyncs.forEach(f -> f.completeExceptionally(e));
     }
 
+    /** The take-over check before the move answers with this refusal. */
+    public void refuseTakeOverCheck(RuntimeException e) {
+        checkError = e;
+    }
+
     public void failReverse(RuntimeException e) {
         reverseError = e;
     }
 
     /**
-     * "sync vs1 dcA>dcB", "reverse vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA",
+     * "sync vs1 dcA>dcB", "check vs1 dcA>dcB", "reverse vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA",
      * "restore vs1 dcA<dcB", "promote vs1 dcB lost dcA".
      */
     public List<String> calls() {
@@ -102,6 +108,13 @@ public final class FakeReplication implements ReplicationClient {
         calls.add("takeover " + server.name() + " " + oldPrimary.name() + ">" + newPrimary.name());
         return reverseError == null ? CompletableFuture.completedFuture(newPrimary.name() + " took over")
                 : CompletableFuture.failedFuture(reverseError);
+    }
+
+    @Override
+    public CompletableFuture<String> checkTakeOver(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+        calls.add("check " + server.name() + " " + oldPrimary.name() + ">" + newPrimary.name());
+        return checkError == null ? CompletableFuture.completedFuture(newPrimary.name() + " ready to take over")
+                : CompletableFuture.failedFuture(checkError);
     }
 
     @Override

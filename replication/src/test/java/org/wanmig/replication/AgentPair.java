@@ -202,6 +202,13 @@ final class AgentPair implements AutoCloseable {
                 new InMemoryMigrationStore(), Leadership.STANDALONE, Clock.systemUTC());
     }
 
+    /** The same with {@code hypervisor} for every server. */
+    static MigrationManager migrationManager(WanTopology t, org.wanmig.spi.HypervisorDriver hypervisor) {
+        return new MigrationManager(t, new DefaultApplicationId(1, "org.wanmig.app"), SWITCHES,
+                x -> hypervisor, new AgentReplicationClient(),
+                new InMemoryMigrationStore(), Leadership.STANDALONE, Clock.systemUTC());
+    }
+
     static void await(String what, long timeoutMs, BooleanSupplier cond) throws InterruptedException {
         long deadline = System.currentTimeMillis() + timeoutMs;
         while (!cond.getAsBoolean()) {

@@ -10,10 +10,18 @@ import org.wanmig.lifecycle.MigrationManager;
 import org.wanmig.replication.core.Mode;
 import org.wanmig.replication.core.Role;
 
+import org.wanmig.config.DataCenter;
+import org.wanmig.config.VirtualServer;
+import org.wanmig.drivers.AgentReplicationClient;
+import org.wanmig.spi.HypervisorDriver;
+import org.wanmig.spi.HypervisorListener;
+
 import java.nio.file.Path;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -114,6 +122,77 @@ class MmsReplicationTest {
         agents.syncUp(agents.a);
         AgentPair.assertSameBytes(agents.imageA(), agents.imageB());
         assertEquals(Role.PRIMARY, agents.a.status("vs1").role(), "A not fenced by B");
+    }
+
+    /** A hypervisor that switches over in its pause (as qemu in "pause" mode); the test plays its pause. */
+    private static final class PausingHypervisor implements HypervisorDriver {
+        @Override
+        public String name() {
+            return "pausing";
+        }
+
+        @Override
+        public boolean switchesOverInPause(VirtualServer server) {
+            return true;
+        }
+
+        @Override
+        public void migrate(Migration m, VirtualServer server, DataCenter from, DataCenter to, HypervisorListener l) {
+        }
+
+        @Override
+        public void abort(Migration m, VirtualServer server, DataCenter from, DataCenter to, boolean moved) {
+        }
+    }
+
+    @Test
+    void pauseModeChecksTheTakeOverInPreparingChangingNothingAndTheTakeOverInThePauseFollows(@TempDir Path dir)
+            throws Exception {
+        agents = new AgentPair(dir, 4 << 20);
+        mms = AgentPair.migrationManager(agents.topology(30), new PausingHypervisor());
+        mms.takeOver().get(10, TimeUnit.SECONDS);
+        // B sees ASYNC first: right after wait-sync its view of the mode may still be the old one
+        agents.ok(agents.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}");
+        AgentPair.await("B sees ASYNC", 5_000, () -> agents.b.status("vs1").mode() == Mode.ASYNC);
+
+        MigrationId id = mms.startMigration("vs1", "dcB").id();
+        Migration migrating = await(id, MigrationState.MIGRATING);
+        assertTrue(migrating.timeline().stream().anyMatch(e -> e.state() == MigrationState.MIGRATING
+                && e.detail().contains("storage in sync") && e.detail().contains("dcB ready to take over (check")),
+                migrating.timeline().toString());
+        assertEquals(Role.REPLICA, agents.b.status("vs1").role(), "the check changed nothing at B");
+        assertEquals(0, agents.b.status("vs1").generation());
+        assertTrue(agents.b.disk("vs1").sessionUp());
+        try (NbdTestClient a = new NbdTestClient(agents.a.nbdPort(), "vs1")) {
+            assertEquals(0, a.write(0, AgentPair.pattern(0x3c, 4096)), "A still primary, synchronous");
+        }
+        mms.preSwitchover(id, "paused before switchover").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertEquals(Role.PRIMARY, agents.b.status("vs1").role(), "B took over in the pause");
+        assertEquals(1, agents.b.status("vs1").generation());
+        assertEquals(0x3c, java.nio.file.Files.readAllBytes(agents.imageB())[7]);
+    }
+
+    @Test
+    void takeOverCheckOfTheClientSaysWhyTheAgentWouldRefuse(@TempDir Path dir) throws Exception {
+        start(dir);
+        org.wanmig.config.WanTopology t = agents.topology(30);
+        VirtualServer vs1 = t.server("vs1").orElseThrow();
+        DataCenter dcA = t.dataCenter("dcA").orElseThrow();
+        DataCenter dcB = t.dataCenter("dcB").orElseThrow();
+        AgentReplicationClient client = new AgentReplicationClient();
+        agents.syncUp(agents.a);
+        assertTrue(client.checkTakeOver(vs1, dcA, dcB).get(10, TimeUnit.SECONDS).startsWith("dcB ready to take over"));
+
+        agents.ok(agents.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}");
+        AgentPair.await("B sees ASYNC", 5_000, () -> agents.b.status("vs1").mode() == Mode.ASYNC);
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> client.checkTakeOver(vs1, dcA, dcB).get(10, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().startsWith("dcB agent would refuse the take-over in the pause")
+                && e.getCause().getMessage().contains("the primary replicates ASYNC, not SYNC"), e.getCause().getMessage());
+        assertTrue(e.getCause().getMessage().contains(" checks in "), "asked again before giving up: " + e.getCause());
+        assertEquals(Role.REPLICA, agents.b.status("vs1").role());
+        assertEquals(0, agents.b.status("vs1").generation());
+        assertEquals(Role.PRIMARY, agents.a.status("vs1").role());
     }
 
     @Test
