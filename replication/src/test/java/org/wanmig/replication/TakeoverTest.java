@@ -185,6 +185,94 @@ class TakeoverTest {
         }
     }
 
+    @Test
+    void aWriteRightAfterTheTakeoverIsAcknowledgedOnlyOnceTheNewGenerationIsDurable() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            p.syncUp(p.a);
+            AgentPair.await("B sees SYNC", 5_000, () -> "SYNC".equals(status(p, p.b).get("mode").asText()));
+            java.util.concurrent.CountDownLatch persist = new java.util.concurrent.CountDownLatch(1);
+            p.b.disk("vs1").holdDeferredPersist(persist);
+            Path meta = DiskMeta.fileFor(p.imageB());
+            java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor();
+            try {
+                JsonNode took = JSON.readTree(p.ok(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true}"));
+                assertEquals("PRIMARY", took.get("role").asText(), "answered before the meta is persisted: " + took);
+                assertEquals(1, took.get("generation").asLong());
+                assertEquals(0, durableState(meta).get("generation").asLong(), "not on disk yet");
+
+                java.util.concurrent.Future<Integer> write = writer.submit(() -> {
+                    try (NbdTestClient b = new NbdTestClient(p.b.nbdPort(), "vs1")) {
+                        return b.write(2 << 20, pattern(0x5b, 4096));
+                    }
+                });
+                Thread.sleep(2500);   // long enough for A's reconnect, after its backoff, to meet B's generation
+                assertTrue(!write.isDone(), "no acknowledgement while the generation is not durable");
+                assertEquals(0, Files.readAllBytes(p.imageB())[(2 << 20) + 1], "nor the image written");
+                assertEquals(Role.PRIMARY, p.a.disk("vs1").role(), "nor the generation sent to A");
+
+                persist.countDown();
+                assertEquals(0, write.get(10, java.util.concurrent.TimeUnit.SECONDS), "acknowledged once durable");
+                JsonNode onDisk = durableState(meta);
+                assertEquals(1, onDisk.get("generation").asLong(), onDisk.toString());
+                assertEquals("PRIMARY", onDisk.get("role").asText(), onDisk.toString());
+                assertEquals(0x5b, Files.readAllBytes(p.imageB())[(2 << 20) + 1]);
+                AgentPair.await("A fenced once the generation is durable", 10_000,
+                        () -> p.a.disk("vs1").role() == Role.REPLICA);
+                assertEquals(1, p.a.disk("vs1").generation());
+            } finally {
+                persist.countDown();
+                writer.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void aCrashBeforeTheGenerationIsDurableLeavesAReplicaAtTheOldGenerationThatAcknowledgedNothing() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
+                assertEquals(0, a.write(0, pattern(0x31, 65536)));
+            }
+            p.syncUp(p.a);
+            AgentPair.await("B sees SYNC", 5_000, () -> "SYNC".equals(status(p, p.b).get("mode").asText()));
+            java.util.concurrent.CountDownLatch persist = new java.util.concurrent.CountDownLatch(1);
+            p.b.disk("vs1").holdDeferredPersist(persist);
+            java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor();
+            Path crashed = dir.resolve("b-crashed");
+            try {
+                p.ok(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true}");
+                java.util.concurrent.Future<Integer> write = writer.submit(() -> {
+                    try (NbdTestClient b = new NbdTestClient(p.b.nbdPort(), "vs1")) {
+                        return b.write(0, pattern(0x77, 4096));
+                    }
+                });
+                Thread.sleep(300);
+                assertTrue(!write.isDone(), "the guest's write waits");
+                // the crash: what B's files hold at this instant is all a restarted B has
+                Files.createDirectories(crashed);
+                for (String f : new String[] {"vs1.img", "vs1.img.wanmig.json", "vs1.img.dirty"}) {
+                    if (Files.exists(p.dir.resolve("b").resolve(f))) {
+                        Files.copy(p.dir.resolve("b").resolve(f), crashed.resolve(f));
+                    }
+                }
+                assertTrue(!write.isDone(), "nothing was acknowledged before the crash");
+            } finally {
+                persist.countDown();
+                writer.shutdownNow();
+            }
+            org.wanmig.replication.agent.Agent restarted = new org.wanmig.replication.agent.Agent(AgentPair.config(crashed,
+                    8 << 20, Role.REPLICA, 1, AgentPair.PSK));
+            try {
+                assertEquals(Role.REPLICA, restarted.disk("vs1").role(), "B comes back a replica");
+                assertEquals(0, restarted.disk("vs1").generation(), "at the old generation");
+                byte[] image = Files.readAllBytes(crashed.resolve("vs1.img"));
+                assertEquals(0x31, image[5], "the unacknowledged write never reached the image: still A's content");
+                assertEquals(0x31, image[65535]);
+            } finally {
+                restarted.close();
+            }
+        }
+    }
+
     /** The metadata file as JSON, without the replica's currency time (the agent refreshes it every few seconds). */
     private static JsonNode durableState(Path meta) throws java.io.IOException {
         com.fasterxml.jackson.databind.node.ObjectNode n = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(

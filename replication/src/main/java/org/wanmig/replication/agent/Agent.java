@@ -239,9 +239,14 @@ public final class Agent implements ReplicationControl, Closeable {
             long promoted = System.nanoTime();
             peer.closeSession(disk);
             startLink(d);
+            long generation = d.generation();
             LOG.info(String.format("%s: took over as PRIMARY at generation %d from the live synchronous primary"
-                    + " (nothing in flight), which this generation fences; %.1f ms (new generation durable after"
-                    + " %.1f ms)", disk, d.generation(), (System.nanoTime() - t0) / 1e6, (promoted - t0) / 1e6));
+                    + " (nothing in flight), which this generation fences; %.1f ms (role flipped after %.1f ms; the"
+                    + " generation is persisted after the answer, writes wait for it)", disk, generation,
+                    (System.nanoTime() - t0) / 1e6, (promoted - t0) / 1e6));
+            d.metaDurable().whenComplete((x, e) -> LOG.info(String.format("%s: generation %d %s %.1f ms after the"
+                    + " take-over began", disk, generation, e == null ? "durable" : "NOT durable (" + e + ")",
+                    (System.nanoTime() - t0) / 1e6)));
             return d.status();
         }
     }

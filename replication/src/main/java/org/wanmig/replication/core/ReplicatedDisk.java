@@ -63,6 +63,15 @@ public final class ReplicatedDisk implements BlockDevice {
     private volatile boolean unconfirmed;     // replica: loaded as behind, or fenced; until a stream says otherwise
     private volatile boolean handedOverClean; // replica: old primary handed over, nothing can be missing
     private volatile long currentAtMillis;    // replica: last time we held all the primary had sent of
+    /**
+     * Done once the metadata holding the current role and generation is durable. A take-over
+     * persists it after its answer; until then no NBD write touches the image and no write, zero
+     * or flush is acknowledged (they wait under order), and the link sends no OPEN: a crash before
+     * it leaves a replica at the old generation, identical to its primary, that acknowledged nothing.
+     */
+    private volatile java.util.concurrent.CompletableFuture<Void> metaDurable =
+            java.util.concurrent.CompletableFuture.completedFuture(null);
+    private volatile java.util.concurrent.CountDownLatch deferredPersistGate; // tests: holds the deferred persist
 
     private final AtomicLong writes = new AtomicLong();
     private final AtomicLong shippedBytes = new AtomicLong();
@@ -163,9 +172,68 @@ public final class ReplicatedDisk implements BlockDevice {
         meta = m;
         try {
             m.save(metaFile);
+            java.util.concurrent.CompletableFuture<Void> d = metaDurable;
+            if (!d.complete(null) && d.isCompletedExceptionally()) {
+                metaDurable = java.util.concurrent.CompletableFuture.completedFuture(null); // on disk after all
+            }
         } catch (IOException e) {
             LOG.severe(name + ": cannot persist state to " + metaFile + ": " + e);
         }
+    }
+
+    /**
+     * Caller holds order: m is the metadata from now on, persisted on a thread of its own;
+     * {@link #metaDurable} completes once it (or a later one) is on disk, fails if it cannot be.
+     */
+    private void persistAfter(DiskMeta m) {
+        java.util.concurrent.CompletableFuture<Void> durable = new java.util.concurrent.CompletableFuture<>();
+        metaDurable = durable;   // before the role flips: a writer that sees PRIMARY under order sees this
+        synchronized (this) {
+            meta = m;
+        }
+        Thread t = new Thread(() -> {
+            try {
+                java.util.concurrent.CountDownLatch gate = deferredPersistGate;
+                if (gate != null) {
+                    gate.await();
+                }
+                synchronized (this) {
+                    meta.save(metaFile);   // the current one: a later change saved since holds the generation too
+                }
+                durable.complete(null);
+            } catch (IOException | InterruptedException | RuntimeException e) {
+                LOG.severe(name + ": cannot persist state to " + metaFile + ": " + e + "; refusing writes");
+                durable.completeExceptionally(e);
+            }
+        }, "meta-" + name);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** Done once the role and generation in memory are durable (see {@link #metaDurable}). */
+    public java.util.concurrent.CompletableFuture<Void> metaDurable() {
+        return metaDurable;
+    }
+
+    /** Waits until the role and generation are durable; fails if they cannot be made so. */
+    public void awaitMetaDurable() throws IOException {
+        java.util.concurrent.CompletableFuture<Void> d = metaDurable;
+        if (d.isDone() && !d.isCompletedExceptionally()) {
+            return;
+        }
+        try {
+            d.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while the generation is persisted");
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IOException(name + ": role and generation not durable: " + e.getCause());
+        }
+    }
+
+    /** Tests: the next deferred persist waits until {@code gate} opens (a crash before it, in effect). */
+    public void holdDeferredPersist(java.util.concurrent.CountDownLatch gate) {
+        deferredPersistGate = gate;
     }
 
     /** Stops (or resumes) accepting writes while a demote drains the stream. */
@@ -229,6 +297,10 @@ public final class ReplicatedDisk implements BlockDevice {
      * never saw, so it must be hash-compared when it comes back.
      */
     public PromoteReport becomePrimary(boolean force) throws IOException {
+        return becomePrimary(force, false);
+    }
+
+    private PromoteReport becomePrimary(boolean force, boolean persistAfter) throws IOException {
         synchronized (order) {
             long now = System.currentTimeMillis();
             DiskMeta m = meta;
@@ -256,7 +328,11 @@ public final class ReplicatedDisk implements BlockDevice {
             if (force || m.syncId().isEmpty() || didRollback) {
                 m = m.withSyncId(UUID.randomUUID().toString());
             }
-            updateMeta(m);
+            if (persistAfter) {
+                persistAfter(m);
+            } else {
+                updateMeta(m);
+            }
             // What a replica knew about its primary's stream means nothing to a primary (or to the
             // replica it may be demoted to later).
             unconfirmed = false;
@@ -287,7 +363,7 @@ public final class ReplicatedDisk implements BlockDevice {
             }
             activeSession = null; // the old stream's late frames are refused
             handedOverClean = true;
-            becomePrimary(false);
+            becomePrimary(false, true);   // the meta's fsyncs after the answer: see metaDurable
             return null;
         }
     }
@@ -376,6 +452,7 @@ public final class ReplicatedDisk implements BlockDevice {
         WriteRecord rec;
         synchronized (order) {
             requirePrimary();
+            awaitMetaDurable();
             image.write(offset, src.duplicate());
             rec = ship(new WriteRecord(WriteRecord.Kind.WRITE, offset, len, src, meta.mode() == Mode.SYNC));
         }
@@ -390,6 +467,7 @@ public final class ReplicatedDisk implements BlockDevice {
         WriteRecord rec;
         synchronized (order) {
             requirePrimary();
+            awaitMetaDurable();
             image.writeZeroes(offset, length);
             rec = ship(new WriteRecord(WriteRecord.Kind.ZERO, offset, length, null, meta.mode() == Mode.SYNC));
         }
@@ -404,12 +482,14 @@ public final class ReplicatedDisk implements BlockDevice {
         // Discard is advisory in NBD; we keep the data, so there is nothing to replicate either.
         synchronized (order) {
             requirePrimary();
+            awaitMetaDurable();
         }
     }
 
     @Override
     public void flush() throws IOException {
         image.flush();
+        awaitMetaDurable();
     }
 
     private void requirePrimary() throws WriteRefusedException {

@@ -90,6 +90,7 @@ public final class PeerServer implements Closeable {
                 }
             }
             if (newer >= 0) {
+                disk.awaitMetaDurable(); // our generation leaves only once durable (a take-over persists it after answering)
                 c.write(new PeerFrame(PeerFrame.FENCED, 0, 0, 0,
                         JSON.writeValueAsBytes(new OpenMessage(disk.name(), disk.size(), "", newer))));
                 c.flush();

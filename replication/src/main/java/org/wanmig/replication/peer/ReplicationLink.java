@@ -121,6 +121,7 @@ public final class ReplicationLink implements Closeable {
         s.setReceiveBufferSize(1 << 20);
         PeerTransport.Connection conn = transport.connect(s, peer, 5000); // TLS if configured, authenticated
         PeerCodec hs = conn.codec();
+        disk.awaitMetaDurable(); // the generation leaves only once it is durable (a take-over persists it after answering)
         hs.write(new PeerFrame(PeerFrame.OPEN, 0, 0, 0,
                 JSON.writeValueAsBytes(new OpenMessage(disk.name(), disk.size(), disk.syncId(), disk.generation()))));
         hs.flush();
