@@ -514,8 +514,19 @@ public final class ControlServer implements Closeable {
                     });
                     return;
                 }
-                onLongPool(call, () -> call.json(200, JSON.valueToTree(
-                        takeover ? control.takeOver(disk) : control.promote(disk, force))));
+                long read = System.nanoTime();
+                onLongPool(call, () -> {
+                    long started = System.nanoTime();
+                    call.json(200, JSON.valueToTree(takeover ? control.takeOver(disk) : control.promote(disk, force)));
+                    if (takeover) {
+                        // where the MMS's call time goes: before the body was read, on the pool, or here
+                        Request r = Request.getBaseRequest(call.req);
+                        LOG.info(String.format("%s: take-over answered %.1f ms after its body was read (%.1f ms"
+                                + " to the pool thread), %d ms after the request arrived", disk,
+                                (System.nanoTime() - read) / 1e6, (started - read) / 1e6,
+                                r == null ? -1 : System.currentTimeMillis() - r.getTimeStamp()));
+                    }
+                });
                 return;
             }
             default: {
