@@ -268,6 +268,7 @@ public final class ControlServer implements Closeable {
         final HttpServletRequest req;
         final HttpServletResponse resp;
         final AtomicBoolean answered = new AtomicBoolean();
+        final long arrived = System.nanoTime();
 
         Call(AsyncContext ac) {
             this.ac = ac;
@@ -517,15 +518,20 @@ public final class ControlServer implements Closeable {
                 long read = System.nanoTime();
                 onLongPool(call, () -> {
                     long started = System.nanoTime();
-                    call.json(200, JSON.valueToTree(takeover ? control.takeOver(disk) : control.promote(disk, force)));
-                    if (takeover) {
-                        // where the MMS's call time goes: before the body was read, on the pool, or here
-                        Request r = Request.getBaseRequest(call.req);
-                        LOG.info(String.format("%s: take-over answered %.1f ms after its body was read (%.1f ms"
-                                + " to the pool thread), %d ms after the request arrived", disk,
-                                (System.nanoTime() - read) / 1e6, (started - read) / 1e6,
-                                r == null ? -1 : System.currentTimeMillis() - r.getTimeStamp()));
+                    if (!takeover) {
+                        call.json(200, JSON.valueToTree(control.promote(disk, force)));
+                        return;
                     }
+                    DiskStatus took = control.takeOver(disk);
+                    long done = System.nanoTime();
+                    JsonNode answer = JSON.valueToTree(took);
+                    long encoded = System.nanoTime();
+                    call.json(200, answer);
+                    // where the MMS's call time goes: reading the request, the pool, the take-over, the answer
+                    LOG.info(String.format("%s: take-over answered %.1f ms after the request arrived: body read after"
+                            + " %.1f, on the pool thread after %.1f, taken over after %.1f, encoded after %.1f ms",
+                            disk, ms(call.arrived), ms(call.arrived) - ms(read), ms(call.arrived) - ms(started),
+                            ms(call.arrived) - ms(done), ms(call.arrived) - ms(encoded)));
                 });
                 return;
             }
@@ -539,6 +545,11 @@ public final class ControlServer implements Closeable {
                         t == null ? control.demote(disk) : control.demote(disk, t.asLong()))));
             }
         }
+    }
+
+    /** Milliseconds since {@code nanos} (System.nanoTime). */
+    private static double ms(long nanos) {
+        return (System.nanoTime() - nanos) / 1e6;
     }
 
     private void onLongPool(Call call, Action a) {
