@@ -237,13 +237,12 @@ public final class Agent implements ReplicationControl, Closeable {
                 throw cannotTakeOver(disk, lacking);
             }
             long promoted = System.nanoTime();
-            peer.closeSession(disk);
-            startLink(d);
             long generation = d.generation();
+            streamAfterTakeOver(d, generation, roleLocks.get(disk));
             LOG.info(String.format("%s: took over as PRIMARY at generation %d from the live synchronous primary"
                     + " (nothing in flight), which this generation fences; %.1f ms (role flipped after %.1f ms; the"
-                    + " generation is persisted after the answer, writes wait for it)", disk, generation,
-                    (System.nanoTime() - t0) / 1e6, (promoted - t0) / 1e6));
+                    + " generation is persisted and the stream started after the answer, writes wait for the first)",
+                    disk, generation, (System.nanoTime() - t0) / 1e6, (promoted - t0) / 1e6));
             d.metaDurable().whenComplete((x, e) -> LOG.info(String.format("%s: generation %d %s %.1f ms after the"
                     + " take-over began", disk, generation, e == null ? "durable" : "NOT durable (" + e + ")",
                     (System.nanoTime() - t0) / 1e6)));
@@ -263,6 +262,37 @@ public final class Agent implements ReplicationControl, Closeable {
             throw cannotTakeOver(disk, lacking);
         }
         return d.status();
+    }
+
+    /**
+     * After a take-over, on the ticker thread once the caller let go of the role lock: the old
+     * stream is closed and ours started (the first start of a stream runs cold code, tens of ms
+     * the answer need not wait for; it sends nothing before the generation is durable). Skipped
+     * if the copy was demoted again meanwhile or the agent is closing.
+     */
+    private void streamAfterTakeOver(ReplicatedDisk d, long generation, Object roleLock) {
+        try {
+            ticker.execute(() -> {
+                synchronized (roleLock) {
+                    if (d.role() != Role.PRIMARY || d.generation() != generation || ticker.isShutdown()) {
+                        return;
+                    }
+                    long t0 = System.nanoTime();
+                    peer.closeSession(d.name());
+                    startLink(d);
+                    if (ticker.isShutdown()) { // close() began meanwhile and may not have seen this link
+                        ReplicationLink l = links.remove(d.name());
+                        if (l != null) {
+                            l.close();
+                        }
+                    }
+                    LOG.info(String.format("%s: after the take-over, old stream closed and ours started in %.1f ms",
+                            d.name(), (System.nanoTime() - t0) / 1e6));
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            LOG.info(d.name() + ": agent closing; no stream started after the take-over");
+        }
     }
 
     private static ConflictException cannotTakeOver(String disk, String lacking) {
