@@ -261,10 +261,17 @@ public final class Agent implements ReplicationControl, Closeable {
             d.fence(true);
             try {
                 ReplicationLink l = links.remove(disk);
-                boolean caughtUp = l != null && l.handOver(handoverTimeoutMs);
-                d.becomeReplica(caughtUp);
-                LOG.info(disk + ": demoted to REPLICA" + (caughtUp ? " after clean handover"
-                        : " WITHOUT handover: peer was not caught up, content marked diverged"));
+                boolean handedOver = l != null && l.handOver(handoverTimeoutMs);
+                // No handover possible (the peer took over and ended our stream), but it had
+                // confirmed every write durably: nothing diverged, the identity stays.
+                boolean heldByPeer = !handedOver && d.peerHoldsEverything();
+                if (!d.becomeReplica(handedOver || heldByPeer)) {
+                    LOG.info(disk + ": fenced by the peer's generation while demoting; a replica already");
+                } else {
+                    LOG.info(disk + ": demoted to REPLICA" + (handedOver ? " after clean handover"
+                            : heldByPeer ? " (no handover: the peer already holds every write we acknowledged)"
+                            : " WITHOUT handover: peer was not caught up, content marked diverged"));
+                }
             } finally {
                 d.fence(false);
             }
