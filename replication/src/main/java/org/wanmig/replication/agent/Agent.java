@@ -237,13 +237,24 @@ public final class Agent implements ReplicationControl, Closeable {
                 throw new ConflictException(disk + ": cannot take over from the live primary: " + lacking);
             }
             long promoted = System.nanoTime();
-            peer.closeSession(disk);
-            startLink(d);
-            LOG.info(String.format("%s: took over as PRIMARY at generation %d from the live synchronous primary"
-                    + " (nothing in flight), which this generation fences; %.1f ms (new generation durable after"
-                    + " %.1f ms)", disk, d.generation(), (System.nanoTime() - t0) / 1e6, (promoted - t0) / 1e6));
+            // The answer goes first: it is inside the guest's pause. The old stream can write nothing
+            // from here (its session is no longer the active one); ending it and starting ours follow.
+            ticker.execute(() -> streamAfterTakeOver(d, t0, promoted));
             return d.status();
         }
+    }
+
+    private void streamAfterTakeOver(ReplicatedDisk d, long t0, long promoted) {
+        synchronized (roleLocks.computeIfAbsent(d.name(), k -> new Object())) {
+            peer.closeSession(d.name());
+            if (d.role() == Role.PRIMARY) { // not demoted again meanwhile (a rollback)
+                startLink(d);
+            }
+        }
+        LOG.info(String.format("%s: took over as PRIMARY at generation %d from the live synchronous primary"
+                + " (nothing in flight), which this generation fences; new generation durable and answered after"
+                + " %.1f ms, stream to the old primary started after %.1f ms", d.name(), d.generation(),
+                (promoted - t0) / 1e6, (System.nanoTime() - t0) / 1e6));
     }
 
     @Override
