@@ -46,6 +46,12 @@ static void *udp_echo(void *arg)
         perror("guestd: udp bind");
         exit(1);
     }
+    /* Room for a few seconds of probes: a TCG guest starved of CPU by its host (live migration's
+     * passes, the emulated switches) answers them late instead of dropping them; the drop counters
+     * reported below show whether it still had to. */
+    int room = 4 << 20;
+    if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &room, sizeof room) < 0)
+        setsockopt(s, SOL_SOCKET, SO_RCVBUF, &room, sizeof room);
     char buf[65536];
     for (;;) {
         struct sockaddr_in peer;
@@ -53,6 +59,53 @@ static void *udp_echo(void *arg)
         ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len);
         if (n >= 0)
             sendto(s, buf, n, 0, (struct sockaddr *)&peer, len);
+    }
+    return NULL;
+}
+
+/* The guest's own drop counters on the console when they grow (sampled once a second): probes a
+ * starved guest dropped are then told apart from probes the network lost. */
+static long long field(const char *text, const char *header, const char *values, const char *name)
+{
+    const char *h = strstr(text, header), *v = h ? strstr(h + 1, values) : NULL;
+    if (!h || !v)
+        return -1;
+    char hl[512], vl[512];
+    sscanf(h, "%511[^\n]", hl);
+    sscanf(v, "%511[^\n]", vl);
+    char *hs, *vs, *ht = strtok_r(hl, " ", &hs), *vt = strtok_r(vl, " ", &vs);
+    while (ht && vt) {
+        if (strcmp(ht, name) == 0)
+            return atoll(vt);
+        ht = strtok_r(NULL, " ", &hs);
+        vt = strtok_r(NULL, " ", &vs);
+    }
+    return -1;
+}
+
+static void *drop_reporter(void *arg)
+{
+    (void)arg;
+    long long last[3] = {0, 0, 0};
+    char text[8192];
+    for (;;) {
+        sleep(1);
+        int fd = open("/proc/net/snmp", O_RDONLY);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, text, sizeof text - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        text[n] = 0;
+        long long now[3] = {field(text, "Udp: ", "Udp: ", "RcvbufErrors"),
+                            field(text, "Udp: ", "Udp: ", "InErrors"),
+                            field(text, "Udp: ", "Udp: ", "InDatagrams")};
+        if (now[0] != last[0] || now[1] != last[1]) {
+            fprintf(stderr, "wanmig-guest: udp RcvbufErrors=%lld InErrors=%lld InDatagrams=%lld\n",
+                    now[0], now[1], now[2]);
+        }
+        memcpy(last, now, sizeof last);
     }
     return NULL;
 }
@@ -199,6 +252,7 @@ int main(int argc, char **argv)
         int udp = argc > 2 ? atoi(argv[2]) : 7000, tcp = argc > 3 ? atoi(argv[3]) : 7001;
         pthread_t t;
         pthread_create(&t, NULL, udp_echo, (void *)(intptr_t)udp);
+        pthread_create(&t, NULL, drop_reporter, NULL);
         tcp_echo(tcp);
         return 0;
     }

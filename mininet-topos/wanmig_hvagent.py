@@ -61,6 +61,9 @@ class HypervisorAgent:
                 self.send_response(status)
                 self.send_header('Content-Type', 'application/json')
                 self.send_header('Content-Length', str(len(data)))
+                # HTTP/1.0 server: say so, or a client may pool the connection this server closes now
+                # and send its next request into it (seen: "header parser received no bytes")
+                self.send_header('Connection', 'close')
                 self.end_headers()
                 self.wfile.write(data)
 

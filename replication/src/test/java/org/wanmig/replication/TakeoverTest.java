@@ -71,6 +71,61 @@ class TakeoverTest {
         }
     }
 
+    /**
+     * After a take-over from the live synchronous stream, the old primary holds a prefix of the new
+     * primary's content: fenced by the new generation (first test) or demoted by the MMS right after
+     * the pause (second), it keeps its identity, and the new primary sends it only what it wrote
+     * since, instead of hash-comparing the whole disk on both sides while the guest resumes. A block
+     * changed behind the agents' back at A shows which resync ran: a full compare would overwrite it.
+     */
+    @Test
+    void theFencedOldPrimaryKeepsItsIdentityAndGetsOnlyWhatTheNewPrimaryWroteSince() throws Exception {
+        oldPrimaryKeepsItsIdentity(false);
+    }
+
+    @Test
+    void theOldPrimaryDemotedAfterThePauseKeepsItsIdentity() throws Exception {
+        oldPrimaryKeepsItsIdentity(true);
+    }
+
+    private void oldPrimaryKeepsItsIdentity(boolean retire) throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            p.syncUp(p.a);
+            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
+                for (int i = 0; i < 8; i++) {
+                    assertEquals(0, a.write(i * 65536L, pattern(0x30 + i, 4096)));
+                }
+            }
+            String identity = p.a.disk("vs1").syncId();
+            assertEquals(identity, p.b.disk("vs1").syncId(), "in sync: one identity");
+            p.ok(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true}");
+            if (retire) {
+                p.ok(p.a, "POST", "/v1/disks/vs1/demote", "{\"timeoutMs\":1}");
+            }
+            AgentPair.await("A a replica", 10_000, () -> p.a.disk("vs1").role() == Role.REPLICA);
+            assertEquals(identity, p.a.disk("vs1").syncId(), "A kept its identity");
+            assertEquals(identity, p.b.disk("vs1").syncId(), "B took over with it");
+            // A block neither agent writes from here, changed in A's image file directly
+            int planted = 6 << 20;
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p.imageA(),
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap(pattern(0x66, 4096)), planted);
+                ch.force(true);
+            }
+            try (NbdTestClient bc = new NbdTestClient(p.b.nbdPort(), "vs1")) {
+                assertEquals(0, bc.write(2 << 20, pattern(0x55, 4096)), "B writes as primary");
+            }
+            p.syncUp(p.b);
+            byte[] a = Files.readAllBytes(p.imageA());
+            assertEquals(0x55, a[(2 << 20) + 7], "B's write since the take-over reached A");
+            for (int i = 0; i < 8; i++) {
+                assertEquals(0x30 + i, a[i * 65536 + 9], "A's own acknowledged write " + i);
+            }
+            assertEquals(0x66, a[planted + 5], "no full hash-compare: the untouched block was not rewritten");
+            assertEquals(Role.REPLICA, p.a.disk("vs1").role());
+        }
+    }
+
     @Test
     void takeoverIsRefusedWhenTheStreamIsNotSynchronousOrNotLive() throws Exception {
         try (AgentPair p = new AgentPair(dir, 8 << 20)) {

@@ -237,12 +237,10 @@ public final class Agent implements ReplicationControl, Closeable {
                 throw cannotTakeOver(disk, lacking);
             }
             long promoted = System.nanoTime();
+            // The answer goes first: it is inside the guest's pause. The old stream can write nothing
+            // from here (its session is no longer the active one); ending it and starting ours follow.
+            ticker.execute(() -> streamAfterTakeOver(d, t0, promoted));
             long generation = d.generation();
-            streamAfterTakeOver(d, generation, roleLocks.get(disk));
-            LOG.info(String.format("%s: took over as PRIMARY at generation %d from the live synchronous primary"
-                    + " (nothing in flight), which this generation fences; %.1f ms (role flipped after %.1f ms; the"
-                    + " generation is persisted and the stream started after the answer, writes wait for the first)",
-                    disk, generation, (System.nanoTime() - t0) / 1e6, (promoted - t0) / 1e6));
             d.metaDurable().whenComplete((x, e) -> LOG.info(String.format("%s: generation %d %s %.1f ms after the"
                     + " take-over began", disk, generation, e == null ? "durable" : "NOT durable (" + e + ")",
                     (System.nanoTime() - t0) / 1e6)));
@@ -264,39 +262,22 @@ public final class Agent implements ReplicationControl, Closeable {
         return d.status();
     }
 
-    /**
-     * After a take-over, on the ticker thread once the caller let go of the role lock: the old
-     * stream is closed and ours started (the first start of a stream runs cold code, tens of ms
-     * the answer need not wait for; it sends nothing before the generation is durable). Skipped
-     * if the copy was demoted again meanwhile or the agent is closing.
-     */
-    private void streamAfterTakeOver(ReplicatedDisk d, long generation, Object roleLock) {
-        try {
-            ticker.execute(() -> {
-                synchronized (roleLock) {
-                    if (d.role() != Role.PRIMARY || d.generation() != generation || ticker.isShutdown()) {
-                        return;
-                    }
-                    long t0 = System.nanoTime();
-                    peer.closeSession(d.name());
-                    startLink(d);
-                    if (ticker.isShutdown()) { // close() began meanwhile and may not have seen this link
-                        ReplicationLink l = links.remove(d.name());
-                        if (l != null) {
-                            l.close();
-                        }
-                    }
-                    LOG.info(String.format("%s: after the take-over, old stream closed and ours started in %.1f ms",
-                            d.name(), (System.nanoTime() - t0) / 1e6));
-                }
-            });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            LOG.info(d.name() + ": agent closing; no stream started after the take-over");
-        }
-    }
-
     private static ConflictException cannotTakeOver(String disk, String lacking) {
         return new ConflictException(disk + ": cannot take over from the live primary: " + lacking);
+    }
+
+    private void streamAfterTakeOver(ReplicatedDisk d, long t0, long promoted) {
+        synchronized (roleLocks.computeIfAbsent(d.name(), k -> new Object())) {
+            peer.closeSession(d.name());
+            if (d.role() == Role.PRIMARY) { // not demoted again meanwhile (a rollback)
+                startLink(d);
+            }
+        }
+        LOG.info(String.format("%s: took over as PRIMARY at generation %d from the live synchronous primary"
+                + " (nothing in flight), which this generation fences; role flipped and answered after %.1f ms"
+                + " (the generation persisted after the answer, writes wait for it), stream to the old primary"
+                + " started after %.1f ms", d.name(), d.generation(),
+                (promoted - t0) / 1e6, (System.nanoTime() - t0) / 1e6));
     }
 
     @Override
@@ -314,10 +295,17 @@ public final class Agent implements ReplicationControl, Closeable {
             d.fence(true);
             try {
                 ReplicationLink l = links.remove(disk);
-                boolean caughtUp = l != null && l.handOver(handoverTimeoutMs);
-                d.becomeReplica(caughtUp);
-                LOG.info(disk + ": demoted to REPLICA" + (caughtUp ? " after clean handover"
-                        : " WITHOUT handover: peer was not caught up, content marked diverged"));
+                boolean handedOver = l != null && l.handOver(handoverTimeoutMs);
+                // No handover possible (the peer took over and ended our stream), but it had
+                // confirmed every write durably: nothing diverged, the identity stays.
+                boolean heldByPeer = !handedOver && d.peerHoldsEverything();
+                if (!d.becomeReplica(handedOver || heldByPeer)) {
+                    LOG.info(disk + ": fenced by the peer's generation while demoting; a replica already");
+                } else {
+                    LOG.info(disk + ": demoted to REPLICA" + (handedOver ? " after clean handover"
+                            : heldByPeer ? " (no handover: the peer already holds every write we acknowledged)"
+                            : " WITHOUT handover: peer was not caught up, content marked diverged"));
+                }
             } finally {
                 d.fence(false);
             }

@@ -121,12 +121,14 @@ public final class ControlServer implements Closeable {
         this.options = options;
         this.token = ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
         // Long operations: one thread each, as many as connections can carry them; never a Jetty worker.
-        longOps = new ThreadPoolExecutor(0, options.maxConnections, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
-                r -> {
+        // Two stay started: a take-over inside a guest's pause must not wait for a thread to be made.
+        longOps = new ThreadPoolExecutor(Math.min(2, options.maxConnections), options.maxConnections, 30,
+                TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
                     Thread t = new Thread(r, "control-wait");
                     t.setDaemon(true);
                     return t;
                 });
+        longOps.prestartAllCoreThreads();
         ScheduledThreadPoolExecutor st = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "control-deadlines");
             t.setDaemon(true);

@@ -50,6 +50,7 @@ public final class ReplicatedDisk implements BlockDevice {
     private volatile boolean fenced;          // demote in progress: refuse new writes
     private volatile boolean linkUp;          // primary: authenticated link to the peer
     private volatile boolean syncFlushed;     // primary: peer confirmed durability since SYNC was set
+    private volatile boolean heldAllAtLoss;   // primary: the link went down with the peer holding every write durably
     private volatile long dirtySinceNanos = -1;
     private volatile PeerView peerView = PeerView.NONE; // replica: what the primary last told us
     private volatile boolean sessionUp;       // replica: a primary is streaming to us
@@ -262,18 +263,23 @@ public final class ReplicatedDisk implements BlockDevice {
     }
 
     /**
-     * Primary -> replica. Further NBD writes are refused from here on. Returns false if the
-     * peer was not fully caught up, in which case our content is marked as diverged (new syncId)
-     * so the next primary will hash-compare us instead of trusting a bitmap.
+     * Primary -> replica. Further NBD writes are refused from here on. If the peer was not fully
+     * caught up, our content is marked as diverged (new syncId) so the next primary will
+     * hash-compare us instead of trusting a bitmap. Returns false, changing nothing, if we are a
+     * replica already (fenced while a demote waited for its handover).
      */
-    public void becomeReplica(boolean peerCaughtUp) {
+    public boolean becomeReplica(boolean peerCaughtUp) {
         synchronized (order) {
+            if (meta.role() == Role.REPLICA) {
+                return false; // fenced by the peer's generation meanwhile: that already decided our identity
+            }
             DiskMeta m = meta.withRole(Role.REPLICA).withBehind(false);
             if (!peerCaughtUp) {
                 m = m.withSyncId(UUID.randomUUID().toString());
             }
             unconfirmed = false;
             toReplica(m);
+            return true;
         }
     }
 
@@ -398,13 +404,22 @@ public final class ReplicatedDisk implements BlockDevice {
             }
             releaseUnacknowledged();
             FenceReport rep = unreplicated(m.generation(), peerGeneration);
+            // A peer that took over from our live synchronous stream holds all we have: we keep our
+            // identity and it resyncs only what it wrote since, not the whole disk.
+            boolean prefix = peerHoldsEverything();
             unconfirmed = true; // before the role flips: a replica is never seen current in between
             handedOverClean = false;
-            toReplica(m.withRole(Role.REPLICA).withGeneration(peerGeneration).withSyncId("").withBehind(true)
-                    .withFenced(rep));
-            LOG.warning(name + ": FENCED: the peer is at generation " + peerGeneration + ", we were primary at "
-                    + m.generation() + "; now a replica refusing writes. " + rep
-                    + " -- these writes will be discarded by the resync from the new primary");
+            toReplica(m.withRole(Role.REPLICA).withGeneration(peerGeneration).withSyncId(prefix ? m.syncId() : "")
+                    .withBehind(true).withFenced(rep));
+            if (prefix) {
+                LOG.info(name + ": fenced by the peer at generation " + peerGeneration + " (we were primary at "
+                        + m.generation() + "); it held every write we acknowledged, so we keep our identity and"
+                        + " take only what it wrote since");
+            } else {
+                LOG.warning(name + ": FENCED: the peer is at generation " + peerGeneration + ", we were primary at "
+                        + m.generation() + "; now a replica refusing writes. " + rep
+                        + " -- these writes will be discarded by the resync from the new primary");
+            }
             return rep;
         }
     }
@@ -569,6 +584,7 @@ public final class ReplicatedDisk implements BlockDevice {
             }
             dirtySinceNanos = -1;
             backlog.attach();
+            heldAllAtLoss = false; // streaming again: syncFlushed says it from here
             return true;
         }
     }
@@ -589,13 +605,33 @@ public final class ReplicatedDisk implements BlockDevice {
 
     /** The link is down: a primary's records the peer did not acknowledge go back to the dirty bitmap. */
     private void releaseUnacknowledged() {
-        for (WriteRecord r : backlog.detach()) {
+        List<WriteRecord> unacknowledged = backlog.detach();
+        for (WriteRecord r : unacknowledged) {
             if (r.length() > 0 && meta.role() == Role.PRIMARY) {
                 markDirty(r.offset(), r.length());
             }
         }
+        // Sticky across failed reconnects: they change nothing at the peer. A write since marks dirty.
+        heldAllAtLoss = unacknowledged.isEmpty() && (heldAllAtLoss || (syncFlushed && meta.mode() == Mode.SYNC));
         linkUp = false;
         syncFlushed = false;
+    }
+
+    /**
+     * Primary: the peer holds, durably, every write we ever acknowledged, and we wrote nothing
+     * since: synchronous, nothing dirty or unacknowledged, the last acknowledgement durable. Then
+     * our content is a prefix of the peer's, and a peer that took over from us (at a higher
+     * generation) needs to send us only what it wrote since: we keep our identity when demoted or
+     * fenced instead of asking for a hash-compare of the whole disk.
+     */
+    public boolean peerHoldsEverything() {
+        synchronized (order) {
+            if (meta.role() != Role.PRIMARY || meta.mode() != Mode.SYNC || dirty.compareMode()
+                    || dirty.dirtyCount() > 0 || !backlog.isEmpty()) {
+                return false;
+            }
+            return backlog.attached() ? linkUp && syncFlushed : heldAllAtLoss;
+        }
     }
 
     public void acked(long bytes, boolean durable) {
