@@ -83,10 +83,54 @@ static long long field(const char *text, const char *header, const char *values,
     return -1;
 }
 
+/* Receive and transmit drops of eth0 (/proc/net/dev: rx drop is field 4, tx drop field 12). */
+static void eth0_drops(long long *rx, long long *tx)
+{
+    char text[4096];
+    *rx = *tx = -1;
+    int fd = open("/proc/net/dev", O_RDONLY);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    text[n] = 0;
+    char *l = strstr(text, "eth0:");
+    long long v[16];
+    if (l && sscanf(l + 5, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2],
+                    &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11]) == 12) {
+        *rx = v[3];
+        *tx = v[11];
+    }
+}
+
+/* Packets dropped waiting for ARP resolution, and failed resolutions (/proc/net/stat/arp_cache,
+ * hex columns 12 and 7, summed over the CPUs' lines). */
+static void arp_drops(long long *unresolved, long long *failed)
+{
+    char line[512];
+    *unresolved = *failed = 0;
+    FILE *f = fopen("/proc/net/stat/arp_cache", "r");
+    if (!f)
+        return;
+    if (fgets(line, sizeof line, f)) {
+        while (fgets(line, sizeof line, f)) {
+            unsigned long long v[13];
+            if (sscanf(line, "%llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx %llx", &v[0], &v[1], &v[2],
+                       &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12]) >= 12) {
+                *unresolved += (long long)v[11];
+                *failed += (long long)v[6];
+            }
+        }
+    }
+    fclose(f);
+}
+
 static void *drop_reporter(void *arg)
 {
     (void)arg;
-    long long last[3] = {0, 0, 0};
+    long long last[7] = {0, 0, 0, 0, 0, 0, 0};
     char text[8192];
     for (;;) {
         sleep(1);
@@ -98,12 +142,16 @@ static void *drop_reporter(void *arg)
         if (n <= 0)
             continue;
         text[n] = 0;
-        long long now[3] = {field(text, "Udp: ", "Udp: ", "RcvbufErrors"),
+        long long now[7] = {field(text, "Udp: ", "Udp: ", "RcvbufErrors"),
                             field(text, "Udp: ", "Udp: ", "InErrors"),
-                            field(text, "Udp: ", "Udp: ", "InDatagrams")};
-        if (now[0] != last[0] || now[1] != last[1]) {
-            fprintf(stderr, "wanmig-guest: udp RcvbufErrors=%lld InErrors=%lld InDatagrams=%lld\n",
-                    now[0], now[1], now[2]);
+                            field(text, "Udp: ", "Udp: ", "SndbufErrors"), 0, 0, 0, 0};
+        eth0_drops(&now[3], &now[4]);
+        arp_drops(&now[5], &now[6]);
+        if (memcmp(now, last, sizeof now) != 0) {
+            fprintf(stderr, "wanmig-guest: udp RcvbufErrors=%lld InErrors=%lld SndbufErrors=%lld InDatagrams=%lld"
+                    " OutDatagrams=%lld eth0 rx_drop=%lld tx_drop=%lld arp unresolved_discards=%lld res_failed=%lld\n",
+                    now[0], now[1], now[2], field(text, "Udp: ", "Udp: ", "InDatagrams"),
+                    field(text, "Udp: ", "Udp: ", "OutDatagrams"), now[3], now[4], now[5], now[6]);
         }
         memcpy(last, now, sizeof last);
     }

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -33,6 +34,7 @@ import wanmig_qemu as wq         # noqa: E402
 from demo_vm import qemu_figures, pause_wall   # noqa: E402
 
 OTHER = {'dcA': 'dcB', 'dcB': 'dcA'}
+CONTROL_UDP, CONTROL_TCP = 7100, 7101     # the control probe server in storA (the agent uses 7070, 10809, 10900)
 
 
 def percentile(values, p):
@@ -88,6 +90,20 @@ def guest_udp_drops(console):
     return int(found[-1]) if found else 0
 
 
+def start_control_probes(bed, path, rate, duration):
+    """The baseline of the same run: UDP probes from h1 to a server that does not move (storA, in
+    dcA, on the VS's path from h1 into dcA), so that what the emulated network loses under the
+    migration's load is told apart from what the move costs."""
+    stor = bed.net.get('storA')
+    bed.procs.append(tb.start_probe_server(stor, duration=duration + 60, udp_port=CONTROL_UDP, tcp_port=CONTROL_TCP))
+    client = tb.popen_in(bed.net.get('h1'), [sys.executable, tb.PROBE, 'client', '--server', stor.IP(), '--rate',
+                                             str(rate), '--duration', str(duration), '--out', path,
+                                             '--udp-port', str(CONTROL_UDP), '--tcp-port', str(CONTROL_TCP)],
+                         stdout=subprocess.DEVNULL, stderr=open(path + '.log', 'w'))
+    bed.procs.append(client)
+    return client
+
+
 def run_mode(args, mode, out):
     bed = vb.VmBed(out, bw=args.bw, delay=args.delay, mem_mb=args.mem_mb, switchover=mode)
     records, acks_logs, consoles = [], [], []
@@ -97,6 +113,8 @@ def run_mode(args, mode, out):
         probes_path = os.path.join(out, 'probes.json')
         client = bed.start_probes(probes_path, rate=args.rate,
                                   duration=(args.warmup + args.count) * 120 + 120)
+        control_path = os.path.join(out, 'probes-control.json')
+        control = start_control_probes(bed, control_path, args.rate, (args.warmup + args.count) * 120 + 120)
         time.sleep(2)
         at = 'dcA'
         for i in range(args.warmup + args.count):
@@ -130,6 +148,7 @@ def run_mode(args, mode, out):
         time.sleep(2)
         probes = tb.stop_probe_client(client, probes_path)
         client = None
+        control_probes = tb.stop_probe_client(control, control_path)
         for r, nxt in zip(records, records[1:] + [None]):
             until = nxt['started'] if nxt else float('inf')
             w = r['window']
@@ -146,6 +165,10 @@ def run_mode(args, mode, out):
                 # QEMU's downtime is measured at the source and ends before the destination has
                 # loaded the device state and resumed; the guest's pause (STOP to RESUME) does not
                 r['serviceMinusPauseMs'] = round(r['serviceDowntimeMs'] - r['edges']['pauseMs'], 1)
+                c = pause_edges(control_probes, w, r['started'], until)
+                r['control'] = {k: c[k] for k in ('lostBeforeStop', 'lostInPause', 'lostAfterResume')}
+                r['lostOutsidePauseBeyondControl'] = max(0, r['probesLostOutsidePause']
+                                                         - c['lostBeforeStop'] - c['lostAfterResume'])
         # the guest at its last place: every acknowledged write of the whole run is in that image
         current = bed.vm(at)
         current.qmp.execute('stop')
@@ -187,6 +210,9 @@ def summarize(records, writes, mode):
          'serviceMinusQemuMs': {'perMigration': extra, 'p50': percentile(extra, 50), 'max': percentile(extra, 100)},
          'hookMs': {'perMigration': hooks, 'p50': percentile(hooks, 50), 'p99': percentile(hooks, 99)},
          'serviceMinusPauseMs': {'perMigration': [r.get('serviceMinusPauseMs') for r in done]},
+         'controlLostOutsidePause': {'perMigration': [r.get('control') and r['control']['lostBeforeStop']
+                                                      + r['control']['lostAfterResume'] for r in done]},
+         'lostOutsidePauseBeyondControl': {'perMigration': [r.get('lostOutsidePauseBeyondControl') for r in done]},
          'edges': [r.get('edges') for r in done],
          'writes': writes}
     s['targets'] = {
@@ -250,6 +276,9 @@ def main(argv=None):
               ' UDP probes the guest itself dropped (receive buffer) %s' % (
                   [e and e['pauseMs'] for e in s['edges']], s['serviceMinusPauseMs']['perMigration'],
                   s['guestUdpDrops']['perMigration']))
+        print('       baseline: probes a server that stays in dcA (storA, same path from h1) lost in the same'
+              ' spans %s; the VS lost beyond that %s' % (s['controlLostOutsidePause']['perMigration'],
+                                                        s['lostOutsidePauseBeyondControl']['perMigration']))
         for e in s['edges']:
             if e:
                 print('       lost before STOP %(lostBeforeStop)s, in the pause %(lostInPause)s (answered late'
