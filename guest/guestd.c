@@ -83,19 +83,27 @@ static long long field(const char *text, const char *header, const char *values,
     return -1;
 }
 
+/* A small /proc file as a string; 0 if it cannot be read. */
+static int slurp(const char *path, char *text, size_t size)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, text, size - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    text[n] = 0;
+    return 1;
+}
+
 /* Receive and transmit drops of eth0 (/proc/net/dev: rx drop is field 4, tx drop field 12). */
 static void eth0_drops(long long *rx, long long *tx)
 {
     char text[4096];
     *rx = *tx = -1;
-    int fd = open("/proc/net/dev", O_RDONLY);
-    if (fd < 0)
+    if (!slurp("/proc/net/dev", text, sizeof text))
         return;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0)
-        return;
-    text[n] = 0;
     char *l = strstr(text, "eth0:");
     long long v[16];
     if (l && sscanf(l + 5, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2],
@@ -134,14 +142,8 @@ static void *drop_reporter(void *arg)
     char text[8192];
     for (;;) {
         sleep(1);
-        int fd = open("/proc/net/snmp", O_RDONLY);
-        if (fd < 0)
+        if (!slurp("/proc/net/snmp", text, sizeof text))
             continue;
-        ssize_t n = read(fd, text, sizeof text - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
-        text[n] = 0;
         long long now[7] = {field(text, "Udp: ", "Udp: ", "RcvbufErrors"),
                             field(text, "Udp: ", "Udp: ", "InErrors"),
                             field(text, "Udp: ", "Udp: ", "SndbufErrors"), 0, 0, 0, 0};
