@@ -34,7 +34,7 @@ import wanmig_qemu as wq         # noqa: E402
 from demo_vm import qemu_figures, pause_wall   # noqa: E402
 
 OTHER = {'dcA': 'dcB', 'dcB': 'dcA'}
-CONTROL_UDP, CONTROL_TCP = 7100, 7101     # the control probe server in storA (the agent uses 7070, 10809, 10900)
+CONTROL_UDP = 7100     # the control probe servers' ports (7100/7101 in storA, 7102/7103 in storB)
 
 
 def percentile(values, p):
@@ -90,18 +90,22 @@ def guest_udp_drops(console):
     return int(found[-1]) if found else 0
 
 
-def start_control_probes(bed, path, rate, duration):
-    """The baseline of the same run: UDP probes from h1 to a server that does not move (storA, in
-    dcA, on the VS's path from h1 into dcA), so that what the emulated network loses under the
-    migration's load is told apart from what the move costs."""
-    stor = bed.net.get('storA')
-    bed.procs.append(tb.start_probe_server(stor, duration=duration + 60, udp_port=CONTROL_UDP, tcp_port=CONTROL_TCP))
-    client = tb.popen_in(bed.net.get('h1'), [sys.executable, tb.PROBE, 'client', '--server', stor.IP(), '--rate',
-                                             str(rate), '--duration', str(duration), '--out', path,
-                                             '--udp-port', str(CONTROL_UDP), '--tcp-port', str(CONTROL_TCP)],
-                         stdout=subprocess.DEVNULL, stderr=open(path + '.log', 'w'))
-    bed.procs.append(client)
-    return client
+def start_control_probes(bed, out, rate, duration):
+    """The baseline of the same run: UDP probes from h1 to a server that does not move in each DC
+    (storA, storB: the VS's path from h1 into that DC), so that what the emulated network loses
+    under the migration's load is told apart from what the move costs. {dc: (client, path)}."""
+    clients = {}
+    for dc, host, port in (('dcA', 'storA', CONTROL_UDP), ('dcB', 'storB', CONTROL_UDP + 2)):
+        stor = bed.net.get(host)
+        path = os.path.join(out, 'probes-control-%s.json' % dc)
+        bed.procs.append(tb.start_probe_server(stor, duration=duration + 60, udp_port=port, tcp_port=port + 1))
+        client = tb.popen_in(bed.net.get('h1'), [sys.executable, tb.PROBE, 'client', '--server', stor.IP(), '--rate',
+                                                 str(rate), '--duration', str(duration), '--out', path,
+                                                 '--udp-port', str(port), '--tcp-port', str(port + 1)],
+                             stdout=subprocess.DEVNULL, stderr=open(path + '.log', 'w'))
+        bed.procs.append(client)
+        clients[dc] = (client, path)
+    return clients
 
 
 def run_mode(args, mode, out):
@@ -113,8 +117,7 @@ def run_mode(args, mode, out):
         probes_path = os.path.join(out, 'probes.json')
         client = bed.start_probes(probes_path, rate=args.rate,
                                   duration=(args.warmup + args.count) * 120 + 120)
-        control_path = os.path.join(out, 'probes-control.json')
-        control = start_control_probes(bed, control_path, args.rate, (args.warmup + args.count) * 120 + 120)
+        control = start_control_probes(bed, out, args.rate, (args.warmup + args.count) * 120 + 120)
         time.sleep(2)
         at = 'dcA'
         for i in range(args.warmup + args.count):
@@ -148,7 +151,7 @@ def run_mode(args, mode, out):
         time.sleep(2)
         probes = tb.stop_probe_client(client, probes_path)
         client = None
-        control_probes = tb.stop_probe_client(control, control_path)
+        control_probes = {dc: tb.stop_probe_client(c, path) for dc, (c, path) in control.items()}
         for r, nxt in zip(records, records[1:] + [None]):
             until = nxt['started'] if nxt else float('inf')
             w = r['window']
@@ -165,7 +168,8 @@ def run_mode(args, mode, out):
                 # QEMU's downtime is measured at the source and ends before the destination has
                 # loaded the device state and resumed; the guest's pause (STOP to RESUME) does not
                 r['serviceMinusPauseMs'] = round(r['serviceDowntimeMs'] - r['edges']['pauseMs'], 1)
-                c = pause_edges(control_probes, w, r['started'], until)
+                # the server that stays where the VS was before the move: the same path from h1
+                c = pause_edges(control_probes[r['from']], w, r['started'], until)
                 r['control'] = {k: c[k] for k in ('lostBeforeStop', 'lostInPause', 'lostAfterResume')}
                 r['lostOutsidePauseBeyondControl'] = max(0, r['probesLostOutsidePause']
                                                          - c['lostBeforeStop'] - c['lostAfterResume'])
@@ -276,8 +280,8 @@ def main(argv=None):
               ' UDP probes the guest itself dropped (receive buffer) %s' % (
                   [e and e['pauseMs'] for e in s['edges']], s['serviceMinusPauseMs']['perMigration'],
                   s['guestUdpDrops']['perMigration']))
-        print('       baseline: probes a server that stays in dcA (storA, same path from h1) lost in the same'
-              ' spans %s; the VS lost beyond that %s' % (s['controlLostOutsidePause']['perMigration'],
+        print('       baseline: probes to a server that stays in the source DC (storA/storB, the same path from h1)'
+              ' lost in the same spans %s; the VS lost beyond that %s' % (s['controlLostOutsidePause']['perMigration'],
                                                         s['lostOutsidePauseBeyondControl']['perMigration']))
         for e in s['edges']:
             if e:
