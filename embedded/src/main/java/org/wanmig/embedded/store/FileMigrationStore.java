@@ -79,8 +79,10 @@ public final class FileMigrationStore extends InMemoryMigrationStore {
 
     @Override
     public synchronized void put(Migration migration) {
-        super.put(migration);
         AtomicJsonFile.write(mapper, records.resolve(migration.id().value() + ".json"), codec.encode(migration, context));
+        // in memory only once on disk: a client that saw a phase (GET /migrations) and then kills
+        // the runtime finds that phase after the restart, not the one before it
+        super.put(migration);
     }
 
     @Override

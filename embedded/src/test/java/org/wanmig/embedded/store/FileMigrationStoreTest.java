@@ -36,6 +36,21 @@ class FileMigrationStoreTest {
     }
 
     @Test
+    void aPhaseIsVisibleOnlyOnceItIsOnDisk(@TempDir Path dir) throws Exception {
+        FileMigrationStore store = new FileMigrationStore(dir);
+        Migration m = Migration.requested(store.nextId(), "vs1", "dcA", "dcB", 2,
+                new TunnelLabels(1000, Map.of("site1", 1001)), 1000).transition(MigrationState.PREPARING, 1010, "tunnel");
+        store.put(m);
+        // the next write of this record fails: a directory where its temporary file goes
+        Files.createDirectory(store.recordsDir().resolve(m.id().value() + ".json.tmp"));
+        Migration migrating = m.transition(MigrationState.MIGRATING, 1020, "copying");
+        org.junit.jupiter.api.Assertions.assertThrows(java.io.UncheckedIOException.class, () -> store.put(migrating));
+        assertEquals(MigrationState.PREPARING, store.get(m.id()).orElseThrow().state(),
+                "a reader never sees a phase that a restart would not find");
+        assertEquals(MigrationState.PREPARING, new FileMigrationStore(dir).get(m.id()).orElseThrow().state());
+    }
+
+    @Test
     void aTransitionRewritesOnlyItsOwnMigrationsFile(@TempDir Path dir) throws Exception {
         FileMigrationStore store = new FileMigrationStore(dir);
         Migration a = Migration.requested(store.nextId(), "vs1", "dcA", "dcB", 2,
