@@ -13,6 +13,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Logger;
 
@@ -70,9 +73,9 @@ public final class ReplicatedDisk implements BlockDevice {
      * or flush is acknowledged (they wait under order), and the link sends no OPEN: a crash before
      * it leaves a replica at the old generation, identical to its primary, that acknowledged nothing.
      */
-    private volatile java.util.concurrent.CompletableFuture<Void> metaDurable =
-            java.util.concurrent.CompletableFuture.completedFuture(null);
-    private volatile java.util.concurrent.CountDownLatch deferredPersistGate; // tests: holds the deferred persist
+    private volatile CompletableFuture<Void> metaDurable =
+            CompletableFuture.completedFuture(null);
+    private volatile CountDownLatch deferredPersistGate; // tests: holds the deferred persist
 
     private final AtomicLong writes = new AtomicLong();
     private final AtomicLong shippedBytes = new AtomicLong();
@@ -173,9 +176,9 @@ public final class ReplicatedDisk implements BlockDevice {
         meta = m;
         try {
             m.save(metaFile);
-            java.util.concurrent.CompletableFuture<Void> d = metaDurable;
+            CompletableFuture<Void> d = metaDurable;
             if (!d.complete(null) && d.isCompletedExceptionally()) {
-                metaDurable = java.util.concurrent.CompletableFuture.completedFuture(null); // on disk after all
+                metaDurable = CompletableFuture.completedFuture(null); // on disk after all
             }
         } catch (IOException e) {
             LOG.severe(name + ": cannot persist state to " + metaFile + ": " + e);
@@ -187,14 +190,14 @@ public final class ReplicatedDisk implements BlockDevice {
      * {@link #metaDurable} completes once it (or a later one) is on disk, fails if it cannot be.
      */
     private void persistAfter(DiskMeta m) {
-        java.util.concurrent.CompletableFuture<Void> durable = new java.util.concurrent.CompletableFuture<>();
+        CompletableFuture<Void> durable = new CompletableFuture<>();
         metaDurable = durable;   // before the role flips: a writer that sees PRIMARY under order sees this
         synchronized (this) {
             meta = m;
         }
         Thread t = new Thread(() -> {
             try {
-                java.util.concurrent.CountDownLatch gate = deferredPersistGate;
+                CountDownLatch gate = deferredPersistGate;
                 if (gate != null) {
                     gate.await();
                 }
@@ -212,13 +215,13 @@ public final class ReplicatedDisk implements BlockDevice {
     }
 
     /** Done once the role and generation in memory are durable (see {@link #metaDurable}). */
-    public java.util.concurrent.CompletableFuture<Void> metaDurable() {
+    public CompletableFuture<Void> metaDurable() {
         return metaDurable;
     }
 
     /** Waits until the role and generation are durable; fails if they cannot be made so. */
     public void awaitMetaDurable() throws IOException {
-        java.util.concurrent.CompletableFuture<Void> d = metaDurable;
+        CompletableFuture<Void> d = metaDurable;
         if (d.isDone() && !d.isCompletedExceptionally()) {
             return;
         }
@@ -227,13 +230,13 @@ public final class ReplicatedDisk implements BlockDevice {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while the generation is persisted");
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             throw new IOException(name + ": role and generation not durable: " + e.getCause());
         }
     }
 
     /** Tests: the next deferred persist waits until {@code gate} opens (a crash before it, in effect). */
-    public void holdDeferredPersist(java.util.concurrent.CountDownLatch gate) {
+    public void holdDeferredPersist(CountDownLatch gate) {
         deferredPersistGate = gate;
     }
 
