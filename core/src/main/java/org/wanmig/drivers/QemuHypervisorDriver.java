@@ -23,6 +23,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Live-migrates QEMU guests over QMP. Each data center runs a small hypervisor agent that knows
@@ -180,6 +181,14 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private volatile boolean finished;
         /** This session started the destination QEMU (not one that follows a predecessor's). */
         private volatile boolean begun;
+        /**
+         * A followed migration can reach pre-switchover or completion both by an event and by
+         * the first query-migrate: each is handled once.
+         */
+        private final AtomicBoolean switchoverSeen = new AtomicBoolean();
+        private final AtomicBoolean completionSeen = new AtomicBoolean();
+        /** start() is over: the destination's connection, if any, is open (completion waits for it). */
+        private final CompletableFuture<Void> started = new CompletableFuture<>();
 
         Session(MigrationId id, String server, String from, String to, HypervisorListener listener) {
             this.id = id;
@@ -205,6 +214,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                             + " at " + from + ", not running");
                 }
                 source = QmpClient.connect(src.path("qmp").asText(), QMP_TIMEOUT, this::onSourceEvent);
+                closeIfEnded();
                 source.closed().thenRun(() -> {
                     if (!finished) {
                         fail("the source QEMU's QMP connection closed during the migration");
@@ -223,6 +233,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                     cleanupDestination();   // only a destination this session started; never a followed one
                 }
                 fail("QEMU migration did not start: " + cause.getMessage());
+            } finally {
+                started.complete(null);
             }
         }
 
@@ -248,6 +260,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             }
             if (dst.hasNonNull("qmp")) {
                 destination = QmpClient.connect(dst.get("qmp").asText(), QMP_TIMEOUT, this::onDestinationEvent);
+                closeIfEnded();
             }
             configure();
             source.call("migrate", QmpClient.args().put("uri", uri), QMP_TIMEOUT);
@@ -268,14 +281,15 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             JsonNode dst = http.get(agent(to, "vms/" + server), AGENT_TIMEOUT).join();
             if (dst.hasNonNull("qmp")) {
                 destination = QmpClient.connect(dst.get("qmp").asText(), QMP_TIMEOUT, this::onDestinationEvent);
+                closeIfEnded();
                 if (destination.call("query-status", null, QMP_TIMEOUT).path("running").asBoolean()) {
                     resumed.complete(null);
                 }
             }
             if ("pre-switchover".equals(status)) {
-                worker.execute(() -> switchover(System.nanoTime(), 0));
+                switchoverOnce(System.nanoTime(), 0);
             } else if ("completed".equals(status)) {
-                worker.execute(this::completed);
+                completedOnce();
             }
         }
 
@@ -306,10 +320,10 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                         long seen = System.nanoTime();
                         long eventMicros = event.path("timestamp").path("seconds").asLong() * 1_000_000L
                                 + event.path("timestamp").path("microseconds").asLong();
-                        worker.execute(() -> switchover(seen, eventMicros));
+                        switchoverOnce(seen, eventMicros);
                         break;
                     case "completed":
-                        worker.execute(this::completed);
+                        completedOnce();
                         break;
                     case "failed":
                         worker.execute(() -> {
@@ -327,6 +341,29 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                     default:
                         break;
                 }
+            }
+        }
+
+        private void switchoverOnce(long seen, long eventMicros) {
+            if (switchoverSeen.compareAndSet(false, true)) {
+                worker.execute(() -> switchover(seen, eventMicros));
+            }
+        }
+
+        private void completedOnce() {
+            if (completionSeen.compareAndSet(false, true)) {
+                worker.execute(this::completed);
+            }
+        }
+
+        /**
+         * Called after each connection this session opens. The session may have ended meanwhile
+         * (completed on another worker thread, or the MMS closed) and not seen it: then it is
+         * closed here, since QEMU's monitor serves one client and a leaked one locks out the rest.
+         */
+        private void closeIfEnded() {
+            if (finished) {
+                closeConnections();
             }
         }
 
@@ -375,6 +412,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private void completed() {
             String stats = completionStats();
             try {
+                // a followed migration can complete while start() still connects the destination
+                started.get(AGENT_TIMEOUT.plus(QMP_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
                 if (destination != null) {
                     resumed.get(RESUME_WAIT.toMillis(), TimeUnit.MILLISECONDS);
                 }
@@ -399,6 +438,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 if (source == null) {
                     JsonNode src = http.get(agent(from, "vms/" + server), AGENT_TIMEOUT).join();
                     source = QmpClient.connect(src.path("qmp").asText(), QMP_TIMEOUT, e -> { });
+                    closeIfEnded();
                 }
                 source.call("migrate_cancel", null, QMP_TIMEOUT);
                 // A cancel in pre-switchover leaves the guest stopped on some QEMU versions.
@@ -483,6 +523,10 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         void end() {
             finished = true;
             sessions.remove(id, this);
+            closeConnections();
+        }
+
+        private void closeConnections() {
             if (source != null) {
                 source.close();
             }
