@@ -215,7 +215,9 @@ class Vm:
                '-chardev', 'file,id=con,path=' + self.console, '-serial', 'chardev:con',
                '-chardev', 'file,id=acks,path=' + self.acks, '-serial', 'chardev:acks',
                '-blockdev', json.dumps(disk),
-               '-device', 'virtio-blk-pci,drive=disk0,id=vblk0',
+               # a write error stops the guest instead of reaching it: a rollback after the
+               # switchover resumes the source before its copy is primary again, and cont retries
+               '-device', 'virtio-blk-pci,drive=disk0,id=vblk0,werror=stop,rerror=stop',
                '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path]
         if tap_fd is not None:
             cmd += ['-netdev', 'tap,id=net0,fd=%d' % tap_fd]

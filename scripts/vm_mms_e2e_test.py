@@ -11,6 +11,12 @@ with a low max-bandwidth so that pre-copy lasts long enough to act in:
      gone; storage ASYNC with A primary and B replica; no rule of the migration left; vs1 answers.
  (b) the destination QEMU killed mid-migration (kill -9 by its PID): the source keeps running,
      the migration rolls back (FAILED) with the same checks as (a).
+ (c) the destination QEMU killed after the switchover: storage flipped and the redirect installed
+     inside the pause, migrate-continue sent, then kill -9 as soon as the source reports "device"
+     (it sends the last RAM and the device state). The source either failed or completed by then
+     (both are seen); either way the migration rolls back (FAILED) with the checks of (a), A is
+     primary again before the guest goes on at A, and the guest sees no I/O error. Pre-copy
+     is sped up for this case (max-bandwidth raised on the source's own monitor).
  Throughout: probes from h1 (UDP echo, one TCP connection that must survive); at the end every
  write the guest acknowledged is in A's image, no guest I/O error, the guest never rebooted.
 Each migration is bounded (60 s to act, 90 s to end). Writes DIR/report.json; exit 1 on a failure.
@@ -26,6 +32,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wanmig_vmbed as vb       # noqa: E402
 import wanmig_testbed as tb     # noqa: E402
+import wanmig_qemu as wq        # noqa: E402
 
 
 def wait_precopy(bed, mid, timeout=60):
@@ -123,6 +130,40 @@ def main():
                                                 'timeline': [(e['state'], e.get('detail', '')[:200])
                                                              for e in final.get('timeline', [])],
                                                 'checks': checks}
+
+        # (c) the destination QEMU killed after the switchover, while the source sends the rest
+        checks = []
+        src_vm = bed.vm('dcA')
+        since = len(src_vm.qmp.events)
+        mid = tb.start_migration('vs1', 'dcB')['id']
+        wait_precopy(bed, mid)
+        src_vm.qmp.execute('migrate-set-parameters', **{'max-bandwidth': int(args.bw * 1e6 / 8)})
+        src_vm.qmp.wait_event('MIGRATION', 90, {'status': 'device'}, since=since)
+        dest = bed.vm('dcB')
+        pid = dest.proc.pid
+        with open('/proc/%d/comm' % pid) as f:
+            comm = f.read().strip()
+        if not comm.startswith('qemu'):
+            raise RuntimeError('PID %d of the destination is %r, not QEMU' % (pid, comm))
+        os.kill(pid, signal.SIGKILL)
+        killed = time.time()
+        after_kill = bed.migrate_status('dcA')
+        final = tb.watch_migration(mid, timeout=90)
+        checks.append({'check': 'the destination QEMU (PID %d) is dead' % pid, 'ok': dest.proc.poll() is not None})
+        checks.append({'check': 'the switchover happened in the pause before the kill',
+                       'ok': any('inside the hypervisor' in d for d in vb.timeline_details(final))})
+        # the guest resumed at A only once storage was back: it goes on writing there
+        acks_before = len(wq.read_acks(src_vm.acks)[0])
+        tb.wait_until(lambda: len(wq.read_acks(src_vm.acks)[0]) > acks_before + 5, 30, 0.5,
+                      'the guest writing at A again')
+        check_rolled_back(bed, mid, final, 'FAILED', checks)
+        report['cases']['destinationKilledAfterSwitchover'] = {
+            'migration': mid, 'state': final.get('state'), 'error': final.get('error'),
+            'sourceMigrationAfterKill': after_kill, 'killToEndS': round(time.time() - killed, 2),
+            # writes that met A's demoted copy before the restore: held by werror=stop, retried by cont
+            'sourceStoppedOnWriteError': sum(1 for e in src_vm.qmp.events[since:] if e['event'] == 'BLOCK_IO_ERROR'),
+            'timeline': [(e['state'], e.get('detail', '')[:200]) for e in final.get('timeline', [])],
+            'checks': checks}
 
         time.sleep(2)     # the guest goes on writing and answering at A
         client.send_signal(signal.SIGTERM)

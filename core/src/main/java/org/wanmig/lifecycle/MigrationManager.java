@@ -877,12 +877,17 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         store.put(run.record);
         int epoch = run.bump(topology.settings().routeUpdateTimeout().plus(topology.settings().switchTimeout()));
         run.rollingBack = new CompletableFuture<>();
-        if (state.ordinal() >= MIGRATING.ordinal() || run.record.hypervisorReported()) {
+        boolean hypervisorToAbort = state.ordinal() >= MIGRATING.ordinal() || run.record.hypervisorReported();
+        Migration aborted = run.record;
+        Runnable abortHypervisor = () -> {
             try {
-                hypervisors.apply(topology).abort(run.record, run.server, run.from, run.to, run.record.serverMoved());
+                hypervisors.apply(topology).abort(aborted, run.server, run.from, run.to, aborted.serverMoved());
             } catch (RuntimeException e) {
-                log.warn("hypervisor abort of migration {} failed: {}", run.record.id(), e.getMessage());
+                log.warn("hypervisor abort of migration {} failed: {}", aborted.id(), e.getMessage());
             }
+        };
+        if (hypervisorToAbort && !run.record.switchedInPause()) {
+            abortHypervisor.run();
         }
         String routedAt = run.routesAt;
         run.routesAt = run.from.name();
@@ -919,6 +924,14 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     : run.retired.handle((x, e) -> null);
             storage = retired.thenCompose(x -> replication.retire(run.server, run.from))
                     .thenCompose(x -> replication.restore(run.server, run.from, run.to));
+            // The source's copy was fenced or demoted in the pause. The guest must go on at the
+            // source only once that copy is primary again: its writes would fail before (a QEMU
+            // source resumes by itself when its migration fails; its disk stops the guest on a
+            // write error, werror=stop, and the abort's cont retries the write). So the hypervisor
+            // is told after the storage, whatever the storage's outcome.
+            if (hypervisorToAbort) {
+                storage.whenCompleteAsync((x, e) -> abortHypervisor.run(), lifecycle);
+            }
         } else {
             storage = replication.restore(run.server, run.from, run.to);
         }

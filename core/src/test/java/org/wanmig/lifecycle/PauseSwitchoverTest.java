@@ -170,6 +170,41 @@ class PauseSwitchoverTest {
     }
 
     @Test
+    void afterTheSwitchoverTheSourceGoesOnOnlyOnceItsCopyIsPrimaryAgain() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        pause(id).join();
+        f.replication.holdRestore();
+        // as the driver does, from a thread of its own (the call waits for the rollback, bounded)
+        CompletableFuture.runAsync(() -> f.manager.failed(id, "the destination QEMU died after migrate-continue"));
+        Poll.until("restore asked", () -> f.replication.calls().contains("restore vs1 dcA<dcB"));
+        assertEquals(List.of(), f.hypervisor.aborts(),
+                "the source's guest would write to its demoted copy: no abort (cont) before the restore"
+                        + " (the old order aborted before it asked the restore)");
+        f.replication.restoreHeld().complete(null);
+        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
+        Poll.until("abort after the restore", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
+        f.assertBackAtSource(id);
+    }
+
+    @Test
+    void afterTheSwitchoverAFailedRestoreStillLetsTheSourceGoOn() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        pause(id).join();
+        f.replication.holdRestore();
+        // as the driver does, from a thread of its own (the call waits for the rollback, bounded)
+        CompletableFuture.runAsync(() -> f.manager.failed(id, "the destination QEMU died after migrate-continue"));
+        Poll.until("restore asked", () -> f.replication.calls().contains("restore vs1 dcA<dcB"));
+        f.replication.restoreHeld().completeExceptionally(new IllegalStateException("dcA agent unreachable"));
+        Migration end = f.awaitEnd(id);
+        assertEquals(FAILED, end.state(), f.describe(id));
+        assertTrue(end.timeline().get(end.timeline().size() - 1).detail().contains("storage: dcA agent unreachable"),
+                f.describe(id));
+        Poll.until("abort after the failed restore", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
+    }
+
+    @Test
     void restartAfterThePauseSwitchoverAsksTheHypervisorAgainAndWaitsForItsReport() throws Exception {
         f = LifecycleFixture.start();
         MigrationId id = f.migrating("vs1");

@@ -18,6 +18,8 @@ public final class FakeReplication implements ReplicationClient {
     private final List<String> calls = new CopyOnWriteArrayList<>();
     private final List<CompletableFuture<Void>> heldSyncs = new CopyOnWriteArrayList<>();
     private volatile boolean holdSync;
+    private volatile boolean holdRestore;
+    private final CompletableFuture<Void> heldRestore = new CompletableFuture<>();
     private volatile RuntimeException reverseError;
     private volatile RuntimeException checkError;
     /** Per server: the DC whose copy was last promoted by a failover, and its generation. */
@@ -126,7 +128,16 @@ public final class FakeReplication implements ReplicationClient {
     @Override
     public CompletableFuture<Void> restore(VirtualServer server, DataCenter primary, DataCenter replica) {
         calls.add("restore " + server.name() + " " + primary.name() + "<" + replica.name());
-        return CompletableFuture.completedFuture(null);
+        return holdRestore ? heldRestore : CompletableFuture.completedFuture(null);
+    }
+
+    /** restore answers only when {@link #restoreHeld} is completed. */
+    public void holdRestore() {
+        holdRestore = true;
+    }
+
+    public CompletableFuture<Void> restoreHeld() {
+        return heldRestore;
     }
 
     /** Like the agent: a new generation, unless the copy is primary there already (then as it is). */
