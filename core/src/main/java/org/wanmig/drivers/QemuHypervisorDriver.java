@@ -178,6 +178,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private final CompletableFuture<Void> resumed = new CompletableFuture<>();
         private volatile QmpClient source;
         private volatile QmpClient destination;
+        private volatile String destinationAddress;
         private volatile boolean finished;
         /** This session started the destination QEMU (not one that follows a predecessor's). */
         private volatile boolean begun;
@@ -259,7 +260,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 throw new IllegalStateException("hypervisor agent of " + to + " gave no incoming URI: " + dst);
             }
             if (dst.hasNonNull("qmp")) {
-                destination = QmpClient.connect(dst.get("qmp").asText(), QMP_TIMEOUT, this::onDestinationEvent);
+                destinationAddress = dst.get("qmp").asText();
+                destination = QmpClient.connect(destinationAddress, QMP_TIMEOUT, this::onDestinationEvent);
                 closeIfEnded();
             }
             configure();
@@ -280,7 +282,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             progress("QEMU migration of " + server + " already under way (" + status + "): following it");
             JsonNode dst = http.get(agent(to, "vms/" + server), AGENT_TIMEOUT).join();
             if (dst.hasNonNull("qmp")) {
-                destination = QmpClient.connect(dst.get("qmp").asText(), QMP_TIMEOUT, this::onDestinationEvent);
+                destinationAddress = dst.get("qmp").asText();
+                destination = QmpClient.connect(destinationAddress, QMP_TIMEOUT, this::onDestinationEvent);
                 closeIfEnded();
                 if (destination.call("query-status", null, QMP_TIMEOUT).path("running").asBoolean()) {
                     resumed.complete(null);
@@ -415,7 +418,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 // a followed migration can complete while start() still connects the destination
                 started.get(AGENT_TIMEOUT.plus(QMP_TIMEOUT).toMillis(), TimeUnit.MILLISECONDS);
                 if (destination != null) {
-                    resumed.get(RESUME_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+                    awaitResume();
                 }
                 http.post(agent(to, "vms/" + server + "/started"), null, AGENT_TIMEOUT).join();
             } catch (Exception e) {
@@ -430,6 +433,40 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 }
             });
             end();
+        }
+
+        /**
+         * Until the destination emits RESUME, at most {@link #RESUME_WAIT}. A destination whose
+         * monitor closed and refuses another connection has exited (QEMU closes a monitor only
+         * then): that ends the wait at once, and the source, stopped after completing, can be
+         * resumed by the rollback instead of waiting out the budget.
+         */
+        private void awaitResume() throws Exception {
+            long deadline = System.nanoTime() + RESUME_WAIT.toNanos();
+            QmpClient dst = destination;
+            try {
+                CompletableFuture.anyOf(resumed, dst.closed()).get(RESUME_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new IOException("no RESUME from the destination within " + RESUME_WAIT);
+            }
+            if (resumed.isDone()) {
+                return;
+            }
+            try (QmpClient again = QmpClient.connect(destinationAddress, QMP_TIMEOUT, e -> { })) {
+                // its monitor answers: the process lives, only our connection ended
+                if (again.call("query-status", null, QMP_TIMEOUT).path("running").asBoolean()) {
+                    return;
+                }
+            } catch (IOException gone) {
+                throw new IOException("the destination QEMU's monitor closed and refuses a new connection"
+                        + " (the process is gone): " + gone.getMessage());
+            }
+            long left = deadline - System.nanoTime();
+            try {
+                resumed.get(Math.max(0, left), TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new IOException("no RESUME from the destination within " + RESUME_WAIT);
+            }
         }
 
         /** Gives the migration up: the source goes on running, the destination is stopped. */

@@ -52,6 +52,7 @@ class QemuHypervisorDriverTest {
 
     private final Map<String, Process> processes = new ConcurrentHashMap<>();
     private final Map<String, String> qmp = new ConcurrentHashMap<>();
+    private final Map<String, String> observer = new ConcurrentHashMap<>();
     private final List<String> agentCalls = new CopyOnWriteArrayList<>();
     private HttpServer agents;
     private Path dir;
@@ -146,6 +147,55 @@ class QemuHypervisorDriverTest {
     }
 
     @Test
+    void destinationLostAfterTheSourceCompletedFailsAtOnceAndTheAbortResumesTheSource() throws Exception {
+        startSource();
+        CompletableFuture<Void> hook = new CompletableFuture<>();
+        Recorder rec = new Recorder(hook);
+        QemuHypervisorDriver driver = driver(QemuOptions.Switchover.PAUSE, 64);
+        Migration m = migration();
+        driver.migrate(m, vs1, dcA, dcB, rec);
+        waitFor(() -> !rec.preSwitchover.isEmpty(), "the pause");
+        // the destination takes in no more: the source sends the rest into the socket and completes
+        Process destination = processes.get("dcB");
+        signal("STOP", destination);
+        hook.complete(null);
+        try (QmpClient watch = QmpClient.connect(observer.get("dcA"), Duration.ofSeconds(30), e -> { })) {
+            waitFor(() -> migrateStatus(watch).equals("completed"), "the source completed (its guest stopped)");
+            signal("KILL", destination);
+            // the destination's monitor closes with it: no waiting out the resume budget
+            String why = rec.failed.get(5, TimeUnit.SECONDS);
+            assertTrue(why.contains("did not resume") && why.contains("closed"), why);
+            assertEquals("postmigrate", runStatus(watch));
+
+            driver.abort(m, vs1, dcA, dcB, false);   // the MMS, once the storage is back at A
+            waitFor(() -> runStatus(watch).equals("running"), "the source resumed from postmigrate");
+        }
+        assertFalse(rec.completed.isDone(), "not reported as a move");
+        waitFor(() -> agentCalls.contains("dcB DELETE /vms/vs1/incoming"), "the destination is cleaned up");
+        driver.close();
+    }
+
+    private static String migrateStatus(QmpClient c) {
+        try {
+            return c.call("query-migrate", null, Duration.ofSeconds(30)).path("status").asText("none");
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static String runStatus(QmpClient c) {
+        try {
+            return c.call("query-status", null, Duration.ofSeconds(30)).path("status").asText();
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static void signal(String name, Process p) throws IOException, InterruptedException {
+        assertEquals(0, new ProcessBuilder("kill", "-" + name, Long.toString(p.pid())).start().waitFor());
+    }
+
+    @Test
     void abortBeforeSwitchoverCancelsTheMigration() throws Exception {
         startSource();
         Recorder rec = new Recorder(new CompletableFuture<>());
@@ -234,9 +284,13 @@ class QemuHypervisorDriverTest {
 
     private String launch(String dc, String incoming) throws IOException {
         int port = freePort();
+        int observerPort = freePort();
+        // a second monitor for the test itself: QEMU serves each monitor one client, the driver holds the first
         List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64", "-accel", "tcg", "-machine", "pc",
                 "-m", "64", "-nodefaults", "-display", "none", "-serial", "none",
-                "-qmp", "tcp:127.0.0.1:" + port + ",server=on,wait=off"));
+                "-qmp", "tcp:127.0.0.1:" + port + ",server=on,wait=off",
+                "-qmp", "tcp:127.0.0.1:" + observerPort + ",server=on,wait=off"));
+        observer.put(dc, "tcp:127.0.0.1:" + observerPort);
         if (incoming != null) {
             cmd.add("-incoming");
             cmd.add(incoming);
