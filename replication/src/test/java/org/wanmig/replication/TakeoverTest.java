@@ -328,6 +328,38 @@ class TakeoverTest {
         }
     }
 
+    @Test
+    void aTakeoverWhoseGenerationCannotBePersistedAcknowledgesNoWriteAndFencesNothing() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
+                assertEquals(0, a.write(0, pattern(0x31, 65536)));
+            }
+            p.syncUp(p.a);
+            AgentPair.await("B sees SYNC", 5_000, () -> "SYNC".equals(status(p, p.b).get("mode").asText()));
+            // a real failure of the durable replace: its temporary file cannot be opened for writing
+            Path meta = DiskMeta.fileFor(p.imageB());
+            Path blocker = meta.resolveSibling(meta.getFileName() + ".tmp");
+            Files.createDirectories(blocker);
+            try {
+                JsonNode took = JSON.readTree(p.ok(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true}"));
+                assertEquals("PRIMARY", took.get("role").asText(), "answered before the persist: " + took);
+                AgentPair.await("the deferred persist failed", 5_000,
+                        () -> p.b.disk("vs1").metaDurable().isCompletedExceptionally());
+                try (NbdTestClient b = new NbdTestClient(p.b.nbdPort(), "vs1")) {
+                    assertEquals(5, b.write(0, pattern(0x77, 4096)), "EIO: the role is not durable, nothing acknowledged");
+                    assertEquals(5, b.flush(), "nor a flush");
+                }
+                assertEquals(0x31, Files.readAllBytes(p.imageB())[5], "the image untouched");
+                assertEquals(0, durableState(meta).get("generation").asLong(), "the old generation on disk");
+                Thread.sleep(1500);   // A's reconnect would meet B's generation: it must not be shown one not durable
+                assertEquals(Role.PRIMARY, p.a.disk("vs1").role(), "A not fenced by a generation B may lose");
+                assertEquals(0, p.a.disk("vs1").generation());
+            } finally {
+                Files.deleteIfExists(blocker);
+            }
+        }
+    }
+
     /** The metadata file as JSON, without the replica's currency time (the agent refreshes it every few seconds). */
     private static JsonNode durableState(Path meta) throws java.io.IOException {
         com.fasterxml.jackson.databind.node.ObjectNode n = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(
