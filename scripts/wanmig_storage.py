@@ -84,9 +84,11 @@ class Storage:
             sock = os.path.join(home, 'control.sock')
             if os.path.exists(sock):
                 os.unlink(sock)
-            inner = tb.popen_in(host, ['socat', 'UNIX-LISTEN:%s,fork' % sock, 'TCP:127.0.0.1:%d' % CONTROL_PORT],
+            # nodelay on both TCP legs: a POST arrives as headers then body, and with Nagle the body
+            # waited for the agent's delayed ACK of the headers (up to 40 ms, inside the guest's pause)
+            inner = tb.popen_in(host, ['socat', 'UNIX-LISTEN:%s,fork' % sock, 'TCP:127.0.0.1:%d,nodelay' % CONTROL_PORT],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            outer = subprocess.Popen(['socat', 'TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork' % relay_port,
+            outer = subprocess.Popen(['socat', 'TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,nodelay' % relay_port,
                                       'UNIX-CONNECT:%s' % sock], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
             tb.STARTED.append(outer)

@@ -523,7 +523,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 return;
             }
             run.record = run.record.noted(clock.millis(), detail);
-            store.put(run.record);
+            store.note(run.record);
             notifyListeners(run.record);
         });
     }
@@ -605,7 +605,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     run.from.name(), ms(t0)) : "storage at " + run.from.name() + " not demoted after the pause ("
                     + cause(error) + "); fenced by the new generation when it meets it";
             run.record = run.record.noted(clock.millis(), note);
-            store.put(run.record);
+            store.note(run.record);
             notifyListeners(run.record);
         }, lifecycle);
     }

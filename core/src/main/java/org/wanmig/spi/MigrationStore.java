@@ -23,6 +23,15 @@ public interface MigrationStore {
 
     void put(Migration migration);
 
+    /**
+     * The record with a note added within its phase (progress, figures): nothing to resume from,
+     * so a store may show it at once and write it with the next {@link #put} rather than make the
+     * lifecycle wait for a disk (QEMU's last pre-copy pass is noted just before its pause).
+     */
+    default void note(Migration migration) {
+        put(migration);
+    }
+
     /** Forgets a finished migration (pruned after the retention period). */
     void remove(MigrationId id);
 

@@ -85,6 +85,12 @@ public final class FileMigrationStore extends InMemoryMigrationStore {
         super.put(migration);
     }
 
+    /** Shown at once, on disk with the record's next put (or never, if the runtime dies first). */
+    @Override
+    public synchronized void note(Migration migration) {
+        super.put(migration);
+    }
+
     @Override
     public synchronized void remove(MigrationId id) {
         super.remove(id);

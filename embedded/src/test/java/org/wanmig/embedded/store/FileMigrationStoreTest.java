@@ -51,6 +51,25 @@ class FileMigrationStoreTest {
     }
 
     @Test
+    void aNoteIsShownAtOnceAndWrittenWithTheNextPut(@TempDir Path dir) throws Exception {
+        FileMigrationStore store = new FileMigrationStore(dir);
+        Migration m = Migration.requested(store.nextId(), "vs1", "dcA", "dcB", 2,
+                new TunnelLabels(1000, Map.of("site1", 1001)), 1000).transition(MigrationState.MIGRATING, 1010, "copying");
+        store.put(m);
+        Path file = store.recordsDir().resolve(m.id().value() + ".json");
+        String onDisk = Files.readString(file);
+        Migration noted = m.noted(1020, "pre-copy pass 2");
+        store.note(noted);
+        assertEquals(noted, store.get(m.id()).orElseThrow(), "readers see the note at once");
+        assertEquals(onDisk, Files.readString(file), "no disk write for a note (the lifecycle does not wait)");
+        store.put(noted.transition(MigrationState.CUTOVER, 1030, "switched"));
+        Migration restarted = new FileMigrationStore(dir).get(m.id()).orElseThrow();
+        assertEquals(MigrationState.CUTOVER, restarted.state());
+        assertTrue(restarted.timeline().stream().anyMatch(e -> e.detail().equals("pre-copy pass 2")),
+                "the note went to disk with the next put: " + restarted.timeline());
+    }
+
+    @Test
     void aTransitionRewritesOnlyItsOwnMigrationsFile(@TempDir Path dir) throws Exception {
         FileMigrationStore store = new FileMigrationStore(dir);
         Migration a = Migration.requested(store.nextId(), "vs1", "dcA", "dcB", 2,
