@@ -55,6 +55,11 @@ public final class PerServerHypervisorDriver implements HypervisorDriver {
     }
 
     @Override
+    public boolean returnsMovedServer(VirtualServer server) {
+        return driverFor(server).returnsMovedServer(server);
+    }
+
+    @Override
     public void migrate(Migration migration, VirtualServer server, DataCenter from, DataCenter to,
                         HypervisorListener listener) {
         driverFor(server).migrate(migration, server, from, to, listener);

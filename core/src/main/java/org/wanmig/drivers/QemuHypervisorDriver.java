@@ -80,6 +80,12 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         return options.switchover() == QemuOptions.Switchover.PAUSE;
     }
 
+    /** A guest that resumed at the destination stays there: {@link #abort} does not migrate it back. */
+    @Override
+    public boolean returnsMovedServer(VirtualServer server) {
+        return false;
+    }
+
     public QemuOptions options() {
         return options;
     }

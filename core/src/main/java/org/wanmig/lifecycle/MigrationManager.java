@@ -889,20 +889,26 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         if (hypervisorToAbort && !run.record.switchedInPause()) {
             abortHypervisor.run();
         }
+        // A server that resumed at the destination and that its hypervisor cannot take back stays
+        // there: its routes and its storage go with it, not back to where it no longer runs.
+        boolean leftAtDestination = aborted.serverMoved()
+                && !hypervisors.apply(topology).returnsMovedServer(run.server);
+        DataCenter home = leftAtDestination ? run.to : run.from;
+        DataCenter away = leftAtDestination ? run.from : run.to;
         String routedAt = run.routesAt;
-        run.routesAt = run.from.name();
+        run.routesAt = home.name();
         run.stage = NetStage.NONE;
         // Each step runs whatever the one before did: a switch that cannot take the restored routes
         // must not leave the tunnel and redirect behind on every other switch.
         List<Throwable> netErrors = new java.util.concurrent.CopyOnWriteArrayList<>();
-        RouteChange back = planner.routeChange(run.server, routedAt, run.from.name());
-        List<FlowRule> destinationRoutes;
+        RouteChange back = planner.routeChange(run.server, routedAt, home.name());
+        List<FlowRule> awayRoutes;
         try {
-            destinationRoutes = planner.serverRoutes(run.server, run.to.name());
+            awayRoutes = planner.serverRoutes(run.server, away.name());
         } catch (RuntimeException e) {
-            destinationRoutes = List.of(); // the destination is cut off: no route can lead there
+            awayRoutes = List.of(); // that data center is cut off: no route can lead there
         }
-        List<FlowRule> leftovers = destinationRoutes;
+        List<FlowRule> leftovers = awayRoutes;
         CompletableFuture<Void> network = step(reconciler.installInOrder(back.steps()), netErrors)
                 .thenComposeAsync(x -> step(reconciler.converge(null, Set.of()).thenApply(o -> null), netErrors),
                         lifecycle)
@@ -915,7 +921,14 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     return null;
                 });
         CompletableFuture<Void> storage;
-        if (run.record.switchedInPause()) {
+        if (leftAtDestination) {
+            // primary where the server runs: the take-over in the pause made it so, else the reversal
+            storage = run.record.switchedInPause() ? CompletableFuture.completedFuture(null)
+                    : replication.reverseRoles(run.server, run.from, run.to);
+            if (hypervisorToAbort && run.record.switchedInPause()) {
+                abortHypervisor.run();
+            }
+        } else if (run.record.switchedInPause()) {
             // The destination may have taken over (then the source's copy is fenced, or about to be
             // when the new primary's stream reaches it): the source's copy is demoted first, after
             // the pause's own demote if one is under way, so that its promotion takes a generation
@@ -945,10 +958,13 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             }
             return problems;
         }).whenCompleteAsync((problems, e) -> inPhase(run, epoch, () -> {
-            store.setPlacement(run.server.name(), run.from.name());
-            String detail = reason + (problems.isEmpty() ? "; source routes restored, migration rules removed"
-                    : "; rollback incomplete: " + String.join("; ", problems));
-            finish(run, problems.isEmpty() ? end : FAILED, detail);
+            store.setPlacement(run.server.name(), home.name());
+            String where = leftAtDestination ? "; " + run.server.name() + " stays at " + home.name()
+                    + " (its hypervisor cannot take a resumed server back; migrate it back to return): its routes"
+                    + " and storage are there" : "; source routes restored";
+            String detail = reason + (problems.isEmpty() ? where + ", migration rules removed"
+                    : where + "; rollback incomplete: " + String.join("; ", problems));
+            finish(run, problems.isEmpty() && !leftAtDestination ? end : FAILED, detail);
         }), lifecycle);
         return run.rollingBack;
     }

@@ -30,6 +30,15 @@ public interface HypervisorDriver {
     }
 
     /**
+     * Whether {@link #abort} with {@code serverMoved} brings {@code server} back to the source. One
+     * that cannot (a real guest that resumed at the destination goes back only by a migration of
+     * its own) leaves it there, and the MMS then keeps the server's routes and storage with it.
+     */
+    default boolean returnsMovedServer(VirtualServer server) {
+        return true;
+    }
+
+    /**
      * Starts moving the server; returns at once, the outcome arrives through the listener. A new
      * leader or a restarted MMS repeats the request for a migration still in MIGRATING, so a
      * driver treats a second request for the same migration id as the first (and reports again

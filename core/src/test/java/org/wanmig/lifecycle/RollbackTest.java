@@ -15,6 +15,7 @@ import org.wanmig.testing.Poll;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.wanmig.api.MigrationState.CUTOVER;
@@ -224,6 +225,44 @@ class RollbackTest {
         assertTrue(m.error().contains("promote refused"), m.error());
         f.assertBackAtSource(id);
         assertEquals(List.of(id + " moved=true"), f.hypervisor.aborts());
+    }
+
+    @Test
+    void aMovedServerItsHypervisorCannotTakeBackKeepsItsRoutesAndStorageAtTheDestination() {
+        f = LifecycleFixture.start();
+        f.hypervisor.keepMovedServers();
+        f.replication.failReverse(new IllegalStateException("dcB agent: promote timed out"));
+        MigrationId id = f.migrating("vs1");
+        f.manager.hypervisorCompleted(id, "QEMU completed, guest resumed at dcB");
+        Migration m = f.awaitEnd(id);
+        assertEquals(FAILED, m.state(), f.describe(id));
+        assertEquals(List.of(id + " moved=true"), f.hypervisor.aborts());
+        assertEquals("dcB", f.manager.location("vs1"), "placed where it runs");
+        assertTrue(f.network.rulesOfMigration(id.value()).isEmpty(), "tunnel and redirect removed");
+        assertTrue(f.network.tables().holdsExactly(f.manager.baselineRules()),
+                "exactly the baseline with vs1 at dcB: " + f.network.tables().missing(f.manager.baselineRules()));
+        assertFalse(f.replication.calls().stream().anyMatch(c -> c.startsWith("restore")),
+                "storage not taken back to where the server no longer runs: " + f.replication.calls());
+        assertEquals(2, f.replication.calls().stream().filter(c -> c.equals("reverse vs1 dcA>dcB")).count(),
+                "the reversal asked again: " + f.replication.calls());
+        String last = m.timeline().get(m.timeline().size() - 1).detail();
+        assertTrue(last.contains("vs1 stays at dcB") && last.contains("storage: "), last);
+    }
+
+    @Test
+    void aMovedServerInThePauseStaysAtTheDestinationWithItsStorage() throws Exception {
+        f = LifecycleFixture.start();
+        f.hypervisor.keepMovedServers();
+        MigrationId id = f.migrating("vs1");
+        f.manager.preSwitchover(id, "paused").toCompletableFuture().get(5, java.util.concurrent.TimeUnit.SECONDS);
+        f.network.refuseRulesOn(DeviceId.deviceId("of:0000000000000002"));  // a core switch refuses the route change
+        f.manager.hypervisorCompleted(id, "QEMU completed, guest resumed at dcB");
+        Migration m = f.awaitEnd(id);
+        assertEquals(FAILED, m.state(), f.describe(id));
+        assertEquals(List.of(id + " moved=true"), f.hypervisor.aborts());
+        assertEquals("dcB", f.manager.location("vs1"));
+        assertEquals(List.of("sync vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA"), f.replication.calls(),
+                "dcB took over in the pause and stays primary: no restore to dcA");
     }
 
     @Test

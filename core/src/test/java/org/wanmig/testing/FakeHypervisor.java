@@ -19,6 +19,7 @@ public final class FakeHypervisor implements HypervisorDriver {
     private final List<String> aborts = new CopyOnWriteArrayList<>();
     private volatile RuntimeException refusal;
     private volatile boolean switchesOverInPause;
+    private volatile boolean keepsMovedServers;
     private final List<String> restarts = new CopyOnWriteArrayList<>();
     private final Map<String, RuntimeException> restartErrors = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<String>> heldRestarts = new ConcurrentHashMap<>();
@@ -48,6 +49,16 @@ public final class FakeHypervisor implements HypervisorDriver {
     @Override
     public boolean switchesOverInPause(VirtualServer server) {
         return switchesOverInPause;
+    }
+
+    /** Says, as the qemu driver does, that a server that resumed at the destination stays there on abort. */
+    public void keepMovedServers() {
+        keepsMovedServers = true;
+    }
+
+    @Override
+    public boolean returnsMovedServer(VirtualServer server) {
+        return !keepsMovedServers;
     }
 
     public void refuse(RuntimeException error) {
