@@ -55,6 +55,11 @@ public final class PerServerHypervisorDriver implements HypervisorDriver {
     }
 
     @Override
+    public CompletableFuture<String> diskWritable(VirtualServer server, DataCenter at) {
+        return driverFor(server).diskWritable(server, at);
+    }
+
+    @Override
     public boolean returnsMovedServer(VirtualServer server) {
         return driverFor(server).returnsMovedServer(server);
     }

@@ -835,10 +835,29 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 return;
             }
             store.setPlacement(run.server.name(), run.to.name());
+            if (!run.record.switchedInPause()) {
+                resumeStoppedOnWriteError(run);
+            }
             advance(run, ROUTES_UPDATED, String.format("%d route rules installed, %d removed, storage primary now %s,"
                     + " in %.1f ms", change.installCount(), change.removals().size(), run.to.name(), ms(t0)), null);
             drain(run, topology.settings().drain());
         }), lifecycle);
+    }
+
+    /**
+     * The storage was promoted at the destination after the server resumed there (the paper's
+     * order): a guest stopped on a write refused meanwhile goes on now. Its outcome is a note.
+     */
+    private void resumeStoppedOnWriteError(Run run) {
+        MigrationId id = run.record.id();
+        hypervisors.apply(topology).diskWritable(run.server, run.to).whenComplete((detail, error) -> {
+            if (error != null) {
+                progress(id, "could not check whether " + run.server.name() + " stopped on a write error at "
+                        + run.to.name() + ": " + cause(error));
+            } else if (detail != null) {
+                progress(id, detail);
+            }
+        });
     }
 
     /** DRAINING: the tunnel stays for in-flight traffic, then every rule of the migration goes. */
@@ -925,6 +944,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             // primary where the server runs: the take-over in the pause made it so, else the reversal
             storage = run.record.switchedInPause() ? CompletableFuture.completedFuture(null)
                     : replication.reverseRoles(run.server, run.from, run.to);
+            if (!run.record.switchedInPause()) {
+                storage.thenRun(() -> resumeStoppedOnWriteError(run));
+            }
             if (hypervisorToAbort && run.record.switchedInPause()) {
                 abortHypervisor.run();
             }

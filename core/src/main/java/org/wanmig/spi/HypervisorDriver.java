@@ -39,6 +39,16 @@ public interface HypervisorDriver {
     }
 
     /**
+     * The server's disk at {@code at}, where it runs, takes writes from now on (its storage was
+     * promoted there after the hypervisor's report, as in the paper's order). A guest that stopped
+     * on a write error meanwhile (a disk configured to stop the guest rather than report the
+     * error) goes on. Completes with a line for the timeline, or null if there was nothing to do.
+     */
+    default CompletableFuture<String> diskWritable(VirtualServer server, DataCenter at) {
+        return CompletableFuture.completedFuture(null);
+    }
+
+    /**
      * Starts moving the server; returns at once, the outcome arrives through the listener. A new
      * leader or a restarted MMS repeats the request for a migration still in MIGRATING, so a
      * driver treats a second request for the same migration id as the first (and reports again

@@ -205,6 +205,31 @@ class PauseSwitchoverTest {
     }
 
     @Test
+    void inThePapersOrderAGuestStoppedOnARefusedWriteGoesOnOnceItsDiskIsPromoted() {
+        f = LifecycleFixture.start();
+        f.hypervisor.answerDiskWritable("qemu: vs1 at dcB had stopped on a write refused; resumed");
+        MigrationId id = f.migrating("vs1");
+        f.manager.hypervisorCompleted(id, "QEMU completed");
+        Migration end = f.awaitEnd(id);
+        assertEquals(COMPLETED, end.state(), f.describe(id));
+        assertEquals(List.of("vs1 dcB"), f.hypervisor.diskWritableCalls());
+        List<String> calls = f.replication.calls();
+        assertTrue(calls.contains("reverse vs1 dcA>dcB"), calls.toString());
+        assertTrue(end.timeline().stream().anyMatch(e -> e.detail().contains("had stopped on a write refused")),
+                f.describe(id));
+    }
+
+    @Test
+    void afterATakeoverInThePauseTheDiskWasWritableBeforeTheGuestResumed() throws Exception {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        pause(id).get(5, TimeUnit.SECONDS);
+        f.manager.hypervisorCompleted(id, "QEMU completed");
+        assertEquals(COMPLETED, f.awaitEnd(id).state(), f.describe(id));
+        assertEquals(List.of(), f.hypervisor.diskWritableCalls(), "nothing to resume");
+    }
+
+    @Test
     void restartAfterThePauseSwitchoverAsksTheHypervisorAgainAndWaitsForItsReport() throws Exception {
         f = LifecycleFixture.start();
         MigrationId id = f.migrating("vs1");

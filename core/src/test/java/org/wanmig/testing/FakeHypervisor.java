@@ -20,6 +20,8 @@ public final class FakeHypervisor implements HypervisorDriver {
     private volatile RuntimeException refusal;
     private volatile boolean switchesOverInPause;
     private volatile boolean keepsMovedServers;
+    private final List<String> diskWritable = new CopyOnWriteArrayList<>();
+    private volatile String writableDetail;
     private final List<String> restarts = new CopyOnWriteArrayList<>();
     private final Map<String, RuntimeException> restartErrors = new ConcurrentHashMap<>();
     private final Map<String, CompletableFuture<String>> heldRestarts = new ConcurrentHashMap<>();
@@ -49,6 +51,21 @@ public final class FakeHypervisor implements HypervisorDriver {
     @Override
     public boolean switchesOverInPause(VirtualServer server) {
         return switchesOverInPause;
+    }
+
+    /** "vs1 dcB" for every diskWritable asked; each answers {@code writableDetail}. */
+    public List<String> diskWritableCalls() {
+        return diskWritable;
+    }
+
+    public void answerDiskWritable(String detail) {
+        writableDetail = detail;
+    }
+
+    @Override
+    public CompletableFuture<String> diskWritable(VirtualServer server, DataCenter at) {
+        diskWritable.add(server.name() + " " + at.name());
+        return CompletableFuture.completedFuture(writableDetail);
     }
 
     /** Says, as the qemu driver does, that a server that resumed at the destination stays there on abort. */
