@@ -169,8 +169,8 @@ class PauseSwitchoverTest {
                 "restore vs1 dcA<dcB"), calls);
     }
 
-    @Test
-    void afterTheSwitchoverTheSourceGoesOnOnlyOnceItsCopyIsPrimaryAgain() {
+    /** Switched over in the pause, then the hypervisor fails (the destination died); the restore waits. */
+    private MigrationId failedAfterTheSwitchoverWithTheRestoreHeld() {
         f = LifecycleFixture.start();
         MigrationId id = f.migrating("vs1");
         pause(id).join();
@@ -178,6 +178,12 @@ class PauseSwitchoverTest {
         // as the driver does, from a thread of its own (the call waits for the rollback, bounded)
         CompletableFuture.runAsync(() -> f.manager.failed(id, "the destination QEMU died after migrate-continue"));
         Poll.until("restore asked", () -> f.replication.calls().contains("restore vs1 dcA<dcB"));
+        return id;
+    }
+
+    @Test
+    void afterTheSwitchoverTheSourceGoesOnOnlyOnceItsCopyIsPrimaryAgain() {
+        MigrationId id = failedAfterTheSwitchoverWithTheRestoreHeld();
         assertEquals(List.of(), f.hypervisor.aborts(),
                 "the source's guest would write to its demoted copy: no abort (cont) before the restore"
                         + " (the old order aborted before it asked the restore)");
@@ -189,13 +195,7 @@ class PauseSwitchoverTest {
 
     @Test
     void afterTheSwitchoverAFailedRestoreStillLetsTheSourceGoOn() {
-        f = LifecycleFixture.start();
-        MigrationId id = f.migrating("vs1");
-        pause(id).join();
-        f.replication.holdRestore();
-        // as the driver does, from a thread of its own (the call waits for the rollback, bounded)
-        CompletableFuture.runAsync(() -> f.manager.failed(id, "the destination QEMU died after migrate-continue"));
-        Poll.until("restore asked", () -> f.replication.calls().contains("restore vs1 dcA<dcB"));
+        MigrationId id = failedAfterTheSwitchoverWithTheRestoreHeld();
         f.replication.restoreHeld().completeExceptionally(new IllegalStateException("dcA agent unreachable"));
         Migration end = f.awaitEnd(id);
         assertEquals(FAILED, end.state(), f.describe(id));
