@@ -329,6 +329,22 @@ class TakeoverTest {
     }
 
     @Test
+    void theNewStreamStartsOnlyOnceTheTakeoverIsAnswered() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            p.syncUp(p.a);
+            AgentPair.await("B sees SYNC", 5_000, () -> "SYNC".equals(status(p, p.b).get("mode").asText()));
+            java.util.concurrent.CompletableFuture<Void> answered = new java.util.concurrent.CompletableFuture<>();
+            assertEquals(Role.PRIMARY, p.b.takeOver("vs1", answered).role());
+            Thread.sleep(1500);
+            assertEquals(Role.PRIMARY, p.a.disk("vs1").role(), "no stream to A (which would fence it) before the answer");
+            assertEquals(0, p.a.disk("vs1").generation());
+            answered.complete(null);
+            AgentPair.await("A fenced by B's stream once answered", 10_000, () -> p.a.disk("vs1").role() == Role.REPLICA);
+            assertEquals(1, p.a.disk("vs1").generation());
+        }
+    }
+
+    @Test
     void aTakeoverWhoseGenerationCannotBePersistedAcknowledgesNoWriteAndFencesNothing() throws Exception {
         try (AgentPair p = new AgentPair(dir, 8 << 20)) {
             try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {

@@ -220,7 +220,7 @@ public final class Agent implements ReplicationControl, Closeable {
     }
 
     @Override
-    public DiskStatus takeOver(String disk) {
+    public DiskStatus takeOver(String disk, java.util.concurrent.CompletionStage<?> answered) {
         ReplicatedDisk d = require(disk);
         synchronized (roleLocks.computeIfAbsent(disk, k -> new Object())) {
             if (d.role() == Role.PRIMARY) {
@@ -237,9 +237,10 @@ public final class Agent implements ReplicationControl, Closeable {
                 throw cannotTakeOver(disk, lacking);
             }
             long promoted = System.nanoTime();
-            // The answer goes first: it is inside the guest's pause. The old stream can write nothing
-            // from here (its session is no longer the active one); ending it and starting ours follow.
-            ticker.execute(() -> streamAfterTakeOver(d, t0, promoted));
+            // The answer goes first: it is inside the guest's pause, and starting the stream (a
+            // thread, a TLS handshake) alongside it slowed it several-fold on a busy host. The old
+            // stream can write nothing from here (its session is no longer the active one).
+            answered.whenComplete((x, e) -> ticker.execute(() -> streamAfterTakeOver(d, t0, promoted)));
             long generation = d.generation();
             d.metaDurable().whenComplete((x, e) -> LOG.info(String.format("%s: generation %d %s %.1f ms after the"
                     + " take-over began", disk, generation, e == null ? "durable" : "NOT durable (" + e + ")",

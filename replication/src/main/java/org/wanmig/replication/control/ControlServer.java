@@ -40,6 +40,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -524,11 +525,18 @@ public final class ControlServer implements Closeable {
                         call.json(200, JSON.valueToTree(control.promote(disk, force)));
                         return;
                     }
-                    DiskStatus took = control.takeOver(disk);
-                    long done = System.nanoTime();
-                    JsonNode answer = JSON.valueToTree(took);
-                    long encoded = System.nanoTime();
-                    call.json(200, answer);
+                    CompletableFuture<Void> answered = new CompletableFuture<>();
+                    long done;
+                    long encoded;
+                    try {
+                        DiskStatus took = control.takeOver(disk, answered);
+                        done = System.nanoTime();
+                        JsonNode answer = JSON.valueToTree(took);
+                        encoded = System.nanoTime();
+                        call.json(200, answer);
+                    } finally {
+                        answered.complete(null);   // written, or failed: the follow-up runs either way
+                    }
                     // where the MMS's call time goes: reading the request, the pool, the take-over, the answer
                     LOG.info(String.format("%s: take-over answered %.1f ms after the request arrived: body read after"
                             + " %.1f, on the pool thread after %.1f, taken over after %.1f, encoded after %.1f ms",

@@ -30,6 +30,15 @@ public interface ReplicationControl {
      * @throws ConflictException if the stream shows we may lack a write the primary acknowledged
      */
     default DiskStatus takeOver(String disk) throws InterruptedException {
+        return takeOver(disk, java.util.concurrent.CompletableFuture.completedFuture(null));
+    }
+
+    /**
+     * {@link #takeOver(String)}, its follow-up work (ending the old session, starting the new
+     * stream) held until {@code answered} completes: the caller answers first, inside the pause.
+     */
+    default DiskStatus takeOver(String disk, java.util.concurrent.CompletionStage<?> answered)
+            throws InterruptedException {
         throw new ConflictException("take-over is not supported here");
     }
 
