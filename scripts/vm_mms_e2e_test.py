@@ -41,6 +41,18 @@ def wait_precopy(bed, mid, timeout=60):
                   and bed.migrate_status('dcA') == 'active', timeout, 0.1, 'MIGRATING with QEMU pre-copying')
 
 
+def kill_destination(bed):
+    """kill -9 of the destination QEMU by its PID (checked to be QEMU first): (vm, pid, when)."""
+    dest = bed.vm('dcB')
+    pid = dest.proc.pid
+    with open('/proc/%d/comm' % pid) as f:
+        comm = f.read().strip()
+    if not comm.startswith('qemu'):
+        raise RuntimeError('PID %d of the destination is %r, not QEMU' % (pid, comm))
+    os.kill(pid, signal.SIGKILL)
+    return dest, pid, time.time()
+
+
 def get(mid):
     status, body = tb.rest('GET', '/migrations/%s' % mid)
     return body if status == 200 else None
@@ -111,14 +123,7 @@ def main():
         mid = tb.start_migration('vs1', 'dcB')['id']
         wait_precopy(bed, mid)
         time.sleep(2)
-        dest = bed.vm('dcB')
-        pid = dest.proc.pid
-        with open('/proc/%d/comm' % pid) as f:
-            comm = f.read().strip()
-        if not comm.startswith('qemu'):
-            raise RuntimeError('PID %d of the destination is %r, not QEMU' % (pid, comm))
-        os.kill(pid, signal.SIGKILL)
-        killed = time.time()
+        dest, pid, killed = kill_destination(bed)
         final = tb.watch_migration(mid, timeout=90)
         checks.append({'check': 'the destination QEMU (PID %d) is dead' % pid, 'ok': dest.proc.poll() is not None})
         check_rolled_back(bed, mid, final, 'FAILED', checks)
@@ -139,14 +144,7 @@ def main():
         wait_precopy(bed, mid)
         src_vm.qmp.execute('migrate-set-parameters', **{'max-bandwidth': int(args.bw * 1e6 / 8)})
         src_vm.qmp.wait_event('MIGRATION', 90, {'status': 'device'}, since=since)
-        dest = bed.vm('dcB')
-        pid = dest.proc.pid
-        with open('/proc/%d/comm' % pid) as f:
-            comm = f.read().strip()
-        if not comm.startswith('qemu'):
-            raise RuntimeError('PID %d of the destination is %r, not QEMU' % (pid, comm))
-        os.kill(pid, signal.SIGKILL)
-        killed = time.time()
+        dest, pid, killed = kill_destination(bed)
         after_kill = bed.migrate_status('dcA')
         final = tb.watch_migration(mid, timeout=90)
         checks.append({'check': 'the destination QEMU (PID %d) is dead' % pid, 'ok': dest.proc.poll() is not None})
