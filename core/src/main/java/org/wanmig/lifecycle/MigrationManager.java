@@ -945,7 +945,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             storage = run.record.switchedInPause() ? CompletableFuture.completedFuture(null)
                     : replication.reverseRoles(run.server, run.from, run.to);
             if (!run.record.switchedInPause()) {
-                storage.thenRun(() -> resumeStoppedOnWriteError(run));
+                storage.thenRunAsync(() -> resumeStoppedOnWriteError(run), lifecycle);
             }
             if (hypervisorToAbort && run.record.switchedInPause()) {
                 abortHypervisor.run();
