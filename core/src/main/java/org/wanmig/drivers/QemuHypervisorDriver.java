@@ -504,23 +504,47 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
 
         /** Gives the migration up: the source goes on running, the destination is stopped. */
         void cancel() {
+            // The session's own connection if it is live, else (or if it closes under us: the
+            // session may be ending on another thread as the abort arrives) a connection of its own.
+            QmpClient live = source;
+            boolean reuse = live != null && !finished && !live.closed().isDone();
             try {
-                if (source == null) {
-                    JsonNode src = http.get(agent(from, "vms/" + server), AGENT_TIMEOUT).join();
-                    source = QmpClient.connect(src.path("qmp").asText(), QMP_TIMEOUT, e -> { });
-                    closeIfEnded();
-                }
-                source.call("migrate_cancel", null, QMP_TIMEOUT);
-                // A cancel in pre-switchover leaves the guest stopped on some QEMU versions.
-                JsonNode status = source.call("query-status", null, QMP_TIMEOUT);
-                if (!status.path("running").asBoolean(true)) {
-                    source.call("cont", null, QMP_TIMEOUT);
+                try {
+                    cancelAndResume(reuse ? live : null);
+                } catch (IOException e) {
+                    if (!reuse) {
+                        throw e;
+                    }
+                    cancelAndResume(null);
                 }
             } catch (RuntimeException | IOException e) {
                 log.warn("migration {}: cancelling the QEMU migration of {} failed: {}", id, server, e.getMessage());
             }
             cleanupDestination();
             fail("QEMU migration cancelled; " + server + " runs at " + from);
+        }
+
+        /** migrate_cancel, then cont if the source is not running; on {@code qmp}, or a new connection if null. */
+        private void cancelAndResume(QmpClient qmp) throws IOException {
+            QmpClient own = null;
+            if (qmp == null) {
+                JsonNode src = http.get(agent(from, "vms/" + server), AGENT_TIMEOUT).join();
+                own = QmpClient.connect(src.path("qmp").asText(), QMP_TIMEOUT, e -> { });
+                qmp = own;
+            }
+            try {
+                qmp.call("migrate_cancel", null, QMP_TIMEOUT);
+                // A cancel in pre-switchover leaves the guest stopped on some QEMU versions; a
+                // completed source waits in postmigrate, one stopped on a write error in io-error.
+                JsonNode status = qmp.call("query-status", null, QMP_TIMEOUT);
+                if (!status.path("running").asBoolean(true)) {
+                    qmp.call("cont", null, QMP_TIMEOUT);
+                }
+            } finally {
+                if (own != null) {
+                    own.close();
+                }
+            }
         }
 
         private void cleanupDestination() {
