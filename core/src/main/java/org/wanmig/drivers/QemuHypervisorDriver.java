@@ -476,27 +476,21 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
          */
         private void awaitResume() throws Exception {
             long deadline = System.nanoTime() + RESUME_WAIT.toNanos();
-            QmpClient dst = destination;
             try {
-                CompletableFuture.anyOf(resumed, dst.closed()).get(RESUME_WAIT.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (java.util.concurrent.TimeoutException e) {
-                throw new IOException("no RESUME from the destination within " + RESUME_WAIT);
-            }
-            if (resumed.isDone()) {
-                return;
-            }
-            try (QmpClient again = QmpClient.connect(destinationAddress, QMP_TIMEOUT, e -> { })) {
-                // its monitor answers: the process lives, only our connection ended
-                if (again.call("query-status", null, QMP_TIMEOUT).path("running").asBoolean()) {
+                CompletableFuture.anyOf(resumed, destination.closed()).get(RESUME_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+                if (resumed.isDone()) {
                     return;
                 }
-            } catch (IOException gone) {
-                throw new IOException("the destination QEMU's monitor closed and refuses a new connection"
-                        + " (the process is gone): " + gone.getMessage());
-            }
-            long left = deadline - System.nanoTime();
-            try {
-                resumed.get(Math.max(0, left), TimeUnit.NANOSECONDS);
+                try (QmpClient again = QmpClient.connect(destinationAddress, QMP_TIMEOUT, e -> { })) {
+                    // its monitor answers: the process lives, only our connection ended
+                    if (again.call("query-status", null, QMP_TIMEOUT).path("running").asBoolean()) {
+                        return;
+                    }
+                } catch (IOException gone) {
+                    throw new IOException("the destination QEMU's monitor closed and refuses a new connection"
+                            + " (the process is gone): " + gone.getMessage());
+                }
+                resumed.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             } catch (java.util.concurrent.TimeoutException e) {
                 throw new IOException("no RESUME from the destination within " + RESUME_WAIT);
             }

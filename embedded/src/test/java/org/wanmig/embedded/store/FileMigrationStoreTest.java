@@ -35,11 +35,16 @@ class FileMigrationStoreTest {
                 "no half-written file left");
     }
 
+    /** A new migration of vs1 from dcA to dcB, in {@code state}. */
+    private static Migration vs1(FileMigrationStore store, MigrationState state, String detail) {
+        return Migration.requested(store.nextId(), "vs1", "dcA", "dcB", 2,
+                new TunnelLabels(1000, Map.of("site1", 1001)), 1000).transition(state, 1010, detail);
+    }
+
     @Test
     void aPhaseIsVisibleOnlyOnceItIsOnDisk(@TempDir Path dir) throws Exception {
         FileMigrationStore store = new FileMigrationStore(dir);
-        Migration m = Migration.requested(store.nextId(), "vs1", "dcA", "dcB", 2,
-                new TunnelLabels(1000, Map.of("site1", 1001)), 1000).transition(MigrationState.PREPARING, 1010, "tunnel");
+        Migration m = vs1(store, MigrationState.PREPARING, "tunnel");
         store.put(m);
         // the next write of this record fails: a directory where its temporary file goes
         Files.createDirectory(store.recordsDir().resolve(m.id().value() + ".json.tmp"));
@@ -53,8 +58,7 @@ class FileMigrationStoreTest {
     @Test
     void aNoteIsShownAtOnceAndWrittenWithTheNextPut(@TempDir Path dir) throws Exception {
         FileMigrationStore store = new FileMigrationStore(dir);
-        Migration m = Migration.requested(store.nextId(), "vs1", "dcA", "dcB", 2,
-                new TunnelLabels(1000, Map.of("site1", 1001)), 1000).transition(MigrationState.MIGRATING, 1010, "copying");
+        Migration m = vs1(store, MigrationState.MIGRATING, "copying");
         store.put(m);
         Path file = store.recordsDir().resolve(m.id().value() + ".json");
         String onDisk = Files.readString(file);
