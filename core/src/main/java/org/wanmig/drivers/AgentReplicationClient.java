@@ -2,8 +2,6 @@ package org.wanmig.drivers;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.wanmig.api.AgentDiskStatus;
 import org.wanmig.api.Promotion;
 import org.wanmig.config.DataCenter;
@@ -25,7 +23,6 @@ import java.util.function.Supplier;
  * not on the agents ({@code servers[].replicated} false).
  */
 public final class AgentReplicationClient implements ReplicationClient {
-    private static final Logger log = LoggerFactory.getLogger(AgentReplicationClient.class);
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
     /** What an HTTP call waits beyond the budget it gives the agent: the answer's way back. */
     private static final Duration MARGIN = Duration.ofSeconds(5);
@@ -63,16 +60,6 @@ public final class AgentReplicationClient implements ReplicationClient {
         }
         ObjectNode mode = JsonHttp.mapper().createObjectNode().put("mode", "SYNC");
         ObjectNode wait = JsonHttp.mapper().createObjectNode().put("timeoutMs", timeout.toMillis());
-        if (replica.agent() != null) {
-            // opens the connection the take-over in the pause will reuse: a new one costs the pause
-            // a TCP handshake (and, in the testbed, a fork of each relay on the way) on a loaded host
-            http(replica).get(disk(replica, server, ""), CALL_TIMEOUT).whenComplete((status, e) -> {
-                if (e != null) {
-                    log.info("{} agent not reachable while {} goes synchronous: {}", replica.name(), server.name(),
-                            e.getMessage());
-                }
-            });
-        }
         return call(primary, server, "mode", mode, CALL_TIMEOUT)
                 .thenCompose(x -> call(primary, server, "wait-sync", wait, timeout.plusSeconds(5)))
                 .thenApply(status -> {
@@ -106,7 +93,7 @@ public final class AgentReplicationClient implements ReplicationClient {
         }
         ObjectNode takeover = JsonHttp.mapper().createObjectNode().put("takeover", true);
         long t0 = System.nanoTime();
-        return call(newPrimary, server, "promote", takeover, CALL_TIMEOUT).thenApply(status -> String.format(
+        return callDirect(newPrimary, server, "promote", takeover).thenApply(status -> String.format(
                 "%s took over at generation %d (agent call %.1f ms)", newPrimary.name(),
                 status.path("generation").asLong(-1), (System.nanoTime() - t0) / 1e6));
     }
@@ -114,7 +101,8 @@ public final class AgentReplicationClient implements ReplicationClient {
     /**
      * The take-over's checks at the new primary, changing nothing (promote with takeover and
      * check), asked again while refused within {@link #CHECK_WINDOW}. The same route, body types
-     * and HTTP client path as {@link #takeOver}, so the pause's call is not the first of its kind.
+     * and HTTP client path as {@link #takeOver}, so the pause's call is not the first of its kind,
+     * and asked every few seconds until the pause it keeps that call's connection open.
      */
     @Override
     public CompletableFuture<String> checkTakeOver(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
@@ -130,7 +118,7 @@ public final class AgentReplicationClient implements ReplicationClient {
     private void checkUntilReady(VirtualServer server, DataCenter newPrimary, ObjectNode check, long t0, int attempt,
                                  CompletableFuture<String> result) {
         long sent = System.nanoTime();
-        call(newPrimary, server, "promote", check, CALL_TIMEOUT).whenComplete((status, error) -> {
+        callDirect(newPrimary, server, "promote", check).whenComplete((status, error) -> {
             String tries = attempt == 1 ? "" : String.format(", %d checks in %.1f ms", attempt, (System.nanoTime() - t0) / 1e6);
             if (error == null) {
                 if (!status.path("takeoverReady").asBoolean(false)) {
@@ -246,6 +234,11 @@ public final class AgentReplicationClient implements ReplicationClient {
             return CompletableFuture.completedFuture(JsonHttp.mapper().createObjectNode());
         }
         return http(dc).post(disk(dc, server, "/" + action), body, timeout);
+    }
+
+    /** {@link #call} for the take-over and its checks: blocking I/O on a thread of its own (JsonHttp#postDirect). */
+    private CompletableFuture<JsonNode> callDirect(DataCenter dc, VirtualServer server, String action, JsonNode body) {
+        return http(dc).postDirect(disk(dc, server, "/" + action), body, CALL_TIMEOUT);
     }
 
     private static JsonHttp http(DataCenter dc) {

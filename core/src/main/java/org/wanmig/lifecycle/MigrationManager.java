@@ -39,6 +39,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -94,6 +95,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private volatile WanTopology topology;
     private volatile NetworkPlanner planner;
     private volatile boolean driving;
+    private volatile Duration takeOverRecheck = Duration.ofSeconds(2);
     private Thread lifecycleThread;
 
     public MigrationManager(WanTopology topology, ApplicationId appId, NetworkProgrammer network,
@@ -764,13 +766,40 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     /** MIGRATING: the hypervisor copies the server; its completion report triggers the cutover. */
     private void migrate(Run run, String prepared) {
         HypervisorDriver driver = hypervisors.apply(topology);
-        advance(run, MIGRATING, prepared + "; hypervisor (" + driver.nameFor(run.server) + ") copying " + run.server.name(),
-                topology.settings().migrateTimeout());
+        int epoch = advance(run, MIGRATING, prepared + "; hypervisor (" + driver.nameFor(run.server) + ") copying "
+                + run.server.name(), topology.settings().migrateTimeout());
         try {
             driver.migrate(run.record, run.server, run.from, run.to, this);
         } catch (RuntimeException e) {
             rollBack(run, FAILED, "hypervisor driver refused: " + e.getMessage());
+            return;
         }
+        if (driver.switchesOverInPause(run.server)) {
+            recheckTakeOver(run, epoch);
+        }
+    }
+
+    /**
+     * While the hypervisor copies, the destination's take-over is checked again every few seconds
+     * ({@link #recheckTakeOverEvery}): a destination that could no longer take over (its stream
+     * broken, no longer synchronous) fails the migration while the server still runs at the
+     * source, not inside its pause; and the connection the pause's call uses stays open.
+     */
+    private void recheckTakeOver(Run run, int epoch) {
+        lifecycle.schedule(() -> inPhase(run, epoch, () -> replication.checkTakeOver(run.server, run.from, run.to)
+                .whenCompleteAsync((ready, error) -> inPhase(run, epoch, () -> {
+                    if (error != null) {
+                        rollBack(run, FAILED, "MIGRATING: " + run.to.name() + " can no longer take over "
+                                + run.server.name() + "'s storage: " + cause(error));
+                    } else {
+                        recheckTakeOver(run, epoch);
+                    }
+                }), lifecycle)), takeOverRecheck.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** How often {@link #recheckTakeOver} asks; 2 s by default (tests set their own). */
+    void recheckTakeOverEvery(Duration every) {
+        takeOverRecheck = Objects.requireNonNull(every);
     }
 
     /**

@@ -9,6 +9,7 @@ import org.wanmig.planner.Cookies;
 import org.wanmig.testing.FakeNetwork;
 import org.wanmig.testing.Poll;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -106,6 +107,47 @@ class PauseSwitchoverTest {
         assertEquals(List.of("sync vs1 dcA>dcB", "check vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA"),
                 f.replication.calls());
         f.assertAtDestination(id);
+    }
+
+    @Test
+    void whileMigratingTheTakeoverIsCheckedAgainUntilThePause() throws Exception {
+        f = LifecycleFixture.start();
+        f.manager.recheckTakeOverEvery(Duration.ofMillis(20));
+        f.hypervisor.switchOverInPause(true);
+        MigrationId id = f.migrating("vs1");
+        Poll.until("checked again while migrating", () -> checks() >= 3);
+        pause(id).get(5, TimeUnit.SECONDS);
+        f.awaitState(id, CUTOVER);
+        long atPause = checks();
+        Thread.sleep(200);   // ten intervals: none may come after the pause
+        assertEquals(atPause, checks(), "no check after the pause: " + f.replication.calls());
+        f.manager.completed(id, "QEMU completed");
+        f.awaitState(id, COMPLETED);
+        f.assertAtDestination(id);
+    }
+
+    @Test
+    void aDestinationThatCanNoLongerTakeOverFailsTheMigrationBeforeThePause() {
+        f = LifecycleFixture.start();
+        f.manager.recheckTakeOverEvery(Duration.ofMillis(20));
+        f.hypervisor.switchOverInPause(true);
+        MigrationId id = f.migrating("vs1");
+        f.replication.refuseTakeOverCheck(new IllegalStateException("dcB agent would refuse the take-over in the pause:"
+                + " vs1: cannot take over from the live primary: the primary is not streaming to us"));
+        Migration end = f.awaitEnd(id);
+        assertEquals(FAILED, end.state(), f.describe(id));
+        assertTrue(end.error().startsWith("MIGRATING: dcB can no longer take over vs1's storage")
+                && end.error().contains("the primary is not streaming to us"), end.error());
+        assertEquals(List.of(id + " moved=false"), f.hypervisor.aborts(), "the hypervisor stops copying; vs1 runs at A");
+        assertTrue(f.replication.calls().stream().noneMatch(c -> c.startsWith("takeover") || c.startsWith("reverse")),
+                "no role changed: " + f.replication.calls());
+        assertThrows(ExecutionException.class, () -> pause(id).get(5, TimeUnit.SECONDS),
+                "a pause that comes after the failure is refused");
+        f.assertBackAtSource(id);
+    }
+
+    private long checks() {
+        return f.replication.calls().stream().filter(c -> c.startsWith("check")).count();
     }
 
     @Test

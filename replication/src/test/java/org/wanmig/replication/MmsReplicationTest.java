@@ -173,6 +173,28 @@ class MmsReplicationTest {
     }
 
     @Test
+    void aReplicaThatFallsOutOfSyncWhileTheHypervisorCopiesFailsTheMigrationBeforeThePause(@TempDir Path dir)
+            throws Exception {
+        agents = new AgentPair(dir, 4 << 20);
+        mms = AgentPair.migrationManager(agents.topology(30), new PausingHypervisor());
+        mms.takeOver().get(10, TimeUnit.SECONDS);
+        MigrationId id = mms.startMigration("vs1", "dcB").id();
+        await(id, MigrationState.MIGRATING);
+        // the pair leaves SYNC while the hypervisor copies (an operator, a broken stream): B could
+        // not take over in the pause, so the re-check (every 2 s) fails the migration before it
+        agents.ok(agents.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}");
+        Migration end = await(id, MigrationState.FAILED);
+        assertTrue(end.error().startsWith("MIGRATING: dcB can no longer take over vs1's storage")
+                && end.error().contains("the primary replicates ASYNC, not SYNC"), end.error());
+        assertEquals(Role.PRIMARY, agents.a.status("vs1").role());
+        assertEquals(Role.REPLICA, agents.b.status("vs1").role());
+        assertEquals(0, agents.b.status("vs1").generation(), "B never took over");
+        try (NbdTestClient a = new NbdTestClient(agents.a.nbdPort(), "vs1")) {
+            assertEquals(0, a.write(0, AgentPair.pattern(0x4d, 4096)), "A still takes writes");
+        }
+    }
+
+    @Test
     void takeOverCheckOfTheClientSaysWhyTheAgentWouldRefuse(@TempDir Path dir) throws Exception {
         start(dir);
         org.wanmig.config.WanTopology t = agents.topology(30);

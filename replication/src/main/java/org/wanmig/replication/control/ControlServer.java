@@ -122,7 +122,7 @@ public final class ControlServer implements Closeable {
         this.options = options;
         this.token = ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
         // Long operations: one thread each, as many as connections can carry them; never a Jetty worker.
-        // Two stay started: a take-over inside a guest's pause must not wait for a thread to be made.
+        // Two stay started: the checks before a move need not wait for a thread to be made.
         longOps = new ThreadPoolExecutor(Math.min(2, options.maxConnections), options.maxConnections, 30,
                 TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
                     Thread t = new Thread(r, "control-wait");
@@ -444,7 +444,7 @@ public final class ControlServer implements Closeable {
         });
     }
 
-    private void act(Call call, String disk, String action, JsonNode body) {
+    private void act(Call call, String disk, String action, JsonNode body) throws InterruptedException {
         switch (action) {
             case "mode": {
                 JsonNode mv = body.get("mode");
@@ -518,31 +518,32 @@ public final class ControlServer implements Closeable {
                     });
                     return;
                 }
+                if (!takeover) {
+                    onLongPool(call, () -> call.json(200, JSON.valueToTree(control.promote(disk, force))));
+                    return;
+                }
+                // The take-over runs here, on the thread that read the request: it is inside a
+                // guest's pause and waits for nothing (its persist and the new stream come after
+                // the answer), and a hand-off to the long-operation pool cost milliseconds on a busy host.
                 long read = System.nanoTime();
-                onLongPool(call, () -> {
-                    long started = System.nanoTime();
-                    if (!takeover) {
-                        call.json(200, JSON.valueToTree(control.promote(disk, force)));
-                        return;
-                    }
-                    CompletableFuture<Void> answered = new CompletableFuture<>();
-                    long done;
-                    long encoded;
-                    try {
-                        DiskStatus took = control.takeOver(disk, answered);
-                        done = System.nanoTime();
-                        JsonNode answer = JSON.valueToTree(took);
-                        encoded = System.nanoTime();
-                        call.json(200, answer);
-                    } finally {
-                        answered.complete(null);   // written, or failed: the follow-up runs either way
-                    }
-                    // where the MMS's call time goes: reading the request, the pool, the take-over, the answer
-                    LOG.info(String.format("%s: take-over answered %.1f ms after the request arrived: body read after"
-                            + " %.1f, on the pool thread after %.1f, taken over after %.1f, encoded after %.1f ms",
-                            disk, ms(call.arrived), ms(call.arrived) - ms(read), ms(call.arrived) - ms(started),
-                            ms(call.arrived) - ms(done), ms(call.arrived) - ms(encoded)));
-                });
+                CompletableFuture<Void> answered = new CompletableFuture<>();
+                long done;
+                long encoded;
+                try {
+                    DiskStatus took = control.takeOver(disk, answered);
+                    done = System.nanoTime();
+                    JsonNode answer = JSON.valueToTree(took);
+                    encoded = System.nanoTime();
+                    call.json(200, answer);
+                } finally {
+                    answered.complete(null);   // written, or failed: the follow-up runs either way
+                }
+                long written = System.nanoTime();
+                // where the MMS's call time goes: reading the request, the take-over, the answer
+                LOG.info(String.format("%s: take-over answered %.1f ms after the request arrived: body read after"
+                        + " %.1f, taken over after %.1f, encoded after %.1f ms", disk,
+                        (written - call.arrived) / 1e6, (read - call.arrived) / 1e6, (done - call.arrived) / 1e6,
+                        (encoded - call.arrived) / 1e6));
                 return;
             }
             default: {
@@ -555,11 +556,6 @@ public final class ControlServer implements Closeable {
                         t == null ? control.demote(disk) : control.demote(disk, t.asLong()))));
             }
         }
-    }
-
-    /** Milliseconds since {@code nanos} (System.nanoTime). */
-    private static double ms(long nanos) {
-        return (System.nanoTime() - nanos) / 1e6;
     }
 
     private void onLongPool(Call call, Action a) {
