@@ -90,7 +90,7 @@ def demo_config(directory):
     def edit(w):
         for dc in w['dataCenters']:
             if dc['name'] in st.SIDES:
-                dc['agent'] = 'http://127.0.0.1:%d' % st.SIDES[dc['name']][3]
+                dc['agent'] = st.control_url(dc['name'])
                 dc['agentToken'] = st.TOKEN
         w['clientSites'] += STORAGE_SITES
     return tb.config_file(tb.CONFIG_3DC_6VS, directory, edit)

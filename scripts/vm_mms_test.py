@@ -10,7 +10,7 @@ storage (the agents' control API), with the switchover inside QEMU's pause.
  1. guest/build (cached); wanmig2dc with vm=True, storage=True, the delay line between the DCs,
     switches in secure mode under the embedded runtime (mininet-topos/wanmig-2dc-vm.json: hvA/hvB
     and storA/storB as sites, hypervisor driver qemu, agents on 127.0.0.1:18401/18402, replication
-    agents through relays on 127.0.0.1:17070/17071). See scripts/wanmig_vmbed.py.
+    agents on their management links, 10.254.1.2:7070 / 10.254.2.2:7070). See scripts/wanmig_vmbed.py.
  2. Disk: a replication agent per DC (storA PRIMARY, storB REPLICA, replicating across the WAN);
     vs1's QEMU in hvA opens the agent at A, the destination QEMU in hvB the agent at B (a replica
     export: writable as advertised, EPERM until promoted). --disk qemu-nbd: one qemu-nbd in storA

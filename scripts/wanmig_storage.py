@@ -1,14 +1,16 @@
 """
 Storage in the Mininet testbed (net started with storage=True): one replication agent per DC on
 its storage host (storA 10.3.1.10 at peA, storB 10.3.2.10 at peB), so the replication stream
-crosses the emulated WAN (peA - core1 - core2 - peB); relays that give the runtime (root
-namespace) each agent's control API on loopback; the VS's disk writer; image checks.
+crosses the emulated WAN (peA - core1 - core2 - peB); a management link per storage host that
+gives the runtime (root namespace) each agent's control API directly, as a deployment's
+management network would; the VS's disk writer; image checks.
 
-    control API inside storX:  127.0.0.1:7070
-    relay:  root 127.0.0.1:17070 (dcA) / 17071 (dcB)  --socat-->  <workdir>/storX/control.sock
-            --socat inside storX-->  127.0.0.1:7070
-A unix socket lives in the file system, which every namespace shares, so nothing but loopback
-and the storage hosts' own namespaces carries control traffic.
+    management link (veth):  root wmg-storA 10.254.1.1/30 ==== storA-mgmt 10.254.1.2/30 (in storA)
+                             root wmg-storB 10.254.2.1/30 ==== storB-mgmt 10.254.2.2/30 (in storB)
+    control API:             http://10.254.N.2:7070 (the agent listens on its management address)
+Only the /30 goes over it (the storage hosts keep their default route into the DC), so the emulated
+WAN stays the only path between storA and storB; no relay process sits on the control path. The
+pair vanishes with the storage host's namespace, so a crashed run leaves nothing behind.
 """
 
 import json
@@ -31,9 +33,22 @@ TOKEN = 'wanmig-testbed-agent-token'     # = agentToken in wanmig-2dc-storage.js
 PSK = 'wanmig-testbed-peer-psk-0123456789'
 DISK = 'vs1'
 NBD_PORT, PEER_PORT, CONTROL_PORT = 10809, 10900, 7070
-# dc -> (storage host, its IP, the peer's IP, relay port in the root namespace, role at start)
-SIDES = {'dcA': ('storA', '10.3.1.10', '10.3.2.10', 17070, 'PRIMARY'),
-         'dcB': ('storB', '10.3.2.10', '10.3.1.10', 17071, 'REPLICA')}
+# dc -> (storage host, its IP, the peer's IP, N of its management net 10.254.N.0/30, role at start)
+SIDES = {'dcA': ('storA', '10.3.1.10', '10.3.2.10', 1, 'PRIMARY'),
+         'dcB': ('storB', '10.3.2.10', '10.3.1.10', 2, 'REPLICA')}
+# urllib would send to a proxy named in the environment: the management net is reached directly
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def mgmt_link(dc):
+    """(root-side interface, its address, storage-side interface, its address) of dc's management link."""
+    name, n = SIDES[dc][0], SIDES[dc][3]
+    return 'wmg-' + name, '10.254.%d.1' % n, name + '-mgmt', '10.254.%d.2' % n
+
+
+def control_url(dc):
+    """The agent's control API as the runtime reaches it (= `agent` in the testbed's netcfg files)."""
+    return 'http://%s:%d' % (mgmt_link(dc)[3], CONTROL_PORT)
 
 
 def stop_pid(process, sig=signal.SIGTERM, timeout=10):
@@ -47,15 +62,16 @@ def stop_pid(process, sig=signal.SIGTERM, timeout=10):
 
 
 class Storage:
-    """Agents + relays of both DCs; stop() ends every process it started, by PID. Each agent
-    serves every disk of `disks` (one per server, named after it; dcA PRIMARY, dcB REPLICA)."""
+    """Agents and management links of both DCs; stop() ends every process it started, by PID, and
+    removes the links. Each agent serves every disk of `disks` (one per server, named after it;
+    dcA PRIMARY, dcB REPLICA)."""
 
     def __init__(self, net, workdir, size_mb=64, disks=(DISK,)):
         self.net = net
         self.workdir = workdir
         self.size_mb = size_mb
         self.disks = tuple(disks)
-        self.agents, self.relays, self.outer = {}, [], {}
+        self.agents, self.links = {}, []
 
     def image(self, dc, disk=DISK):
         return os.path.join(self.workdir, SIDES[dc][0], disk + '.img')
@@ -66,14 +82,15 @@ class Storage:
     def start(self, timeout=60):
         if not os.path.exists(AGENT_JAR):
             raise FileNotFoundError(AGENT_JAR + ' is missing: build with mvn -B -q -DskipTests package')
-        for dc, (name, ip, peer, relay_port, role) in SIDES.items():
+        for dc, (name, ip, peer, _, role) in SIDES.items():
             host = self.net.get(name)
             home = os.path.join(self.workdir, name)
             os.makedirs(home, exist_ok=True)
+            self._add_mgmt_link(dc, host)
             config = os.path.join(home, 'agent.json')
             with open(config, 'w') as f:
                 json.dump({'nbdListen': '%s:%d' % (ip, NBD_PORT), 'peerListen': '%s:%d' % (ip, PEER_PORT),
-                           'controlListen': '127.0.0.1:%d' % CONTROL_PORT,
+                           'controlListen': '%s:%d' % (mgmt_link(dc)[3], CONTROL_PORT),
                            'peerAddress': '%s:%d' % (peer, PEER_PORT), 'token': TOKEN, 'psk': PSK,
                            'disks': [{'name': disk, 'image': self.image(dc, disk), 'size': '%dM' % self.size_mb,
                                       'role': role} for disk in self.disks]}, f, indent=2)
@@ -81,30 +98,48 @@ class Storage:
             self.agents[dc] = tb.popen_in(host, ['java', '-jar', AGENT_JAR, '--config', config],
                                           stdout=out, stderr=subprocess.STDOUT)
             out.close()
-            sock = os.path.join(home, 'control.sock')
-            if os.path.exists(sock):
-                os.unlink(sock)
-            # nodelay on both TCP legs: a POST arrives as headers then body, and with Nagle the body
-            # waited for the agent's delayed ACK of the headers (up to 40 ms, inside the guest's pause)
-            inner = tb.popen_in(host, ['socat', 'UNIX-LISTEN:%s,fork' % sock, 'TCP:127.0.0.1:%d,nodelay' % CONTROL_PORT],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            outer = subprocess.Popen(['socat', 'TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,nodelay' % relay_port,
-                                      'UNIX-CONNECT:%s' % sock], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-            tb.STARTED.append(outer)
-            self.relays += [inner, outer]
-            self.outer[dc] = outer
         for dc in SIDES:
-            tb.wait_until(lambda: self._answers(dc), timeout, 0.5, 'the %s agent answering through its relay' % dc)
+            tb.wait_until(lambda: self._answers(dc), timeout, 0.5,
+                          'the %s agent answering on %s' % (dc, control_url(dc)))
         # the replica is attached and the initial sync (hash compare) is over
         tb.wait_until(lambda: self._settled(), timeout, 0.5, 'replication dcA -> dcB connected and caught up')
         return self
 
+    def _add_mgmt_link(self, dc, host):
+        """The veth pair root <-> storage host, addressed and up; only its /30 is routed over it."""
+        root, root_ip, inner, inner_ip = mgmt_link(dc)
+        # a root end of that name left by an earlier run whose storage host still lives
+        subprocess.run(['ip', 'link', 'del', root], capture_output=True)
+        tb.run(['ip', 'link', 'add', 'name', root, 'type', 'veth', 'peer', 'name', inner, 'netns', str(host.pid)],
+               check=True)
+        self.links.append(root)
+        inside = ['nsenter', '-t', str(host.pid), '-n']
+        for prefix, intf, address in (([], root, root_ip), (inside, inner, inner_ip)):
+            # no IPv6 on it: no router solicitations or DAD on a link that carries the control API only
+            tb.run(prefix + ['sysctl', '-qw', 'net.ipv6.conf.%s.disable_ipv6=1' % intf])   # absent without IPv6
+            tb.run(prefix + ['ip', 'addr', 'add', address + '/30', 'dev', intf], check=True)
+            tb.run(prefix + ['ip', 'link', 'set', intf, 'up'], check=True)
+
+    def _set_mgmt_inner(self, dc, up):
+        _, _, inner, _ = mgmt_link(dc)
+        tb.run(['nsenter', '-t', str(self.net.get(SIDES[dc][0]).pid), '-n', 'ip', 'link', 'set', inner,
+                'up' if up else 'down'], check=True)
+
+    def cut_control(self, dc):
+        """The controller loses its path to dc's agent (the agent, its NBD and its peer link stay up).
+        The storage-side end goes down: the root end loses its carrier and drops what the runtime
+        sends, with its /30 route kept; the root end down would take the route away and send the
+        runtime's requests out of the machine by the root namespace's default route."""
+        self._set_mgmt_inner(dc, False)
+
+    def restore_control(self, dc, timeout=10):
+        """Undoes cut_control(dc) and waits until the agent answers on its management address."""
+        self._set_mgmt_inner(dc, True)
+        tb.wait_until(lambda: self._answers(dc), timeout, 0.2, 'the %s agent answering again' % dc)
+
     def _answers(self, dc):
         if self.agents[dc].poll() is not None:
             raise RuntimeError('%s agent exited with %s; see %s' % (dc, self.agents[dc].returncode, self.agent_log(dc)))
-        if self.outer[dc].poll() is not None:
-            raise RuntimeError('%s relay on 127.0.0.1:%d exited (port in use?)' % (dc, SIDES[dc][3]))
         try:
             self.status(dc, disk=self.disks[0])    # any disk it serves: the default vs1 may not be one
             return True
@@ -112,7 +147,7 @@ class Storage:
             return False
 
     def _answers_quietly(self, dc):
-        """Whether the agent answers through its relay now (False when the relay or agent is gone)."""
+        """Whether the agent answers on its management address now (False when it or its path is gone)."""
         try:
             self.status(dc, timeout=2)
             return True
@@ -124,13 +159,13 @@ class Storage:
                    for a in (self.status('dcA', disk=disk) for disk in self.disks))
 
     def call(self, dc, method, action=None, body=None, timeout=10, disk=DISK):
-        """(HTTP status, JSON) of a control API call through the relay."""
-        url = 'http://127.0.0.1:%d/v1/disks/%s%s' % (SIDES[dc][3], disk, '/' + action if action else '')
+        """(HTTP status, JSON) of a control API call over the management link."""
+        url = '%s/v1/disks/%s%s' % (control_url(dc), disk, '/' + action if action else '')
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method, headers={
             'Authorization': 'Bearer ' + TOKEN, 'Content-Type': 'application/json'})
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with OPENER.open(request, timeout=timeout) as response:
                 return response.status, json.loads(response.read() or b'null')
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b'null')
@@ -169,10 +204,11 @@ class Storage:
         tb.wait_until(lambda: self._answers(dc), timeout, 0.5, 'the restarted %s agent answering' % dc)
 
     def stop(self):
-        for process in self.relays:
-            stop_pid(process, timeout=5)
         for process in self.agents.values():
             stop_pid(process, timeout=15)      # SIGTERM: clean shutdown, dirty bitmap saved
+        for root in self.links:                # the peer goes with it (gone already if the net stopped)
+            subprocess.run(['ip', 'link', 'del', root], capture_output=True)
+        self.links = []
 
 
 class Sampler:
