@@ -247,7 +247,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     vb.exit_on_sigterm()
     workdir = os.path.join(args.out, 'bench-cutover-vm-' + time.strftime('%Y%m%d-%H%M%S'))
-    results = {'settings': vars(args)}
+    results = {'settings': dict(vars(args), controlNice=tb.control_plane()[2:3] or ['0'])}
     code = 0
     for mode in args.modes.split(','):
         tb.log('---- %s: %d migrations of the real VM' % (mode, args.count))

@@ -95,7 +95,7 @@ class Storage:
                            'disks': [{'name': disk, 'image': self.image(dc, disk), 'size': '%dM' % self.size_mb,
                                       'role': role} for disk in self.disks]}, f, indent=2)
             out = open(self.agent_log(dc), 'a')
-            self.agents[dc] = tb.popen_in(host, ['java', '-jar', AGENT_JAR, '--config', config],
+            self.agents[dc] = tb.popen_in(host, tb.control_plane() + ['java', '-jar', AGENT_JAR, '--config', config],
                                           stdout=out, stderr=subprocess.STDOUT)
             out.close()
         for dc in SIDES:
@@ -198,7 +198,7 @@ class Storage:
         name = SIDES[dc][0]
         config = os.path.join(self.workdir, name, 'agent.json')
         out = open(self.agent_log(dc), 'a')
-        self.agents[dc] = tb.popen_in(self.net.get(name), ['java', '-jar', AGENT_JAR, '--config', config],
+        self.agents[dc] = tb.popen_in(self.net.get(name), tb.control_plane() + ['java', '-jar', AGENT_JAR, '--config', config],
                                       stdout=out, stderr=subprocess.STDOUT)
         out.close()
         tb.wait_until(lambda: self._answers(dc), timeout, 0.5, 'the restarted %s agent answering' % dc)

@@ -93,9 +93,12 @@ public final class AgentReplicationClient implements ReplicationClient {
         }
         ObjectNode takeover = JsonHttp.mapper().createObjectNode().put("takeover", true);
         long t0 = System.nanoTime();
-        return callDirect(newPrimary, server, "promote", takeover).thenApply(status -> String.format(
-                "%s took over at generation %d (agent call %.1f ms)", newPrimary.name(),
-                status.path("generation").asLong(-1), (System.nanoTime() - t0) / 1e6));
+        long[] at = new long[3];
+        return http(newPrimary).postDirect(disk(newPrimary, server, "/promote"), takeover, CALL_TIMEOUT, at)
+                .thenApply(status -> String.format("%s took over at generation %d (agent call %.1f ms: on the"
+                        + " call's thread after %.1f, request written after %.1f, answered after %.1f)",
+                        newPrimary.name(), status.path("generation").asLong(-1), (System.nanoTime() - t0) / 1e6,
+                        (at[0] - t0) / 1e6, (at[1] - t0) / 1e6, (at[2] - t0) / 1e6));
     }
 
     /**

@@ -71,10 +71,20 @@ final class JsonHttp {
      * same agent (HTTP keep-alive, a few seconds).
      */
     CompletableFuture<JsonNode> postDirect(URI uri, JsonNode body, Duration timeout) {
+        return postDirect(uri, body, timeout, new long[3]);
+    }
+
+    /**
+     * {@link #postDirect(URI, JsonNode, Duration)} that also notes, in System.nanoTime, when the
+     * call's thread took it up ({@code stamps[0]}), when the request was written ({@code [1]}) and
+     * when the answer's status arrived ({@code [2]}).
+     */
+    CompletableFuture<JsonNode> postDirect(URI uri, JsonNode body, Duration timeout, long[] stamps) {
         try {
             return CompletableFuture.supplyAsync(() -> {
                 try {
-                    return postBlocking(uri, body, timeout);
+                    stamps[0] = System.nanoTime();
+                    return postBlocking(uri, body, timeout, stamps);
                 } catch (IOException e) {
                     throw new UncheckedIOException("POST " + uri + ": " + e.getMessage(), e);
                 }
@@ -85,7 +95,7 @@ final class JsonHttp {
         }
     }
 
-    private JsonNode postBlocking(URI uri, JsonNode body, Duration timeout) throws IOException {
+    private JsonNode postBlocking(URI uri, JsonNode body, Duration timeout, long[] stamps) throws IOException {
         HttpURLConnection c = (HttpURLConnection) uri.toURL().openConnection();
         c.setConnectTimeout((int) Math.min(timeout.toMillis(), 5_000));
         c.setReadTimeout((int) Math.max(1, timeout.toMillis()));
@@ -97,11 +107,14 @@ final class JsonHttp {
             c.setRequestProperty("Authorization", authorization);
         }
         byte[] out = (body == null ? "{}" : body.toString()).getBytes(StandardCharsets.UTF_8);
-        c.setFixedLengthStreamingMode(out.length);
+        // buffered (no streaming mode): the headers and the small body leave in one segment, where
+        // a body sent on its own could wait for the ACK of the headers (Nagle)
         try (OutputStream o = c.getOutputStream()) {
             o.write(out);
         }
+        stamps[1] = System.nanoTime();
         int status = c.getResponseCode();
+        stamps[2] = System.nanoTime();
         String text;
         // read to the end and close: the connection then goes back to the keep-alive cache
         try (InputStream in = status / 100 == 2 ? c.getInputStream() : c.getErrorStream()) {
