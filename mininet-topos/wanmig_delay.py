@@ -2,7 +2,7 @@
 """
 WAN links with a one-way delay for the Mininet testbed, without netem (these kernels have none).
 
-    DelayLink(node1, node2, port1=, port2=, delay=10, bw=100, queue_ms=5)
+    DelayLink(node1, node2, port1=, port2=, delay=10, bw=100, queue_ms=5, bulk_ports=(4444,))
 
 A DelayLink looks like an ordinary Mininet link to both switches: node1 gets interface
 `intfName1` as OpenFlow port `port1`, node2 gets `intfName2` as `port2`, exactly as with
@@ -10,15 +10,21 @@ Link/TCLink, so the switches' ports (and the controller's config) do not change.
 link is two veth pairs and a network namespace of its own between them:
 
     node1 [intf1] ==veth== [dla] relay namespace [dlb] ==veth== [intf2] node2
-      tbf rate bw             wanmig-delay dla dlb DELAY           tbf rate bw
+      shaped to bw            wanmig-delay dla dlb DELAY           shaped to bw
       (egress into the relay)    (AF_PACKET, constant delay)     (egress into the relay)
 
 - `wanmig-delay` (wanmig_delay.c, built on first use with gcc into /var/cache/wanmig-net/)
   holds every frame DELAY ms, in both directions.
-- The rate limit (`bw`, Mbit/s) is a tbf on the switch-side ends, so frames queue in the qdisc
-  *before* the delay line and the delay stays constant under load. The tbf queue holds at most
-  `queue_ms` of traffic at `bw` (default 5 ms): RTT under full load is at most
-  2 x delay + queue_ms (plus forwarding time). With `delay` and no `bw`, bw=1000.
+- The rate limit (`bw`, Mbit/s) is a qdisc on the switch-side ends (shape()), so frames queue
+  *before* the delay line and the delay stays constant under load. With QoS (the default,
+  `bulk_ports=(4444,)`) it is an htb with two classes, same total rate bw: the QEMU migration
+  stream (TCP with source or destination port in bulk_ports) in a low-priority bulk class, and
+  everything else (service traffic, replication, MPLS, ARP, probes) in the normal class, served
+  first; the bulk class borrows whatever the normal class leaves, as a real WAN's QoS keeps a
+  bulk transfer behind service traffic. `bulk_ports=()` gives the one FIFO of before (a tbf),
+  for comparison. Each queue holds at most `queue_ms` of traffic at `bw` (default 5 ms): RTT of
+  service traffic under full load is at most 2 x delay + max_queue_ms() (plus forwarding time),
+  and a migration stream alone adds no queue to it. With `delay` and no `bw`, bw=1000.
 - delay=0 (or None) makes no relay: the caller should then use Link/TCLink (see wan_link()).
 
 The relay dies with the Mininet process (PR_SET_PDEATHSIG) and when its interfaces go away;
@@ -43,7 +49,9 @@ DEFAULT_QUEUE_MS = 5
 MTU = 1514             # bytes of the largest frame on the wire (no FCS)
 # TCP ports of the QEMU migration stream (wanmig_hvagent.INCOMING_PORT): its own low-priority class
 BULK_PORTS = (4444,)
-NORMAL_SHARE = 0.9     # of bw, guaranteed to the normal class; the bulk class is guaranteed the rest
+# Of bw, guaranteed to the normal class; the bulk class is guaranteed the rest, so a migration
+# still converges when service traffic fills the link.
+NORMAL_SHARE = 0.9
 
 
 def relay_binary():
@@ -92,7 +100,8 @@ def shape(run, intf, bw, queue_ms, bulk_ports=BULK_PORTS):
                     1:10 normal (default): prio 0, rate NORMAL_SHARE x bw, ceil bw
                     1:20 bulk: TCP with source or destination port in bulk_ports (the migration
                          stream), prio 1, the rest of bw guaranteed, ceil bw
-                    each with a bfifo of queue_ms (normal: at its guaranteed rate, bulk: at bw).
+                    normal: a bfifo of queue_ms at its guaranteed rate; bulk: a head-drop
+                    FIFO of queue_ms at bw, in full-size frames (see below).
     htb serves prio 0 first at every level, so a service frame waits at most for the frame
     already leaving, and the bulk class borrows whatever the normal class does not use. The
     port filter follows the IP header length (u32 `offset` from the IHL into a hash table keyed

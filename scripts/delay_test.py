@@ -3,7 +3,7 @@
 WAN delay test: the DelayLink of the 2-DC testbed (mininet-topos/wanmig_delay.py).
 
     flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/delay_test.py [--delay 10] [--bw 20]
-          [--seconds 8] [--out results.json]
+          [--seconds 8] [--qos-seconds 10] [--out results.json]
 
 First: the OpenFlow ports of every switch-to-switch link are those of wanmig-2dc-storage.json
 (and with --check-3dc, of wanmig-3dc.json for wanmig3dc with delays; no traffic there).
@@ -17,7 +17,15 @@ No controller: standalone (L2 learning) switches, with on-link routes so storA (
      A queue in the relay (or in TCLink's htb: 1000 frames) would add tens of ms.
   4. the relay itself (SCHED_FIFO threads) sends frames on time: mean lateness after the deadline
      below 0.5 ms, fewer than 3 % of frames more than 1 ms late.
-Prints a JSON summary; exits 1 when a check fails. Bounded (about a minute); stops the net
+  5. QoS (wanmig_delay.shape()): a bulk TCP stream on the migration port (iperf3 -p 4444,
+     --qos-seconds) saturates the same path while storA sends UDP probes (wanmig_probe.py, 100/s)
+     and pings (10/s) to storB: no probe lost, no frame dropped in any normal class, UDP RTT p90
+     at most the idle median + --qos-slack-ms (4, less than queue_ms: the FIFO's queue is what
+     QoS removes), the bulk stream >= 70 % of bw, and >= 90 % of its bytes in the bulk class of
+     peA's WAN port (so a filter that misses the stream fails here).
+  6. the same links reshaped as one FIFO (bulk_ports=(), the tbf of before) under the same load:
+     reported only (`qosVsFifo`: loss and RTT percentiles with QoS and with the FIFO).
+Prints a JSON summary; exits 1 when a check fails. Bounded (about 1.5 minutes); stops the net
 and its processes on failure. Needs root, OVS running, gcc, iperf3.
 """
 
