@@ -15,11 +15,15 @@ Matches mininet-topos/wanmig-2dc.json port for port (see README.md):
 
 The core1-core2 link carries the delay between the DCs (`delay=`, one-way ms, default 10; a
 DelayLink, see wanmig_delay.py); WAN links are rate limited with `bw=` (Mbit/s). delay=0 gives
-the plain veth / htb links of before.
+the plain veth / htb links of before. With `bw=`, every WAN port keeps the QEMU migration stream
+(TCP port 4444, wanmig_hvagent.INCOMING_PORT) in a low-priority class behind everything else, as a
+real WAN's QoS keeps a bulk transfer behind service traffic; `qos=False` shapes with one FIFO (tbf)
+instead, for comparison.
 
 Run it with:
     mn --custom wanmig_2dc.py --topo wanmig2dc --controller remote
     mn --custom wanmig_2dc.py --topo wanmig2dc,bw=100,delay=25,storage=True --controller remote
+    mn --custom wanmig_2dc.py --topo wanmig2dc,bw=100,delay=10,qos=False --controller remote
 or from Python: net = wanmig_2dc.make_net(bw=100, delay=10).
 """
 
@@ -37,7 +41,7 @@ from mininet.log import warn
 
 # `mn --custom` execs this file without its folder on sys.path: find the folder from the code itself
 sys.path.insert(0, os.path.dirname(os.path.abspath(inspect.getsourcefile(lambda: 0))))
-from wanmig_delay import wan_link  # noqa: E402
+from wanmig_delay import BULK_PORTS, as_bool, wan_link  # noqa: E402
 
 GATEWAY_MAC = '00:00:5e:00:01:01'   # answered by the controller for every gateway IP
 DEFAULT_DELAY_MS = 10               # one-way delay between the data centers
@@ -77,11 +81,12 @@ class WanMig2DC(Topo):
     """Client site 1 (cs1, h1), WAN core (core1, core2), DC A (peA, vs1), DC B (peB)."""
 
     def build(self, bw=None, storage=False, fail_mode='secure', delay=DEFAULT_DELAY_MS, vm=False,
-              queue_ms=5):
+              queue_ms=5, qos=True):
         # Only the WAN links are shaped; access links run at veth speed. The delay between the
         # DCs sits on core1-core2 (a DelayLink: same ports, a delay relay inside).
-        wan = wan_link(bw=bw, queue_ms=float(queue_ms))
-        inter_dc = wan_link(bw=bw, delay=float(delay or 0), queue_ms=float(queue_ms))
+        bulk = BULK_PORTS if as_bool(qos) else ()
+        wan = wan_link(bw=bw, queue_ms=float(queue_ms), bulk_ports=bulk)
+        inter_dc = wan_link(bw=bw, delay=float(delay or 0), queue_ms=float(queue_ms), bulk_ports=bulk)
         sw = partial(switch_opts, fail_mode=fail_mode)
 
         cs1 = self.addSwitch('cs1', **sw('0000000000000001'))
@@ -119,13 +124,14 @@ class WanMig2DC(Topo):
 
 def make_net(bw=None, storage=False, fail_mode='secure', remote=True,
              controller_ip='127.0.0.1', controller_port=6653, delay=DEFAULT_DELAY_MS, vm=False,
-             queue_ms=5):
+             queue_ms=5, qos=True):
     """A Mininet net (not started). remote=False: no controller at all, e.g. for
     fail_mode='standalone' (L2 learning) or for hand-installed rules. delay: one-way ms
-    between the DCs (0: none); vm=True: hypervisor hosts hvA/hvB instead of the vs1 host."""
+    between the DCs (0: none); vm=True: hypervisor hosts hvA/hvB instead of the vs1 host;
+    qos=False: WAN ports shape with one FIFO instead of keeping the migration stream behind."""
     controller = partial(RemoteController, ip=controller_ip, port=controller_port) if remote else None
     return Mininet(topo=WanMig2DC(bw=bw, storage=storage, fail_mode=fail_mode, delay=delay, vm=vm,
-                                  queue_ms=queue_ms),
+                                  queue_ms=queue_ms, qos=qos),
                    controller=controller, link=Link, autoSetMacs=False)
 
 

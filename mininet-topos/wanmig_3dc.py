@@ -25,8 +25,11 @@ vm=True (with servers=6 and storage=True: wanmig-3dc-6vs-vm.json, scripts/demo -
 adds the real VM's hypervisor hosts hvA, hvB and hvC at port 10 of peA, peB and peC; the VM's tap
 is attached to port 9 of its PE at run time (wanmig_qemu).
 
+With `bw=`, WAN ports keep the QEMU migration stream (TCP port 4444) in a low-priority class behind
+everything else (wanmig_delay.shape()); `qos=False` shapes with one FIFO instead.
+
 Run it with:
-    mn --custom wanmig_3dc.py --topo wanmig3dc[,servers=6] --controller remote
+    mn --custom wanmig_3dc.py --topo wanmig3dc[,servers=6][,bw=100,qos=False] --controller remote
 The WAN core has a loop: use it with the wanmig controller, never in standalone (learning) mode.
 """
 
@@ -43,7 +46,7 @@ from mininet.topo import Topo
 # `mn --custom` execs this file without its folder on sys.path: find the folder from the code itself
 sys.path.insert(0, os.path.dirname(os.path.abspath(inspect.getsourcefile(lambda: 0))))
 from wanmig_2dc import DEFAULT_DELAY_MS, WanmigHost, server_link_names, switch_opts  # noqa: E402
-from wanmig_delay import wan_link  # noqa: E402
+from wanmig_delay import BULK_PORTS, as_bool, wan_link  # noqa: E402
 
 DPIDS = {  # name: dpid
     'cs1': '0000000000000001', 'core1': '0000000000000002', 'core2': '0000000000000003',
@@ -97,7 +100,7 @@ class WanMig3DC(Topo):
     start in A."""
 
     def build(self, bw=None, fail_mode='secure', delay=DEFAULT_DELAY_MS, queue_ms=5, servers=3, storage=False,
-              vm=False):
+              vm=False, qos=True):
         # Only the WAN links are shaped; access links run at veth speed. The core-to-core links
         # (the triangle) carry the delay between DCs: every pair of DCs is `delay` ms apart.
         for name, dpid in DPIDS.items():
@@ -105,7 +108,7 @@ class WanMig3DC(Topo):
         for one, port1, two, port2 in WAN_LINKS:
             core_to_core = one.startswith('core') and two.startswith('core')
             wan = wan_link(bw=bw, delay=float(delay or 0) if core_to_core else 0,
-                           queue_ms=float(queue_ms))
+                           queue_ms=float(queue_ms), bulk_ports=BULK_PORTS if as_bool(qos) else ())
             self.addLink(one, two, port1=port1, port2=port2, **wan)
         for host, ip, mac, gateway, switch, port in CLIENT_HOSTS:
             self.addHost(host, cls=WanmigHost, ip=ip, mac=mac, defaultRoute='via ' + gateway)
@@ -119,11 +122,13 @@ class WanMig3DC(Topo):
 
 
 def make_net(bw=None, controller_ip='127.0.0.1', controller_port=6653, delay=DEFAULT_DELAY_MS, servers=3,
-             storage=False, vm=False):
+             storage=False, vm=False, qos=True):
     """A Mininet net (not started) with the topology and the remote controller; delay: one-way
     ms between every two DCs (0: none); servers: 3 (wanmig-3dc.json) or 6 (wanmig-3dc-6vs.json);
-    storage: storA and storB on port 8 of peA and peB; vm: hvA..hvC on port 10 of every PE."""
-    return Mininet(topo=WanMig3DC(bw=bw, delay=delay, servers=servers, storage=storage, vm=vm), link=Link,
+    storage: storA and storB on port 8 of peA and peB; vm: hvA..hvC on port 10 of every PE;
+    qos=False: WAN ports shape with one FIFO instead of keeping the migration stream behind."""
+    return Mininet(topo=WanMig3DC(bw=bw, delay=delay, servers=servers, storage=storage, vm=vm, qos=qos),
+                   link=Link,
                    autoSetMacs=False,
                    controller=partial(RemoteController, ip=controller_ip, port=controller_port))
 

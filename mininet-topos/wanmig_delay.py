@@ -2,7 +2,7 @@
 """
 WAN links with a one-way delay for the Mininet testbed, without netem (these kernels have none).
 
-    DelayLink(node1, node2, port1=, port2=, delay=10, bw=100, queue_ms=5)
+    DelayLink(node1, node2, port1=, port2=, delay=10, bw=100, queue_ms=5, bulk_ports=(4444,))
 
 A DelayLink looks like an ordinary Mininet link to both switches: node1 gets interface
 `intfName1` as OpenFlow port `port1`, node2 gets `intfName2` as `port2`, exactly as with
@@ -10,15 +10,21 @@ Link/TCLink, so the switches' ports (and the controller's config) do not change.
 link is two veth pairs and a network namespace of its own between them:
 
     node1 [intf1] ==veth== [dla] relay namespace [dlb] ==veth== [intf2] node2
-      tbf rate bw             wanmig-delay dla dlb DELAY           tbf rate bw
+      shaped to bw            wanmig-delay dla dlb DELAY           shaped to bw
       (egress into the relay)    (AF_PACKET, constant delay)     (egress into the relay)
 
 - `wanmig-delay` (wanmig_delay.c, built on first use with gcc into /var/cache/wanmig-net/)
   holds every frame DELAY ms, in both directions.
-- The rate limit (`bw`, Mbit/s) is a tbf on the switch-side ends, so frames queue in the qdisc
-  *before* the delay line and the delay stays constant under load. The tbf queue holds at most
-  `queue_ms` of traffic at `bw` (default 5 ms): RTT under full load is at most
-  2 x delay + queue_ms (plus forwarding time). With `delay` and no `bw`, bw=1000.
+- The rate limit (`bw`, Mbit/s) is a qdisc on the switch-side ends (shape()), so frames queue
+  *before* the delay line and the delay stays constant under load. With QoS (the default,
+  `bulk_ports=(4444,)`) it is an htb with two classes, same total rate bw: the QEMU migration
+  stream (TCP with source or destination port in bulk_ports) in a low-priority bulk class, and
+  everything else (service traffic, replication, MPLS, ARP, probes) in the normal class, served
+  first; the bulk class borrows whatever the normal class leaves, as a real WAN's QoS keeps a
+  bulk transfer behind service traffic. `bulk_ports=()` gives the one FIFO of before (a tbf),
+  for comparison. Each queue holds at most `queue_ms` of traffic at `bw` (default 5 ms): RTT of
+  service traffic under full load is at most 2 x delay + max_queue_ms() (plus forwarding time),
+  and a migration stream alone adds no queue to it. With `delay` and no `bw`, bw=1000.
 - delay=0 (or None) makes no relay: the caller should then use Link/TCLink (see wan_link()).
 
 The relay dies with the Mininet process (PR_SET_PDEATHSIG) and when its interfaces go away;
@@ -40,6 +46,12 @@ CACHE = os.environ.get('WANMIG_NET_CACHE', '/var/cache/wanmig-net')
 LOGS = os.environ.get('WANMIG_NET_LOGS', '/var/log/wanmig-net')   # not /tmp: `mn -c` deletes /tmp/*.log
 DEFAULT_BW = 1000      # Mbit/s when a delay is asked for without a rate
 DEFAULT_QUEUE_MS = 5
+MTU = 1514             # bytes of the largest frame on the wire (no FCS)
+# TCP ports of the QEMU migration stream (wanmig_hvagent.INCOMING_PORT): its own low-priority class
+BULK_PORTS = (4444,)
+# Of bw, guaranteed to the normal class; the bulk class is guaranteed the rest, so a migration
+# still converges when service traffic fills the link.
+NORMAL_SHARE = 0.9
 
 
 def relay_binary():
@@ -55,34 +67,101 @@ def relay_binary():
     return path
 
 
-def max_queue_ms(bw, queue_ms=DEFAULT_QUEUE_MS):
-    """The longest the tbf of shape() can queue a frame, in ms."""
+def _sizes(bw, queue_ms):
+    """Bytes/s of bw, the tokens of about 1 ms (at least two frames) and the queue of queue_ms
+    at bw (at least four frames)."""
     rate = float(bw) * 1e6 / 8
-    burst = max(2 * 1514, int(rate * 0.001))
-    return (max(4 * 1514, int(rate * queue_ms / 1000.0)) + burst) / rate * 1000
+    burst = max(2 * MTU, int(rate * 0.001))
+    return rate, burst, max(4 * MTU, int(rate * queue_ms / 1000.0))
 
 
-def shape(run, intf, bw, queue_ms):
-    """tbf on intf's egress: rate bw Mbit/s, at most queue_ms of queue."""
-    rate = float(bw) * 1e6 / 8                      # bytes/s
-    burst = max(2 * 1514, int(rate * 0.001))        # 1 ms of tokens
-    limit = max(4 * 1514, int(rate * queue_ms / 1000.0)) + burst
-    out = run('tc qdisc replace dev %s root tbf rate %sbit burst %d limit %d'
-              % (intf, int(float(bw) * 1e6), burst, limit))
-    if out.strip():
-        raise RuntimeError('tbf on %s: %s' % (intf, out.strip()))
+def max_queue_ms(bw, queue_ms=DEFAULT_QUEUE_MS, bulk_ports=BULK_PORTS):
+    """The longest shape() can queue a frame of the normal class (service traffic), in ms: with
+    bulk_ports=() the one FIFO (tbf), else the normal class, drained at no less than its
+    guaranteed share and in front of the bulk class (plus one bulk frame already on its way).
+    The bulk class holds as many bytes but drains at what the normal class leaves."""
+    rate, burst, queue = _sizes(bw, queue_ms)
+    if not bulk_ports:
+        return (queue + burst) / rate * 1000
+    normal_rate = rate * NORMAL_SHARE
+    return (_normal_queue(bw, queue_ms) + burst + MTU) / normal_rate * 1000
+
+
+def _normal_queue(bw, queue_ms):
+    """The normal class's bfifo: queue_ms at its guaranteed rate."""
+    return max(4 * MTU, int(float(bw) * 1e6 / 8 * NORMAL_SHARE * queue_ms / 1000.0))
+
+
+def shape(run, intf, bw, queue_ms, bulk_ports=BULK_PORTS):
+    """intf's egress shaped to bw Mbit/s, at most queue_ms of queue per class.
+
+    bulk_ports=() : one FIFO, a tbf (the links of before, for comparison).
+    else          : htb with two classes under one parent (rate = ceil = bw):
+                    1:10 normal (default): prio 0, rate NORMAL_SHARE x bw, ceil bw
+                    1:20 bulk: TCP with source or destination port in bulk_ports (the migration
+                         stream), prio 1, the rest of bw guaranteed, ceil bw
+                    normal: a bfifo of queue_ms at its guaranteed rate; bulk: a head-drop
+                    FIFO of queue_ms at bw, in full-size frames (see below).
+    htb serves prio 0 first at every level, so a service frame waits at most for the frame
+    already leaving, and the bulk class borrows whatever the normal class does not use. The
+    port filter follows the IP header length (u32 `offset` from the IHL into a hash table keyed
+    on the TCP header), skips non-first fragments, and leaves MPLS, ARP, UDP and ICMP in 1:10."""
+    rate, burst, queue = _sizes(bw, queue_ms)
+    bits = int(float(bw) * 1e6)
+    if not bulk_ports:
+        commands = ['tc qdisc replace dev %s root tbf rate %dbit burst %d limit %d'
+                    % (intf, bits, burst, queue + burst)]
+    else:
+        normal_bits = int(bits * NORMAL_SHARE)
+        normal_queue = _normal_queue(bw, queue_ms)
+        # explicit quantum: only the rates matter here (different prios), and the r2q default
+        # makes the kernel warn at high rates
+        htb = 'burst %d cburst %d quantum %d' % (burst, burst, 2 * MTU)
+        commands = [
+            # del first: OVS may have cleared it, or a tbf / an older htb may be there
+            'tc qdisc del dev %s root >/dev/null 2>&1; tc qdisc add dev %s root handle 1: htb default 10'
+            % (intf, intf),
+            'tc class add dev %s parent 1: classid 1:1 htb rate %dbit ceil %dbit %s'
+            % (intf, bits, bits, htb),
+            'tc class add dev %s parent 1:1 classid 1:10 htb rate %dbit ceil %dbit prio 0 %s'
+            % (intf, normal_bits, bits, htb),
+            'tc class add dev %s parent 1:1 classid 1:20 htb rate %dbit ceil %dbit prio 1 %s'
+            % (intf, bits - normal_bits, bits, htb),
+            'tc qdisc add dev %s parent 1:10 handle 10: bfifo limit %d' % (intf, normal_queue),
+            # head drop: a full bulk queue drops its oldest frame and accepts the new one, which
+            # the sender sees as success (NET_XMIT_CN). A tail drop returns ENOBUFS, and OVS's
+            # userspace datapath then discards the rest of its output batch (sendmmsg stops at
+            # the error): service frames batched behind a dropped bulk frame were lost with it.
+            'tc qdisc add dev %s parent 1:20 handle 20: pfifo_head_drop limit %d'
+            % (intf, max(4, queue // MTU)),
+            # hash table 2: looks at the TCP header, wherever the IP header ends
+            'tc filter add dev %s parent 1: prio 1 handle 2: protocol ip u32 divisor 1' % intf,
+        ]
+        for port in bulk_ports:
+            for field in ('src', 'dst'):
+                commands.append('tc filter add dev %s parent 1: prio 1 protocol ip u32 ht 2: '
+                                'match tcp %s %d 0xffff flowid 1:20' % (intf, field, int(port)))
+        # TCP, fragment offset 0: jump IHL x 4 bytes ahead into table 2
+        commands.append('tc filter add dev %s parent 1: prio 1 protocol ip u32 ht 800: '
+                        'match ip protocol 6 0xff match u16 0 0x1fff at 6 '
+                        'offset at 0 mask 0x0f00 shift 6 link 2:' % intf)
+    for command in commands:
+        out = run(command)
+        if out.strip():
+            raise RuntimeError('shaping %s: %s: %s' % (intf, command, out.strip()))
 
 
 class ShapedIntf(TCIntf):
-    """The switch-side end of a DelayLink: a tbf instead of TCIntf's htb/netem. A TCIntf so
+    """The switch-side end of a WAN link: shape() instead of TCIntf's htb/netem. A TCIntf so
     that OVSSwitch.batchStartup / attach re-apply it after OVS cleared the port's qdisc."""
 
-    def config(self, wan_bw=None, wan_queue_ms=DEFAULT_QUEUE_MS, **params):
+    def config(self, wan_bw=None, wan_queue_ms=DEFAULT_QUEUE_MS, wan_bulk_ports=BULK_PORTS,
+               **params):
         result = Intf.config(self, **params)
         self.cmd('ethtool -K %s rx off tx off sg off tso off gso off gro off >/dev/null 2>&1'
                  % self.name)
         if wan_bw:
-            shape(self.cmd, self.name, wan_bw, wan_queue_ms)
+            shape(self.cmd, self.name, wan_bw, wan_queue_ms, wan_bulk_ports)
         return result
 
 
@@ -92,7 +171,7 @@ class DelayLink(Link):
     count = 0
 
     def __init__(self, node1, node2, delay=10, bw=None, queue_ms=DEFAULT_QUEUE_MS,
-                 delay_back=None, **params):
+                 delay_back=None, bulk_ports=BULK_PORTS, **params):
         self.delay = float(delay)
         self.delay_back = float(delay_back if delay_back is not None else delay)
         self.bw = float(bw) if bw else DEFAULT_BW
@@ -108,7 +187,7 @@ class DelayLink(Link):
             self.relay.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 '
                            'net.ipv6.conf.default.disable_ipv6=1')
             params.update(cls1=ShapedIntf, cls2=ShapedIntf, wan_bw=self.bw,
-                          wan_queue_ms=self.queue_ms)
+                          wan_queue_ms=self.queue_ms, wan_bulk_ports=tuple(bulk_ports))
             super().__init__(node1, node2, **params)
             self._configure()
         except BaseException:
@@ -189,25 +268,36 @@ class DelayLink(Link):
 
 
 class ShapedLink(Link):
-    """A plain veth link whose two ends have the DelayLink's tbf (rate bw, at most queue_ms of
-    queue). TCLink's htb queues up to txqueuelen (1000) frames: 120 ms at 100 Mbit/s, which
-    would add far more than the WAN delay under load."""
+    """A plain veth link whose two ends have the DelayLink's shaping (rate bw, at most queue_ms
+    of queue per class, see shape()). TCLink's htb queues up to txqueuelen (1000) frames: 120 ms
+    at 100 Mbit/s, which would add far more than the WAN delay under load."""
 
-    def __init__(self, node1, node2, bw=None, queue_ms=DEFAULT_QUEUE_MS, **params):
+    def __init__(self, node1, node2, bw=None, queue_ms=DEFAULT_QUEUE_MS, bulk_ports=BULK_PORTS,
+                 **params):
         for unsupported in ('delay', 'loss', 'jitter', 'max_queue_size', 'use_htb'):
             params.pop(unsupported, None)
-        params.update(cls1=ShapedIntf, cls2=ShapedIntf, wan_bw=bw, wan_queue_ms=queue_ms)
+        params.update(cls1=ShapedIntf, cls2=ShapedIntf, wan_bw=bw, wan_queue_ms=queue_ms,
+                      wan_bulk_ports=tuple(bulk_ports))
         super().__init__(node1, node2, **params)
 
 
-def wan_link(bw=None, delay=None, queue_ms=DEFAULT_QUEUE_MS):
-    """addLink() options for a WAN link: DelayLink when there is a delay, else ShapedLink (tbf)
-    when there is a rate, else a plain veth Link."""
+def wan_link(bw=None, delay=None, queue_ms=DEFAULT_QUEUE_MS, bulk_ports=BULK_PORTS):
+    """addLink() options for a WAN link: DelayLink when there is a delay, else ShapedLink when
+    there is a rate, else a plain veth Link. bulk_ports: TCP ports of the low-priority class
+    (the migration stream); () shapes with one FIFO (tbf) as before."""
     if delay:
-        return dict(cls=DelayLink, delay=delay, bw=bw, queue_ms=queue_ms)
+        return dict(cls=DelayLink, delay=delay, bw=bw, queue_ms=queue_ms,
+                    bulk_ports=tuple(bulk_ports))
     if bw:
-        return dict(cls=ShapedLink, bw=bw, queue_ms=queue_ms)
+        return dict(cls=ShapedLink, bw=bw, queue_ms=queue_ms, bulk_ports=tuple(bulk_ports))
     return dict(cls=Link)
+
+
+def as_bool(value):
+    """A topology option as a bool: `mn --topo x,qos=False` passes the string 'False'."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ('false', '0', 'no', 'off', '')
+    return bool(value)
 
 
 def check_relays(net):

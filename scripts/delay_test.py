@@ -3,7 +3,7 @@
 WAN delay test: the DelayLink of the 2-DC testbed (mininet-topos/wanmig_delay.py).
 
     flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/delay_test.py [--delay 10] [--bw 20]
-          [--seconds 8] [--out results.json]
+          [--seconds 8] [--qos-seconds 10] [--out results.json]
 
 First: the OpenFlow ports of every switch-to-switch link are those of wanmig-2dc-storage.json
 (and with --check-3dc, of wanmig-3dc.json for wanmig3dc with delays; no traffic there).
@@ -17,7 +17,15 @@ No controller: standalone (L2 learning) switches, with on-link routes so storA (
      A queue in the relay (or in TCLink's htb: 1000 frames) would add tens of ms.
   4. the relay itself (SCHED_FIFO threads) sends frames on time: mean lateness after the deadline
      below 0.5 ms, fewer than 3 % of frames more than 1 ms late.
-Prints a JSON summary; exits 1 when a check fails. Bounded (about a minute); stops the net
+  5. QoS (wanmig_delay.shape()): a bulk TCP stream on the migration port (iperf3 -p 4444,
+     --qos-seconds) saturates the same path while storA sends UDP probes (wanmig_probe.py, 100/s)
+     and pings (10/s) to storB: no probe lost, no frame dropped in any normal class, UDP RTT median
+     at most the idle median + --qos-slack-ms (4, less than queue_ms: the FIFO's queue is what
+     QoS removes), the bulk stream >= 70 % of bw, and >= 90 % of its bytes in the bulk class of
+     peA's WAN port (so a filter that misses the stream fails here).
+  6. the same links reshaped as one FIFO (bulk_ports=(), the tbf of before) under the same load:
+     reported only (`qosVsFifo`: loss and RTT percentiles with QoS and with the FIFO).
+Prints a JSON summary; exits 1 when a check fails. Bounded (about 1.5 minutes); stops the net
 and its processes on failure. Needs root, OVS running, gcc, iperf3.
 """
 
@@ -25,15 +33,17 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 TOPOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'mininet-topos')
 sys.path.insert(0, TOPOS)
 import wanmig_2dc  # noqa: E402
-from wanmig_delay import check_relays, max_queue_ms  # noqa: E402
+from wanmig_delay import BULK_PORTS, ShapedIntf, check_relays, max_queue_ms, shape  # noqa: E402
 from mininet.log import setLogLevel  # noqa: E402
 
 
@@ -100,6 +110,123 @@ def ping_stats(host, ip, count, interval=0.2):
             'p90': pick(0.9), 'max': times[-1], 'avg': round(sum(times) / len(times), 3)}
 
 
+def shaped_ports(net):
+    """Every WAN port of the net with shaping (ShapedIntf, both ends of every shaped link)."""
+    return [intf for link in net.links for intf in (link.intf1, link.intf2)
+            if isinstance(intf, ShapedIntf) and intf.params.get('wan_bw')]
+
+
+SENT = re.compile(r'Sent (\d+) bytes (\d+) pkt \(dropped (\d+)')
+
+
+def shaping_counters(ports):
+    """{port: {class: [bytes, packets, dropped]}}: the htb classes 'normal' (1:10) and 'bulk'
+    (1:20), or the tbf as 'fifo'."""
+    result = {}
+    for intf in ports:
+        counters = {}
+        out = subprocess.run(['tc', '-s', 'class', 'show', 'dev', intf.name],
+                             capture_output=True, text=True).stdout
+        for name, classid in (('normal', '1:10'), ('bulk', '1:20')):
+            m = re.search(r'class htb %s .*?\n\s*' % classid + SENT.pattern, out)
+            if m:
+                counters[name] = [int(g) for g in m.groups()[-3:]]
+        out = subprocess.run(['tc', '-s', 'qdisc', 'show', 'dev', intf.name],
+                             capture_output=True, text=True).stdout
+        m = re.search(r'qdisc tbf .*?\n\s*' + SENT.pattern, out)
+        if m:
+            counters['fifo'] = [int(g) for g in m.groups()[-3:]]
+        result[intf.name] = counters
+    return result
+
+
+def counters_delta(before, after):
+    return {port: {c: [n - o for n, o in zip(v, before.get(port, {}).get(c, [0, 0, 0]))]
+                   for c, v in classes.items()}
+            for port, classes in after.items()}
+
+
+def percentiles(values):
+    values = sorted(values)
+    if not values:
+        return {}
+    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]
+    return {'p50': pick(0.5), 'p90': pick(0.9), 'p99': pick(0.99), 'max': values[-1]}
+
+
+def bulk_phase(net, a, b, ports, seconds, workdir, name):
+    """A bulk TCP stream storA -> storB on the migration port (iperf3 -p 4444) for `seconds`,
+    with UDP probes (wanmig_probe.py, 100/s, and its TCP echo) and ICMP pings (10/s) across the
+    same links from 2 s after its start to 1 s before its end. Returns the stream's rate, the
+    probes' loss and RTT percentiles and every shaped port's counters over the phase."""
+    port = BULK_PORTS[0]
+    procs = []
+    before = shaping_counters(ports)
+    try:
+        server = b.popen(['iperf3', '-s', '-1', '-p', str(port)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        procs.append(server)
+        time.sleep(0.5)
+        client = a.popen(['iperf3', '-c', b.IP(), '-p', str(port), '-t', str(seconds), '-J'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(client)
+        time.sleep(2)
+        probe_out = os.path.join(workdir, '%s-probes.json' % name)
+        probes = a.popen(['/usr/bin/python3', os.path.join(TOPOS, 'wanmig_probe.py'), 'client',
+                          '--server', b.IP(), '--rate', '100', '--duration', str(seconds - 3),
+                          '--grace', '1', '--tcp-grace', '2', '--out', probe_out],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(probes)
+        ping = ping_stats(a, b.IP(), int((seconds - 3) / 0.1), interval=0.1)
+        probes.wait(timeout=seconds + 20)
+        out, _ = client.communicate(timeout=seconds + 20)
+        end = json.loads(out)['end']
+        with open(probe_out) as f:
+            udp = json.load(f)['udp']
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+    rtts = [rtt for _, _, rtt in udp['samples'] if rtt is not None]
+    return {
+        'bulkMbitS': round(end['sum_received']['bits_per_second'] / 1e6, 1),
+        'bulkBytes': end['sum_received']['bytes'],
+        'bulkRetransmits': end['sum_sent'].get('retransmits'),
+        'udp': dict({'sent': udp['sent'], 'lost': udp['lost']}, **percentiles(rtts)),
+        'ping': ping,
+        'ports': counters_delta(before, shaping_counters(ports)),
+    }
+
+
+def qos_checks(result, args, wan_out):
+    """Failures of the QoS phase: any probe or service frame lost, median probe RTT beyond idle +
+    the slack, the bulk stream below 70 % of bw or not in the bulk class on the WAN port it leaves
+    DC A by."""
+    failures = []
+    qos, idle = result['qos'], result['idle']
+    if qos['udp']['lost'] or qos['ping'].get('received', 0) < qos['ping']['sent']:
+        failures.append('probes lost under the bulk stream with QoS: udp %d of %d, ping %d of %d'
+                        % (qos['udp']['lost'], qos['udp']['sent'],
+                           qos['ping']['sent'] - qos['ping'].get('received', 0), qos['ping']['sent']))
+    dropped = {p: c['normal'][2] for p, c in qos['ports'].items() if c.get('normal', [0, 0, 0])[2]}
+    if dropped:
+        failures.append('normal class dropped frames under the bulk stream: %s' % dropped)
+    # the median: the p90 also holds the userspace OVS's own queueing on a busy machine (+4 ms
+    # at load ~4), which QoS cannot remove
+    limit = idle['median'] + args.qos_slack_ms
+    if qos['udp'].get('p50', 1e9) > limit:
+        failures.append('UDP probe RTT median %.2f ms under the bulk stream > idle %.2f + %g ms'
+                        % (qos['udp'].get('p50', -1), idle['median'], args.qos_slack_ms))
+    if qos['bulkMbitS'] < 0.7 * args.bw:
+        failures.append('bulk stream %.1f Mbit/s < 70%% of %g' % (qos['bulkMbitS'], args.bw))
+    classified = qos['ports'].get(wan_out, {}).get('bulk', [0])[0]
+    if classified < 0.9 * qos['bulkBytes']:
+        failures.append('bulk class of %s sent %d bytes, the stream carried %d: not classified'
+                        % (wan_out, classified, qos['bulkBytes']))
+    return failures
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--delay', type=float, default=10)
@@ -111,6 +238,11 @@ def main():
                         help='RTT under load may exceed idle + the tbf queue by this much: the userspace '
                              'OVS of a CPU-starved machine queues frames in its sockets (measured +7..+13 ms '
                              'at load 12-24 on 2 cores, with the relay on time)')
+    parser.add_argument('--qos-seconds', type=int, default=10,
+                        help='length of each bulk-stream phase (QoS, then the same links as one FIFO)')
+    parser.add_argument('--qos-slack-ms', type=float, default=4,
+                        help='UDP probe RTT median under the bulk stream with QoS may exceed the idle '
+                             'median by this much (less than queue_ms: the FIFO queue is what it removes)')
     parser.add_argument('--out')
     parser.add_argument('--check-3dc', action='store_true',
                         help='also build wanmig3dc with delays and check its ports (no traffic)')
@@ -119,7 +251,7 @@ def main():
     subprocess.run(['mn', '-c'], capture_output=True, timeout=120)
     net = wanmig_2dc.make_net(bw=args.bw, delay=args.delay, storage=True, fail_mode='standalone',
                               remote=False, queue_ms=args.queue_ms)
-    procs = []
+    procs, cleanup = [], []
     result = {'delayMs': args.delay, 'bwMbit': args.bw, 'queueMs': args.queue_ms,
               'maxQueueMs': round(max_queue_ms(args.bw, args.queue_ms), 2)}
     failures = []
@@ -171,6 +303,26 @@ def main():
                                 % (direction, counters['late_over_1ms'], counters['relayed']))
         if result['iperf3']['mbitS'] < 0.7 * args.bw:
             failures.append('throughput %.1f Mbit/s < 70%% of %g' % (result['iperf3']['mbitS'], args.bw))
+        # 5. QoS: the migration stream (port 4444) saturates the path; service probes cross it
+        ports = shaped_ports(net)
+        wan_out = [i.name for i in ports if i.node.name == 'peA'][0]   # storA's traffic leaves DC A
+        workdir = tempfile.mkdtemp(prefix='wanmig-delay-test-')
+        cleanup.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
+        procs.append(b.popen(['/usr/bin/python3', os.path.join(TOPOS, 'wanmig_probe.py'), 'server',
+                              '--duration', str(4 * args.qos_seconds + 60)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        result['qos'] = bulk_phase(net, a, b, ports, args.qos_seconds, workdir, 'qos')
+        failures += qos_checks(result, args, wan_out)
+        # 6. the same links as one FIFO (bulk_ports=()): what the QoS removes; reported only
+        for intf in ports:
+            shape(intf.cmd, intf.name, intf.params['wan_bw'], intf.params['wan_queue_ms'], ())
+        result['fifo'] = bulk_phase(net, a, b, ports, args.qos_seconds, workdir, 'fifo')
+        result['qosVsFifo'] = {'%s.%s' % k: {'qos': result['qos'][k[0]].get(k[1]),
+                                             'fifo': result['fifo'][k[0]].get(k[1])}
+                               for k in (('udp', 'lost'), ('udp', 'p50'), ('udp', 'p90'),
+                                         ('ping', 'received'), ('ping', 'median'), ('ping', 'p90'))}
+        result['qosVsFifo']['bulkMbitS'] = {'qos': result['qos']['bulkMbitS'],
+                                            'fifo': result['fifo']['bulkMbitS']}
     except Exception as e:  # report, then clean up
         failures.append('%s: %s' % (type(e).__name__, e))
     finally:
@@ -179,6 +331,8 @@ def main():
                 p.send_signal(signal.SIGKILL)
                 p.wait()
         net.stop()
+        for action in cleanup:
+            action()
     if args.check_3dc:
         try:
             result['portProblems3dc'] = ports_3dc(args.delay)
