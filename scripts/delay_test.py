@@ -12,8 +12,9 @@ No controller: standalone (L2 learning) switches, with on-link routes so storA (
   1. idle ping RTT: the minimum within [2 x delay - 0.5, 2 x delay + 3] ms (the median also
      holds the userspace OVS's latency on a busy machine: reported, not checked);
   2. iperf3 storA -> storB for --seconds: throughput >= 70 % of bw;
-  3. ping RTT (median) during that load exceeds the idle RTT by at most the tbf's longest queue
-     (queue_ms + 1 ms of burst, in front of the relay) + --slack-ms (10) for a busy 2-core machine.
+  3. ping RTT (median) during that load exceeds the idle RTT by at most the longest queue
+     (max_queue_ms(): port 5201 is in the normal class, queue_ms at its share + 1 ms of burst, in
+     front of the relay) + --slack-ms (10) for a busy 2-core machine.
      A queue in the relay (or in TCLink's htb: 1000 frames) would add tens of ms.
   4. the relay itself (SCHED_FIFO threads) sends frames on time: mean lateness after the deadline
      below 0.5 ms, fewer than 3 % of frames more than 1 ms late.
