@@ -124,6 +124,13 @@ class MmsReplicationTest {
         assertEquals(Role.PRIMARY, agents.a.status("vs1").role(), "A not fenced by B");
     }
 
+    /** Two agents and an MMS whose hypervisor switches over in its pause. */
+    private void startPausing(Path dir) throws Exception {
+        agents = new AgentPair(dir, 4 << 20);
+        mms = AgentPair.migrationManager(agents.topology(30), new PausingHypervisor());
+        mms.takeOver().get(10, TimeUnit.SECONDS);
+    }
+
     /** A hypervisor that switches over in its pause (as qemu in "pause" mode); the test plays its pause. */
     private static final class PausingHypervisor implements HypervisorDriver {
         @Override
@@ -148,9 +155,7 @@ class MmsReplicationTest {
     @Test
     void pauseModeChecksTheTakeOverInPreparingChangingNothingAndTheTakeOverInThePauseFollows(@TempDir Path dir)
             throws Exception {
-        agents = new AgentPair(dir, 4 << 20);
-        mms = AgentPair.migrationManager(agents.topology(30), new PausingHypervisor());
-        mms.takeOver().get(10, TimeUnit.SECONDS);
+        startPausing(dir);
         // B sees ASYNC first: right after wait-sync its view of the mode may still be the old one
         agents.ok(agents.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}");
         AgentPair.await("B sees ASYNC", 5_000, () -> agents.b.status("vs1").mode() == Mode.ASYNC);
@@ -175,9 +180,7 @@ class MmsReplicationTest {
     @Test
     void aReplicaThatFallsOutOfSyncWhileTheHypervisorCopiesFailsTheMigrationBeforeThePause(@TempDir Path dir)
             throws Exception {
-        agents = new AgentPair(dir, 4 << 20);
-        mms = AgentPair.migrationManager(agents.topology(30), new PausingHypervisor());
-        mms.takeOver().get(10, TimeUnit.SECONDS);
+        startPausing(dir);
         MigrationId id = mms.startMigration("vs1", "dcB").id();
         await(id, MigrationState.MIGRATING);
         // the pair leaves SYNC while the hypervisor copies (an operator, a broken stream): B could
