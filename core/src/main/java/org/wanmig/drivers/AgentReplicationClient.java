@@ -94,9 +94,9 @@ public final class AgentReplicationClient implements ReplicationClient {
         ObjectNode takeover = JsonHttp.mapper().createObjectNode().put("takeover", true);
         long t0 = System.nanoTime();
         long[] at = new long[3];
-        return http(newPrimary).postDirect(disk(newPrimary, server, "/promote"), takeover, CALL_TIMEOUT, at)
-                .thenApply(status -> String.format("%s took over at generation %d (agent call %.1f ms: on the"
-                        + " call's thread after %.1f, request written after %.1f, answered after %.1f)",
+        return callDirect(newPrimary, server, "promote", takeover, at).thenApply(status -> String.format(
+                "%s took over at generation %d (agent call %.1f ms: on the call's thread after %.1f, request"
+                        + " written after %.1f, answered after %.1f)",
                         newPrimary.name(), status.path("generation").asLong(-1), (System.nanoTime() - t0) / 1e6,
                         (at[0] - t0) / 1e6, (at[1] - t0) / 1e6, (at[2] - t0) / 1e6));
     }
@@ -121,7 +121,7 @@ public final class AgentReplicationClient implements ReplicationClient {
     private void checkUntilReady(VirtualServer server, DataCenter newPrimary, ObjectNode check, long t0, int attempt,
                                  CompletableFuture<String> result) {
         long sent = System.nanoTime();
-        callDirect(newPrimary, server, "promote", check).whenComplete((status, error) -> {
+        callDirect(newPrimary, server, "promote", check, new long[3]).whenComplete((status, error) -> {
             String tries = attempt == 1 ? "" : String.format(", %d checks in %.1f ms", attempt, (System.nanoTime() - t0) / 1e6);
             if (error == null) {
                 if (!status.path("takeoverReady").asBoolean(false)) {
@@ -239,9 +239,13 @@ public final class AgentReplicationClient implements ReplicationClient {
         return http(dc).post(disk(dc, server, "/" + action), body, timeout);
     }
 
-    /** {@link #call} for the take-over and its checks: blocking I/O on a thread of its own (JsonHttp#postDirect). */
-    private CompletableFuture<JsonNode> callDirect(DataCenter dc, VirtualServer server, String action, JsonNode body) {
-        return http(dc).postDirect(disk(dc, server, "/" + action), body, CALL_TIMEOUT);
+    /**
+     * {@link #call} for the take-over and its checks: blocking I/O on a thread of its own
+     * (JsonHttp#postDirect), which notes its times in {@code stamps}.
+     */
+    private CompletableFuture<JsonNode> callDirect(DataCenter dc, VirtualServer server, String action, JsonNode body,
+                                                   long[] stamps) {
+        return http(dc).postDirect(disk(dc, server, "/" + action), body, CALL_TIMEOUT, stamps);
     }
 
     private static JsonHttp http(DataCenter dc) {

@@ -67,15 +67,8 @@ final class JsonHttp {
      * client hands each call between its executor and selector threads, which cost milliseconds
      * each on a busy host (measured: p50 9.3 against 1.8 ms for the same call on a loaded 2-core
      * machine). For calls inside a guest's pause. The connection is kept for the next call to the
-     * same agent (HTTP keep-alive, a few seconds).
-     */
-    CompletableFuture<JsonNode> postDirect(URI uri, JsonNode body, Duration timeout) {
-        return postDirect(uri, body, timeout, new long[3]);
-    }
-
-    /**
-     * {@link #postDirect(URI, JsonNode, Duration)} that also notes, in System.nanoTime, when the
-     * call's thread took it up ({@code stamps[0]}), when the request was written ({@code [1]}) and
+     * same agent (HTTP keep-alive, a few seconds). Notes, in System.nanoTime, when the call's
+     * thread took it up ({@code stamps[0]}), when the request was written ({@code [1]}) and
      * when the answer's status arrived ({@code [2]}).
      */
     CompletableFuture<JsonNode> postDirect(URI uri, JsonNode body, Duration timeout, long[] stamps) {
