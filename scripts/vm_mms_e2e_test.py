@@ -17,6 +17,12 @@ with a low max-bandwidth so that pre-copy lasts long enough to act in:
      (both are seen); either way the migration rolls back (FAILED) with the checks of (a), A is
      primary again before the guest goes on at A, and the guest sees no I/O error. Pre-copy
      is sped up for this case (max-bandwidth raised on the source's own monitor).
+ (d) the destination's replication agent cut off from the MMS inside the pause (the runtime frozen
+     until QEMU waits in pre-switchover, B's management link cut, the runtime thawed): the
+     take-over call times out (2 s), the migration rolls back (FAILED, noting B not demoted), and
+     the guest goes on at A without waiting for B, A primary again (ASYNC, at a generation above
+     any take-over B may have done unheard), writing without an I/O error; no rule of the
+     migration left. With the link back, B follows A as its replica, in sync.
  Throughout: probes from h1 (UDP echo, one TCP connection that must survive); at the end every
  write the guest acknowledged is in A's image, no guest I/O error, the guest never rebooted.
 Each migration is bounded (60 s to act, 90 s to end). Writes DIR/report.json; exit 1 on a failure.
@@ -142,7 +148,7 @@ def main():
         since = len(src_vm.qmp.events)
         mid = tb.start_migration('vs1', 'dcB')['id']
         wait_precopy(bed, mid)
-        src_vm.qmp.execute('migrate-set-parameters', **{'max-bandwidth': int(args.bw * 1e6 / 8)})
+        bed.speed_up('dcA', args.bw)
         src_vm.qmp.wait_event('MIGRATION', 90, {'status': 'device'}, since=since)
         dest, pid, killed = kill_destination(bed)
         after_kill = bed.migrate_status('dcA')
@@ -161,6 +167,56 @@ def main():
             # writes that met A's demoted copy before the restore: held by werror=stop, retried by cont
             'sourceStoppedOnWriteError': sum(1 for e in src_vm.qmp.events[since:] if e['event'] == 'BLOCK_IO_ERROR'),
             'timeline': [(e['state'], e.get('detail', '')[:200]) for e in final.get('timeline', [])],
+            'checks': checks}
+
+        # (d) the destination's replication agent cut off from the MMS inside the pause
+        checks = []
+        generation_before = bed.stor.status('dcA')['generation']
+        mid = tb.start_migration('vs1', 'dcB')['id']
+        wait_precopy(bed, mid)
+        paused = bed.freeze_runtime_into_pause('dcA', args.bw)
+        try:
+            bed.stor.cut_control('dcB')
+        finally:
+            bed.thaw_runtime()
+        tb.wait_until(lambda: bed.qemu_status('dcA') == 'running', 30, 0.05, 'the guest going on at A')
+        pause_s = time.time() - paused
+        final = tb.watch_migration(mid, timeout=90)
+        details = vb.timeline_details(final)
+        checks.append({'check': 'FAILED in the pause (is %s: %s)' % (final.get('state'), final.get('error')),
+                       'ok': final.get('state') == 'FAILED'
+                       and 'switchover in the pause failed' in (final.get('error') or '')})
+        checks.append({'check': 'the rollback notes dcB not demoted',
+                       'ok': any('dcB not demoted' in d for d in details)})
+        checks.append({'check': 'the guest paused %.1f s at A (the 2 s take-over budget, not the demote of B)'
+                       % pause_s, 'ok': pause_s < 8})
+        status_a = bed.stor.status('dcA')
+        checks.append({'check': 'storage A PRIMARY ASYNC above the take-over B might have done (is %s %s, generation'
+                       ' %s from %s)' % (status_a['role'], status_a['mode'], status_a['generation'], generation_before),
+                       'ok': status_a['role'] == 'PRIMARY' and status_a['mode'] == 'ASYNC'
+                       and status_a['generation'] >= generation_before + 2})
+        acks_before = len(wq.read_acks(src_vm.acks)[0])
+        writing = True
+        try:
+            tb.wait_until(lambda: len(wq.read_acks(src_vm.acks)[0]) > acks_before + 5, 30, 0.5,
+                          'the guest writing at A again')
+        except Exception:  # noqa: BLE001 - reported as a check
+            writing = False
+        checks.append({'check': 'the guest writes at A', 'ok': writing})
+        left = tb.migration_flows(mid)
+        checks.append({'check': 'no rule of the migration left (%d left)' % len(left), 'ok': not left})
+        checks.append({'check': 'vs1 answers UDP echo at A', 'ok': vb.udp_echo_ok(bed.net.get('h1'))})
+        bed.stor.restore_control('dcB')
+        bed.stor.call('dcA', 'POST', 'mode', {'mode': 'SYNC'})
+        status, synced = bed.stor.call('dcA', 'POST', 'wait-sync', {'timeoutMs': 60000}, timeout=70)
+        bed.stor.call('dcA', 'POST', 'mode', {'mode': 'ASYNC'})
+        checks.append({'check': 'B follows A as its replica, in sync (wait-sync %s, B %s)'
+                       % (status, bed.roles()['dcB'],),
+                       'ok': status == 200 and bed.roles()['dcB'][0] == 'REPLICA'})
+        report['cases']['destinationAgentCutOffInThePause'] = {
+            'migration': mid, 'state': final.get('state'), 'error': final.get('error'),
+            'pauseSeconds': round(pause_s, 2),
+            'timeline': [(e['state'], e.get('detail', '')[:300]) for e in final.get('timeline', [])],
             'checks': checks}
 
         time.sleep(2)     # the guest goes on writing and answering at A

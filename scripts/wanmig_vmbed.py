@@ -167,6 +167,29 @@ class VmBed:
         vm = self.vm(dc)
         return vm.qmp.execute('query-migrate', timeout=10).get('status') if vm and vm.alive() else None
 
+    def speed_up(self, dc, bw_mbit):
+        """Lets pre-copy end soon: max-bandwidth raised on the source's own monitor (not the MMS's)."""
+        self.vm(dc).qmp.execute('migrate-set-parameters', **{'max-bandwidth': int(bw_mbit * 1e6 / 8)})
+
+    def freeze_runtime_into_pause(self, src, bw_mbit, timeout=60):
+        """The runtime frozen (SIGSTOP) during pre-copy, then pre-copy sped up until the source QEMU
+        waits in pre-switchover with no one acting on it: a test can then break something inside
+        the pause before the runtime's hook runs. The caller thaws (`thaw_runtime`) or kills the
+        runtime; on a failure here it is thawed. Returns the time the pause was seen."""
+        self.runtime.process.send_signal(signal.SIGSTOP)
+        try:
+            self.speed_up(src, bw_mbit)
+            tb.wait_until(lambda: self.migrate_status(src) == 'pre-switchover', timeout, 0.05,
+                          'the source QEMU in pre-switchover with the runtime frozen')
+            return time.time()
+        except BaseException:
+            self.thaw_runtime()
+            raise
+
+    def thaw_runtime(self):
+        if self.runtime is not None and self.runtime.process is not None and self.runtime.process.poll() is None:
+            self.runtime.process.send_signal(signal.SIGCONT)
+
     # ---------------------------------------------------------------- teardown
 
     def stop(self):
@@ -187,6 +210,7 @@ class VmBed:
         if self.stor is not None:
             self.stor.stop()
         if self.runtime is not None:
+            self.thaw_runtime()     # a frozen runtime would not act on SIGTERM
             self.runtime.kill()
         if self.net is not None:
             self.net.stop()

@@ -47,4 +47,13 @@ public class WanmigException extends RuntimeException {
     public String reason() {
         return getMessage();
     }
+
+    /** What went wrong behind a future's wrappers (completion, execution): its message, else its type. */
+    public static String messageOf(Throwable t) {
+        while ((t instanceof java.util.concurrent.CompletionException
+                || t instanceof java.util.concurrent.ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.toString() : t.getMessage();
+    }
 }

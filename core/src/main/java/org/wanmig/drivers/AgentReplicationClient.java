@@ -28,6 +28,12 @@ public final class AgentReplicationClient implements ReplicationClient {
     private static final Duration MARGIN = Duration.ofSeconds(5);
     /** The agent takes a positive handover budget; after a takeover there is nothing to hand over. */
     private static final Duration RETIRE_HANDOVER = Duration.ofMillis(1);
+    /**
+     * The take-over's budget: it is inside the guest's pause and takes milliseconds; an agent that
+     * does not answer within this fails the switchover (rolled back, the guest goes on at the
+     * source) rather than holding the guest paused for the general call timeout.
+     */
+    private static final Duration TAKEOVER_TIMEOUT = Duration.ofSeconds(2);
 
     /**
      * How long a refused take-over check is asked again: the replica learns the SYNC mode from the
@@ -94,7 +100,7 @@ public final class AgentReplicationClient implements ReplicationClient {
         ObjectNode takeover = JsonHttp.mapper().createObjectNode().put("takeover", true);
         long t0 = System.nanoTime();
         long[] at = new long[3];
-        return callDirect(newPrimary, server, "promote", takeover, at).thenApply(status -> String.format(
+        return callDirect(newPrimary, server, "promote", takeover, TAKEOVER_TIMEOUT, at).thenApply(status -> String.format(
                 "%s took over at generation %d (agent call %.1f ms: on the call's thread after %.1f, request"
                         + " written after %.1f, answered after %.1f)",
                         newPrimary.name(), status.path("generation").asLong(-1), (System.nanoTime() - t0) / 1e6,
@@ -121,7 +127,7 @@ public final class AgentReplicationClient implements ReplicationClient {
     private void checkUntilReady(VirtualServer server, DataCenter newPrimary, ObjectNode check, long t0, int attempt,
                                  CompletableFuture<String> result) {
         long sent = System.nanoTime();
-        callDirect(newPrimary, server, "promote", check, new long[3]).whenComplete((status, error) -> {
+        callDirect(newPrimary, server, "promote", check, CALL_TIMEOUT, new long[3]).whenComplete((status, error) -> {
             String tries = attempt == 1 ? "" : String.format(", %d checks in %.1f ms", attempt, (System.nanoTime() - t0) / 1e6);
             if (error == null) {
                 if (!status.path("takeoverReady").asBoolean(false)) {
@@ -165,6 +171,19 @@ public final class AgentReplicationClient implements ReplicationClient {
         ObjectNode async = JsonHttp.mapper().createObjectNode().put("mode", "ASYNC");
         return demote(replica, server)
                 .thenCompose(x -> call(primary, server, "promote", null, CALL_TIMEOUT))
+                .thenCompose(x -> call(primary, server, "mode", async, CALL_TIMEOUT))
+                .thenApply(x -> null);
+    }
+
+    /** Promote with aboveTakeOver (generation+2, see the agent's README), then ASYNC; the replica is not asked. */
+    @Override
+    public CompletableFuture<Void> reclaim(VirtualServer server, DataCenter primary, DataCenter replica) {
+        if (!server.replicated()) {
+            return done();
+        }
+        ObjectNode above = JsonHttp.mapper().createObjectNode().put("aboveTakeOver", true);
+        ObjectNode async = JsonHttp.mapper().createObjectNode().put("mode", "ASYNC");
+        return call(primary, server, "promote", above, CALL_TIMEOUT)
                 .thenCompose(x -> call(primary, server, "mode", async, CALL_TIMEOUT))
                 .thenApply(x -> null);
     }
@@ -244,8 +263,8 @@ public final class AgentReplicationClient implements ReplicationClient {
      * (JsonHttp#postDirect), which notes its times in {@code stamps}.
      */
     private CompletableFuture<JsonNode> callDirect(DataCenter dc, VirtualServer server, String action, JsonNode body,
-                                                   long[] stamps) {
-        return http(dc).postDirect(disk(dc, server, "/" + action), body, CALL_TIMEOUT, stamps);
+                                                   Duration timeout, long[] stamps) {
+        return http(dc).postDirect(disk(dc, server, "/" + action), body, timeout, stamps);
     }
 
     private static JsonHttp http(DataCenter dc) {

@@ -387,10 +387,6 @@ public final class FailoverRunner {
     }
 
     private static String message(Throwable t) {
-        t = unwrap(t);
-        if (t instanceof WanmigException) {
-            return ((WanmigException) t).reason();
-        }
-        return t.getMessage() == null ? t.toString() : t.getMessage();
+        return WanmigException.messageOf(t);
     }
 }

@@ -25,7 +25,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -411,10 +410,7 @@ public final class LinkStateTracker implements NetworkStateListener, AutoCloseab
     }
 
     private static String cause(Throwable t) {
-        while (t instanceof CompletionException && t.getCause() != null) {
-            t = t.getCause();
-        }
-        return t.getMessage() == null ? t.toString() : t.getMessage();
+        return org.wanmig.api.WanmigException.messageOf(t);
     }
 
     // ---- plumbing ------------------------------------------------------------------------------------------------

@@ -982,19 +982,34 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         } else if (run.record.switchedInPause()) {
             // The destination may have taken over (then the source's copy is fenced, or about to be
             // when the new primary's stream reaches it): the source's copy is demoted first, after
-            // the pause's own demote if one is under way, so that its promotion takes a generation
-            // above the one it was fenced by rather than finding it still primary below that.
+            // the pause's own demote if one is under way, then reclaimed above any generation the
+            // destination may have taken over with, whether or not we heard of it.
             CompletableFuture<Void> retired = run.retired == null ? CompletableFuture.completedFuture(null)
                     : run.retired.handle((x, e) -> null);
-            storage = retired.thenCompose(x -> replication.retire(run.server, run.from))
-                    .thenCompose(x -> replication.restore(run.server, run.from, run.to));
+            CompletableFuture<Void> sourceBack = retired.thenCompose(x -> replication.retire(run.server, run.from))
+                    .thenCompose(x -> replication.reclaim(run.server, run.from, run.to));
+            // The destination's copy took no write the guest goes on with (it never resumed there):
+            // it is demoted alongside, not first, and one that does not answer is fenced by the
+            // source's generation when it returns.
+            CompletableFuture<Throwable> destinationDemoted = replication.retire(run.server, run.to)
+                    .handle((x, e) -> e);
+            storage = sourceBack.handle((x, e) -> e).thenCombine(destinationDemoted, (sourceError, destError) -> {
+                if (sourceError != null) {
+                    throw new CompletionException(sourceError);
+                }
+                if (destError != null) {
+                    throw new IllegalStateException(run.to.name() + " not demoted (" + cause(destError) + "); "
+                            + run.from.name() + " primary again without it, above any take-over it may have done");
+                }
+                return null;
+            });
             // The source's copy was fenced or demoted in the pause. The guest must go on at the
             // source only once that copy is primary again: its writes would fail before (a QEMU
             // source resumes by itself when its migration fails; its disk stops the guest on a
             // write error, werror=stop, and the abort's cont retries the write). So the hypervisor
-            // is told after the storage, whatever the storage's outcome.
+            // is told after that, whatever its outcome, and does not wait for the destination.
             if (hypervisorToAbort) {
-                storage.whenCompleteAsync((x, e) -> abortHypervisor.run(), lifecycle);
+                sourceBack.whenCompleteAsync((x, e) -> abortHypervisor.run(), lifecycle);
             }
         } else {
             storage = replication.restore(run.server, run.from, run.to);
@@ -1280,10 +1295,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     }
 
     private static String cause(Throwable t) {
-        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
-            t = t.getCause();
-        }
-        return t.getMessage() == null ? t.toString() : t.getMessage();
+        return WanmigException.messageOf(t);
     }
 
     /** Which of its plan's rules a migration wants on the switches now. */

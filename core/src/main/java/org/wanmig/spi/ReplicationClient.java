@@ -55,6 +55,18 @@ public interface ReplicationClient {
     CompletableFuture<Void> restore(VirtualServer server, DataCenter primary, DataCenter replica);
 
     /**
+     * After a switchover in the hypervisor's pause that was rolled back, the server going on at
+     * {@code primary} from what its copy holds (demoted already, see {@link #retire}): that copy
+     * becomes primary again, asynchronous, at a generation above any take-over {@code replica} may
+     * have done in the pause without the caller learning of it (its answer lost with its agent or
+     * its link). {@code replica} is not asked: it took no write the server goes on with, and is
+     * fenced by that generation if it took over. Without a faster way, as {@link #restore}.
+     */
+    default CompletableFuture<Void> reclaim(VirtualServer server, DataCenter primary, DataCenter replica) {
+        return restore(server, primary, replica);
+    }
+
+    /**
      * Unplanned failover: {@code lost} is gone, so its copy is not asked. Promotes the replica at
      * {@code at} with a new generation even though it may lack the lost primary's latest writes,
      * and reports how much it lacks (its last known lag). Promoting a copy that is primary already

@@ -144,7 +144,8 @@ final class LifecycleFixture implements AutoCloseable {
                 "source routes missing: " + network.tables().missing(manager.baselineRules()));
         assertTrue(network.tables().holdsExactly(manager.baselineRules()),
                 "rules beyond the baseline: " + extra());
-        assertTrue(replication.calls().contains("restore " + m.server() + " " + m.source() + "<" + m.destination()),
+        String pair = m.server() + " " + m.source() + "<" + m.destination();
+        assertTrue(replication.calls().contains("restore " + pair) || replication.calls().contains("reclaim " + pair),
                 "storage restored: " + replication.calls());
     }
 

@@ -174,8 +174,8 @@ class PauseSwitchoverTest {
         Migration end = f.awaitEnd(id);
         assertEquals(FAILED, end.state(), f.describe(id));
         assertEquals(List.of(id + " moved=false"), f.hypervisor.aborts(), "the source goes on running");
-        assertTrue(f.replication.calls().contains("restore vs1 dcA<dcB"), f.replication.calls().toString());
-        assertTrue(f.replication.calls().indexOf("retire vs1 dcA") < f.replication.calls().indexOf("restore vs1 dcA<dcB"),
+        assertTrue(f.replication.calls().contains("reclaim vs1 dcA<dcB"), f.replication.calls().toString());
+        assertTrue(f.replication.calls().indexOf("retire vs1 dcA") < f.replication.calls().indexOf("reclaim vs1 dcA<dcB"),
                 "the source's copy is demoted before it is promoted back: " + f.replication.calls());
         f.assertBackAtSource(id);
     }
@@ -189,9 +189,28 @@ class PauseSwitchoverTest {
         assertTrue(e.getCause().getMessage().contains("cannot take over"), e.toString());
         assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
         assertEquals(List.of(id + " moved=false"), f.hypervisor.aborts(), "the source goes on running");
-        assertEquals(List.of("sync vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA", "restore vs1 dcA<dcB"),
-                f.replication.calls(), "no demote after a pause that did not switch; the rollback's demote, then restore");
+        assertEquals(List.of("sync vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA", "reclaim vs1 dcA<dcB",
+                "retire vs1 dcB"), f.replication.calls(), "no demote after a pause that did not switch; the rollback's"
+                + " demote and reclaim of the source, the destination demoted (it may have taken over unheard)");
         f.assertBackAtSource(id);
+    }
+
+    @Test
+    void aDestinationThatDoesNotAnswerDoesNotHoldTheGuestInThePause() {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        CompletableFuture<Void> destination = f.replication.holdRetire("dcB");
+        f.replication.failReverse(new IllegalStateException("POST http://dcB-agent/v1/disks/vs1/promote: timed out"));
+        assertThrows(ExecutionException.class, () -> pause(id).get(5, TimeUnit.SECONDS));
+        Poll.until("the source goes on", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
+        assertTrue(f.record(id).isActive(), "the rollback waits for dcB's answer; the guest does not: " + f.describe(id));
+        assertTrue(f.replication.calls().indexOf("reclaim vs1 dcA<dcB") >= 0, f.replication.calls().toString());
+
+        destination.completeExceptionally(new IllegalStateException("dcB agent: timed out"));
+        Migration end = f.awaitEnd(id);
+        assertEquals(FAILED, end.state(), f.describe(id));
+        String last = end.timeline().get(end.timeline().size() - 1).detail();
+        assertTrue(last.contains("dcB not demoted (dcB agent: timed out); dcA primary again without it"), last);
     }
 
     @Test
@@ -208,7 +227,7 @@ class PauseSwitchoverTest {
         // back, so its promotion takes a generation above the destination's
         List<String> calls = f.replication.calls();
         assertEquals(List.of("sync vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA", "retire vs1 dcA",
-                "restore vs1 dcA<dcB"), calls);
+                "reclaim vs1 dcA<dcB", "retire vs1 dcB"), calls);
     }
 
     /** Switched over in the pause, then the hypervisor fails (the destination died); the restore waits. */
@@ -219,7 +238,7 @@ class PauseSwitchoverTest {
         f.replication.holdRestore();
         // as the driver does, from a thread of its own (the call waits for the rollback, bounded)
         CompletableFuture.runAsync(() -> f.manager.failed(id, "the destination QEMU died after migrate-continue"));
-        Poll.until("restore asked", () -> f.replication.calls().contains("restore vs1 dcA<dcB"));
+        Poll.until("reclaim asked", () -> f.replication.calls().contains("reclaim vs1 dcA<dcB"));
         return id;
     }
 

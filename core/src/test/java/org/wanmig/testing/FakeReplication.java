@@ -74,13 +74,15 @@ public final class FakeReplication implements ReplicationClient {
         checkError = e;
     }
 
+    private final Map<String, CompletableFuture<Void>> heldRetires = new ConcurrentHashMap<>();
+
     public void failReverse(RuntimeException e) {
         reverseError = e;
     }
 
     /**
      * "sync vs1 dcA>dcB", "check vs1 dcA>dcB", "reverse vs1 dcA>dcB", "takeover vs1 dcA>dcB", "retire vs1 dcA",
-     * "restore vs1 dcA<dcB", "promote vs1 dcB lost dcA".
+     * "restore vs1 dcA<dcB", "reclaim vs1 dcA<dcB", "promote vs1 dcB lost dcA".
      */
     public List<String> calls() {
         return calls;
@@ -122,7 +124,12 @@ public final class FakeReplication implements ReplicationClient {
     @Override
     public CompletableFuture<Void> retire(VirtualServer server, DataCenter oldPrimary) {
         calls.add("retire " + server.name() + " " + oldPrimary.name());
-        return CompletableFuture.completedFuture(null);
+        return heldRetires.getOrDefault(oldPrimary.name(), CompletableFuture.completedFuture(null));
+    }
+
+    /** retire at {@code dc} answers only when the returned future is completed (an agent that does not answer). */
+    public CompletableFuture<Void> holdRetire(String dc) {
+        return heldRetires.computeIfAbsent(dc, k -> new CompletableFuture<>());
     }
 
     @Override
@@ -131,7 +138,13 @@ public final class FakeReplication implements ReplicationClient {
         return holdRestore ? heldRestore : CompletableFuture.completedFuture(null);
     }
 
-    /** restore answers only when {@link #restoreHeld} is completed. */
+    @Override
+    public CompletableFuture<Void> reclaim(VirtualServer server, DataCenter primary, DataCenter replica) {
+        calls.add("reclaim " + server.name() + " " + primary.name() + "<" + replica.name());
+        return holdRestore ? heldRestore : CompletableFuture.completedFuture(null);
+    }
+
+    /** restore and reclaim answer only when {@link #restoreHeld} is completed. */
     public void holdRestore() {
         holdRestore = true;
     }

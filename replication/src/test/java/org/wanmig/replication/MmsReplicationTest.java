@@ -7,6 +7,7 @@ import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationState;
 import org.wanmig.lifecycle.MigrationManager;
+import org.wanmig.replication.agent.Agent;
 import org.wanmig.replication.core.Mode;
 import org.wanmig.replication.core.Role;
 
@@ -175,6 +176,45 @@ class MmsReplicationTest {
         assertEquals(Role.PRIMARY, agents.b.status("vs1").role(), "B took over in the pause");
         assertEquals(1, agents.b.status("vs1").generation());
         assertEquals(0x3c, java.nio.file.Files.readAllBytes(agents.imageB())[7]);
+    }
+
+    @Test
+    void aDestinationLostInThePauseAfterItTookOverLeavesTheSourcePrimaryAboveItAndFollowingItWhenItReturns(
+            @TempDir Path dir) throws Exception {
+        startPausing(dir);
+        MigrationId id = mms.startMigration("vs1", "dcB").id();
+        await(id, MigrationState.MIGRATING);
+        try (NbdTestClient a = new NbdTestClient(agents.a.nbdPort(), "vs1")) {
+            assertEquals(0, a.write(0, AgentPair.pattern(0x21, 4096)), "acknowledged at A, synchronously");
+        }
+        // the pause: B takes over (the MMS's request reached it) and its agent dies before the answer
+        agents.b.takeOver("vs1");
+        long taken = agents.b.status("vs1").generation();
+        AgentPair.await("B's generation durable", 5_000, () -> agents.b.disk("vs1").metaDurable().isDone());
+        agents.b.close();
+
+        ExecutionException hook = assertThrows(ExecutionException.class, () -> mms.preSwitchover(id,
+                "paused before switchover").toCompletableFuture().get(30, TimeUnit.SECONDS));
+        Migration end = await(id, MigrationState.FAILED);
+        String last = end.timeline().get(end.timeline().size() - 1).detail();
+        assertTrue(end.error().contains("switchover in the pause failed") && last.contains("dcB not demoted")
+                && last.contains("dcA primary again without it"), hook + " / " + last);
+        assertEquals(Role.PRIMARY, agents.a.status("vs1").role(), "A primary again without B: " + end.error());
+        assertEquals(Mode.ASYNC, agents.a.status("vs1").mode());
+        assertTrue(agents.a.status("vs1").generation() > taken, "A's generation " + agents.a.status("vs1").generation()
+                + " above the one B took over with (" + taken + ")");
+        try (NbdTestClient a = new NbdTestClient(agents.a.nbdPort(), "vs1")) {
+            assertEquals(0, a.write(65536, AgentPair.pattern(0x22, 4096)), "A takes writes without B");
+        }
+
+        // B comes back as it left (primary at the generation it took over with): A's fences it, it follows A
+        agents.b = new Agent(AgentPair.config(dir.resolve("b"), 4 << 20, Role.REPLICA, agents.ba.port(), AgentPair.PSK));
+        agents.ab.target(new java.net.InetSocketAddress("127.0.0.1", agents.b.peerPort()));
+        AgentPair.await("B fenced into A's replica", 15_000, () -> agents.b.status("vs1").role() == Role.REPLICA);
+        agents.syncUp(agents.a);
+        AgentPair.assertSameBytes(agents.imageA(), agents.imageB());
+        assertEquals(Role.PRIMARY, agents.a.status("vs1").role(), "A not fenced by B");
+        assertEquals(0x22, java.nio.file.Files.readAllBytes(agents.imageB())[65536 + 7], "A's write after the pause at B");
     }
 
     @Test

@@ -126,6 +126,46 @@ class TakeoverTest {
         }
     }
 
+    /**
+     * The MMS's rollback of a pause whose take-over answer it never got: B took over at generation
+     * 1 but neither side's stream told A. A (demoted by the rollback) becomes primary again above
+     * that take-over, at 2, not at the 1 a plain promote would take and tie with; when the links
+     * heal B is fenced by it and follows A, whose writes since reach it.
+     */
+    @Test
+    void theOldPrimaryReclaimsAboveATakeOverItNeverHeardOfAndTheCopyThatTookOverFollowsIt() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            p.syncUp(p.a);
+            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
+                assertEquals(0, a.write(0, pattern(0x31, 4096)));
+            }
+            p.ab.cut();
+            p.ba.cut();
+            AgentPair.await("B's session down", 10_000, () -> !p.b.disk("vs1").sessionUp());
+            // B cannot take over without the live stream; it took over just before the cut (as
+            // the pause's call would have): promote it the way the agent does inside the call
+            assertEquals(Role.REPLICA, p.b.disk("vs1").role());
+            p.b.disk("vs1").becomePrimary(false);
+            assertEquals(1, p.b.disk("vs1").generation());
+            p.ok(p.a, "POST", "/v1/disks/vs1/demote", "{\"timeoutMs\":1}");   // the rollback's retire
+            assertEquals(0, p.a.disk("vs1").generation(), "A never heard of generation 1");
+
+            JsonNode back = JSON.readTree(p.ok(p.a, "POST", "/v1/disks/vs1/promote", "{\"aboveTakeOver\":true}"));
+            assertEquals("PRIMARY", back.get("role").asText(), back.toString());
+            assertEquals(2, back.get("generation").asLong(), "above B's take-over, not tied with it: " + back);
+            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
+                assertEquals(0, a.write(65536, pattern(0x32, 4096)), "A takes writes");
+            }
+            p.ab.restore();
+            p.ba.restore();
+            AgentPair.await("B fenced by A's generation", 15_000, () -> p.b.disk("vs1").role() == Role.REPLICA);
+            p.syncUp(p.a);
+            AgentPair.assertSameBytes(p.imageA(), p.imageB());
+            assertEquals(0x32, Files.readAllBytes(p.imageB())[65536 + 3]);
+            assertEquals(Role.PRIMARY, p.a.disk("vs1").role(), "A not fenced by B");
+        }
+    }
+
     @Test
     void takeoverIsRefusedWhenTheStreamIsNotSynchronousOrNotLive() throws Exception {
         try (AgentPair p = new AgentPair(dir, 8 << 20)) {
@@ -229,6 +269,9 @@ class TakeoverTest {
                     {"{\"takeover\":false,\"check\":true}", "check needs takeover"},
                     {"{\"force\":true,\"check\":true}", "check needs takeover"},
                     {"{\"takeover\":true,\"check\":true,\"force\":true}", "exclude each other"},
+                    {"{\"aboveTakeOver\":\"yes\"}", "aboveTakeOver must be a boolean"},
+                    {"{\"aboveTakeOver\":true,\"force\":true}", "aboveTakeOver excludes force and takeover"},
+                    {"{\"aboveTakeOver\":true,\"takeover\":true}", "aboveTakeOver excludes force and takeover"},
             };
             for (String[] b : bad) {
                 String[] r = p.call(p.b, "POST", "/v1/disks/vs1/promote", b[0]);

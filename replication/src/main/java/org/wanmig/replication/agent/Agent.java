@@ -181,26 +181,40 @@ public final class Agent implements ReplicationControl, Closeable {
 
     @Override
     public DiskStatus promote(String disk, boolean force) {
+        return promote(disk, force, false);
+    }
+
+    @Override
+    public DiskStatus promote(String disk, boolean force, boolean aboveTakeOver) {
         ReplicatedDisk d = require(disk);
         synchronized (roleLocks.computeIfAbsent(disk, k -> new Object())) {
             if (d.role() == Role.PRIMARY) {
                 return d.status();
             }
-            if (!force && d.sessionUp()) {
+            if (aboveTakeOver && force) {
+                throw new ConflictException(disk + ": force and aboveTakeOver exclude each other");
+            }
+            if (aboveTakeOver && !d.consistent()) {
+                throw new ConflictException(disk + ": local copy is inconsistent (interrupted resync); only force"
+                        + " promotes it, rolled back to its last consistent state");
+            }
+            // aboveTakeOver: the peer's stream and our being behind it come from a take-over in a
+            // pause that was rolled back; the guest goes on from what this copy holds
+            if (!force && !aboveTakeOver && d.sessionUp()) {
                 throw new ConflictException(disk + ": the peer is still primary and streaming to us; demote it first");
             }
             if (!force && !d.consistent()) {
                 throw new ConflictException(disk + ": local copy is inconsistent (interrupted resync); force rolls it "
                         + "back to its last consistent state and reports the RPO that implies");
             }
-            if (!force && d.knownBehind()) {
+            if (!force && !aboveTakeOver && d.knownBehind()) {
                 throw new ConflictException(disk + ": local copy is known to be behind the old primary "
                         + "(use force to fail over anyway)");
             }
             peer.closeSession(disk);
             PromoteReport r;
             try {
-                r = d.becomePrimary(force);
+                r = aboveTakeOver ? d.becomePrimaryAboveTakeOver() : d.becomePrimary(force);
             } catch (IOException e) {
                 // Rollback failed: we are still an inconsistent replica and must not serve as primary.
                 throw new ConflictException(disk + ": rollback to the last consistent state failed: " + e);
@@ -208,6 +222,7 @@ public final class Agent implements ReplicationControl, Closeable {
             String how = r.rolledBack() ? ", rolled back " + r.rolledBackBytes() + " bytes to the state of "
                     + Instant.ofEpochMilli(r.restoredAsOfMillis()) : "";
             String msg = disk + ": promoted to PRIMARY at generation " + r.generation() + (force ? " (forced)" : "")
+                    + (aboveTakeOver ? " (one skipped: above a take-over the peer may have done)" : "")
                     + how + ", RPO <= " + r.rpoSeconds() + " s" + (r.handedOver() ? " (clean handover)" : "");
             if (r.rolledBack() || (force && !r.handedOver())) {
                 LOG.warning(msg);

@@ -518,8 +518,17 @@ public final class ControlServer implements Closeable {
                     });
                     return;
                 }
+                // aboveTakeOver: back to primary after a pause that was rolled back (ReplicationControl.promote)
+                JsonNode a = body.get("aboveTakeOver");
+                if (a != null && !a.isBoolean()) {
+                    throw new BadRequest("aboveTakeOver must be a boolean", "aboveTakeOver");
+                }
+                boolean aboveTakeOver = a != null && a.asBoolean();
+                if (aboveTakeOver && (force || takeover)) {
+                    throw new BadRequest("aboveTakeOver excludes force and takeover", "aboveTakeOver");
+                }
                 if (!takeover) {
-                    onLongPool(call, () -> call.json(200, JSON.valueToTree(control.promote(disk, force))));
+                    onLongPool(call, () -> call.json(200, JSON.valueToTree(control.promote(disk, force, aboveTakeOver))));
                     return;
                 }
                 // The take-over runs here, on the thread that read the request: it is inside a

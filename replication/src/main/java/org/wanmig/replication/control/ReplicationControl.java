@@ -20,6 +20,20 @@ public interface ReplicationControl {
     /** @throws ConflictException if the local copy is known to be behind or the peer is still primary */
     DiskStatus promote(String disk, boolean force) throws InterruptedException;
 
+    /**
+     * With {@code aboveTakeOver}: the copy that was primary until a hypervisor's pause becomes
+     * primary again after that pause was rolled back (the guest goes on here, from the state this
+     * copy holds). The peer may have taken over in the pause without the caller learning of it, and
+     * may even stream to us: the new generation skips one so that it fences such a take-over, and
+     * neither that stream nor being behind it refuses the promotion.
+     */
+    default DiskStatus promote(String disk, boolean force, boolean aboveTakeOver) throws InterruptedException {
+        if (aboveTakeOver) {
+            throw new ConflictException("promotion above a take-over is not supported here");
+        }
+        return promote(disk, force);
+    }
+
     DiskStatus demote(String disk) throws InterruptedException;
 
     /**

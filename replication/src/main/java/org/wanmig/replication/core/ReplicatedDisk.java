@@ -306,10 +306,23 @@ public final class ReplicatedDisk implements BlockDevice {
      * never saw, so it must be hash-compared when it comes back.
      */
     public PromoteReport becomePrimary(boolean force) throws IOException {
-        return becomePrimary(force, false);
+        return becomePrimary(force, false, 1);
+    }
+
+    /**
+     * {@link #becomePrimary(boolean)} in generation+2: the peer may have taken over from us (in
+     * generation+1) without our learning of it, its answer lost with its agent or its link, and
+     * this promotion must fence such a take-over rather than tie with it.
+     */
+    public PromoteReport becomePrimaryAboveTakeOver() throws IOException {
+        return becomePrimary(false, false, 2);
     }
 
     private PromoteReport becomePrimary(boolean force, boolean persistAfter) throws IOException {
+        return becomePrimary(force, persistAfter, 1);
+    }
+
+    private PromoteReport becomePrimary(boolean force, boolean persistAfter, int step) throws IOException {
         synchronized (order) {
             long now = System.currentTimeMillis();
             DiskMeta m = meta;
@@ -331,7 +344,7 @@ public final class ReplicatedDisk implements BlockDevice {
             boolean clean = handedOverClean && !didRollback;
             // -1: this copy never held the primary's state (its first sync never completed).
             double rpo = clean ? 0 : restoredAsOf <= 0 ? -1 : Math.max(0, (now - restoredAsOf) / 1000.0);
-            long gen = m.generation() + 1;
+            long gen = m.generation() + step;
             PromoteReport r = new PromoteReport(now, force, gen, didRollback, rolledBack, restoredAsOf, rpo, clean);
             m = m.withRole(Role.PRIMARY).withBehind(false).withGeneration(gen).withLastPromote(r).withFenced(null);
             if (force || m.syncId().isEmpty() || didRollback) {
