@@ -76,7 +76,7 @@ def migrate_with_restart(bed, args, src, dst, how):
         try:
             if how == 'after-takeover':
                 # what the frozen runtime sent just before it died, to the same agent API
-                status, body = bed.stor.call(dst, 'POST', 'promote', {'takeover': True, 'takeoverId': mid})
+                status, body = bed.stor.call(dst, 'POST', 'promote', {'takeover': True, 'takeoverId': 'migration-%s' % mid})
                 case['takeOverByTest'] = [status, (body or {}).get('role'), (body or {}).get('generation')]
                 if status != 200 or (body or {}).get('role') != 'PRIMARY':
                     raise RuntimeError('the take-over at %s was refused: %s %s' % (dst, status, body))

@@ -36,6 +36,7 @@ CONFIG_VM = os.path.join(tb.TOPOS, 'wanmig-2dc-vm.json')
 VM_IP, VM_MAC = '10.2.0.10', '00:00:00:00:02:10'
 HV = {'dcA': ('hvA', 'peA', 18401), 'dcB': ('hvB', 'peB', 18402)}
 QEMU_NBD_PORT = 10809
+WAN_PORTS = ('core1-eth3', 'core2-eth1')     # the one link between the DCs (wanmig_2dc)
 
 
 def exit_on_sigterm():
@@ -166,6 +167,12 @@ class VmBed:
     def migrate_status(self, dc='dcA'):
         vm = self.vm(dc)
         return vm.qmp.execute('query-migrate', timeout=10).get('status') if vm and vm.alive() else None
+
+    def wan(self, up):
+        """The link between the DCs (core1-core2, the delay line) down or up at both switch-side
+        ends: the switches report their ports down, the delay relay waits for them."""
+        for intf in WAN_PORTS:
+            subprocess.run(['ip', 'link', 'set', 'dev', intf, 'up' if up else 'down'], check=True)
 
     def speed_up(self, dc, bw_mbit):
         """Lets pre-copy end soon: max-bandwidth raised on the source's own monitor (not the MMS's)."""

@@ -90,14 +90,15 @@ public final class AgentReplicationClient implements ReplicationClient {
 
     /** One call at the new primary: promote with takeover (the agent checks its stream is live, SYNC, applied). */
     @Override
-    public CompletableFuture<String> takeOver(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+    public CompletableFuture<String> takeOver(String takeOverId, VirtualServer server, DataCenter oldPrimary,
+                                              DataCenter newPrimary) {
         if (newPrimary.agent() == null) {
             return CompletableFuture.completedFuture("no replication agent at " + newPrimary.name());
         }
         if (!server.replicated()) {
             return CompletableFuture.completedFuture(server.name() + " is not replicated: its storage is left alone");
         }
-        ObjectNode takeover = JsonHttp.mapper().createObjectNode().put("takeover", true);
+        ObjectNode takeover = JsonHttp.mapper().createObjectNode().put("takeover", true).put("takeoverId", takeOverId);
         long t0 = System.nanoTime();
         long[] at = new long[3];
         return callDirect(newPrimary, server, "promote", takeover, TAKEOVER_TIMEOUT, at).thenApply(status -> String.format(

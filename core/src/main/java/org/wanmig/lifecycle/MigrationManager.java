@@ -558,7 +558,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             int epoch = run.bump(topology.settings().switchTimeout());
             run.record = run.record.withSwitchedInPause().noted(clock.millis(), "hypervisor " + detail);
             // both sent before either is awaited: the hook lasts as long as the slower of the two
-            CompletableFuture<String> takeOver = replication.takeOver(run.server, run.from, run.to);
+            // named after the migration: a successor asking again (restarted) is answered as done
+            CompletableFuture<String> takeOver = replication.takeOver("migration-" + id.value(), run.server,
+                    run.from, run.to);
             double[] storageMs = new double[1];
             CompletableFuture<String> roles = takeOver.thenApply(how -> {
                 storageMs[0] = ms(pausedAt);

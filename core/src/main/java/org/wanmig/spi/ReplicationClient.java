@@ -24,10 +24,14 @@ public interface ReplicationClient {
      * stopped, its block I/O drained) and replication is synchronous, so {@code newPrimary}
      * already holds every acknowledged write: it becomes primary at a new generation in one call,
      * which fences {@code oldPrimary}; {@link #retire} then demotes that one after the pause.
-     * Completes with a short account of the call for the migration's timeline. Without a faster
-     * way, a client reverses the roles as {@link #reverseRoles} does.
+     * Completes with a short account of the call for the migration's timeline. {@code takeOverId}
+     * names this take-over: asked again with the same name (a restarted MMS, whose predecessor's
+     * call may have reached {@code newPrimary}), a copy primary by it answers as done, and a copy
+     * primary by anything else refuses. Without a faster way, a client reverses the roles as
+     * {@link #reverseRoles} does.
      */
-    default CompletableFuture<String> takeOver(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+    default CompletableFuture<String> takeOver(String takeOverId, VirtualServer server, DataCenter oldPrimary,
+                                               DataCenter newPrimary) {
         return reverseRoles(server, oldPrimary, newPrimary).thenApply(x -> "roles reversed");
     }
 

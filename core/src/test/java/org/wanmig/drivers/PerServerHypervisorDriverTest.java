@@ -180,7 +180,7 @@ class PerServerHypervisorDriverTest {
         client.reverseRoles(emulated, a, b).get(5, TimeUnit.SECONDS);
         client.restore(emulated, a, b).get(5, TimeUnit.SECONDS);
         assertTrue(client.promote(emulated, b, a).get(5, TimeUnit.SECONDS).detail().contains("not replicated"));
-        assertTrue(client.takeOver(emulated, a, b).get(5, TimeUnit.SECONDS).contains("not replicated"));
+        assertTrue(client.takeOver("migration-1", emulated, a, b).get(5, TimeUnit.SECONDS).contains("not replicated"));
         client.retire(emulated, a).get(5, TimeUnit.SECONDS);
         assertEquals(null, client.checkTakeOver(emulated, a, b).get(5, TimeUnit.SECONDS), "nothing to check");
         assertEquals(List.of(), calls, "no agent call for a disk that is not on the agents");

@@ -291,6 +291,27 @@ class PauseSwitchoverTest {
     }
 
     @Test
+    void aPauseAskedAgainAfterARestartNamesTheSameTakeOver() throws Exception {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        f.network.holdNext(FakeNetwork.anyRuleOfMigration(id.value()));
+        pause(id);
+        Poll.until("the take-over sent, the redirect held", () -> f.network.heldCount() == 1
+                && f.replication.calls().contains("takeover vs1 dcA>dcB"));
+
+        LifecycleFixture before = f;
+        before.close();   // died inside the pause: the destination may have taken over
+        f = before.restart(c -> { });
+        Poll.until("asked again after the restart", () -> f.hypervisor.migrations().size() == 1);
+        assertEquals(MIGRATING, f.state(id));
+        pause(id).get(5, TimeUnit.SECONDS);
+        f.awaitState(id, CUTOVER);
+        assertEquals(List.of("migration-" + id.value()), before.replication.takeOverIds());
+        assertEquals(before.replication.takeOverIds(), f.replication.takeOverIds(),
+                "the successor asks for the same take-over, which a destination primary by it answers as done");
+    }
+
+    @Test
     void restartAfterThePauseSwitchoverAsksTheHypervisorAgainAndWaitsForItsReport() throws Exception {
         f = LifecycleFixture.start();
         MigrationId id = f.migrating("vs1");

@@ -76,6 +76,13 @@ public final class FakeReplication implements ReplicationClient {
 
     private final Map<String, CompletableFuture<Void>> heldRetires = new ConcurrentHashMap<>();
 
+    private final List<String> takeOverIds = new CopyOnWriteArrayList<>();
+
+    /** The names the take-overs were asked with, in order. */
+    public List<String> takeOverIds() {
+        return takeOverIds;
+    }
+
     public void failReverse(RuntimeException e) {
         reverseError = e;
     }
@@ -108,8 +115,10 @@ public final class FakeReplication implements ReplicationClient {
     }
 
     @Override
-    public CompletableFuture<String> takeOver(VirtualServer server, DataCenter oldPrimary, DataCenter newPrimary) {
+    public CompletableFuture<String> takeOver(String takeOverId, VirtualServer server, DataCenter oldPrimary,
+                                              DataCenter newPrimary) {
         calls.add("takeover " + server.name() + " " + oldPrimary.name() + ">" + newPrimary.name());
+        takeOverIds.add(takeOverId);
         return reverseError == null ? CompletableFuture.completedFuture(newPrimary.name() + " took over")
                 : CompletableFuture.failedFuture(reverseError);
     }

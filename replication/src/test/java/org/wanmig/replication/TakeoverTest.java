@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.wanmig.replication.agent.Agent;
 import org.wanmig.replication.core.DiskMeta;
 import org.wanmig.replication.core.Role;
 
@@ -166,6 +167,47 @@ class TakeoverTest {
         }
     }
 
+    /**
+     * A named take-over asked again (a restarted MMS whose predecessor's call reached this copy) is
+     * answered as done, also after this agent restarted; a copy primary by another take-over, or by
+     * a plain promote, refuses it rather than claiming a take-over it did not do.
+     */
+    @Test
+    void aNamedTakeoverAskedAgainIsAnsweredAsDoneAndAnotherIsRefused() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            p.syncUp(p.a);
+            JsonNode took = JSON.readTree(p.ok(p.b, "POST", "/v1/disks/vs1/promote",
+                    "{\"takeover\":true,\"takeoverId\":\"migration-7\"}"));
+            assertEquals(1, took.get("generation").asLong(), took.toString());
+            assertEquals("migration-7", took.get("lastPromote").get("takeOverId").asText(), took.toString());
+            JsonNode again = JSON.readTree(p.ok(p.b, "POST", "/v1/disks/vs1/promote",
+                    "{\"takeover\":true,\"takeoverId\":\"migration-7\"}"));
+            assertEquals(1, again.get("generation").asLong(), "done, not done twice: " + again);
+            String[] other = p.call(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true,\"takeoverId\":\"migration-8\"}");
+            assertEquals("409", other[0], other[1]);
+            assertTrue(other[1].contains("primary already, not by take-over migration-8 (by take-over migration-7)"),
+                    other[1]);
+
+            // the name is in the metadata: a restarted agent still knows it
+            AgentPair.await("B's generation durable", 5_000, () -> p.b.disk("vs1").metaDurable().isDone());
+            p.b.close();
+            p.b = new Agent(AgentPair.config(dir.resolve("b"), 8 << 20, Role.REPLICA, p.ba.port(), AgentPair.PSK));
+            p.ab.target(new java.net.InetSocketAddress("127.0.0.1", p.b.peerPort()));
+            assertEquals(Role.PRIMARY, p.b.disk("vs1").role());
+            JsonNode afterRestart = JSON.readTree(p.ok(p.b, "POST", "/v1/disks/vs1/promote",
+                    "{\"takeover\":true,\"takeoverId\":\"migration-7\"}"));
+            assertEquals(1, afterRestart.get("generation").asLong(), afterRestart.toString());
+
+            // a copy made primary by a plain promote did no take-over of that name
+            p.ok(p.b, "POST", "/v1/disks/vs1/demote", "{\"timeoutMs\":5000}");
+            AgentPair.await("A fenced or following", 10_000, () -> p.a.disk("vs1").role() == Role.REPLICA);
+            p.ok(p.a, "POST", "/v1/disks/vs1/promote", null);
+            String[] plain = p.call(p.a, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true,\"takeoverId\":\"migration-7\"}");
+            assertEquals("409", plain[0], plain[1]);
+            assertTrue(plain[1].contains("primary already, not by take-over migration-7"), plain[1]);
+        }
+    }
+
     @Test
     void takeoverIsRefusedWhenTheStreamIsNotSynchronousOrNotLive() throws Exception {
         try (AgentPair p = new AgentPair(dir, 8 << 20)) {
@@ -269,6 +311,11 @@ class TakeoverTest {
                     {"{\"takeover\":false,\"check\":true}", "check needs takeover"},
                     {"{\"force\":true,\"check\":true}", "check needs takeover"},
                     {"{\"takeover\":true,\"check\":true,\"force\":true}", "exclude each other"},
+                    {"{\"takeover\":true,\"takeoverId\":5}", "takeoverId must be"},
+                    {"{\"takeover\":true,\"takeoverId\":\"\"}", "takeoverId must be"},
+                    {"{\"takeover\":true,\"takeoverId\":\"a b\"}", "takeoverId must be"},
+                    {"{\"takeover\":true,\"takeoverId\":\"" + "x".repeat(129) + "\"}", "takeoverId must be"},
+                    {"{\"takeoverId\":\"migration-1\"}", "takeoverId needs takeover"},
                     {"{\"aboveTakeOver\":\"yes\"}", "aboveTakeOver must be a boolean"},
                     {"{\"aboveTakeOver\":true,\"force\":true}", "aboveTakeOver excludes force and takeover"},
                     {"{\"aboveTakeOver\":true,\"takeover\":true}", "aboveTakeOver excludes force and takeover"},

@@ -235,16 +235,21 @@ public final class Agent implements ReplicationControl, Closeable {
     }
 
     @Override
-    public DiskStatus takeOver(String disk, java.util.concurrent.CompletionStage<?> answered) {
+    public DiskStatus takeOver(String disk, String takeOverId, java.util.concurrent.CompletionStage<?> answered) {
         ReplicatedDisk d = require(disk);
         synchronized (roleLocks.computeIfAbsent(disk, k -> new Object())) {
             if (d.role() == Role.PRIMARY) {
-                return d.status();
+                String by = d.takenOverBy();
+                if (takeOverId == null || takeOverId.equals(by)) {
+                    return d.status();   // asked again: done
+                }
+                throw new ConflictException(disk + ": primary already, not by take-over " + takeOverId
+                        + (by == null ? "" : " (by take-over " + by + ")"));
             }
             long t0 = System.nanoTime();
             String lacking;
             try {
-                lacking = d.takeOverFromLivePrimary();
+                lacking = d.takeOverFromLivePrimary(takeOverId);
             } catch (IOException e) {
                 throw new ConflictException(disk + ": take-over failed: " + e);
             }

@@ -73,6 +73,7 @@ public final class ControlServer implements Closeable {
     private static final Pattern DISK = Pattern.compile("^/v1/disks/([^/]+)$");
     private static final Pattern ACTION = Pattern.compile("^/v1/disks/([^/]+)/(mode|wait-sync|promote|demote)$");
     private static final Pattern AMBIGUOUS = Pattern.compile("%(2f|5c|00|25)|\\\\", Pattern.CASE_INSENSITIVE);
+    private static final Pattern TAKEOVER_ID = Pattern.compile("[A-Za-z0-9._:@-]{1,128}");
     static final int MAX_BODY = 64 * 1024;
     private static final long MAX_WAIT_MS = 3_600_000;
     private static final int HEADER_BYTES = 8 * 1024;
@@ -510,6 +511,15 @@ public final class ControlServer implements Closeable {
                 if (check && !takeover) {
                     throw new BadRequest("check needs takeover", "check");
                 }
+                // takeoverId: names the take-over, so that the same one asked again is answered as done
+                JsonNode id = body.get("takeoverId");
+                if (id != null && (!id.isTextual() || !TAKEOVER_ID.matcher(id.asText()).matches())) {
+                    throw new BadRequest("takeoverId must be 1 to 128 of A-Z a-z 0-9 . _ : @ -", "takeoverId");
+                }
+                if (id != null && !takeover) {
+                    throw new BadRequest("takeoverId needs takeover", "takeoverId");
+                }
+                String takeOverId = id == null ? null : id.asText();
                 if (check) {
                     onLongPool(call, () -> {
                         ObjectNode o = JSON.valueToTree(control.checkTakeOver(disk));
@@ -539,7 +549,7 @@ public final class ControlServer implements Closeable {
                 long done;
                 long encoded;
                 try {
-                    DiskStatus took = control.takeOver(disk, answered);
+                    DiskStatus took = control.takeOver(disk, takeOverId, answered);
                     done = System.nanoTime();
                     JsonNode answer = JSON.valueToTree(took);
                     encoded = System.nanoTime();

@@ -53,6 +53,17 @@ public interface ReplicationControl {
      */
     default DiskStatus takeOver(String disk, java.util.concurrent.CompletionStage<?> answered)
             throws InterruptedException {
+        return takeOver(disk, null, answered);
+    }
+
+    /**
+     * {@link #takeOver(String, java.util.concurrent.CompletionStage)} named {@code takeOverId} (null:
+     * unnamed): a copy that is primary by the take-over of that name answers its status (the caller
+     * asks again, e.g. restarted), and is refused as primary already by any other. An unnamed
+     * take-over of a primary answers its status.
+     */
+    default DiskStatus takeOver(String disk, String takeOverId, java.util.concurrent.CompletionStage<?> answered)
+            throws InterruptedException {
         throw new ConflictException("take-over is not supported here");
     }
 

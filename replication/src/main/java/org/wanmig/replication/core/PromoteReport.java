@@ -2,6 +2,7 @@ package org.wanmig.replication.core;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 
@@ -10,11 +11,13 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
  * status. rpoSeconds is an upper bound on the span of the old primary's writing that this copy
  * lacks: promote time minus the time this copy last held everything the primary had sent it of
  * (for a rolled-back copy: the time of the restored state). 0 after a clean handover; -1 if this
- * copy never held the primary's state (its first sync never completed).
+ * copy never held the primary's state (its first sync never completed). takeOverId: the caller's
+ * name for the take-over that made this copy primary (null for any other promote), so that the
+ * same take-over asked again (a restarted MMS) is answered as done and no other is.
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonPropertyOrder({"atMillis", "forced", "generation", "rolledBack", "rolledBackBytes", "restoredAsOfMillis",
-        "rpoSeconds", "handedOver"})
+        "rpoSeconds", "handedOver", "takeOverId"})
 public final class PromoteReport {
     private final long atMillis;
     private final boolean forced;
@@ -24,6 +27,12 @@ public final class PromoteReport {
     private final long restoredAsOfMillis;
     private final double rpoSeconds;
     private final boolean handedOver;
+    private final String takeOverId;
+
+    public PromoteReport(long atMillis, boolean forced, long generation, boolean rolledBack, long rolledBackBytes,
+                         long restoredAsOfMillis, double rpoSeconds, boolean handedOver) {
+        this(atMillis, forced, generation, rolledBack, rolledBackBytes, restoredAsOfMillis, rpoSeconds, handedOver, null);
+    }
 
     @JsonCreator
     public PromoteReport(@JsonProperty("atMillis") long atMillis, @JsonProperty("forced") boolean forced,
@@ -32,7 +41,8 @@ public final class PromoteReport {
                          @JsonProperty("rolledBackBytes") long rolledBackBytes,
                          @JsonProperty("restoredAsOfMillis") long restoredAsOfMillis,
                          @JsonProperty("rpoSeconds") double rpoSeconds,
-                         @JsonProperty("handedOver") boolean handedOver) {
+                         @JsonProperty("handedOver") boolean handedOver,
+                         @JsonProperty("takeOverId") String takeOverId) {
         this.atMillis = atMillis;
         this.forced = forced;
         this.generation = generation;
@@ -41,6 +51,12 @@ public final class PromoteReport {
         this.restoredAsOfMillis = restoredAsOfMillis;
         this.rpoSeconds = rpoSeconds;
         this.handedOver = handedOver;
+        this.takeOverId = takeOverId;
+    }
+
+    public PromoteReport withTakeOverId(String id) {
+        return new PromoteReport(atMillis, forced, generation, rolledBack, rolledBackBytes, restoredAsOfMillis,
+                rpoSeconds, handedOver, id);
     }
 
     @JsonProperty("atMillis") public long atMillis() { return atMillis; }
@@ -51,4 +67,6 @@ public final class PromoteReport {
     @JsonProperty("restoredAsOfMillis") public long restoredAsOfMillis() { return restoredAsOfMillis; }
     @JsonProperty("rpoSeconds") public double rpoSeconds() { return rpoSeconds; }
     @JsonProperty("handedOver") public boolean handedOver() { return handedOver; }
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonProperty("takeOverId") public String takeOverId() { return takeOverId; }
 }

@@ -306,7 +306,7 @@ public final class ReplicatedDisk implements BlockDevice {
      * never saw, so it must be hash-compared when it comes back.
      */
     public PromoteReport becomePrimary(boolean force) throws IOException {
-        return becomePrimary(force, false, 1);
+        return becomePrimary(force, false, 1, null);
     }
 
     /**
@@ -315,14 +315,11 @@ public final class ReplicatedDisk implements BlockDevice {
      * this promotion must fence such a take-over rather than tie with it.
      */
     public PromoteReport becomePrimaryAboveTakeOver() throws IOException {
-        return becomePrimary(false, false, 2);
+        return becomePrimary(false, false, 2, null);
     }
 
-    private PromoteReport becomePrimary(boolean force, boolean persistAfter) throws IOException {
-        return becomePrimary(force, persistAfter, 1);
-    }
-
-    private PromoteReport becomePrimary(boolean force, boolean persistAfter, int step) throws IOException {
+    private PromoteReport becomePrimary(boolean force, boolean persistAfter, int step, String takeOverId)
+            throws IOException {
         synchronized (order) {
             long now = System.currentTimeMillis();
             DiskMeta m = meta;
@@ -345,7 +342,8 @@ public final class ReplicatedDisk implements BlockDevice {
             // -1: this copy never held the primary's state (its first sync never completed).
             double rpo = clean ? 0 : restoredAsOf <= 0 ? -1 : Math.max(0, (now - restoredAsOf) / 1000.0);
             long gen = m.generation() + step;
-            PromoteReport r = new PromoteReport(now, force, gen, didRollback, rolledBack, restoredAsOf, rpo, clean);
+            PromoteReport r = new PromoteReport(now, force, gen, didRollback, rolledBack, restoredAsOf, rpo, clean)
+                    .withTakeOverId(takeOverId);
             m = m.withRole(Role.PRIMARY).withBehind(false).withGeneration(gen).withLastPromote(r).withFenced(null);
             if (force || m.syncId().isEmpty() || didRollback) {
                 m = m.withSyncId(UUID.randomUUID().toString());
@@ -378,6 +376,11 @@ public final class ReplicatedDisk implements BlockDevice {
      * @return the reason we may lack a write, or null once promoted (the report is in the status)
      */
     public String takeOverFromLivePrimary() throws IOException {
+        return takeOverFromLivePrimary(null);
+    }
+
+    /** {@link #takeOverFromLivePrimary()}, the promotion named {@code takeOverId} (see {@link #takenOverBy}). */
+    public String takeOverFromLivePrimary(String takeOverId) throws IOException {
         synchronized (order) {
             String lacking = takeOverLacking();
             if (lacking != null) {
@@ -385,9 +388,15 @@ public final class ReplicatedDisk implements BlockDevice {
             }
             activeSession = null; // the old stream's late frames are refused
             handedOverClean = true;
-            becomePrimary(false, true);   // the meta's fsyncs after the answer: see metaDurable
+            becomePrimary(false, true, 1, takeOverId);   // the meta's fsyncs after the answer: see metaDurable
             return null;
         }
+    }
+
+    /** The name of the take-over that made this copy primary, if it is primary by one; else null. */
+    public String takenOverBy() {
+        DiskMeta m = meta;
+        return m.role() == Role.PRIMARY && m.lastPromote() != null ? m.lastPromote().takeOverId() : null;
     }
 
     /**
