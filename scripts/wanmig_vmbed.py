@@ -222,19 +222,37 @@ class VmBed:
         if self.net is not None:
             self.net.stop()
         if self.rmem_default is not None:
-            switch_buffers(self.rmem_default)
+            restore_switch_buffers(self.rmem_default)
             self.rmem_default = None
+
+
+SAVED_RMEM_DEFAULT = '/var/tmp/wanmig-rmem_default'   # the value before a bed, while one runs
 
 
 def switch_buffers(size):
     """Sets net.core.rmem_default (the receive buffer a new socket gets, here the switches' port
-    sockets); returns the value before."""
+    sockets); returns the value before. The value before the first bed is also kept in a file
+    until restore_switch_buffers(): a bed killed with SIGKILL leaves the file, and the next bed
+    restores the machine's own value, not the 8 MiB its predecessor left."""
     path = '/proc/sys/net/core/rmem_default'
     with open(path) as f:
         before = int(f.read())
+    if os.path.exists(SAVED_RMEM_DEFAULT):
+        with open(SAVED_RMEM_DEFAULT) as f:
+            before = int(f.read().strip() or before)
+    else:
+        with open(SAVED_RMEM_DEFAULT, 'w') as f:
+            f.write(str(before))
     with open(path, 'w') as f:
         f.write(str(size))
     return before
+
+
+def restore_switch_buffers(before):
+    with open('/proc/sys/net/core/rmem_default', 'w') as f:
+        f.write(str(before))
+    if os.path.exists(SAVED_RMEM_DEFAULT):
+        os.unlink(SAVED_RMEM_DEFAULT)
 
 
 def guest_writes_at(image, vm):

@@ -21,7 +21,7 @@ public final class TransportConfig {
     static final Set<String> KEYS = Set.of("tlsCert", "tlsKey", "tlsCa", "tlsKeystore", "tlsKeystorePassword",
             "tlsKeystorePasswordFile", "tlsTruststore", "tlsTruststorePassword", "tlsTruststorePasswordFile",
             "tlsVerifyHostname", "controlTls", "maxPeerConnections", "maxNbdConnections", "maxControlConnections",
-            "handshakeTimeoutMs", "frameTimeoutMs", "controlIdleTimeoutMs", "maxFramePayload");
+            "handshakeTimeoutMs", "frameTimeoutMs", "controlIdleTimeoutMs", "maxFramePayload", "peerAckTimeoutMs");
 
     public static final TransportConfig DEFAULT = new Builder().build();
 
@@ -36,6 +36,7 @@ public final class TransportConfig {
     private final int frameTimeoutMs;
     private final int controlIdleTimeoutMs;
     private final int maxFramePayload;
+    private final int peerAckTimeoutMs;
 
     private TransportConfig(Builder b, SSLContext tls, String tlsSource) {
         this.tls = tls;
@@ -49,6 +50,7 @@ public final class TransportConfig {
         this.frameTimeoutMs = b.frameTimeoutMs;
         this.controlIdleTimeoutMs = b.controlIdleTimeoutMs;
         this.maxFramePayload = (int) b.maxFramePayload;
+        this.peerAckTimeoutMs = b.peerAckTimeoutMs;
     }
 
     /** TLS context for the peer link (and the control API if controlTls), or null. */
@@ -65,12 +67,14 @@ public final class TransportConfig {
     public int controlIdleTimeoutMs() { return controlIdleTimeoutMs; }
     /** Largest peer frame payload this agent announces; the link uses the smaller of both sides'. */
     public int maxFramePayload() { return maxFramePayload; }
+    /** How long a replicated write may wait for the peer's acknowledgement, the peer silent, before the link is dead. */
+    public int peerAckTimeoutMs() { return peerAckTimeoutMs; }
 
     /** The peer link's security and deadlines: TLS if configured, the PSK if given (both may be on). */
     public PeerTransport peerTransport(byte[] psk) {
         return new PeerTransport(psk == null || psk.length == 0 ? null : psk, tls, verifyHostname,
                 new PeerTransport.Limits(handshakeTimeoutMs, frameTimeoutMs, Math.max(frameTimeoutMs, 30_000),
-                        maxFramePayload));
+                        maxFramePayload, peerAckTimeoutMs));
     }
 
     /** Collects settings from JSON and flags; {@link #build()} validates and loads the TLS files. */
@@ -91,6 +95,7 @@ public final class TransportConfig {
         int frameTimeoutMs = 30_000;
         int controlIdleTimeoutMs = 30_000;
         long maxFramePayload = PeerCodec.MAX_PAYLOAD;
+        int peerAckTimeoutMs = PeerTransport.Limits.DEFAULT_ACK_TIMEOUT_MS;
 
         public Builder tlsPem(Path cert, Path key, Path ca) {
             tlsCert = cert;
@@ -119,6 +124,7 @@ public final class TransportConfig {
         public Builder frameTimeoutMs(int v) { frameTimeoutMs = v; return this; }
         public Builder controlIdleTimeoutMs(int v) { controlIdleTimeoutMs = v; return this; }
         public Builder maxFramePayload(long v) { maxFramePayload = v; return this; }
+        public Builder peerAckTimeoutMs(int v) { peerAckTimeoutMs = v; return this; }
 
         boolean hasTls() {
             return tlsCert != null || tlsKey != null || tlsCa != null || tlsKeystore != null || tlsTruststore != null;
@@ -131,6 +137,7 @@ public final class TransportConfig {
             range("handshakeTimeoutMs", handshakeTimeoutMs, 100, 600_000);
             range("frameTimeoutMs", frameTimeoutMs, 100, 600_000);
             range("controlIdleTimeoutMs", controlIdleTimeoutMs, 100, 3_600_000);
+            range("peerAckTimeoutMs", peerAckTimeoutMs, 200, 600_000);
             if (maxFramePayload < PeerAuthenticator.MIN_LIMIT || maxFramePayload > PeerCodec.MAX_PAYLOAD) {
                 throw new AgentConfig.ConfigException("maxFramePayload: must be between " + PeerAuthenticator.MIN_LIMIT
                         + " and " + PeerCodec.MAX_PAYLOAD + " bytes, not " + maxFramePayload);
@@ -211,6 +218,7 @@ public final class TransportConfig {
             if (root.hasNonNull("handshakeTimeoutMs")) handshakeTimeoutMs = integer(root, "handshakeTimeoutMs");
             if (root.hasNonNull("frameTimeoutMs")) frameTimeoutMs = integer(root, "frameTimeoutMs");
             if (root.hasNonNull("controlIdleTimeoutMs")) controlIdleTimeoutMs = integer(root, "controlIdleTimeoutMs");
+            if (root.hasNonNull("peerAckTimeoutMs")) peerAckTimeoutMs = integer(root, "peerAckTimeoutMs");
             if (root.hasNonNull("maxFramePayload")) {
                 maxFramePayload = AgentConfig.parseSize(root.get("maxFramePayload").asText(), "maxFramePayload");
             }

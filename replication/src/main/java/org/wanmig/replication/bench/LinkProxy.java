@@ -28,6 +28,7 @@ public final class LinkProxy implements Closeable {
     private volatile boolean closed;
     private volatile long rateBytesPerSec; // 0 = unlimited
     private volatile long delayNanos;
+    private volatile boolean blackhole;
 
     public LinkProxy(InetSocketAddress listen, InetSocketAddress target) throws IOException {
         this.target = target;
@@ -57,6 +58,16 @@ public final class LinkProxy implements Closeable {
 
     public void restore() {
         cut = false;
+        blackhole = false;
+    }
+
+    /**
+     * Bytes sent from now on are dropped, in both directions, and nothing is closed: a WAN link
+     * that went down, which neither end notices from TCP for minutes. restore() ends it (what was
+     * dropped stays lost; the connections carry on or are closed by their ends).
+     */
+    public void blackhole() {
+        blackhole = true;
     }
 
     private void acceptLoop() {
@@ -148,6 +159,9 @@ public final class LinkProxy implements Closeable {
                                 java.util.concurrent.locks.LockSupport.parkNanos(w);
                             }
                         }
+                    }
+                    if (blackhole) {
+                        continue;
                     }
                     byte[] copy = java.util.Arrays.copyOf(buf, n);
                     q.put(new Object[]{System.nanoTime() + delayNanos, copy});

@@ -811,7 +811,8 @@ public final class ReplicatedDisk implements BlockDevice {
         peerContactMillis = System.currentTimeMillis();
     }
 
-    private long peerSilentMillis() {
+    /** Milliseconds since the last frame from the peer, -1 if none ever came. */
+    public long peerSilentMillis() {
         long last = peerContactMillis;
         return last == 0 ? -1 : Math.max(0, System.currentTimeMillis() - last);
     }

@@ -36,29 +36,39 @@ public final class PeerTransport {
 
     /** Deadlines and timeouts (milliseconds), and the largest frame payload this side announces. */
     public static final class Limits {
+        /** A write waiting this long for its acknowledgement, with nothing from the peer meanwhile: link dead. */
+        public static final int DEFAULT_ACK_TIMEOUT_MS = 5_000;
         public static final Limits DEFAULT = new Limits(10_000, 30_000, 30_000);
         final int handshakeTimeoutMs;
         final int frameTimeoutMs;
         final int idleTimeoutMs;
         final int maxFramePayload;
+        final int ackTimeoutMs;
 
         public Limits(int handshakeTimeoutMs, int frameTimeoutMs, int idleTimeoutMs) {
-            this(handshakeTimeoutMs, frameTimeoutMs, idleTimeoutMs, PeerCodec.MAX_PAYLOAD);
+            this(handshakeTimeoutMs, frameTimeoutMs, idleTimeoutMs, PeerCodec.MAX_PAYLOAD, DEFAULT_ACK_TIMEOUT_MS);
         }
 
-        /** maxFramePayload: between {@link PeerAuthenticator#MIN_LIMIT} and {@link PeerCodec#MAX_PAYLOAD}. */
-        public Limits(int handshakeTimeoutMs, int frameTimeoutMs, int idleTimeoutMs, int maxFramePayload) {
+        /**
+         * maxFramePayload: between {@link PeerAuthenticator#MIN_LIMIT} and {@link PeerCodec#MAX_PAYLOAD}.
+         * ackTimeoutMs: how long the primary's oldest unacknowledged write may wait with the peer
+         * silent before the link is declared dead (see ReplicationLink).
+         */
+        public Limits(int handshakeTimeoutMs, int frameTimeoutMs, int idleTimeoutMs, int maxFramePayload,
+                      int ackTimeoutMs) {
             PeerAuthenticator.checkLimit(maxFramePayload);
             this.handshakeTimeoutMs = handshakeTimeoutMs;
             this.frameTimeoutMs = frameTimeoutMs;
             this.idleTimeoutMs = idleTimeoutMs;
             this.maxFramePayload = maxFramePayload;
+            this.ackTimeoutMs = ackTimeoutMs;
         }
 
         public int handshakeTimeoutMs() { return handshakeTimeoutMs; }
         public int frameTimeoutMs() { return frameTimeoutMs; }
         public int idleTimeoutMs() { return idleTimeoutMs; }
         public int maxFramePayload() { return maxFramePayload; }
+        public int ackTimeoutMs() { return ackTimeoutMs; }
     }
 
     public PeerTransport(byte[] psk, SSLContext tls, boolean verifyHostname, Limits limits) {

@@ -158,6 +158,9 @@ public final class ReplicationLink implements Closeable {
         Thread reader = new Thread(() -> readAcks(c), "repl-acks-" + disk.name());
         reader.setDaemon(true);
         reader.start();
+        Thread watch = new Thread(() -> watchAcks(s), "repl-ack-watch-" + disk.name());
+        watch.setDaemon(true);
+        watch.start();
 
         resync(c, dirty);
         // The end marker: everything sent so far makes the replica equal to us as of tryAttach.
@@ -455,6 +458,36 @@ public final class ReplicationLink implements Closeable {
             }
             closeSocket(); // makes the sender fail too, so the session is torn down once
             failWaiters(); // a resync blocked on hashes must not wait out its 120 s timeout
+        }
+    }
+
+    /**
+     * A link that died silently (a WAN link down: TCP notices nothing for minutes, and the peer's
+     * idle deadline is 30 s) would hold every synchronous write that long. When the oldest write
+     * still unacknowledged has waited longer than the ack timeout and nothing at all came from
+     * the peer meanwhile, the link is declared dead: the socket is closed, the session ends, and
+     * what the peer did not acknowledge goes back to the dirty bitmap, so the waiting writes
+     * complete locally and are resynchronised when the peer returns (DRBD's timeout, likewise).
+     */
+    private void watchAcks(Socket s) {
+        long timeoutMs = transport.limits().ackTimeoutMs();
+        while (!stopped && socket == s && !s.isClosed()) {
+            try {
+                Thread.sleep(Math.min(100, timeoutMs / 4));
+            } catch (InterruptedException e) {
+                return;
+            }
+            long oldest = disk.backlog().oldestNanos();
+            long waitedMs = oldest < 0 ? 0 : (System.nanoTime() - oldest) / 1_000_000;
+            long silentMs = disk.peerSilentMillis();
+            if (waitedMs > timeoutMs && silentMs > timeoutMs && socket == s) {
+                LOG.warning(disk.name() + ": peer " + peer + " acknowledged nothing for " + silentMs + " ms with a"
+                        + " write waiting " + waitedMs + " ms: link declared dead; writes go on here and are"
+                        + " resynchronised when it returns");
+                closeSocket();
+                failWaiters();
+                return;
+            }
         }
     }
 
