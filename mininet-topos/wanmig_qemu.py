@@ -202,8 +202,11 @@ class Vm:
         append += self.kernel_args.split()
         if self.nbd:
             host, port, export = self.nbd
+            # reconnect-delay: a replication agent that restarts (a crash, an upgrade) holds the
+            # guest's requests for up to 15 s and QEMU reconnects and reruns them, instead of
+            # failing them at once (which werror=stop would turn into a stopped guest)
             disk = {'driver': 'nbd', 'node-name': 'disk0', 'export': export,
-                    'server': {'type': 'inet', 'host': host, 'port': str(port)}}
+                    'server': {'type': 'inet', 'host': host, 'port': str(port)}, 'reconnect-delay': 15}
         else:
             disk = {'driver': 'raw', 'node-name': 'disk0',
                     'file': {'driver': 'file', 'filename': self.image}}

@@ -28,6 +28,10 @@ with a low max-bandwidth so that pre-copy lasts long enough to act in:
      migration is cancelled and the source runs on, storage A PRIMARY ASYNC, the guest goes on
      writing at A (how long its writes stalled is reported), no rule of the migration left. With
      the WAN back, B catches up as A's replica.
+ (f) A's replication agent killed (kill -9 by its PID) under the running guest and started again:
+     QEMU's NBD client holds the guest's requests (reconnect-delay 15 s) and reruns them once it
+     has reconnected; the guest goes on writing with no I/O error and never stopped, A is primary
+     again and B catches up.
  Throughout: probes from h1 (UDP echo, one TCP connection that must survive); at the end every
  write the guest acknowledged is in A's image, no guest I/O error, the guest never rebooted.
 Each migration is bounded (60 s to act, 90 s to end). Writes DIR/report.json; exit 1 on a failure.
@@ -305,6 +309,40 @@ def main():
             'cutToEndS': round(ended_s, 2), 'longestWriteStallS': stall_s,
             'timeline': [(e['state'], e.get('detail', '')[:300]) for e in final.get('timeline', [])],
             'checks': checks}
+
+        # (f) A's replication agent killed and started again under the running guest
+        checks = []
+        since = len(src_vm.qmp.events)
+        stall = WriteStall(src_vm.acks)
+        stall.start()
+        time.sleep(1)
+        killed = time.time()
+        bed.stor.kill_agent('dcA')
+        time.sleep(1)
+        bed.stor.restart_agent('dcA')
+        restarted_s = time.time() - killed
+        acks_now = len(wq.read_acks(src_vm.acks)[0])
+        writing = True
+        try:
+            tb.wait_until(lambda: len(wq.read_acks(src_vm.acks)[0]) > acks_now + 5, 40, 0.5,
+                          'the guest writing at A after its agent restarted')
+        except Exception:  # noqa: BLE001 - reported as a check
+            writing = False
+        stall_s = stall.longest()
+        checks.append({'check': 'the guest writes after the agent restarted (stalled %.1f s)' % stall_s,
+                       'ok': writing})
+        stops = [e for e in src_vm.qmp.events[since:] if e['event'] in ('BLOCK_IO_ERROR', 'STOP')]
+        checks.append({'check': 'no I/O error reached QEMU, the guest never stopped (%d events)' % len(stops),
+                       'ok': not stops and bed.qemu_status('dcA') == 'running'})
+        checks.append({'check': 'storage A PRIMARY, B REPLICA (is %s)' % (bed.roles(),),
+                       'ok': bed.roles()['dcA'][0] == 'PRIMARY' and bed.roles()['dcB'][0] == 'REPLICA'})
+        bed.stor.call('dcA', 'POST', 'mode', {'mode': 'SYNC'})
+        status, _ = bed.stor.call('dcA', 'POST', 'wait-sync', {'timeoutMs': 60000}, timeout=70)
+        bed.stor.call('dcA', 'POST', 'mode', {'mode': 'ASYNC'})
+        checks.append({'check': 'B caught up with the restarted A (wait-sync %s)' % status, 'ok': status == 200})
+        checks.append({'check': 'vs1 answers UDP echo at A', 'ok': vb.udp_echo_ok(bed.net.get('h1'))})
+        report['cases']['sourceAgentRestartedUnderTheGuest'] = {
+            'killToAnsweringS': round(restarted_s, 2), 'longestWriteStallS': stall_s, 'checks': checks}
 
         time.sleep(2)     # the guest goes on writing and answering at A
         client.send_signal(signal.SIGTERM)
