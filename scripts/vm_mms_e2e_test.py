@@ -37,7 +37,6 @@ with a low max-bandwidth so that pre-copy lasts long enough to act in:
 Each migration is bounded (60 s to act, 90 s to end). Writes DIR/report.json; exit 1 on a failure.
 """
 
-import argparse
 import json
 import os
 import signal
@@ -49,12 +48,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wanmig_vmbed as vb       # noqa: E402
 import wanmig_testbed as tb     # noqa: E402
 import wanmig_qemu as wq        # noqa: E402
-
-
-def wait_precopy(bed, mid, timeout=60):
-    """Until the migration is MIGRATING and the source QEMU's migration is active."""
-    tb.wait_until(lambda: (lambda m: m.get('state') == 'MIGRATING' if m else False)(get(mid))
-                  and bed.migrate_status('dcA') == 'active', timeout, 0.1, 'MIGRATING with QEMU pre-copying')
 
 
 def kill_destination(bed):
@@ -94,9 +87,13 @@ class WriteStall(threading.Thread):
         return round(longest, 1)
 
 
-def get(mid):
-    status, body = tb.rest('GET', '/migrations/%s' % mid)
-    return body if status == 200 else None
+def caught_up(bed):
+    """'in sync' once A, made SYNC, has its replica in sync (then back to ASYNC), else why not."""
+    try:
+        bed.stor.sync_up('dcA', then_async=True)
+        return 'in sync'
+    except RuntimeError as e:
+        return str(e)
 
 
 def check_rolled_back(bed, mid, final, want_state, checks):
@@ -117,16 +114,7 @@ def check_rolled_back(bed, mid, final, want_state, checks):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--bw', type=float, default=100, help='WAN rate, Mbit/s')
-    parser.add_argument('--delay', type=float, default=10, help='one-way ms between the DCs')
-    parser.add_argument('--mem-mb', type=int, default=128)
-    parser.add_argument('--max-bw-mbit', type=int, default=8, help="QEMU's max-bandwidth: keeps pre-copy long")
-    parser.add_argument('--out')
-    args = parser.parse_args()
-    out = os.path.abspath(args.out or os.path.join(tb.REPO, 'out', 'vm-mms-e2e-' + time.strftime('%Y%m%d-%H%M%S')))
-    report = {'bwMbit': args.bw, 'delayMs': args.delay, 'memMb': args.mem_mb, 'maxBandwidthMbit': args.max_bw_mbit,
-              'dir': out, 'cases': {}}
+    args, out, report = vb.failure_test_args('vm-mms-e2e-')
     failures = []
     vb.exit_on_sigterm()
     bed = vb.VmBed(out, bw=args.bw, delay=args.delay, mem_mb=args.mem_mb, max_bandwidth_mbps=args.max_bw_mbit)
@@ -141,7 +129,7 @@ def main():
         # (a) abort during pre-copy
         checks = []
         mid = tb.start_migration('vs1', 'dcB')['id']
-        wait_precopy(bed, mid)
+        bed.wait_precopy(mid)
         time.sleep(2)
         at_migrating = bed.roles()
         checks.append({'check': 'storage A PRIMARY SYNC while MIGRATING (is %s)' % at_migrating,
@@ -162,7 +150,7 @@ def main():
         # (b) the destination QEMU killed in pre-copy
         checks = []
         mid = tb.start_migration('vs1', 'dcB')['id']
-        wait_precopy(bed, mid)
+        bed.wait_precopy(mid)
         time.sleep(2)
         dest, pid, killed = kill_destination(bed)
         final = tb.watch_migration(mid, timeout=90)
@@ -182,7 +170,7 @@ def main():
         src_vm = bed.vm('dcA')
         since = len(src_vm.qmp.events)
         mid = tb.start_migration('vs1', 'dcB')['id']
-        wait_precopy(bed, mid)
+        bed.wait_precopy(mid)
         bed.speed_up('dcA', args.bw)
         src_vm.qmp.wait_event('MIGRATION', 90, {'status': 'device'}, since=since)
         dest, pid, killed = kill_destination(bed)
@@ -192,9 +180,8 @@ def main():
         checks.append({'check': 'the switchover happened in the pause before the kill',
                        'ok': any('inside the hypervisor' in d for d in vb.timeline_details(final))})
         # the guest resumed at A only once storage was back: it goes on writing there
-        acks_before = len(wq.read_acks(src_vm.acks)[0])
-        tb.wait_until(lambda: len(wq.read_acks(src_vm.acks)[0]) > acks_before + 5, 30, 0.5,
-                      'the guest writing at A again')
+        if not vb.writes_go_on(src_vm.acks):
+            raise RuntimeError('the guest does not write at A again')
         check_rolled_back(bed, mid, final, 'FAILED', checks)
         report['cases']['destinationKilledAfterSwitchover'] = {
             'migration': mid, 'state': final.get('state'), 'error': final.get('error'),
@@ -208,7 +195,7 @@ def main():
         checks = []
         generation_before = bed.stor.status('dcA')['generation']
         mid = tb.start_migration('vs1', 'dcB')['id']
-        wait_precopy(bed, mid)
+        bed.wait_precopy(mid)
         paused = bed.freeze_runtime_into_pause('dcA', args.bw)
         try:
             bed.stor.cut_control('dcB')
@@ -230,24 +217,13 @@ def main():
                        ' %s from %s)' % (status_a['role'], status_a['mode'], status_a['generation'], generation_before),
                        'ok': status_a['role'] == 'PRIMARY' and status_a['mode'] == 'ASYNC'
                        and status_a['generation'] >= generation_before + 2})
-        acks_before = len(wq.read_acks(src_vm.acks)[0])
-        writing = True
-        try:
-            tb.wait_until(lambda: len(wq.read_acks(src_vm.acks)[0]) > acks_before + 5, 30, 0.5,
-                          'the guest writing at A again')
-        except Exception:  # noqa: BLE001 - reported as a check
-            writing = False
-        checks.append({'check': 'the guest writes at A', 'ok': writing})
+        checks.append({'check': 'the guest writes at A', 'ok': vb.writes_go_on(src_vm.acks)})
         left = tb.migration_flows(mid)
         checks.append({'check': 'no rule of the migration left (%d left)' % len(left), 'ok': not left})
         checks.append({'check': 'vs1 answers UDP echo at A', 'ok': vb.udp_echo_ok(bed.net.get('h1'))})
         bed.stor.restore_control('dcB')
-        bed.stor.call('dcA', 'POST', 'mode', {'mode': 'SYNC'})
-        status, synced = bed.stor.call('dcA', 'POST', 'wait-sync', {'timeoutMs': 60000}, timeout=70)
-        bed.stor.call('dcA', 'POST', 'mode', {'mode': 'ASYNC'})
-        checks.append({'check': 'B follows A as its replica, in sync (wait-sync %s, B %s)'
-                       % (status, bed.roles()['dcB'],),
-                       'ok': status == 200 and bed.roles()['dcB'][0] == 'REPLICA'})
+        checks.append({'check': 'B follows A as its replica, in sync (%s)' % caught_up(bed),
+                       'ok': caught_up(bed) == 'in sync' and bed.roles()['dcB'][0] == 'REPLICA'})
         report['cases']['destinationAgentCutOffInThePause'] = {
             'migration': mid, 'state': final.get('state'), 'error': final.get('error'),
             'pauseSeconds': round(pause_s, 2),
@@ -257,7 +233,7 @@ def main():
         # (e) the WAN between the DCs fails during pre-copy
         checks = []
         mid = tb.start_migration('vs1', 'dcB')['id']
-        wait_precopy(bed, mid)
+        bed.wait_precopy(mid)
         time.sleep(1)
         stall = WriteStall(src_vm.acks)
         stall.start()
@@ -281,15 +257,7 @@ def main():
             status_a = bed.stor.status('dcA')
             checks.append({'check': 'storage A PRIMARY ASYNC (is %s %s)' % (status_a['role'], status_a['mode']),
                            'ok': status_a['role'] == 'PRIMARY' and status_a['mode'] == 'ASYNC'})
-            acks = wq.read_acks(src_vm.acks)[0]
-            acks_now = len(acks)
-            writing = True
-            try:
-                tb.wait_until(lambda: len(wq.read_acks(src_vm.acks)[0]) > acks_now + 5, 30, 0.5,
-                              'the guest writing at A with the WAN down')
-            except Exception:  # noqa: BLE001 - reported as a check
-                writing = False
-            checks.append({'check': 'the guest writes at A with the WAN down', 'ok': writing})
+            checks.append({'check': 'the guest writes at A with the WAN down', 'ok': vb.writes_go_on(src_vm.acks)})
             stall_s = stall.longest()
             # a synchronous write over the dead link waits the agents' ack timeout (5 s), not the
             # peer link's 30 s idle deadline (before: 29.6 s, and the guest frozen by QEMU's drain)
@@ -299,11 +267,9 @@ def main():
             checks.append({'check': 'vs1 answers UDP echo at A', 'ok': vb.udp_echo_ok(bed.net.get('h1'))})
         finally:
             bed.wan(up=True)
-        bed.stor.call('dcA', 'POST', 'mode', {'mode': 'SYNC'})
-        status, _ = bed.stor.call('dcA', 'POST', 'wait-sync', {'timeoutMs': 60000}, timeout=70)
-        bed.stor.call('dcA', 'POST', 'mode', {'mode': 'ASYNC'})
-        checks.append({'check': 'B caught up as A\'s replica with the WAN back (wait-sync %s, B %s)'
-                       % (status, bed.roles()['dcB'],), 'ok': status == 200 and bed.roles()['dcB'][0] == 'REPLICA'})
+        synced = caught_up(bed)
+        checks.append({'check': 'B caught up as A\'s replica with the WAN back (%s, B %s)' % (synced, bed.roles()['dcB'],),
+                       'ok': synced == 'in sync' and bed.roles()['dcB'][0] == 'REPLICA'})
         report['cases']['wanFailsDuringPrecopy'] = {
             'migration': mid, 'state': final.get('state'), 'error': final.get('error'),
             'cutToEndS': round(ended_s, 2), 'longestWriteStallS': stall_s,
@@ -321,13 +287,7 @@ def main():
         time.sleep(1)
         bed.stor.restart_agent('dcA')
         restarted_s = time.time() - killed
-        acks_now = len(wq.read_acks(src_vm.acks)[0])
-        writing = True
-        try:
-            tb.wait_until(lambda: len(wq.read_acks(src_vm.acks)[0]) > acks_now + 5, 40, 0.5,
-                          'the guest writing at A after its agent restarted')
-        except Exception:  # noqa: BLE001 - reported as a check
-            writing = False
+        writing = vb.writes_go_on(src_vm.acks, timeout=40)
         stall_s = stall.longest()
         checks.append({'check': 'the guest writes after the agent restarted (stalled %.1f s)' % stall_s,
                        'ok': writing})
@@ -336,10 +296,8 @@ def main():
                        'ok': not stops and bed.qemu_status('dcA') == 'running'})
         checks.append({'check': 'storage A PRIMARY, B REPLICA (is %s)' % (bed.roles(),),
                        'ok': bed.roles()['dcA'][0] == 'PRIMARY' and bed.roles()['dcB'][0] == 'REPLICA'})
-        bed.stor.call('dcA', 'POST', 'mode', {'mode': 'SYNC'})
-        status, _ = bed.stor.call('dcA', 'POST', 'wait-sync', {'timeoutMs': 60000}, timeout=70)
-        bed.stor.call('dcA', 'POST', 'mode', {'mode': 'ASYNC'})
-        checks.append({'check': 'B caught up with the restarted A (wait-sync %s)' % status, 'ok': status == 200})
+        synced = caught_up(bed)
+        checks.append({'check': 'B caught up with the restarted A (%s)' % synced, 'ok': synced == 'in sync'})
         checks.append({'check': 'vs1 answers UDP echo at A', 'ok': vb.udp_echo_ok(bed.net.get('h1'))})
         report['cases']['sourceAgentRestartedUnderTheGuest'] = {
             'killToAnsweringS': round(restarted_s, 2), 'longestWriteStallS': stall_s, 'checks': checks}

@@ -25,7 +25,6 @@ enough to act in, raised on the source's own monitor once the test has acted:
 Writes DIR/report.json; exit 1 on a failure.
 """
 
-import argparse
 import datetime
 import json
 import os
@@ -37,16 +36,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wanmig_vmbed as vb       # noqa: E402
 import wanmig_testbed as tb     # noqa: E402
 import wanmig_qemu as wq        # noqa: E402
-
-
-def get(mid):
-    status, body = tb.rest('GET', '/migrations/%s' % mid)
-    return body if status == 200 else None
-
-
-def wait_precopy(bed, mid, src, timeout=60):
-    tb.wait_until(lambda: (get(mid) or {}).get('state') == 'MIGRATING' and bed.migrate_status(src) == 'active',
-                  timeout, 0.1, 'MIGRATING with QEMU pre-copying')
 
 
 def restart(bed, case, sig):
@@ -66,7 +55,7 @@ def migrate_with_restart(bed, args, src, dst, how):
     source = bed.vm(src)
     mid = tb.start_migration('vs1', dst)['id']
     case['migration'] = mid
-    wait_precopy(bed, mid, src)
+    bed.wait_precopy(mid, src)
     time.sleep(1)
     if how == 'precopy':
         restart(bed, case, 'pre-copy')
@@ -111,16 +100,7 @@ def migrate_with_restart(bed, args, src, dst, how):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--bw', type=float, default=100, help='WAN rate, Mbit/s')
-    parser.add_argument('--delay', type=float, default=10, help='one-way ms between the DCs')
-    parser.add_argument('--mem-mb', type=int, default=128)
-    parser.add_argument('--max-bw-mbit', type=int, default=8, help="QEMU's max-bandwidth: keeps pre-copy long")
-    parser.add_argument('--out')
-    args = parser.parse_args()
-    out = os.path.abspath(args.out or os.path.join(tb.REPO, 'out', 'vm-mms-restart-' + time.strftime('%Y%m%d-%H%M%S')))
-    report = {'bwMbit': args.bw, 'delayMs': args.delay, 'memMb': args.mem_mb, 'maxBandwidthMbit': args.max_bw_mbit,
-              'dir': out, 'cases': {}}
+    args, out, report = vb.failure_test_args('vm-mms-restart-')
     failures = []
     vb.exit_on_sigterm()
     bed = vb.VmBed(out, bw=args.bw, delay=args.delay, mem_mb=args.mem_mb, max_bandwidth_mbps=args.max_bw_mbit)

@@ -178,13 +178,20 @@ class Storage:
 
     def resync_back(self, timeout=60, disk=DISK):
         """After a migration dcA -> dcB: B (now primary) in SYNC and in sync with A; returns B's status."""
-        code, body = self.call('dcB', 'POST', 'mode', {'mode': 'SYNC'}, disk=disk)
+        return self.sync_up('dcB', timeout, disk)
+
+    def sync_up(self, primary, timeout=60, disk=DISK, then_async=False):
+        """`primary` in SYNC until its replica is in sync (raises if not within timeout), then back to
+        ASYNC if asked; returns its status once in sync."""
+        code, body = self.call(primary, 'POST', 'mode', {'mode': 'SYNC'}, disk=disk)
         if code != 200:
-            raise RuntimeError('dcB mode SYNC: %s %s' % (code, body))
-        code, body = self.call('dcB', 'POST', 'wait-sync', {'timeoutMs': int(timeout * 1000)}, timeout=timeout + 5,
-                               disk=disk)
+            raise RuntimeError('%s mode SYNC: %s %s' % (primary, code, body))
+        code, body = self.call(primary, 'POST', 'wait-sync', {'timeoutMs': int(timeout * 1000)},
+                               timeout=timeout + 5, disk=disk)
         if code != 200:
-            raise RuntimeError('dcB wait-sync: %s %s' % (code, body))
+            raise RuntimeError('%s wait-sync: %s %s' % (primary, code, body))
+        if then_async:
+            self.call(primary, 'POST', 'mode', {'mode': 'ASYNC'}, disk=disk)
         return body
 
     def kill_agent(self, dc):

@@ -168,6 +168,14 @@ class VmBed:
         vm = self.vm(dc)
         return vm.qmp.execute('query-migrate', timeout=10).get('status') if vm and vm.alive() else None
 
+    def wait_precopy(self, mid, src='dcA', timeout=60):
+        """Until migration `mid` is MIGRATING and the source QEMU's migration is active."""
+        def migrating():
+            status, body = tb.rest('GET', '/migrations/%s' % mid)
+            return status == 200 and body.get('state') == 'MIGRATING'
+        tb.wait_until(lambda: migrating() and self.migrate_status(src) == 'active', timeout, 0.1,
+                      'MIGRATING with QEMU pre-copying')
+
     def wan(self, up):
         """The link between the DCs (core1-core2, the delay line) down or up at both switch-side
         ends: the switches report their ports down, the delay relay waits for them."""
@@ -253,6 +261,33 @@ def restore_switch_buffers(before):
         f.write(str(before))
     if os.path.exists(SAVED_RMEM_DEFAULT):
         os.unlink(SAVED_RMEM_DEFAULT)
+
+
+def failure_test_args(prefix, doc=None):
+    """Command line of the real-VM failure tests (vm_mms_e2e_test, vm_mms_restart_test): (args, out
+    directory, report skeleton)."""
+    import argparse
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument('--bw', type=float, default=100, help='WAN rate, Mbit/s')
+    parser.add_argument('--delay', type=float, default=10, help='one-way ms between the DCs')
+    parser.add_argument('--mem-mb', type=int, default=128)
+    parser.add_argument('--max-bw-mbit', type=int, default=8, help="QEMU's max-bandwidth: keeps pre-copy long")
+    parser.add_argument('--out')
+    args = parser.parse_args()
+    out = os.path.abspath(args.out or os.path.join(tb.REPO, 'out', prefix + time.strftime('%Y%m%d-%H%M%S')))
+    report = {'bwMbit': args.bw, 'delayMs': args.delay, 'memMb': args.mem_mb, 'maxBandwidthMbit': args.max_bw_mbit,
+              'dir': out, 'cases': {}}
+    return args, out, report
+
+
+def writes_go_on(acks_path, timeout=30, more=5):
+    """True once the guest acknowledged `more` writes beyond those in its ack log now, within timeout."""
+    now = len(wq.read_acks(acks_path)[0])
+    try:
+        tb.wait_until(lambda: len(wq.read_acks(acks_path)[0]) > now + more, timeout, 0.5, 'the guest writing')
+        return True
+    except TimeoutError:
+        return False
 
 
 def guest_writes_at(image, vm):
