@@ -315,17 +315,11 @@ def main():
         # A stayed primary throughout: every acknowledged write is in A's image
         report['writes'], bad = vb.guest_writes_at(bed.image('dcA'), source)
         failures.extend(bad)
-        for name, case in report['cases'].items():
-            failures.extend('(%s) %s' % (name, c['check']) for c in case['checks'] if not c['ok'])
     except Exception as e:  # report, then clean up
         failures.append('%s: %s' % (type(e).__name__, e))
     finally:
         bed.stop()
-    report['failures'] = failures
-    vb.dump(os.path.join(out, 'report.json'), report)
-    print(json.dumps(report, indent=2, default=str))
-    print('vm mms e2e test: %s (%s)' % ('PASS' if not failures else 'FAIL', out))
-    return 1 if failures else 0
+    return vb.finish_report('vm mms e2e test', out, report, failures)
 
 
 if __name__ == '__main__':

@@ -153,19 +153,13 @@ def main():
             failures.append('guest I/O errors: %s' % (errors + io_errors)[:3])
         if len(starts) != 1:
             failures.append('the writer started %d times (guest rebooted?)' % len(starts))
-        for name, case in report['cases'].items():
-            failures.extend('(%s) %s' % (name, c['check']) for c in case['checks'] if not c['ok'])
         if len(report['cases']) < 3:
             failures.append('stopped after %s' % list(report['cases']))
     except Exception as e:  # report, then clean up
         failures.append('%s: %s' % (type(e).__name__, e))
     finally:
         bed.stop()
-    report['failures'] = failures
-    vb.dump(os.path.join(out, 'report.json'), report)
-    print(json.dumps(report, indent=2, default=str))
-    print('vm mms restart test: %s (%s)' % ('PASS' if not failures else 'FAIL', out))
-    return 1 if failures else 0
+    return vb.finish_report('vm mms restart test', out, report, failures)
 
 
 if __name__ == '__main__':

@@ -280,6 +280,18 @@ def failure_test_args(prefix, doc=None):
     return args, out, report
 
 
+def finish_report(name, out, report, failures):
+    """Ends a failure test: every failed check of its cases joins the failures, the report goes to
+    out/report.json and stdout, and the exit status is returned."""
+    for case_name, case in report['cases'].items():
+        failures.extend('(%s) %s' % (case_name, c['check']) for c in case['checks'] if not c['ok'])
+    report['failures'] = failures
+    dump(os.path.join(out, 'report.json'), report)
+    print(json.dumps(report, indent=2, default=str))
+    print('%s: %s (%s)' % (name, 'PASS' if not failures else 'FAIL', out))
+    return 1 if failures else 0
+
+
 def writes_go_on(acks_path, timeout=30, more=5):
     """True once the guest acknowledged `more` writes beyond those in its ack log now, within timeout."""
     now = len(wq.read_acks(acks_path)[0])
