@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * arriving (LinkProxy.blackhole). A synchronous write must not wait out the peer's 30 s idle
  * deadline: after the ack timeout (1 s here, 5 s by default) with the peer silent, the link is
  * declared dead and the write completes at the primary, dirty; when the link returns, the
- * replica is brought up to date.
+ * replica is brought up to date. A switch to ASYNC releases a waiting write at once.
  */
 @Timeout(120)
 class SilentLinkTest {
@@ -53,6 +53,44 @@ class SilentLinkTest {
             AgentPair.assertSameBytes(p.imageA(), p.imageB());
             assertEquals(0x43, Files.readAllBytes(p.imageB())[2 * 65536 + 5]);
             assertEquals(Role.PRIMARY, p.a.status("vs1").role());
+        }
+    }
+
+    /**
+     * The MMS gives up a migration whose replica is cut off and sets the primary ASYNC: a write
+     * already waiting for the dead link's acknowledgement completes then, not at the ack timeout
+     * (60 s here), and reaches the replica once the link is back.
+     */
+    @Test
+    void aWriteWaitingOnADeadLinkCompletesWhenThePrimaryGoesAsync() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20, a -> a.psk(AgentPair.PSK).transport.peerAckTimeoutMs(60_000),
+                b -> b.psk(AgentPair.PSK))) {
+            p.syncUp(p.a);
+            try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
+                p.ab.blackhole();
+                p.ba.blackhole();
+                java.util.concurrent.CompletableFuture<Integer> write = java.util.concurrent.CompletableFuture.supplyAsync(
+                        () -> {
+                            try {
+                                return a.write(3 * 65536, AgentPair.pattern(0x44, 4096));
+                            } catch (java.io.IOException e) {
+                                throw new java.io.UncheckedIOException(e);
+                            }
+                        });
+                Thread.sleep(500);
+                assertFalse(write.isDone(), "a synchronous write waits for the peer");
+                long t0 = System.nanoTime();
+                p.ok(p.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}");
+                assertEquals(0, write.get(5, java.util.concurrent.TimeUnit.SECONDS), "completed once ASYNC");
+                assertTrue((System.nanoTime() - t0) / 1_000_000 < 2_000, "at the mode change, not a timeout");
+            }
+            p.ab.cut();   // the connections that lost bytes end; new ones carry the resync
+            p.ba.cut();
+            p.ab.restore();
+            p.ba.restore();
+            p.syncUp(p.a);
+            AgentPair.assertSameBytes(p.imageA(), p.imageB());
+            assertEquals(0x44, Files.readAllBytes(p.imageB())[3 * 65536 + 5]);
         }
     }
 }

@@ -559,9 +559,11 @@ public final class ReplicatedDisk implements BlockDevice {
         }
         try {
             // The link completes every record, acked or not (on link loss it is marked dirty),
-            // so this cannot hang past a link failure.
-            while (!rec.isDone()) {
-                rec.await(1000);
+            // so this cannot hang past a link failure. Switched to ASYNC meanwhile (the MMS gives
+            // up a migration whose replica is cut off), the write completes now with ASYNC's
+            // guarantee: the record stays queued for the peer, or goes dirty if the link is lost.
+            while (!rec.isDone() && meta.mode() == Mode.SYNC) {
+                rec.await(20);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
