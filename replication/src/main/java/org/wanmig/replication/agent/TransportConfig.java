@@ -137,7 +137,8 @@ public final class TransportConfig {
             range("handshakeTimeoutMs", handshakeTimeoutMs, 100, 600_000);
             range("frameTimeoutMs", frameTimeoutMs, 100, 600_000);
             range("controlIdleTimeoutMs", controlIdleTimeoutMs, 100, 3_600_000);
-            range("peerAckTimeoutMs", peerAckTimeoutMs, 200, 600_000);
+            // at least 2 s: above the silence at which a replica stops trusting the stream for a take-over
+            range("peerAckTimeoutMs", peerAckTimeoutMs, 2_000, 600_000);
             if (maxFramePayload < PeerAuthenticator.MIN_LIMIT || maxFramePayload > PeerCodec.MAX_PAYLOAD) {
                 throw new AgentConfig.ConfigException("maxFramePayload: must be between " + PeerAuthenticator.MIN_LIMIT
                         + " and " + PeerCodec.MAX_PAYLOAD + " bytes, not " + maxFramePayload);

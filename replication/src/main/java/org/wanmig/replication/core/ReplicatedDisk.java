@@ -57,6 +57,13 @@ public final class ReplicatedDisk implements BlockDevice {
     private volatile long dirtySinceNanos = -1;
     private volatile PeerView peerView = PeerView.NONE; // replica: what the primary last told us
     private volatile boolean sessionUp;       // replica: a primary is streaming to us
+    /**
+     * A replica whose primary has been silent this long does not count its stream as live for a
+     * take-over. Below the primary's least ack deadline (peerAckTimeoutMs, at least 2 s): a primary
+     * acknowledges a write its replica lacks only once it declared the link dead, by which time
+     * the replica refuses to take over.
+     */
+    public static final long LIVE_STREAM_SILENCE_MS = 1_500;
     private volatile long peerContactMillis;  // wall clock of the last frame from the peer, 0 never
     private Object activeSession;             // replica: only this stream may write (guarded by order)
     private UndoJournal journal;              // replica: non-null exactly while meta says inconsistent
@@ -408,6 +415,8 @@ public final class ReplicatedDisk implements BlockDevice {
         synchronized (order) {
             return meta.role() != Role.REPLICA ? "not a replica"
                     : !sessionUp ? "the primary is not streaming to us"
+                    : peerSilentMillis() > LIVE_STREAM_SILENCE_MS ? "the primary has been silent for "
+                            + peerSilentMillis() + " ms (it sends its status every 250 ms): the stream may be dead"
                     : peerView.mode() != Mode.SYNC ? "the primary replicates " + peerView.mode() + ", not SYNC"
                     : catchingUp || journal != null ? "the stream's resync has not ended"
                     : lagWrites() > 0 ? lagWrites() + " writes of the primary's queue not applied yet"
