@@ -37,7 +37,6 @@ with a low max-bandwidth so that pre-copy lasts long enough to act in:
 Each migration is bounded (60 s to act, 90 s to end). Writes DIR/report.json; exit 1 on a failure.
 """
 
-import json
 import os
 import signal
 import sys
@@ -303,14 +302,8 @@ def main():
             'killToAnsweringS': round(restarted_s, 2), 'longestWriteStallS': stall_s, 'checks': checks}
 
         time.sleep(2)     # the guest goes on writing and answering at A
-        client.send_signal(signal.SIGTERM)
-        client.wait(30)
-        with open(probes_path) as f:
-            probes = json.load(f)
-        report['probes'] = {'udpSent': probes['udp']['sent'], 'udpLost': probes['udp']['lost'],
-                            'longestOutageMs': probes['udp']['longestOutageMs'],
-                            'tcpSurvived': probes['tcp']['survived']}
-        if not probes['tcp']['survived']:
+        report['probes'] = vb.stop_probes(client, probes_path)
+        if not report['probes']['tcpSurvived']:
             failures.append('the TCP connection did not survive')
         # A stayed primary throughout: every acknowledged write is in A's image
         report['writes'], bad = vb.guest_writes_at(bed.image('dcA'), source)

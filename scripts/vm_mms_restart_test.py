@@ -26,7 +26,6 @@ Writes DIR/report.json; exit 1 on a failure.
 """
 
 import datetime
-import json
 import os
 import signal
 import sys
@@ -120,14 +119,8 @@ def main():
                 break               # vs1 may not be where the next case starts from
             time.sleep(2)
         time.sleep(2)
-        client.send_signal(signal.SIGTERM)
-        client.wait(30)
-        with open(probes_path) as f:
-            probes = json.load(f)
-        report['probes'] = {'udpSent': probes['udp']['sent'], 'udpLost': probes['udp']['lost'],
-                            'longestOutageMs': probes['udp']['longestOutageMs'],
-                            'tcpSurvived': probes['tcp']['survived']}
-        if not probes['tcp']['survived']:
+        report['probes'] = vb.stop_probes(client, probes_path)
+        if not report['probes']['tcpSurvived']:
             failures.append('the TCP connection did not survive')
         # every write the guest acknowledged, wherever it ran, is in the last primary's image
         at = 'dcB' if bed.roles()['dcB'][0] == 'PRIMARY' else 'dcA'

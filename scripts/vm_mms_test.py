@@ -29,7 +29,6 @@ storage (the agents' control API), with the switchover inside QEMU's pause.
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 
@@ -83,14 +82,8 @@ def main():
         report['qemuCompleted'] = next((d for d in timeline if 'QEMU completed' in d), None)
         report['passes'] = sum(1 for d in timeline if d.startswith('pre-copy pass'))
         time.sleep(5)    # probes and writes at B
-        client.send_signal(signal.SIGTERM)
-        client.wait(30)
-        with open(probes_path) as f:
-            probes = json.load(f)
-        udp, tcp = probes['udp'], probes['tcp']
-        report['probes'] = {'udpSent': udp['sent'], 'udpLost': udp['lost'],
-                            'longestOutageMs': udp['longestOutageMs'], 'tcpSurvived': tcp['survived']}
-        if not tcp['survived']:
+        report['probes'] = vb.stop_probes(client, probes_path)
+        if not report['probes']['tcpSurvived']:
             failures.append('the TCP connection did not survive')
         h1 = bed.net.get('h1')
         if not vb.udp_echo_ok(h1) or not vb.tcp_echo_ok(h1):

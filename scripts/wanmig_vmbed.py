@@ -280,6 +280,18 @@ def failure_test_args(prefix, doc=None):
     return args, out, report
 
 
+def stop_probes(client, path):
+    """Stops the probe client (start_probes) and sums up what it saw: UDP sent, lost, the longest
+    outage, whether the TCP connection survived."""
+    client.send_signal(signal.SIGTERM)
+    client.wait(30)
+    with open(path) as f:
+        probes = json.load(f)
+    udp, tcp = probes['udp'], probes['tcp']
+    return {'udpSent': udp['sent'], 'udpLost': udp['lost'], 'longestOutageMs': udp['longestOutageMs'],
+            'tcpSurvived': tcp['survived']}
+
+
 def finish_report(name, out, report, failures):
     """Ends a failure test: every failed check of its cases joins the failures, the report goes to
     out/report.json and stdout, and the exit status is returned."""

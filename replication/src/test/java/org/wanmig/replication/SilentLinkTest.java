@@ -6,8 +6,12 @@ import org.junit.jupiter.api.io.TempDir;
 import org.wanmig.replication.core.Mode;
 import org.wanmig.replication.core.Role;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -25,16 +29,37 @@ class SilentLinkTest {
     @TempDir
     Path dir;
 
+    /** Agents whose primary (A) declares a silent link dead after {@code ackTimeoutMs}. */
+    private AgentPair pairWithAckTimeout(int ackTimeoutMs) throws IOException {
+        return new AgentPair(dir, 8 << 20, a -> a.psk(AgentPair.PSK).transport.peerAckTimeoutMs(ackTimeoutMs),
+                b -> b.psk(AgentPair.PSK));
+    }
+
+    /** Both directions of the peer link drop every byte, nothing closed: a WAN link gone down. */
+    private static void silence(AgentPair p) {
+        p.ab.blackhole();
+        p.ba.blackhole();
+    }
+
+    /** A 4 KiB write of {@code pattern} at {@code offset} on a thread of its own; completes with its NBD error. */
+    private static CompletableFuture<Integer> writeInBackground(NbdTestClient c, long offset, int pattern) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return c.write(offset, AgentPair.pattern(pattern, 4096));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+    }
+
     @Test
     void aSynchronousWriteOverADeadLinkCompletesAfterTheAckTimeoutAndIsResyncedLater() throws Exception {
-        try (AgentPair p = new AgentPair(dir, 8 << 20, a -> a.psk(AgentPair.PSK).transport.peerAckTimeoutMs(2000),
-                b -> b.psk(AgentPair.PSK))) {
+        try (AgentPair p = pairWithAckTimeout(2000)) {
             p.syncUp(p.a);
             try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
                 assertEquals(0, a.write(0, AgentPair.pattern(0x41, 4096)), "SYNC over a live link");
 
-                p.ab.blackhole();
-                p.ba.blackhole();
+                silence(p);
                 long t0 = System.nanoTime();
                 assertEquals(0, a.write(65536, AgentPair.pattern(0x42, 4096)), "completed at A without B");
                 long tookMs = (System.nanoTime() - t0) / 1_000_000;
@@ -63,21 +88,12 @@ class SilentLinkTest {
      */
     @Test
     void aReplicaRefusesATakeOverOnceItsPrimaryIsSilentBeforeThePrimaryWritesWithoutIt() throws Exception {
-        try (AgentPair p = new AgentPair(dir, 8 << 20, a -> a.psk(AgentPair.PSK).transport.peerAckTimeoutMs(2000),
-                b -> b.psk(AgentPair.PSK))) {
+        try (AgentPair p = pairWithAckTimeout(2000)) {
             p.syncUp(p.a);
             AgentPair.await("B sees SYNC", 5_000, () -> p.b.disk("vs1").takeOverLacking() == null);
             try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
-                p.ab.blackhole();
-                p.ba.blackhole();
-                java.util.concurrent.CompletableFuture<Integer> write = java.util.concurrent.CompletableFuture.supplyAsync(
-                        () -> {
-                            try {
-                                return a.write(5 * 65536, AgentPair.pattern(0x45, 4096));
-                            } catch (java.io.IOException e) {
-                                throw new java.io.UncheckedIOException(e);
-                            }
-                        });
+                silence(p);
+                CompletableFuture<Integer> write = writeInBackground(a, 5 * 65536, 0x45);
                 AgentPair.await("B no longer trusts the stream", 5_000, () -> p.b.disk("vs1").takeOverLacking() != null);
                 String why = p.b.disk("vs1").takeOverLacking();
                 assertTrue(why.startsWith("the primary has been silent for"), why);
@@ -85,7 +101,7 @@ class SilentLinkTest {
                 String[] r = p.call(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true}");
                 assertEquals("409", r[0], r[1]);
                 assertEquals(Role.REPLICA, p.b.disk("vs1").role());
-                assertEquals(0, write.get(10, java.util.concurrent.TimeUnit.SECONDS), "then A declares the link dead");
+                assertEquals(0, write.get(10, TimeUnit.SECONDS), "then A declares the link dead");
             }
         }
     }
@@ -97,25 +113,16 @@ class SilentLinkTest {
      */
     @Test
     void aWriteWaitingOnADeadLinkCompletesWhenThePrimaryGoesAsync() throws Exception {
-        try (AgentPair p = new AgentPair(dir, 8 << 20, a -> a.psk(AgentPair.PSK).transport.peerAckTimeoutMs(60_000),
-                b -> b.psk(AgentPair.PSK))) {
+        try (AgentPair p = pairWithAckTimeout(60_000)) {
             p.syncUp(p.a);
             try (NbdTestClient a = new NbdTestClient(p.a.nbdPort(), "vs1")) {
-                p.ab.blackhole();
-                p.ba.blackhole();
-                java.util.concurrent.CompletableFuture<Integer> write = java.util.concurrent.CompletableFuture.supplyAsync(
-                        () -> {
-                            try {
-                                return a.write(3 * 65536, AgentPair.pattern(0x44, 4096));
-                            } catch (java.io.IOException e) {
-                                throw new java.io.UncheckedIOException(e);
-                            }
-                        });
+                silence(p);
+                CompletableFuture<Integer> write = writeInBackground(a, 3 * 65536, 0x44);
                 Thread.sleep(500);
                 assertFalse(write.isDone(), "a synchronous write waits for the peer");
                 long t0 = System.nanoTime();
                 p.ok(p.a, "POST", "/v1/disks/vs1/mode", "{\"mode\":\"ASYNC\"}");
-                assertEquals(0, write.get(5, java.util.concurrent.TimeUnit.SECONDS), "completed once ASYNC");
+                assertEquals(0, write.get(5, TimeUnit.SECONDS), "completed once ASYNC");
                 assertTrue((System.nanoTime() - t0) / 1_000_000 < 2_000, "at the mode change, not a timeout");
             }
             p.ab.cut();   // the connections that lost bytes end; new ones carry the resync

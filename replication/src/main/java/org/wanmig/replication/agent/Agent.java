@@ -194,10 +194,6 @@ public final class Agent implements ReplicationControl, Closeable {
             if (aboveTakeOver && force) {
                 throw new ConflictException(disk + ": force and aboveTakeOver exclude each other");
             }
-            if (aboveTakeOver && !d.consistent()) {
-                throw new ConflictException(disk + ": local copy is inconsistent (interrupted resync); only force"
-                        + " promotes it, rolled back to its last consistent state");
-            }
             // aboveTakeOver: the peer's stream and our being behind it come from a take-over in a
             // pause that was rolled back; the guest goes on from what this copy holds
             if (!force && !aboveTakeOver && d.sessionUp()) {

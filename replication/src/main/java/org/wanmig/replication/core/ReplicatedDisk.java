@@ -413,10 +413,11 @@ public final class ReplicatedDisk implements BlockDevice {
      */
     public String takeOverLacking() {
         synchronized (order) {
+            long silent = peerSilentMillis();
             return meta.role() != Role.REPLICA ? "not a replica"
                     : !sessionUp ? "the primary is not streaming to us"
-                    : peerSilentMillis() > LIVE_STREAM_SILENCE_MS ? "the primary has been silent for "
-                            + peerSilentMillis() + " ms (it sends its status every 250 ms): the stream may be dead"
+                    : silent > LIVE_STREAM_SILENCE_MS ? "the primary has been silent for " + silent
+                            + " ms (it sends its status every 250 ms): the stream may be dead"
                     : peerView.mode() != Mode.SYNC ? "the primary replicates " + peerView.mode() + ", not SYNC"
                     : catchingUp || journal != null ? "the stream's resync has not ended"
                     : lagWrites() > 0 ? lagWrites() + " writes of the primary's queue not applied yet"

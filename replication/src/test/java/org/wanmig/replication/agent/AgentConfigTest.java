@@ -60,6 +60,8 @@ class AgentConfigTest {
                 + "\"disks\":[{\"name\":\"v\",\"image\":\"v\"}]}", "maxFramePayload: must be between"},
             {"{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"maxFramePayload\":\"1G\","
                 + "\"disks\":[{\"name\":\"v\",\"image\":\"v\"}]}", "maxFramePayload: must be between"},
+            {"{\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"peerAckTimeoutMs\":1000,"
+                + "\"disks\":[{\"name\":\"v\",\"image\":\"v\"}]}", "peerAckTimeoutMs: must be between 2000"},
             {"[1,2]", "object"},
         };
         for (String[] c : cases) {
