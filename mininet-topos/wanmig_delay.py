@@ -217,7 +217,9 @@ class DelayLink(Link):
         os.makedirs(LOGS, exist_ok=True)
         self.log_path = os.path.join(LOGS, '%s.log' % self.relay.name)
         self.log = open(self.log_path, 'w')
-        self.proc = self.relay.popen([relay_binary(), 'dla', 'dlb', '%g' % self.delay,
+        # WANMIG_SCHED=fifo (the testbed's realtime mode): the delay line is part of the network
+        rt = ['chrt', '-f', '20'] if os.environ.get('WANMIG_SCHED') == 'fifo' else []
+        self.proc = self.relay.popen(rt + [relay_binary(), 'dla', 'dlb', '%g' % self.delay,
                                       '%g' % self.delay_back],
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         debug('*** %s: delay %g/%g ms, %g Mbit/s, pid %d\n'

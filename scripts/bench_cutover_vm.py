@@ -244,10 +244,13 @@ def main(argv=None):
     parser.add_argument('--mem-mb', type=int, default=128)
     parser.add_argument('--gap', type=float, default=3, help='seconds between migrations')
     parser.add_argument('--out', default=os.path.join(tb.REPO, 'out'))
+    parser.add_argument('--sched', choices=('nice', 'fifo'), default=os.environ.get('WANMIG_SCHED', 'nice'),
+                        help='fifo: switches, delay lines, controller and agents at SCHED_FIFO (WANMIG_SCHED)')
     args = parser.parse_args(argv)
+    os.environ['WANMIG_SCHED'] = args.sched
     vb.exit_on_sigterm()
     workdir = os.path.join(args.out, 'bench-cutover-vm-' + time.strftime('%Y%m%d-%H%M%S'))
-    results = {'settings': dict(vars(args), controlNice=tb.control_plane()[2:3] or ['0'])}
+    results = {'settings': dict(vars(args), controlPlane=' '.join(tb.control_plane()) or 'default')}
     code = 0
     for mode in args.modes.split(','):
         tb.log('---- %s: %d migrations of the real VM' % (mode, args.count))

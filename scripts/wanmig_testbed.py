@@ -217,14 +217,47 @@ def pings(host, ip, count=1, wait_s=1):
 
 # ---------------------------------------------------------------- the embedded runtime
 
+# SCHED_FIFO priorities with WANMIG_SCHED=fifo: the emulated network above the control plane
+NETWORK_RT_PRIORITY, CONTROL_RT_PRIORITY = 20, 10
+
+
+def realtime():
+    """WANMIG_SCHED=fifo: the switches, the delay lines, the controller and the agents run at
+    SCHED_FIFO (the guests, QEMU and the test hosts do not), standing in for a network and control
+    hosts that a guest's CPU never delays. Default: `nice` (WANMIG_CONTROL_NICE)."""
+    mode = os.environ.get('WANMIG_SCHED', 'nice')
+    if mode not in ('nice', 'fifo'):
+        raise ValueError('WANMIG_SCHED must be nice or fifo, not %r' % mode)
+    return mode == 'fifo'
+
+
 def control_plane():
     """Command prefix for the controller and the replication agents. In a deployment they run on
     hosts of their own; here they share two cores with TCG guests, userspace switches and the delay
     line, and a woken thread of theirs waited 1-5 ms for a guest's or switch's time slice at every
     hand-off of the switchover in the pause (perf sched). A higher CPU weight (nice -10) stands in
-    for CPUs of their own. WANMIG_CONTROL_NICE=0 runs them like everything else."""
+    for CPUs of their own. WANMIG_CONTROL_NICE=0 runs them like everything else; WANMIG_SCHED=fifo
+    at SCHED_FIFO (realtime())."""
+    if realtime():
+        return ['chrt', '-f', str(CONTROL_RT_PRIORITY)]
     level = int(os.environ.get('WANMIG_CONTROL_NICE', '-10'))
     return ['nice', '-n', str(level)] if level else []
+
+
+def switch_scheduling():
+    """ovs-vswitchd's threads at SCHED_FIFO with WANMIG_SCHED=fifo, else back to the default policy
+    (a bed killed before its stop may have left them realtime). Returns the policy set."""
+    pids = subprocess.run(['pidof', 'ovs-vswitchd'], capture_output=True, text=True).stdout.split()
+    policy = ['-f', str(NETWORK_RT_PRIORITY)] if realtime() else ['-o', '0']
+    for pid in pids:
+        subprocess.run(['chrt', '-a', '-p'] + policy + [pid], check=True, capture_output=True)
+    return 'fifo' if realtime() else 'other'
+
+
+def reset_switch_scheduling():
+    """ovs-vswitchd back to the default policy (a bed's stop)."""
+    for pid in subprocess.run(['pidof', 'ovs-vswitchd'], capture_output=True, text=True).stdout.split():
+        subprocess.run(['chrt', '-a', '-o', '-p', '0', pid], capture_output=True)
 
 
 class Runtime:

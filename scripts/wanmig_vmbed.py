@@ -66,7 +66,7 @@ class VmBed:
         self.hypervisor = {k: v for k, v in (('maxBandwidthMbps', max_bandwidth_mbps), ('switchover', switchover),
                                              ('downtimeLimitMs', downtime_limit_ms)) if v is not None}
         self.migrate_timeout_s = migrate_timeout_s
-        self.net = self.runtime = self.stor = self.rmem_default = None
+        self.net = self.runtime = self.stor = self.rmem_default = self.switch_sched = None
         self.agents = {}
         self.procs = []
         self.qemu_nbd_image = os.path.join(out, 'vs1.img')
@@ -99,6 +99,7 @@ class VmBed:
         # (`ss -0 -m`: 1,137 drops on core1-eth2 in one migration). A hardware switch has MBs of
         # buffer: the switches' sockets, opened while this bed starts, get 8 MiB.
         self.rmem_default = switch_buffers(8 << 20)
+        self.switch_sched = tb.switch_scheduling()
         self.net = wanmig_2dc.make_net(bw=self.bw, delay=self.delay, storage=True, vm=True)
         self.net.start()
         for host in self.net.hosts:
@@ -232,6 +233,9 @@ class VmBed:
         if self.rmem_default is not None:
             restore_switch_buffers(self.rmem_default)
             self.rmem_default = None
+        if self.switch_sched == 'fifo':
+            tb.reset_switch_scheduling()
+            self.switch_sched = None
 
 
 SAVED_RMEM_DEFAULT = '/var/tmp/wanmig-rmem_default'   # the value before a bed, while one runs

@@ -569,7 +569,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             run.stage = NetStage.REDIRECT;
             CompletableFuture<Double> redirect = reconciler.installUnrecorded(run.plan.redirects()).thenApply(x -> ms(pausedAt));
             double sent = ms(pausedAt);
-            store.put(run.record);   // after the sends: the store's work overlaps theirs
+            // So that a successor recovers the take-over as one that may have happened; marked
+            // (written by the store's own thread) after the sends: the lifecycle thread runs the
+            // hook's completion and waited 3-28 ms for the disk when this was a put.
+            store.mark(run.record);
+            double marked = ms(pausedAt);
             roles.thenCombine(redirect, (how, n) -> new Object[] {how, n})
                     .whenCompleteAsync((t, error) -> inPhase(run, epoch, () -> {
                 if (error != null) {
@@ -584,8 +588,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 proceed.complete(null);
                 advance(run, CUTOVER, String.format("inside the hypervisor's pause: storage primary now %s"
                         + " (%.3f ms), redirect confirmed (%.3f ms); pause hook %.3f ms [lifecycle thread after"
-                        + " %.3f ms, both sent by %.3f ms; %s]", run.to.name(), storageMs[0], (Double) t[1], hook,
-                        queued, sent, t[0]), topology.settings().switchTimeout());
+                        + " %.3f ms, both sent by %.3f ms, record marked by %.3f ms; %s]", run.to.name(), storageMs[0],
+                        (Double) t[1], hook, queued, sent, marked, t[0]), topology.settings().switchTimeout());
                 retire(run);
             }), lifecycle);
         };

@@ -32,6 +32,16 @@ public interface MigrationStore {
         put(migration);
     }
 
+    /**
+     * The record written before a step taken inside a guest's pause, where a disk flush would be
+     * paid by the guest: shown at once and written soon after, off the caller's thread, never
+     * over a later {@link #put} of the same record. A store whose every write costs the same
+     * writes it through.
+     */
+    default void mark(Migration migration) {
+        put(migration);
+    }
+
     /** Forgets a finished migration (pruned after the retention period). */
     void remove(MigrationId id);
 

@@ -5,13 +5,17 @@ import org.junit.jupiter.api.Test;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationState;
+import org.wanmig.config.WanTopologyParser;
 import org.wanmig.planner.Cookies;
+import org.wanmig.store.InMemoryMigrationStore;
 import org.wanmig.testing.FakeNetwork;
 import org.wanmig.testing.Poll;
 
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -68,6 +72,49 @@ class PauseSwitchoverTest {
                 "the route update does not flip the roles again");
         assertTrue(done.timeline().stream().anyMatch(e -> e.detail().contains("QEMU completed: downtime 40 ms")));
         f.assertAtDestination(id);
+    }
+
+    /** A store whose disk is slow once {@code slow} is set: a put waits until it is cleared. */
+    private static final class SlowDiskStore extends InMemoryMigrationStore {
+        final CountDownLatch diskBack = new CountDownLatch(1);
+        final List<String> marks = new CopyOnWriteArrayList<>();
+        volatile boolean slow;
+
+        @Override
+        public void put(Migration m) {
+            if (slow) {
+                try {
+                    diskBack.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            super.put(m);
+        }
+
+        @Override
+        public void mark(Migration m) {   // as the file store: shown at once, written by a thread of its own
+            marks.add(m.state() + (m.switchedInPause() ? " switchedInPause" : ""));
+            super.put(m);
+        }
+    }
+
+    @Test
+    void thePausesRecordIsMarkedNotWrittenThroughTheHookDoesNotWaitForTheDisk() throws Exception {
+        SlowDiskStore store = new SlowDiskStore();
+        f = LifecycleFixture.start(WanTopologyParser.parse(LifecycleFixture.config(c -> { })),
+                new FakeNetwork(), store);
+        MigrationId id = f.migrating("vs1");
+        store.slow = true;
+        try {
+            pause(id).get(5, TimeUnit.SECONDS);   // the hypervisor goes on while the disk is still busy
+            assertEquals(List.of("MIGRATING switchedInPause"), store.marks,
+                    "the record that a successor recovers the take-over from, marked before the hook ends");
+            assertTrue(store.get(id).orElseThrow().switchedInPause());
+        } finally {
+            store.diskBack.countDown();
+        }
+        f.awaitState(id, CUTOVER);
     }
 
     @Test

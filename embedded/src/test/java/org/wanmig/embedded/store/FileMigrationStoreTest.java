@@ -5,10 +5,13 @@ import org.junit.jupiter.api.io.TempDir;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationState;
 import org.wanmig.api.TunnelLabels;
+import org.wanmig.testing.Poll;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.Map;
+import java.util.concurrent.Executor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -71,6 +74,74 @@ class FileMigrationStoreTest {
         assertEquals(MigrationState.CUTOVER, restarted.state());
         assertTrue(restarted.timeline().stream().anyMatch(e -> e.detail().equals("pre-copy pass 2")),
                 "the note went to disk with the next put: " + restarted.timeline());
+    }
+
+    /** A store whose marked records are written when the test says so. */
+    private static final class HeldWriter implements Executor {
+        private final ArrayDeque<Runnable> queued = new ArrayDeque<>();
+
+        @Override
+        public synchronized void execute(Runnable r) {
+            queued.add(r);
+        }
+
+        synchronized void runAll() {
+            while (!queued.isEmpty()) {
+                queued.poll().run();
+            }
+        }
+    }
+
+    @Test
+    void aMarkIsShownAtOnceAndWrittenOffTheCallersThreadAsItIsThen(@TempDir Path dir) throws Exception {
+        HeldWriter writer = new HeldWriter();
+        FileMigrationStore store = new FileMigrationStore(dir, writer);
+        Migration m = vs1(store, MigrationState.MIGRATING, "copying");
+        store.put(m);
+        Path file = store.recordsDir().resolve(m.id().value() + ".json");
+        String before = Files.readString(file);
+        Migration inPause = m.withSwitchedInPause().noted(1020, "hypervisor paused");
+        store.mark(inPause);
+        assertEquals(inPause, store.get(m.id()).orElseThrow(), "readers see the mark at once");
+        assertEquals(before, Files.readString(file), "the caller does not wait for the disk");
+        Migration noted = inPause.noted(1025, "QEMU: 3 passes");
+        store.note(noted);
+        writer.runAll();
+        Migration restarted = new FileMigrationStore(dir).get(m.id()).orElseThrow();
+        assertTrue(restarted.switchedInPause(), "the mark reached the disk");
+        assertEquals(noted, restarted, "with the note that followed it: the record as it was when written");
+    }
+
+    @Test
+    void aMarkNeverOverwritesALaterPutNorARemove(@TempDir Path dir) throws Exception {
+        HeldWriter writer = new HeldWriter();
+        FileMigrationStore store = new FileMigrationStore(dir, writer);
+        Migration m = vs1(store, MigrationState.MIGRATING, "copying");
+        store.put(m);
+        store.mark(m.withSwitchedInPause());
+        Migration cutover = m.withSwitchedInPause().transition(MigrationState.CUTOVER, 1030, "switched");
+        store.put(cutover);
+        writer.runAll();   // the mark's write comes after the put: it must not undo it
+        assertEquals(cutover, new FileMigrationStore(dir).get(m.id()).orElseThrow());
+
+        Migration other = vs1(store, MigrationState.MIGRATING, "copying");
+        store.put(other);
+        store.mark(other.withSwitchedInPause());
+        store.remove(other.id());
+        writer.runAll();
+        assertFalse(Files.exists(store.recordsDir().resolve(other.id().value() + ".json")),
+                "a removed record is not written back by its mark");
+        assertFalse(new FileMigrationStore(dir).get(other.id()).isPresent());
+    }
+
+    @Test
+    void aMarkReachesTheDiskOnItsOwn(@TempDir Path dir) throws Exception {
+        FileMigrationStore store = new FileMigrationStore(dir);
+        Migration m = vs1(store, MigrationState.MIGRATING, "copying");
+        store.put(m);
+        store.mark(m.withSwitchedInPause());
+        Poll.until("the marked record on disk",
+                () -> new FileMigrationStore(dir).get(m.id()).orElseThrow().switchedInPause());
     }
 
     @Test
