@@ -54,6 +54,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
@@ -574,24 +575,44 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             // hook's completion and waited 3-28 ms for the disk when this was a put.
             store.mark(run.record);
             double marked = ms(pausedAt);
-            roles.thenCombine(redirect, (how, n) -> new Object[] {how, n})
-                    .whenCompleteAsync((t, error) -> inPhase(run, epoch, () -> {
-                if (error != null) {
-                    proceed.completeExceptionally(error);
-                    rollBack(run, FAILED, "switchover in the pause failed: " + cause(error));
+            AtomicBoolean decided = new AtomicBoolean();
+            run.pauseDecided = decided;
+            roles.thenCombine(redirect, (how, n) -> new Object[] {how, n}).whenComplete((t, error) -> {
+                // The hypervisor goes on from the thread that completed the slower of the two, not
+                // after a hop to the lifecycle thread (which waited 0.1-10 ms for a CPU on the
+                // testbed): decided first here or by a rollback (rollBack), never both.
+                boolean goOn = error == null && decided.compareAndSet(false, true);
+                double hook = ms(pausedAt);
+                // queued before the hypervisor is told: its report, sent after, is queued behind this
+                try {
+                    lifecycle.execute(() -> {
+                        if (!goOn) {   // failed, or a rollback came first (it aborts the hypervisor itself)
+                            proceed.completeExceptionally(error != null ? error : new IllegalStateException(
+                                    "migration " + id + " rolled back inside the pause; not switching over"));
+                            if (error != null) {
+                                inPhase(run, epoch, () -> rollBack(run, FAILED, "switchover in the pause failed: "
+                                        + cause(error)));
+                            }
+                            return;
+                        }
+                        inPhase(run, epoch, () -> {
+                            reconciler.confirmed(run.plan.redirects());
+                            advance(run, CUTOVER, String.format("inside the hypervisor's pause: storage primary now %s"
+                                    + " (%.3f ms), redirect confirmed (%.3f ms); pause hook %.3f ms [lifecycle thread"
+                                    + " after %.3f ms, both sent by %.3f ms, record marked by %.3f ms; %s]", run.to.name(),
+                                    storageMs[0], (Double) t[1], hook, queued, sent, marked, t[0]),
+                                    topology.settings().switchTimeout());
+                            retire(run);
+                        });
+                    });
+                } catch (RejectedExecutionException e) {
+                    proceed.completeExceptionally(new IllegalStateException("the manager is shut down; not switching over"));
                     return;
                 }
-                reconciler.confirmed(run.plan.redirects());
-                double hook = ms(pausedAt);
-                // the hypervisor goes on first: recording the phase (the store writes it through)
-                // would otherwise add to the pause. The report it sends next is queued behind this.
-                proceed.complete(null);
-                advance(run, CUTOVER, String.format("inside the hypervisor's pause: storage primary now %s"
-                        + " (%.3f ms), redirect confirmed (%.3f ms); pause hook %.3f ms [lifecycle thread after"
-                        + " %.3f ms, both sent by %.3f ms, record marked by %.3f ms; %s]", run.to.name(), storageMs[0],
-                        (Double) t[1], hook, queued, sent, marked, t[0]), topology.settings().switchTimeout());
-                retire(run);
-            }), lifecycle);
+                if (goOn) {
+                    proceed.complete(null);
+                }
+            });
         };
         try {
             lifecycle.execute(switchover);
@@ -926,6 +947,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             return run.rollingBack;
         }
         log.warn("migration {} of {}: {}", run.record.id(), run.server.name(), reason);
+        if (run.pauseDecided != null && run.pauseDecided.compareAndSet(false, true)) {
+            log.info("migration {}: rolled back inside the hypervisor's pause, which does not go on", run.record.id());
+        }
         MigrationState state = run.record.state();
         run.record = run.record.withError(reason);
         store.put(run.record);
@@ -1332,6 +1356,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         CompletableFuture<Migration> cutover;
         /** The source copy's demote after an in-pause takeover, while under way or done. */
         CompletableFuture<Void> retired;
+        /**
+         * Set once inside the hypervisor's pause, by whichever comes first: the hook's completion
+         * (the hypervisor goes on) or a rollback (it does not). Null outside a pause.
+         */
+        AtomicBoolean pauseDecided;
 
         Run(Migration record, MigrationPlan plan, VirtualServer server, DataCenter from, DataCenter to) {
             this.record = record;

@@ -102,8 +102,7 @@ class PauseSwitchoverTest {
     @Test
     void thePausesRecordIsMarkedNotWrittenThroughTheHookDoesNotWaitForTheDisk() throws Exception {
         SlowDiskStore store = new SlowDiskStore();
-        f = LifecycleFixture.start(WanTopologyParser.parse(LifecycleFixture.config(c -> { })),
-                new FakeNetwork(), store);
+        f = LifecycleFixture.start(WanTopologyParser.parse(LifecycleFixture.config(c -> { })), new FakeNetwork(), store);
         MigrationId id = f.migrating("vs1");
         store.slow = true;
         try {
@@ -115,6 +114,44 @@ class PauseSwitchoverTest {
             store.diskBack.countDown();
         }
         f.awaitState(id, CUTOVER);
+    }
+
+    @Test
+    void theHypervisorGoesOnWithoutWaitingForTheLifecycleThread() throws Exception {
+        SlowDiskStore store = new SlowDiskStore();
+        f = LifecycleFixture.start(WanTopologyParser.parse(LifecycleFixture.config(c -> { })), new FakeNetwork(), store);
+        MigrationId id = f.migrating("vs1");
+        f.network.holdNext(FakeNetwork.anyRuleOfMigration(id.value()));
+        CompletableFuture<Void> proceed = pause(id);
+        Poll.until("the take-over sent, the redirect held", () -> f.network.heldCount() == 1
+                && f.replication.calls().contains("takeover vs1 dcA>dcB"));
+        store.slow = true;
+        f.manager.progress(id, "QEMU: 3 passes");   // the lifecycle thread now waits for the disk
+        try {
+            f.network.releaseHeld();
+            proceed.get(5, TimeUnit.SECONDS);   // from the thread that confirmed the redirect
+            assertEquals(MIGRATING, store.get(id).orElseThrow().state(), "the record follows once the thread is free");
+        } finally {
+            store.diskBack.countDown();
+        }
+        f.awaitState(id, CUTOVER);
+    }
+
+    @Test
+    void aRollbackThatComesFirstInThePauseIsNotFollowedByTheHypervisorGoingOn() throws Exception {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        f.network.holdNext(FakeNetwork.anyRuleOfMigration(id.value()));
+        CompletableFuture<Void> proceed = pause(id);
+        Poll.until("the take-over sent, the redirect held", () -> f.network.heldCount() == 1
+                && f.replication.calls().contains("takeover vs1 dcA>dcB"));
+        f.manager.hypervisorFailed(id, "the destination QEMU died");
+        f.network.releaseHeld();   // both done now, after the rollback decided
+        ExecutionException e = assertThrows(ExecutionException.class, () -> proceed.get(5, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("rolled back inside the pause"), e.toString());
+        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
+        assertTrue(f.replication.calls().contains("reclaim vs1 dcA<dcB"), f.replication.calls().toString());
+        f.assertBackAtSource(id);
     }
 
     @Test
