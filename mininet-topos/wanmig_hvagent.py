@@ -16,6 +16,10 @@ API (paths relative to agent.url):
   DELETE vms/NAME/incoming  stops that QEMU (a migration given up)
   POST   vms/NAME/started   the incoming QEMU resumed: NAME now runs here
   POST   vms/NAME/stop      quits NAME's QEMU here (the source after a completed move)
+  POST   vms/NAME/drain-nic NAME's QEMU here no longer runs (the source after a move): the
+                            frames still queued in its tap are sent back into the switch, whose
+                            redirect carries them to the destination; {"frames": n, "bytes": b};
+                            409 while that QEMU runs
   POST   vms/NAME/boot      failover: boots NAME here from this DC's disk (the promoted replica), answered
                             once the guest is ready: {"state": "running", "qmp": ..., "readySeconds": s};
                             a NAME already running here is answered as it is
@@ -168,6 +172,15 @@ class HypervisorAgent:
                     return 409, {'error': 'no incoming QEMU for %s in %s' % (name, self.dc)}
                 self.running[name] = vm
                 return 200, {'state': 'running'}
+            if action == 'drain-nic' and method == 'POST':
+                vm = self.running.get(name)
+                if vm is None:
+                    return 409, {'error': '%s does not run in %s' % (name, self.dc)}
+                status = vm.qmp.execute('query-status', timeout=5).get('status')
+                if status == 'running':
+                    return 409, {'error': '%s runs in %s: its QEMU reads its tap' % (name, self.dc)}
+                frames, size = vm.drain_tap()
+                return 200, {'frames': frames, 'bytes': size, 'status': status}
             if action == 'stop' and method == 'POST':
                 vm = self.running.pop(name, None)
                 if vm:

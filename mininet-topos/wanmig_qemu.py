@@ -179,6 +179,7 @@ class Vm:
                  kernel_args=os.environ.get('WANMIG_GUEST_ARGS', 'pti=on')):
         self.name, self.guest, self.workdir, self.host = name, guest, workdir, host
         self.bridge, self.ofport, self.tap = bridge, ofport, tap
+        self.tap_fd = None   # our copy of QEMU's tap, for drain_tap()
         self.nbd, self.image = nbd, image
         self.mem_mb, self.mac, self.ip, self.gateway, self.onlink = mem_mb, mac, ip, gateway, onlink
         self.writer_ms, self.incoming, self.extra_args = writer_ms, incoming, list(extra_args)
@@ -260,8 +261,9 @@ class Vm:
             self.stop()
             raise
         finally:
-            if tap_fd is not None:
-                os.close(tap_fd)     # QEMU holds its own copy
+            # QEMU holds its own copy; ours lets drain_tap() reach frames QEMU no longer reads
+            # (closed at stop(): the tap lives as long as any copy is open)
+            self.tap_fd = tap_fd
         log('%s: pid %d%s%s' % (self.name, self.proc.pid,
                                  ' in ' + self.host.name if self.host else '',
                                  ' (incoming %s)' % self.incoming if self.incoming else ''))
@@ -296,6 +298,29 @@ class Vm:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def drain_tap(self, limit=4096):
+        """Frames queued in the tap for a guest that no longer reads them (stopped for good at the
+        end of a migration: QEMU stops reading its tap when the guest stops, and the frames that
+        arrived during the last ~20 ms before STOP, while the migration thread held QEMU's lock,
+        are still queued there and die with the tap). Each is read and written back into the tap,
+        which hands it to the switch as if the guest had sent it: the switch's redirect, already in
+        place, carries it to where the guest resumes. Returns (frames, bytes). Only for a QEMU that
+        is not running (the caller checks): a running QEMU reads the same queue."""
+        if self.tap_fd is None:
+            return 0, 0
+        frames = []
+        while len(frames) < limit:
+            try:
+                frame = os.read(self.tap_fd, 65536)   # QEMU set the shared file non-blocking
+            except BlockingIOError:
+                break
+            if not frame:
+                break
+            frames.append(frame)
+        for frame in frames:
+            os.write(self.tap_fd, frame)
+        return len(frames), sum(len(f) for f in frames)
+
     def stop(self, timeout=10):
         """Quit QEMU (QMP quit, then SIGTERM, SIGKILL) and detach its tap from the bridge."""
         if self.qmp and self.alive():
@@ -315,6 +340,9 @@ class Vm:
                     self.proc.wait()
         if self.qmp:
             self.qmp.close()
+        if self.tap_fd is not None:
+            os.close(self.tap_fd)
+            self.tap_fd = None
         if self.tap and self.bridge:
             try:
                 vsctl('--if-exists', 'del-port', self.bridge, self.tap)
@@ -403,14 +431,22 @@ ACK_RE = re.compile(r'^(ACK|WERR|START) (\d+) (\d+)(?: (\d+))?')
 
 def read_acks(*paths):
     """(acks, errors, starts) from the guest's ack logs in order (source first, then
-    destination): acks = [(run, seq, slot)], errors = [lines], starts = [(run, slots)]."""
+    destination): acks = [(run, seq, slot)], errors = [lines], starts = [(run, slots)].
+
+    The guest's serial line moves with it: a line it was writing when it stopped at the source
+    ends in the destination's log ("ACK 268511689492457 235" there, " 236" here), so a log's
+    unterminated last line is joined to the next log's first. The last log's unterminated line
+    is left out: it may be cut short (a slot of 23 for 235)."""
     acks, errors, starts = [], [], []
+    carried = ''
     for path in paths:
         try:
             text = open(path, errors='replace').read()
         except OSError:
             continue
-        for line in text.replace('\r', '').split('\n'):
+        lines = (carried + text.replace('\r', '')).split('\n')
+        carried = lines.pop()   # '' when the log ends with a newline
+        for line in lines:
             m = ACK_RE.match(line.strip())
             if not m:
                 continue

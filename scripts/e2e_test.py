@@ -1138,6 +1138,23 @@ class E2EEvacuation(unittest.TestCase):
         print('\n(issue 10) evacuation %s aborted: %s' % (eid, json.dumps(end['progress'])))
 
 
+class AckLog(unittest.TestCase):
+    """wanmig_qemu.read_acks over a guest's serial logs (no network)."""
+
+    def test_a_line_split_by_the_move_is_joined_and_a_cut_last_line_left_out(self):
+        import wanmig_qemu as wq
+        with tempfile.TemporaryDirectory() as d:
+            logs = [os.path.join(d, 'acks-%d.log' % k) for k in range(2)]
+            with open(logs[0], 'w') as f:   # the guest stopped at the source mid-line
+                f.write('START 7 16\nACK 7 1 3\nACK 7 2 23')
+            with open(logs[1], 'w') as f:   # and finished it at the destination
+                f.write('5\nACK 7 3 4\nWERR 7 4 5 -5\nACK 7 5 6')
+            acks, errors, starts = wq.read_acks(*logs)
+        self.assertEqual([(7, 1, 3), (7, 2, 235), (7, 3, 4)], acks)
+        self.assertEqual(['WERR 7 4 5 -5'], errors)
+        self.assertEqual([(7, 16)], starts)
+
+
 if __name__ == '__main__':
     if os.geteuid() != 0:
         sys.exit('run as root (Mininet needs it)')

@@ -6,6 +6,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
+import org.wanmig.api.WanmigException;
 import org.wanmig.config.DataCenter;
 import org.wanmig.config.VirtualServer;
 import org.wanmig.config.QemuOptions;
@@ -36,7 +37,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Agent API (JSON over HTTP): {@code GET /vms/{server}} gives {@code {"state","qmp"}};
  * {@code POST /vms/{server}/incoming} starts the destination and gives {@code {"uri","qmp"}};
  * {@code DELETE /vms/{server}/incoming} stops it; {@code POST /vms/{server}/started} and
- * {@code POST /vms/{server}/stop} record the move at the destination and end the source.
+ * {@code POST /vms/{server}/stop} record the move at the destination and end the source;
+ * {@code POST /vms/{server}/drain-nic}, after a switchover in the pause and the guest's resume at
+ * the destination, sends the frames still queued in the stopped source's tap back into the switch,
+ * through the redirect (optional: an agent without it answers 404, and those frames are lost as
+ * before).
  */
 public final class QemuHypervisorDriver implements HypervisorDriver {
     private static final Logger log = LoggerFactory.getLogger(QemuHypervisorDriver.class);
@@ -213,6 +218,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private volatile QmpClient destination;
         private volatile String destinationAddress;
         private volatile boolean finished;
+        /** migrate-continue answered: the redirect was in place before the guest went on. */
+        private volatile boolean switchedInPause;
         /** This session started the destination QEMU (not one that follows a predecessor's). */
         private volatile boolean begun;
         /**
@@ -431,6 +438,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                         return;
                     }
                     long continued = System.nanoTime();
+                    switchedInPause = true;
                     // QEMU stamps its events with the host's wall clock
                     double sinceEvent = eventMicros > 0 ? System.currentTimeMillis() - eventMicros / 1000.0 : -1;
                     progress(String.format("pause hook done: migrate-continue answered %.1f ms after the driver saw"
@@ -443,6 +451,23 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                         id, error.getMessage(), server, from);
                 cancel();
             }));
+        }
+
+        /**
+         * The frames that reached the source's tap in its last moments before STOP, while QEMU's
+         * migration thread held its lock, are still queued there and die with the tap: the source's
+         * agent sends them back into the switch, whose redirect (in place since the pause) carries
+         * them to the destination, where the guest answers them (late). Once the guest resumed
+         * there (a source that a rollback resumes reads them itself), before the source is ended;
+         * an agent without this call loses them as before. Never fails.
+         */
+        private CompletableFuture<Void> drainSourceNic() {
+            return http.post(agent(from, "vms/" + server + "/drain-nic"), null, AGENT_TIMEOUT).handle((r, e) -> {
+                progress(e == null ? String.format("source NIC drained at %s: %d frames queued after the guest"
+                        + " stopped sent on through the redirect", from, r.path("frames").asInt())
+                        : "source NIC not drained at " + from + ": " + WanmigException.messageOf(e));
+                return null;
+            });
         }
 
         private void completed() {
@@ -460,7 +485,9 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             }
             finished = true;
             listener.completed(id, "QEMU completed" + stats);
-            http.post(agent(from, "vms/" + server + "/stop"), null, AGENT_TIMEOUT).whenComplete((r, e) -> {
+            // the redirect is in place since the pause: what the source's tap still holds can follow
+            CompletableFuture<Void> drained = switchedInPause ? drainSourceNic() : CompletableFuture.completedFuture(null);
+            drained.thenCompose(x -> http.post(agent(from, "vms/" + server + "/stop"), null, AGENT_TIMEOUT)).whenComplete((r, e) -> {
                 if (e != null) {
                     log.warn("migration {}: stopping the source QEMU at {} failed: {}", id, from, e.getMessage());
                 }

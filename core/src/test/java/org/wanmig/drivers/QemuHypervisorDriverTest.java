@@ -104,6 +104,12 @@ class QemuHypervisorDriverTest {
         assertTrue(running("dcB"), "the guest runs at the destination");
         waitFor(() -> agentCalls.contains("dcA POST /vms/vs1/stop"), "the source is told to stop");
         assertTrue(agentCalls.contains("dcB POST /vms/vs1/started"), agentCalls.toString());
+        waitFor(() -> rec.progress.stream().anyMatch(p -> p.startsWith("source NIC drained at dcA: 2 frames")),
+                "the frames left in the source's tap sent on after migrate-continue");
+        assertEquals(1, agentCalls.stream().filter("dcA POST /vms/vs1/drain-nic"::equals).count(), agentCalls.toString());
+        assertTrue(agentCalls.indexOf("dcB POST /vms/vs1/started") < agentCalls.indexOf("dcA POST /vms/vs1/drain-nic")
+                && agentCalls.indexOf("dcA POST /vms/vs1/drain-nic") < agentCalls.indexOf("dcA POST /vms/vs1/stop"),
+                "drained once the guest resumed at B, before the source's tap goes with its QEMU: " + agentCalls);
     }
 
     @Test
@@ -117,6 +123,7 @@ class QemuHypervisorDriverTest {
         assertFalse(rec.completed.isDone());
         assertTrue(running("dcA"), "the guest runs on at the source");
         waitFor(() -> agentCalls.contains("dcB DELETE /vms/vs1/incoming"), "the destination is stopped");
+        assertFalse(agentCalls.contains("dcA POST /vms/vs1/drain-nic"), "the source reads its own tap again");
     }
 
     @Test
@@ -128,6 +135,9 @@ class QemuHypervisorDriverTest {
         rec.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertTrue(rec.preSwitchover.isEmpty(), "no pause in the paper's mode");
         assertTrue(running("dcB"));
+        waitFor(() -> agentCalls.contains("dcA POST /vms/vs1/stop"), "the source is told to stop");
+        assertFalse(agentCalls.contains("dcA POST /vms/vs1/drain-nic"),
+                "no redirect was in place when the guest stopped: nothing to send its queued frames on to");
     }
 
     @Test
@@ -343,6 +353,8 @@ class QemuHypervisorDriverTest {
             reply = MAPPER.createObjectNode().put("state", "running").put("qmp", address);
         } else if (path.equals("/vms/vs1")) {
             reply = MAPPER.createObjectNode().put("state", "absent");
+        } else if (path.equals("/vms/vs1/drain-nic") && ex.getRequestMethod().equals("POST")) {
+            reply = MAPPER.createObjectNode().put("frames", 2).put("bytes", 196);
         } else if (path.equals("/vms/vs1/started") || path.equals("/vms/vs1/stop")) {
             reply = MAPPER.createObjectNode();
         } else {
