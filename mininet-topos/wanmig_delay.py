@@ -52,6 +52,8 @@ BULK_PORTS = (4444,)
 # Of bw, guaranteed to the normal class; the bulk class is guaranteed the rest, so a migration
 # still converges when service traffic fills the link.
 NORMAL_SHARE = 0.9
+# SCHED_FIFO priority of the relay with WANMIG_SCHED=fifo (the switches' too: wanmig_testbed)
+RT_PRIORITY = 20
 
 
 def relay_binary():
@@ -218,7 +220,7 @@ class DelayLink(Link):
         self.log_path = os.path.join(LOGS, '%s.log' % self.relay.name)
         self.log = open(self.log_path, 'w')
         # WANMIG_SCHED=fifo (the testbed's realtime mode): the delay line is part of the network
-        rt = ['chrt', '-f', '20'] if os.environ.get('WANMIG_SCHED') == 'fifo' else []
+        rt = ['chrt', '-f', str(RT_PRIORITY)] if os.environ.get('WANMIG_SCHED') == 'fifo' else []
         self.proc = self.relay.popen(rt + [relay_binary(), 'dla', 'dlb', '%g' % self.delay,
                                       '%g' % self.delay_back],
                                      stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)

@@ -23,6 +23,7 @@ sys.path.insert(0, TOPOS)
 
 import wanmig_2dc                         # noqa: E402
 import wanmig_3dc                         # noqa: E402
+import wanmig_delay                       # noqa: E402
 from wanmig_hypervisor import Hypervisor, PrecopyModel   # noqa: E402,F401
 
 PROBE = os.path.join(TOPOS, 'wanmig_probe.py')
@@ -218,7 +219,7 @@ def pings(host, ip, count=1, wait_s=1):
 # ---------------------------------------------------------------- the embedded runtime
 
 # SCHED_FIFO priorities with WANMIG_SCHED=fifo: the emulated network above the control plane
-NETWORK_RT_PRIORITY, CONTROL_RT_PRIORITY = 20, 10
+NETWORK_RT_PRIORITY, CONTROL_RT_PRIORITY = wanmig_delay.RT_PRIORITY, 10
 
 
 def realtime():

@@ -3,6 +3,8 @@ package org.wanmig.embedded.store;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.codec.MigrationCodec;
@@ -28,6 +30,7 @@ import java.util.concurrent.Executors;
  * never the whole history. A {@code migrations.json} of an older runtime is read once and split.
  */
 public final class FileMigrationStore extends InMemoryMigrationStore {
+    private static final Logger log = LoggerFactory.getLogger(FileMigrationStore.class);
     private final Path dir;
     private final Path records;
     private final Path placementsFile;
@@ -126,7 +129,12 @@ public final class FileMigrationStore extends InMemoryMigrationStore {
             if (!unwritten.remove(id)) {
                 return;
             }
-            get(id).ifPresent(m -> AtomicJsonFile.write(mapper, file(id), codec.encode(m, context)));
+            try {
+                get(id).ifPresent(m -> AtomicJsonFile.write(mapper, file(id), codec.encode(m, context)));
+            } catch (UncheckedIOException e) {
+                // on disk with the record's next put, as a note is; nothing else waits for this write
+                log.warn("migration {}: marked record not written: {}", id, e.getMessage());
+            }
         }
     }
 

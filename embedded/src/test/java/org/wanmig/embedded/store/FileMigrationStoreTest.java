@@ -76,6 +76,13 @@ class FileMigrationStoreTest {
                 "the note went to disk with the next put: " + restarted.timeline());
     }
 
+    /** A migration of vs1 in MIGRATING, stored. */
+    private static Migration migrating(FileMigrationStore store) {
+        Migration m = vs1(store, MigrationState.MIGRATING, "copying");
+        store.put(m);
+        return m;
+    }
+
     /** A store whose marked records are written when the test says so. */
     private static final class HeldWriter implements Executor {
         private final ArrayDeque<Runnable> queued = new ArrayDeque<>();
@@ -96,8 +103,7 @@ class FileMigrationStoreTest {
     void aMarkIsShownAtOnceAndWrittenOffTheCallersThreadAsItIsThen(@TempDir Path dir) throws Exception {
         HeldWriter writer = new HeldWriter();
         FileMigrationStore store = new FileMigrationStore(dir, writer);
-        Migration m = vs1(store, MigrationState.MIGRATING, "copying");
-        store.put(m);
+        Migration m = migrating(store);
         Path file = store.recordsDir().resolve(m.id().value() + ".json");
         String before = Files.readString(file);
         Migration inPause = m.withSwitchedInPause().noted(1020, "hypervisor paused");
@@ -116,16 +122,14 @@ class FileMigrationStoreTest {
     void aMarkNeverOverwritesALaterPutNorARemove(@TempDir Path dir) throws Exception {
         HeldWriter writer = new HeldWriter();
         FileMigrationStore store = new FileMigrationStore(dir, writer);
-        Migration m = vs1(store, MigrationState.MIGRATING, "copying");
-        store.put(m);
+        Migration m = migrating(store);
         store.mark(m.withSwitchedInPause());
         Migration cutover = m.withSwitchedInPause().transition(MigrationState.CUTOVER, 1030, "switched");
         store.put(cutover);
         writer.runAll();   // the mark's write comes after the put: it must not undo it
         assertEquals(cutover, new FileMigrationStore(dir).get(m.id()).orElseThrow());
 
-        Migration other = vs1(store, MigrationState.MIGRATING, "copying");
-        store.put(other);
+        Migration other = migrating(store);
         store.mark(other.withSwitchedInPause());
         store.remove(other.id());
         writer.runAll();
@@ -135,10 +139,26 @@ class FileMigrationStoreTest {
     }
 
     @Test
+    void aMarkThatCannotBeWrittenStaysShownAndGoesToDiskWithTheNextPut(@TempDir Path dir) throws Exception {
+        HeldWriter writer = new HeldWriter();
+        FileMigrationStore store = new FileMigrationStore(dir, writer);
+        Migration m = migrating(store);
+        Path blocker = store.recordsDir().resolve(m.id().value() + ".json.tmp");
+        Files.createDirectory(blocker);   // the mark's write fails: a directory where its temporary file goes
+        store.mark(m.withSwitchedInPause());
+        writer.runAll();                  // logged, not thrown into the writer thread
+        assertTrue(store.get(m.id()).orElseThrow().switchedInPause());
+        assertFalse(new FileMigrationStore(dir).get(m.id()).orElseThrow().switchedInPause());
+        Files.delete(blocker);
+        Migration cutover = m.withSwitchedInPause().transition(MigrationState.CUTOVER, 1030, "switched");
+        store.put(cutover);
+        assertEquals(cutover, new FileMigrationStore(dir).get(m.id()).orElseThrow());
+    }
+
+    @Test
     void aMarkReachesTheDiskOnItsOwn(@TempDir Path dir) throws Exception {
         FileMigrationStore store = new FileMigrationStore(dir);
-        Migration m = vs1(store, MigrationState.MIGRATING, "copying");
-        store.put(m);
+        Migration m = migrating(store);
         store.mark(m.withSwitchedInPause());
         Poll.until("the marked record on disk",
                 () -> new FileMigrationStore(dir).get(m.id()).orElseThrow().switchedInPause());
