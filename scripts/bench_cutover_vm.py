@@ -213,6 +213,7 @@ def summarize(records, writes, mode):
          'probesLostOutsidePause': {'perMigration': lost, 'max': max(lost) if lost else None},
          'serviceMinusQemuMs': {'perMigration': extra, 'p50': percentile(extra, 50), 'max': percentile(extra, 100)},
          'hookMs': {'perMigration': hooks, 'p50': percentile(hooks, 50), 'p99': percentile(hooks, 99)},
+         'sourceNicDrainedFrames': {'perMigration': [r['qemu'].get('sourceNicDrainedFrames') for r in done]},
          'serviceMinusPauseMs': {'perMigration': [r.get('serviceMinusPauseMs') for r in done]},
          'controlLostOutsidePause': {'perMigration': [r.get('control') and r['control']['lostBeforeStop']
                                                       + r['control']['lostAfterResume'] for r in done]},
@@ -286,6 +287,9 @@ def main(argv=None):
         print('       baseline: probes to a server that stays in the source DC (storA/storB, the same path from h1)'
               ' lost in the same spans %s; the VS lost beyond that %s' % (s['controlLostOutsidePause']['perMigration'],
                                                         s['lostOutsidePauseBeyondControl']['perMigration']))
+        if any(n is not None for n in s['sourceNicDrainedFrames']['perMigration']):
+            print('       frames left in the stopped source\'s tap, sent on to the destination (drain-nic) %s'
+                  % s['sourceNicDrainedFrames']['perMigration'])
         for e in s['edges']:
             if e:
                 print('       lost before STOP %(lostBeforeStop)s, in the pause %(lostInPause)s (answered late'

@@ -23,6 +23,7 @@ import wanmig_vmbed as vb
 
 COMPLETED_RE = re.compile(r'total (\d+) ms, downtime (\d+) ms, RAM ([\d.]+) MiB transferred in (\d+) syncs')
 HOOK_RE = re.compile(r'storage primary now \S+ \(([\d.]+) ms\), redirect confirmed \(([\d.]+) ms\); pause hook ([\d.]+) ms')
+DRAINED_RE = re.compile(r'source NIC drained at \S+: (\d+) frames')
 
 
 def qemu_figures(migration):
@@ -37,6 +38,9 @@ def qemu_figures(migration):
     if hook:
         q.update(storageFlipMs=float(hook.group(1)), redirectConfirmedMs=float(hook.group(2)),
                  hookMs=float(hook.group(3)))
+    drained = next((DRAINED_RE.search(d) for d in details if DRAINED_RE.search(d)), None)
+    if drained:   # frames left in the stopped source's tap, sent on to the destination
+        q['sourceNicDrainedFrames'] = int(drained.group(1))
     return q
 
 
