@@ -248,17 +248,18 @@ def control_plane():
 def switch_scheduling():
     """ovs-vswitchd's threads at SCHED_FIFO with WANMIG_SCHED=fifo, else back to the default policy
     (a bed killed before its stop may have left them realtime). Returns the policy set."""
-    pids = subprocess.run(['pidof', 'ovs-vswitchd'], capture_output=True, text=True).stdout.split()
-    policy = ['-f', str(NETWORK_RT_PRIORITY)] if realtime() else ['-o', '0']
-    for pid in pids:
-        subprocess.run(['chrt', '-a', '-p'] + policy + [pid], check=True, capture_output=True)
+    _switch_policy(['-f', str(NETWORK_RT_PRIORITY)] if realtime() else ['-o', '0'], check=True)
     return 'fifo' if realtime() else 'other'
 
 
 def reset_switch_scheduling():
     """ovs-vswitchd back to the default policy (a bed's stop)."""
+    _switch_policy(['-o', '0'], check=False)
+
+
+def _switch_policy(policy, check):
     for pid in subprocess.run(['pidof', 'ovs-vswitchd'], capture_output=True, text=True).stdout.split():
-        subprocess.run(['chrt', '-a', '-o', '-p', '0', pid], capture_output=True)
+        subprocess.run(['chrt', '-a', '-p'] + policy + [pid], check=check, capture_output=True)
 
 
 class Runtime:
