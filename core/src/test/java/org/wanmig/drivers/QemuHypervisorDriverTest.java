@@ -54,6 +54,8 @@ class QemuHypervisorDriverTest {
     private final Map<String, String> qmp = new ConcurrentHashMap<>();
     private final Map<String, String> observer = new ConcurrentHashMap<>();
     private final List<String> agentCalls = new CopyOnWriteArrayList<>();
+    /** What the source's agent answers to drain-nic: 200, or an agent without the call (404) or refusing it. */
+    private volatile int drainStatus = 200;
     private HttpServer agents;
     private Path dir;
     private WanTopology topology;
@@ -110,6 +112,30 @@ class QemuHypervisorDriverTest {
         assertTrue(agentCalls.indexOf("dcB POST /vms/vs1/started") < agentCalls.indexOf("dcA POST /vms/vs1/drain-nic")
                 && agentCalls.indexOf("dcA POST /vms/vs1/drain-nic") < agentCalls.indexOf("dcA POST /vms/vs1/stop"),
                 "drained once the guest resumed at B, before the source's tap goes with its QEMU: " + agentCalls);
+    }
+
+    @Test
+    void anAgentThatCannotDrainTheSourceNicLeavesTheMigrationCompletedAndTheSourceStopped() throws Exception {
+        for (int status : new int[] {404, 409}) {
+            drainStatus = status;
+            agentCalls.clear();
+            processes.values().forEach(Process::destroyForcibly);
+            processes.clear();
+            startSource();
+            Recorder rec = new Recorder(CompletableFuture.completedFuture(null));
+            driver(QemuOptions.Switchover.PAUSE, 0).migrate(migration(), vs1, dcA, dcB, rec);
+
+            String done = rec.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertTrue(done.startsWith("QEMU completed"), done);
+            waitFor(() -> agentCalls.contains("dcA POST /vms/vs1/stop"),
+                    "the source is stopped although its NIC was not drained (" + status + ")");
+            assertTrue(agentCalls.indexOf("dcA POST /vms/vs1/drain-nic") < agentCalls.indexOf("dcA POST /vms/vs1/stop"),
+                    agentCalls.toString());
+            waitFor(() -> rec.progress.stream().anyMatch(p -> p.startsWith("source NIC not drained at dcA")
+                    && p.contains(String.valueOf(status))), "the refusal noted with its status: " + rec.progress);
+            assertTrue(rec.failed.getNow(null) == null, "a drain is best effort: " + rec.failed.getNow(null));
+            assertTrue(running("dcB"), "the guest runs on at the destination");
+        }
     }
 
     @Test
@@ -353,6 +379,9 @@ class QemuHypervisorDriverTest {
             reply = MAPPER.createObjectNode().put("state", "running").put("qmp", address);
         } else if (path.equals("/vms/vs1")) {
             reply = MAPPER.createObjectNode().put("state", "absent");
+        } else if (path.equals("/vms/vs1/drain-nic") && ex.getRequestMethod().equals("POST") && drainStatus != 200) {
+            status = drainStatus;
+            reply = MAPPER.createObjectNode().put("error", status == 404 ? "no such route" : "QEMU still runs");
         } else if (path.equals("/vms/vs1/drain-nic") && ex.getRequestMethod().equals("POST")) {
             reply = MAPPER.createObjectNode().put("frames", 2).put("bytes", 196);
         } else if (path.equals("/vms/vs1/started") || path.equals("/vms/vs1/stop")) {
