@@ -101,6 +101,7 @@ class Storage:
         for dc in SIDES:
             tb.wait_until(lambda: self._answers(dc), timeout, 0.5,
                           'the %s agent answering on %s' % (dc, control_url(dc)))
+            tb.demote_jit(self.agents[dc].pid)
         # the replica is attached and the initial sync (hash compare) is over
         tb.wait_until(lambda: self._settled(), timeout, 0.5, 'replication dcA -> dcB connected and caught up')
         return self
@@ -209,6 +210,7 @@ class Storage:
                                       stdout=out, stderr=subprocess.STDOUT)
         out.close()
         tb.wait_until(lambda: self._answers(dc), timeout, 0.5, 'the restarted %s agent answering' % dc)
+        tb.demote_jit(self.agents[dc].pid)
 
     def stop(self):
         for process in self.agents.values():

@@ -245,6 +245,34 @@ def control_plane():
     return ['nice', '-n', str(level)] if level else []
 
 
+# HotSpot's JIT compiler threads as /proc names them ("C1 CompilerThread0", cut to 15 characters)
+JIT_THREADS = ('C1 CompilerThre', 'C2 CompilerThre')
+
+
+def demote_jit(pid):
+    """The JIT compiler threads of a control-plane JVM (started with control_plane()) back to the
+    default policy and nice 0, like everything else on the machine. They inherited the JVM's nice
+    -10 or SCHED_FIFO and compiled the pause hook's code while it ran: perf put them at a fifth of
+    both CPUs inside the hooks, level with the hook's own threads (or, at FIFO, unpreemptible by
+    them). On a control host of its own the JIT has cores the request path does not use. Threads
+    the JIT adds later are started by a compiler thread and inherit this. Returns the threads set."""
+    if not control_plane():
+        return 0
+    done = 0
+    for tid in os.listdir('/proc/%d/task' % pid):
+        try:
+            with open('/proc/%d/task/%s/comm' % (pid, tid)) as f:
+                name = f.read().strip()
+        except OSError:
+            continue   # the thread ended
+        if name.startswith(JIT_THREADS):
+            if realtime():
+                subprocess.run(['chrt', '-o', '-p', '0', tid], check=True, capture_output=True)
+            os.setpriority(os.PRIO_PROCESS, int(tid), 0)
+            done += 1
+    return done
+
+
 def switch_scheduling():
     """ovs-vswitchd's threads at SCHED_FIFO with WANMIG_SCHED=fifo, else back to the default policy
     (a bed killed before its stop may have left them realtime). Returns the policy set."""
@@ -289,6 +317,7 @@ class Runtime:
         STARTED.append(self.process)
         out.close()
         wait_until(self.answers, 60, 0.5, 'the runtime REST API')
+        demote_jit(self.process.pid)
         return self
 
     def answers(self):

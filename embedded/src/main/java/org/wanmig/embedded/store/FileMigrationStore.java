@@ -19,9 +19,11 @@ import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Migration records and placements on local disk, so a runtime killed at any instant restarts from
@@ -44,12 +46,21 @@ public final class FileMigrationStore extends InMemoryMigrationStore {
     /** Writes marked records (one thread: they reach the disk in the order they were marked). */
     private final Executor writer;
 
+    /**
+     * How long a marked record waits for its write. The mark comes inside a guest's pause, and the
+     * record's next put (CUTOVER or a rollback, right after the pause hook) writes it anyway; a
+     * write at once competed with the hook for the CPU (2-4 ms of encoding and a flush inside a
+     * 10-80 ms hook on the testbed's two cores). It is written on its own only if no put follows.
+     */
+    static final long MARK_WRITE_DELAY_MS = 500;
+
     public FileMigrationStore(Path stateDir) {
-        this(stateDir, Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "wanmig-store-writer");
-            t.setDaemon(true);
-            return t;
-        }));
+        this(stateDir, CompletableFuture.delayedExecutor(MARK_WRITE_DELAY_MS, TimeUnit.MILLISECONDS,
+                Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "wanmig-store-writer");
+                    t.setDaemon(true);
+                    return t;
+                })));
     }
 
     /** @param writer where marked records are written (tests run it by hand) */
@@ -112,9 +123,10 @@ public final class FileMigrationStore extends InMemoryMigrationStore {
     }
 
     /**
-     * Shown at once, written and flushed by a thread of its own: the lifecycle thread, which runs
-     * the pause hook's completion, waited 3-28 ms for this disk when the pause's record was a put,
-     * and 1-25 ms for a write without flush. A later put of the same record is never overtaken.
+     * Shown at once, written and flushed by a thread of its own {@link #MARK_WRITE_DELAY_MS} later
+     * unless a put of the same record wrote it first: the lifecycle thread, which runs the pause
+     * hook's completion, waited 3-28 ms for this disk when the pause's record was a put, and 1-25
+     * ms for a write without flush. A later put of the same record is never overtaken.
      */
     @Override
     public synchronized void mark(Migration migration) {
