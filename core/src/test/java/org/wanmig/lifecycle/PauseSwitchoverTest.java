@@ -396,6 +396,32 @@ class PauseSwitchoverTest {
     }
 
     @Test
+    void aSuccessorThatFindsNothingOfThePauseOnDiskFinishesTheMoveWhenTheHypervisorReportsIt() throws Exception {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        Migration onDisk = f.record(id);   // what the disk held: MIGRATING, the pause's mark not yet written
+        pause(id).get(5, TimeUnit.SECONDS);   // B took over, the redirect is in, the hypervisor went on
+        f.awaitState(id, CUTOVER);
+
+        LifecycleFixture before = f;
+        before.close();   // killed before the mark's write and the CUTOVER's put reached the disk
+        InMemoryMigrationStore disk = new InMemoryMigrationStore();
+        before.store.placements().forEach(disk::setPlacement);
+        disk.put(onDisk);
+        f = LifecycleFixture.start(before.topology, before.network, disk);
+        Poll.until("asked again after the restart", () -> f.hypervisor.migrations().size() == 1);
+        assertEquals(MIGRATING, f.state(id));
+        assertTrue(!f.record(id).switchedInPause(), "nothing of the pause known");
+
+        f.manager.completed(id, "QEMU completed");   // the source went on: the guest runs at B
+        assertEquals(COMPLETED, f.awaitEnd(id).state(), f.describe(id));
+        assertTrue(f.replication.calls().contains("reverse vs1 dcA>dcB"),
+                "the paper's order: roles reversed after the move (B already primary by the take-over"
+                        + " answers its promote as done, A is fenced): " + f.replication.calls());
+        f.assertAtDestination(id);
+    }
+
+    @Test
     void restartAfterThePauseSwitchoverAsksTheHypervisorAgainAndWaitsForItsReport() throws Exception {
         f = LifecycleFixture.start();
         MigrationId id = f.migrating("vs1");
