@@ -27,6 +27,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -1154,6 +1155,57 @@ class AckLog(unittest.TestCase):
         self.assertEqual(['WERR 7 4 5 -5'], errors)
         self.assertEqual([(7, 16)], starts)
 
+
+
+class DrainTap(unittest.TestCase):
+    """wanmig_qemu.Vm.drain_tap on a real tap, in a namespace of the test's own, without QEMU: the
+    frames queued for a guest that no longer reads its tap are read and written back into the tap,
+    which hands them to the host side (the switch) as if the guest had sent them."""
+
+    CHILD = r"""
+import json, os, socket, sys, types
+sys.path.insert(0, sys.argv[1])
+import wanmig_qemu as wq
+fd = wq.make_tap('tdrain0')
+os.set_blocking(fd, False)                      # as QEMU leaves the shared file
+host = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
+host.bind(('tdrain0', 0x88b5))
+sent = [bytes.fromhex('ffffffffffff020000000001' '88b5') + ('wanmig-drain-%d' % k).encode().ljust(46, b'.')
+        for k in range(3)]
+for frame in sent:                              # to the guest: queued in the tap for its reader
+    host.send(frame)
+vm = types.SimpleNamespace(tap_fd=fd)
+drained = wq.Vm.drain_tap(vm)
+again = wq.Vm.drain_tap(vm)                     # nothing left the second time
+none = wq.Vm.drain_tap(types.SimpleNamespace(tap_fd=None))
+host.settimeout(2)
+back = []
+while len(back) < 3:
+    try:
+        data, addr = host.recvfrom(2048)
+    except socket.timeout:
+        break
+    if addr[2] != socket.PACKET_OUTGOING:       # written back by the drain: from the guest's side
+        back.append(data.hex())
+print(json.dumps({'drained': drained, 'again': again, 'none': none, 'sent': [f.hex() for f in sent],
+                  'back': back}))
+"""
+
+    def test_frames_queued_for_a_stopped_guest_are_sent_on_to_the_switch(self):
+        ns = 'wanmig-drain-%d' % os.getpid()
+        subprocess.run(['ip', 'netns', 'add', ns], check=True)
+        try:
+            topos = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'mininet-topos')
+            out = subprocess.run(['ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', self.CHILD, topos],
+                                 capture_output=True, text=True, timeout=60)
+        finally:
+            subprocess.run(['ip', 'netns', 'del', ns], check=False)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        r = json.loads(out.stdout)
+        self.assertEqual([3, 3 * 60], r['drained'])
+        self.assertEqual([0, 0], r['again'])
+        self.assertEqual([0, 0], r['none'])
+        self.assertEqual(r['sent'], r['back'], 'each frame sent on once, in order, unchanged')
 
 if __name__ == '__main__':
     if os.geteuid() != 0:
