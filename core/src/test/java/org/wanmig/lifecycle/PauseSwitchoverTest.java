@@ -20,6 +20,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.wanmig.api.MigrationState.COMPLETED;
@@ -411,7 +412,7 @@ class PauseSwitchoverTest {
         f = LifecycleFixture.start(before.topology, before.network, disk);
         Poll.until("asked again after the restart", () -> f.hypervisor.migrations().size() == 1);
         assertEquals(MIGRATING, f.state(id));
-        assertTrue(!f.record(id).switchedInPause(), "nothing of the pause known");
+        assertFalse(f.record(id).switchedInPause(), "nothing of the pause known");
 
         f.manager.completed(id, "QEMU completed");   // the source went on: the guest runs at B
         assertEquals(COMPLETED, f.awaitEnd(id).state(), f.describe(id));

@@ -73,6 +73,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
     private final LinkStateTracker links;
     private final EvacuationHost evacuations;
     private final RestServer rest;
+    private final FileMigrationStore store;
     private final CountDownLatch allSwitches;
 
     EmbeddedRuntime(RuntimeOptions o) throws IOException, InterruptedException {
@@ -83,7 +84,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
                 .port(o.openflowPort).build());
         network = new OpenFlowNetworkProgrammer(controller);
         manager = new MigrationManager(topology, APP_ID, network, new HypervisorDrivers(URI.create(o.callbackBase)),
-                new AgentReplicationClient(this::demoteBudget), new FileMigrationStore(o.stateDir), Leadership.STANDALONE,
+                new AgentReplicationClient(this::demoteBudget), store = new FileMigrationStore(o.stateDir), Leadership.STANDALONE,
                 Clock.systemUTC());
         // link failures reach the routes through the tracker: PORT_STATUS / port-desc / disconnects in,
         // the effective topology out to the manager, which moves the baseline make-before-break
@@ -213,6 +214,7 @@ public final class EmbeddedRuntime implements AutoCloseable {
         rest.close();
         evacuations.close();
         manager.shutdown();
+        store.flush();   // a mark still waiting for its write
         network.close();
         controller.close();
     }

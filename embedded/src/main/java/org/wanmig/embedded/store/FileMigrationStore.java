@@ -150,6 +150,16 @@ public final class FileMigrationStore extends InMemoryMigrationStore {
         }
     }
 
+    /**
+     * Writes now every marked record whose write is still waiting (the runtime's clean stop: the
+     * writer's delay would otherwise outlive the process).
+     */
+    public void flush() {
+        for (MigrationId id : Set.copyOf(unwritten)) {
+            writeMarked(id);
+        }
+    }
+
     /** Shown at once, on disk with the record's next put (or never, if the runtime dies first). */
     @Override
     public synchronized void note(Migration migration) {

@@ -156,6 +156,19 @@ class FileMigrationStoreTest {
     }
 
     @Test
+    void aMarkStillWaitingIsWrittenByFlush(@TempDir Path dir) throws Exception {
+        HeldWriter writer = new HeldWriter();   // never runs: the delayed write has not come yet
+        FileMigrationStore store = new FileMigrationStore(dir, writer);
+        Migration m = migrating(store);
+        store.mark(m.withSwitchedInPause());
+        assertFalse(new FileMigrationStore(dir).get(m.id()).orElseThrow().switchedInPause(), "not on disk yet");
+        store.flush();   // the runtime's clean stop
+        assertTrue(new FileMigrationStore(dir).get(m.id()).orElseThrow().switchedInPause(), "on disk after flush");
+        writer.runAll();   // the delayed write, come after all: nothing left to write
+        assertTrue(new FileMigrationStore(dir).get(m.id()).orElseThrow().switchedInPause());
+    }
+
+    @Test
     void aMarkReachesTheDiskOnItsOwn(@TempDir Path dir) throws Exception {
         FileMigrationStore store = new FileMigrationStore(dir);
         Migration m = migrating(store);
