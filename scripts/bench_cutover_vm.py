@@ -252,7 +252,7 @@ def main(argv=None):
     vb.exit_on_sigterm()
     workdir = os.path.join(args.out, 'bench-cutover-vm-' + time.strftime('%Y%m%d-%H%M%S'))
     results = {'settings': dict(vars(args), controlPlane=' '.join(tb.control_plane()) or 'default',
-                                         jitThreads='nice 0, default policy' if tb.control_plane() else 'as the JVM')}
+                                jitThreads='nice 0, default policy' if tb.control_plane() else 'as the JVM')}
     code = 0
     for mode in args.modes.split(','):
         tb.log('---- %s: %d migrations of the real VM' % (mode, args.count))

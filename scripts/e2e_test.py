@@ -1156,7 +1156,6 @@ class AckLog(unittest.TestCase):
         self.assertEqual([(7, 16)], starts)
 
 
-
 class DrainTap(unittest.TestCase):
     """wanmig_qemu.Vm.drain_tap on a real tap, in a namespace of the test's own, without QEMU: the
     frames queued for a guest that no longer reads its tap are read and written back into the tap,
@@ -1206,6 +1205,7 @@ print(json.dumps({'drained': drained, 'again': again, 'none': none, 'sent': [f.h
         self.assertEqual([0, 0], r['again'])
         self.assertEqual([0, 0], r['none'])
         self.assertEqual(r['sent'], r['back'], 'each frame sent on once, in order, unchanged')
+
 
 if __name__ == '__main__':
     if os.geteuid() != 0:

@@ -31,12 +31,24 @@ import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wanmig_vmbed as vb       # noqa: E402
 import wanmig_testbed as tb     # noqa: E402
 import wanmig_storage as st     # noqa: E402
 import wanmig_qemu as wq        # noqa: E402
+
+
+def drain_nic(dc):
+    """POST vms/vs1/drain-nic at dc's hypervisor agent: (status, body)."""
+    url = 'http://127.0.0.1:%d/vms/vs1/drain-nic' % vb.HV[dc][2]
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=b'', method='POST'), timeout=10) as r:
+            return r.status, json.loads(r.read() or b'{}')
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b'{}')
 
 
 def main():
@@ -63,6 +75,14 @@ def main():
         if bed.stor:
             report['rolesBefore'] = bed.roles()
         source_vm = bed.vm('dcA')
+        # drain-nic is refused where QEMU still reads its tap and where no vs1 runs, changing nothing
+        report['drainRefused'] = {dc: drain_nic(dc) for dc in vb.HV}
+        for dc, want in (('dcA', 'runs in dcA'), ('dcB', 'does not run in dcB')):
+            status, body = report['drainRefused'][dc]
+            if status != 409 or want not in body.get('error', ''):
+                failures.append('drain-nic at %s before the move: %s %s (want 409, "%s")' % (dc, status, body, want))
+        if not vb.udp_echo_ok(bed.net.get('h1')):
+            failures.append('the VS did not answer at A after the refused drains')
         mid = tb.start_migration('vs1', 'dcB')['id']
         final = tb.watch_migration(mid, timeout=600)
         report['migration'] = final
@@ -81,6 +101,10 @@ def main():
             failures.append('no cutover inside the pause in the timeline')
         report['qemuCompleted'] = next((d for d in timeline if 'QEMU completed' in d), None)
         report['passes'] = sum(1 for d in timeline if d.startswith('pre-copy pass'))
+        report['sourceNicDrained'] = next((d for d in timeline if d.startswith('source NIC drained at dcA')), None)
+        if not report['sourceNicDrained']:
+            failures.append('no "source NIC drained at dcA" in the timeline: %s'
+                            % [d for d in timeline if 'NIC' in d])
         time.sleep(5)    # probes and writes at B
         report['probes'] = vb.stop_probes(client, probes_path)
         if not report['probes']['tcpSurvived']:
