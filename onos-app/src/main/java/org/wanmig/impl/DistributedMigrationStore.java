@@ -17,15 +17,23 @@ import org.wanmig.spi.MigrationStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Collectors;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Migration records and placements in the cluster's consistent store, so whichever instance
  * becomes leader resumes from them. Records are kept as the REST JSON of {@link MigrationCodec}:
  * the maps hold only Longs and Strings, so none of our classes needs a Kryo registration, and a
  * record survives an upgrade of the app's classes.
+ * <p>
+ * A {@link #note} (progress within a phase) is held by this instance and shown by its reads, and
+ * reaches the map with the record's next {@link #put}: one consensus commit per phase, not one per
+ * progress note on the lifecycle thread (QEMU's last pre-copy pass is noted just before the pause
+ * hook, which waited behind the file store's flush of it). A new leader resumes from the last put,
+ * as from a file store whose runtime died.
  */
 public final class DistributedMigrationStore implements MigrationStore {
     static final String RECORDS = "wanmig-migrations";
@@ -38,6 +46,8 @@ public final class DistributedMigrationStore implements MigrationStore {
     private final MigrationCodec codec = new MigrationCodec();
     private final WanmigCodecContext context = new WanmigCodecContext(Map.of());
     private final ObjectMapper mapper = context.mapper();
+    /** Noted records not yet in the map (this instance's lifecycle thread writes, any thread reads). */
+    private final Map<Long, Migration> noted = new ConcurrentHashMap<>();
 
     public DistributedMigrationStore(StorageService storage) {
         Serializer serializer = Serializer.using(KryoNamespaces.API);
@@ -60,21 +70,36 @@ public final class DistributedMigrationStore implements MigrationStore {
 
     @Override
     public Optional<Migration> get(MigrationId id) {
-        return Optional.ofNullable(Versioned.valueOrNull(records.get(id.value()))).map(this::decode);
+        Migration held = noted.get(id.value());
+        return held != null ? Optional.of(held)
+                : Optional.ofNullable(Versioned.valueOrNull(records.get(id.value()))).map(this::decode);
     }
 
     @Override
     public Collection<Migration> all() {
-        return records.values().stream().map(Versioned::value).map(this::decode).collect(Collectors.toList());
+        Map<Long, Migration> all = new LinkedHashMap<>();
+        records.entrySet().forEach(e -> all.put(e.getKey(), decode(e.getValue().value())));
+        all.replaceAll((id, m) -> noted.getOrDefault(id, m));
+        return List.copyOf(all.values());
     }
 
     @Override
     public void put(Migration migration) {
-        records.put(migration.id().value(), codec.encode(migration, context).toString());
+        long id = migration.id().value();
+        // shown only once written; a held note (older) is dropped after: it is in this record
+        records.put(id, codec.encode(migration, context).toString());
+        noted.remove(id);
+    }
+
+    /** Held here and shown by this instance's reads; in the map with the record's next put. */
+    @Override
+    public void note(Migration migration) {
+        noted.put(migration.id().value(), migration);
     }
 
     @Override
     public void remove(MigrationId id) {
+        noted.remove(id.value());
         records.remove(id.value());
     }
 

@@ -81,6 +81,33 @@ class DistributedMigrationStoreTest {
     }
 
     @Test
+    void aNoteIsShownHereAtOnceAndReachesTheClusterWithTheNextPut() {
+        SharedStorageService cluster = new SharedStorageService();
+        DistributedMigrationStore leader = new DistributedMigrationStore(cluster);
+        DistributedMigrationStore other = new DistributedMigrationStore(cluster);
+        Migration migrating = Migration.requested(MigrationId.of(1), "vs1", "dcA", "dcB", 2,
+                new TunnelLabels(1000, Map.of()), 10).transition(MigrationState.MIGRATING, 20, "copying");
+        leader.put(migrating);
+        Migration noted = migrating.noted(30, "pre-copy pass 2: 65.7 MiB sent");
+
+        leader.note(noted);
+        assertEquals(noted, leader.get(noted.id()).orElseThrow(), "this instance shows the note at once");
+        assertEquals(List.of(noted), List.copyOf(leader.all()));
+        assertEquals(migrating, other.get(noted.id()).orElseThrow(), "not committed: another instance (a new"
+                + " leader) resumes from the last put");
+
+        Migration cutover = noted.transition(MigrationState.CUTOVER, 40, "redirect confirmed");
+        leader.put(cutover);
+        assertEquals(cutover, other.get(noted.id()).orElseThrow(), "the put carries the note to the cluster");
+        assertEquals(cutover, leader.get(noted.id()).orElseThrow());
+
+        leader.note(cutover.noted(50, "source demoted"));
+        leader.remove(noted.id());
+        assertTrue(leader.get(noted.id()).isEmpty() && leader.all().isEmpty(), "a removed record's note goes too");
+        assertTrue(other.get(noted.id()).isEmpty());
+    }
+
+    @Test
     void manyRecordsAllCome() {
         for (long id = 1; id <= 5; id++) {
             store.put(failedMigration(id));
