@@ -259,7 +259,11 @@ def demote_jit(pid):
     if not control_plane():
         return 0
     done = 0
-    for tid in os.listdir('/proc/%d/task' % pid):
+    try:
+        tids = os.listdir('/proc/%d/task' % pid)
+    except FileNotFoundError:
+        return 0   # exited: its caller's next call to it says so
+    for tid in tids:
         try:
             with open('/proc/%d/task/%s/comm' % (pid, tid)) as f:
                 name = f.read().strip()
