@@ -70,17 +70,35 @@ public final class DistributedMigrationStore implements MigrationStore {
 
     @Override
     public Optional<Migration> get(MigrationId id) {
-        Migration held = noted.get(id.value());
-        return held != null ? Optional.of(held)
-                : Optional.ofNullable(Versioned.valueOrNull(records.get(id.value()))).map(this::decode);
+        return Optional.ofNullable(Versioned.valueOrNull(records.get(id.value())))
+                .map(json -> withNote(id.value(), decode(json)));
     }
 
     @Override
     public Collection<Migration> all() {
         Map<Long, Migration> all = new LinkedHashMap<>();
-        records.entrySet().forEach(e -> all.put(e.getKey(), decode(e.getValue().value())));
-        all.replaceAll((id, m) -> noted.getOrDefault(id, m));
+        records.entrySet().forEach(e -> all.put(e.getKey(), withNote(e.getKey(), decode(e.getValue().value()))));
         return List.copyOf(all.values());
+    }
+
+    /**
+     * The held note if it only adds to the committed record (same phase, its timeline continuing
+     * the record's); else the record. An instance that noted and then lost the leadership must not
+     * show its note over what the new leader has put since.
+     */
+    private Migration withNote(long id, Migration committed) {
+        Migration held = noted.get(id);
+        if (held == null) {
+            return committed;
+        }
+        List<?> base = committed.timeline();
+        List<?> more = held.timeline();
+        if (held.state() == committed.state() && more.size() >= base.size()
+                && more.subList(0, base.size()).equals(base)) {
+            return held;
+        }
+        noted.remove(id, held);
+        return committed;
     }
 
     @Override

@@ -108,6 +108,23 @@ class DistributedMigrationStoreTest {
     }
 
     @Test
+    void aNoteIsNotShownOverWhatANewLeaderPutSince() {
+        SharedStorageService cluster = new SharedStorageService();
+        DistributedMigrationStore formerLeader = new DistributedMigrationStore(cluster);
+        DistributedMigrationStore newLeader = new DistributedMigrationStore(cluster);
+        Migration migrating = Migration.requested(MigrationId.of(1), "vs1", "dcA", "dcB", 2,
+                new TunnelLabels(1000, Map.of()), 10).transition(MigrationState.MIGRATING, 20, "copying");
+        formerLeader.put(migrating);
+        formerLeader.note(migrating.noted(30, "pre-copy pass 2"));   // then it lost the leadership
+
+        Migration failed = migrating.withError("hypervisor lost").transition(MigrationState.FAILED, 40,
+                "rolled back by the new leader");
+        newLeader.put(failed);
+        assertEquals(failed, formerLeader.get(failed.id()).orElseThrow(), "the new leader's put, not the old note");
+        assertEquals(List.of(failed), List.copyOf(formerLeader.all()));
+    }
+
+    @Test
     void manyRecordsAllCome() {
         for (long id = 1; id <= 5; id++) {
             store.put(failedMigration(id));
