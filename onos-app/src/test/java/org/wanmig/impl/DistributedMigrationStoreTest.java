@@ -80,13 +80,18 @@ class DistributedMigrationStoreTest {
         assertEquals(Map.of("vs1", "dcA", "vs2", "dcA"), store.placements());
     }
 
+    /** The cluster's two instances share one storage service; the record they both write. */
+    private static Migration migrating() {
+        return Migration.requested(MigrationId.of(1), "vs1", "dcA", "dcB", 2, new TunnelLabels(1000, Map.of()), 10)
+                .transition(MigrationState.MIGRATING, 20, "copying");
+    }
+
     @Test
     void aNoteIsShownHereAtOnceAndReachesTheClusterWithTheNextPut() {
         SharedStorageService cluster = new SharedStorageService();
         DistributedMigrationStore leader = new DistributedMigrationStore(cluster);
         DistributedMigrationStore other = new DistributedMigrationStore(cluster);
-        Migration migrating = Migration.requested(MigrationId.of(1), "vs1", "dcA", "dcB", 2,
-                new TunnelLabels(1000, Map.of()), 10).transition(MigrationState.MIGRATING, 20, "copying");
+        Migration migrating = migrating();
         leader.put(migrating);
         Migration noted = migrating.noted(30, "pre-copy pass 2: 65.7 MiB sent");
 
@@ -112,8 +117,7 @@ class DistributedMigrationStoreTest {
         SharedStorageService cluster = new SharedStorageService();
         DistributedMigrationStore formerLeader = new DistributedMigrationStore(cluster);
         DistributedMigrationStore newLeader = new DistributedMigrationStore(cluster);
-        Migration migrating = Migration.requested(MigrationId.of(1), "vs1", "dcA", "dcB", 2,
-                new TunnelLabels(1000, Map.of()), 10).transition(MigrationState.MIGRATING, 20, "copying");
+        Migration migrating = migrating();
         formerLeader.put(migrating);
         formerLeader.note(migrating.noted(30, "pre-copy pass 2"));   // then it lost the leadership
 
