@@ -230,6 +230,11 @@ final class Reconciler {
         return network.install(rules);
     }
 
+    /** Tells the adapter that these rules are installed soon ({@link NetworkProgrammer#prepare}). */
+    void prepare(List<FlowRule> rules) {
+        network.prepare(rules);
+    }
+
     /** Records rules the caller installed itself (confirmed) as held. Called on the lifecycle thread. */
     void confirmed(List<FlowRule> rules) {
         rules.forEach(r -> actual.computeIfAbsent(r.deviceId(), d -> new LinkedHashMap<>()).put(RuleKey.of(r), r));

@@ -25,6 +25,14 @@ public interface NetworkProgrammer {
     CompletableFuture<Void> install(Collection<FlowRule> rules);
 
     /**
+     * A hint, changing nothing on any switch: these rules (the same instances) are installed
+     * soon, at a moment where every millisecond counts (the redirect inside a hypervisor's pause),
+     * so an adapter may do its per-rule work (translation, encoding) now. By default nothing.
+     */
+    default void prepare(Collection<FlowRule> rules) {
+    }
+
+    /**
      * Removes the rules (matched by key) and completes once confirmed. On a switch that is not
      * connected the removal completes at once: the reconciler reads the switch when it connects
      * again and removes what is no longer wanted then.

@@ -75,6 +75,22 @@ class PauseSwitchoverTest {
         f.assertAtDestination(id);
     }
 
+    @Test
+    void theRedirectIsPreparedAtMigratingAndSentBeforeTheTakeOverIsAsked() throws Exception {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        List<org.onosproject.net.flow.FlowRule> redirects = f.record(id).plan().redirects();
+        assertFalse(redirects.isEmpty());
+        assertEquals(List.of(redirects), f.network.prepares(), "the redirect announced once, before the pause");
+        int before = f.network.installs().size();
+        java.util.concurrent.atomic.AtomicInteger installsAtTakeOver = new java.util.concurrent.atomic.AtomicInteger(-1);
+        f.replication.onTakeOver(() -> installsAtTakeOver.set(f.network.installs().size()));
+
+        pause(id).get(5, TimeUnit.SECONDS);
+        assertEquals(before + 1, installsAtTakeOver.get(), "the redirect was sent before the take-over was asked");
+        assertEquals(redirects, f.network.installs().get(before));
+    }
+
     /** A store whose disk is slow once {@code slow} is set: a put waits until it is cleared. */
     private static final class SlowDiskStore extends InMemoryMigrationStore {
         final CountDownLatch diskBack = new CountDownLatch(1);

@@ -29,6 +29,7 @@ public final class FakeNetwork implements NetworkProgrammer {
     private final RuleTable tables = new RuleTable();
     private final List<List<FlowRule>> installs = new CopyOnWriteArrayList<>();
     private final List<List<FlowRule>> removes = new CopyOnWriteArrayList<>();
+    private final List<List<FlowRule>> prepares = new CopyOnWriteArrayList<>();
     /** Per key, the removals sent since the last install sent for it. */
     private final Map<RuleKey, Integer> removalsSinceInstall = new ConcurrentHashMap<>();
     private final List<FlowRule> repeatedRemovals = new CopyOnWriteArrayList<>();
@@ -117,6 +118,11 @@ public final class FakeNetwork implements NetworkProgrammer {
         return tables.rules(r -> Cookies.kind(r.id().value()) == Cookies.KIND_TUNNEL);
     }
 
+    /** The rule sets announced by prepare, in order (they change no table). */
+    public List<List<FlowRule>> prepares() {
+        return prepares;
+    }
+
     public List<List<FlowRule>> installs() {
         return new ArrayList<>(installs);
     }
@@ -131,6 +137,11 @@ public final class FakeNetwork implements NetworkProgrammer {
     }
 
     // ---- the port ----------------------------------------------------------------------------------------
+
+    @Override
+    public void prepare(Collection<FlowRule> rules) {
+        prepares.add(List.copyOf(rules));
+    }
 
     @Override
     public CompletableFuture<Void> install(Collection<FlowRule> rules) {

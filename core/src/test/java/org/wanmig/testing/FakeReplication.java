@@ -78,6 +78,13 @@ public final class FakeReplication implements ReplicationClient {
 
     private final List<String> takeOverIds = new CopyOnWriteArrayList<>();
 
+    private volatile Runnable onTakeOver = () -> { };
+
+    /** Runs {@code r} on the caller's thread whenever a take-over is asked, before it answers. */
+    public void onTakeOver(Runnable r) {
+        onTakeOver = r;
+    }
+
     /** The names the take-overs were asked with, in order. */
     public List<String> takeOverIds() {
         return takeOverIds;
@@ -119,6 +126,7 @@ public final class FakeReplication implements ReplicationClient {
                                               DataCenter newPrimary) {
         calls.add("takeover " + server.name() + " " + oldPrimary.name() + ">" + newPrimary.name());
         takeOverIds.add(takeOverId);
+        onTakeOver.run();
         return reverseError == null ? CompletableFuture.completedFuture(newPrimary.name() + " took over")
                 : CompletableFuture.failedFuture(reverseError);
     }

@@ -164,6 +164,36 @@ public abstract class NetworkProgrammerContract {
     }
 
     @Test
+    void preparedRulesChangeNothingUntilInstalledThenInstallExactly() throws Exception {
+        DeviceId d = connectedSwitch();
+        List<FlowRule> rules = plannerLikeRules(d);
+        programmer().prepare(rules);
+        assertEquals(Map.of(), table(d), "a prepare sends nothing");
+        await(programmer().install(rules));
+        Map<RuleKey, FlowRule> table = table(d);
+        rules.forEach(r -> assertHolds(table, r));
+        assertEquals(rules.size(), table.size(), () -> "only what was installed: " + table.values());
+        // installed again after a removal (a rollback, then the move once more): not prepared any more
+        await(programmer().remove(rules));
+        await(programmer().install(rules));
+        Map<RuleKey, FlowRule> again = table(d);
+        rules.forEach(r -> assertHolds(again, r));
+    }
+
+    @Test
+    void aPreparedRuleTheSwitchRefusesStillFailsItsInstall() throws Exception {
+        DeviceId d = connectedSwitch();
+        FlowRule bad = rule(d, 300, DefaultTrafficSelector.builder().matchInPort(PortNumber.portNumber(5)).build(),
+                DefaultTrafficTreatment.builder().setOutput(PortNumber.portNumber(70000)).build());
+        FlowRule good = plannerLikeRules(d).get(2);
+        programmer().prepare(List.of(good, bad));
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> await(programmer().install(List.of(good, bad))));
+        assertEquals(bad.id().value(), assertInstanceOf(SwitchException.class, e.getCause()).cookie());
+        assertFalse(table(d).containsKey(RuleKey.of(bad)));
+    }
+
+    @Test
     void emptyChangeSetsCompleteAtOnce() throws Exception {
         await(programmer().install(List.of()));
         await(programmer().remove(List.of()));

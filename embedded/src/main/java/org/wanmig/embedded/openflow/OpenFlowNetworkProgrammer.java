@@ -13,6 +13,7 @@ import org.wanmig.spi.SwitchException;
 
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,8 +39,13 @@ public final class OpenFlowNetworkProgrammer implements NetworkProgrammer, AutoC
     private static final Logger log = LoggerFactory.getLogger(OpenFlowNetworkProgrammer.class);
 
     private final OpenFlowController controller;
+    /** Above this many prepared rules none is kept: prepared rules never installed (aborted moves) go. */
+    static final int MAX_PREPARED = 1024;
+
     private final ExecutorService callbacks =
             Executors.newCachedThreadPool(new DefaultThreadFactory("wanmig-of-programmer", true));
+    /** Rules translated ahead by {@link #prepare}, by identity (xid 0), each used by one install. */
+    private final Map<FlowRule, OFFlowMod> prepared = new IdentityHashMap<>();
 
     public OpenFlowNetworkProgrammer(OpenFlowController controller) {
         this.controller = Objects.requireNonNull(controller);
@@ -57,9 +63,10 @@ public final class OpenFlowNetworkProgrammer implements NetworkProgrammer, AutoC
      */
     @Override
     public CompletableFuture<Void> install(Collection<FlowRule> rules) {
+        Map<FlowRule, OFFlowMod> ready = takePrepared(rules);
         Map<DeviceId, List<FlowRule>> byDevice;
         try {
-            byDevice = validated(rules, true);
+            byDevice = validated(rules, true, ready);
         } catch (SwitchException e) {
             return CompletableFuture.failedFuture(e);
         }
@@ -75,10 +82,60 @@ public final class OpenFlowNetworkProgrammer implements NetworkProgrammer, AutoC
         byDevice.forEach((device, deviceRules) -> {
             OpenFlowSwitch sw = switches.get(device);
             List<OFFlowMod> mods = new ArrayList<>();
-            deviceRules.forEach(rule -> mods.add(FlowRuleTranslator.toFlowAdd(rule, sw.nextXid())));
+            deviceRules.forEach(rule -> {
+                OFFlowMod mod = ready.get(rule);
+                mods.add(mod != null ? mod.createBuilder().setXid(sw.nextXid()).build()
+                        : FlowRuleTranslator.toFlowAdd(rule, sw.nextXid()));
+            });
             parts.add(confirmed(device, sw.sendFlowMods(mods)));
         });
         return combine(parts);
+    }
+
+    /**
+     * Translates the rules now, so that their install is a send only: on a busy host, translating
+     * the redirect's two rules inside the hypervisor's pause took the MMS's thread 4-7 ms. A rule
+     * that cannot be translated is left for its install to refuse.
+     */
+    @Override
+    public void prepare(Collection<FlowRule> rules) {
+        Map<FlowRule, OFFlowMod> translated = new IdentityHashMap<>();
+        for (FlowRule rule : rules) {
+            try {
+                translated.put(rule, FlowRuleTranslator.toFlowAdd(rule, 0));
+            } catch (SwitchException e) {
+                log.debug("{}: not prepared: {}", rule.deviceId(), e.getMessage());
+            }
+        }
+        synchronized (prepared) {
+            if (prepared.size() + translated.size() > MAX_PREPARED) {
+                prepared.clear();
+            }
+            prepared.putAll(translated);
+        }
+    }
+
+    /** How many prepared rules wait for their install (tests). */
+    int preparedCount() {
+        synchronized (prepared) {
+            return prepared.size();
+        }
+    }
+
+    private Map<FlowRule, OFFlowMod> takePrepared(Collection<FlowRule> rules) {
+        Map<FlowRule, OFFlowMod> ready = new IdentityHashMap<>();
+        synchronized (prepared) {
+            if (prepared.isEmpty()) {
+                return ready;
+            }
+            for (FlowRule rule : rules) {
+                OFFlowMod mod = prepared.remove(rule);
+                if (mod != null) {
+                    ready.put(rule, mod);
+                }
+            }
+        }
+        return ready;
     }
 
     /**
@@ -90,7 +147,7 @@ public final class OpenFlowNetworkProgrammer implements NetworkProgrammer, AutoC
     public CompletableFuture<Void> remove(Collection<FlowRule> rules) {
         Map<DeviceId, List<FlowRule>> byDevice;
         try {
-            byDevice = validated(rules, false);
+            byDevice = validated(rules, false, Map.of());
         } catch (SwitchException e) {
             return CompletableFuture.failedFuture(e);
         }
@@ -155,10 +212,13 @@ public final class OpenFlowNetworkProgrammer implements NetworkProgrammer, AutoC
     }
 
     // Translating every rule up front means a batch with one bad rule sends nothing at all.
-    private static Map<DeviceId, List<FlowRule>> validated(Collection<FlowRule> rules, boolean install) {
+    private static Map<DeviceId, List<FlowRule>> validated(Collection<FlowRule> rules, boolean install,
+                                                           Map<FlowRule, OFFlowMod> ready) {
         Map<DeviceId, List<FlowRule>> byDevice = new LinkedHashMap<>();
         for (FlowRule rule : rules) {
-            if (install) {
+            if (ready.containsKey(rule)) {
+                // translated by prepare
+            } else if (install) {
                 FlowRuleTranslator.toFlowAdd(rule, 0);
             } else {
                 FlowRuleTranslator.toFlowDeleteStrict(rule, 0);
