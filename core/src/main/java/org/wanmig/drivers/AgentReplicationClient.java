@@ -9,11 +9,17 @@ import org.wanmig.config.MigrationSettings;
 import org.wanmig.config.VirtualServer;
 import org.wanmig.spi.ReplicationClient;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 /**
@@ -43,7 +49,12 @@ public final class AgentReplicationClient implements ReplicationClient {
     private static final Duration CHECK_WINDOW = Duration.ofSeconds(2);
     private static final long CHECK_RETRY_MS = 20;
 
+    /** What opening or pinging a take-over channel may take, before the move. */
+    private static final Duration CHANNEL_SETUP_TIMEOUT = Duration.ofSeconds(2);
+
     private final Supplier<Duration> demoteBudget;
+    /** Take-over channels, by agent (URI and token), opened by the checks before the move. */
+    private final Map<String, TakeOverChannel> channels = new ConcurrentHashMap<>();
 
     /** With the default demote budget ({@link MigrationSettings#DEFAULT_DEMOTE_TIMEOUT}). */
     public AgentReplicationClient() {
@@ -98,14 +109,103 @@ public final class AgentReplicationClient implements ReplicationClient {
         if (!server.replicated()) {
             return CompletableFuture.completedFuture(server.name() + " is not replicated: its storage is left alone");
         }
+        String key = channelKey(newPrimary);
+        TakeOverChannel channel = channels.get(key);
+        if (channel == null || !channel.isOpen()) {
+            return takeOverByHttp(takeOverId, server, newPrimary, "");
+        }
+        long t0 = System.nanoTime();
+        long[] at = new long[3];
+        return JsonHttp.onDirectThread(channel.toString(), () -> {
+            at[0] = System.nanoTime();
+            try {
+                TakeOverChannel.TookOver took = channel.takeOver(server.name(), takeOverId, TAKEOVER_TIMEOUT, at);
+                return describeTakeOver(newPrimary, took.generation, "channel", t0, at);
+            } catch (SocketTimeoutException e) {
+                forget(key, channel);   // an agent that does not answer here would not over HTTP either
+                throw new IOException(newPrimary.name() + " agent did not answer the take-over within "
+                        + TAKEOVER_TIMEOUT.toMillis() + " ms", e);
+            } catch (IOException e) {
+                forget(key, channel);
+                throw new ChannelBroken(e);
+            }
+        }).handle((how, error) -> {
+            if (error == null) {
+                return CompletableFuture.completedFuture(how);
+            }
+            Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+            if (!(cause instanceof ChannelBroken)) {
+                return CompletableFuture.<String>failedFuture(cause);
+            }
+            // the same named take-over: one that reached the agent before the channel broke is answered as done
+            return takeOverByHttp(takeOverId, server, newPrimary, String.format(
+                    " after the take-over channel broke (%s, %.1f ms)", cause.getCause().getMessage(),
+                    (System.nanoTime() - t0) / 1e6));
+        }).thenCompose(f -> f);
+    }
+
+    private CompletableFuture<String> takeOverByHttp(String takeOverId, VirtualServer server, DataCenter newPrimary,
+                                                     String after) {
         ObjectNode takeover = JsonHttp.mapper().createObjectNode().put("takeover", true).put("takeoverId", takeOverId);
         long t0 = System.nanoTime();
         long[] at = new long[3];
-        return callDirect(newPrimary, server, "promote", takeover, TAKEOVER_TIMEOUT, at).thenApply(status -> String.format(
-                "%s took over at generation %d (agent call %.1f ms: on the call's thread after %.1f, request"
-                        + " written after %.1f, answered after %.1f)",
-                        newPrimary.name(), status.path("generation").asLong(-1), (System.nanoTime() - t0) / 1e6,
-                        (at[0] - t0) / 1e6, (at[1] - t0) / 1e6, (at[2] - t0) / 1e6));
+        return callDirect(newPrimary, server, "promote", takeover, TAKEOVER_TIMEOUT, at).thenApply(status ->
+                describeTakeOver(newPrimary, status.path("generation").asLong(-1), "agent", t0, at) + after);
+    }
+
+    private static String describeTakeOver(DataCenter dc, long generation, String how, long t0, long[] at) {
+        return String.format("%s took over at generation %d (%s call %.1f ms: on the call's thread after %.1f,"
+                        + " request written after %.1f, answered after %.1f)", dc.name(), generation, how,
+                (System.nanoTime() - t0) / 1e6, (at[0] - t0) / 1e6, (at[1] - t0) / 1e6, (at[2] - t0) / 1e6);
+    }
+
+    /** A take-over channel that failed before an answer (not a timeout): the call goes over HTTP. */
+    private static final class ChannelBroken extends UncheckedIOException {
+        private static final long serialVersionUID = 1L;
+
+        ChannelBroken(IOException cause) {
+            super(cause);
+        }
+    }
+
+    private static String channelKey(DataCenter dc) {
+        return dc.agent() + "#" + (dc.agentToken() == null ? 0 : dc.agentToken().hashCode());
+    }
+
+    private void forget(String key, TakeOverChannel channel) {
+        channel.close();
+        channels.remove(key, channel);
+    }
+
+    /**
+     * After a take-over check the agent answered with its channel's port: the pause's call goes
+     * over that channel, opened (and authenticated) now, or proven alive if it is open; never fails,
+     * it says what it did, or why the pause's call will go over HTTP. On a thread for direct calls.
+     */
+    private CompletableFuture<String> ensureChannel(DataCenter dc, int port) {
+        String key = channelKey(dc);
+        return JsonHttp.onDirectThread("take-over channel", () -> {
+            TakeOverChannel open = channels.get(key);
+            if (open != null && open.port() == port && open.isOpen()) {
+                try {
+                    open.ping(CHANNEL_SETUP_TIMEOUT);
+                    return "";
+                } catch (IOException | RuntimeException e) {
+                    forget(key, open);
+                }
+            }
+            try {
+                TakeOverChannel fresh = TakeOverChannel.open(dc.agent().getHost(), port, dc.agentToken(),
+                        CHANNEL_SETUP_TIMEOUT);
+                TakeOverChannel old = channels.put(key, fresh);
+                if (old != null) {
+                    old.close();
+                }
+                return "; take-over channel open (port " + port + ")";
+            } catch (IOException | RuntimeException e) {
+                return "; no take-over channel (" + e.getMessage() + "): the pause's call goes over HTTP";
+            }
+        });
     }
 
     /**
@@ -136,8 +236,15 @@ public final class AgentReplicationClient implements ReplicationClient {
                     result.completeExceptionally(new IllegalStateException(newPrimary.name()
                             + " agent answered the take-over check without takeoverReady: " + status));
                 } else {
-                    result.complete(String.format("%s ready to take over (check %.1f ms%s)", newPrimary.name(),
-                            (System.nanoTime() - sent) / 1e6, tries));
+                    String ready = String.format("%s ready to take over (check %.1f ms%s)", newPrimary.name(),
+                            (System.nanoTime() - sent) / 1e6, tries);
+                    int port = status.path("takeOverPort").asInt(0);
+                    if (port <= 0 || port > 65535) {
+                        result.complete(ready);
+                    } else {
+                        ensureChannel(newPrimary, port).whenComplete((note, e) -> result.complete(ready
+                                + (note != null ? note : "; no take-over channel (" + e + ")")));
+                    }
                 }
                 return;
             }

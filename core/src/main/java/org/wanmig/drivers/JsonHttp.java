@@ -72,17 +72,32 @@ final class JsonHttp {
      * when the answer's status arrived ({@code [2]}).
      */
     CompletableFuture<JsonNode> postDirect(URI uri, JsonNode body, Duration timeout, long[] stamps) {
+        return onDirectThread("POST " + uri, () -> {
+            stamps[0] = System.nanoTime();
+            return postBlocking(uri, body, timeout, stamps);
+        });
+    }
+
+    /** Blocking I/O of its own. */
+    interface IoCall<T> {
+        T call() throws IOException;
+    }
+
+    /**
+     * Runs {@code call} on one of the threads kept for calls inside a guest's pause (see
+     * {@link #postDirect}); an IOException fails the future as an UncheckedIOException named {@code what}.
+     */
+    static <T> CompletableFuture<T> onDirectThread(String what, IoCall<T> call) {
         try {
             return CompletableFuture.supplyAsync(() -> {
                 try {
-                    stamps[0] = System.nanoTime();
-                    return postBlocking(uri, body, timeout, stamps);
+                    return call.call();
                 } catch (IOException e) {
-                    throw new UncheckedIOException("POST " + uri + ": " + e.getMessage(), e);
+                    throw new UncheckedIOException(what + ": " + e.getMessage(), e);
                 }
             }, DIRECT);
         } catch (RejectedExecutionException e) {
-            return CompletableFuture.failedFuture(new IllegalStateException("POST " + uri + ": "
+            return CompletableFuture.failedFuture(new IllegalStateException(what + ": "
                     + DIRECT.getMaximumPoolSize() + " direct calls already in progress"));
         }
     }

@@ -1,0 +1,182 @@
+package org.wanmig.drivers;
+
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+/**
+ * The MMS's end of a replication agent's take-over channel: one authenticated TCP connection,
+ * opened while the take-over is checked before the move, that carries the take-over inside the
+ * guest's pause as a few bytes of fixed fields instead of an HTTP request (README, "The take-over
+ * channel"). Every frame: 0x57, a type byte, the payload's length (u16, at most 1024), the
+ * payload. Blocking, one exchange at a time; not for the lifecycle thread.
+ */
+final class TakeOverChannel implements AutoCloseable {
+    static final int MAGIC = 0x57;
+    static final int MAX_PAYLOAD = 1024;
+    static final int AUTH = 0x01;
+    static final int TAKEOVER = 0x02;
+    static final int PING = 0x03;
+    static final int TOOK_OVER = 0x81;
+    static final int REFUSED = 0x82;
+    static final int PONG = 0x83;
+    static final int WELCOME = 0x84;
+
+    /** What the agent answered to a take-over. */
+    static final class TookOver {
+        final long generation;
+        final String role;
+
+        TookOver(long generation, String role) {
+            this.generation = generation;
+            this.role = role;
+        }
+    }
+
+    private final Socket socket;
+    private final DataInputStream in;
+    private final OutputStream out;
+    private final String peer;
+    private final int port;
+
+    private TakeOverChannel(Socket socket, String peer, int port) throws IOException {
+        this.socket = socket;
+        this.port = port;
+        this.in = new DataInputStream(socket.getInputStream());
+        this.out = socket.getOutputStream();
+        this.peer = peer;
+    }
+
+    /** Connects and authenticates with the agent's control token; fails unless it is welcomed. */
+    static TakeOverChannel open(String host, int port, String token, Duration timeout) throws IOException {
+        Socket s = new Socket();
+        try {
+            s.setTcpNoDelay(true);   // one small frame each way: nothing to coalesce, no ACK to wait for
+            s.connect(new InetSocketAddress(host, port), (int) Math.max(1, timeout.toMillis()));
+            TakeOverChannel c = new TakeOverChannel(s, host + ":" + port, port);
+            c.send(AUTH, (token == null ? "" : token).getBytes(StandardCharsets.UTF_8), timeout);
+            c.expect(WELCOME, c.receive(timeout));
+            return c;
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /** Proves the connection alive (the agent closes one idle beyond its control idle timeout). */
+    synchronized void ping(Duration timeout) throws IOException {
+        send(PING, new byte[0], timeout);
+        expect(PONG, receive(timeout));
+    }
+
+    /**
+     * Asks the take-over named {@code takeOverId} of {@code disk}; notes in {@code stamps[1]} when
+     * the request was written and in {@code stamps[2]} when the answer arrived (System.nanoTime).
+     * A refusal is a {@link JsonHttp.Refused} with the agent's status, as over HTTP.
+     */
+    synchronized TookOver takeOver(String disk, String takeOverId, Duration timeout, long[] stamps) throws IOException {
+        byte[] d = disk.getBytes(StandardCharsets.US_ASCII);
+        byte[] id = takeOverId == null ? new byte[0] : takeOverId.getBytes(StandardCharsets.US_ASCII);
+        if (d.length > 255 || id.length > 255) {
+            throw new IllegalArgumentException("disk name or take-over id too long for the channel");
+        }
+        ByteBuffer p = ByteBuffer.allocate(2 + d.length + id.length);
+        p.put((byte) d.length).put(d).put((byte) id.length).put(id);
+        send(TAKEOVER, p.array(), timeout);
+        stamps[1] = System.nanoTime();
+        Frame answer = receive(timeout);
+        stamps[2] = System.nanoTime();
+        expect(TOOK_OVER, answer);
+        if (answer.payload.length < 8) {
+            throw new IOException(peer + ": take-over answer of " + answer.payload.length + " bytes");
+        }
+        ByteBuffer a = ByteBuffer.wrap(answer.payload);
+        long generation = a.getLong();
+        return new TookOver(generation, new String(answer.payload, 8, answer.payload.length - 8, StandardCharsets.UTF_8));
+    }
+
+    int port() {
+        return port;
+    }
+
+    boolean isOpen() {
+        return !socket.isClosed();
+    }
+
+    @Override
+    public void close() {
+        try {
+            socket.close();
+        } catch (IOException ignored) {
+            // closing: nothing more to say to this agent
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "take-over channel to " + peer;
+    }
+
+    private static final class Frame {
+        final int type;
+        final byte[] payload;
+
+        Frame(int type, byte[] payload) {
+            this.type = type;
+            this.payload = payload;
+        }
+    }
+
+    private void send(int type, byte[] payload, Duration timeout) throws IOException {
+        byte[] frame = new byte[4 + payload.length];
+        frame[0] = (byte) MAGIC;
+        frame[1] = (byte) type;
+        frame[2] = (byte) (payload.length >>> 8);
+        frame[3] = (byte) payload.length;
+        System.arraycopy(payload, 0, frame, 4, payload.length);
+        socket.setSoTimeout((int) Math.max(1, timeout.toMillis()));
+        out.write(frame);   // one write: header and payload in one segment
+        out.flush();
+    }
+
+    private Frame receive(Duration timeout) throws IOException {
+        socket.setSoTimeout((int) Math.max(1, timeout.toMillis()));
+        int magic = in.read();
+        if (magic < 0) {
+            throw new EOFException(peer + " closed the take-over channel");
+        }
+        int type = in.readUnsignedByte();
+        int length = in.readUnsignedShort();
+        if (magic != MAGIC || length > MAX_PAYLOAD) {
+            close();
+            throw new IOException(peer + ": not a take-over channel frame (0x" + Integer.toHexString(magic)
+                    + ", " + length + " bytes)");
+        }
+        byte[] payload = new byte[length];
+        in.readFully(payload);
+        return new Frame(type, payload);
+    }
+
+    private void expect(int type, Frame f) throws IOException {
+        if (f.type == type) {
+            return;
+        }
+        if (f.type == REFUSED && f.payload.length >= 2) {
+            int status = ((f.payload[0] & 0xff) << 8) | (f.payload[1] & 0xff);
+            String why = new String(f.payload, 2, f.payload.length - 2, StandardCharsets.UTF_8);
+            if (status == 401) {
+                close();   // the agent closes too: this connection is done
+            }
+            throw new JsonHttp.Refused(status, peer + " refused on the take-over channel (" + status + "): " + why);
+        }
+        close();
+        throw new IOException(peer + ": frame type 0x" + Integer.toHexString(f.type) + " where 0x"
+                + Integer.toHexString(type) + " was due");
+    }
+}

@@ -1,0 +1,215 @@
+package org.wanmig.drivers;
+
+import com.sun.net.httpserver.HttpServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.wanmig.config.DataCenter;
+import org.wanmig.config.VirtualServer;
+import org.wanmig.config.WanTopology;
+import org.wanmig.testing.Topologies;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The MMS's end of the take-over channel against a stand-in agent: its control API (HTTP) and its
+ * channel (a socket speaking the frames). The agent's own end is tested in the replication module.
+ */
+class TakeOverChannelTest {
+    private static final String TOKEN = "channel-test-token";
+    private HttpServer http;
+    private ServerSocket channel;
+    private final List<String> httpCalls = new CopyOnWriteArrayList<>();
+    private final List<String> frames = new CopyOnWriteArrayList<>();
+    private final AtomicInteger connections = new AtomicInteger();
+    /** What the stand-in channel does with a TAKEOVER frame: "took", "refuse", "drop". */
+    private volatile String onTakeOver = "took";
+    private volatile boolean rejectToken;
+    private DataCenter a;
+    private DataCenter b;
+    private VirtualServer vs1;
+    private final AgentReplicationClient client = new AgentReplicationClient();
+
+    @BeforeEach
+    void start() throws IOException {
+        channel = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress());
+        Thread t = new Thread(this::serveChannel, "stand-in-channel");
+        t.setDaemon(true);
+        t.start();
+        http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        http.createContext("/", ex -> {
+            String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+            httpCalls.add(ex.getRequestURI().getPath() + " " + body);
+            String answer = body.contains("\"check\":true")
+                    ? "{\"takeoverReady\":true,\"takeOverPort\":" + channel.getLocalPort() + "}"
+                    : "{\"generation\":8}";
+            byte[] out = answer.getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(200, out.length);
+            ex.getResponseBody().write(out);
+            ex.close();
+        });
+        http.start();
+        String base = "http://127.0.0.1:" + http.getAddress().getPort();
+        WanTopology t2 = Topologies.topology(Topologies.TWO_DC, c -> {
+            Topologies.entry(c, "dataCenters", 0).put("agent", base + "/a").put("agentToken", TOKEN);
+            Topologies.entry(c, "dataCenters", 1).put("agent", base + "/b").put("agentToken", TOKEN);
+        });
+        a = t2.dataCenter("dcA").orElseThrow();
+        b = t2.dataCenter("dcB").orElseThrow();
+        vs1 = t2.server("vs1").orElseThrow();
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        http.stop(0);
+        channel.close();
+    }
+
+    private void serveChannel() {
+        while (!channel.isClosed()) {
+            try (Socket s = channel.accept()) {
+                connections.incrementAndGet();
+                DataInputStream in = new DataInputStream(s.getInputStream());
+                OutputStream out = s.getOutputStream();
+                while (true) {
+                    assertEquals(TakeOverChannel.MAGIC, in.readUnsignedByte());
+                    int type = in.readUnsignedByte();
+                    byte[] p = new byte[in.readUnsignedShort()];
+                    in.readFully(p);
+                    if (type == TakeOverChannel.AUTH) {
+                        frames.add("AUTH " + new String(p, StandardCharsets.UTF_8));
+                        if (rejectToken) {
+                            answer(out, TakeOverChannel.REFUSED, refusal(401, "wrong token"));
+                            break;
+                        }
+                        answer(out, TakeOverChannel.WELCOME, new byte[0]);
+                    } else if (type == TakeOverChannel.PING) {
+                        frames.add("PING");
+                        answer(out, TakeOverChannel.PONG, new byte[0]);
+                    } else if (type == TakeOverChannel.TAKEOVER) {
+                        int n = p[0];
+                        String disk = new String(p, 1, n, StandardCharsets.US_ASCII);
+                        String id = new String(p, 2 + n, p[1 + n], StandardCharsets.US_ASCII);
+                        frames.add("TAKEOVER " + disk + " " + id);
+                        if (onTakeOver.equals("drop")) {
+                            break;
+                        }
+                        if (onTakeOver.equals("refuse")) {
+                            answer(out, TakeOverChannel.REFUSED, refusal(409, "not in sync"));
+                        } else {
+                            byte[] role = "PRIMARY".getBytes(StandardCharsets.UTF_8);
+                            answer(out, TakeOverChannel.TOOK_OVER, ByteBuffer.allocate(8 + role.length)
+                                    .putLong(7).put(role).array());
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                // the client closed, or the test ended
+            }
+        }
+    }
+
+    private static byte[] refusal(int status, String why) {
+        byte[] w = why.getBytes(StandardCharsets.UTF_8);
+        return ByteBuffer.allocate(2 + w.length).putShort((short) status).put(w).array();
+    }
+
+    private static void answer(OutputStream out, int type, byte[] payload) throws IOException {
+        out.write(new byte[] {(byte) TakeOverChannel.MAGIC, (byte) type, (byte) (payload.length >> 8),
+                (byte) payload.length});
+        out.write(payload);
+        out.flush();
+    }
+
+    private String check() throws Exception {
+        return client.checkTakeOver(vs1, a, b).get(10, TimeUnit.SECONDS);
+    }
+
+    private String takeOver() throws Exception {
+        return client.takeOver("migration-3", vs1, a, b).get(10, TimeUnit.SECONDS);
+    }
+
+    private boolean httpTakeOverAsked() {
+        return httpCalls.stream().anyMatch(c -> c.contains("\"takeoverId\":\"migration-3\""));
+    }
+
+    @Test
+    void afterTheCheckTheTakeOverGoesOverTheAuthenticatedChannel() throws Exception {
+        assertTrue(check().contains("take-over channel open"), httpCalls.toString());
+        String how = takeOver();
+        assertTrue(how.startsWith("dcB took over at generation 7 (channel call"), how);
+        assertEquals(List.of("AUTH " + TOKEN, "TAKEOVER vs1 migration-3"), frames);
+        assertFalse(httpTakeOverAsked(), "no HTTP take-over: " + httpCalls);
+    }
+
+    @Test
+    void aLaterCheckPingsTheOpenChannelInsteadOfOpeningAnother() throws Exception {
+        check();
+        String again = check();
+        assertFalse(again.contains("take-over channel"), again);
+        assertEquals(List.of("AUTH " + TOKEN, "PING"), frames);
+        assertEquals(1, connections.get());
+    }
+
+    @Test
+    void aChannelThatBreaksFallsBackToHttpWithTheSameName() throws Exception {
+        check();
+        onTakeOver = "drop";
+        String how = takeOver();
+        assertTrue(how.startsWith("dcB took over at generation 8 (agent call") && how.contains("channel broke"), how);
+        assertTrue(httpTakeOverAsked(), httpCalls.toString());
+        assertEquals("TAKEOVER vs1 migration-3", frames.get(frames.size() - 1), "tried the channel first");
+    }
+
+    @Test
+    void aRefusalOnTheChannelIsTheAgentsAnswerNotABrokenChannel() throws Exception {
+        check();
+        onTakeOver = "refuse";
+        ExecutionException e = assertThrows(ExecutionException.class, this::takeOver);
+        assertTrue(e.getCause() instanceof JsonHttp.Refused && ((JsonHttp.Refused) e.getCause()).status() == 409,
+                String.valueOf(e.getCause()));
+        assertFalse(httpTakeOverAsked(), "a refused take-over is not asked again over HTTP");
+    }
+
+    @Test
+    void aRefusedTokenLeavesNoChannelAndThePauseUsesHttp() throws Exception {
+        rejectToken = true;
+        String checked = check();
+        assertTrue(checked.contains("no take-over channel") && checked.contains("401"), checked);
+        assertTrue(takeOver().startsWith("dcB took over at generation 8 (agent call"));
+        assertTrue(httpTakeOverAsked());
+    }
+
+    @Test
+    void withoutAnAdvertisedPortNothingIsOpened() throws Exception {
+        channel.close();
+        http.removeContext("/");
+        http.createContext("/", ex -> {
+            httpCalls.add(ex.getRequestURI().getPath());
+            byte[] out = "{\"takeoverReady\":true,\"generation\":8}".getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(200, out.length);
+            ex.getResponseBody().write(out);
+            ex.close();
+        });
+        assertFalse(check().contains("channel"));
+        assertTrue(takeOver().contains("(agent call"));
+        assertEquals(0, connections.get());
+    }
+}
