@@ -1207,6 +1207,64 @@ print(json.dumps({'drained': drained, 'again': again, 'none': none, 'sent': [f.h
         self.assertEqual(r['sent'], r['back'], 'each frame sent on once, in order, unchanged')
 
 
+
+class DemoteJit(unittest.TestCase):
+    """wanmig_testbed.demote_jit on a real JVM started as the control plane is (control_plane()):
+    its JIT compiler threads go back to nice 0 and the default policy, its other threads keep the
+    control plane's nice -10 or SCHED_FIFO."""
+
+    def jvm_threads(self, sched):
+        old = os.environ.get('WANMIG_SCHED')
+        os.environ['WANMIG_SCHED'] = sched
+        work = tempfile.mkdtemp(prefix='wanmig-jit-')
+        src = os.path.join(work, 'Idle.java')
+        with open(src, 'w') as f:
+            f.write('public class Idle { public static void main(String[] a) throws Exception {'
+                    ' System.out.println("up"); System.out.flush(); Thread.sleep(60_000); } }')
+        jvm = subprocess.Popen(tb.control_plane() + ['java', src], stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual('up', jvm.stdout.readline().strip())   # compiled, running: its JIT threads exist
+            set_count = tb.demote_jit(jvm.pid)
+            threads = {}
+            for tid in os.listdir('/proc/%d/task' % jvm.pid):
+                with open('/proc/%d/task/%s/comm' % (jvm.pid, tid)) as f:
+                    name = f.read().strip()
+                threads[int(tid)] = (name, os.getpriority(os.PRIO_PROCESS, int(tid)),
+                                     os.sched_getscheduler(int(tid)))
+            return set_count, threads
+        finally:
+            jvm.kill()
+            jvm.wait(10)
+            if old is None:
+                os.environ.pop('WANMIG_SCHED', None)
+            else:
+                os.environ['WANMIG_SCHED'] = old
+
+    def check(self, sched, policy):
+        set_count, threads = self.jvm_threads(sched)
+        jit = {t: v for t, v in threads.items() if v[0].startswith(tb.JIT_THREADS)}
+        others = {t: v for t, v in threads.items() if t not in jit}
+        self.assertTrue(jit, threads)
+        self.assertEqual(len(jit), set_count)
+        for name, nice, pol in jit.values():
+            self.assertEqual((0, os.SCHED_OTHER), (nice, pol), name)
+        main = [v for v in others.values() if v[0] == 'java']
+        self.assertTrue(main, others)
+        for name, nice, pol in main:
+            self.assertEqual(policy, (nice, pol), name)
+
+    def test_nice(self):
+        self.check('nice', (-10, os.SCHED_OTHER))
+
+    def test_fifo(self):
+        self.check('fifo', (0, os.SCHED_FIFO))
+
+    def test_a_jvm_that_exited_is_left_alone(self):
+        p = subprocess.Popen(['true'])
+        p.wait(10)
+        self.assertEqual(0, tb.demote_jit(p.pid))
+
+
 if __name__ == '__main__':
     if os.geteuid() != 0:
         sys.exit('run as root (Mininet needs it)')

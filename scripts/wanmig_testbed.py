@@ -270,9 +270,12 @@ def demote_jit(pid):
         except OSError:
             continue   # the thread ended
         if name.startswith(JIT_THREADS):
-            if realtime():
-                subprocess.run(['chrt', '-o', '-p', '0', tid], check=True, capture_output=True)
-            os.setpriority(os.PRIO_PROCESS, int(tid), 0)
+            try:
+                if realtime():
+                    os.sched_setscheduler(int(tid), os.SCHED_OTHER, os.sched_param(0))
+                os.setpriority(os.PRIO_PROCESS, int(tid), 0)
+            except ProcessLookupError:
+                continue   # the thread ended
             done += 1
     return done
 
