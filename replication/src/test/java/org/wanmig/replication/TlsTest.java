@@ -183,6 +183,9 @@ class TlsTest {
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(200, r.statusCode(), r.body());
             assertTrue(r.body().contains("\"role\":\"PRIMARY\""), r.body());
+            // the take-over channel is plain TCP: off next to an HTTPS control API, on next to HTTP
+            org.junit.jupiter.api.Assertions.assertNull(p.a.takeOverPort(), "token in clear beside HTTPS");
+            org.junit.jupiter.api.Assertions.assertNotNull(p.b.takeOverPort());
             // the CLI with the CA that signed the agent's certificate
             java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
             java.io.PrintStream ps = new java.io.PrintStream(out, true);

@@ -2,6 +2,7 @@ package org.wanmig.replication.agent;
 
 import org.wanmig.replication.control.ControlServer;
 import org.wanmig.replication.control.ReplicationControl;
+import org.wanmig.replication.control.takeover.TakeOverChannel;
 import org.wanmig.replication.core.DiskStatus;
 import org.wanmig.replication.core.Mode;
 import org.wanmig.replication.core.PromoteReport;
@@ -44,6 +45,7 @@ public final class Agent implements ReplicationControl, Closeable {
     private final NbdServer nbd;
     private final PeerServer peer;
     private final ControlServer control;
+    private final TakeOverChannel takeOverChannel; // null: off
     private PeerTransport peerTransport; // set once in the constructor
     private final ScheduledExecutorService ticker;
 
@@ -66,7 +68,12 @@ public final class Agent implements ReplicationControl, Closeable {
             peerTransport = t.peerTransport(config.psk());
             peer = new PeerServer(config.peerListen(), peerTransport, t.maxPeerConnections(), disks::get);
             opened.add(peer);
-            control = new ControlServer(config.controlListen(), config.token(), this, ControlServer.Options.of(t));
+            takeOverChannel = startTakeOverChannel(config);
+            if (takeOverChannel != null) {
+                opened.add(takeOverChannel);
+            }
+            control = new ControlServer(config.controlListen(), config.token(), this, ControlServer.Options.of(t),
+                    takeOverChannel == null ? () -> null : takeOverChannel::port);
             opened.add(control::close);
         } catch (IOException | RuntimeException e) {
             for (Closeable c : opened) {
@@ -105,7 +112,24 @@ public final class Agent implements ReplicationControl, Closeable {
     public int nbdPort() { return nbd.port(); }
     public int peerPort() { return peer.port(); }
     public int controlPort() { return control.port(); }
+    /** The take-over channel's port, or null if it is off. */
+    public Integer takeOverPort() { return takeOverChannel == null ? null : takeOverChannel.port(); }
     public ReplicatedDisk disk(String name) { return disks.get(name); }
+
+    /** The take-over channel unless configured off or the control API runs HTTPS (it would carry the token in clear). */
+    private TakeOverChannel startTakeOverChannel(AgentConfig config) throws IOException {
+        if (config.transport().controlTls()) {
+            LOG.info("take-over channel off: the control API runs HTTPS and the channel is plain TCP, which would "
+                    + "carry the control token in clear");
+            return null;
+        }
+        if (config.takeOverListen() == null) {
+            LOG.info("take-over channel off (takeOverListen: off)");
+            return null;
+        }
+        return new TakeOverChannel(config.takeOverListen(), config.token(), this,
+                TakeOverChannel.Limits.of(config.transport()));
+    }
 
     private void startLink(ReplicatedDisk d) {
         if (config.peerAddress() == null) {
@@ -342,6 +366,9 @@ public final class Agent implements ReplicationControl, Closeable {
     @Override
     public void close() {
         ticker.shutdownNow();
+        if (takeOverChannel != null) {
+            takeOverChannel.close();
+        }
         control.close();
         for (ReplicationLink l : links.values()) {
             l.close();

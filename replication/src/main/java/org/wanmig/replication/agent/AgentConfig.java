@@ -28,7 +28,9 @@ public final class AgentConfig {
     public static final int DEFAULT_CONTROL_PORT = 7070;
     private static final Pattern DISK_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final Set<String> KNOWN_KEYS = Set.of("nbdListen", "peerListen", "controlListen", "peerAddress",
-            "token", "tokenFile", "psk", "pskFile", "maxBacklogBytes", "blockSize", "disks");
+            "token", "tokenFile", "psk", "pskFile", "maxBacklogBytes", "blockSize", "disks", "takeOverListen");
+    /** takeOverListen's value that keeps the take-over channel off. */
+    public static final String OFF = "off";
 
     private final InetSocketAddress nbdListen;
     private final InetSocketAddress peerListen;
@@ -40,6 +42,7 @@ public final class AgentConfig {
     private final int blockSize;
     private final List<DiskConfig> disks;
     private final TransportConfig transport;
+    private final InetSocketAddress takeOverListen; // null: the take-over channel is off
 
     public AgentConfig(InetSocketAddress nbdListen, InetSocketAddress peerListen, InetSocketAddress controlListen,
                        InetSocketAddress peerAddress, String token, byte[] psk, long maxBacklogBytes, int blockSize,
@@ -48,9 +51,18 @@ public final class AgentConfig {
                 TransportConfig.DEFAULT);
     }
 
+    /** The take-over channel on the control API's host, at a port the system picks. */
     public AgentConfig(InetSocketAddress nbdListen, InetSocketAddress peerListen, InetSocketAddress controlListen,
                        InetSocketAddress peerAddress, String token, byte[] psk, long maxBacklogBytes, int blockSize,
                        List<DiskConfig> disks, TransportConfig transport) {
+        this(nbdListen, peerListen, controlListen, peerAddress, token, psk, maxBacklogBytes, blockSize, disks,
+                transport, onControlHost(controlListen, 0));
+    }
+
+    /** takeOverListen: where the take-over channel listens, null for off. */
+    public AgentConfig(InetSocketAddress nbdListen, InetSocketAddress peerListen, InetSocketAddress controlListen,
+                       InetSocketAddress peerAddress, String token, byte[] psk, long maxBacklogBytes, int blockSize,
+                       List<DiskConfig> disks, TransportConfig transport, InetSocketAddress takeOverListen) {
         this.nbdListen = nbdListen;
         this.peerListen = peerListen;
         this.controlListen = controlListen;
@@ -61,6 +73,7 @@ public final class AgentConfig {
         this.blockSize = blockSize;
         this.disks = Collections.unmodifiableList(new ArrayList<>(disks));
         this.transport = transport;
+        this.takeOverListen = takeOverListen;
         validate();
     }
 
@@ -75,6 +88,12 @@ public final class AgentConfig {
     public List<DiskConfig> disks() { return disks; }
     /** TLS and connection limits/deadlines of the three ports. */
     public TransportConfig transport() { return transport; }
+    /**
+     * Where the take-over channel listens (the MMS learns the port from the take-over check and
+     * reaches it at the control API's host), or null if "takeOverListen" is "off". The agent does
+     * not start it anyway while the control API runs HTTPS.
+     */
+    public InetSocketAddress takeOverListen() { return takeOverListen; }
 
     private void validate() {
         if (token == null || token.length() < 8) {
@@ -95,6 +114,11 @@ public final class AgentConfig {
         }
         if (disks.isEmpty()) {
             throw new ConfigException("disks: at least one disk is required");
+        }
+        if (takeOverListen != null && !sameHostOrWildcard(takeOverListen, controlListen)) {
+            throw new ConfigException("takeOverListen: must be on the control API's host "
+                    + controlListen.getHostString() + " (or a wildcard address): the MMS reaches it there, not at "
+                    + takeOverListen.getHostString());
         }
         Set<String> names = new HashSet<>();
         for (DiskConfig d : disks) {
@@ -118,6 +142,7 @@ public final class AgentConfig {
         String nbdListen = "127.0.0.1:" + DEFAULT_NBD_PORT;
         String peerListen = "0.0.0.0:" + DEFAULT_PEER_PORT;
         String controlListen = "127.0.0.1:" + DEFAULT_CONTROL_PORT;
+        String takeOverListen; // null: the control host, port 0
         String peerAddress;
         String token;
         byte[] psk;
@@ -131,6 +156,8 @@ public final class AgentConfig {
         public Builder nbdListen(String v) { nbdListen = v; return this; }
         public Builder peerListen(String v) { peerListen = v; return this; }
         public Builder controlListen(String v) { controlListen = v; return this; }
+        /** "host:port" (or "host": a port the system picks) of the take-over channel, or "off". */
+        public Builder takeOverListen(String v) { takeOverListen = v; return this; }
         public Builder peerAddress(String v) { peerAddress = v; return this; }
         public Builder token(String v) { token = v; return this; }
         public Builder psk(String v) { psk = v.getBytes(StandardCharsets.UTF_8); return this; }
@@ -157,12 +184,16 @@ public final class AgentConfig {
                 throw new ConfigException("psk or pskFile: required (or TLS: tlsCert/tlsKey/tlsCa or "
                         + "tlsKeystore/tlsTruststore)");
             }
+            InetSocketAddress control = address(controlListen, DEFAULT_CONTROL_PORT, "controlListen");
             return new AgentConfig(address(nbdListen, DEFAULT_NBD_PORT, "nbdListen"),
                     address(peerListen, DEFAULT_PEER_PORT, "peerListen"),
-                    address(controlListen, DEFAULT_CONTROL_PORT, "controlListen"),
+                    control,
                     peerAddress == null || peerAddress.isEmpty() ? null
                             : address(peerAddress, DEFAULT_PEER_PORT, "peerAddress"),
-                    token, psk == null ? new byte[0] : psk, maxBacklogBytes, blockSize, disks, transport.build());
+                    token, psk == null ? new byte[0] : psk, maxBacklogBytes, blockSize, disks, transport.build(),
+                    takeOverListen == null ? onControlHost(control, 0)
+                            : takeOverListen.equals(OFF) ? null
+                            : address(takeOverListen, 0, "takeOverListen"));
         }
     }
 
@@ -173,6 +204,19 @@ public final class AgentConfig {
         } catch (IOException e) {
             throw new ConfigException(key + ": cannot read " + p + ": " + e.getMessage());
         }
+    }
+
+    private static boolean sameHostOrWildcard(InetSocketAddress a, InetSocketAddress control) {
+        if (a.getAddress() == null || control.getAddress() == null) { // unresolved: by name
+            return a.getHostString().equals(control.getHostString());
+        }
+        return a.getAddress().isAnyLocalAddress() || a.getAddress().equals(control.getAddress());
+    }
+
+    /** The control API's host at port. */
+    static InetSocketAddress onControlHost(InetSocketAddress control, int port) {
+        return control.getAddress() != null ? new InetSocketAddress(control.getAddress(), port)
+                : new InetSocketAddress(control.getHostString(), port);
     }
 
     /** host:port, [v6]:port, or host (default port). */
@@ -260,6 +304,13 @@ public final class AgentConfig {
         if (root.hasNonNull("nbdListen")) b.nbdListen(root.get("nbdListen").asText());
         if (root.hasNonNull("peerListen")) b.peerListen(root.get("peerListen").asText());
         if (root.hasNonNull("controlListen")) b.controlListen(root.get("controlListen").asText());
+        if (root.hasNonNull("takeOverListen")) {
+            JsonNode v = root.get("takeOverListen");
+            if (!v.isTextual() || v.asText().isEmpty()) {
+                throw new ConfigException("takeOverListen: must be \"host:port\" or \"off\"");
+            }
+            b.takeOverListen(v.asText());
+        }
         if (root.hasNonNull("peerAddress")) b.peerAddress(root.get("peerAddress").asText());
         if (root.hasNonNull("token")) b.token(root.get("token").asText());
         if (root.hasNonNull("tokenFile")) b.tokenFile(b.baseDir.resolve(root.get("tokenFile").asText()));

@@ -49,6 +49,7 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Matcher;
@@ -85,6 +86,7 @@ public final class ControlServer implements Closeable {
     private final ReplicationControl control;
     private final byte[] token;
     private final Options options;
+    private final Supplier<Integer> takeOverPort;
 
     /** Limits and TLS of the control API. */
     public static final class Options {
@@ -119,7 +121,17 @@ public final class ControlServer implements Closeable {
 
     public ControlServer(InetSocketAddress bind, String token, ReplicationControl control, Options options)
             throws IOException {
+        this(bind, token, control, options, () -> null);
+    }
+
+    /**
+     * takeOverPort: the take-over channel's port, or null while it is off; the take-over check
+     * answers it as "takeOverPort", which is how the MMS learns it.
+     */
+    public ControlServer(InetSocketAddress bind, String token, ReplicationControl control, Options options,
+                         Supplier<Integer> takeOverPort) throws IOException {
         this.control = control;
+        this.takeOverPort = takeOverPort;
         this.options = options;
         this.token = ("Bearer " + token).getBytes(StandardCharsets.UTF_8);
         // Long operations: one thread each, as many as connections can carry them; never a Jetty worker.
@@ -524,6 +536,10 @@ public final class ControlServer implements Closeable {
                     onLongPool(call, () -> {
                         ObjectNode o = JSON.valueToTree(control.checkTakeOver(disk));
                         o.put("takeoverReady", true);
+                        Integer channel = takeOverPort.get();
+                        if (channel != null) {
+                            o.put("takeOverPort", channel.intValue());
+                        }
                         call.json(200, o);
                     });
                     return;

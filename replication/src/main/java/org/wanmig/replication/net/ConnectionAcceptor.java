@@ -7,7 +7,9 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.LongFunction;
 import java.util.logging.Logger;
 
 /**
@@ -23,6 +25,8 @@ public final class ConnectionAcceptor implements Closeable {
     private final Consumer<Socket> handler;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private final int maxConnections;
+    private final LongFunction<String> connectionThreadName; // null: name and the client's address
+    private final AtomicLong accepted = new AtomicLong();
     private volatile boolean closed;
     private long lastRefusalLog;
     private long refused;
@@ -30,13 +34,25 @@ public final class ConnectionAcceptor implements Closeable {
     /** maxConnections: connections beyond it are accepted and closed at once (logged, rate-limited). */
     public ConnectionAcceptor(String name, InetSocketAddress bind, int backlog, int maxConnections,
                               Consumer<Socket> handler) throws IOException {
+        this(name, bind, backlog, maxConnections, handler, null, null);
+    }
+
+    /**
+     * As above, the threads named acceptThreadName and connectionThreadName(n) for the n-th accepted
+     * connection (1, 2, ...); null for either keeps the default names.
+     */
+    public ConnectionAcceptor(String name, InetSocketAddress bind, int backlog, int maxConnections,
+                              Consumer<Socket> handler, String acceptThreadName,
+                              LongFunction<String> connectionThreadName) throws IOException {
         this.name = name;
         this.handler = handler;
         this.maxConnections = maxConnections;
+        this.connectionThreadName = connectionThreadName;
         server = new ServerSocket();
         server.setReuseAddress(true);
         server.bind(bind, backlog);
-        Thread t = new Thread(this::acceptLoop, name + "-accept-" + port());
+        Thread t = new Thread(this::acceptLoop, acceptThreadName != null ? acceptThreadName
+                : name + "-accept-" + port());
         t.setDaemon(true);
         t.start();
         LOG.info(name + " listening on " + server.getLocalSocketAddress());
@@ -55,13 +71,20 @@ public final class ConnectionAcceptor implements Closeable {
                     continue;
                 }
                 open.add(s);
+                if (closed) { // close() ran between accept and add: it did not see this one
+                    open.remove(s);
+                    s.close();
+                    continue;
+                }
+                long n = accepted.incrementAndGet();
                 Thread t = new Thread(() -> {
                     try {
                         handler.accept(s);
                     } finally {
                         open.remove(s);
                     }
-                }, name + "-" + s.getRemoteSocketAddress());
+                }, connectionThreadName != null ? connectionThreadName.apply(n)
+                        : name + "-" + s.getRemoteSocketAddress());
                 t.setDaemon(true);
                 t.start();
             } catch (IOException e) {

@@ -41,6 +41,36 @@ class AgentConfigTest {
     }
 
     @Test
+    void takeOverListen() throws Exception {
+        Path f = dir.resolve("t.json");
+        String rest = "\"token\":\"abcdefghij\",\"psk\":\"0123456789abcdef\",\"controlListen\":\"127.0.0.1:7070\","
+                + "\"disks\":[{\"name\":\"v\",\"image\":\"v\"}]";
+        // absent: the control API's host, a port the system picks
+        Files.writeString(f, "{" + rest + "}");
+        AgentConfig c = AgentConfig.fromJson(f).build();
+        assertEquals(c.controlListen().getAddress(), c.takeOverListen().getAddress());
+        assertEquals(0, c.takeOverListen().getPort());
+        Files.writeString(f, "{" + rest + ",\"takeOverListen\":\"127.0.0.1:7171\"}");
+        c = AgentConfig.fromJson(f).build();
+        assertEquals(7171, c.takeOverListen().getPort());
+        assertEquals("127.0.0.1", c.takeOverListen().getAddress().getHostAddress());
+        Files.writeString(f, "{" + rest + ",\"takeOverListen\":\"0.0.0.0:7171\"}");
+        assertTrue(AgentConfig.fromJson(f).build().takeOverListen().getAddress().isAnyLocalAddress());
+        Files.writeString(f, "{" + rest + ",\"takeOverListen\":\"off\"}");
+        assertNull(AgentConfig.fromJson(f).build().takeOverListen());
+        for (String bad : new String[]{"\"127.0.0.1:99999\"", "\"127.0.0.1:x\"", "\"\"", "7171", "true",
+            "\"10.9.8.7:7171\""}) {
+            Files.writeString(f, "{" + rest + ",\"takeOverListen\":" + bad + "}");
+            AgentConfig.ConfigException e = assertThrows(AgentConfig.ConfigException.class,
+                    () -> AgentConfig.fromJson(f).build(), bad);
+            assertTrue(e.getMessage().startsWith("takeOverListen: "), bad + " -> " + e.getMessage());
+        }
+        // the builder (flags, tests) the same way
+        assertNull(new AgentConfig.Builder().token("abcdefghij").psk("0123456789abcdef").takeOverListen("off")
+                .disk("v", Path.of("v"), 0, Role.REPLICA).build().takeOverListen());
+    }
+
+    @Test
     void errorsNameTheKey() throws Exception {
         Path f = dir.resolve("b.json");
         String[][] cases = {
