@@ -331,6 +331,24 @@ class TakeoverTest {
     }
 
     @Test
+    void theNewGenerationIsPersistedOnlyOnceTheTakeOversAnswerIsWritten() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            p.syncUp(p.a);
+            AgentPair.await("B sees SYNC", 5_000, () -> "SYNC".equals(status(p, p.b).get("mode").asText()));
+            Path meta = DiskMeta.fileFor(p.imageB());
+            java.util.concurrent.CompletableFuture<Void> answered = new java.util.concurrent.CompletableFuture<>();
+            assertEquals(1, p.b.takeOver("vs1", "migration-9", answered).generation());
+            Thread.sleep(300);
+            assertEquals(0, durableState(meta).get("generation").asLong(), "no persist while the answer is written");
+            assertTrue(!p.b.disk("vs1").metaDurable().isDone());
+            answered.complete(null);
+            p.b.disk("vs1").metaDurable().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(1, durableState(meta).get("generation").asLong());
+            assertEquals("PRIMARY", durableState(meta).get("role").asText());
+        }
+    }
+
+    @Test
     void aWriteRightAfterTheTakeoverIsAcknowledgedOnlyOnceTheNewGenerationIsDurable() throws Exception {
         try (AgentPair p = new AgentPair(dir, 8 << 20)) {
             p.syncUp(p.a);

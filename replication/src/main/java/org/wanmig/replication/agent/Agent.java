@@ -269,7 +269,7 @@ public final class Agent implements ReplicationControl, Closeable {
             long t0 = System.nanoTime();
             String lacking;
             try {
-                lacking = d.takeOverFromLivePrimary(takeOverId);
+                lacking = d.takeOverFromLivePrimary(takeOverId, answered);
             } catch (IOException e) {
                 throw new ConflictException(disk + ": take-over failed: " + e);
             }

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -197,11 +198,20 @@ public final class ReplicatedDisk implements BlockDevice {
      * {@link #metaDurable} completes once it (or a later one) is on disk, fails if it cannot be.
      */
     private void persistAfter(DiskMeta m) {
+        persistAfter(m, CompletableFuture.completedFuture(null));
+    }
+
+    /** {@link #persistAfter(DiskMeta)}, the persist's thread started once {@code start} completes. */
+    private void persistAfter(DiskMeta m, CompletionStage<?> start) {
         CompletableFuture<Void> durable = new CompletableFuture<>();
         metaDurable = durable;   // before the role flips: a writer that sees PRIMARY under order sees this
         synchronized (this) {
             meta = m;
         }
+        start.whenComplete((x, e) -> persistThread(durable).start());
+    }
+
+    private Thread persistThread(CompletableFuture<Void> durable) {
         Thread t = new Thread(() -> {
             try {
                 CountDownLatch gate = deferredPersistGate;
@@ -218,7 +228,7 @@ public final class ReplicatedDisk implements BlockDevice {
             }
         }, "meta-" + name);
         t.setDaemon(true);
-        t.start();
+        return t;
     }
 
     /** Done once the role and generation in memory are durable (see {@link #metaDurable}). */
@@ -327,6 +337,11 @@ public final class ReplicatedDisk implements BlockDevice {
 
     private PromoteReport becomePrimary(boolean force, boolean persistAfter, int step, String takeOverId)
             throws IOException {
+        return becomePrimary(force, persistAfter, step, takeOverId, CompletableFuture.completedFuture(null));
+    }
+
+    private PromoteReport becomePrimary(boolean force, boolean persistAfter, int step, String takeOverId,
+                                        CompletionStage<?> persistStart) throws IOException {
         synchronized (order) {
             long now = System.currentTimeMillis();
             DiskMeta m = meta;
@@ -356,7 +371,7 @@ public final class ReplicatedDisk implements BlockDevice {
                 m = m.withSyncId(UUID.randomUUID().toString());
             }
             if (persistAfter) {
-                persistAfter(m);
+                persistAfter(m, persistStart);
             } else {
                 updateMeta(m);
             }
@@ -388,6 +403,16 @@ public final class ReplicatedDisk implements BlockDevice {
 
     /** {@link #takeOverFromLivePrimary()}, the promotion named {@code takeOverId} (see {@link #takenOverBy}). */
     public String takeOverFromLivePrimary(String takeOverId) throws IOException {
+        return takeOverFromLivePrimary(takeOverId, CompletableFuture.completedFuture(null));
+    }
+
+    /**
+     * {@link #takeOverFromLivePrimary(String)}, the new generation's persist started once
+     * {@code answered} completes: started at once, its thread (a JSON encode, a write, two fsyncs)
+     * competed for the CPUs with the answer it follows anyway, inside the guest's pause. Writes wait
+     * for it either way ({@link #awaitMetaDurable}).
+     */
+    public String takeOverFromLivePrimary(String takeOverId, CompletionStage<?> answered) throws IOException {
         synchronized (order) {
             String lacking = takeOverLacking();
             if (lacking != null) {
@@ -395,7 +420,7 @@ public final class ReplicatedDisk implements BlockDevice {
             }
             activeSession = null; // the old stream's late frames are refused
             handedOverClean = true;
-            becomePrimary(false, true, 1, takeOverId);   // the meta's fsyncs after the answer: see metaDurable
+            becomePrimary(false, true, 1, takeOverId, answered);   // the meta's fsyncs after the answer: see metaDurable
             return null;
         }
     }
