@@ -1159,7 +1159,13 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                         cutover(run, "reported before the restart", System.nanoTime(), true);
                     } else {
                         reconciler.prepare(run.plan.redirects());
-                        hypervisors.apply(topology).migrate(run.record, run.server, run.from, run.to, this);
+                        HypervisorDriver driver = hypervisors.apply(topology);
+                        driver.migrate(run.record, run.server, run.from, run.to, this);
+                        if (driver.switchesOverInPause(run.server)) {
+                            // as before the restart: the destination stays checked, and the pause's
+                            // take-over gets its channel back
+                            recheckTakeOver(run, epoch);
+                        }
                     }
                 }), lifecycle);
                 break;

@@ -80,6 +80,18 @@ final class LifecycleFixture implements AutoCloseable {
         return start(WanTopologyParser.parse(config(edit)), network, store);
     }
 
+    /** {@link #restart}, with {@code setUp} applied to the new fixture before its manager takes over. */
+    LifecycleFixture restartWith(Consumer<LifecycleFixture> setUp) {
+        LifecycleFixture f = new LifecycleFixture(WanTopologyParser.parse(config(c -> { })), network, store);
+        setUp.accept(f);
+        try {
+            f.manager.takeOver().get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new AssertionError("takeOver failed", e);
+        }
+        return f;
+    }
+
     static Consumer<ObjectNode> drainSeconds(double s) {
         return c -> Topologies.migration(c).put("drainSeconds", s);
     }

@@ -228,6 +228,24 @@ class PauseSwitchoverTest {
     }
 
     @Test
+    void afterARestartWhileMigratingTheTakeoverIsCheckedAgain() throws Exception {
+        LifecycleFixture first = LifecycleFixture.start();
+        first.hypervisor.switchOverInPause(true);
+        MigrationId id = first.migrating("vs1");
+        first.close();
+        f = first.restartWith(next -> {
+            next.hypervisor.switchOverInPause(true);
+            next.manager.recheckTakeOverEvery(Duration.ofMillis(20));
+        });
+        Poll.until("checked again after the restart", () -> checks() >= 2);
+        pause(id).get(5, TimeUnit.SECONDS);
+        f.awaitState(id, CUTOVER);
+        f.manager.completed(id, "QEMU completed");
+        f.awaitState(id, COMPLETED);
+        f.assertAtDestination(id);
+    }
+
+    @Test
     void aDestinationThatCanNoLongerTakeOverFailsTheMigrationBeforeThePause() {
         f = LifecycleFixture.start();
         f.manager.recheckTakeOverEvery(Duration.ofMillis(20));
