@@ -69,3 +69,17 @@ w(ctl, 'deep', b'[' * 2000)
 w(ctl, 'trailing', b'{"mode":"SYNC"}{"mode":"ASYNC"}')
 w(ctl, 'empty', b'  \n')
 w(ctl, 'big-number', b'{"timeoutMs":' + b'9' * 200 + b'}')
+# take-over channel: the first byte picks the chunk size (1 + b & 0x3f), then frames (0x57, type, u16 length, payload)
+def tf(t, payload=b''):
+    return struct.pack('>BBH', 0x57, t, len(payload)) + payload
+def tk(disk, tid=b''):
+    return bytes([len(disk)]) + disk + bytes([len(tid)]) + tid
+tko = 'org/wanmig/replication/control/takeover/TakeOverFuzzTestInputs/frames'
+session = tf(1, b'wanmig-testbed-agent-token') + tf(3) + tf(2, tk(b'vs1', b'migration-7')) + tf(2, tk(b'vs1'))
+w(tko, 'session-bytewise', b'\0' + session)
+w(tko, 'session-chunks', b'\x0b' + session)
+w(tko, 'malformed-takeovers', b'\x3f' + tf(2, tk(b'-vs1')) + tf(2, tk(b'vs1', b'id with space')) + tf(2, b'\x05vs1')
+  + tf(2, tk(b'vs1', b'x' * 128) + b'trailing') + tf(2, tk(b'v' * 64, b'y' * 128)) + tf(2))
+w(tko, 'over-limit', b'\x07' + tf(3) + struct.pack('>BBH', 0x57, 2, 1025) + b'z' * 1025)
+w(tko, 'bad-magic', b'\x01' + tf(3) + b'\x58\x03\x00\x00')
+w(tko, 'unknown-type', b'\x02' + tf(1, b't') + struct.pack('>BBH', 0x57, 0x81, 8) + b'\0' * 8)

@@ -306,8 +306,13 @@ class TakeOverChannelTest {
             eight.add(connect().authenticate(TOKEN));
         }
         assertEquals(8, TakeOverChannel.MAX_CONNECTIONS);
-        TakeOverClient ninth = connect();
-        long ms = ninth.assertClosedWithin(2_000);
+        long t0 = System.nanoTime();
+        try {
+            connect().assertClosedWithin(2_000);
+        } catch (java.net.SocketException resetWhileConnecting) {
+            // the reset came before the client's connect had finished: closed at once as well
+        }
+        long ms = (System.nanoTime() - t0) / 1_000_000;
         assertTrue(ms < 1_000, "the 9th waited " + ms + " ms");
         for (TakeOverClient c : eight) {
             c.assertPong();
