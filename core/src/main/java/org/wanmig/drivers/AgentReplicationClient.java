@@ -119,8 +119,8 @@ public final class AgentReplicationClient implements ReplicationClient {
         return JsonHttp.onDirectThread(channel.toString(), () -> {
             at[0] = System.nanoTime();
             try {
-                TakeOverChannel.TookOver took = channel.takeOver(server.name(), takeOverId, TAKEOVER_TIMEOUT, at);
-                return describeTakeOver(newPrimary, took.generation, "channel", t0, at);
+                long generation = channel.takeOver(server.name(), takeOverId, TAKEOVER_TIMEOUT, at);
+                return describeTakeOver(newPrimary, generation, "channel", t0, at);
             } catch (SocketTimeoutException e) {
                 forget(key, channel);   // an agent that does not answer here would not over HTTP either
                 throw new IOException(newPrimary.name() + " agent did not answer the take-over within "

@@ -28,17 +28,6 @@ final class TakeOverChannel implements AutoCloseable {
     static final int PONG = 0x83;
     static final int WELCOME = 0x84;
 
-    /** What the agent answered to a take-over. */
-    static final class TookOver {
-        final long generation;
-        final String role;
-
-        TookOver(long generation, String role) {
-            this.generation = generation;
-            this.role = role;
-        }
-    }
-
     private final Socket socket;
     private final DataInputStream in;
     private final OutputStream out;
@@ -78,9 +67,10 @@ final class TakeOverChannel implements AutoCloseable {
     /**
      * Asks the take-over named {@code takeOverId} of {@code disk}; notes in {@code stamps[1]} when
      * the request was written and in {@code stamps[2]} when the answer arrived (System.nanoTime).
+     * Returns the generation the agent took over at (its answer also names the role, PRIMARY).
      * A refusal is a {@link JsonHttp.Refused} with the agent's status, as over HTTP.
      */
-    synchronized TookOver takeOver(String disk, String takeOverId, Duration timeout, long[] stamps) throws IOException {
+    synchronized long takeOver(String disk, String takeOverId, Duration timeout, long[] stamps) throws IOException {
         byte[] d = disk.getBytes(StandardCharsets.US_ASCII);
         byte[] id = takeOverId == null ? new byte[0] : takeOverId.getBytes(StandardCharsets.US_ASCII);
         if (d.length > 255 || id.length > 255) {
@@ -96,9 +86,7 @@ final class TakeOverChannel implements AutoCloseable {
         if (answer.payload.length < 8) {
             throw new IOException(peer + ": take-over answer of " + answer.payload.length + " bytes");
         }
-        ByteBuffer a = ByteBuffer.wrap(answer.payload);
-        long generation = a.getLong();
-        return new TookOver(generation, new String(answer.payload, 8, answer.payload.length - 8, StandardCharsets.UTF_8));
+        return ByteBuffer.wrap(answer.payload).getLong();
     }
 
     int port() {

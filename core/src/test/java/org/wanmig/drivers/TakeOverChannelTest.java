@@ -42,6 +42,8 @@ class TakeOverChannelTest {
     /** What the stand-in channel does with a TAKEOVER frame: "took", "refuse", "drop". */
     private volatile String onTakeOver = "took";
     private volatile boolean rejectToken;
+    /** The stand-in channel's current connection (closed by a test: the agent restarted). */
+    private volatile Socket current;
     private DataCenter a;
     private DataCenter b;
     private VirtualServer vs1;
@@ -85,6 +87,7 @@ class TakeOverChannelTest {
     private void serveChannel() {
         while (!channel.isClosed()) {
             try (Socket s = channel.accept()) {
+                current = s;
                 connections.incrementAndGet();
                 DataInputStream in = new DataInputStream(s.getInputStream());
                 OutputStream out = s.getOutputStream();
@@ -166,6 +169,17 @@ class TakeOverChannelTest {
         assertFalse(again.contains("take-over channel"), again);
         assertEquals(List.of("AUTH " + TOKEN, "PING"), frames);
         assertEquals(1, connections.get());
+    }
+
+    @Test
+    void aChannelTheAgentDroppedBetweenTwoChecksIsOpenedAgainAndCarriesThePause() throws Exception {
+        check();
+        current.close();   // the agent restarted (or its idle deadline closed the connection)
+        String again = check();
+        assertTrue(again.contains("take-over channel open"), again);
+        assertEquals(2, connections.get());
+        assertTrue(takeOver().contains("(channel call"));
+        assertFalse(httpTakeOverAsked());
     }
 
     @Test

@@ -16,8 +16,8 @@ import org.wanmig.spi.MigrationStore;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.Collection;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -76,9 +76,9 @@ public final class DistributedMigrationStore implements MigrationStore {
 
     @Override
     public Collection<Migration> all() {
-        Map<Long, Migration> all = new LinkedHashMap<>();
-        records.entrySet().forEach(e -> all.put(e.getKey(), withNote(e.getKey(), decode(e.getValue().value()))));
-        return List.copyOf(all.values());
+        List<Migration> all = new ArrayList<>();
+        records.entrySet().forEach(e -> all.add(withNote(e.getKey(), decode(e.getValue().value()))));
+        return List.copyOf(all);
     }
 
     /**

@@ -194,14 +194,10 @@ public final class ReplicatedDisk implements BlockDevice {
     }
 
     /**
-     * Caller holds order: m is the metadata from now on, persisted on a thread of its own;
-     * {@link #metaDurable} completes once it (or a later one) is on disk, fails if it cannot be.
+     * Caller holds order: m is the metadata from now on, persisted on a thread of its own started
+     * once {@code start} completes; {@link #metaDurable} completes once it (or a later one) is on
+     * disk, fails if it cannot be.
      */
-    private void persistAfter(DiskMeta m) {
-        persistAfter(m, CompletableFuture.completedFuture(null));
-    }
-
-    /** {@link #persistAfter(DiskMeta)}, the persist's thread started once {@code start} completes. */
     private void persistAfter(DiskMeta m, CompletionStage<?> start) {
         CompletableFuture<Void> durable = new CompletableFuture<>();
         metaDurable = durable;   // before the role flips: a writer that sees PRIMARY under order sees this
@@ -395,22 +391,12 @@ public final class ReplicatedDisk implements BlockDevice {
      * then. The old stream can write no more from here; the old primary is fenced by the new
      * generation when our stream reaches it (or its own reconnect is refused with it).
      *
+     * <p>The promotion is named {@code takeOverId} (null: unnamed; see {@link #takenOverBy}). The
+     * new generation's persist starts once {@code answered} completes: started at once, its thread
+     * (a JSON encode, a write, two fsyncs) competed for the CPUs with the answer it follows anyway,
+     * inside the guest's pause. Writes wait for it either way ({@link #awaitMetaDurable}).
+     *
      * @return the reason we may lack a write, or null once promoted (the report is in the status)
-     */
-    public String takeOverFromLivePrimary() throws IOException {
-        return takeOverFromLivePrimary(null);
-    }
-
-    /** {@link #takeOverFromLivePrimary()}, the promotion named {@code takeOverId} (see {@link #takenOverBy}). */
-    public String takeOverFromLivePrimary(String takeOverId) throws IOException {
-        return takeOverFromLivePrimary(takeOverId, CompletableFuture.completedFuture(null));
-    }
-
-    /**
-     * {@link #takeOverFromLivePrimary(String)}, the new generation's persist started once
-     * {@code answered} completes: started at once, its thread (a JSON encode, a write, two fsyncs)
-     * competed for the CPUs with the answer it follows anyway, inside the guest's pause. Writes wait
-     * for it either way ({@link #awaitMetaDurable}).
      */
     public String takeOverFromLivePrimary(String takeOverId, CompletionStage<?> answered) throws IOException {
         synchronized (order) {

@@ -199,6 +199,7 @@ public final class TakeOverChannel implements Closeable {
             }
             CompletableFuture<Void> answered = new CompletableFuture<>();
             long done = 0;
+            long written;
             try {
                 byte[] answer;
                 try {
@@ -217,11 +218,11 @@ public final class TakeOverChannel implements Closeable {
                     answer = TakeOverEncoder.refused(500, "internal error: " + e);
                 }
                 out.write(answer);
+                written = System.nanoTime();   // before the follow-up: it starts threads
             } finally {
                 answered.complete(null); // written, or failed: the follow-up runs either way
             }
             if (done != 0) {
-                long written = System.nanoTime();
                 LOG.info(String.format("%s: take-over answered on the channel %.1f ms after its frame arrived"
                         + " (taken over after %.1f ms)", r.disk(), (written - arrived) / 1e6, (done - arrived) / 1e6));
             }
