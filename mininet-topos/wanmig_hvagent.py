@@ -17,9 +17,10 @@ API (paths relative to agent.url):
   POST   vms/NAME/started   the incoming QEMU resumed: NAME now runs here
   POST   vms/NAME/stop      quits NAME's QEMU here (the source after a completed move)
   POST   vms/NAME/drain-nic NAME's QEMU here no longer runs (the source after a move): the
-                            frames still queued in its tap are sent back into the switch, whose
-                            redirect carries them to the destination; {"frames": n, "bytes": b};
-                            409 while that QEMU runs
+                            frames still queued for its guest (the one in QEMU's own net queue,
+                            then those in its tap) are sent back into the switch, whose redirect
+                            carries them to the destination;
+                            {"frames": n, "bytes": b, "fromQemuQueue": k}; 409 while that QEMU runs
   POST   vms/NAME/boot      failover: boots NAME here from this DC's disk (the promoted replica), answered
                             once the guest is ready: {"state": "running", "qmp": ..., "readySeconds": s};
                             a NAME already running here is answered as it is
@@ -179,8 +180,8 @@ class HypervisorAgent:
                 status = vm.qmp.execute('query-status', timeout=5).get('status')
                 if status == 'running':
                     return 409, {'error': '%s runs in %s: its QEMU reads its tap' % (name, self.dc)}
-                frames, size = vm.drain_tap()
-                return 200, {'frames': frames, 'bytes': size, 'status': status}
+                frames, size, held = vm.drain_tap()
+                return 200, {'frames': frames, 'bytes': size, 'fromQemuQueue': held, 'status': status}
             if action == 'stop' and method == 'POST':
                 vm = self.running.pop(name, None)
                 if vm:

@@ -22,8 +22,14 @@ Who runs what (one machine, as root):
   emulated WAN (rate limit, delay). Without a host it runs in the root namespace.
 - The QMP socket, serial logs and pid file are files in `workdir`, reachable from every
   namespace.
+- A tap-backed VM gets a QEMU `filter-mirror` on its netdev (added over QMP, so it works as well
+  on a QEMU started by someone else): a copy of each frame the tap hands toward the guest goes, as
+  UDP on the loopback of QEMU's namespace, to a socket this process opened there (NicMirror). It is
+  how drain_tap() finds the one frame QEMU itself read after STOP and holds in its own queue.
 """
 
+import collections
+import ctypes
 import json
 import os
 import queue
@@ -79,6 +85,89 @@ def make_tap(name):
         os.close(fd)
         raise
     return fd
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def udp_socket_in(pid):
+    """A UDP socket bound to 127.0.0.1 (ephemeral port) in the network namespace of process `pid`.
+    setns() moves only the calling thread, so a short-lived thread does it; the socket keeps the
+    namespace it was made in."""
+    result = {}
+
+    def make():
+        try:
+            fd = os.open('/proc/%d/ns/net' % pid, os.O_RDONLY)
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, 'setns into the namespace of %d: %s' % (pid, os.strerror(err)))
+            finally:
+                os.close(fd)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(('127.0.0.1', 0))
+            result['sock'] = sock
+        except BaseException as e:   # handed to the caller
+            result['error'] = e
+
+    t = threading.Thread(target=make, name='netns-socket')
+    t.start()
+    t.join()
+    if 'error' in result:
+        raise result['error']
+    return result['sock']
+
+
+SO_TIMESTAMPNS = 35
+
+
+class NicMirror:
+    """The frames a QEMU tap backend handed toward its guest, each with the kernel's receive stamp
+    (CLOCK_REALTIME, like QMP's event stamps), the last `keep` of them. QEMU's filter-mirror sends
+    each frame as two datagrams: its length (u32, network order), then the frame.
+
+    Why: once the guest stops, the tap backend still reads one frame (net/tap.c reads before it
+    learns that the stopped NIC takes none) and holds it in QEMU's own net queue, out of reach of
+    the tap's other readers; it dies with the source QEMU. Its copy here was stamped after STOP,
+    since QEMU mirrors under its big lock, which the stop holds too."""
+
+    def __init__(self, sock, keep=64):
+        self.sock = sock
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.frames = collections.deque(maxlen=keep)
+        self.lock = threading.Lock()
+        self.port = sock.getsockname()[1]
+        threading.Thread(target=self._reader, daemon=True, name='nic-mirror-%d' % self.port).start()
+
+    def _reader(self):
+        expect = None
+        while True:
+            try:
+                data, anc, _, _ = self.sock.recvmsg(65536, 64)
+            except OSError:
+                return   # closed
+            stamp = next((struct.unpack('qq', d[:16]) for lvl, typ, d in anc
+                          if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS), None)
+            stamp = stamp[0] + stamp[1] / 1e9 if stamp else time.time()
+            if expect is not None and len(data) == expect:
+                with self.lock:
+                    self.frames.append((stamp, data))
+                expect = None
+            elif len(data) == 4:
+                expect = struct.unpack('!I', data)[0]
+            else:
+                expect = None   # out of step (a datagram dropped): wait for the next length
+
+    def since(self, stamp):
+        """The frames mirrored after `stamp` (seconds, wall clock), oldest first."""
+        with self.lock:
+            return [frame for t, frame in self.frames if t > stamp]
+
+    def close(self):
+        self.sock.close()
 
 
 class QmpError(Exception):
@@ -180,6 +269,7 @@ class Vm:
         self.name, self.guest, self.workdir, self.host = name, guest, workdir, host
         self.bridge, self.ofport, self.tap = bridge, ofport, tap
         self.tap_fd = None   # our copy of QEMU's tap, for drain_tap()
+        self.mirror = None   # NicMirror of the frames the tap handed toward the guest
         self.nbd, self.image = nbd, image
         self.mem_mb, self.mac, self.ip, self.gateway, self.onlink = mem_mb, mac, ip, gateway, onlink
         self.writer_ms, self.incoming, self.extra_args = writer_ms, incoming, list(extra_args)
@@ -255,6 +345,8 @@ class Vm:
             self.proc = self.host.popen(cmd, **kwargs) if self.host else subprocess.Popen(cmd, **kwargs)
             stderr.close()
             self.qmp = Qmp(self.qmp_path, timeout=30)
+            if tap_fd is not None:
+                self.mirror = self.attach_mirror()
             if self.incoming:
                 self.qmp.execute('migrate-set-capabilities', capabilities=[
                     {'capability': 'events', 'state': True}])
@@ -300,17 +392,50 @@ class Vm:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def attach_mirror(self):
+        """A filter-mirror on the VM's netdev, copying each frame the tap hands toward the guest to
+        a NicMirror in QEMU's namespace (chardev-add and object-add over QMP)."""
+        sock = udp_socket_in(self.proc.pid)
+        try:
+            self.qmp.execute('chardev-add', id='nicmirror', backend={'type': 'udp', 'data': {
+                'remote': {'type': 'inet', 'data': {'host': '127.0.0.1', 'port': str(sock.getsockname()[1])}}}})
+            self.qmp.execute('object-add', **{'qom-type': 'filter-mirror', 'id': 'nicmirror0',
+                                              'netdev': 'net0', 'queue': 'tx', 'outdev': 'nicmirror'})
+        except BaseException:
+            sock.close()
+            raise
+        return NicMirror(sock)
+
+    def last_stop(self):
+        """QEMU's stamp (wall clock, seconds) of the STOP that stopped the guest, or None when it
+        was not stopped since it last ran (no STOP, or a RESUME after it)."""
+        if not self.qmp:
+            return None
+        with self.qmp.event_cond:
+            last = [e for e in self.qmp.events if e['event'] in ('STOP', 'RESUME')][-1:]
+        if not last or last[0]['event'] != 'STOP':
+            return None
+        t = last[0]['timestamp']
+        return t['seconds'] + t['microseconds'] / 1e6
+
     def drain_tap(self, limit=4096):
-        """Frames queued in the tap for a guest that no longer reads them (stopped for good at the
-        end of a migration: QEMU stops reading its tap when the guest stops, and the frames that
-        arrived during the last ~20 ms before STOP, while the migration thread held QEMU's lock,
-        are still queued there and die with the tap). Each is read and written back into the tap,
-        which hands it to the switch as if the guest had sent it: the switch's redirect, already in
-        place, carries it to where the guest resumes. Returns (frames, bytes). Only for a QEMU that
-        is not running (the caller checks): a running QEMU reads the same queue."""
+        """Frames that reached a guest that no longer reads them (stopped for good at the end of a
+        migration) and would die with its QEMU, sent on. Each is written into the tap, which hands
+        it to the switch as if the guest had sent it: the switch's redirect, already in place,
+        carries it to where the guest resumes. Two places hold such frames, oldest first:
+        - QEMU's own net queue: the one frame its tap backend read after STOP (NicMirror); its copy
+          from the mirror is sent;
+        - the tap's queue: the frames that arrived during the last ~20 ms before STOP, while the
+          migration thread held QEMU's lock, and all later ones (QEMU stopped reading).
+        Returns (frames, bytes, frames from QEMU's queue). Only for a QEMU that is not running
+        (the caller checks): a running QEMU reads the same queues."""
         if self.tap_fd is None:
-            return 0, 0
-        frames = []
+            return 0, 0, 0
+        mirror, stop = getattr(self, 'mirror', None), None
+        if mirror is not None:
+            stop = self.last_stop()
+        held = mirror.since(stop) if mirror is not None and stop is not None else []
+        frames = list(held)
         while len(frames) < limit:
             try:
                 frame = os.read(self.tap_fd, 65536)   # QEMU set the shared file non-blocking
@@ -321,7 +446,10 @@ class Vm:
             frames.append(frame)
         for frame in frames:
             os.write(self.tap_fd, frame)
-        return len(frames), sum(len(f) for f in frames)
+        if mirror is not None:
+            mirror.close()   # once: a second drain must not send QEMU's frame again
+            self.mirror = None
+        return len(frames), sum(len(f) for f in frames), len(held)
 
     def stop(self, timeout=10):
         """Quit QEMU (QMP quit, then SIGTERM, SIGKILL) and detach its tap from the bridge."""
@@ -345,6 +473,9 @@ class Vm:
         if self.tap_fd is not None:
             os.close(self.tap_fd)
             self.tap_fd = None
+        if self.mirror is not None:
+            self.mirror.close()
+            self.mirror = None
         if self.tap and self.bridge:
             try:
                 vsctl('--if-exists', 'del-port', self.bridge, self.tap)

@@ -455,7 +455,9 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
 
         /**
          * The frames that reached the source's tap in its last moments before STOP, while QEMU's
-         * migration thread held its lock, are still queued there and die with the tap: the source's
+         * migration thread held its lock, are still queued there (one more in QEMU's own net queue:
+         * its tap backend reads one before it learns the stopped NIC takes none) and die with the
+         * source's QEMU: the source's
          * agent sends them back into the switch, whose redirect (in place since the pause) carries
          * them to the destination, where the guest answers them (late). Once the guest resumed
          * there (a source that a rollback resumes reads them itself), before the source is ended;
@@ -464,7 +466,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private CompletableFuture<Void> drainSourceNic() {
             return http.post(agent(from, "vms/" + server + "/drain-nic"), null, AGENT_TIMEOUT).handle((r, e) -> {
                 progress(e == null ? String.format("source NIC drained at %s: %d frames queued after the guest"
-                        + " stopped sent on through the redirect", from, r.path("frames").asInt())
+                        + " stopped sent on through the redirect%s", from, r.path("frames").asInt(),
+                        r.has("fromQemuQueue") ? " (" + r.path("fromQemuQueue").asInt() + " from QEMU's own net queue)" : "")
                         : "source NIC not drained at " + from + ": " + WanmigException.messageOf(e));
                 return null;
             });

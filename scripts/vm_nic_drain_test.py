@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""
+The frames a stopped source guest never read are all sent on, the one in QEMU's own net queue too.
+
+    /usr/bin/python3 scripts/vm_nic_drain_test.py [--out DIR]
+
+A real QEMU (the guest of guest/build, TCG) with its NIC on a tap, in a network namespace of the
+test's own; no switch, no migration. While the guest runs, 2 frames are sent to it (it takes them:
+its virtio-net reads them). Then QMP `stop`, as QEMU's migration does at STOP, and 3 more frames.
+QEMU's tap backend reads the first of those before it learns the stopped NIC takes none and holds
+it in its own queue; the other 2 stay in the tap. Vm.drain_tap() must give back exactly the 3, in
+order, unchanged, on the host side of the tap (where the switch would take them on through the
+redirect), the first from the NicMirror (its copy stamped after STOP) and not the 2 the guest
+took. Then nothing more on a second drain. Bounded: 180 s; the namespace and QEMU are removed on
+failure too. Writes DIR/report.json; exits 1 when a check fails.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+
+CHILD = r"""
+import json, os, socket, sys, time
+sys.path.insert(0, sys.argv[1])
+import wanmig_qemu as wq
+out = sys.argv[2]
+guest = wq.build_guest()
+image = os.path.join(out, 'disk.img')
+with open(image, 'wb') as f:
+    f.truncate(16 << 20)
+vm = wq.Vm('drain', guest, out, tap='tqdrain0', image=image, ip='10.9.0.10/24', gateway=None)
+report = {}
+try:
+    vm.start()
+    report['readySeconds'] = vm.wait_ready(120)
+    host = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
+    host.bind(('tqdrain0', 0x88b5))
+    frame = lambda tag: (bytes.fromhex('ffffffffffff020000000001' '88b5')
+                         + ('wanmig-drain-%s' % tag).encode().ljust(46, b'.'))
+    for k in range(2):                          # the running guest reads these
+        host.send(frame('running-%d' % k))
+    time.sleep(1)
+    vm.qmp.execute('stop')
+    vm.qmp.wait_event('STOP', 10)
+    sent = [frame('stopped-%d' % k) for k in range(3)]
+    for f in sent:
+        host.send(f)
+    time.sleep(1)                               # QEMU's main loop reads the first one
+    report['status'] = vm.qmp.execute('query-status')['status']
+    report['drained'] = vm.drain_tap()
+    report['again'] = vm.drain_tap()
+    host.settimeout(2)
+    back = []
+    while len(back) < 4:
+        try:
+            data, addr = host.recvfrom(2048)
+        except socket.timeout:
+            break
+        if addr[2] != socket.PACKET_OUTGOING:   # written back by the drain
+            back.append(data.hex())
+    report['sent'] = [f.hex() for f in sent]
+    report['back'] = back
+finally:
+    vm.stop()
+print(json.dumps(report))
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--out', default=os.path.join(ROOT, 'out', 'vm-nic-drain-' + time.strftime('%Y%m%d-%H%M%S')))
+    args = parser.parse_args()
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    ns = 'wanmig-qdrain-%d' % os.getpid()
+    failures, report = [], {}
+    subprocess.run(['ip', 'netns', 'add', ns], check=True)
+    try:
+        subprocess.run(['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up'], check=True)
+        run = subprocess.run(['ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', CHILD,
+                              os.path.join(ROOT, 'mininet-topos'), out],
+                             capture_output=True, text=True, timeout=180)
+        report['stderrTail'] = run.stderr[-2000:]
+        if run.returncode != 0:
+            failures.append('child exited %d' % run.returncode)
+        else:
+            r = json.loads(run.stdout.strip().splitlines()[-1])
+            report.update(r)
+            if r['status'] != 'paused':
+                failures.append('the guest is %s, not paused' % r['status'])
+            if r['drained'] != [3, 3 * 60, 1]:
+                failures.append('drained %s, not 3 frames (180 bytes), 1 from QEMU\'s queue' % r['drained'])
+            if r['again'] != [0, 0, 0]:
+                failures.append('a second drain sent %s' % r['again'])
+            if r['back'] != r['sent']:
+                failures.append('not each frame sent on once, in order, unchanged')
+    except subprocess.TimeoutExpired:
+        failures.append('no result in 180 s')
+    finally:
+        subprocess.run(['pkill', '-f', 'qemu-system-x86_64 -name drain '], check=False)
+        subprocess.run(['ip', 'netns', 'del', ns], check=False)
+    report['failures'] = failures
+    with open(os.path.join(out, 'report.json'), 'w') as f:
+        json.dump(report, f, indent=2)
+    print(json.dumps({k: v for k, v in report.items() if k != 'stderrTail'}, indent=2))
+    if failures:
+        print(report.get('stderrTail', ''), file=sys.stderr)
+    print('vm nic drain test: %s (%s)' % ('PASS' if not failures else 'FAIL', out))
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
