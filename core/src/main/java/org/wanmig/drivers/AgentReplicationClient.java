@@ -14,6 +14,7 @@ import java.io.UncheckedIOException;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.time.Duration;
+import javax.net.ssl.HttpsURLConnection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -194,14 +195,16 @@ public final class AgentReplicationClient implements ReplicationClient {
                     forget(key, open);
                 }
             }
+            // an HTTPS agent's channel is TLS, trusted as its HTTPS calls are (HttpsURLConnection's default)
+            boolean tls = "https".equalsIgnoreCase(dc.agent().getScheme());
             try {
                 TakeOverChannel fresh = TakeOverChannel.open(dc.agent().getHost(), port, dc.agentToken(),
-                        CHANNEL_SETUP_TIMEOUT);
+                        CHANNEL_SETUP_TIMEOUT, tls ? HttpsURLConnection.getDefaultSSLSocketFactory() : null);
                 TakeOverChannel old = channels.put(key, fresh);
                 if (old != null) {
                     old.close();
                 }
-                return "; take-over channel open (port " + port + ")";
+                return "; take-over channel open (port " + port + (tls ? ", TLS" : "") + ")";
             } catch (IOException | RuntimeException e) {
                 return "; no take-over channel (" + e.getMessage() + "): the pause's call goes over HTTP";
             }

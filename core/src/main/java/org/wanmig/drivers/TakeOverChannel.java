@@ -9,13 +9,17 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
 
 /**
  * The MMS's end of a replication agent's take-over channel: one authenticated TCP connection,
  * opened while the take-over is checked before the move, that carries the take-over inside the
  * guest's pause as a few bytes of fixed fields instead of an HTTP request (README, "The take-over
  * channel"). Every frame: 0x57, a type byte, the payload's length (u16, at most 1024), the
- * payload. Blocking, one exchange at a time; not for the lifecycle thread.
+ * payload. TLS when the agent's control API is HTTPS, trusted and name-checked as the HTTPS
+ * calls are. Blocking, one exchange at a time; not for the lifecycle thread.
  */
 final class TakeOverChannel implements AutoCloseable {
     static final int MAGIC = 0x57;
@@ -42,12 +46,31 @@ final class TakeOverChannel implements AutoCloseable {
         this.peer = peer;
     }
 
-    /** Connects and authenticates with the agent's control token; fails unless it is welcomed. */
+    /** A plain TCP channel: see {@link #open(String, int, String, Duration, SSLSocketFactory)}. */
     static TakeOverChannel open(String host, int port, String token, Duration timeout) throws IOException {
+        return open(host, port, token, timeout, null);
+    }
+
+    /**
+     * Connects (over TLS with {@code tls}, the certificate checked against {@code host} as HTTPS
+     * does; plain TCP without) and authenticates with the agent's control token; fails unless it
+     * is welcomed.
+     */
+    static TakeOverChannel open(String host, int port, String token, Duration timeout, SSLSocketFactory tls)
+            throws IOException {
         Socket s = new Socket();
         try {
             s.setTcpNoDelay(true);   // one small frame each way: nothing to coalesce, no ACK to wait for
             s.connect(new InetSocketAddress(host, port), (int) Math.max(1, timeout.toMillis()));
+            if (tls != null) {
+                SSLSocket ssl = (SSLSocket) tls.createSocket(s, host, port, true);
+                SSLParameters p = ssl.getSSLParameters();
+                p.setEndpointIdentificationAlgorithm("HTTPS");
+                ssl.setSSLParameters(p);
+                ssl.setSoTimeout((int) Math.max(1, timeout.toMillis()));
+                ssl.startHandshake();
+                s = ssl;
+            }
             TakeOverChannel c = new TakeOverChannel(s, host + ":" + port, port);
             c.send(AUTH, (token == null ? "" : token).getBytes(StandardCharsets.UTF_8), timeout);
             c.expect(WELCOME, c.receive(timeout));

@@ -49,13 +49,27 @@ class TakeOverChannelTest {
     private VirtualServer vs1;
     private final AgentReplicationClient client = new AgentReplicationClient();
 
+    /** The stand-in's channel socket: plain TCP here, TLS in {@link TakeOverChannelTlsTest}. */
+    ServerSocket newChannelSocket() throws IOException {
+        return new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress());
+    }
+
+    /** The stand-in's control API: HTTP here, HTTPS in {@link TakeOverChannelTlsTest}. */
+    HttpServer newControlApi() throws IOException {
+        return HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    }
+
+    String scheme() {
+        return "http";
+    }
+
     @BeforeEach
     void start() throws IOException {
-        channel = new ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress());
+        channel = newChannelSocket();
         Thread t = new Thread(this::serveChannel, "stand-in-channel");
         t.setDaemon(true);
         t.start();
-        http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        http = newControlApi();
         http.createContext("/", ex -> {
             String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
             httpCalls.add(ex.getRequestURI().getPath() + " " + body);
@@ -68,7 +82,7 @@ class TakeOverChannelTest {
             ex.close();
         });
         http.start();
-        String base = "http://127.0.0.1:" + http.getAddress().getPort();
+        String base = scheme() + "://127.0.0.1:" + http.getAddress().getPort();
         WanTopology t2 = Topologies.topology(Topologies.TWO_DC, c -> {
             Topologies.entry(c, "dataCenters", 0).put("agent", base + "/a").put("agentToken", TOKEN);
             Topologies.entry(c, "dataCenters", 1).put("agent", base + "/b").put("agentToken", TOKEN);
@@ -87,6 +101,7 @@ class TakeOverChannelTest {
     private void serveChannel() {
         while (!channel.isClosed()) {
             try (Socket s = channel.accept()) {
+                s.setSoTimeout(10_000);   // a TLS client that never finishes its handshake
                 current = s;
                 connections.incrementAndGet();
                 DataInputStream in = new DataInputStream(s.getInputStream());
@@ -155,7 +170,9 @@ class TakeOverChannelTest {
 
     @Test
     void afterTheCheckTheTakeOverGoesOverTheAuthenticatedChannel() throws Exception {
-        assertTrue(check().contains("take-over channel open"), httpCalls.toString());
+        String checked = check();
+        assertTrue(checked.contains("take-over channel open"), httpCalls.toString());
+        assertEquals(scheme().equals("https"), checked.contains(", TLS)"), checked);
         String how = takeOver();
         assertTrue(how.startsWith("dcB took over at generation 7 (channel call"), how);
         assertEquals(List.of("AUTH " + TOKEN, "TAKEOVER vs1 migration-3"), frames);

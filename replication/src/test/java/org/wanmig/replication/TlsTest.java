@@ -152,6 +152,14 @@ class TlsTest {
         }
     }
 
+    private static String hex(byte[] b) {
+        StringBuilder sb = new StringBuilder();
+        for (byte x : b) {
+            sb.append(String.format("%02x", x & 0xff));
+        }
+        return sb.toString();
+    }
+
     private static boolean closedByServer(Socket s) {
         try {
             byte[] b = new byte[256];
@@ -183,8 +191,36 @@ class TlsTest {
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(200, r.statusCode(), r.body());
             assertTrue(r.body().contains("\"role\":\"PRIMARY\""), r.body());
-            // the take-over channel is plain TCP: off next to an HTTPS control API, on next to HTTP
-            org.junit.jupiter.api.Assertions.assertNull(p.a.takeOverPort(), "token in clear beside HTTPS");
+            // beside an HTTPS control API the take-over channel is TLS: a client trusting the CA is
+            // welcomed after AUTH and answered; the same AUTH in clear is not (no token in clear)
+            Integer channel = p.a.takeOverPort();
+            org.junit.jupiter.api.Assertions.assertNotNull(channel);
+            byte[] token = AgentPair.TOKEN.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            byte[] auth = java.nio.ByteBuffer.allocate(4 + token.length).put((byte) 0x57).put((byte) 0x01)
+                    .putShort((short) token.length).put(token).array();
+            try (Socket raw = new Socket("127.0.0.1", channel)) {
+                raw.setSoTimeout(10_000);
+                SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(raw, "127.0.0.1", channel, true);
+                s.startHandshake();
+                s.getOutputStream().write(auth);
+                s.getOutputStream().write(new byte[]{0x57, 0x03, 0, 0});   // PING
+                s.getOutputStream().flush();
+                byte[] answers = s.getInputStream().readNBytes(8);
+                assertEquals("5784000057830000", hex(answers), "WELCOME, then PONG");
+            }
+            try (Socket plain = new Socket("127.0.0.1", channel)) {
+                plain.setSoTimeout(10_000);
+                plain.getOutputStream().write(auth);
+                plain.getOutputStream().flush();
+                byte[] got;
+                try {
+                    got = plain.getInputStream().readAllBytes();   // a TLS alert at most, then closed
+                } catch (IOException e) {
+                    got = new byte[0];   // reset: closed as well
+                }
+                assertTrue(got.length == 0 || (got[0] & 0xff) != 0x57, "a plain client is not welcomed: "
+                        + hex(got));
+            }
             org.junit.jupiter.api.Assertions.assertNotNull(p.b.takeOverPort());
             // the CLI with the CA that signed the agent's certificate
             java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();

@@ -116,19 +116,15 @@ public final class Agent implements ReplicationControl, Closeable {
     public Integer takeOverPort() { return takeOverChannel == null ? null : takeOverChannel.port(); }
     public ReplicatedDisk disk(String name) { return disks.get(name); }
 
-    /** The take-over channel unless configured off or the control API runs HTTPS (it would carry the token in clear). */
+    /** The take-over channel unless configured off; TLS when the control API runs HTTPS (the token is never in clear). */
     private TakeOverChannel startTakeOverChannel(AgentConfig config) throws IOException {
-        if (config.transport().controlTls()) {
-            LOG.info("take-over channel off: the control API runs HTTPS and the channel is plain TCP, which would "
-                    + "carry the control token in clear");
-            return null;
-        }
         if (config.takeOverListen() == null) {
             LOG.info("take-over channel off (takeOverListen: off)");
             return null;
         }
         return new TakeOverChannel(config.takeOverListen(), config.token(), this,
-                TakeOverChannel.Limits.of(config.transport()));
+                TakeOverChannel.Limits.of(config.transport()),
+                config.transport().controlTls() ? config.transport().tls() : null);
     }
 
     private void startLink(ReplicatedDisk d) {

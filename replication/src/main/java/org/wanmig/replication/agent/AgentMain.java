@@ -25,7 +25,8 @@ public final class AgentMain {
             "  --token TOKEN | --token-file FILE   bearer token for the control API",
             "  --psk KEY | --psk-file FILE         pre-shared key for the peer link",
             "  --tls-cert PEM --tls-key PEM --tls-ca PEM   TLS 1.3 with mutual certificates on the peer link",
-            "  --control-tls true     serve the control API over HTTPS (same certificate)",
+            "  --control-tls true     serve the control API over HTTPS (same certificate; the take-over channel is then TLS)",
+            "  --take-over-listen HOST[:PORT] | off   the take-over channel (default: the control host, a free port)",
             "  --max-backlog SIZE     async backlog bound, e.g. 64M (default 64M)",
             "  --block-size SIZE      dirty-bitmap / hash extent size (default 64K)",
             "  --max-frame-payload SIZE  largest peer frame payload announced (default 32M+4K; the link uses the smaller side's)",
@@ -46,7 +47,8 @@ public final class AgentMain {
         }
         Agent agent = new Agent(cfg);
         System.out.println("wanmig replication agent up: nbd=" + agent.nbdPort() + " peer=" + agent.peerPort()
-                + " control=" + agent.controlPort());
+                + " control=" + agent.controlPort()
+                + " takeover=" + (agent.takeOverPort() == null ? "off" : agent.takeOverPort()));
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             agent.close();
@@ -86,6 +88,7 @@ public final class AgentMain {
                 case "--nbd": b.nbdListen(v); break;
                 case "--peer-listen": b.peerListen(v); break;
                 case "--control": b.controlListen(v); break;
+                case "--take-over-listen": b.takeOverListen(v); break;
                 case "--peer": b.peerAddress(v); break;
                 case "--token": b.token(v); break;
                 case "--token-file": b.tokenFile(Path.of(v)); break;

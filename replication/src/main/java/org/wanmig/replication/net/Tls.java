@@ -216,6 +216,21 @@ public final class Tls {
         return s;
     }
 
+    /**
+     * Server side over an accepted socket, authenticated by its certificate only, as HTTPS is: for
+     * the control API's take-over channel, whose clients prove themselves with the control token.
+     */
+    public static SSLSocket serverAuthOnly(SSLContext ctx, Socket plain) throws IOException {
+        SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, (InputStream) null, true);
+        SSLParameters p = s.getSSLParameters();
+        p.setProtocols(new String[]{PROTOCOL});
+        p.setNeedClientAuth(false);
+        p.setWantClientAuth(false);
+        s.setSSLParameters(p);
+        s.setUseClientMode(false);
+        return s;
+    }
+
     /** Subject of the peer's certificate (for logs), or "?" */
     public static String peerName(SSLSocket s) {
         try {

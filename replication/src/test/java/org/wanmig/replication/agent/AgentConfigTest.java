@@ -68,6 +68,22 @@ class AgentConfigTest {
         // the builder (flags, tests) the same way
         assertNull(new AgentConfig.Builder().token("abcdefghij").psk("0123456789abcdef").takeOverListen("off")
                 .disk("v", Path.of("v"), 0, Role.REPLICA).build().takeOverListen());
+        // the command line's --take-over-listen, over the config file's value too
+        String[] base = {"--token", "abcdefghij", "--psk", "0123456789abcdef", "--control", "127.0.0.1:7070",
+            "--disk", "name=v,image=" + dir.resolve("v")};
+        assertNull(AgentMain.parse(with(base, "--take-over-listen", "off")).takeOverListen());
+        assertEquals(7272, AgentMain.parse(with(base, "--take-over-listen", "127.0.0.1:7272")).takeOverListen().getPort());
+        Files.writeString(f, "{" + rest + ",\"takeOverListen\":\"127.0.0.1:7171\"}");
+        assertNull(AgentMain.parse(new String[]{"--config", f.toString(), "--take-over-listen", "off"}).takeOverListen());
+        AgentConfig.ConfigException e = assertThrows(AgentConfig.ConfigException.class,
+                () -> AgentMain.parse(with(base, "--take-over-listen", "10.9.8.7:7171")));
+        assertTrue(e.getMessage().startsWith("takeOverListen: "), e.getMessage());
+    }
+
+    private static String[] with(String[] base, String... more) {
+        String[] all = java.util.Arrays.copyOf(base, base.length + more.length);
+        System.arraycopy(more, 0, all, base.length, more.length);
+        return all;
     }
 
     @Test

@@ -5,7 +5,11 @@ import org.wanmig.replication.core.DiskStatus;
 import org.wanmig.replication.net.ConnectionAcceptor;
 import org.wanmig.replication.net.DeadlineInputStream;
 import org.wanmig.replication.net.LogSafe;
+import org.wanmig.replication.net.Tls;
 import org.wanmig.replication.net.Watchdog;
+
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
 
 import java.io.Closeable;
 import java.io.EOFException;
@@ -31,8 +35,9 @@ import java.util.logging.Logger;
  * accepted (within the handshake timeout of accept); anything else first is refused 401 and closed.
  * Then it is "authenticated" and serves TAKEOVER and PING until the client leaves, no frame
  * arrives for the idle timeout, a started frame is not complete within the frame timeout, or the
- * framing breaks (closed without an answer). Plain TCP: never started when the operator asked
- * for TLS on the control API.
+ * framing breaks (closed without an answer). With a TLS context (the agent's control API runs
+ * HTTPS) every connection is TLS 1.3 with the control API's certificate, server-authenticated like
+ * HTTPS, and its handshake counts in the handshake timeout; the token never travels in clear.
  */
 public final class TakeOverChannel implements Closeable {
     private static final Logger LOG = Logger.getLogger(TakeOverChannel.class.getName());
@@ -43,6 +48,7 @@ public final class TakeOverChannel implements Closeable {
     private final ReplicationControl control;
     private final byte[] token;
     private final Limits limits;
+    private final SSLContext tls; // null: plain TCP
     private final ConnectionAcceptor acceptor;
 
     /** Deadlines of a connection, in milliseconds. */
@@ -70,17 +76,30 @@ public final class TakeOverChannel implements Closeable {
         }
     }
 
+    /** A plain TCP channel. */
     public TakeOverChannel(InetSocketAddress bind, String token, ReplicationControl control, Limits limits)
             throws IOException {
+        this(bind, token, control, limits, null);
+    }
+
+    /** tls: the control API's context, so that the channel is TLS as the control API is HTTPS; null for plain TCP. */
+    public TakeOverChannel(InetSocketAddress bind, String token, ReplicationControl control, Limits limits,
+                           SSLContext tls) throws IOException {
         this.control = control;
         this.token = token.getBytes(StandardCharsets.UTF_8);
         this.limits = limits;
+        this.tls = tls;
         this.acceptor = new ConnectionAcceptor("take-over channel", bind, 16, MAX_CONNECTIONS, this::serve,
                 "takeover-accept", n -> "takeover-channel-" + n);
     }
 
     public int port() {
         return acceptor.port();
+    }
+
+    /** Whether connections are TLS. */
+    public boolean tls() {
+        return tls != null;
     }
 
     private enum State { AWAITING_AUTH, AUTHENTICATED }
@@ -92,16 +111,23 @@ public final class TakeOverChannel implements Closeable {
         }
     }
 
-    private void serve(Socket s) {
-        String from = String.valueOf(s.getRemoteSocketAddress());
-        try (s) {
-            s.setTcpNoDelay(true); // answers are single small writes: no Nagle delay inside the pause
-            // idle between frames, the frame deadline once a frame's first byte is in; the
-            // watchdog ends a connection that has not authenticated in time
-            DeadlineInputStream in = new DeadlineInputStream(s, s.getInputStream(), limits.idleTimeoutMs,
-                    limits.frameTimeoutMs);
-            Watchdog.Deadline auth = Watchdog.closeAfter("take-over channel " + from, s, limits.handshakeTimeoutMs);
+    private void serve(Socket raw) {
+        String from = String.valueOf(raw.getRemoteSocketAddress());
+        try (raw) {
+            raw.setTcpNoDelay(true); // answers are single small writes: no Nagle delay inside the pause
+            // the watchdog ends a connection that has not authenticated in time (TLS handshake included)
+            Watchdog.Deadline auth = Watchdog.closeAfter("take-over channel " + from, raw, limits.handshakeTimeoutMs);
             try {
+                Socket s = raw;
+                if (tls != null) {
+                    javax.net.ssl.SSLSocket ssl = Tls.serverAuthOnly(tls, raw);
+                    raw.setSoTimeout(limits.handshakeTimeoutMs);
+                    ssl.startHandshake();
+                    s = ssl;
+                }
+                // idle between frames, the frame deadline once a frame's first byte is in
+                DeadlineInputStream in = new DeadlineInputStream(s, s.getInputStream(), limits.idleTimeoutMs,
+                        limits.frameTimeoutMs);
                 new Connection(s.getOutputStream(), in, auth).run();
             } finally {
                 auth.cancel();
@@ -112,6 +138,8 @@ public final class TakeOverChannel implements Closeable {
             LOG.warning("take-over channel protocol error from " + from + ": " + LogSafe.escape(e.getMessage()));
         } catch (SocketTimeoutException e) {
             LOG.fine("take-over channel " + from + ": timed out: " + e.getMessage());
+        } catch (SSLException e) {
+            LOG.info("take-over channel " + from + ": TLS failed: " + LogSafe.escape(e.getMessage()));
         } catch (EOFException | SocketException e) {
             LOG.fine("take-over channel " + from + " went away: " + LogSafe.escape(e.toString()));
         } catch (IOException | RuntimeException e) {
