@@ -205,15 +205,7 @@ public final class Tls {
 
     /** Server side over an accepted socket; a client certificate signed by a trusted CA is required. */
     public static SSLSocket server(SSLContext ctx, Socket plain) throws IOException {
-        SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, (InputStream) null, true);
-        SSLParameters p = s.getSSLParameters();
-        p.setProtocols(new String[]{PROTOCOL});
-        p.setCipherSuites(SUITES);
-        p.setUseCipherSuitesOrder(true);
-        p.setNeedClientAuth(true);
-        s.setSSLParameters(p);
-        s.setUseClientMode(false);
-        return s;
+        return server(ctx, plain, true);
     }
 
     /**
@@ -221,11 +213,16 @@ public final class Tls {
      * the control API's take-over channel, whose clients prove themselves with the control token.
      */
     public static SSLSocket serverAuthOnly(SSLContext ctx, Socket plain) throws IOException {
+        return server(ctx, plain, false);
+    }
+
+    private static SSLSocket server(SSLContext ctx, Socket plain, boolean needClientAuth) throws IOException {
         SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(plain, (InputStream) null, true);
         SSLParameters p = s.getSSLParameters();
         p.setProtocols(new String[]{PROTOCOL});
-        p.setNeedClientAuth(false);
-        p.setWantClientAuth(false);
+        p.setCipherSuites(SUITES);
+        p.setUseCipherSuitesOrder(true);
+        p.setNeedClientAuth(needClientAuth);
         s.setSSLParameters(p);
         s.setUseClientMode(false);
         return s;
