@@ -33,6 +33,7 @@ import java.util.logging.Logger;
  *
  * <p>A connection is "awaiting AUTH" until its first frame, AUTH with the control API's token, is
  * accepted (within the handshake timeout of accept); anything else first is refused 401 and closed.
+ * At most {@link #MAX_UNAUTHENTICATED} connections await AUTH at once; a new one evicts the oldest.
  * Then it is "authenticated" and serves TAKEOVER and PING until the client leaves, no frame
  * arrives for the idle timeout, a started frame is not complete within the frame timeout, or the
  * framing breaks (closed without an answer). With a TLS context (the agent's control API runs
@@ -43,12 +44,20 @@ public final class TakeOverChannel implements Closeable {
     private static final Logger LOG = Logger.getLogger(TakeOverChannel.class.getName());
     /** The MMS keeps one or two connections per agent; more is someone else. */
     public static final int MAX_CONNECTIONS = 8;
+    /**
+     * Connections awaiting AUTH, at most; one more evicts the oldest of them. A client without
+     * the token that keeps connecting cannot hold the other half, nor keep a new connection of the
+     * MMS's out: that one sends AUTH at once and would have to be evicted within its first moments.
+     */
+    public static final int MAX_UNAUTHENTICATED = MAX_CONNECTIONS / 2;
     private static final int READ_BUFFER = 2048;
 
     private final ReplicationControl control;
     private final byte[] token;
     private final Limits limits;
     private final SSLContext tls; // null: plain TCP
+    /** Connections awaiting AUTH, oldest first; guarded by itself. */
+    private final java.util.ArrayDeque<Socket> awaitingAuth = new java.util.ArrayDeque<>();
     private final ConnectionAcceptor acceptor;
 
     /** Deadlines of a connection, in milliseconds. */
@@ -97,6 +106,39 @@ public final class TakeOverChannel implements Closeable {
         return acceptor.port();
     }
 
+    /** Connections that have not authenticated yet (tests). */
+    int awaitingAuth() {
+        synchronized (awaitingAuth) {
+            return awaitingAuth.size();
+        }
+    }
+
+    /** Counts a new connection as awaiting AUTH, evicting the oldest such one beyond the limit. */
+    private void admit(Socket raw, String from) {
+        Socket evicted = null;
+        synchronized (awaitingAuth) {
+            if (awaitingAuth.size() >= MAX_UNAUTHENTICATED) {
+                evicted = awaitingAuth.pollFirst();
+            }
+            awaitingAuth.addLast(raw);
+        }
+        if (evicted != null) {
+            LOG.warning("take-over channel: " + MAX_UNAUTHENTICATED + " connections awaiting AUTH; closing the oldest, "
+                    + evicted.getRemoteSocketAddress() + ", for " + from);
+            try {
+                evicted.close();   // its thread ends in its read
+            } catch (IOException ignored) {
+                // closing a connection we evict
+            }
+        }
+    }
+
+    private void authenticatedOrGone(Socket raw) {
+        synchronized (awaitingAuth) {
+            awaitingAuth.remove(raw);
+        }
+    }
+
     /** Whether connections are TLS. */
     public boolean tls() {
         return tls != null;
@@ -113,6 +155,7 @@ public final class TakeOverChannel implements Closeable {
 
     private void serve(Socket raw) {
         String from = String.valueOf(raw.getRemoteSocketAddress());
+        admit(raw, from);
         try (raw) {
             raw.setTcpNoDelay(true); // answers are single small writes: no Nagle delay inside the pause
             // the watchdog ends a connection that has not authenticated in time (TLS handshake included)
@@ -128,7 +171,7 @@ public final class TakeOverChannel implements Closeable {
                 // idle between frames, the frame deadline once a frame's first byte is in
                 DeadlineInputStream in = new DeadlineInputStream(s, s.getInputStream(), limits.idleTimeoutMs,
                         limits.frameTimeoutMs);
-                new Connection(s.getOutputStream(), in, auth).run();
+                new Connection(s.getOutputStream(), in, auth, () -> authenticatedOrGone(raw)).run();
             } finally {
                 auth.cancel();
             }
@@ -145,6 +188,8 @@ public final class TakeOverChannel implements Closeable {
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "take-over channel connection from " + from + " failed: "
                     + LogSafe.escape(e.toString()));
+        } finally {
+            authenticatedOrGone(raw);
         }
     }
 
@@ -156,10 +201,13 @@ public final class TakeOverChannel implements Closeable {
         private final TakeOverDecoder decoder = TakeOverDecoder.ofClientFrames();
         private State state = State.AWAITING_AUTH;
 
-        Connection(OutputStream out, DeadlineInputStream in, Watchdog.Deadline authDeadline) {
+        private final Runnable onAuthenticated;
+
+        Connection(OutputStream out, DeadlineInputStream in, Watchdog.Deadline authDeadline, Runnable onAuthenticated) {
             this.out = out;
             this.in = in;
             this.authDeadline = authDeadline;
+            this.onAuthenticated = onAuthenticated;
         }
 
         void run() throws IOException, CloseConnection {
@@ -198,6 +246,7 @@ public final class TakeOverChannel implements Closeable {
                     throw new CloseConnection("authenticated too late");
                 }
                 state = State.AUTHENTICATED;
+                onAuthenticated.run();   // no longer evictable
                 out.write(TakeOverEncoder.welcome());
                 return;
             }

@@ -5,7 +5,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
@@ -334,6 +333,49 @@ class TakeOverChannelTest {
     }
 
     @Test
+    void clientsWithoutTheTokenHoldHalfTheSlotsAtMostAndTheOldestIsEvicted() throws Exception {
+        start();
+        assertEquals(4, TakeOverChannel.MAX_UNAUTHENTICATED);
+        List<TakeOverClient> silent = new ArrayList<>();
+        for (int i = 0; i < TakeOverChannel.MAX_UNAUTHENTICATED; i++) {
+            silent.add(connect());   // connected, no AUTH: each would wait for the handshake deadline
+            awaitAwaitingAuth(i + 1);
+        }
+        // a fifth without AUTH: the oldest is closed at once, not the new one
+        silent.add(connect());
+        silent.get(0).assertClosedWithin(2_000);
+        awaitAwaitingAuth(TakeOverChannel.MAX_UNAUTHENTICATED);
+        // clients that authenticate still get in, up to the other half (and one evicts a silent one)
+        for (int i = 0; i < TakeOverChannel.MAX_CONNECTIONS - TakeOverChannel.MAX_UNAUTHENTICATED; i++) {
+            authenticatedWithin(5_000).assertPong();
+        }
+        assertTrue(channel.awaitingAuth() <= TakeOverChannel.MAX_UNAUTHENTICATED - 1, "an authenticated one left the count");
+    }
+
+    private void awaitAwaitingAuth(int n) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 5_000;
+        while (channel.awaitingAuth() != n) {   // counted once their threads run
+            assertTrue(System.currentTimeMillis() < deadline, channel.awaitingAuth() + " awaiting AUTH, not " + n);
+            Thread.sleep(10);
+        }
+    }
+
+    /** A new authenticated connection, tried again while refused (a slot frees once its thread has ended). */
+    private TakeOverClient authenticatedWithin(int ms) throws Exception {
+        long deadline = System.currentTimeMillis() + ms;
+        while (true) {
+            try {
+                return connect().authenticate(TOKEN);
+            } catch (AssertionError | IOException e) {
+                if (System.currentTimeMillis() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+
+    @Test
     void closeWithOpenConnectionsReturnsPromptly() throws Exception {
         start();
         TakeOverClient authed = connect().authenticate(TOKEN);
@@ -356,7 +398,8 @@ class TakeOverChannelTest {
         authed.assertClosedWithin(2_000);
         waiting.assertClosedWithin(2_000);
         midFrame.assertClosedWithin(2_000);
-        assertThrows(ConnectException.class, () -> new Socket("127.0.0.1", port).close(), "still accepting");
+        // refused, or reset when the SYN reached the listener's queue just before it closed
+        assertThrows(java.net.SocketException.class, () -> new Socket("127.0.0.1", port).close(), "still accepting");
         long deadline = System.currentTimeMillis() + 5_000;
         while (threadNamed("takeover-") && System.currentTimeMillis() < deadline) {
             Thread.sleep(20);
