@@ -144,11 +144,16 @@ class NicMirror:
 
     def _reader(self):
         expect = None
+        peer = None   # QEMU's chardev: the first sender; datagrams from any other are ignored
         while True:
             try:
-                data, anc, _, _ = self.sock.recvmsg(65536, 64)
+                data, anc, _, sender = self.sock.recvmsg(65536, 64)
             except OSError:
                 return   # closed
+            if peer is None:
+                peer = sender
+            elif sender != peer:
+                continue
             stamp = next((struct.unpack('qq', d[:16]) for lvl, typ, d in anc
                           if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS), None)
             stamp = stamp[0] + stamp[1] / 1e9 if stamp else time.time()
