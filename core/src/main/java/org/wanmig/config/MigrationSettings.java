@@ -16,6 +16,13 @@ public final class MigrationSettings {
     public static final Duration DEFAULT_ROUTE_UPDATE_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration DEFAULT_DEMOTE_TIMEOUT = Duration.ofSeconds(15);
     public static final Duration DEFAULT_RETENTION = Duration.ofDays(7);
+    /**
+     * Pause between two confirmed steps of a route change: a packet a switch sent the old way just
+     * before its step is still on a WAN link when the next switch changes, and may find that switch
+     * pointing back the way it came (an output to its ingress port, which OpenFlow drops). At least
+     * the largest one-way delay of a WAN link, queue included.
+     */
+    public static final Duration DEFAULT_ROUTE_STEP_GAP = Duration.ofMillis(100);
     public static final MigrationSettings DEFAULTS = new MigrationSettings(
             Duration.ofSeconds(60), Duration.ofMinutes(10), Duration.ofSeconds(15), Duration.ofSeconds(5),
             "rest", null, false);
@@ -32,6 +39,7 @@ public final class MigrationSettings {
     private final Duration demoteTimeout;
     private final Duration retention;
     private final EvacuationSettings evacuation;
+    private final Duration routeStepGap;
 
     public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
                              Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast) {
@@ -51,6 +59,15 @@ public final class MigrationSettings {
                              Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast,
                              Duration routeUpdateTimeout, Duration demoteTimeout, Duration retention,
                              QemuOptions qemu, EvacuationSettings evacuation) {
+        this(prepareTimeout, migrateTimeout, switchTimeout, drain, hypervisorDriver, hypervisorUrl, bicast,
+                routeUpdateTimeout, demoteTimeout, retention, qemu, evacuation, DEFAULT_ROUTE_STEP_GAP);
+    }
+
+    public MigrationSettings(Duration prepareTimeout, Duration migrateTimeout, Duration switchTimeout,
+                             Duration drain, String hypervisorDriver, URI hypervisorUrl, boolean bicast,
+                             Duration routeUpdateTimeout, Duration demoteTimeout, Duration retention,
+                             QemuOptions qemu, EvacuationSettings evacuation, Duration routeStepGap) {
+        this.routeStepGap = Objects.requireNonNull(routeStepGap);
         this.qemu = Objects.requireNonNull(qemu);
         this.routeUpdateTimeout = Objects.requireNonNull(routeUpdateTimeout);
         this.demoteTimeout = Objects.requireNonNull(demoteTimeout);
@@ -68,6 +85,11 @@ public final class MigrationSettings {
     /** Longest wait for the tunnel to be confirmed and storage to report in sync. */
     public Duration prepareTimeout() {
         return prepareTimeout;
+    }
+
+    /** Pause between two confirmed steps of a route change (see {@link #DEFAULT_ROUTE_STEP_GAP}). */
+    public Duration routeStepGap() {
+        return routeStepGap;
     }
 
     /** Longest wait for the hypervisor's completion report. */
@@ -141,7 +163,7 @@ public final class MigrationSettings {
                 && hypervisorDriver.equals(s.hypervisorDriver) && Objects.equals(hypervisorUrl, s.hypervisorUrl)
                 && bicast == s.bicast && routeUpdateTimeout.equals(s.routeUpdateTimeout)
                 && demoteTimeout.equals(s.demoteTimeout) && retention.equals(s.retention) && qemu.equals(s.qemu)
-                && evacuation.equals(s.evacuation);
+                && evacuation.equals(s.evacuation) && routeStepGap.equals(s.routeStepGap);
     }
 
     @Override

@@ -300,6 +300,11 @@ public final class WanTopologyParser {
         Duration sw = seconds(n, "switchTimeoutSeconds", d.switchTimeout(), false);
         Duration drain = seconds(n, "drainSeconds", d.drain(), true);
         Duration routes = seconds(n, "routeUpdateTimeoutSeconds", d.routeUpdateTimeout(), false);
+        Duration stepGap = duration(n, "routeStepGapMs", d.routeStepGap(), true, Duration.ofMillis(1), "milliseconds");
+        if (stepGap.compareTo(Duration.ofSeconds(5)) > 0) {
+            fail("migration.routeStepGapMs", "at most 5000 (a WAN link's one-way delay, queue included), not "
+                    + stepGap.toMillis());
+        }
         Duration demote = seconds(n, "demoteTimeoutSeconds", d.demoteTimeout(), false);
         Duration retention = duration(n, "retentionHours", d.retention(), false, Duration.ofHours(1), "hours");
         JsonNode hv = n.path("hypervisor");
@@ -336,7 +341,7 @@ public final class WanTopologyParser {
             qemu = qemuOptions(hv, dcs);
         }
         return new MigrationSettings(prepare, migrate, sw, drain, driver, url, bicast != null && bicast.asBoolean(false),
-                routes, demote, retention, qemu, evacuation(n.path("evacuation")));
+                routes, demote, retention, qemu, evacuation(n.path("evacuation")), stepGap);
     }
 
     /** Servers whose own driver (servers[].hypervisor) is {@code driver}: name to the setting's path. */

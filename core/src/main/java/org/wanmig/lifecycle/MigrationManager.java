@@ -879,7 +879,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         long t0 = System.nanoTime();
         RouteChange change = planner.routeChange(run.server, run.routesAt, run.to.name());
         run.routesAt = run.to.name();
-        CompletableFuture<Void> routes = reconciler.installInOrder(change.steps())
+        CompletableFuture<Void> routes = reconciler.installInOrder(change.steps(), topology.settings().routeStepGap())
                 .thenComposeAsync(x -> {
                     if (run.epoch == epoch) {
                         run.stage = NetStage.ROUTED;
@@ -992,7 +992,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             awayRoutes = List.of(); // that data center is cut off: no route can lead there
         }
         List<FlowRule> leftovers = awayRoutes;
-        CompletableFuture<Void> network = step(reconciler.installInOrder(back.steps()), netErrors)
+        CompletableFuture<Void> network = step(reconciler.installInOrder(back.steps(), topology.settings().routeStepGap()),
+                netErrors)
                 .thenComposeAsync(x -> step(reconciler.converge(null, Set.of()).thenApply(o -> null), netErrors),
                         lifecycle)
                 .thenCompose(x -> step(reconciler.removeUndesired(run.plan.all()), netErrors))

@@ -242,9 +242,23 @@ final class Reconciler {
 
     /** Installs each step once the one before is confirmed (the route update's order). */
     CompletableFuture<Void> installInOrder(List<List<FlowRule>> steps) {
+        return installInOrder(steps, Duration.ZERO);
+    }
+
+    /**
+     * As {@link #installInOrder(List)}, each step after the first sent {@code gap} after the one
+     * before it was confirmed: packets the previous step's switches sent the old way are then off
+     * the links before the next switches change (see MigrationSettings.DEFAULT_ROUTE_STEP_GAP).
+     */
+    CompletableFuture<Void> installInOrder(List<List<FlowRule>> steps, Duration gap) {
         CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
+        Executor afterGap = gap.isZero() ? null
+                : CompletableFuture.delayedExecutor(gap.toNanos(), TimeUnit.NANOSECONDS, lifecycle);
+        boolean first = true;
         for (List<FlowRule> step : steps) {
-            done = done.thenCompose(x -> install(step));
+            done = first || afterGap == null ? done.thenCompose(x -> install(step))
+                    : done.thenComposeAsync(x -> install(step), afterGap);
+            first = false;
         }
         return done;
     }

@@ -200,6 +200,21 @@ class ConfigValidationTest {
     }
 
     @Test
+    void routeStepGapIsMillisecondsUpToFiveSeconds() {
+        assertEquals(java.time.Duration.ofMillis(100), WanTopologyParser.parse(twoDc(c -> { })).settings().routeStepGap());
+        assertEquals(java.time.Duration.ZERO, WanTopologyParser.parse(twoDc(
+                c -> migration(c).put("routeStepGapMs", 0))).settings().routeStepGap());
+        assertEquals(java.time.Duration.ofMillis(40), WanTopologyParser.parse(twoDc(
+                c -> migration(c).put("routeStepGapMs", 40))).settings().routeStepGap());
+        assertOnlyProblem(rejected(twoDc(c -> migration(c).put("routeStepGapMs", -1))), "migration.routeStepGapMs",
+                "must be a non-negative number of milliseconds");
+        assertOnlyProblem(rejected(twoDc(c -> migration(c).put("routeStepGapMs", "20ms"))), "migration.routeStepGapMs",
+                "must be a non-negative number of milliseconds");
+        assertOnlyProblem(rejected(twoDc(c -> migration(c).put("routeStepGapMs", 6000))), "migration.routeStepGapMs",
+                "at most 5000");
+    }
+
+    @Test
     void clientSiteWithoutPrefixesIsReportedNotACrash() {
         ConfigException e = rejected(twoDc(c -> entry(c, "clientSites", 0).remove("prefixes")));
         assertProblem(e, "clientSites[0].prefixes", "missing");

@@ -8,6 +8,7 @@ import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationState;
 import org.wanmig.planner.Cookies;
 import org.wanmig.testing.FakeNetwork;
+import org.wanmig.testing.Topologies;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -71,6 +72,28 @@ class HappyPathTest {
                 && r.deviceId().equals(f.topology.dataCenter("dcA").orElseThrow().pe())), "first the redirect at PE_A");
         assertTrue(after.get(1).stream().allMatch(r -> Cookies.kind(r.id().value()) == Cookies.KIND_SERVER_ROUTE),
                 "then the routes");
+    }
+
+    @Test
+    void routeStepsAreSentTheStepGapApart() {
+        f = LifecycleFixture.start(c -> Topologies.migration(c).put("routeStepGapMs", 300));
+        MigrationId id = f.migrating("vs1");
+        int before = f.network.installs().size();
+        f.manager.hypervisorCompleted(id, null);
+        f.awaitState(id, COMPLETED);
+        List<List<FlowRule>> installs = f.network.installs();
+        List<Long> times = f.network.installTimes();
+        List<Long> routeSteps = new ArrayList<>();
+        for (int i = before; i < installs.size(); i++) {
+            if (installs.get(i).stream().allMatch(r -> Cookies.kind(r.id().value()) == Cookies.KIND_SERVER_ROUTE)) {
+                routeSteps.add(times.get(i));
+            }
+        }
+        assertTrue(routeSteps.size() >= 2, "a route change of several steps: " + routeSteps.size());
+        for (int i = 1; i < routeSteps.size(); i++) {
+            long gapMs = (routeSteps.get(i) - routeSteps.get(i - 1)) / 1_000_000;
+            assertTrue(gapMs >= 300, "step " + i + " sent " + gapMs + " ms after the one before");
+        }
     }
 
     @Test

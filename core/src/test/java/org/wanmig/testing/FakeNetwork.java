@@ -28,6 +28,8 @@ public final class FakeNetwork implements NetworkProgrammer {
     private volatile boolean holdingRemovals;
     private final RuleTable tables = new RuleTable();
     private final List<List<FlowRule>> installs = new CopyOnWriteArrayList<>();
+    /** System.nanoTime() of each install batch, in the order of {@link #installs}. */
+    private final List<Long> installTimes = new CopyOnWriteArrayList<>();
     private final List<List<FlowRule>> removes = new CopyOnWriteArrayList<>();
     private final List<List<FlowRule>> prepares = new CopyOnWriteArrayList<>();
     /** Per key, the removals sent since the last install sent for it. */
@@ -127,6 +129,13 @@ public final class FakeNetwork implements NetworkProgrammer {
         return new ArrayList<>(installs);
     }
 
+    /** When each batch of {@link #installs()} was sent (System.nanoTime()), same order. */
+    public List<Long> installTimes() {
+        synchronized (installs) {
+            return new ArrayList<>(installTimes);
+        }
+    }
+
     public List<List<FlowRule>> removes() {
         return new ArrayList<>(removes);
     }
@@ -146,7 +155,10 @@ public final class FakeNetwork implements NetworkProgrammer {
     @Override
     public CompletableFuture<Void> install(Collection<FlowRule> rules) {
         List<FlowRule> batch = List.copyOf(rules);
-        installs.add(batch);
+        synchronized (installs) {
+            installTimes.add(System.nanoTime());
+            installs.add(batch);
+        }
         batch.forEach(r -> removalsSinceInstall.remove(RuleKey.of(r)));
         for (FlowRule r : batch) {
             if (unavailable.contains(r.deviceId())) {
