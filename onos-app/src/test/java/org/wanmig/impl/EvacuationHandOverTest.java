@@ -140,6 +140,9 @@ class EvacuationHandOverTest {
                 && record(first, e).count(ServerEvacuation.State.QUEUED) == 1);
         ServerEvacuation moving = inFlight(record(first, e));
         MigrationId m1 = moving.migrationId();
+        // in the hypervisor's hands: a new leader goes on with that (one still PREPARING it rolls back)
+        eventually("the in-flight migration is MIGRATING", () -> first.migration(m1).orElseThrow().state()
+                == MigrationState.MIGRATING);
 
         // the follower reads the shared record but runs nothing
         assertEquals(EvacuationState.RUNNING, record(second, e).state());
