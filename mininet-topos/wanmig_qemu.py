@@ -491,6 +491,22 @@ class Vm:
                 pass
 
 
+def frames_written_back(host, most, timeout=2):
+    """Up to `most` frames that an AF_PACKET socket bound to a tap (its host side) received from the
+    guest's side, hex, oldest first; the frames that socket sent itself are skipped. For the drain's
+    tests: what drain_tap() wrote back into the tap, as the switch would take it."""
+    host.settimeout(timeout)
+    back = []
+    while len(back) < most:
+        try:
+            data, addr = host.recvfrom(2048)
+        except socket.timeout:
+            break
+        if addr[2] != socket.PACKET_OUTGOING:
+            back.append(data.hex())
+    return back
+
+
 def migrate(src, dst, uri, max_bandwidth=None, downtime_limit_ms=None, on_pause=None,
             timeout=600, pause=True):
     """Live-migrates src to dst (dst started with incoming=...): events + pause-before-switchover,

@@ -1177,15 +1177,7 @@ vm = types.SimpleNamespace(tap_fd=fd)
 drained = wq.Vm.drain_tap(vm)
 again = wq.Vm.drain_tap(vm)                     # nothing left the second time
 none = wq.Vm.drain_tap(types.SimpleNamespace(tap_fd=None))
-host.settimeout(2)
-back = []
-while len(back) < 3:
-    try:
-        data, addr = host.recvfrom(2048)
-    except socket.timeout:
-        break
-    if addr[2] != socket.PACKET_OUTGOING:       # written back by the drain: from the guest's side
-        back.append(data.hex())
+back = wq.frames_written_back(host, 3)
 print(json.dumps({'drained': drained, 'again': again, 'none': none, 'sent': [f.hex() for f in sent],
                   'back': back}))
 """

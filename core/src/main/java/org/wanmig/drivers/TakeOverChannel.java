@@ -47,11 +47,6 @@ final class TakeOverChannel implements AutoCloseable {
         this.peer = peer;
     }
 
-    /** A plain TCP channel: see {@link #open(String, int, String, Duration, SSLSocketFactory)}. */
-    static TakeOverChannel open(String host, int port, String token, Duration timeout) throws IOException {
-        return open(host, port, token, timeout, null);
-    }
-
     /**
      * Connects (over TLS with {@code tls}, the certificate checked against {@code host} as HTTPS
      * does; plain TCP without) and authenticates with the agent's control token; fails unless it

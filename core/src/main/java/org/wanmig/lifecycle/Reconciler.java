@@ -240,25 +240,18 @@ final class Reconciler {
         rules.forEach(r -> actual.computeIfAbsent(r.deviceId(), d -> new LinkedHashMap<>()).put(RuleKey.of(r), r));
     }
 
-    /** Installs each step once the one before is confirmed (the route update's order). */
-    CompletableFuture<Void> installInOrder(List<List<FlowRule>> steps) {
-        return installInOrder(steps, Duration.ZERO);
-    }
-
     /**
-     * As {@link #installInOrder(List)}, each step after the first sent {@code gap} after the one
-     * before it was confirmed: packets the previous step's switches sent the old way are then off
-     * the links before the next switches change (see MigrationSettings.DEFAULT_ROUTE_STEP_GAP).
+     * Installs each step once the one before is confirmed (the route update's order) and, after
+     * the first, {@code gap} later: packets the previous step's switches sent the old way are then
+     * off the links before the next switches change (see MigrationSettings.DEFAULT_ROUTE_STEP_GAP).
      */
     CompletableFuture<Void> installInOrder(List<List<FlowRule>> steps, Duration gap) {
+        Executor afterGap = CompletableFuture.delayedExecutor(gap.toNanos(), TimeUnit.NANOSECONDS, lifecycle);
         CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
-        Executor afterGap = gap.isZero() ? null
-                : CompletableFuture.delayedExecutor(gap.toNanos(), TimeUnit.NANOSECONDS, lifecycle);
-        boolean first = true;
-        for (List<FlowRule> step : steps) {
-            done = first || afterGap == null ? done.thenCompose(x -> install(step))
+        for (int i = 0; i < steps.size(); i++) {
+            List<FlowRule> step = steps.get(i);
+            done = i == 0 || gap.isZero() ? done.thenCompose(x -> install(step))
                     : done.thenComposeAsync(x -> install(step), afterGap);
-            first = false;
         }
         return done;
     }

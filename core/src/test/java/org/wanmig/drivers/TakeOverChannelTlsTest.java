@@ -112,26 +112,27 @@ class TakeOverChannelTlsTest extends TakeOverChannelTest {
     @Test
     void aChannelWhoseCertificateDoesNotNameTheAgentIsNotOpened() throws Exception {
         // the certificate names 127.0.0.1 and localhost, not 127.0.0.2 (the same loopback interface)
-        int port = newChannelPort(java.net.InetAddress.getByName("127.0.0.2"));
-        IOException e = assertThrows(IOException.class, () -> TakeOverChannel.open("127.0.0.2", port, "t",
-                Duration.ofSeconds(5), trusting.getSocketFactory()));
-        assertTrue(e instanceof SSLHandshakeException, e.toString());
+        assertHandshakeRefused("127.0.0.2", trusting.getSocketFactory());
     }
 
     @Test
     void aChannelTheMmsDoesNotTrustIsNotOpened() throws Exception {
-        int port = newChannelPort(java.net.InetAddress.getLoopbackAddress());
         SSLContext untrusting = SSLContext.getInstance("TLSv1.3");
         untrusting.init(null, null, null);   // the JVM's CAs, not the test CA
-        IOException e = assertThrows(IOException.class, () -> TakeOverChannel.open("127.0.0.1", port, "t",
-                Duration.ofSeconds(5), untrusting.getSocketFactory()));
+        assertHandshakeRefused("127.0.0.1", untrusting.getSocketFactory());
+    }
+
+    private void assertHandshakeRefused(String host, SSLSocketFactory client) throws Exception {
+        int port = newChannelPort(java.net.InetAddress.getByName(host));
+        IOException e = assertThrows(IOException.class, () -> TakeOverChannel.open(host, port, "t",
+                Duration.ofSeconds(5), client));
         assertTrue(e instanceof SSLHandshakeException, e.toString());
     }
 
     @Test
     void aPlainClientGetsNoWelcomeFromTheTlsChannel() throws Exception {
         int port = newChannelPort(java.net.InetAddress.getLoopbackAddress());
-        assertThrows(IOException.class, () -> TakeOverChannel.open("127.0.0.1", port, "t", Duration.ofSeconds(5)));
+        assertThrows(IOException.class, () -> TakeOverChannel.open("127.0.0.1", port, "t", Duration.ofSeconds(5), null));
     }
 
     /** A TLS channel socket of its own that accepts in the background (the handshake runs on the first read). */

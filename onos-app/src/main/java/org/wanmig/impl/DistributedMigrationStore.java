@@ -16,12 +16,12 @@ import org.wanmig.spi.MigrationStore;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
 
 /**
  * Migration records and placements in the cluster's consistent store, so whichever instance
@@ -76,9 +76,8 @@ public final class DistributedMigrationStore implements MigrationStore {
 
     @Override
     public Collection<Migration> all() {
-        List<Migration> all = new ArrayList<>();
-        records.entrySet().forEach(e -> all.add(withNote(e.getKey(), decode(e.getValue().value()))));
-        return List.copyOf(all);
+        return records.entrySet().stream().map(e -> withNote(e.getKey(), decode(e.getValue().value())))
+                .collect(Collectors.toUnmodifiableList());
     }
 
     /**

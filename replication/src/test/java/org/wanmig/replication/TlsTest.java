@@ -244,6 +244,45 @@ class TlsTest {
     }
 
     @Test
+    void aTakeOverClientStuckInItsTlsHandshakeIsClosedAtTheDeadlineAndTheChannelServesOn() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 4 << 20, a -> {
+            pem(a, ca1, "agent-a");
+            a.transport.controlTls(true).handshakeTimeoutMs(500);
+        }, b -> pem(b, ca1, "agent-b"))) {
+            int channel = p.a.takeOverPort();
+            // connected, then silent: no ClientHello (or half a handshake) ever comes
+            for (int i = 0; i < 5; i++) {   // more than the 4 that may await AUTH
+                try (Socket silent = new Socket("127.0.0.1", channel)) {
+                    silent.setSoTimeout(5_000);
+                    long t0 = System.nanoTime();
+                    assertTrue(closedByServer(silent), "a silent TLS client is closed");
+                    long ms = (System.nanoTime() - t0) / 1_000_000;
+                    assertTrue(ms < 3_000, "closed after " + ms + " ms, the deadline is 500");
+                }
+            }
+            // a client that finishes its handshake is still welcomed
+            KeyStore ts = KeyStore.getInstance("PKCS12");
+            try (InputStream in = Files.newInputStream(ca1.resolve("truststore.p12"))) {
+                ts.load(in, password(ca1).toCharArray());
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(ts);
+            SSLContext ctx = SSLContext.getInstance("TLSv1.3");
+            ctx.init(null, tmf.getTrustManagers(), null);
+            byte[] token = AgentPair.TOKEN.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            try (Socket raw = new Socket("127.0.0.1", channel)) {
+                raw.setSoTimeout(10_000);
+                SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(raw, "127.0.0.1", channel, true);
+                s.startHandshake();
+                s.getOutputStream().write(java.nio.ByteBuffer.allocate(4 + token.length).put((byte) 0x57)
+                        .put((byte) 0x01).putShort((short) token.length).put(token).array());
+                s.getOutputStream().flush();
+                assertEquals("57840000", hex(s.getInputStream().readNBytes(4)), "WELCOME");
+            }
+        }
+    }
+
+    @Test
     void badTlsConfigNamesTheKey() throws Exception {
         Path f = dir.resolve("c.json");
         Files.writeString(f, "{\"token\":\"abcdefghij\",\"tlsCert\":\"" + ca1.resolve("agent-a.pem") + "\","

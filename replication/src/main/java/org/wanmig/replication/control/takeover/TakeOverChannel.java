@@ -21,6 +21,7 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -57,7 +58,7 @@ public final class TakeOverChannel implements Closeable {
     private final Limits limits;
     private final SSLContext tls; // null: plain TCP
     /** Connections awaiting AUTH, oldest first; guarded by itself. */
-    private final java.util.ArrayDeque<Socket> awaitingAuth = new java.util.ArrayDeque<>();
+    private final ArrayDeque<Socket> awaitingAuth = new ArrayDeque<>();
     private final ConnectionAcceptor acceptor;
 
     /** Deadlines of a connection, in milliseconds. */
@@ -137,11 +138,6 @@ public final class TakeOverChannel implements Closeable {
         synchronized (awaitingAuth) {
             awaitingAuth.remove(raw);
         }
-    }
-
-    /** Whether connections are TLS. */
-    public boolean tls() {
-        return tls != null;
     }
 
     private enum State { AWAITING_AUTH, AUTHENTICATED }
