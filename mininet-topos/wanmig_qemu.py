@@ -74,10 +74,17 @@ def vsctl(*args):
 
 
 def make_tap(name):
-    """A tap in this process's namespace (no packet info, no vnet header); returns its fd."""
+    """A tap in this process's namespace (no packet info, no vnet header); returns its fd.
+    IPv6 is off on it before it goes up: the host must not speak on a guest's port. Its MLD report,
+    sent within a second of link-up, would otherwise queue for the guest and, if drained after a
+    stop, reach the switch as if the guest had sent it."""
     fd = os.open('/dev/net/tun', os.O_RDWR)
     try:
         fcntl.ioctl(fd, TUNSETIFF, struct.pack('16sH', name.encode(), IFF_TAP | IFF_NO_PI))
+        ipv6 = '/proc/sys/net/ipv6/conf/%s/disable_ipv6' % name
+        if os.path.exists(ipv6):                    # absent on a kernel without IPv6
+            with open(ipv6, 'w') as f:
+                f.write('1')
         subprocess.run(['ip', 'link', 'set', 'dev', name, 'up'], check=True)
         subprocess.run(['ethtool', '-K', name, 'rx', 'off', 'tx', 'off', 'sg', 'off', 'tso', 'off',
                         'gso', 'off', 'gro', 'off'], capture_output=True)

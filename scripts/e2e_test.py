@@ -1162,11 +1162,12 @@ class DrainTap(unittest.TestCase):
     which hands them to the host side (the switch) as if the guest had sent them."""
 
     CHILD = r"""
-import json, os, socket, sys, types
+import json, os, socket, sys, time, types
 sys.path.insert(0, sys.argv[1])
 import wanmig_qemu as wq
 fd = wq.make_tap('tdrain0')
 os.set_blocking(fd, False)                      # as QEMU leaves the shared file
+time.sleep(1.5)                                 # the kernel's own link-up frames, if any, queue now
 host = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
 host.bind(('tdrain0', 0x88b5))
 sent = [bytes.fromhex('ffffffffffff020000000001' '88b5') + ('wanmig-drain-%d' % k).encode().ljust(46, b'.')
