@@ -171,7 +171,10 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             List<CompletableFuture<Void>> reads = topology.allSwitches().stream()
                     .filter(network::isAvailable).map(reconciler::adopt).collect(Collectors.toList());
             CompletableFuture<Void> baseline = CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
-                    .thenComposeAsync(x -> reconciler.converge(null, Set.of()), lifecycle)
+                    .thenComposeAsync(x -> {
+                        resumed.forEach(this::findRouteSteps);
+                        return reconciler.converge(null, Set.of());
+                    }, lifecycle)
                     .thenAccept(outcome -> log.info("took over: {}", outcome));
             // each migration goes on (or rolls back) on its own, whatever the others do; one that a
             // report or an abort already moved on while the tables were read (its epoch is no longer
@@ -248,6 +251,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 if (run.rollingBack == null && run.stage != NetStage.NONE && !run.plan.pathsIn(graph)) {
                     replan(run);
                 }
+                if (run.routing != null) {
+                    // its steps were planned on the old topology: the new routes go in at once
+                    run.routesAt = run.to.name();
+                    run.endRouting();
+                }
             }
             return reconciler.convergeThenDrain(OLD_PATH_GRACE).thenAccept(o -> log.info("topology updated: {}", o));
         });
@@ -315,20 +323,28 @@ public final class MigrationManager implements MigrationService, HypervisorListe
 
     /**
      * The desired state: the baseline for the current placements on the current topology (a
-     * migrating server's routes where the run has them now), plus the rules of every active
-     * migration for its current phase, from its stored plan. Called on the lifecycle thread.
+     * migrating server's routes where the run has them now, with the steps of a route change
+     * under way that are confirmed over them), plus the rules of every active migration for its
+     * current phase, from its stored plan. Called on the lifecycle thread.
      */
     private List<FlowRule> desiredState() {
         List<FlowRule> rules = new ArrayList<>(planner.infrastructure());
         rules.addAll(planner.siteRoutes());
         rules.addAll(planner.dcRoutes());
-        Map<String, String> routedAt = new HashMap<>();
-        runs.values().forEach(r -> routedAt.put(r.server.name(), r.routesAt));
+        Map<String, Run> moving = new HashMap<>();
+        runs.values().forEach(r -> moving.put(r.server.name(), r));
         Map<String, String> placements = store.placements();   // one read of the store, not one per server
         for (VirtualServer v : topology.servers()) {
-            String dc = routedAt.get(v.name());
-            rules.addAll(planner.serverRoutes(v, dc != null && topology.dataCenter(dc).isPresent()
-                    ? dc : placed(v, placements)));
+            Run run = moving.get(v.name());
+            String dc = run == null ? null : run.routesAt;
+            List<FlowRule> routes = planner.serverRoutes(v, dc != null && topology.dataCenter(dc).isPresent()
+                    ? dc : placed(v, placements));
+            if (run != null && !run.routed.isEmpty()) {
+                List<FlowRule> both = new ArrayList<>(routes);
+                both.addAll(run.routed);
+                routes = new ArrayList<>(Reconciler.index(both).values());
+            }
+            rules.addAll(routes);
         }
         runs.values().forEach(r -> rules.addAll(r.rules()));
         return rules;
@@ -877,11 +893,24 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private void updateRoutes(Run run) {
         int epoch = run.bump(topology.settings().routeUpdateTimeout());
         long t0 = System.nanoTime();
-        RouteChange change = planner.routeChange(run.server, run.routesAt, run.to.name());
-        run.routesAt = run.to.name();
-        CompletableFuture<Void> routes = reconciler.installInOrder(change.steps(), topology.settings().routeStepGap())
-                .thenComposeAsync(x -> {
+        if (run.routing == null) {
+            run.routing = planner.routeChange(run.server, run.routesAt, run.to.name());
+        }
+        RouteChange change = run.routing;
+        int from = run.stepsDone;   // above 0: the steps before were found on the switches after a restart
+        List<List<FlowRule>> left = change.steps().subList(from, change.steps().size());
+        // Until the last step is confirmed the desired state is the old routes with the confirmed
+        // steps over them, so a converge meanwhile (a switch that reconnects) keeps the pace.
+        CompletableFuture<Void> routes = reconciler.installInOrder(left, topology.settings().routeStepGap(),
+                () -> run.epoch == epoch, step -> {
+                    if (run.routing == change) {
+                        run.routed.addAll(step);
+                        run.stepsDone++;
+                    }
+                }).thenComposeAsync(x -> {
                     if (run.epoch == epoch) {
+                        run.routesAt = run.to.name();
+                        run.endRouting();
                         run.stage = NetStage.ROUTED;
                     }
                     return reconciler.converge(null, Set.of());
@@ -900,7 +929,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 resumeStoppedOnWriteError(run);
             }
             advance(run, ROUTES_UPDATED, String.format("%d route rules installed, %d removed, storage primary now %s,"
-                    + " in %.1f ms", change.installCount(), change.removals().size(), run.to.name(), ms(t0)), null);
+                    + " in %.1f ms%s", change.installCount(), change.removals().size(), run.to.name(), ms(t0),
+                    from == 0 ? "" : String.format(" (went on at step %d of %d: the steps before were on the switches"
+                            + " after the restart)", from + 1, change.steps().size())), null);
             drain(run, topology.settings().drain());
         }), lifecycle);
     }
@@ -978,8 +1009,10 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 && !hypervisors.apply(topology).returnsMovedServer(run.server);
         DataCenter home = leftAtDestination ? run.to : run.from;
         DataCenter away = leftAtDestination ? run.from : run.to;
-        String routedAt = run.routesAt;
+        // A route change cut short holds some of its steps: the way back starts from its far end.
+        String routedAt = run.routing == null ? run.routesAt : home == run.to ? run.from.name() : run.to.name();
         run.routesAt = home.name();
+        run.endRouting();
         run.stage = NetStage.NONE;
         // Each step runs whatever the one before did: a switch that cannot take the restored routes
         // must not leave the tunnel and redirect behind on every other switch.
@@ -992,8 +1025,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             awayRoutes = List.of(); // that data center is cut off: no route can lead there
         }
         List<FlowRule> leftovers = awayRoutes;
-        CompletableFuture<Void> network = step(reconciler.installInOrder(back.steps(), topology.settings().routeStepGap()),
-                netErrors)
+        CompletableFuture<Void> network = step(reconciler.installInOrder(back.steps(), topology.settings().routeStepGap(),
+                () -> true, s -> { }), netErrors)
                 .thenComposeAsync(x -> step(reconciler.converge(null, Set.of()).thenApply(o -> null), netErrors),
                         lifecycle)
                 .thenCompose(x -> step(reconciler.removeUndesired(run.plan.all()), netErrors))
@@ -1132,6 +1165,41 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 break;
         }
         return run;
+    }
+
+    /**
+     * A migration rebuilt in CUTOVER may have been cut off in its route update: the steps of its
+     * route change that the switches were read to hold stay (the first ones in full, then part of
+     * the next), and the update goes on after them at its pace. Otherwise taking over would turn
+     * those switches back at once, then the update forward again.
+     */
+    private void findRouteSteps(Run run) {
+        if (run.record.state() != CUTOVER) {
+            return;
+        }
+        RouteChange change;
+        try {
+            change = planner.routeChange(run.server, run.from.name(), run.to.name());
+        } catch (RuntimeException e) {
+            return;   // no route change on this topology: the routes go where the reconciler says
+        }
+        List<FlowRule> held = new ArrayList<>();
+        int done = 0;
+        for (List<FlowRule> step : change.steps()) {
+            List<FlowRule> there = step.stream().filter(reconciler::holds).collect(Collectors.toList());
+            held.addAll(there);
+            if (there.size() < step.size()) {
+                break;
+            }
+            done++;
+        }
+        if (!held.isEmpty()) {
+            run.routing = change;
+            run.routed = held;
+            run.stepsDone = done;
+            log.info("migration {}: its route update had {} of {} steps on the switches ({} rules); it goes on from"
+                    + " there", run.record.id(), done, change.steps().size(), held.size());
+        }
     }
 
     /** Goes on with (or rolls back) one rebuilt migration; a failure here touches no other. */
@@ -1363,6 +1431,14 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         NetStage stage = NetStage.NONE;
         /** Where the server's baseline routes lead now (changes at the route update and its undoing). */
         String routesAt;
+        /**
+         * The route change toward {@code to} under way, or null. The switches hold the routes at
+         * routesAt with {@link #routed} over them: the rules of its first {@link #stepsDone} steps
+         * (and, found after a restart, those of the next step already there).
+         */
+        RouteChange routing;
+        List<FlowRule> routed = new ArrayList<>();
+        int stepsDone;
         int epoch;
         ScheduledFuture<?> timer;
         CompletableFuture<Migration> rollingBack;
@@ -1382,6 +1458,12 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             this.from = from;
             this.to = to;
             this.routesAt = from.name();
+        }
+
+        void endRouting() {
+            routing = null;
+            routed = new ArrayList<>();
+            stepsDone = 0;
         }
 
         /** The plan's rules this migration wants on the switches in its stage. */

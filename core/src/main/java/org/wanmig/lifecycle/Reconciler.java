@@ -17,9 +17,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
@@ -244,16 +248,28 @@ final class Reconciler {
      * Installs each step once the one before is confirmed (the route update's order) and, after
      * the first, {@code gap} later: packets the previous step's switches sent the old way are then
      * off the links before the next switches change (see MigrationSettings.DEFAULT_ROUTE_STEP_GAP).
+     * Before each step, {@code wanted} is asked, on the lifecycle thread: once it says no (a
+     * rollback took the routes over, say), no further step is sent and the result fails with a
+     * {@link CancellationException}. {@code confirmed} is told of each step once it is.
      */
-    CompletableFuture<Void> installInOrder(List<List<FlowRule>> steps, Duration gap) {
+    CompletableFuture<Void> installInOrder(List<List<FlowRule>> steps, Duration gap, BooleanSupplier wanted,
+                                           Consumer<List<FlowRule>> confirmed) {
         Executor afterGap = CompletableFuture.delayedExecutor(gap.toNanos(), TimeUnit.NANOSECONDS, lifecycle);
         CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
         for (int i = 0; i < steps.size(); i++) {
             List<FlowRule> step = steps.get(i);
-            done = i == 0 || gap.isZero() ? done.thenCompose(x -> install(step))
-                    : done.thenComposeAsync(x -> install(step), afterGap);
+            Function<Object, CompletableFuture<Void>> send = x -> wanted.getAsBoolean() ? install(step)
+                    : CompletableFuture.failedFuture(new CancellationException("route steps no longer wanted"));
+            done = (i == 0 || gap.isZero() ? done.thenCompose(send) : done.thenComposeAsync(send, afterGap))
+                    .thenRun(() -> confirmed.accept(step));
         }
         return done;
+    }
+
+    /** Whether the switch was read (or confirmed) to hold this very rule. */
+    boolean holds(FlowRule rule) {
+        FlowRule held = actual.getOrDefault(rule.deviceId(), Map.of()).get(RuleKey.of(rule));
+        return held != null && RuleKey.sameRule(held, rule);
     }
 
     /**

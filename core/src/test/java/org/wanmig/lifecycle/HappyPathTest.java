@@ -7,7 +7,11 @@ import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationState;
 import org.wanmig.planner.Cookies;
+import org.wanmig.planner.NetworkPlanner;
+import org.wanmig.planner.RouteChange;
+import org.wanmig.planner.RuleKey;
 import org.wanmig.testing.FakeNetwork;
+import org.wanmig.testing.Poll;
 import org.wanmig.testing.Topologies;
 
 import java.util.ArrayList;
@@ -94,6 +98,34 @@ class HappyPathTest {
             long gapMs = (routeSteps.get(i) - routeSteps.get(i - 1)) / 1_000_000;
             assertTrue(gapMs >= 300, "step " + i + " sent " + gapMs + " ms after the one before");
         }
+    }
+
+    @Test
+    void aSwitchThatReconnectsInThePacedRouteUpdateGetsItsStepAtThePace() {
+        f = LifecycleFixture.start(c -> Topologies.migration(c).put("routeStepGapMs", 1500));
+        RouteChange change = new NetworkPlanner(f.topology, Topologies.APP_ID)
+                .routeChange(f.topology.server("vs1").orElseThrow(), "dcA", "dcB");
+        assertTrue(change.steps().size() >= 2, "a route change of several steps: " + change.steps().size());
+        List<FlowRule> second = change.steps().get(1);
+        MigrationId id = f.migrating("vs1");
+        f.manager.hypervisorCompleted(id, null);
+        Poll.until("the first route step", () -> f.network.tables().missing(change.steps().get(0)).isEmpty());
+        long firstAt = System.nanoTime();
+        // a switch of the second step reconnects: read, and brought in line with the desired state
+        int reads = f.network.reads().size();
+        f.manager.switchConnected(second.get(0).deviceId());
+        f.awaitState(id, COMPLETED);
+        assertTrue(f.network.reads().size() > reads, "the reconnected switch was read");
+        List<List<FlowRule>> installs = f.network.installs();
+        List<Long> times = f.network.installTimes();
+        for (int i = 0; i < installs.size(); i++) {
+            if (installs.get(i).stream().anyMatch(r -> second.stream().anyMatch(s -> RuleKey.sameRule(s, r)))) {
+                long ms = (times.get(i) - firstAt) / 1_000_000;
+                assertTrue(ms >= 1400, "the second step's rules went in " + ms + " ms after the first step");
+                break;
+            }
+        }
+        f.assertAtDestination(id);
     }
 
     @Test

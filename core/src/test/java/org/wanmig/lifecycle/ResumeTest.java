@@ -4,7 +4,19 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
+import org.onosproject.net.flow.FlowRule;
+import org.wanmig.planner.Cookies;
 import org.wanmig.planner.MigrationPlan;
+import org.wanmig.planner.NetworkPlanner;
+import org.wanmig.planner.RouteChange;
+import org.wanmig.planner.RuleFormatter;
+import org.wanmig.planner.RuleKey;
+import org.wanmig.testing.Poll;
+import org.wanmig.testing.Topologies;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -95,6 +107,57 @@ class ResumeTest {
         assertEquals(java.util.List.of(DRAINING, COMPLETED), done.timeline().subList(5, 7).stream()
                 .map(e -> e.state()).collect(java.util.stream.Collectors.toList()));
         after.assertAtDestination(m.id());
+    }
+
+    @Test
+    void restartInTheRouteUpdateGoesOnAfterTheStepsOnTheSwitchesAtItsPace() {
+        before = LifecycleFixture.start(c -> Topologies.migration(c).put("routeStepGapMs", 5000));
+        RouteChange change = new NetworkPlanner(before.topology, Topologies.APP_ID)
+                .routeChange(before.topology.server("vs1").orElseThrow(), "dcA", "dcB");
+        assertTrue(change.steps().size() >= 2, "a route change of several steps: " + change.steps().size());
+        List<FlowRule> first = change.steps().get(0);
+        MigrationId id = before.migrating("vs1");
+        before.manager.hypervisorCompleted(id, "moved");
+        // the first step confirmed; the second waits out the 5 s gap when the controller stops
+        Poll.until("the first route step", () -> before.network.tables().missing(first).isEmpty());
+        before.close();
+        assertEquals(CUTOVER, before.state(id));
+        int installsBefore = before.network.installs().size();
+        int removesBefore = before.network.removes().size();
+
+        after = before.restart(c -> Topologies.migration(c).put("routeStepGapMs", 300));
+        Migration m = after.awaitState(id, COMPLETED);
+        after.assertAtDestination(id);
+        // nothing of the first step was turned back meanwhile: no other rule for its keys, no removal
+        Map<RuleKey, FlowRule> firstByKey = Reconciler.index(first);
+        List<List<FlowRule>> installs = after.network.installs();
+        List<Long> times = after.network.installTimes();
+        for (List<FlowRule> batch : installs.subList(installsBefore, installs.size())) {
+            for (FlowRule r : batch) {
+                FlowRule mine = firstByKey.get(RuleKey.of(r));
+                assertTrue(mine == null || RuleKey.sameRule(mine, r), "first step's rule turned back: "
+                        + RuleFormatter.format(r));
+            }
+        }
+        for (List<FlowRule> batch : after.network.removes().subList(removesBefore, after.network.removes().size())) {
+            batch.forEach(r -> assertFalse(firstByKey.containsKey(RuleKey.of(r)), "first step's rule removed: "
+                    + RuleFormatter.format(r)));
+        }
+        // the steps left, each once, in order, the new gap apart
+        List<Long> sent = new ArrayList<>();
+        for (int i = installsBefore; i < installs.size(); i++) {
+            if (installs.get(i).stream().allMatch(r -> Cookies.kind(r.id().value()) == Cookies.KIND_SERVER_ROUTE)) {
+                assertTrue(RuleKey.sameRules(change.steps().get(1 + sent.size()), installs.get(i)),
+                        "route install " + sent.size() + " after the restart is step " + (2 + sent.size()));
+                sent.add(times.get(i));
+            }
+        }
+        assertEquals(change.steps().size() - 1, sent.size(), "the steps left");
+        for (int i = 1; i < sent.size(); i++) {
+            assertTrue((sent.get(i) - sent.get(i - 1)) / 1_000_000 >= 300, "step sent a gap after the one before");
+        }
+        assertTrue(m.timeline().stream().anyMatch(e -> e.detail().contains("went on at step 2 of "
+                + change.steps().size())), m.timeline().toString());
     }
 
     @Test

@@ -5,13 +5,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.onosproject.net.DeviceId;
+import org.onosproject.net.flow.FlowRule;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationState;
+import org.wanmig.planner.Cookies;
+import org.wanmig.planner.NetworkPlanner;
+import org.wanmig.planner.RouteChange;
+import org.wanmig.planner.RuleKey;
 import org.wanmig.spi.SwitchException;
 import org.wanmig.testing.FakeNetwork;
 import org.wanmig.testing.Poll;
+import org.wanmig.testing.Topologies;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -198,6 +205,45 @@ class RollbackTest {
         assertEquals(ROLLED_BACK, m.state(), m.toString());
         assertEquals(installs, f.network.installs().size(), "nothing reinstalled: " + f.network.installs());
         f.assertBackAtSource(id);
+    }
+
+    @Test
+    void abortInThePacedRouteUpdateSendsNoFurtherStepAndRestoresTheSourceRoutesAtThePace() {
+        f = LifecycleFixture.start(c -> Topologies.migration(c).put("routeStepGapMs", 1000));
+        NetworkPlanner planner = new NetworkPlanner(f.topology, Topologies.APP_ID);
+        RouteChange forward = planner.routeChange(f.topology.server("vs1").orElseThrow(), "dcA", "dcB");
+        RouteChange back = planner.routeChange(f.topology.server("vs1").orElseThrow(), "dcB", "dcA");
+        assertTrue(forward.steps().size() >= 2 && back.steps().size() >= 2, forward.steps() + " " + back.steps());
+        MigrationId id = f.migrating("vs1");
+        f.manager.hypervisorCompleted(id, "moved");
+        Poll.until("the first route step", () -> f.network.tables().missing(forward.steps().get(0)).isEmpty());
+        int mark = f.network.installs().size();
+        f.manager.abort(id);
+        Migration m = f.awaitEnd(id);
+        assertEquals(ROLLED_BACK, m.state(), m.toString());
+        f.assertBackAtSource(id);
+        // the forward steps left were not sent after the abort (they would undo the restore until
+        // the next converge); the way back went step by step, in order, the gap apart
+        List<List<FlowRule>> installs = f.network.installs();
+        List<Long> times = f.network.installTimes();
+        List<Long> sent = new ArrayList<>();
+        for (int i = mark; i < installs.size(); i++) {
+            List<FlowRule> batch = installs.get(i);
+            for (List<FlowRule> step : forward.steps().subList(1, forward.steps().size())) {
+                assertFalse(batch.stream().anyMatch(r -> step.stream().anyMatch(s -> RuleKey.sameRule(s, r))),
+                        "a forward route step sent after the abort: " + batch);
+            }
+            if (batch.stream().allMatch(r -> Cookies.kind(r.id().value()) == Cookies.KIND_SERVER_ROUTE)) {
+                assertTrue(sent.size() < back.steps().size() && RuleKey.sameRules(back.steps().get(sent.size()), batch),
+                        "route install " + sent.size() + " after the abort is the way back's step " + (sent.size() + 1));
+                sent.add(times.get(i));
+            }
+        }
+        assertEquals(back.steps().size(), sent.size(), "the way back's steps");
+        for (int i = 1; i < sent.size(); i++) {
+            long gapMs = (sent.get(i) - sent.get(i - 1)) / 1_000_000;
+            assertTrue(gapMs >= 1000, "way back's step " + (i + 1) + " sent " + gapMs + " ms after the one before");
+        }
     }
 
     @Test
