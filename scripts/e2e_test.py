@@ -817,6 +817,63 @@ class E2EDetection(Testbed):
               % (time.time() - t_cut, json.dumps({k: b[k] for k in ('role', 'peerConnected', 'peerSilentMillis')})))
 
 
+class E2ERouteUpdateRestart(Testbed):
+    """kill -9 of the runtime in the middle of a paced route update, under probing: route steps
+    4 s apart (migration.routeStepGapMs), the kill between the first and the second. The restarted
+    runtime finds the steps the switches hold, changes nothing when it takes over, and goes on from
+    the next step at the pace; no probe is lost. (Before, it turned the first step back at once.)"""
+    GAP_MS = 4000
+
+    def runtime_config(self):
+        with open(tb.CONFIG_2DC) as f:
+            netcfg = json.load(f)
+        netcfg['apps']['org.wanmig.app']['wanmig']['migration']['routeStepGapMs'] = self.GAP_MS
+        path = os.path.join(self.workdir, 'wanmig-2dc-slow-route-steps.json')
+        with open(path, 'w') as f:
+            json.dump(netcfg, f, indent=1)
+        return path
+
+    @staticmethod
+    def route_flows():
+        """The server routes on every switch, as the switches report them (no counters)."""
+        strip = re.compile(r'(duration|n_packets|n_bytes|idle_age|hard_age)=[^,]*, ?')
+        return {s: sorted(strip.sub('', text) for cookie, text in tb.dump_flows(s)
+                          if tb.decode_cookie(cookie)[1] == tb.KIND_SERVER_ROUTE) for s in tb.SWITCHES_2DC}
+
+    def test_kill_9_between_two_route_steps_goes_on_from_the_next_and_loses_no_probe(self):
+        client, path = self.start_probes(duration=90, rate=500)
+        at_source = self.route_flows()
+        mid = tb.start_migration('vs1', 'dcB')['id']
+        self.wait_state(mid, 'CUTOVER')
+        tb.wait_until(lambda: self.route_flows() != at_source, 10, 0.05, 'the first route step')
+        first_step = self.route_flows()
+        took_over = lambda: [l for l in self.runtime.log_tail(100000).splitlines() if 'took over:' in l]
+        takeovers = len(took_over())
+        t_kill = time.time()
+        self.runtime.kill(signal.SIGKILL)       # inside the 4 s gap before the second step
+        self.assertLess(time.time() - t_kill, 3, 'killed inside the gap')
+        time.sleep(1)
+        self.assertEqual(self.route_flows(), first_step, 'the switches hold the first step alone')
+        self.runtime.start()                    # same --state-dir
+        tb.wait_until(lambda: len(tb.switches_connected(tb.SWITCHES_2DC)) == 5, 60, 0.2, 'switches reconnected')
+        tb.wait_until(lambda: len(took_over()) > takeovers, 30, 0.1, 'the restarted runtime to take over')
+        self.assertTrue(took_over()[-1].endswith('took over: 0 added, 0 replaced, 0 removed'),
+                        'the restarted runtime turned the first step back: ' + took_over()[-1])
+        migration = tb.watch_migration(mid, timeout=120)
+        probes = tb.stop_probe_client(client, path)
+        d = tb.downtime(probes, since=t_kill, until=time.time())   # the hypervisor's pause ended just before
+        went_on = [e['detail'] for e in migration['timeline'] if 'went on at step 2 of' in e['detail']]
+        print('\n(route restart) kill -9 between route steps 1 and 2, %d ms apart, at 500 probes/s: %s; %s'
+              % (self.GAP_MS, json.dumps(d), went_on))
+        self.assertEqual(migration['state'], 'COMPLETED', migration)
+        self.assertTrue(went_on, migration['timeline'])
+        self.assertNotEqual(self.route_flows(), first_step, 'more than one route step')
+        self.assertGreater(d['probesSent'], 500 * 5, d)
+        self.assertEqual(d['probesLost'], 0, d)
+        self.assert_served_at('peB')
+        self.assert_no_rules_of(mid)
+
+
 class E2ELinkFailure(unittest.TestCase):
     """WAN link failures on the 3-DC testbed (triangle core1-core2-core3, so every WAN path has an
     alternative), with the embedded runtime, link hold-down 2 s. A link fails with both ends' ports

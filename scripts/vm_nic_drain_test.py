@@ -11,8 +11,12 @@ QEMU's tap backend reads the first of those before it learns the stopped NIC tak
 it in its own queue; the other 2 stay in the tap. Vm.drain_tap() must give back exactly the 3, in
 order, unchanged, on the host side of the tap (where the switch would take them on through the
 redirect), the first from the NicMirror (its copy stamped after STOP) and not the 2 the guest
-took. Then nothing more on a second drain. Bounded: 180 s; the namespace and QEMU are removed on
-failure too. Writes DIR/report.json; exits 1 when a check fails.
+took. Then nothing more on a second drain.
+Then the same with a QEMU that refuses the mirror (a chardev of the mirror's id on its command
+line, so QMP's chardev-add fails): the VM starts and runs without it, and its drain gives back the
+2 frames of the tap's queue only (the one QEMU holds is lost, as before the mirror).
+Bounded: 180 s per QEMU; the namespace and QEMU are removed on failure too. Writes
+DIR/report.json; exits 1 when a check fails.
 """
 
 import argparse
@@ -28,15 +32,17 @@ CHILD = r"""
 import json, os, socket, sys, time
 sys.path.insert(0, sys.argv[1])
 import wanmig_qemu as wq
-out = sys.argv[2]
+out, refuse = sys.argv[2], sys.argv[3] == 'refuse'
 guest = wq.build_guest()
 image = os.path.join(out, 'disk.img')
 with open(image, 'wb') as f:
     f.truncate(16 << 20)
-vm = wq.Vm('drain', guest, out, tap='tqdrain0', image=image, ip='10.9.0.10/24', gateway=None)
+vm = wq.Vm('drain', guest, out, tap='tqdrain0', image=image, ip='10.9.0.10/24', gateway=None,
+          extra_args=['-chardev', 'null,id=nicmirror'] if refuse else [])
 report = {}
 try:
     vm.start()
+    report['mirror'] = getattr(vm, 'mirror', None) is not None
     report['readySeconds'] = vm.wait_ready(120)
     host = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
     host.bind(('tqdrain0', 0x88b5))
@@ -63,6 +69,43 @@ print(json.dumps(report))
 """
 
 
+def run_guest(ns, out, mode, failures):
+    """One QEMU in a namespace of its own: with the mirror ('mirror') or refusing it ('refuse')."""
+    report = {}
+    subprocess.run(['ip', 'netns', 'add', ns], check=True)
+    try:
+        subprocess.run(['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up'], check=True)
+        run = subprocess.run(['ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', CHILD,
+                              os.path.join(ROOT, 'mininet-topos'), out, mode],
+                             capture_output=True, text=True, timeout=180)
+        report['stderrTail'] = run.stderr[-2000:]
+        if run.returncode != 0:
+            failures.append('%s: child exited %d' % (mode, run.returncode))
+            return report
+        r = json.loads(run.stdout.strip().splitlines()[-1])
+        report.update(r)
+        refused = mode == 'refuse'
+        if r['mirror'] == refused:
+            failures.append('%s: the VM has %s mirror' % (mode, 'a' if refused else 'no'))
+        if refused and 'no NIC mirror' not in run.stdout:
+            failures.append('refuse: the refused mirror was not logged')
+        if r['status'] != 'paused':
+            failures.append('%s: the guest is %s, not paused' % (mode, r['status']))
+        want = [2, 2 * 60, 0] if refused else [3, 3 * 60, 1]
+        if r['drained'] != want:
+            failures.append('%s: drained %s, not %s (frames, bytes, from QEMU\'s queue)' % (mode, r['drained'], want))
+        if r['again'] != [0, 0, 0]:
+            failures.append('%s: a second drain sent %s' % (mode, r['again']))
+        if r['back'] != (r['sent'][1:] if refused else r['sent']):
+            failures.append('%s: not each frame sent on once, in order, unchanged' % mode)
+    except subprocess.TimeoutExpired:
+        failures.append('%s: no result in 180 s' % mode)
+    finally:
+        subprocess.run(['pkill', '-f', 'qemu-system-x86_64 -name drain '], check=False)
+        subprocess.run(['ip', 'netns', 'del', ns], check=False)
+    return report
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--out', default=os.path.join(ROOT, 'out', 'vm-nic-drain-' + time.strftime('%Y%m%d-%H%M%S')))
@@ -71,37 +114,16 @@ def main():
     os.makedirs(out, exist_ok=True)
     ns = 'wanmig-qdrain-%d' % os.getpid()
     failures, report = [], {}
-    subprocess.run(['ip', 'netns', 'add', ns], check=True)
-    try:
-        subprocess.run(['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up'], check=True)
-        run = subprocess.run(['ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', CHILD,
-                              os.path.join(ROOT, 'mininet-topos'), out],
-                             capture_output=True, text=True, timeout=180)
-        report['stderrTail'] = run.stderr[-2000:]
-        if run.returncode != 0:
-            failures.append('child exited %d' % run.returncode)
-        else:
-            r = json.loads(run.stdout.strip().splitlines()[-1])
-            report.update(r)
-            if r['status'] != 'paused':
-                failures.append('the guest is %s, not paused' % r['status'])
-            if r['drained'] != [3, 3 * 60, 1]:
-                failures.append('drained %s, not 3 frames (180 bytes), 1 from QEMU\'s queue' % r['drained'])
-            if r['again'] != [0, 0, 0]:
-                failures.append('a second drain sent %s' % r['again'])
-            if r['back'] != r['sent']:
-                failures.append('not each frame sent on once, in order, unchanged')
-    except subprocess.TimeoutExpired:
-        failures.append('no result in 180 s')
-    finally:
-        subprocess.run(['pkill', '-f', 'qemu-system-x86_64 -name drain '], check=False)
-        subprocess.run(['ip', 'netns', 'del', ns], check=False)
+    for mode in ('mirror', 'refuse'):
+        report[mode] = run_guest(ns, out, mode, failures)
     report['failures'] = failures
     with open(os.path.join(out, 'report.json'), 'w') as f:
         json.dump(report, f, indent=2)
-    print(json.dumps({k: v for k, v in report.items() if k != 'stderrTail'}, indent=2))
+    print(json.dumps({m: {k: v for k, v in r.items() if k != 'stderrTail'} if isinstance(r, dict) else r
+                      for m, r in report.items()}, indent=2))
     if failures:
-        print(report.get('stderrTail', ''), file=sys.stderr)
+        for mode in ('mirror', 'refuse'):
+            print(report[mode].get('stderrTail', ''), file=sys.stderr)
     print('vm nic drain test: %s (%s)' % ('PASS' if not failures else 'FAIL', out))
     return 1 if failures else 0
 
