@@ -514,6 +514,24 @@ def frames_written_back(host, most, timeout=2):
     return back
 
 
+def run_in_netns(ns, code, args, timeout, kill_pattern):
+    """Runs python `code` with `args` in a network namespace `ns` made for it (loopback up), for
+    the tests that need QEMU and taps of their own without a switch. Returns (exit code, or None
+    after `timeout` s; stdout; stderr). Afterwards, whatever happened, processes whose command
+    line matches `kill_pattern` are killed and the namespace is deleted."""
+    subprocess.run(['ip', 'netns', 'add', ns], check=True)
+    try:
+        subprocess.run(['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up'], check=True)
+        run = subprocess.run(['ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', code] + list(args),
+                             capture_output=True, text=True, timeout=timeout)
+        return run.returncode, run.stdout, run.stderr
+    except subprocess.TimeoutExpired as e:
+        return None, e.stdout or '', e.stderr or ''
+    finally:
+        subprocess.run(['pkill', '-f', kill_pattern], check=False)
+        subprocess.run(['ip', 'netns', 'del', ns], check=False)
+
+
 def migrate(src, dst, uri, max_bandwidth=None, downtime_limit_ms=None, on_pause=None,
             timeout=600, pause=True):
     """Live-migrates src to dst (dst started with incoming=...): events + pause-before-switchover,

@@ -22,11 +22,12 @@ DIR/report.json; exits 1 when a check fails.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+sys.path.insert(0, os.path.join(ROOT, 'mininet-topos'))
+import wanmig_qemu as wq   # noqa: E402
 
 CHILD = r"""
 import json, os, socket, sys, time
@@ -71,38 +72,28 @@ print(json.dumps(report))
 
 def run_guest(ns, out, mode, failures):
     """One QEMU in a namespace of its own: with the mirror ('mirror') or refusing it ('refuse')."""
-    report = {}
-    subprocess.run(['ip', 'netns', 'add', ns], check=True)
-    try:
-        subprocess.run(['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up'], check=True)
-        run = subprocess.run(['ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', CHILD,
-                              os.path.join(ROOT, 'mininet-topos'), out, mode],
-                             capture_output=True, text=True, timeout=180)
-        report['stderrTail'] = run.stderr[-2000:]
-        if run.returncode != 0:
-            failures.append('%s: child exited %d' % (mode, run.returncode))
-            return report
-        r = json.loads(run.stdout.strip().splitlines()[-1])
-        report.update(r)
-        refused = mode == 'refuse'
-        if r['mirror'] == refused:
-            failures.append('%s: the VM has %s mirror' % (mode, 'a' if refused else 'no'))
-        if refused and 'no NIC mirror' not in run.stdout:
-            failures.append('refuse: the refused mirror was not logged')
-        if r['status'] != 'paused':
-            failures.append('%s: the guest is %s, not paused' % (mode, r['status']))
-        want = [2, 2 * 60, 0] if refused else [3, 3 * 60, 1]
-        if r['drained'] != want:
-            failures.append('%s: drained %s, not %s (frames, bytes, from QEMU\'s queue)' % (mode, r['drained'], want))
-        if r['again'] != [0, 0, 0]:
-            failures.append('%s: a second drain sent %s' % (mode, r['again']))
-        if r['back'] != (r['sent'][1:] if refused else r['sent']):
-            failures.append('%s: not each frame sent on once, in order, unchanged' % mode)
-    except subprocess.TimeoutExpired:
-        failures.append('%s: no result in 180 s' % mode)
-    finally:
-        subprocess.run(['pkill', '-f', 'qemu-system-x86_64 -name drain '], check=False)
-        subprocess.run(['ip', 'netns', 'del', ns], check=False)
+    rc, stdout, stderr = wq.run_in_netns(ns, CHILD, [os.path.join(ROOT, 'mininet-topos'), out, mode], 180,
+                                         'qemu-system-x86_64 -name drain ')
+    report = {'stderrTail': stderr[-2000:]}
+    if rc is None or rc != 0:
+        failures.append('%s: %s' % (mode, 'no result in 180 s' if rc is None else 'child exited %d' % rc))
+        return report
+    r = json.loads(stdout.strip().splitlines()[-1])
+    report.update(r)
+    refused = mode == 'refuse'
+    if r['mirror'] == refused:
+        failures.append('%s: the VM has %s mirror' % (mode, 'a' if refused else 'no'))
+    if refused and 'no NIC mirror' not in stdout:
+        failures.append('refuse: the refused mirror was not logged')
+    if r['status'] != 'paused':
+        failures.append('%s: the guest is %s, not paused' % (mode, r['status']))
+    want = [2, 2 * 60, 0] if refused else [3, 3 * 60, 1]
+    if r['drained'] != want:
+        failures.append('%s: drained %s, not %s (frames, bytes, from QEMU\'s queue)' % (mode, r['drained'], want))
+    if r['again'] != [0, 0, 0]:
+        failures.append('%s: a second drain sent %s' % (mode, r['again']))
+    if r['back'] != (r['sent'][1:] if refused else r['sent']):
+        failures.append('%s: not each frame sent on once, in order, unchanged' % mode)
     return report
 
 

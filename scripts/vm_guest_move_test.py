@@ -1,0 +1,240 @@
+#!/usr/bin/python3
+"""
+What the guest itself does with the frames and the memory it has when it moves, with QEMU alone.
+
+    /usr/bin/python3 scripts/vm_guest_move_test.py [--out DIR]
+
+No switch, no MMS, no WAN: two QEMUs (the guest of guest/build, TCG) in a network namespace of the
+test's own, each NIC on a tap, the disk on one qemu-nbd both open (as the bed's disk is on NBD), the
+migration over a unix socket with pause-before-switchover and an 800 ms pause (the bench's QEMU
+downtime across the WAN is 800-1000 ms), bandwidth capped at 20 MB/s so pre-copy takes passes.
+
+- echo (twice): UDP probes at 1000/s into the source's tap until STOP, answered by the guest's
+  echo; the test answers the guest's ARP on both taps and reads the answers there. Every probe the
+  guest was handed before STOP must be answered, at the source or, after RESUME, at the
+  destination. Not handed: the one QEMU read after STOP and holds (its NicMirror copy is stamped
+  after STOP) and those left in the source's tap. This is the bound of what the network side can
+  hope for: a frame lost here would be lost inside the guest's move, out of the MMS's reach.
+- memory: the destination is started with -S, so it stays paused once loaded; then QMP pmemsave of
+  the guest's RAM on both and a compare, page by page: the destination must hold exactly the
+  source's memory (the TCG dirty tracking that `pti=on` works around, see wanmig_qemu.Vm).
+
+Bounded: 180 s per migration; QEMU, qemu-nbd and the namespace are removed on failure too. Writes
+DIR/report.json; exits 1 when a check fails.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+sys.path.insert(0, os.path.join(ROOT, 'mininet-topos'))
+import wanmig_qemu as wq   # noqa: E402
+
+CHILD = r"""
+import json, os, socket, struct, subprocess, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+import wanmig_qemu as wq
+out, mode = sys.argv[2], sys.argv[3]
+RATE, PAUSE_S, MEM_MB = 1000, 0.8, 128
+MY_MAC, VM_MAC = bytes.fromhex('020000000001'), bytes.fromhex('000000000210')
+MY_IP, VM_IP = socket.inet_aton('10.9.0.1'), socket.inet_aton('10.9.0.10')
+guest = wq.build_guest()
+image = os.path.join(out, 'disk.img')
+with open(image, 'wb') as f:
+    f.truncate(16 << 20)
+sock_path = os.path.join(out, 'migration.sock')
+if os.path.exists(sock_path):
+    os.unlink(sock_path)
+nbd = subprocess.Popen(['qemu-nbd', '-f', 'raw', '-x', 'disk', '--persistent', '--shared=4', '-p', '10899',
+                        '-b', '127.0.0.1', image])
+for _ in range(50):                             # listening before a QEMU opens its disk
+    try:
+        socket.create_connection(('127.0.0.1', 10899), 1).close()
+        break
+    except OSError:
+        time.sleep(0.1)
+wq_nbd = ('127.0.0.1', 10899, 'disk')
+src = wq.Vm('gmove-src', guest, out, tap='tgsrc0', nbd=wq_nbd, mem_mb=MEM_MB, ip='10.9.0.10/24', gateway=None)
+dst = wq.Vm('gmove-dst', guest, out, tap='tgdst0', nbd=wq_nbd, mem_mb=MEM_MB, ip='10.9.0.10/24', gateway=None,
+            incoming='unix:' + sock_path, extra_args=['-S'] if mode == 'memory' else [])
+
+
+def probe(seq):
+    payload = struct.pack('!I', seq).ljust(32, b'p')
+    udp = struct.pack('!HHHH', 40000, 7000, 8 + len(payload), 0) + payload
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), seq & 0xffff, 0, 64, 17, 0, MY_IP, VM_IP)
+    words = sum(struct.unpack('!10H', ip))
+    words = (words >> 16) + (words & 0xffff)
+    ip = ip[:10] + struct.pack('!H', ~(words + (words >> 16)) & 0xffff) + ip[12:]
+    return VM_MAC + MY_MAC + b'\x08\x00' + ip + udp
+
+
+def probe_seq(frame):
+    # the sequence number of a probe or of its answer (UDP port 7000 either way), else None
+    if frame[12:14] != b'\x08\x00' or frame[23] != 17:
+        return None
+    udp = frame[14 + (frame[14] & 0xf) * 4:]
+    return struct.unpack('!I', udp[8:12])[0] if 7000 in struct.unpack('!HH', udp[:4]) else None
+
+
+answers, done = {}, threading.Event()
+
+
+def listen(tap, where):
+    # answers to our probes, and our ARP answer to the guest's question for MY_IP
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    s.bind((tap, 0))
+    s.settimeout(0.2)
+    while not done.is_set():
+        try:
+            frame, addr = s.recvfrom(2048)
+        except socket.timeout:
+            continue
+        if addr[2] == socket.PACKET_OUTGOING:
+            continue
+        if frame[12:14] == b'\x08\x06' and frame[20:22] == b'\x00\x01' and frame[38:42] == MY_IP:
+            s.send(frame[6:12] + MY_MAC + b'\x08\x06' + frame[14:20] + b'\x00\x02' + MY_MAC + MY_IP
+                   + frame[22:32])
+        elif probe_seq(frame) is not None:
+            answers.setdefault(probe_seq(frame), where)
+
+
+def stop_stamp(qmp, since):
+    e = next((e for e in qmp.events[since:] if e['event'] == 'STOP'), None)
+    return e and e['timestamp']['seconds'] + e['timestamp']['microseconds'] / 1e6
+
+
+report = {'mode': mode}
+try:
+    src.start()
+    report['readySeconds'] = src.wait_ready(120)
+    dst.start()
+    q = src.qmp
+    first, first_dst = len(q.events), len(dst.qmp.events)
+    sent = []
+    if mode == 'echo':
+        for tap, where in (('tgsrc0', 'source'), ('tgdst0', 'destination')):
+            threading.Thread(target=listen, args=(tap, where), daemon=True).start()
+        tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+        tx.bind(('tgsrc0', 0))
+
+        def send():
+            due = time.monotonic()
+            while not done.is_set() and not stop_stamp(q, first):   # until STOP: the tap keeps the rest
+                tx.send(probe(len(sent)))
+                sent.append(len(sent))
+                due += 1.0 / RATE
+                time.sleep(max(0, due - time.monotonic()))
+        threading.Thread(target=send, daemon=True).start()
+        time.sleep(1.5)
+    q.execute('migrate-set-capabilities', capabilities=[{'capability': 'events', 'state': True},
+              {'capability': 'pause-before-switchover', 'state': True}])
+    q.execute('migrate-set-parameters', **{'max-bandwidth': 20_000_000, 'downtime-limit': 300})
+    q.execute('migrate', uri='unix:' + sock_path)
+    q.wait_event('MIGRATION', 120, {'status': 'pre-switchover'}, since=first)
+    time.sleep(PAUSE_S)
+    q.execute('migrate-continue', state='pre-switchover')
+    q.wait_event('MIGRATION', 60, {'status': 'completed'}, since=first)
+    info = q.execute('query-migrate')
+    report['qemu'] = {'downtimeMs': info.get('downtime'), 'totalMs': info.get('total-time'),
+                      'dirtySyncs': info.get('ram', {}).get('dirty-sync-count')}
+    if mode == 'echo':
+        dst.qmp.wait_event('RESUME', 30, since=first_dst)
+        time.sleep(3)                               # answers of the frames the guest took with it
+        t_stop = stop_stamp(q, first)
+        held = [probe_seq(f) for f in src.mirror.since(t_stop)] if src.mirror else None
+        queued = []
+        os.set_blocking(src.tap_fd, False)
+        while True:
+            try:
+                queued.append(probe_seq(os.read(src.tap_fd, 4096)))
+            except BlockingIOError:
+                break
+        report['mirror'] = held is not None
+        report['sent'] = len(sent)
+        report['heldByQemuAfterStop'] = held
+        report['leftInTap'] = len(queued)
+        not_handed = set(held or []) | set(queued)
+        handed = [s for s in sent if s not in not_handed]
+        report['handedToGuest'] = len(handed)
+        report['answeredAtDestination'] = sum(1 for s in handed if answers.get(s) == 'destination')
+        report['unanswered'] = [s for s in handed if s not in answers][:20]
+    else:
+        for _ in range(100):
+            if dst.qmp.execute('query-migrate').get('status') == 'completed':
+                break
+            time.sleep(0.1)
+        report['destination'] = dst.qmp.execute('query-status')['status']
+        paths = [os.path.join(out, n + '.ram') for n in ('source', 'destination')]
+        for vm, path in zip((src, dst), paths):
+            vm.qmp.execute('pmemsave', val=0, size=MEM_MB << 20, filename=path)
+        differ = []
+        with open(paths[0], 'rb') as a, open(paths[1], 'rb') as b:
+            for page in range((MEM_MB << 20) // 4096):
+                if a.read(4096) != b.read(4096):
+                    differ.append(hex(page * 4096))
+        report['pages'] = (MEM_MB << 20) // 4096
+        report['pagesDiffering'] = differ[:20]
+        for path in paths:
+            os.unlink(path)
+finally:
+    done.set()
+    src.stop()
+    dst.stop()
+    nbd.kill()
+    nbd.wait()
+print(json.dumps(report))
+"""
+
+
+def check(r, failures):
+    """The checks of one migration's report."""
+    name = r['mode']
+    if r['mode'] == 'memory':
+        if r['destination'] != 'paused':
+            failures.append('memory: the destination is %s, not paused (-S)' % r['destination'])
+        if r['pagesDiffering']:
+            failures.append('memory: pages differ from the source: %s' % r['pagesDiffering'])
+        return
+    if not r['mirror'] or r['heldByQemuAfterStop'] is None:
+        failures.append('%s: no NIC mirror' % name)
+    if r['handedToGuest'] < 1000:
+        failures.append('%s: only %d probes reached the guest before STOP' % (name, r['handedToGuest']))
+    if r['unanswered']:
+        failures.append('%s: probes the guest took before STOP never answered: %s' % (name, r['unanswered']))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--out', default=os.path.join(ROOT, 'out', 'vm-guest-move-' + time.strftime('%Y%m%d-%H%M%S')))
+    args = parser.parse_args()
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    failures, runs = [], []
+    for mode in ('echo', 'echo', 'memory'):
+        rc, stdout, stderr = wq.run_in_netns('wanmig-gmove-%d' % os.getpid(), CHILD,
+                                             [os.path.join(ROOT, 'mininet-topos'), out, mode], 180,
+                                             'qemu-system-x86_64 -name gmove-|qemu-nbd .*-p 10899')
+        if rc is None or rc != 0:
+            failures.append('%s: %s' % (mode, 'no result in 180 s' if rc is None else 'child exited %d' % rc))
+            runs.append({'mode': mode, 'stderrTail': stderr[-2000:]})
+            continue
+        r = json.loads(stdout.strip().splitlines()[-1])
+        check(r, failures)
+        runs.append(r)
+    with open(os.path.join(out, 'report.json'), 'w') as f:
+        json.dump({'runs': runs, 'failures': failures}, f, indent=2)
+    print(json.dumps({'runs': [{k: v for k, v in r.items() if k != 'stderrTail'} for r in runs],
+                      'failures': failures}, indent=2))
+    for r in runs:
+        if 'stderrTail' in r:
+            print(r['stderrTail'], file=sys.stderr)
+    print('vm guest move test: %s (%s)' % ('PASS' if not failures else 'FAIL', out))
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
