@@ -2,19 +2,22 @@
 """
 What the guest itself does with the frames and the memory it has when it moves, with QEMU alone.
 
-    /usr/bin/python3 scripts/vm_guest_move_test.py [--out DIR]
+    /usr/bin/python3 scripts/vm_guest_move_test.py [--modes echo,echo,memory] [--out DIR]
 
 No switch, no MMS, no WAN: two QEMUs (the guest of guest/build, TCG) in a network namespace of the
 test's own, each NIC on a tap, the disk on one qemu-nbd both open (as the bed's disk is on NBD), the
 migration over a unix socket with pause-before-switchover and an 800 ms pause (the bench's QEMU
 downtime across the WAN is 800-1000 ms), bandwidth capped at 20 MB/s so pre-copy takes passes.
 
-- echo (twice): UDP probes at 1000/s into the source's tap until STOP, answered by the guest's
-  echo; the test answers the guest's ARP on both taps and reads the answers there. Every probe the
-  guest was handed before STOP must be answered, at the source or, after RESUME, at the
-  destination. Not handed: the one QEMU read after STOP and holds (its NicMirror copy is stamped
-  after STOP) and those left in the source's tap. This is the bound of what the network side can
-  hope for: a frame lost here would be lost inside the guest's move, out of the MMS's reach.
+- echo: UDP probes at 1000/s into the source's tap until STOP, answered by the guest's echo; the
+  test answers the guest's ARP on both taps and reads the answers there. Every probe the guest
+  was handed before STOP must be answered, at the source or, after RESUME, at the destination
+  (after 2 s, then again once 5 new probes reached the guest there, as the bed's traffic would).
+  Not handed: the one QEMU read after STOP and holds (its NicMirror copy is stamped after STOP)
+  and those left in the source's tap. This FAILS in about half the migrations on QEMU 7.2 (TCG):
+  the last frame QEMU handed the guest before STOP is never answered, even once new probes are
+  (2026-11-29: 5 of 12). That is the loss the bed sees in 3 of 20 migrations at 200 probes/s, with
+  QEMU alone; so scripts/test-vm runs the memory mode only, and echo is run by hand.
 - memory: the destination is started with -S, so it stays paused once loaded; then QMP pmemsave of
   the guest's RAM on both and a compare, page by page: the destination must hold exactly the
   source's memory (the TCG dirty tracking that `pti=on` works around, see wanmig_qemu.Vm).
@@ -143,7 +146,15 @@ try:
                       'dirtySyncs': info.get('ram', {}).get('dirty-sync-count')}
     if mode == 'echo':
         dst.qmp.wait_event('RESUME', 30, since=first_dst)
-        time.sleep(3)                               # answers of the frames the guest took with it
+        time.sleep(2)                               # answers of the frames the guest took with it
+        quiet = set(answers)
+        # then, as the bed's traffic would, new probes reach the guest at the destination
+        rx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+        rx.bind(('tgdst0', 0))
+        for k in range(5):
+            rx.send(probe(1_000_000 + k))
+            time.sleep(0.05)
+        time.sleep(2)
         t_stop = stop_stamp(q, first)
         held = [probe_seq(f) for f in src.mirror.since(t_stop)] if src.mirror else None
         queued = []
@@ -161,6 +172,8 @@ try:
         handed = [s for s in sent if s not in not_handed]
         report['handedToGuest'] = len(handed)
         report['answeredAtDestination'] = sum(1 for s in handed if answers.get(s) == 'destination')
+        report['unansweredBeforeNewTraffic'] = [s for s in handed if s not in quiet][:20]
+        report['newProbesAnswered'] = sum(1 for k in range(5) if 1_000_000 + k in answers)
         report['unanswered'] = [s for s in handed if s not in answers][:20]
     else:
         for _ in range(100):
@@ -210,11 +223,13 @@ def check(r, failures):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--out', default=os.path.join(ROOT, 'out', 'vm-guest-move-' + time.strftime('%Y%m%d-%H%M%S')))
+    parser.add_argument('--modes', default='echo,echo,memory',
+                        help='migrations to run, in order (scripts/test-vm: memory; echo loses a frame, see above)')
     args = parser.parse_args()
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     failures, runs = [], []
-    for mode in ('echo', 'echo', 'memory'):
+    for mode in args.modes.split(','):
         rc, stdout, stderr = wq.run_in_netns('wanmig-gmove-%d' % os.getpid(), CHILD,
                                              [os.path.join(ROOT, 'mininet-topos'), out, mode], 180,
                                              'qemu-system-x86_64 -name gmove-|qemu-nbd .*-p 10899')

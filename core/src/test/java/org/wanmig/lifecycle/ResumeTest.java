@@ -2,9 +2,9 @@ package org.wanmig.lifecycle;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.onosproject.net.flow.FlowRule;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
-import org.onosproject.net.flow.FlowRule;
 import org.wanmig.planner.Cookies;
 import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.NetworkPlanner;
