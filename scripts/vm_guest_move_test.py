@@ -16,7 +16,7 @@ downtime across the WAN is 800-1000 ms), bandwidth capped at 20 MB/s so pre-copy
   Not handed: the one QEMU read after STOP and holds (its NicMirror copy is stamped after STOP)
   and those left in the source's tap. This FAILS in about half the migrations on QEMU 7.2 (TCG):
   the last frame QEMU handed the guest before STOP is never answered, even once new probes are
-  (2026-11-29: 5 of 15). That is the loss the bed sees in 3 of 20 migrations at 200 probes/s, with
+  (2026-11-29: 6 of 23). That is the loss the bed sees in 3 of 20 migrations at 200 probes/s, with
   QEMU alone; so scripts/test-vm runs the memory mode only, and echo is run by hand.
 - memory: the destination is started with -S, so it stays paused once loaded; then QMP pmemsave of
   the guest's RAM on both and a compare, page by page: the destination must hold exactly the
