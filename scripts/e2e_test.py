@@ -835,10 +835,7 @@ class E2ERouteUpdateRestart(Testbed):
 
     @staticmethod
     def route_flows():
-        """The server routes on every switch, as the switches report them (no counters)."""
-        strip = re.compile(r'(duration|n_packets|n_bytes|idle_age|hard_age)=[^,]*, ?')
-        return {s: sorted(strip.sub('', text) for cookie, text in tb.dump_flows(s)
-                          if tb.decode_cookie(cookie)[1] == tb.KIND_SERVER_ROUTE) for s in tb.SWITCHES_2DC}
+        return tb.flow_tables(kind=tb.KIND_SERVER_ROUTE)
 
     def test_kill_9_between_two_route_steps_goes_on_from_the_next_and_loses_no_probe(self):
         client, path = self.start_probes(duration=90, rate=500)

@@ -43,7 +43,7 @@ vm = wq.Vm('drain', guest, out, tap='tqdrain0', image=image, ip='10.9.0.10/24', 
 report = {}
 try:
     vm.start()
-    report['mirror'] = getattr(vm, 'mirror', None) is not None
+    report['mirror'] = vm.mirror is not None
     report['readySeconds'] = vm.wait_ready(120)
     host = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
     host.bind(('tqdrain0', 0x88b5))
@@ -75,7 +75,7 @@ def run_guest(ns, out, mode, failures):
     rc, stdout, stderr = wq.run_in_netns(ns, CHILD, [os.path.join(ROOT, 'mininet-topos'), out, mode], 180,
                                          'qemu-system-x86_64 -name drain ')
     report = {'stderrTail': stderr[-2000:]}
-    if rc is None or rc != 0:
+    if rc != 0:
         failures.append('%s: %s' % (mode, 'no result in 180 s' if rc is None else 'child exited %d' % rc))
         return report
     r = json.loads(stdout.strip().splitlines()[-1])

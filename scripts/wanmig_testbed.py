@@ -469,10 +469,12 @@ def pair_tunnel_flows(switches=SWITCHES_2DC):
             if decode_cookie(cookie)[0] == WANMIG_COOKIE_TAG and decode_cookie(cookie)[1] == KIND_TUNNEL]
 
 
-def flow_tables(switches=SWITCHES_2DC):
-    """Every switch's rules without counters, for before/after comparisons."""
+def flow_tables(switches=SWITCHES_2DC, kind=None):
+    """Every switch's rules without counters (only wanmig's of cookie `kind`, if given), for
+    before/after comparisons."""
     strip = re.compile(r'(duration|n_packets|n_bytes|idle_age|hard_age)=[^,]*, ?')
-    return {s: sorted(strip.sub('', text) for _, text in dump_flows(s)) for s in switches}
+    return {s: sorted(strip.sub('', text) for cookie, text in dump_flows(s)
+                      if kind is None or decode_cookie(cookie)[1] == kind) for s in switches}
 
 
 # ---------------------------------------------------------------- probes

@@ -96,6 +96,15 @@ final class LifecycleFixture implements AutoCloseable {
         return c -> Topologies.migration(c).put("drainSeconds", s);
     }
 
+    /** vs1's route change from one DC to the other on this topology; the tests need several steps. */
+    org.wanmig.planner.RouteChange routeChange(String fromDc, String toDc) {
+        org.wanmig.planner.RouteChange change = new org.wanmig.planner.NetworkPlanner(topology, Topologies.APP_ID)
+                .routeChange(topology.server("vs1").orElseThrow(), fromDc, toDc);
+        org.junit.jupiter.api.Assertions.assertTrue(change.steps().size() >= 2,
+                "a route change of several steps: " + change.steps().size());
+        return change;
+    }
+
     // ---- driving ----------------------------------------------------------------------------------
 
     MigrationId startMigration(String server) {

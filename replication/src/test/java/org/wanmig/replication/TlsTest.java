@@ -113,15 +113,7 @@ class TlsTest {
                     ca1.resolve("ca.pem"));
             assertRefused(wrongCa, port);
             // a client that trusts the server but has no certificate at all
-            SSLContext noCert = SSLContext.getInstance("TLSv1.3");
-            KeyStore ts = KeyStore.getInstance("PKCS12");
-            try (InputStream in = Files.newInputStream(ca1.resolve("truststore.p12"))) {
-                ts.load(in, password(ca1).toCharArray());
-            }
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(ts);
-            noCert.init(null, tmf.getTrustManagers(), null);
-            assertRefused(noCert, port);
+            assertRefused(trustingClient(ca1), port);
             // plain TCP (the PSK protocol) on a TLS port: no HELLO is ever understood
             try (Socket s = new Socket("127.0.0.1", port)) {
                 s.setSoTimeout(10_000);
@@ -133,6 +125,19 @@ class TlsTest {
                 assertEquals(0, x, "replica changed");
             }
         }
+    }
+
+    /** A TLS 1.3 client context that trusts {@code ca}'s truststore and has no certificate of its own. */
+    private static SSLContext trustingClient(Path ca) throws Exception {
+        KeyStore ts = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(ca.resolve("truststore.p12"))) {
+            ts.load(in, password(ca).toCharArray());
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ts);
+        SSLContext ctx = SSLContext.getInstance("TLSv1.3");
+        ctx.init(null, tmf.getTrustManagers(), null);
+        return ctx;
     }
 
     private static void assertRefused(SSLContext ctx, int port) throws Exception {
@@ -176,14 +181,7 @@ class TlsTest {
     void controlApiOverHttps() throws Exception {
         try (AgentPair p = new AgentPair(dir, 4 << 20, a -> { pem(a, ca1, "agent-a"); a.transport.controlTls(true); },
                 b -> pem(b, ca1, "agent-b"))) {
-            KeyStore ts = KeyStore.getInstance("PKCS12");
-            try (InputStream in = Files.newInputStream(ca1.resolve("truststore.p12"))) {
-                ts.load(in, password(ca1).toCharArray());
-            }
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(ts);
-            SSLContext ctx = SSLContext.getInstance("TLSv1.3");
-            ctx.init(null, tmf.getTrustManagers(), null);
+            SSLContext ctx = trustingClient(ca1);
             HttpClient c = HttpClient.newBuilder().sslContext(ctx).connectTimeout(Duration.ofSeconds(5)).build();
             HttpResponse<String> r = c.send(HttpRequest.newBuilder(
                     URI.create("https://127.0.0.1:" + p.a.controlPort() + "/v1/disks/vs1"))
@@ -261,14 +259,7 @@ class TlsTest {
                 }
             }
             // a client that finishes its handshake is still welcomed
-            KeyStore ts = KeyStore.getInstance("PKCS12");
-            try (InputStream in = Files.newInputStream(ca1.resolve("truststore.p12"))) {
-                ts.load(in, password(ca1).toCharArray());
-            }
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(ts);
-            SSLContext ctx = SSLContext.getInstance("TLSv1.3");
-            ctx.init(null, tmf.getTrustManagers(), null);
+            SSLContext ctx = trustingClient(ca1);
             byte[] token = AgentPair.TOKEN.getBytes(java.nio.charset.StandardCharsets.UTF_8);
             try (Socket raw = new Socket("127.0.0.1", channel)) {
                 raw.setSoTimeout(10_000);
