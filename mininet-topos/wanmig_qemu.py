@@ -25,7 +25,8 @@ Who runs what (one machine, as root):
 - A tap-backed VM gets a QEMU `filter-mirror` on its netdev (added over QMP, so it works as well
   on a QEMU started by someone else): a copy of each frame the tap hands toward the guest goes, as
   UDP on the loopback of QEMU's namespace, to a socket this process opened there (NicMirror). It is
-  how drain_tap() finds the one frame QEMU itself read after STOP and holds in its own queue.
+  how drain_tap() finds the frames QEMU itself read while the guest stopped, which the guest's NIC
+  never took (its receive ring, read over QMP, says which frame it took last).
 """
 
 import collections
@@ -135,10 +136,10 @@ class NicMirror:
     (CLOCK_REALTIME, like QMP's event stamps), the last `keep` of them. QEMU's filter-mirror sends
     each frame as two datagrams: its length (u32, network order), then the frame.
 
-    Why: once the guest stops, the tap backend still reads one frame (net/tap.c reads before it
-    learns that the stopped NIC takes none) and holds it in QEMU's own net queue, out of reach of
-    the tap's other readers; it dies with the source QEMU. Its copy here was stamped after STOP,
-    since QEMU mirrors under its big lock, which the stop holds too."""
+    Why: while the guest stops, the tap backend still reads frames (net/tap.c reads before it
+    learns that the stopped NIC takes none) into QEMU's own net queue, out of reach of the tap's
+    other readers: one that the stop then purges, one that QEMU holds after STOP; both die with the
+    source QEMU (Vm.frames_not_taken)."""
 
     def __init__(self, sock, keep=64):
         self.sock = sock
@@ -438,18 +439,17 @@ class Vm:
         migration) and would die with its QEMU, sent on. Each is written into the tap, which hands
         it to the switch as if the guest had sent it: the switch's redirect, already in place,
         carries it to where the guest resumes. Two places hold such frames, oldest first:
-        - QEMU's own net queue: the one frame its tap backend read after STOP (NicMirror); its copy
-          from the mirror is sent;
+        - QEMU's own net queue: the frames its tap backend read once the guest was stopping or
+          stopped, which the guest's NIC never took (frames_not_taken); their copies from the
+          mirror are sent;
         - the tap's queue: the frames that arrived during the last ~20 ms before STOP, while the
           migration thread held QEMU's lock, and all later ones (QEMU stopped reading).
         Returns (frames, bytes, frames from QEMU's queue). Only for a QEMU that is not running
         (the caller checks): a running QEMU reads the same queues."""
         if self.tap_fd is None:
             return 0, 0, 0
-        mirror, stop = getattr(self, 'mirror', None), None
-        if mirror is not None:
-            stop = self.last_stop()
-        held = mirror.since(stop) if mirror is not None and stop is not None else []
+        mirror = getattr(self, 'mirror', None)
+        held = self.frames_not_taken() if mirror is not None else []
         frames = list(held)
         while len(frames) < limit:
             try:
@@ -465,6 +465,61 @@ class Vm:
             mirror.close()   # once: a second drain must not send QEMU's frame again
             self.mirror = None
         return len(frames), sum(len(f) for f in frames), len(held)
+
+    def frames_not_taken(self):
+        """The mirrored frames the stopped guest's NIC never took, oldest first.
+
+        The NIC's receive ring says which frame it took last; the frames mirrored after that one
+        and meant for this NIC never reached the guest. There are up to two (QEMU 7.2, net/net.c
+        and net/tap.c):
+        - one read while the vCPUs were stopping: the migration thread has set the run state and
+          waits for the vCPUs with QEMU's big lock released, so the main loop reads one more frame
+          and queues it for the NIC, which takes none once stopped; the stop's handler then
+          purges that queue. Its copy is stamped before STOP, so the STOP stamp misses it;
+        - one read after STOP, when that purge let the tap be read again; QEMU holds it.
+        When the ring cannot be read (a QEMU without x-query-virtio-queue-element, a frame over
+        several buffers), the frames mirrored after STOP."""
+        mirror = self.mirror
+        with mirror.lock:
+            copies = list(mirror.frames)
+        taken = self._last_taken_frame()
+        mac = bytes.fromhex(self.mac.replace(':', ''))
+        for header in (12, 10) if taken else ():   # virtio-net's header: 12 bytes (virtio 1.0), 10 (legacy)
+            body = taken[header:]
+            for i in range(len(copies) - 1, -1, -1):
+                frame = copies[i][1]
+                n = min(len(frame), len(body))
+                if n >= 14 and body[:n] == frame[:n]:
+                    # the NIC drops frames for other MACs unread (a flooding switch sends it some)
+                    return [f for _, f in copies[i + 1:] if f[:6] == mac or f[0] & 1]
+        stop = self.last_stop()
+        if taken:
+            log('%s: the frame its NIC took last is not among the %d mirrored; drained from STOP on'
+                % (self.name, len(copies)))
+        return mirror.since(stop) if stop is not None else []
+
+    def _last_taken_frame(self):
+        """The start of the last buffer the NIC filled in the guest's receive ring (virtio header
+        and frame), read from guest memory; None when it cannot be read."""
+        path = os.path.join(self.workdir, self.name + '.rxbuf')
+        try:
+            nic = next(d['path'] for d in self.qmp.execute('x-query-virtio', timeout=5)
+                       if d['name'] == 'virtio-net')
+            rx = self.qmp.execute('x-query-virtio-queue-status', timeout=5, path=nic, queue=0)
+            if rx['used-idx'] == 0:
+                return None   # nothing taken since the driver started (or 65,536 frames exactly)
+            element = self.qmp.execute('x-query-virtio-queue-element', timeout=5, path=nic, queue=0,
+                                       index=(rx['last-avail-idx'] - 1) & 0xffff)
+            desc = element['descs'][0]
+            self.qmp.execute('pmemsave', timeout=5, val=desc['addr'], size=min(desc['len'], 256), filename=path)
+            with open(path, 'rb') as f:
+                return f.read()
+        except (QmpError, OSError, StopIteration, KeyError, IndexError) as e:
+            log('%s: its receive ring not read (%s)' % (self.name, e))
+            return None
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
 
     def stop(self, timeout=10):
         """Quit QEMU (QMP quit, then SIGTERM, SIGKILL) and detach its tap from the bridge."""

@@ -1253,6 +1253,50 @@ print(json.dumps({'drained': drained, 'again': again, 'none': none, 'sent': [f.h
         self.assertEqual(r['sent'], r['back'], 'each frame sent on once, in order, unchanged')
 
 
+class FramesNotTaken(unittest.TestCase):
+    """wanmig_qemu.Vm.frames_not_taken, the choice of what a drain sends from QEMU's own queue (no
+    network, no QEMU): the mirrored frames after the one the NIC's receive ring says it took last,
+    meant for this NIC; the mirrored frames after STOP when the ring cannot be read."""
+
+    MAC = '00:00:00:00:02:10'
+
+    def vm(self, copies, taken, stop):
+        import types
+        import wanmig_qemu as wq
+        mirror = types.SimpleNamespace(lock=threading.Lock(), frames=list(copies),
+                                       since=lambda t: [f for s, f in copies if s > t])
+        return types.SimpleNamespace(mirror=mirror, mac=self.MAC, name='vm', _last_taken_frame=lambda: taken,
+                                     last_stop=lambda: stop), wq
+
+    def frame(self, dst, tag):
+        return bytes.fromhex(dst) + bytes.fromhex('020000000001') + b'\x08\x00' + tag.encode().ljust(46, b'.')
+
+    def test_the_frames_after_the_last_one_taken_for_this_nic(self):
+        mine, other, bcast = '000000000210', '0000000002ff', 'ffffffffffff'
+        copies = [(10.0, self.frame(mine, 'a')), (10.1, self.frame(mine, 'b')),
+                  (10.2, self.frame(mine, 'c')), (10.3, self.frame(other, 'flooded')),
+                  (10.4, self.frame(bcast, 'd')), (10.6, self.frame(mine, 'e'))]
+        ring = bytes(12) + copies[1][1] + bytes(100)    # the NIC took b last: virtio header, b, stale bytes
+        vm, wq = self.vm(copies, ring, stop=10.5)
+        # c and d were read before STOP (10.5) and never taken: the STOP stamp alone gives e only
+        self.assertEqual([copies[2][1], copies[4][1], copies[5][1]], wq.Vm.frames_not_taken(vm))
+
+    def test_a_long_frame_is_matched_on_what_the_ring_read_holds(self):
+        mine = '000000000210'
+        copies = [(1.0, self.frame(mine, 'x' * 400)), (2.0, self.frame(mine, 'y' * 400))]
+        vm, wq = self.vm(copies, bytes(12) + copies[0][1][:244], stop=1.5)
+        self.assertEqual([copies[1][1]], wq.Vm.frames_not_taken(vm))
+
+    def test_without_the_ring_or_a_match_the_frames_after_stop(self):
+        mine = '000000000210'
+        copies = [(1.0, self.frame(mine, 'a')), (2.0, self.frame(mine, 'b')), (3.0, self.frame(mine, 'c'))]
+        for taken in (None, bytes(12) + self.frame(mine, 'never mirrored')):
+            vm, wq = self.vm(copies, taken, stop=2.5)
+            self.assertEqual([copies[2][1]], wq.Vm.frames_not_taken(vm))
+        vm, wq = self.vm(copies, None, stop=None)
+        self.assertEqual([], wq.Vm.frames_not_taken(vm))
+
+
 
 class DemoteJit(unittest.TestCase):
     """wanmig_testbed.demote_jit on a real JVM started as the control plane is (control_plane()):
