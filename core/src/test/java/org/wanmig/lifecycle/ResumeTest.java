@@ -1,8 +1,13 @@
 package org.wanmig.lifecycle;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.onosproject.net.PortNumber;
+import org.onosproject.net.flow.DefaultFlowRule;
+import org.onosproject.net.flow.DefaultTrafficTreatment;
 import org.onosproject.net.flow.FlowRule;
+import org.onosproject.net.flow.criteria.Criterion;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.planner.Cookies;
@@ -10,12 +15,14 @@ import org.wanmig.planner.MigrationPlan;
 import org.wanmig.planner.RouteChange;
 import org.wanmig.planner.RuleFormatter;
 import org.wanmig.planner.RuleKey;
+import org.wanmig.testing.FakeNetwork;
 import org.wanmig.testing.Poll;
 import org.wanmig.testing.Topologies;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -32,9 +39,12 @@ import static org.wanmig.api.MigrationState.ROUTES_UPDATED;
 class ResumeTest {
     private LifecycleFixture before;
     private LifecycleFixture after;
+    /** Managers between {@link #before} and {@link #after}, each killed in its turn. */
+    private final List<LifecycleFixture> between = new ArrayList<>();
 
     @AfterEach
     void stop() {
+        between.forEach(LifecycleFixture::close);
         if (before != null) {
             before.close();
         }
@@ -155,6 +165,173 @@ class ResumeTest {
         }
         assertTrue(m.timeline().stream().anyMatch(e -> e.detail().contains("went on at step 2 of "
                 + change.steps().size())), m.timeline().toString());
+    }
+
+    /** The longest route step gap the configuration takes: a manager is killed well inside it. */
+    private static final int LONG_GAP_MS = 5000;
+
+    /**
+     * The 2-DC WAN with dcA's prefix routed to PE_A: vs1's routes to dcB are all new keys, added
+     * nearest PE_B first, so its route change takes four steps of one switch each (PE_B, core2,
+     * core1, then the site's edge), {@code gapMs} apart.
+     */
+    private static Consumer<ObjectNode> fourSteps(int gapMs) {
+        return c -> {
+            Topologies.entry(c, "dataCenters", 0).put("prefix", "10.2.0.0/24");
+            Topologies.migration(c).put("routeStepGapMs", gapMs);
+        };
+    }
+
+    /**
+     * The server-route install batches sent from {@code from} to {@code to}, each as the number of
+     * the step of {@code change} it is (from 1), 0 for one that is no step.
+     */
+    private static List<Integer> routeSteps(FakeNetwork network, int from, int to, RouteChange change) {
+        List<Integer> steps = new ArrayList<>();
+        for (List<FlowRule> batch : network.installs().subList(from, to)) {
+            if (batch.stream().allMatch(r -> Cookies.kind(r.id().value()) == Cookies.KIND_SERVER_ROUTE)) {
+                int n = 0;
+                for (int i = 0; i < change.steps().size() && n == 0; i++) {
+                    n = RuleKey.sameRules(change.steps().get(i), batch) ? i + 1 : 0;
+                }
+                steps.add(n);
+            }
+        }
+        return steps;
+    }
+
+    /** When each server-route install batch from {@code from} on was sent (System.nanoTime()). */
+    private static List<Long> routeStepTimes(FakeNetwork network, int from) {
+        List<List<FlowRule>> installs = network.installs();
+        List<Long> times = network.installTimes();
+        List<Long> sent = new ArrayList<>();
+        for (int i = from; i < installs.size(); i++) {
+            if (installs.get(i).stream().allMatch(r -> Cookies.kind(r.id().value()) == Cookies.KIND_SERVER_ROUTE)) {
+                sent.add(times.get(i));
+            }
+        }
+        return sent;
+    }
+
+    private static void assertPaced(List<Long> sent, long gapMs) {
+        for (int i = 1; i < sent.size(); i++) {
+            long ms = (sent.get(i) - sent.get(i - 1)) / 1_000_000;
+            assertTrue(ms >= gapMs, "route step sent " + ms + " ms after the one before, not " + gapMs);
+        }
+    }
+
+    /**
+     * No install from {@code installsFrom} on gives a key of {@code kept} another rule, and no
+     * removal from {@code removesFrom} on takes one.
+     */
+    private static void assertKept(FakeNetwork network, List<FlowRule> kept, int installsFrom, int removesFrom) {
+        Map<RuleKey, FlowRule> byKey = Reconciler.index(kept);
+        List<List<FlowRule>> installs = network.installs();
+        for (List<FlowRule> batch : installs.subList(installsFrom, installs.size())) {
+            for (FlowRule r : batch) {
+                FlowRule mine = byKey.get(RuleKey.of(r));
+                assertTrue(mine == null || RuleKey.sameRule(mine, r), "a rule on the switches turned back: "
+                        + RuleFormatter.format(r));
+            }
+        }
+        List<List<FlowRule>> removes = network.removes();
+        for (List<FlowRule> batch : removes.subList(removesFrom, removes.size())) {
+            batch.forEach(r -> assertFalse(byKey.containsKey(RuleKey.of(r)), "a rule on the switches removed: "
+                    + RuleFormatter.format(r)));
+        }
+    }
+
+    private static List<FlowRule> stepsUpTo(RouteChange change, int n) {
+        List<FlowRule> rules = new ArrayList<>();
+        change.steps().subList(0, n).forEach(rules::addAll);
+        return rules;
+    }
+
+    /**
+     * From {@link #before}, with vs1's route update under way: each manager is killed once step
+     * {@code n} of {@code change} is on the switches (its next step waits out the longest gap allowed),
+     * and the next one takes over, until the one killed after step {@code last}; returns that one.
+     */
+    private LifecycleFixture killedAfterEachStepUpTo(int last, RouteChange change) {
+        LifecycleFixture f = before;
+        for (int n = 1; n <= last; n++) {
+            List<FlowRule> step = change.steps().get(n - 1);
+            LifecycleFixture current = f;
+            Poll.until("route step " + n + " on the switches",
+                    () -> current.network.tables().missing(step).isEmpty());
+            current.close();
+            if (n < last) {
+                f = current.restart(fourSteps(LONG_GAP_MS));
+                between.add(f);
+            }
+        }
+        return f;
+    }
+
+    @Test
+    void twoRestartsInOneRouteUpdateEachGoOnAfterTheStepsOnTheSwitches() {
+        before = LifecycleFixture.start(fourSteps(LONG_GAP_MS));
+        RouteChange change = before.routeChange("dcA", "dcB");
+        assertEquals(4, change.steps().size(), "one step per switch");
+        FakeNetwork network = before.network;
+        MigrationId id = before.migrating("vs1");
+        before.manager.hypervisorCompleted(id, "moved");
+        // killed after step 1; the second manager takes over and is killed after step 2
+        Poll.until("route step 1", () -> network.tables().missing(change.steps().get(0)).isEmpty());
+        before.close();
+        int installs1 = network.installs().size();
+        int removes1 = network.removes().size();
+        LifecycleFixture second = before.restart(fourSteps(LONG_GAP_MS));
+        between.add(second);
+        Poll.until("route step 2", () -> network.tables().missing(change.steps().get(1)).isEmpty());
+        second.close();
+        assertEquals(CUTOVER, second.state(id));
+        int installs2 = network.installs().size();
+        int removes2 = network.removes().size();
+
+        after = second.restart(fourSteps(300));
+        Migration m = after.awaitState(id, COMPLETED);
+        after.assertAtDestination(id);
+        // nothing on the switches was turned back by a take-over: step 1 after the first, steps 1-2 after the second
+        assertKept(network, change.steps().get(0), installs1, removes1);
+        assertKept(network, stepsUpTo(change, 2), installs2, removes2);
+        // each step left sent once, in order, by the manager that took over; the third one's at its pace
+        assertEquals(List.of(2), routeSteps(network, installs1, installs2, change),
+                "route installs of the second manager");
+        assertEquals(List.of(3, 4), routeSteps(network, installs2, network.installs().size(), change),
+                "route installs of the third manager");
+        assertPaced(routeStepTimes(network, installs2), 300);
+        assertTrue(m.timeline().stream().anyMatch(e -> e.detail().contains("went on at step 3 of 4")),
+                m.timeline().toString());
+    }
+
+    @Test
+    void aRuleOfAStepReadBackWithOtherActionsIsNotTrustedAndItsStepIsSentAgain() {
+        before = LifecycleFixture.start(fourSteps(LONG_GAP_MS));
+        RouteChange change = before.routeChange("dcA", "dcB");
+        FakeNetwork network = before.network;
+        MigrationId id = before.migrating("vs1");
+        before.manager.hypervisorCompleted(id, "moved");
+        LifecycleFixture second = killedAfterEachStepUpTo(2, change);
+        // PE_B's delivery rule of step 1 reads back with its key and cookie but another output port;
+        // step 2, on the switches, must not make it trusted
+        FlowRule good = change.steps().get(0).stream()
+                .filter(r -> r.selector().getCriterion(Criterion.Type.IPV4_SRC) == null).findFirst().orElseThrow();
+        FlowRule garbled = DefaultFlowRule.builder().forDevice(good.deviceId()).forTable(good.tableId())
+                .withPriority(good.priority()).withSelector(good.selector()).withCookie(good.id().value())
+                .withTreatment(DefaultTrafficTreatment.builder().setOutput(PortNumber.portNumber(3)).build())
+                .makePermanent().build();
+        network.tables().install(List.of(garbled));
+        assertFalse(network.tables().holds(good));
+        int installs = network.installs().size();
+
+        after = second.restart(fourSteps(300));
+        Migration m = after.awaitState(id, COMPLETED);
+        after.assertAtDestination(id);
+        // step 1 is sent again in full, before anything after it, and every step after it in order at the pace
+        assertEquals(List.of(1, 2, 3, 4), routeSteps(network, installs, network.installs().size(), change));
+        assertPaced(routeStepTimes(network, installs), 300);
+        assertTrue(m.timeline().stream().noneMatch(e -> e.detail().contains("went on at step")), m.timeline().toString());
     }
 
     @Test
