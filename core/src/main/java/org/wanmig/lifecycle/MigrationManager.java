@@ -1171,7 +1171,9 @@ public final class MigrationManager implements MigrationService, HypervisorListe
      * A migration rebuilt in CUTOVER may have been cut off in its route update: the steps of its
      * route change that the switches were read to hold stay (the first ones in full, then part of
      * the next), and the update goes on after them at its pace. Otherwise taking over would turn
-     * those switches back at once, then the update forward again.
+     * those switches back at once, then the update forward again. A switch that could not be read
+     * (not connected): its rules of a step before the last one found on the switches are taken as
+     * there (each step was sent only once the one before was confirmed), others as not.
      */
     private void findRouteSteps(Run run) {
         if (run.record.state() != CUTOVER) {
@@ -1183,22 +1185,54 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         } catch (RuntimeException e) {
             return;   // no route change on this topology: the routes go where the reconciler says
         }
+        List<List<FlowRule>> steps = change.steps();
+        int last = -1;
+        for (int i = 0; i < steps.size(); i++) {
+            if (steps.get(i).stream().anyMatch(reconciler::holds)) {
+                last = i;
+            }
+        }
         List<FlowRule> held = new ArrayList<>();
+        Set<String> taken = new java.util.TreeSet<>();
+        Set<String> unknown = new java.util.TreeSet<>();
         int done = 0;
-        for (List<FlowRule> step : change.steps()) {
-            List<FlowRule> there = step.stream().filter(reconciler::holds).collect(Collectors.toList());
+        for (int i = 0; i < steps.size(); i++) {
+            boolean sentAfter = i < last;
+            List<FlowRule> step = steps.get(i);
+            List<FlowRule> there = step.stream().filter(r -> reconciler.holds(r)
+                    || sentAfter && !reconciler.knows(r.deviceId())).collect(Collectors.toList());
+            Set<String> unread = step.stream().map(FlowRule::deviceId).filter(d -> !reconciler.knows(d))
+                    .map(DeviceId::toString).collect(Collectors.toSet());
             held.addAll(there);
             if (there.size() < step.size()) {
+                unknown.addAll(unread);
                 break;
             }
-            done++;
+            taken.addAll(unread);
+            done = i + 1;
         }
         if (!held.isEmpty()) {
             run.routing = change;
             run.routed = held;
             run.stepsDone = done;
             log.info("migration {}: its route update had {} of {} steps on the switches ({} rules); it goes on from"
-                    + " there", run.record.id(), done, change.steps().size(), held.size());
+                    + " there", run.record.id(), done, steps.size(), held.size());
+        }
+        List<String> notes = new ArrayList<>();
+        if (!taken.isEmpty()) {
+            notes.add(String.join(", ", taken) + " not read at the take-over (not connected): route step"
+                    + (last > 1 ? "s 1-" : " ") + last + " taken as confirmed there (step " + (last + 1)
+                    + ", sent only after, is on the switches)");
+        }
+        if (!unknown.isEmpty()) {
+            // as before a restart, the update then fails on a switch still away
+            notes.add(String.join(", ", unknown) + " not read at the take-over (not connected): route step " + (done + 1)
+                    + " of " + steps.size() + " sent again");
+        }
+        if (!notes.isEmpty()) {
+            run.record = run.record.noted(clock.millis(), String.join("; ", notes));
+            store.note(run.record);
+            notifyListeners(run.record);
         }
     }
 

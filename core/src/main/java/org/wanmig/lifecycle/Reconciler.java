@@ -266,6 +266,11 @@ final class Reconciler {
         return done;
     }
 
+    /** Whether the switch's table is known (read since it connected); one not connected is not. */
+    boolean knows(DeviceId device) {
+        return actual.containsKey(device);
+    }
+
     /** Whether the switch was read (or confirmed) to hold this very rule. */
     boolean holds(FlowRule rule) {
         FlowRule held = actual.getOrDefault(rule.deviceId(), Map.of()).get(RuleKey.of(rule));

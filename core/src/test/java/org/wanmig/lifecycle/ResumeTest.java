@@ -3,6 +3,7 @@ package org.wanmig.lifecycle;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.onosproject.net.DeviceId;
 import org.onosproject.net.PortNumber;
 import org.onosproject.net.flow.DefaultFlowRule;
 import org.onosproject.net.flow.DefaultTrafficTreatment;
@@ -30,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.wanmig.api.MigrationState.COMPLETED;
 import static org.wanmig.api.MigrationState.CUTOVER;
 import static org.wanmig.api.MigrationState.DRAINING;
+import static org.wanmig.api.MigrationState.FAILED;
 import static org.wanmig.api.MigrationState.MIGRATING;
 import static org.wanmig.api.MigrationState.PREPARING;
 import static org.wanmig.api.MigrationState.ROLLED_BACK;
@@ -303,6 +305,72 @@ class ResumeTest {
         assertPaced(routeStepTimes(network, installs2), 300);
         assertTrue(m.timeline().stream().anyMatch(e -> e.detail().contains("went on at step 3 of 4")),
                 m.timeline().toString());
+    }
+
+    @Test
+    void aSwitchOfTheStepUnderWayNotConnectedAtTheTakeOverFailsTheUpdateAndTheSourceRoutesAreRestored() {
+        before = LifecycleFixture.start(c -> Topologies.migration(c).put("routeStepGapMs", LONG_GAP_MS));
+        RouteChange change = before.routeChange("dcA", "dcB");
+        List<FlowRule> first = change.steps().get(0);
+        DeviceId core2 = RollbackTest.CORE2;
+        assertTrue(first.stream().anyMatch(r -> r.deviceId().equals(core2)), "core2 is in step 1");
+        FakeNetwork network = before.network;
+        MigrationId id = before.migrating("vs1");
+        before.manager.hypervisorCompleted(id, "moved");
+        Poll.until("route step 1", () -> network.tables().missing(first).isEmpty());
+        before.close();
+        // core2 holds its part of step 1 but cannot be read: nothing later shows that step was confirmed
+        network.disconnect(core2);
+
+        after = before.restart(c -> Topologies.migration(c).put("routeStepGapMs", 300));
+        Migration m = after.awaitEnd(id);
+        assertEquals(FAILED, m.state(), after.describe(id));
+        assertTrue(m.error().startsWith("ROUTES_UPDATED failed") && m.error().contains(core2 + ": switch not connected"),
+                m.error());
+        assertTrue(m.timeline().stream().anyMatch(e -> e.detail().contains(core2 + " not read at the take-over")
+                && e.detail().contains("route step 1 of 2 sent again")), m.timeline().toString());
+        assertEquals(List.of(id + " moved=true"), after.hypervisor.aborts(), "the hypervisor takes vs1 back");
+        // every connected switch holds the source routes at once; core2 is brought in line when it returns
+        List<FlowRule> connected = after.manager.baselineRules().stream().filter(r -> !r.deviceId().equals(core2))
+                .collect(java.util.stream.Collectors.toList());
+        assertTrue(network.tables().missing(connected).isEmpty(), "source routes missing: "
+                + network.tables().missing(connected));
+        network.reconnect(core2);
+        after.manager.switchConnected(core2);
+        Poll.until("core2 in line", () -> network.tables().holdsExactly(after.manager.baselineRules()));
+        after.assertBackAtSource(id);
+    }
+
+    @Test
+    void aSwitchOfAConfirmedStepNotConnectedAtTheTakeOverKeepsItsStepAndTheUpdateGoesOn() {
+        before = LifecycleFixture.start(fourSteps(LONG_GAP_MS));
+        RouteChange change = before.routeChange("dcA", "dcB");
+        FakeNetwork network = before.network;
+        MigrationId id = before.migrating("vs1");
+        before.manager.hypervisorCompleted(id, "moved");
+        LifecycleFixture third = killedAfterEachStepUpTo(3, change);
+        // step 2's switch cannot be read; step 3, on the switches, was sent only once step 2 was confirmed
+        DeviceId core2 = change.steps().get(1).get(0).deviceId();
+        assertEquals(RollbackTest.CORE2, core2);
+        network.disconnect(core2);
+        int installs = network.installs().size();
+        int removes = network.removes().size();
+
+        after = third.restart(fourSteps(300));
+        Migration m = after.awaitEnd(id);
+        assertEquals(COMPLETED, m.state(), after.describe(id));
+        assertKept(network, stepsUpTo(change, 3), installs, removes);
+        assertEquals(List.of(4), routeSteps(network, installs, network.installs().size(), change), "the step left, once");
+        assertTrue(m.timeline().stream().anyMatch(e -> e.detail().contains(core2 + " not read at the take-over")
+                && e.detail().contains("route steps 1-2 taken as confirmed there")), m.timeline().toString());
+        assertTrue(m.timeline().stream().anyMatch(e -> e.detail().contains("went on at step 4 of 4")),
+                m.timeline().toString());
+        // when core2 returns it is read and brought in line: its step stays, the tunnel's rules on it go
+        network.reconnect(core2);
+        after.manager.switchConnected(core2);
+        Poll.until("core2 in line", () -> network.tables().holdsExactly(after.manager.baselineRules()));
+        after.assertAtDestination(id);
+        assertKept(network, stepsUpTo(change, 3), installs, removes);
     }
 
     @Test
