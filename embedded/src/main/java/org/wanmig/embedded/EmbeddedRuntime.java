@@ -152,6 +152,11 @@ public final class EmbeddedRuntime implements AutoCloseable {
         manager.switchConnected(device);
     }
 
+    /** Where the records persist (tests read it). */
+    FileMigrationStore store() {
+        return store;
+    }
+
     /** The demote budget of the configuration in force, sent to the replication agents. */
     private java.time.Duration demoteBudget() {
         return topology.settings().demoteTimeout();
