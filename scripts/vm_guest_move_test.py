@@ -83,7 +83,7 @@ def probe_seq(frame):
     return struct.unpack('!I', udp[8:12])[0] if 7000 in struct.unpack('!HH', udp[:4]) else None
 
 
-answers, done, redirected = {}, threading.Event(), []
+answers, done, redirected, first_at_destination = {}, threading.Event(), [], []
 redirect = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
 
 
@@ -107,6 +107,8 @@ def listen(tap, where):
             redirected.append(probe_seq(frame))
         elif frame[6:12] == VM_MAC and probe_seq(frame) is not None:
             answers.setdefault(probe_seq(frame), where)
+            if where == 'destination':
+                first_at_destination.append(time.time())
 
 
 def stop_stamp(qmp, since):
@@ -168,6 +170,11 @@ try:
         report['answeredAtDestination'] = sum(1 for s in sent if answers.get(s) == 'destination')
         report['unansweredBeforeNewTraffic'] = [s for s in sent if s not in quiet][:20]
         report['newProbesAnswered'] = sum(1 for k in range(5) if 1_000_000 + k in answers)
+        resume = next(e for e in dst.qmp.events[first_dst:] if e['event'] == 'RESUME')['timestamp']
+        resumed = resume['seconds'] + resume['microseconds'] / 1e6
+        # how long the guest takes to answer once it runs at the destination (QEMU alone, no WAN)
+        report['firstAnswerAfterResumeMs'] = (round((first_at_destination[0] - resumed) * 1000, 1)
+                                              if first_at_destination else None)
         report['unanswered'] = [s for s in sent if s not in answers][:20]
     else:
         for _ in range(100):
