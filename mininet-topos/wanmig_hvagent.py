@@ -15,7 +15,9 @@ API (paths relative to agent.url):
                             {"uri": "tcp:HOST_IP:PORT", "qmp": "unix:PATH"}
   DELETE vms/NAME/incoming  stops that QEMU (a migration given up)
   POST   vms/NAME/started   the incoming QEMU resumed: NAME now runs here
-  POST   vms/NAME/stop      quits NAME's QEMU here (the source after a completed move)
+  POST   vms/NAME/stop      ends NAME here (the source after a completed move): its QEMU quits and
+                            its tap leaves the bridge SOURCE_QUIT_DELAY_S later, or at once when
+                            NAME is started or migrated here again first; {"stopped": bool}
   POST   vms/NAME/drain-nic NAME's QEMU here no longer runs (the source after a move): the
                             frames still queued for its guest (the one in QEMU's own net queue,
                             then those in its tap) are sent back into the switch, whose redirect
@@ -41,11 +43,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import wanmig_qemu as wq
 
 INCOMING_PORT = 4444
+# The source's QEMU quits this long after the MMS ends it. In a deployment the source host's
+# teardown runs on other CPUs than the destination's. Here both hosts share two CPUs, and the
+# quit and the port's removal (ovs-vsctl, then ovs-vswitchd reconfiguring its bridges) took about
+# 60 ms of CPU within 150 ms of RESUME, exactly when the guest resumed at the destination and the
+# route update began (perf sched, 2026-11-29).
+SOURCE_QUIT_DELAY_S = 2.0
 
 
 class HypervisorAgent:
     def __init__(self, dc, host, bridge, guest, workdir, vms, listen=('127.0.0.1', 0),
-                 incoming_port=INCOMING_PORT):
+                 incoming_port=INCOMING_PORT, source_quit_delay_s=SOURCE_QUIT_DELAY_S):
         """vms: name -> dict(ofport=, mac=, ip=, gateway=, onlink=, nbd=(host, port, export),
         mem_mb=, writer_ms=): how NAME is wired in this DC (its server port on this DC's PE,
         its disk on this DC's replication agent)."""
@@ -53,6 +61,8 @@ class HypervisorAgent:
         self.workdir, self.vms, self.incoming_port = workdir, vms, incoming_port
         self.running = {}      # name -> wq.Vm
         self.incoming = {}     # name -> wq.Vm
+        self.ending = {}       # name -> (wq.Vm, threading.Timer): ended, its QEMU quits soon
+        self.source_quit_delay_s = source_quit_delay_s
         self.calls = []        # (time, method, path): what the MMS asked, for reports
         self.lock = threading.Lock()
         agent = self
@@ -119,8 +129,31 @@ class HypervisorAgent:
         vm.mms_qmp = mms_qmp
         return vm
 
+    def _end(self, name, vm):
+        """NAME's QEMU quits source_quit_delay_s from now (see SOURCE_QUIT_DELAY_S). Under the lock."""
+        timer = threading.Timer(self.source_quit_delay_s, self._ended, (name, vm))
+        timer.daemon = True
+        self.ending[name] = (vm, timer)
+        timer.start()
+
+    def _ended(self, name, vm):
+        with self.lock:
+            if self.ending.get(name, (None,))[0] is not vm:
+                return   # already quit by _end_now
+            del self.ending[name]
+            vm.stop()
+
+    def _end_now(self, name):
+        """An ended NAME whose QEMU has not quit yet quits now: its tap's name is needed. Under the lock."""
+        ending = self.ending.pop(name, None)
+        if ending:
+            ending[1].cancel()
+            ending[0].stop()
+
     def boot(self, name, timeout=120):
         """Starts NAME here (its first home); returns seconds to the guest's "ready"."""
+        with self.lock:
+            self._end_now(name)
         vm = self._vm(name).start()
         with self.lock:
             self.running[name] = vm
@@ -156,6 +189,7 @@ class HypervisorAgent:
                 old = self.incoming.pop(name, None)
                 if old:
                     old.stop()
+                self._end_now(name)
                 vm = self._vm(name, incoming='tcp:0.0.0.0:%d' % self.incoming_port).start()
                 self.incoming[name] = vm
                 return 200, {'uri': 'tcp:%s:%d' % (self.host.IP(), self.incoming_port),
@@ -185,7 +219,7 @@ class HypervisorAgent:
             if action == 'stop' and method == 'POST':
                 vm = self.running.pop(name, None)
                 if vm:
-                    vm.stop()
+                    self._end(name, vm)
                 return 200, {'stopped': bool(vm)}
         return 405, {'error': '%s %s not supported' % (method, '/'.join(parts))}
 
@@ -194,7 +228,11 @@ class HypervisorAgent:
         self.server.server_close()
         with self.lock:
             vms = list(self.running.values()) + list(self.incoming.values())
+            for vm, timer in self.ending.values():
+                timer.cancel()
+                vms.append(vm)
             self.running.clear()
             self.incoming.clear()
+            self.ending.clear()
         for vm in vms:
             vm.stop()

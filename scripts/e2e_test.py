@@ -1297,6 +1297,65 @@ class FramesNotTaken(unittest.TestCase):
         self.assertEqual([], wq.Vm.frames_not_taken(vm))
 
 
+class SourceQuit(unittest.TestCase):
+    """wanmig_hvagent: the source ended by the MMS quits its QEMU a moment later (two hosts share
+    this machine's CPUs), at once when the same VM is migrated or booted here again first, and
+    with the agent (no network: QEMU stood in for by objects that record start and stop)."""
+
+    def agent(self, delay):
+        import wanmig_hvagent as hv
+        events = []
+
+        class FakeVm:
+            def __init__(self, label):
+                self.label, self.mms_qmp = label, '/dev/null'
+
+            def start(self):
+                events.append(('start', self.label))
+                return self
+
+            def stop(self):
+                events.append(('stop', self.label))
+
+        class Agent(hv.HypervisorAgent):
+            def _vm(self, name, incoming=None):
+                return FakeVm('%s-%s' % (name, 'in' if incoming else 'run'))
+
+        import types
+        agent = Agent('dcA', types.SimpleNamespace(IP=lambda: '10.4.1.10'), 'peA', guest=None, workdir=tempfile.gettempdir(), vms={'vs1': {}},
+                      source_quit_delay_s=delay)
+        self.addCleanup(agent.server.server_close)
+        agent.running['vs1'] = FakeVm('vs1-old')
+        return agent, events
+
+    def test_the_source_quits_after_the_delay(self):
+        agent, events = self.agent(0.3)
+        self.assertEqual((200, {'stopped': True}), agent.handle('POST', ['vms', 'vs1', 'stop']))
+        self.assertEqual([], events, 'not at once')
+        self.assertEqual((200, {'state': 'absent'}), agent.handle('GET', ['vms', 'vs1']))
+        deadline = time.monotonic() + 3
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual([('stop', 'vs1-old')], events)
+        self.assertEqual({}, agent.ending)
+
+    def test_a_move_back_first_quits_it_before_the_new_qemu_starts(self):
+        agent, events = self.agent(30)
+        agent.handle('POST', ['vms', 'vs1', 'stop'])
+        status, _ = agent.handle('POST', ['vms', 'vs1', 'incoming'])
+        self.assertEqual(200, status)
+        self.assertEqual([('stop', 'vs1-old'), ('start', 'vs1-in')], events)
+        time.sleep(0.1)
+        self.assertEqual(2, len(events), 'quit once')
+
+    def test_the_agent_stopping_quits_it(self):
+        agent, events = self.agent(30)
+        agent.handle('POST', ['vms', 'vs1', 'stop'])
+        agent.server.shutdown = lambda: None   # never served
+        agent.stop()
+        self.assertEqual([('stop', 'vs1-old')], events)
+
+
 
 class DemoteJit(unittest.TestCase):
     """wanmig_testbed.demote_jit on a real JVM started as the control plane is (control_plane()):
