@@ -164,7 +164,7 @@ try:
             redirect.send(probe(1_000_000 + k))
             time.sleep(0.05)
         time.sleep(2)
-        report['mirror'] = src.mirror is not None or report['notTakenByNic'] is not None
+        report['mirror'] = report['notTakenByNic'] is not None
         report['sent'] = len(sent)
         report['redirected'] = len(redirected)
         report['answeredAtDestination'] = sum(1 for s in sent if answers.get(s) == 'destination')
