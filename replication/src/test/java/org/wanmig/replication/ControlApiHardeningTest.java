@@ -129,6 +129,50 @@ class ControlApiHardeningTest {
     }
 
     @Test
+    void aBodyTooLargeIsReadToItsEndBeforeTheAnswerSoTheClientGetsIt() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 4 << 20)) {
+            int size = 200_000;
+            try (Socket s = raw(p.a.controlPort(), "POST /v1/disks/vs1/mode HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                    + AgentPair.TOKEN + "\r\nContent-Type: application/json\r\nContent-Length: " + size + "\r\n\r\n")) {
+                byte[] part = "x".repeat(size / 4).getBytes(StandardCharsets.US_ASCII);
+                s.getOutputStream().write(part);
+                s.getOutputStream().flush();
+                // answered (and closed) now, the rest we send would reset the connection under the answer
+                s.setSoTimeout(500);
+                try {
+                    int b = s.getInputStream().read();
+                    throw new AssertionError("answered before the body was in (first byte " + b + ")");
+                } catch (SocketTimeoutException expected) {
+                    // still reading the body
+                }
+                for (int i = 1; i < 4; i++) {
+                    s.getOutputStream().write(part);
+                }
+                s.getOutputStream().flush();
+                s.setSoTimeout(20_000);
+                StringBuilder answer = new StringBuilder();
+                byte[] b = new byte[4096];
+                for (int n; !answer.toString().endsWith("}") && (n = s.getInputStream().read(b)) > 0; ) {
+                    answer.append(new String(b, 0, n, StandardCharsets.UTF_8));   // kept alive: read the one answer
+                }
+                assertTrue(answer.toString().startsWith("HTTP/1.1 400"), answer.toString());
+                assertTrue(answer.toString().contains("request body too large"), answer.toString());
+            }
+            assertEquals("ASYNC", p.a.disk("vs1").mode().name());
+            // over the drained size: answered at once, without waiting for a byte of the body
+            try (Socket s = raw(p.a.controlPort(), "POST /v1/disks/vs1/mode HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                    + AgentPair.TOKEN + "\r\nContent-Type: application/json\r\nContent-Length: " + (2 << 20) + "\r\n\r\n")) {
+                s.getOutputStream().write(new byte[1024]);   // Jetty dispatches once some of the body is in
+                s.getOutputStream().flush();
+                s.setSoTimeout(10_000);
+                byte[] b = new byte[12];
+                int n = s.getInputStream().readNBytes(b, 0, b.length);
+                assertEquals("HTTP/1.1 400", new String(b, 0, n, StandardCharsets.US_ASCII));
+            }
+        }
+    }
+
+    @Test
     void encodedSlashIsNotAPathSeparator() throws Exception {
         try (AgentPair p = new AgentPair(dir, 4 << 20)) {
             for (String path : new String[]{"/v1/disks/vs1%2Fdemote", "/v1/disks/vs1%2fdemote", "/v1%2Fdisks/vs1/demote",

@@ -76,6 +76,13 @@ public final class ControlServer implements Closeable {
     private static final Pattern AMBIGUOUS = Pattern.compile("%(2f|5c|00|25)|\\\\", Pattern.CASE_INSENSITIVE);
     private static final Pattern TAKEOVER_ID = Pattern.compile("[A-Za-z0-9._:@-]{1,128}");
     static final int MAX_BODY = 64 * 1024;
+    /**
+     * A body over MAX_BODY but under this is read to its end and dropped before the 400: answering
+     * while the client still sends, then closing, resets the connection, and the reset can reach
+     * the client before it has read the answer (seen: "header parser received no bytes"). Larger
+     * ones are answered at once.
+     */
+    static final int MAX_DRAINED_BODY = 1 << 20;
     private static final long MAX_WAIT_MS = 3_600_000;
     private static final int HEADER_BYTES = 8 * 1024;
 
@@ -401,7 +408,7 @@ public final class ControlServer implements Closeable {
         control.status(disk); // 404 before looking at the body
         String field = action.equals("mode") ? "mode" : null;
         long declared = req.getContentLengthLong();
-        if (declared > MAX_BODY) {
+        if (declared > MAX_DRAINED_BODY) {
             throw new BadRequest("request body too large", field);
         }
         readBody(call, field, body -> act(call, disk, action, body));
@@ -419,6 +426,7 @@ public final class ControlServer implements Closeable {
                 options.bodyTimeoutMs, TimeUnit.MILLISECONDS);
         in.setReadListener(new ReadListener() {
             private final byte[] chunk = new byte[8192];
+            private long dropped;   // bytes read past MAX_BODY: too large, read on to the end (MAX_DRAINED_BODY)
 
             @Override
             public void onDataAvailable() throws IOException {
@@ -427,8 +435,12 @@ public final class ControlServer implements Closeable {
                     if (n < 0) {
                         break;
                     }
-                    buf.write(chunk, 0, n);
-                    if (buf.size() > MAX_BODY) {
+                    if (dropped == 0 && buf.size() + n <= MAX_BODY) {
+                        buf.write(chunk, 0, n);
+                        continue;
+                    }
+                    dropped += n;
+                    if (buf.size() + dropped > MAX_DRAINED_BODY) {
                         deadline.cancel(false);
                         call.error(400, "request body too large", field);
                         return;
@@ -440,6 +452,10 @@ public final class ControlServer implements Closeable {
             public void onAllDataRead() {
                 deadline.cancel(false);
                 if (call.answered.get()) {
+                    return;
+                }
+                if (dropped > 0) {
+                    call.error(400, "request body too large", field);
                     return;
                 }
                 call.guarded(() -> then.accept(parseBody(buf.toByteArray(), field)));
