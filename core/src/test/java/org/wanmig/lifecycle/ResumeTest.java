@@ -270,14 +270,20 @@ class ResumeTest {
         return f;
     }
 
-    @Test
-    void twoRestartsInOneRouteUpdateEachGoOnAfterTheStepsOnTheSwitches() {
+    /** Starts {@link #before} with vs1 moved and its route update, of four steps, under way; returns its migration. */
+    private MigrationId movedIntoAFourStepUpdate() {
         before = LifecycleFixture.start(fourSteps(LONG_GAP_MS));
-        RouteChange change = before.routeChange("dcA", "dcB");
-        assertEquals(4, change.steps().size(), "one step per switch");
-        FakeNetwork network = before.network;
+        assertEquals(4, before.routeChange("dcA", "dcB").steps().size(), "one step per switch");
         MigrationId id = before.migrating("vs1");
         before.manager.hypervisorCompleted(id, "moved");
+        return id;
+    }
+
+    @Test
+    void twoRestartsInOneRouteUpdateEachGoOnAfterTheStepsOnTheSwitches() {
+        MigrationId id = movedIntoAFourStepUpdate();
+        RouteChange change = before.routeChange("dcA", "dcB");
+        FakeNetwork network = before.network;
         // killed after step 1; the second manager takes over and is killed after step 2
         Poll.until("route step 1", () -> network.tables().missing(change.steps().get(0)).isEmpty());
         before.close();
@@ -343,11 +349,9 @@ class ResumeTest {
 
     @Test
     void aSwitchOfAConfirmedStepNotConnectedAtTheTakeOverKeepsItsStepAndTheUpdateGoesOn() {
-        before = LifecycleFixture.start(fourSteps(LONG_GAP_MS));
+        MigrationId id = movedIntoAFourStepUpdate();
         RouteChange change = before.routeChange("dcA", "dcB");
         FakeNetwork network = before.network;
-        MigrationId id = before.migrating("vs1");
-        before.manager.hypervisorCompleted(id, "moved");
         LifecycleFixture third = killedAfterEachStepUpTo(3, change);
         // step 2's switch cannot be read; step 3, on the switches, was sent only once step 2 was confirmed
         DeviceId core2 = change.steps().get(1).get(0).deviceId();
@@ -375,11 +379,9 @@ class ResumeTest {
 
     @Test
     void aRuleOfAStepReadBackWithOtherActionsIsNotTrustedAndItsStepIsSentAgain() {
-        before = LifecycleFixture.start(fourSteps(LONG_GAP_MS));
+        MigrationId id = movedIntoAFourStepUpdate();
         RouteChange change = before.routeChange("dcA", "dcB");
         FakeNetwork network = before.network;
-        MigrationId id = before.migrating("vs1");
-        before.manager.hypervisorCompleted(id, "moved");
         LifecycleFixture second = killedAfterEachStepUpTo(2, change);
         // PE_B's delivery rule of step 1 reads back with its key and cookie but another output port;
         // step 2, on the switches, must not make it trusted
