@@ -187,6 +187,12 @@ class QmpError(Exception):
     pass
 
 
+def event_stamp(event):
+    """QEMU's own stamp of a QMP event (wall clock, seconds); our receive time without one."""
+    stamp = event.get('timestamp') or {}
+    return stamp['seconds'] + stamp['microseconds'] / 1e6 if 'seconds' in stamp else event['wall']
+
+
 class Qmp:
     """A QMP client on a unix socket; events are timestamped (monotonic and wall) and kept."""
 
@@ -431,8 +437,7 @@ class Vm:
             last = [e for e in self.qmp.events if e['event'] in ('STOP', 'RESUME')][-1:]
         if not last or last[0]['event'] != 'STOP':
             return None
-        t = last[0]['timestamp']
-        return t['seconds'] + t['microseconds'] / 1e6
+        return event_stamp(last[0])
 
     def drain_tap(self, limit=4096):
         """Frames that reached a guest that no longer reads them (stopped for good at the end of a

@@ -46,11 +46,8 @@ def qemu_figures(migration):
 
 def pause_wall(source, destination):
     """(STOP at the source, RESUME at the destination) wall clock, from the agents' QMP events."""
-    def at(e):   # QEMU's own stamp of the event; the agent's receive time without one
-        stamp = e.get('timestamp') or {}
-        return stamp['seconds'] + stamp['microseconds'] / 1e6 if 'seconds' in stamp else e['wall']
-    stop = next((at(e) for e in reversed(source.qmp.events) if e['event'] == 'STOP'), None)
-    resume = next((at(e) for e in destination.qmp.events if e['event'] == 'RESUME'), None)
+    stop = next((wq.event_stamp(e) for e in reversed(source.qmp.events) if e['event'] == 'STOP'), None)
+    resume = next((wq.event_stamp(e) for e in destination.qmp.events if e['event'] == 'RESUME'), None)
     return (stop, resume) if stop and resume else None
 
 

@@ -113,7 +113,7 @@ def listen(tap, where):
 
 def stop_stamp(qmp, since):
     e = next((e for e in qmp.events[since:] if e['event'] == 'STOP'), None)
-    return e and e['timestamp']['seconds'] + e['timestamp']['microseconds'] / 1e6
+    return e and wq.event_stamp(e)
 
 
 report = {'mode': mode}
@@ -156,7 +156,7 @@ try:
         # listener above carries it to the destination
         report['notTakenByNic'] = [probe_seq(f) for f in src.frames_not_taken()] if src.mirror else None
         report['drained'] = dict(zip(('frames', 'bytes', 'fromQemuQueue'), src.drain_tap()))
-        dst.qmp.wait_event('RESUME', 30, since=first_dst)
+        resumed = wq.event_stamp(dst.qmp.wait_event('RESUME', 30, since=first_dst))
         time.sleep(2)                               # answers of the frames the guest took with it
         quiet = set(answers)
         # then, as the bed's traffic would, new probes reach the guest at the destination
@@ -170,8 +170,6 @@ try:
         report['answeredAtDestination'] = sum(1 for s in sent if answers.get(s) == 'destination')
         report['unansweredBeforeNewTraffic'] = [s for s in sent if s not in quiet][:20]
         report['newProbesAnswered'] = sum(1 for k in range(5) if 1_000_000 + k in answers)
-        resume = next(e for e in dst.qmp.events[first_dst:] if e['event'] == 'RESUME')['timestamp']
-        resumed = resume['seconds'] + resume['microseconds'] / 1e6
         # how long the guest takes to answer once it runs at the destination (QEMU alone, no WAN)
         report['firstAnswerAfterResumeMs'] = (round((first_at_destination[0] - resumed) * 1000, 1)
                                               if first_at_destination else None)
