@@ -23,6 +23,11 @@ API (paths relative to agent.url):
                             then those in its tap) are sent back into the switch, whose redirect
                             carries them to the destination;
                             {"frames": n, "bytes": b, "fromQemuQueue": k}; 409 while that QEMU runs
+  POST   vms/NAME/cut-migration
+                            NAME's QEMU here is the source of a migration whose stream stalled: its
+                            TCP connections to the incoming port are destroyed (ss -K), so that its
+                            migration fails and its monitor answers again (see cut_migration);
+                            {"cut": n}; 409 if NAME's QEMU does not run here
   POST   vms/NAME/boot      failover: boots NAME here from this DC's disk (the promoted replica), answered
                             once the guest is ready: {"state": "running", "qmp": ..., "readySeconds": s};
                             a NAME already running here is answered as it is
@@ -36,6 +41,7 @@ Each QEMU has two QMP sockets: one for this agent, one for the MMS (QMP serves o
 
 import json
 import os
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -216,12 +222,40 @@ class HypervisorAgent:
                     return 409, {'error': '%s runs in %s: its QEMU reads its tap' % (name, self.dc)}
                 frames, size, held = vm.drain_tap()
                 return 200, {'frames': frames, 'bytes': size, 'fromQemuQueue': held, 'status': status}
+            if action == 'cut-migration' and method == 'POST':
+                vm = self.running.get(name)
+                if vm is None or not vm.alive():
+                    return 409, {'error': '%s does not run in %s' % (name, self.dc)}
+                return 200, {'cut': self.cut_migration(vm)}
             if action == 'stop' and method == 'POST':
                 vm = self.running.pop(name, None)
                 if vm:
                     self._end(name, vm)
                 return 200, {'stopped': bool(vm)}
         return 405, {'error': '%s %s not supported' % (method, '/'.join(parts))}
+
+    def cut_migration(self, vm):
+        """Destroys the TCP connections of `vm`'s QEMU to the incoming port (its outgoing migration
+        stream); returns how many. After migrate-continue, QEMU's migration thread writes the last
+        RAM and the device state holding the big lock: if the stream stalls there (a WAN that went
+        silent), its monitor answers nothing, migrate_cancel included, until TCP gives up
+        (tcp_retries2: about 15 minutes), and the guest stays paused. With its socket destroyed the
+        write fails at once, QEMU marks the migration failed and the monitor answers again. A
+        deployment's host agent can do the same (ss -K needs CONFIG_INET_DIAG_DESTROY)."""
+        listed = self.host.popen(['ss', '-tnpH', 'state', 'established', '( dport = :%d )' % self.incoming_port],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).communicate(timeout=10)[0]
+        cut = 0
+        for line in listed.splitlines():
+            fields = line.split()
+            if len(fields) < 5 or 'pid=%d,' % vm.proc.pid not in line:
+                continue
+            destroy = self.host.popen(['ss', '-K', '-tnH', 'state', 'established', 'src', fields[2], 'dst', fields[3]],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            out, err = destroy.communicate(timeout=10)
+            if destroy.returncode != 0 or fields[2] not in out:
+                raise RuntimeError('ss -K %s -> %s: %s' % (fields[2], fields[3], (err or out).strip()))
+            cut += 1
+        return cut
 
     def stop(self):
         self.server.shutdown()

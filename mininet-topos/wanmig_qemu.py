@@ -213,6 +213,7 @@ class Qmp:
         self.events = []
         self.event_cond = threading.Condition()
         self.lock = threading.Lock()
+        self.last_id = 0
         greeting = json.loads(self.file.readline())
         if 'QMP' not in greeting:
             raise QmpError('no QMP greeting: %r' % greeting)
@@ -239,14 +240,21 @@ class Qmp:
 
     def execute(self, command, timeout=30, **arguments):
         with self.lock:
-            msg = {'execute': command}
+            self.last_id += 1
+            msg = {'execute': command, 'id': self.last_id}
             if arguments:
                 msg['arguments'] = arguments
             self.sock.sendall(json.dumps(msg).encode() + b'\n')
-            try:
-                reply = self.replies.get(timeout=timeout)
-            except queue.Empty:
-                raise QmpError('%s: no reply in %s s' % (command, timeout))
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    reply = self.replies.get(timeout=max(0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise QmpError('%s: no reply in %s s' % (command, timeout))
+                # a command that timed out is answered later (a monitor held up by QEMU's migration
+                # thread answers them all at once): its reply is not this one's
+                if reply.get('id', msg['id']) == msg['id']:
+                    break
         if 'error' in reply:
             raise QmpError('%s: %s' % (command, reply['error'].get('desc', reply['error'])))
         return reply.get('return')

@@ -1357,6 +1357,63 @@ class SourceQuit(unittest.TestCase):
 
 
 
+class CutMigration(unittest.TestCase):
+    """wanmig_hvagent's cut-migration: the source QEMU's connections to the incoming port are
+    destroyed (ss -K), another process's are left alone (in a network namespace of the test's own,
+    loopback only; QEMU stood in for by a process that keeps writing to the port)."""
+
+    WRITER = (
+        'import socket, sys, time\n'
+        's = socket.create_connection(("127.0.0.1", 4444))\n'
+        'print("connected", flush=True)\n'
+        'try:\n'
+        '    while True:\n'
+        '        s.send(b"x" * 1024)\n'
+        '        time.sleep(0.01)\n'
+        'except OSError as e:\n'
+        '    print("write failed: %s" % e.strerror, flush=True)\n'
+        '    time.sleep(30)\n')
+
+    def setUp(self):
+        self.ns = 'wmcut%d' % os.getpid()
+        subprocess.run(['ip', 'netns', 'add', self.ns], check=True)
+        self.addCleanup(subprocess.run, ['ip', 'netns', 'del', self.ns])
+        subprocess.run(['ip', 'netns', 'exec', self.ns, 'ip', 'link', 'set', 'lo', 'up'], check=True)
+        listener = self.popen(['python3', '-c', 'import socket, time\n'
+                               's = socket.socket(); s.bind(("127.0.0.1", 4444)); s.listen()\n'
+                               'held = [s.accept() for _ in range(2)]\ntime.sleep(60)\n'])
+        time.sleep(0.5)
+        self.qemu = self.popen(['python3', '-c', self.WRITER], stdout=subprocess.PIPE, text=True)
+        self.other = self.popen(['python3', '-c', self.WRITER], stdout=subprocess.PIPE, text=True)
+        for p in (self.qemu, self.other):
+            self.assertEqual('connected', p.stdout.readline().strip())
+        self.assertTrue(listener.poll() is None)
+
+    def popen(self, cmd, **kw):
+        p = subprocess.Popen(['ip', 'netns', 'exec', self.ns] + cmd, **kw)   # ip execs cmd: same PID
+        self.addCleanup(p.wait, 5)
+        self.addCleanup(p.kill)
+        return p
+
+    def test_the_source_qemus_stream_is_cut_and_no_other(self):
+        import types
+        import wanmig_hvagent as hv
+        ns = self.ns
+        host = types.SimpleNamespace(IP=lambda: '127.0.0.1', popen=lambda cmd, **kw: subprocess.Popen(
+            ['ip', 'netns', 'exec', ns] + cmd, **kw))
+        agent = hv.HypervisorAgent('dcA', host, 'peA', guest=None, workdir=tempfile.gettempdir(), vms={'vs1': {}})
+        self.addCleanup(agent.server.server_close)
+        self.assertEqual(409, agent.handle('POST', ['vms', 'vs1', 'cut-migration'])[0], 'nothing runs here')
+        agent.running['vs1'] = types.SimpleNamespace(proc=self.qemu, alive=lambda: True)
+        self.assertEqual((200, {'cut': 1}), agent.handle('POST', ['vms', 'vs1', 'cut-migration']))
+        self.assertEqual('write failed: Software caused connection abort', self.qemu.stdout.readline().strip())
+        left = subprocess.run(['ip', 'netns', 'exec', ns, 'ss', '-tnpH', 'state', 'established',
+                               '( dport = :4444 )'], capture_output=True, text=True).stdout
+        self.assertIn('pid=%d,' % self.other.pid, left)
+        self.assertNotIn('pid=%d,' % self.qemu.pid, left)
+        self.assertEqual((200, {'cut': 0}), agent.handle('POST', ['vms', 'vs1', 'cut-migration']), 'cut already')
+
+
 class DemoteJit(unittest.TestCase):
     """wanmig_testbed.demote_jit on a real JVM started as the control plane is (control_plane()):
     its JIT compiler threads go back to nice 0 and the default policy, its other threads keep the

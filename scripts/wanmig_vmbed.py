@@ -30,6 +30,7 @@ import wanmig_testbed as tb      # noqa: E402  (puts mininet-topos on sys.path)
 import wanmig_storage as st      # noqa: E402
 import wanmig_2dc                # noqa: E402
 import wanmig_qemu as wq         # noqa: E402
+import wanmig_delay              # noqa: E402
 from wanmig_hvagent import HypervisorAgent   # noqa: E402
 
 CONFIG_VM = os.path.join(tb.TOPOS, 'wanmig-2dc-vm.json')
@@ -67,6 +68,7 @@ class VmBed:
                                              ('downtimeLimitMs', downtime_limit_ms)) if v is not None}
         self.migrate_timeout_s = migrate_timeout_s
         self.net = self.runtime = self.stor = self.rmem_default = self.switch_sched = None
+        self.silenced = False
         self.agents = {}
         self.procs = []
         self.qemu_nbd_image = os.path.join(out, 'vs1.img')
@@ -183,6 +185,21 @@ class VmBed:
         for intf in WAN_PORTS:
             subprocess.run(['ip', 'link', 'set', 'dev', intf, 'up' if up else 'down'], check=True)
 
+    def wan_relay(self):
+        """The delay relay's process of the link between the DCs (WAN_PORTS)."""
+        for link in self.net.links:
+            if isinstance(link, wanmig_delay.DelayLink) and {link.intf1.name, link.intf2.name} == set(WAN_PORTS):
+                return link.proc
+        raise RuntimeError('no delay line between the DCs (delay 0 makes none)')
+
+    def wan_silent(self, silent):
+        """The link between the DCs stops forwarding (its delay relay stopped, SIGSTOP) or forwards
+        again (SIGCONT), its ports up throughout: a WAN that fails silently, as a provider's box
+        that hangs, with no port down for the switches to report. Frames that arrive meanwhile wait
+        in the relay's socket buffers (dropped once they are full) and leave late after SIGCONT."""
+        self.wan_relay().send_signal(signal.SIGSTOP if silent else signal.SIGCONT)
+        self.silenced = silent
+
     def speed_up(self, dc, bw_mbit):
         """Lets pre-copy end soon: max-bandwidth raised on the source's own monitor (not the MMS's)."""
         self.vm(dc).qmp.execute('migrate-set-parameters', **{'max-bandwidth': int(bw_mbit * 1e6 / 8)})
@@ -229,6 +246,8 @@ class VmBed:
             self.thaw_runtime()     # a frozen runtime would not act on SIGTERM
             self.runtime.kill()
         if self.net is not None:
+            if self.silenced:
+                self.wan_silent(False)   # a stopped relay would not act on the TERM of net.stop
             self.net.stop()
         if self.rmem_default is not None:
             restore_switch_buffers(self.rmem_default)
@@ -267,9 +286,10 @@ def restore_switch_buffers(before):
         os.unlink(SAVED_RMEM_DEFAULT)
 
 
-def failure_test_args(prefix, doc=None):
+def failure_test_args(prefix, doc=None, case_letters=None):
     """Command line of the real-VM failure tests (vm_mms_e2e_test, vm_mms_restart_test): (args, out
-    directory, report skeleton)."""
+    directory, report skeleton). With case_letters (a string, one letter per case), --cases picks
+    some of them (args.cases: the letters to run)."""
     import argparse
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument('--bw', type=float, default=100, help='WAN rate, Mbit/s')
@@ -277,7 +297,12 @@ def failure_test_args(prefix, doc=None):
     parser.add_argument('--mem-mb', type=int, default=128)
     parser.add_argument('--max-bw-mbit', type=int, default=8, help="QEMU's max-bandwidth: keeps pre-copy long")
     parser.add_argument('--out')
+    if case_letters:
+        parser.add_argument('--cases', default=case_letters,
+                            help='the cases to run, by letter (default: all, %s)' % case_letters)
     args = parser.parse_args()
+    if case_letters and (not args.cases or set(args.cases) - set(case_letters)):
+        parser.error('--cases takes letters of %s' % case_letters)
     out = os.path.abspath(args.out or os.path.join(tb.REPO, 'out', prefix + time.strftime('%Y%m%d-%H%M%S')))
     report = {'bwMbit': args.bw, 'delayMs': args.delay, 'memMb': args.mem_mb, 'maxBandwidthMbit': args.max_bw_mbit,
               'dir': out, 'cases': {}}
@@ -318,14 +343,15 @@ def writes_go_on(acks_path, timeout=30, more=5):
         return False
 
 
-def guest_writes_at(image, vm):
-    """For a guest that stayed at one place: (summary, failures) of its acknowledged writes in
-    `image` (frozen first), its I/O errors and writer restarts."""
+def guest_writes_at(image, vm, earlier=()):
+    """(summary, failures) of the acknowledged writes of the guest that runs in `vm` in `image`
+    (frozen first), its I/O errors and writer restarts; `earlier`: the QEMUs (Vm) it ran in before,
+    in order, for a guest that moved (their ack logs and consoles stay after they quit)."""
     vm.qmp.execute('stop')
     time.sleep(0.5)
-    acks, errors, starts = wq.read_acks(vm.acks)
+    acks, errors, starts = wq.read_acks(*[v.acks for v in earlier], vm.acks)
     missing = wq.missing_acked_writes(image, acks)
-    io_errors = wq.guest_io_errors(vm.console)
+    io_errors = wq.guest_io_errors(*[v.console for v in earlier], vm.console)
     summary = {'acked': len(acks), 'missingCount': len(missing), 'missing': missing[:10],
                'writeErrors': errors[:10], 'guestIoErrors': io_errors[:10], 'runs': starts}
     failures = []

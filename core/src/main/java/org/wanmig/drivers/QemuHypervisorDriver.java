@@ -220,6 +220,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private volatile boolean finished;
         /** migrate-continue answered: the redirect was in place before the guest went on. */
         private volatile boolean switchedInPause;
+        /** migrate-continue was sent: the source may be sending the rest, holding its big lock. */
+        private volatile boolean continueSent;
         /** This session started the destination QEMU (not one that follows a predecessor's). */
         private volatile boolean begun;
         /**
@@ -257,7 +259,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 source = QmpClient.connect(src.path("qmp").asText(), QMP_TIMEOUT, this::onSourceEvent);
                 closeIfEnded();
                 source.closed().thenRun(() -> {
-                    if (!finished) {
+                    // once the source completed, the outcome is the destination's RESUME (completed())
+                    if (!finished && !completionSeen.get()) {
                         fail("the source QEMU's QMP connection closed during the migration");
                     }
                 });
@@ -431,10 +434,12 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             hook.orTimeout(PAUSE_BUDGET.toMillis(), TimeUnit.MILLISECONDS).whenComplete((ok, error) -> worker.execute(() -> {
                 if (error == null) {
                     long answered = System.nanoTime();
+                    continueSent = true;   // QEMU may act on it even if its answer never comes (see cutStream)
                     try {
                         source.call("migrate-continue", QmpClient.args().put("state", "pre-switchover"), QMP_TIMEOUT);
                     } catch (IOException e) {
-                        fail("migrate-continue refused: " + e.getMessage());
+                        // no answer: QEMU may be sending the rest already, its monitor held up
+                        fail("migrate-continue refused: " + e.getMessage() + cutStream());
                         return;
                     }
                     long continued = System.nanoTime();
@@ -528,6 +533,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
 
         /** Gives the migration up: the source goes on running, the destination is stopped. */
         void cancel() {
+            String cut = continueSent && !finished ? cutStream() : "";
             // The session's own connection if it is live, else (or if it closes under us: the
             // session may be ending on another thread as the abort arrives) a connection of its own.
             QmpClient live = source;
@@ -545,7 +551,28 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 log.warn("migration {}: cancelling the QEMU migration of {} failed: {}", id, server, e.getMessage());
             }
             cleanupDestination();
-            fail("QEMU migration cancelled; " + server + " runs at " + from);
+            fail("QEMU migration cancelled" + cut + "; " + server + " runs at " + from);
+        }
+
+        /**
+         * After migrate-continue QEMU's migration thread sends the last RAM and the device state
+         * holding the big lock. A stream that stalls there (a WAN gone silent) keeps the source's
+         * monitor from answering anything, migrate_cancel included, until TCP gives up (about 15
+         * minutes), and the guest stays paused. The source's agent destroys the stream's connection:
+         * the write fails, QEMU fails the migration, and its monitor answers again. Harmless when
+         * the stream is gone already. Returns what it did, for the failure's reason.
+         */
+        private String cutStream() {
+            try {
+                JsonNode r = http.post(agent(from, "vms/" + server + "/cut-migration"), null, AGENT_TIMEOUT).join();
+                int n = r.path("cut").asInt();
+                log.info("migration {}: the source's agent at {} cut {} migration stream connection(s)", id, from, n);
+                return n > 0 ? " (its stream to " + to + " cut at " + from + ")" : "";
+            } catch (RuntimeException e) {
+                log.warn("migration {}: cutting the migration stream at {} failed: {}", id, from,
+                        WanmigException.messageOf(e));
+                return "";
+            }
         }
 
         /** migrate_cancel, then cont if the source is not running; on {@code qmp}, or a new connection if null. */

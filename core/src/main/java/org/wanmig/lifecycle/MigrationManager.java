@@ -455,6 +455,13 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             requireLeader();
             Run run = activeRun(id);
             MigrationState state = run.record.state();
+            if (run.rollingBack != null) {
+                // Decided before this report (a failure reported first: e.g. the source's monitor
+                // closed as QEMU completed): routing to the destination now would race the rollback,
+                // whose abort stops the destination's QEMU and resumes the source.
+                throw WanmigException.conflict("status", "migration " + id + " is rolling back ("
+                        + run.record.error() + "); a completion reported after that is not followed");
+            }
             if (state == CUTOVER && run.record.switchedInPause() && !run.record.hypervisorReported()) {
                 // switched over inside the pause; the guest now runs at the destination
                 run.record = run.record.withHypervisorReported().noted(clock.millis(), "hypervisor: "

@@ -212,6 +212,33 @@ class QemuHypervisorDriverTest {
         driver.close();
     }
 
+    @Test
+    void theSourceGoneOnceItCompletedIsNotAFailureTheDestinationsResumeDecides() throws Exception {
+        startSource();
+        CompletableFuture<Void> hook = new CompletableFuture<>();
+        Recorder rec = new Recorder(hook);
+        QemuHypervisorDriver driver = driver(QemuOptions.Switchover.PAUSE, 64);
+        driver.migrate(migration(), vs1, dcA, dcB, rec);
+        waitFor(() -> !rec.preSwitchover.isEmpty(), "the pause");
+        Process destination = processes.get("dcB");
+        signal("STOP", destination);   // it takes in the rest only once continued
+        hook.complete(null);
+        try (QmpClient watch = QmpClient.connect(observer.get("dcA"), Duration.ofSeconds(30), e -> { })) {
+            waitFor(() -> migrateStatus(watch).equals("completed"), "the source completed");
+        }
+        // the source's host goes away with its QEMU (the driver's monitor closes) before the guest resumed at B
+        Process source = processes.remove("dcA");
+        source.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        Thread.sleep(500);
+        assertFalse(rec.failed.isDone(), "not a failure: the source had completed (" + rec.failed.getNow(null) + ")");
+        signal("CONT", destination);
+        String done = rec.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(done.startsWith("QEMU completed"), done);
+        assertTrue(running("dcB"), "the guest runs at the destination");
+        assertFalse(rec.failed.isDone(), String.valueOf(rec.failed.getNow(null)));
+        driver.close();
+    }
+
     private static String migrateStatus(QmpClient c) {
         try {
             return c.call("query-migrate", null, Duration.ofSeconds(30)).path("status").asText("none");

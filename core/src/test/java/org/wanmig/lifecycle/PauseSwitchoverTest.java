@@ -6,6 +6,7 @@ import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationState;
 import org.wanmig.config.WanTopologyParser;
+import org.wanmig.api.WanmigException;
 import org.wanmig.planner.Cookies;
 import org.wanmig.store.InMemoryMigrationStore;
 import org.wanmig.testing.FakeNetwork;
@@ -369,6 +370,22 @@ class PauseSwitchoverTest {
                         + " (the old order aborted before it asked the restore)");
         f.replication.restoreHeld().complete(null);
         assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
+        Poll.until("abort after the restore", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
+        f.assertBackAtSource(id);
+    }
+
+    @Test
+    void aCompletionReportedDuringTheRollbackIsRefusedAndTheRollbackEnds() {
+        MigrationId id = failedAfterTheSwitchoverWithTheRestoreHeld();
+        // the qemu driver reports completion once the destination resumed; a failure came first
+        WanmigException late = assertThrows(WanmigException.class,
+                () -> f.manager.hypervisorCompleted(id, "QEMU completed"));
+        assertTrue(late.getMessage().contains("rolling back"), late.getMessage());
+        f.replication.restoreHeld().complete(null);
+        Migration end = f.awaitEnd(id);
+        assertEquals(FAILED, end.state(), f.describe(id));
+        assertFalse(end.hypervisorReported(), f.describe(id));
+        assertFalse(end.timeline().stream().anyMatch(e -> e.state() == MigrationState.ROUTES_UPDATED), f.describe(id));
         Poll.until("abort after the restore", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
         f.assertBackAtSource(id);
     }
