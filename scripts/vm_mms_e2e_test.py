@@ -4,7 +4,7 @@ End-to-end failure cases of the real VM under the MMS (the happy path is vm_mms_
 testbed (wanmig_vmbed: delayed WAN, embedded runtime, qemu driver, disk on the replication agents),
 with a low max-bandwidth so that pre-copy lasts long enough to act in:
 
-    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/vm_mms_e2e_test.py [--max-bw-mbit 8] [--out DIR] [--cases abcdefgh]
+    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/vm_mms_e2e_test.py [--max-bw-mbit 8] [--out DIR] [--cases abcdefghi]
 
  (a) abort during pre-copy: POST /migrations/ID/abort while MIGRATING with QEMU's migration
      active. Then: ROLLED_BACK; the source QEMU runs (migration cancelled), the destination QEMU is
@@ -42,7 +42,10 @@ with a low max-bandwidth so that pre-copy lasts long enough to act in:
      migration failed, storage A PRIMARY ASYNC above B's take-over, no rule left, the destination
      QEMU gone; with the WAN back, B follows A as its replica and h1's TCP probe connection, its
      retransmissions backed off through the pause, is acknowledged again.
- (h) the WAN silent for 3 s the moment the source pauses before switchover: the guest's pause is
+ (h) as (e), but the WAN goes silent (ports up): B's stream from A stops, and the take-over
+     check asked every 2 s while QEMU copies fails the migration (B would refuse the take-over in
+     the pause); the same checks as (e).
+ (i) the WAN silent for 3 s the moment the source pauses before switchover: the guest's pause is
      that much longer, the stream's TCP catches up and the migration COMPLETES (the VM ends at B,
      B PRIMARY, no rule of the migration left, the guest writing and answering at B).
  Throughout: probes from h1 (UDP echo, one TCP connection that must survive); at the end every
@@ -255,6 +258,18 @@ def case_d(bed, args, report):
 
 def case_e(bed, args, report):
     """(e) the WAN between the DCs fails during pre-copy"""
+    wan_fails_during_precopy(bed, report, silent=False)
+
+
+def case_h(bed, args, report):
+    """(h) the WAN between the DCs goes silent during pre-copy (ports up)"""
+    wan_fails_during_precopy(bed, report, silent=True)
+
+
+def wan_fails_during_precopy(bed, report, silent):
+    """(e) and (h): the link between the DCs down at both ends (the switches report it: no path for
+    the tunnel), or silent, its ports up (B's stream from A stops: the take-over check, asked again
+    every 2 s while QEMU copies, fails the migration)."""
     src_vm = bed.vm('dcA')
     checks = []
     mid = tb.start_migration('vs1', 'dcB')['id']
@@ -264,12 +279,16 @@ def case_e(bed, args, report):
     stall.start()
     time.sleep(1)
     cut = time.time()
-    bed.wan(up=False)
+    if silent:
+        bed.wan_silent(True)
+    else:
+        bed.wan(up=False)
     try:
         final = tb.watch_migration(mid, timeout=90)
         ended_s = time.time() - cut
-        checks.append({'check': 'FAILED for want of a path (is %s: %s)' % (final.get('state'), final.get('error')),
-                       'ok': final.get('state') == 'FAILED' and 'no WAN path' in (final.get('error') or '')})
+        why = 'can no longer take over' if silent else 'no WAN path'
+        checks.append({'check': 'FAILED: %s (is %s: %s)' % (why, final.get('state'), final.get('error')),
+                       'ok': final.get('state') == 'FAILED' and why in (final.get('error') or '')})
         checks.append({'check': 'source QEMU running (is %s)' % bed.qemu_status('dcA'),
                        'ok': bed.qemu_status('dcA') == 'running'})
         try:   # QEMU drains the guest's block I/O first: a write waiting on A's dead replica link
@@ -291,11 +310,14 @@ def case_e(bed, args, report):
         checks.append({'check': 'no rule of the migration left (%d left)' % len(left), 'ok': not left})
         checks.append({'check': 'vs1 answers UDP echo at A', 'ok': vb.udp_echo_ok(bed.net.get('h1'))})
     finally:
-        bed.wan(up=True)
+        if silent:
+            bed.wan_silent(False)
+        else:
+            bed.wan(up=True)
     synced = caught_up(bed)
     checks.append({'check': 'B caught up as A\'s replica with the WAN back (%s, B %s)' % (synced, bed.roles()['dcB'],),
                    'ok': synced == 'in sync' and bed.roles()['dcB'][0] == 'REPLICA'})
-    report['cases']['wanFailsDuringPrecopy'] = {
+    report['cases']['wanSilentDuringPrecopy' if silent else 'wanFailsDuringPrecopy'] = {
         'migration': mid, 'state': final.get('state'), 'error': final.get('error'),
         'cutToEndS': round(ended_s, 2), 'longestWriteStallS': stall_s,
         'timeline': [(e['state'], e.get('detail', '')[:300]) for e in final.get('timeline', [])],
@@ -401,8 +423,8 @@ def case_g(bed, args, report):
         'checks': checks}
 
 
-def case_h(bed, args, report):
-    """(h) the WAN silent for a few seconds the moment the source pauses before switchover: the
+def case_i(bed, args, report):
+    """(i) the WAN silent for a few seconds the moment the source pauses before switchover: the
     pause is longer, and the migration completes (the VM ends at B)"""
     silence_s = 3
     checks = []
@@ -440,7 +462,7 @@ def case_h(bed, args, report):
         'checks': checks}
 
 
-CASES = {'a': case_a, 'b': case_b, 'c': case_c, 'd': case_d, 'e': case_e, 'f': case_f, 'g': case_g, 'h': case_h}
+CASES = {'a': case_a, 'b': case_b, 'c': case_c, 'd': case_d, 'e': case_e, 'f': case_f, 'g': case_g, 'h': case_h, 'i': case_i}
 
 
 def main():
@@ -458,11 +480,11 @@ def main():
 
         for letter in args.cases:
             CASES[letter](bed, args, report)
-        time.sleep(2)     # the guest goes on writing and answering (at A, or at B after (h))
+        time.sleep(2)     # the guest goes on writing and answering (at A, or at B after (i))
         report['probes'] = vb.stop_probes(client, probes_path)
         if not report['probes']['tcpSurvived']:
             failures.append('the TCP connection did not survive')
-        # A stayed primary until (h), if it ran, moved the guest to B: every acknowledged write is
+        # A stayed primary until (i), if it ran, moved the guest to B: every acknowledged write is
         # in the image where it runs now
         at = 'dcB' if bed.roles()['dcB'][0] == 'PRIMARY' else 'dcA'
         report['writes'], bad = vb.guest_writes_at(bed.image(at), bed.vm(at), [] if at == 'dcA' else [source])
