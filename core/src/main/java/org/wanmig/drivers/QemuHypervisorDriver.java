@@ -222,6 +222,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private volatile boolean switchedInPause;
         /** migrate-continue was sent: the source may be sending the rest, holding its big lock. */
         private volatile boolean continueSent;
+        /** The source's monitor closed after migrate-continue, before its completion was read. */
+        private volatile boolean sourceGone;
         /** This session started the destination QEMU (not one that follows a predecessor's). */
         private volatile boolean begun;
         /**
@@ -259,8 +261,14 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 source = QmpClient.connect(src.path("qmp").asText(), QMP_TIMEOUT, this::onSourceEvent);
                 closeIfEnded();
                 source.closed().thenRun(() -> {
-                    // once the source completed, the outcome is the destination's RESUME (completed())
-                    if (!finished && !completionSeen.get()) {
+                    if (finished || completionSeen.get()) {
+                        return;   // completed: the destination's RESUME decides (completed())
+                    }
+                    if (continueSent && destination != null) {
+                        // it may have sent everything before it went, its last event unread: so too
+                        sourceGone = true;
+                        completedOnce();
+                    } else {
                         fail("the source QEMU's QMP connection closed during the migration");
                     }
                 });
@@ -488,11 +496,13 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 }
                 http.post(agent(to, "vms/" + server + "/started"), null, AGENT_TIMEOUT).join();
             } catch (Exception e) {
-                fail("QEMU completed but the guest did not resume at " + to + ": " + e.getMessage());
+                fail((sourceGone ? "the source QEMU's monitor closed after migrate-continue" : "QEMU completed")
+                        + " but the guest did not resume at " + to + ": " + e.getMessage());
                 return;
             }
             finished = true;
-            listener.completed(id, "QEMU completed" + stats);
+            listener.completed(id, "QEMU completed" + (sourceGone ? " (the guest resumed at " + to
+                    + "; the source's monitor had closed before its completion was read)" : stats));
             // the redirect is in place since the pause: what the source's tap still holds can follow
             CompletableFuture<Void> drained = switchedInPause ? drainSourceNic() : CompletableFuture.completedFuture(null);
             drained.thenCompose(x -> http.post(agent(from, "vms/" + server + "/stop"), null, AGENT_TIMEOUT)).whenComplete((r, e) -> {

@@ -27,11 +27,11 @@ final class TakeOverChannel implements AutoCloseable {
     static final int MAX_PAYLOAD = 1024;
     static final int AUTH = 0x01;
     static final int TAKEOVER = 0x02;
-    static final int PING = 0x03;
+    static final int CHECK = 0x04;
     static final int TOOK_OVER = 0x81;
     static final int REFUSED = 0x82;
-    static final int PONG = 0x83;
     static final int WELCOME = 0x84;
+    static final int READY = 0x85;
 
     private final Socket socket;
     private final DataInputStream in;
@@ -77,12 +77,6 @@ final class TakeOverChannel implements AutoCloseable {
         }
     }
 
-    /** Proves the connection alive (the agent closes one idle beyond its control idle timeout). */
-    synchronized void ping(Duration timeout) throws IOException {
-        send(PING, new byte[0], timeout);
-        expect(PONG, receive(timeout));
-    }
-
     /**
      * Asks the take-over named {@code takeOverId} of {@code disk}; notes in {@code stamps[1]} when
      * the request was written and in {@code stamps[2]} when the answer arrived (System.nanoTime).
@@ -90,6 +84,20 @@ final class TakeOverChannel implements AutoCloseable {
      * A refusal is a {@link JsonHttp.Refused} with the agent's status, as over HTTP.
      */
     synchronized long takeOver(String disk, String takeOverId, Duration timeout, long[] stamps) throws IOException {
+        return exchange(TAKEOVER, TOOK_OVER, disk, takeOverId, timeout, stamps);
+    }
+
+    /**
+     * The take-over's checks at the agent over this channel, changing nothing: the generation the
+     * disk is at if it could take over now, else a {@link JsonHttp.Refused} (409) with the reason.
+     * The same exchange as {@link #takeOver} on both ends, so the pause's call is not the first.
+     */
+    synchronized long check(String disk, Duration timeout) throws IOException {
+        return exchange(CHECK, READY, disk, null, timeout, new long[3]);
+    }
+
+    private long exchange(int type, int answerType, String disk, String takeOverId, Duration timeout, long[] stamps)
+            throws IOException {
         byte[] d = disk.getBytes(StandardCharsets.US_ASCII);
         byte[] id = takeOverId == null ? new byte[0] : takeOverId.getBytes(StandardCharsets.US_ASCII);
         if (d.length > 255 || id.length > 255) {
@@ -97,11 +105,11 @@ final class TakeOverChannel implements AutoCloseable {
         }
         ByteBuffer p = ByteBuffer.allocate(2 + d.length + id.length);
         p.put((byte) d.length).put(d).put((byte) id.length).put(id);
-        send(TAKEOVER, p.array(), timeout);
+        send(type, p.array(), timeout);
         stamps[1] = System.nanoTime();
         Frame answer = receive(timeout);
         stamps[2] = System.nanoTime();
-        expect(TOOK_OVER, answer);
+        expect(answerType, answer);
         if (answer.payload.length < 8) {
             throw new IOException(peer + ": take-over answer of " + answer.payload.length + " bytes");
         }

@@ -226,7 +226,8 @@ class QemuHypervisorDriverTest {
         try (QmpClient watch = QmpClient.connect(observer.get("dcA"), Duration.ofSeconds(30), e -> { })) {
             waitFor(() -> migrateStatus(watch).equals("completed"), "the source completed");
         }
-        // the source's host goes away with its QEMU (the driver's monitor closes) before the guest resumed at B
+        // the source's host goes away with its QEMU (the driver's monitor closes, its "completed"
+        // event read or not) before the guest resumed at B
         Process source = processes.remove("dcA");
         source.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         Thread.sleep(500);
@@ -236,6 +237,26 @@ class QemuHypervisorDriverTest {
         assertTrue(done.startsWith("QEMU completed"), done);
         assertTrue(running("dcB"), "the guest runs at the destination");
         assertFalse(rec.failed.isDone(), String.valueOf(rec.failed.getNow(null)));
+        driver.close();
+    }
+
+    @Test
+    void theSourceGoneInThePauseBeforeItSentEverythingIsAFailureNotAMove() throws Exception {
+        startSource();
+        CompletableFuture<Void> hook = new CompletableFuture<>();
+        Recorder rec = new Recorder(hook);
+        QemuHypervisorDriver driver = driver(QemuOptions.Switchover.PAUSE, 64);
+        driver.migrate(migration(), vs1, dcA, dcB, rec);
+        waitFor(() -> !rec.preSwitchover.isEmpty(), "the pause");
+        signal("STOP", processes.get("dcA"));   // it will send nothing after migrate-continue
+        hook.complete(null);
+        Thread.sleep(300);
+        processes.remove("dcA").destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        // migrate-continue unanswered, or answered and then the destination's stream ends
+        // unfinished (its QEMU exits): a failure either way, not a move
+        String why = rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(why.contains("did not resume") || why.contains("migrate-continue refused"), why);
+        assertFalse(rec.completed.isDone());
         driver.close();
     }
 

@@ -41,6 +41,8 @@ class TakeOverChannelTest {
     private final AtomicInteger connections = new AtomicInteger();
     /** What the stand-in channel does with a TAKEOVER frame: "took", "refuse", "drop". */
     private volatile String onTakeOver = "took";
+    /** What it does with a CHECK frame: "ready", "refuse" (409), "unknown" (closes: an agent without CHECK). */
+    private volatile String onCheck = "ready";
     private volatile boolean rejectToken;
     /** The stand-in channel's current connection (closed by a test: the agent restarted). */
     private volatile Socket current;
@@ -118,9 +120,18 @@ class TakeOverChannelTest {
                             break;
                         }
                         answer(out, TakeOverChannel.WELCOME, new byte[0]);
-                    } else if (type == TakeOverChannel.PING) {
-                        frames.add("PING");
-                        answer(out, TakeOverChannel.PONG, new byte[0]);
+                    } else if (type == TakeOverChannel.CHECK) {
+                        frames.add("CHECK " + new String(p, 1, p[0], StandardCharsets.US_ASCII));
+                        if (onCheck.equals("unknown")) {
+                            break;
+                        }
+                        if (onCheck.equals("refuse")) {
+                            answer(out, TakeOverChannel.REFUSED, refusal(409, "a write in flight"));
+                        } else {
+                            byte[] role = "REPLICA".getBytes(StandardCharsets.UTF_8);
+                            answer(out, TakeOverChannel.READY, ByteBuffer.allocate(8 + role.length)
+                                    .putLong(6).put(role).array());
+                        }
                     } else if (type == TakeOverChannel.TAKEOVER) {
                         int n = p[0];
                         String disk = new String(p, 1, n, StandardCharsets.US_ASCII);
@@ -172,20 +183,39 @@ class TakeOverChannelTest {
     void afterTheCheckTheTakeOverGoesOverTheAuthenticatedChannel() throws Exception {
         String checked = check();
         assertTrue(checked.contains("take-over channel open"), httpCalls.toString());
-        assertEquals(scheme().equals("https"), checked.contains(", TLS)"), checked);
+        assertEquals(scheme().equals("https"), checked.contains(", TLS,"), checked);
         String how = takeOver();
         assertTrue(how.startsWith("dcB took over at generation 7 (channel call"), how);
-        assertEquals(List.of("AUTH " + TOKEN, "TAKEOVER vs1 migration-3"), frames);
+        assertTrue(checked.contains("checked over it"), checked);
+        assertEquals(List.of("AUTH " + TOKEN, "CHECK vs1", "TAKEOVER vs1 migration-3"), frames);
         assertFalse(httpTakeOverAsked(), "no HTTP take-over: " + httpCalls);
     }
 
     @Test
-    void aLaterCheckPingsTheOpenChannelInsteadOfOpeningAnother() throws Exception {
+    void aLaterCheckChecksOverTheOpenChannelInsteadOfOpeningAnother() throws Exception {
         check();
         String again = check();
         assertFalse(again.contains("take-over channel"), again);
-        assertEquals(List.of("AUTH " + TOKEN, "PING"), frames);
+        assertEquals(List.of("AUTH " + TOKEN, "CHECK vs1", "CHECK vs1"), frames);
         assertEquals(1, connections.get());
+    }
+
+    @Test
+    void aCheckRefusedOverTheChannelStillProvesItAndThePauseUsesIt() throws Exception {
+        onCheck = "refuse";   // the check over HTTP passed; a write was in flight a moment later
+        assertTrue(check().contains("take-over channel open"), frames.toString());
+        assertTrue(takeOver().contains("(channel call"));
+        assertFalse(httpTakeOverAsked());
+    }
+
+    @Test
+    void anAgentWithoutCheckOnItsChannelLeavesNoChannelAndThePauseUsesHttp() throws Exception {
+        onCheck = "unknown";
+        String checked = check();
+        assertTrue(checked.contains("no take-over channel"), checked);
+        assertTrue(takeOver().startsWith("dcB took over at generation 8 (agent call"));
+        assertTrue(httpTakeOverAsked());
+        assertEquals(List.of("AUTH " + TOKEN, "CHECK vs1"), frames, "no TAKEOVER on the channel");
     }
 
     @Test

@@ -207,7 +207,7 @@ public final class Agent implements ReplicationControl, Closeable {
     @Override
     public DiskStatus promote(String disk, boolean force, boolean aboveTakeOver) {
         ReplicatedDisk d = require(disk);
-        synchronized (roleLocks.computeIfAbsent(disk, k -> new Object())) {
+        synchronized (roleLock(disk)) {
             if (d.role() == Role.PRIMARY) {
                 return d.status();
             }
@@ -253,7 +253,7 @@ public final class Agent implements ReplicationControl, Closeable {
     @Override
     public DiskStatus takeOver(String disk, String takeOverId, java.util.concurrent.CompletionStage<?> answered) {
         ReplicatedDisk d = require(disk);
-        synchronized (roleLocks.computeIfAbsent(disk, k -> new Object())) {
+        synchronized (roleLock(disk)) {
             if (d.role() == Role.PRIMARY) {
                 String by = d.takenOverBy();
                 if (takeOverId == null || takeOverId.equals(by)) {
@@ -292,11 +292,22 @@ public final class Agent implements ReplicationControl, Closeable {
     @Override
     public DiskStatus checkTakeOver(String disk) {
         ReplicatedDisk d = require(disk);
-        String lacking = d.takeOverLacking();
-        if (lacking != null) {
-            throw cannotTakeOver(disk, lacking);
+        // under the role lock as the take-over: a role change under way is seen whole
+        synchronized (roleLock(disk)) {
+            String lacking = d.takeOverLacking();
+            if (lacking != null) {
+                throw cannotTakeOver(disk, lacking);
+            }
+            return d.status();
         }
-        return d.status();
+    }
+
+    /**
+     * The lock of one disk's role changes. One call site for all: the take-over check links it
+     * before the pause, where the first take-over in a fresh agent otherwise linked its own.
+     */
+    private Object roleLock(String disk) {
+        return roleLocks.computeIfAbsent(disk, k -> new Object());
     }
 
     private static ConflictException cannotTakeOver(String disk, String lacking) {
@@ -304,7 +315,7 @@ public final class Agent implements ReplicationControl, Closeable {
     }
 
     private void streamAfterTakeOver(ReplicatedDisk d, long t0, long promoted) {
-        synchronized (roleLocks.computeIfAbsent(d.name(), k -> new Object())) {
+        synchronized (roleLock(d.name())) {
             peer.closeSession(d.name());
             if (d.role() == Role.PRIMARY) { // not demoted again meanwhile (a rollback)
                 startLink(d);
@@ -325,7 +336,7 @@ public final class Agent implements ReplicationControl, Closeable {
     @Override
     public DiskStatus demote(String disk, long handoverTimeoutMs) throws InterruptedException {
         ReplicatedDisk d = require(disk);
-        synchronized (roleLocks.computeIfAbsent(disk, k -> new Object())) {
+        synchronized (roleLock(disk)) {
             if (d.role() == Role.REPLICA) {
                 return d.status();
             }

@@ -35,7 +35,7 @@ import java.util.logging.Logger;
  * <p>A connection is "awaiting AUTH" until its first frame, AUTH with the control API's token, is
  * accepted (within the handshake timeout of accept); anything else first is refused 401 and closed.
  * At most {@link #MAX_UNAUTHENTICATED} connections await AUTH at once; a new one evicts the oldest.
- * Then it is "authenticated" and serves TAKEOVER and PING until the client leaves, no frame
+ * Then it is "authenticated" and serves TAKEOVER, CHECK and PING until the client leaves, no frame
  * arrives for the idle timeout, a started frame is not complete within the frame timeout, or the
  * framing breaks (closed without an answer). With a TLS context (the agent's control API runs
  * HTTPS) every connection is TLS 1.3 with the control API's certificate, server-authenticated like
@@ -254,14 +254,16 @@ public final class TakeOverChannel implements Closeable {
                     out.write(TakeOverEncoder.pong());
                     return;
                 case TakeOverFrame.TAKEOVER:
-                    takeOver(f);
+                case TakeOverFrame.CHECK:
+                    takeOver(f, f.type() == TakeOverFrame.CHECK);
                     return;
                 default: // AUTH again
                     throw new TakeOverProtocolException("AUTH after authentication");
             }
         }
 
-        private void takeOver(TakeOverFrame f) throws IOException {
+        /** TAKEOVER, or CHECK ({@code check}): the same path, but a check changes nothing. */
+        private void takeOver(TakeOverFrame f, boolean check) throws IOException {
             long arrived = System.nanoTime();
             TakeOverRequest r;
             try {
@@ -276,9 +278,11 @@ public final class TakeOverChannel implements Closeable {
             try {
                 byte[] answer;
                 try {
-                    DiskStatus took = control.takeOver(r.disk(), r.takeOverId(), answered);
+                    DiskStatus took = check ? control.checkTakeOver(r.disk())
+                            : control.takeOver(r.disk(), r.takeOverId(), answered);
                     done = System.nanoTime();
-                    answer = TakeOverEncoder.tookOver(took.generation(), took.role().name());
+                    answer = check ? TakeOverEncoder.ready(took.generation(), took.role().name())
+                            : TakeOverEncoder.tookOver(took.generation(), took.role().name());
                 } catch (ReplicationControl.NoSuchDiskException e) {
                     answer = TakeOverEncoder.refused(404, e.getMessage());
                 } catch (ReplicationControl.ConflictException e) {
@@ -296,8 +300,9 @@ public final class TakeOverChannel implements Closeable {
                 answered.complete(null); // written, or failed: the follow-up runs either way
             }
             if (done != 0) {
-                LOG.info(String.format("%s: take-over answered on the channel %.1f ms after its frame arrived"
-                        + " (taken over after %.1f ms)", r.disk(), (written - arrived) / 1e6, (done - arrived) / 1e6));
+                LOG.info(String.format("%s: take-over %s on the channel %.1f ms after its frame arrived"
+                        + " (%s after %.1f ms)", r.disk(), check ? "check answered" : "answered",
+                        (written - arrived) / 1e6, check ? "checked" : "taken over", (done - arrived) / 1e6));
             }
         }
     }

@@ -23,7 +23,7 @@ public final class TakeOverDecoder {
         this.fromClient = fromClient;
     }
 
-    /** The agent's side: accepts AUTH, TAKEOVER and PING. */
+    /** The agent's side: accepts AUTH, TAKEOVER, PING and CHECK. */
     public static TakeOverDecoder ofClientFrames() {
         return new TakeOverDecoder(true);
     }
@@ -99,8 +99,9 @@ public final class TakeOverDecoder {
     private boolean known(byte type) {
         return fromClient
                 ? type == TakeOverFrame.AUTH || type == TakeOverFrame.TAKEOVER || type == TakeOverFrame.PING
+                        || type == TakeOverFrame.CHECK
                 : type == TakeOverFrame.TOOK_OVER || type == TakeOverFrame.REFUSED || type == TakeOverFrame.PONG
-                        || type == TakeOverFrame.WELCOME;
+                        || type == TakeOverFrame.WELCOME || type == TakeOverFrame.READY;
     }
 
     private TakeOverProtocolException fail(String why) {

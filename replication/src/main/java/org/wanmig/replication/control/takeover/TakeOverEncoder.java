@@ -25,10 +25,19 @@ public final class TakeOverEncoder {
 
     // ---- agent -> client
 
+    /** READY, the answer to CHECK: the disk's generation and role, as they are. */
+    public static byte[] ready(long generation, String role) {
+        return status(TakeOverFrame.READY, generation, role);
+    }
+
     /** TOOK_OVER: the generation the disk is primary at, and its role. */
     public static byte[] tookOver(long generation, String role) {
+        return status(TakeOverFrame.TOOK_OVER, generation, role);
+    }
+
+    private static byte[] status(byte type, long generation, String role) {
         byte[] r = role.getBytes(StandardCharsets.UTF_8);
-        return frame(TakeOverFrame.TOOK_OVER, ByteBuffer.allocate(8 + r.length).putLong(generation).put(r).array());
+        return frame(type, ByteBuffer.allocate(8 + r.length).putLong(generation).put(r).array());
     }
 
     /** REFUSED with an HTTP-like status and a message (cut to {@link #MAX_MESSAGE_BYTES}). */
@@ -53,6 +62,11 @@ public final class TakeOverEncoder {
 
     public static byte[] takeOver(TakeOverRequest r) {
         return frame(TakeOverFrame.TAKEOVER, r.encode());
+    }
+
+    /** CHECK: as TAKEOVER (the agent uses the disk only). */
+    public static byte[] check(TakeOverRequest r) {
+        return frame(TakeOverFrame.CHECK, r.encode());
     }
 
     public static byte[] ping() {

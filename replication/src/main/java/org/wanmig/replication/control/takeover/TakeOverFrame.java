@@ -20,6 +20,13 @@ public final class TakeOverFrame {
     public static final byte TAKEOVER = 0x02;
     /** Empty; answered PONG. */
     public static final byte PING = 0x03;
+    /**
+     * As TAKEOVER (the id is not used), changing nothing: answered READY if the disk could take
+     * over now, else REFUSED as TAKEOVER would be. Asked before the move, it takes the take-over's
+     * own path on both ends (parse, the agent's checks, the answer), so that the call inside the
+     * pause is not the first of its kind in either process.
+     */
+    public static final byte CHECK = 0x04;
 
     // agent -> client
     /** u64 generation, then the role name UTF-8. */
@@ -28,6 +35,8 @@ public final class TakeOverFrame {
     public static final byte REFUSED = (byte) 0x82;
     public static final byte PONG = (byte) 0x83;
     public static final byte WELCOME = (byte) 0x84;
+    /** The answer to CHECK: as TOOK_OVER (u64 generation, then the role name), the disk unchanged. */
+    public static final byte READY = (byte) 0x85;
 
     private final byte type;
     private final byte[] payload;

@@ -36,6 +36,8 @@ final class FakeControl implements ReplicationControl {
     }
 
     final List<Call> calls = new CopyOnWriteArrayList<>();
+    /** The disks of the take-over checks asked (CHECK). */
+    final List<String> checks = new CopyOnWriteArrayList<>();
     /** Runs inside each take-over (e.g. to hook the answered stage). */
     volatile Consumer<CompletionStage<?>> onTakeOver = a -> { };
 
@@ -59,7 +61,12 @@ final class FakeControl implements ReplicationControl {
 
     @Override
     public DiskStatus checkTakeOver(String disk) {
-        return status(disk, Role.REPLICA, GENERATION - 1);
+        checks.add(disk);
+        switch (disk) {
+            case "nope": throw new NoSuchDiskException(disk);
+            case "busy": throw new ConflictException(disk + ": cannot take over from the live primary: not in sync");
+            default: return status(disk, Role.REPLICA, GENERATION - 1);
+        }
     }
 
     @Override

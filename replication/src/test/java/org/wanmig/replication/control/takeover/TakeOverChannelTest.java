@@ -172,6 +172,26 @@ class TakeOverChannelTest {
     }
 
     @Test
+    void checkIsAnsweredReadyOrRefusedAsTheTakeOverWouldBeAndTakesNothingOver() throws Exception {
+        start();
+        TakeOverClient c = connect().authenticate(TOKEN);
+        TakeOverFrame ready = c.send(TakeOverEncoder.check(TakeOverRequest.of("vs1", "migration-7"))).read();
+        assertEquals(TakeOverFrame.READY, ready.type(), ready.toString());
+        ByteBuffer p = ByteBuffer.wrap(ready.payload());
+        assertEquals(FakeControl.GENERATION - 1, p.getLong());
+        assertEquals("REPLICA", StandardCharsets.UTF_8.decode(p).toString());
+        assertEquals(404, TakeOverClient.status(c.send(TakeOverEncoder.check(TakeOverRequest.of("nope", null))).read()));
+        TakeOverFrame busy = c.send(TakeOverEncoder.check(TakeOverRequest.of("busy", null))).read();
+        assertEquals(409, TakeOverClient.status(busy));
+        assertTrue(TakeOverClient.message(busy).contains("not in sync"), TakeOverClient.message(busy));
+        assertEquals(List.of("vs1", "nope", "busy"), control.checks);
+        assertTrue(control.calls.isEmpty(), "a check took over");
+        // malformed as a TAKEOVER would be: 400, and the connection serves on
+        assertEquals(400, TakeOverClient.status(c.send(TakeOverEncoder.frame(TakeOverFrame.CHECK, new byte[] {3, 'v'})).read()));
+        assertEquals(TakeOverFrame.TOOK_OVER, c.send(takeOver("vs1", "migration-7")).read().type());
+    }
+
+    @Test
     void malformedTakeOverIsRefused400AndTheConnectionServesOn() throws Exception {
         start();
         TakeOverClient c = connect().authenticate(TOKEN);
@@ -227,7 +247,7 @@ class TakeOverChannelTest {
         start();
         connect().authenticate(TOKEN).send(header(0x58, 0x03, 0)).assertClosedWithin(2_000);
         connect().send(header(0x00, 0x01, 0)).assertClosedWithin(2_000);
-        connect().authenticate(TOKEN).send(header(0x57, 0x04, 0)).assertClosedWithin(2_000);
+        connect().authenticate(TOKEN).send(header(0x57, 0x05, 0)).assertClosedWithin(2_000);
         // an answer's type from a client is unknown too
         connect().authenticate(TOKEN).send(header(0x57, 0x83, 0)).assertClosedWithin(2_000);
         // AUTH again, PING with a payload: the protocol broken, closed

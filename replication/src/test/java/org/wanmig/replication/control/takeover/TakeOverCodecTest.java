@@ -74,7 +74,7 @@ class TakeOverCodecTest {
             {0x57, 0x02, (byte) 0xff, (byte) 0xff},
             {0x56},                            // bad first byte, refused at once
             {0x57, 0x00},
-            {0x57, 0x04},
+            {0x57, 0x05},
             {0x57, (byte) 0x81},               // an answer's type from a client
         };
         for (byte[] b : bad) {
@@ -86,12 +86,22 @@ class TakeOverCodecTest {
         }
         // the client's side accepts the answers and refuses the requests
         TakeOverDecoder client = TakeOverDecoder.ofAgentFrames();
-        byte[] answers = ByteBuffer.allocate(4 + 4 + 19 + 8).put(TakeOverEncoder.welcome()).put(TakeOverEncoder.pong())
-                .put(TakeOverEncoder.tookOver(3, "PRIMARY")).put(TakeOverEncoder.refused(409, "no")).array();
-        assertEquals(List.of(TakeOverFrame.WELCOME, TakeOverFrame.PONG, TakeOverFrame.TOOK_OVER, TakeOverFrame.REFUSED),
+        byte[] answers = ByteBuffer.allocate(4 + 4 + 19 + 8 + 19).put(TakeOverEncoder.welcome()).put(TakeOverEncoder.pong())
+                .put(TakeOverEncoder.tookOver(3, "PRIMARY")).put(TakeOverEncoder.refused(409, "no"))
+                .put(TakeOverEncoder.ready(2, "REPLICA")).array();
+        assertEquals(List.of(TakeOverFrame.WELCOME, TakeOverFrame.PONG, TakeOverFrame.TOOK_OVER, TakeOverFrame.REFUSED,
+                        TakeOverFrame.READY),
                 decodeAll(client, answers, 3).stream().map(TakeOverFrame::type).collect(java.util.stream.Collectors.toList()));
+        for (byte[] request : new byte[][] {TakeOverEncoder.ping(), TakeOverEncoder.check(TakeOverRequest.of("vs1", null))}) {
+            assertThrows(TakeOverProtocolException.class, () -> TakeOverDecoder.ofAgentFrames().decode(ByteBuffer.wrap(request)));
+        }
+        // and the agent's side takes CHECK as it takes TAKEOVER, and refuses READY
+        TakeOverFrame check = TakeOverDecoder.ofClientFrames().decode(ByteBuffer.wrap(
+                TakeOverEncoder.check(TakeOverRequest.of("vs1", "migration-7"))));
+        assertEquals(TakeOverFrame.CHECK, check.type());
+        assertEquals(TakeOverRequest.of("vs1", "migration-7"), TakeOverRequest.parse(check.payload()));
         assertThrows(TakeOverProtocolException.class,
-                () -> TakeOverDecoder.ofAgentFrames().decode(ByteBuffer.wrap(TakeOverEncoder.ping())));
+                () -> TakeOverDecoder.ofClientFrames().decode(ByteBuffer.wrap(TakeOverEncoder.ready(2, "REPLICA"))));
     }
 
     @Test
