@@ -552,8 +552,13 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 try {
                     cancelAndResume(reuse ? live : null);
                 } catch (IOException e) {
-                    if (!reuse) {
+                    // Our connection closed under us, or the monitor did not answer: a stream stalled
+                    // after migrate-continue that this session did not send (a restarted MMS's).
+                    if (!reuse && !cut.isEmpty()) {
                         throw e;
+                    }
+                    if (cut.isEmpty()) {
+                        cut = cutStream();
                     }
                     cancelAndResume(null);
                 }

@@ -455,10 +455,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             requireLeader();
             Run run = activeRun(id);
             MigrationState state = run.record.state();
-            if (run.rollingBack != null) {
+            if (run.rollingBack != null && !run.record.serverMoved()) {
                 // Decided before this report (a failure reported first: e.g. the source's monitor
                 // closed as QEMU completed): routing to the destination now would race the rollback,
-                // whose abort stops the destination's QEMU and resumes the source.
+                // whose abort stops the destination's QEMU and resumes the source. (A report said
+                // again for a server known to have moved changes nothing, as below.)
                 throw WanmigException.conflict("status", "migration " + id + " is rolling back ("
                         + run.record.error() + "); a completion reported after that is not followed");
             }

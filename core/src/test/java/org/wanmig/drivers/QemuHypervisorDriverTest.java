@@ -54,6 +54,8 @@ class QemuHypervisorDriverTest {
     private final Map<String, String> qmp = new ConcurrentHashMap<>();
     private final Map<String, String> observer = new ConcurrentHashMap<>();
     private final List<String> agentCalls = new CopyOnWriteArrayList<>();
+    /** What the source's agent does on cut-migration (null: an agent without the call, 404). */
+    private volatile Runnable onCut;
     /** What the source's agent answers to drain-nic: 200, or an agent without the call (404) or refusing it. */
     private volatile int drainStatus = 200;
     private HttpServer agents;
@@ -185,13 +187,11 @@ class QemuHypervisorDriverTest {
 
     @Test
     void destinationLostAfterTheSourceCompletedFailsAtOnceAndTheAbortResumesTheSource() throws Exception {
-        startSource();
-        CompletableFuture<Void> hook = new CompletableFuture<>();
-        Recorder rec = new Recorder(hook);
-        QemuHypervisorDriver driver = driver(QemuOptions.Switchover.PAUSE, 64);
-        Migration m = migration();
-        driver.migrate(m, vs1, dcA, dcB, rec);
-        waitFor(() -> !rec.preSwitchover.isEmpty(), "the pause");
+        Paused p = pausedMigration();
+        CompletableFuture<Void> hook = p.hook;
+        Recorder rec = p.rec;
+        QemuHypervisorDriver driver = p.driver;
+        Migration m = p.migration;
         // the destination takes in no more: the source sends the rest into the socket and completes
         Process destination = processes.get("dcB");
         signal("STOP", destination);
@@ -214,12 +214,10 @@ class QemuHypervisorDriverTest {
 
     @Test
     void theSourceGoneOnceItCompletedIsNotAFailureTheDestinationsResumeDecides() throws Exception {
-        startSource();
-        CompletableFuture<Void> hook = new CompletableFuture<>();
-        Recorder rec = new Recorder(hook);
-        QemuHypervisorDriver driver = driver(QemuOptions.Switchover.PAUSE, 64);
-        driver.migrate(migration(), vs1, dcA, dcB, rec);
-        waitFor(() -> !rec.preSwitchover.isEmpty(), "the pause");
+        Paused p = pausedMigration();
+        CompletableFuture<Void> hook = p.hook;
+        Recorder rec = p.rec;
+        QemuHypervisorDriver driver = p.driver;
         Process destination = processes.get("dcB");
         signal("STOP", destination);   // it takes in the rest only once continued
         hook.complete(null);
@@ -242,12 +240,10 @@ class QemuHypervisorDriverTest {
 
     @Test
     void theSourceGoneInThePauseBeforeItSentEverythingIsAFailureNotAMove() throws Exception {
-        startSource();
-        CompletableFuture<Void> hook = new CompletableFuture<>();
-        Recorder rec = new Recorder(hook);
-        QemuHypervisorDriver driver = driver(QemuOptions.Switchover.PAUSE, 64);
-        driver.migrate(migration(), vs1, dcA, dcB, rec);
-        waitFor(() -> !rec.preSwitchover.isEmpty(), "the pause");
+        Paused p = pausedMigration();
+        CompletableFuture<Void> hook = p.hook;
+        Recorder rec = p.rec;
+        QemuHypervisorDriver driver = p.driver;
         signal("STOP", processes.get("dcA"));   // it will send nothing after migrate-continue
         hook.complete(null);
         Thread.sleep(300);
@@ -258,6 +254,50 @@ class QemuHypervisorDriverTest {
         assertTrue(why.contains("did not resume") || why.contains("migrate-continue refused"), why);
         assertFalse(rec.completed.isDone());
         driver.close();
+    }
+
+    @Test
+    void aSourceMonitorThatDoesNotAnswerTheAbortIsFreedByCuttingTheStream() throws Exception {
+        Paused p = pausedMigration();
+        // QEMU's monitor held up (its migration thread holding the big lock on a stalled stream),
+        // met by an MMS that did not send migrate-continue itself (restarted): it knows of no stream
+        Process source = processes.get("dcA");
+        p.driver.close();
+        signal("STOP", source);
+        onCut = () -> {   // the kernel fails the stalled write: QEMU's monitor answers again
+            try {
+                signal("CONT", source);
+            } catch (IOException | InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        };
+        QemuHypervisorDriver successor = driver(QemuOptions.Switchover.PAUSE, 64);
+        successor.abort(p.migration, vs1, dcA, dcB, false);
+        waitFor(() -> agentCalls.contains("dcB DELETE /vms/vs1/incoming"), "the abort's end");
+        assertTrue(agentCalls.contains("dcA POST /vms/vs1/cut-migration"), agentCalls.toString());
+        assertTrue(running("dcA"), "the guest goes on at the source");
+        successor.close();
+    }
+
+    /** A pause-mode migration of the source this test started, stopped at pre-switchover, its hook unanswered. */
+    private static final class Paused {
+        final CompletableFuture<Void> hook = new CompletableFuture<>();
+        final Recorder rec = new Recorder(hook);
+        final Migration migration;
+        final QemuHypervisorDriver driver;
+
+        Paused(QemuHypervisorDriver driver, Migration migration) {
+            this.driver = driver;
+            this.migration = migration;
+        }
+    }
+
+    private Paused pausedMigration() throws IOException {
+        startSource();
+        Paused p = new Paused(driver(QemuOptions.Switchover.PAUSE, 64), migration());
+        p.driver.migrate(p.migration, vs1, dcA, dcB, p.rec);
+        waitFor(() -> !p.rec.preSwitchover.isEmpty(), "the pause");
+        return p;
     }
 
     private static String migrateStatus(QmpClient c) {
@@ -433,6 +473,9 @@ class QemuHypervisorDriverTest {
             reply = MAPPER.createObjectNode().put("error", status == 404 ? "no such route" : "QEMU still runs");
         } else if (path.equals("/vms/vs1/drain-nic") && ex.getRequestMethod().equals("POST")) {
             reply = MAPPER.createObjectNode().put("frames", 2).put("bytes", 196).put("fromQemuQueue", 1);
+        } else if (path.equals("/vms/vs1/cut-migration") && ex.getRequestMethod().equals("POST") && onCut != null) {
+            onCut.run();
+            reply = MAPPER.createObjectNode().put("cut", 1);
         } else if (path.equals("/vms/vs1/started") || path.equals("/vms/vs1/stop")) {
             reply = MAPPER.createObjectNode();
         } else {
