@@ -53,6 +53,13 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
     private static final Duration RESUME_WAIT = Duration.ofSeconds(10);
     /** Longest the guest waits in pre-switchover for the MMS (beyond it the migration is given up). */
     private static final Duration PAUSE_BUDGET = Duration.ofSeconds(30);
+    /**
+     * QEMU switches over once it expects the rest to take at most its downtime-limit: a rest not
+     * sent within this many times that, and at least {@link #MIN_COMPLETION_BUDGET}, after
+     * migrate-continue is a stalled stream (a WAN gone silent), and the guest's pause ends there.
+     */
+    static final int COMPLETION_FACTOR = 5;
+    static final Duration MIN_COMPLETION_BUDGET = Duration.ofSeconds(3);
     /** query-migrate retries (every STATS_RETRY_MS) while QEMU has not yet set total-time after "completed". */
     private static final int STATS_RETRIES = 20;
     private static final long STATS_RETRY_MS = 10;
@@ -443,8 +450,10 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 if (error == null) {
                     long answered = System.nanoTime();
                     continueSent = true;   // QEMU may act on it even if its answer never comes (see cutStream)
+                    Duration budget = completionBudget();
                     try {
-                        source.call("migrate-continue", QmpClient.args().put("state", "pre-switchover"), QMP_TIMEOUT);
+                        // within the budget: the answer can wait behind a stalled stream too
+                        source.call("migrate-continue", QmpClient.args().put("state", "pre-switchover"), budget);
                     } catch (IOException e) {
                         // no answer: QEMU may be sending the rest already, its monitor held up
                         fail("migrate-continue refused: " + e.getMessage() + cutStream());
@@ -452,6 +461,15 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                     }
                     long continued = System.nanoTime();
                     switchedInPause = true;
+                    CompletableFuture.delayedExecutor(Math.max(0, budget.toNanos() - (continued - answered)),
+                            TimeUnit.NANOSECONDS, worker).execute(() -> {
+                                if (!finished && !completionSeen.get()) {
+                                    fail(String.format("QEMU did not complete within %d ms of migrate-continue"
+                                            + " (%d x its downtime-limit, at least %d ms): its stream to %s stalled",
+                                            budget.toMillis(), COMPLETION_FACTOR, MIN_COMPLETION_BUDGET.toMillis(), to)
+                                            + cutStream());
+                                }
+                            });
                     // QEMU stamps its events with the host's wall clock
                     double sinceEvent = eventMicros > 0 ? System.currentTimeMillis() - eventMicros / 1000.0 : -1;
                     progress(String.format("pause hook done: migrate-continue answered %.1f ms after the driver saw"
@@ -567,6 +585,11 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             }
             cleanupDestination();
             fail("QEMU migration cancelled" + cut + "; " + server + " runs at " + from);
+        }
+
+        private Duration completionBudget() {
+            Duration scaled = options.downtimeLimit().multipliedBy(COMPLETION_FACTOR);
+            return scaled.compareTo(MIN_COMPLETION_BUDGET) > 0 ? scaled : MIN_COMPLETION_BUDGET;
         }
 
         /**

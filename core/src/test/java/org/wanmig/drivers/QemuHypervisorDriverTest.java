@@ -188,39 +188,32 @@ class QemuHypervisorDriverTest {
     @Test
     void destinationLostAfterTheSourceCompletedFailsAtOnceAndTheAbortResumesTheSource() throws Exception {
         Paused p = pausedMigration();
-        CompletableFuture<Void> hook = p.hook;
-        Recorder rec = p.rec;
-        QemuHypervisorDriver driver = p.driver;
-        Migration m = p.migration;
         // the destination takes in no more: the source sends the rest into the socket and completes
         Process destination = processes.get("dcB");
         signal("STOP", destination);
-        hook.complete(null);
+        p.hook.complete(null);
         try (QmpClient watch = QmpClient.connect(observer.get("dcA"), Duration.ofSeconds(30), e -> { })) {
             waitFor(() -> migrateStatus(watch).equals("completed"), "the source completed (its guest stopped)");
             signal("KILL", destination);
             // the destination's monitor closes with it: no waiting out the resume budget
-            String why = rec.failed.get(5, TimeUnit.SECONDS);
+            String why = p.rec.failed.get(5, TimeUnit.SECONDS);
             assertTrue(why.contains("did not resume") && why.contains("closed"), why);
             assertEquals("postmigrate", runStatus(watch));
 
-            driver.abort(m, vs1, dcA, dcB, false);   // the MMS, once the storage is back at A
+            p.driver.abort(p.migration, vs1, dcA, dcB, false);   // the MMS, once the storage is back at A
             waitFor(() -> runStatus(watch).equals("running"), "the source resumed from postmigrate");
         }
-        assertFalse(rec.completed.isDone(), "not reported as a move");
+        assertFalse(p.rec.completed.isDone(), "not reported as a move");
         waitFor(() -> agentCalls.contains("dcB DELETE /vms/vs1/incoming"), "the destination is cleaned up");
-        driver.close();
+        p.driver.close();
     }
 
     @Test
     void theSourceGoneOnceItCompletedIsNotAFailureTheDestinationsResumeDecides() throws Exception {
         Paused p = pausedMigration();
-        CompletableFuture<Void> hook = p.hook;
-        Recorder rec = p.rec;
-        QemuHypervisorDriver driver = p.driver;
         Process destination = processes.get("dcB");
         signal("STOP", destination);   // it takes in the rest only once continued
-        hook.complete(null);
+        p.hook.complete(null);
         try (QmpClient watch = QmpClient.connect(observer.get("dcA"), Duration.ofSeconds(30), e -> { })) {
             waitFor(() -> migrateStatus(watch).equals("completed"), "the source completed");
         }
@@ -229,31 +222,28 @@ class QemuHypervisorDriverTest {
         Process source = processes.remove("dcA");
         source.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         Thread.sleep(500);
-        assertFalse(rec.failed.isDone(), "not a failure: the source had completed (" + rec.failed.getNow(null) + ")");
+        assertFalse(p.rec.failed.isDone(), "not a failure: the source had completed (" + p.rec.failed.getNow(null) + ")");
         signal("CONT", destination);
-        String done = rec.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        String done = p.rec.completed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertTrue(done.startsWith("QEMU completed"), done);
         assertTrue(running("dcB"), "the guest runs at the destination");
-        assertFalse(rec.failed.isDone(), String.valueOf(rec.failed.getNow(null)));
-        driver.close();
+        assertFalse(p.rec.failed.isDone(), String.valueOf(p.rec.failed.getNow(null)));
+        p.driver.close();
     }
 
     @Test
     void theSourceGoneInThePauseBeforeItSentEverythingIsAFailureNotAMove() throws Exception {
         Paused p = pausedMigration();
-        CompletableFuture<Void> hook = p.hook;
-        Recorder rec = p.rec;
-        QemuHypervisorDriver driver = p.driver;
         signal("STOP", processes.get("dcA"));   // it will send nothing after migrate-continue
-        hook.complete(null);
+        p.hook.complete(null);
         Thread.sleep(300);
         processes.remove("dcA").destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         // migrate-continue unanswered, or answered and then the destination's stream ends
         // unfinished (its QEMU exits): a failure either way, not a move
-        String why = rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        String why = p.rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
         assertTrue(why.contains("did not resume") || why.contains("migrate-continue refused"), why);
-        assertFalse(rec.completed.isDone());
-        driver.close();
+        assertFalse(p.rec.completed.isDone());
+        p.driver.close();
     }
 
     @Test
@@ -277,6 +267,30 @@ class QemuHypervisorDriverTest {
         assertTrue(agentCalls.contains("dcA POST /vms/vs1/cut-migration"), agentCalls.toString());
         assertTrue(running("dcA"), "the guest goes on at the source");
         successor.close();
+    }
+
+    @Test
+    void aSourceThatDoesNotGoOnAfterThePauseFailsWithinTheCompletionBudgetAndItsStreamIsCut() throws Exception {
+        Paused p = pausedMigration();
+        Process source = processes.get("dcA");
+        signal("STOP", source);   // neither its monitor nor its stream moves: a tail that stalled
+        onCut = () -> {
+            try {
+                signal("CONT", source);
+            } catch (IOException | InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        };
+        long t0 = System.nanoTime();
+        p.hook.complete(null);
+        String why = p.rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        // downtime-limit 300 ms here: the budget is its floor, 3 s (a bound, not a speed check)
+        assertTrue(why.contains("migrate-continue") && why.contains("cut at dcA"), why);
+        assertTrue(ms >= QemuHypervisorDriver.MIN_COMPLETION_BUDGET.toMillis() - 100 && ms < 20_000,
+                "failed " + ms + " ms after the hook: " + why);
+        assertTrue(agentCalls.contains("dcA POST /vms/vs1/cut-migration"), agentCalls.toString());
+        p.driver.close();
     }
 
     /** A pause-mode migration of the source this test started, stopped at pre-switchover, its hook unanswered. */
