@@ -296,6 +296,7 @@ class Vm:
         self.name, self.guest, self.workdir, self.host = name, guest, workdir, host
         self.bridge, self.ofport, self.tap = bridge, ofport, tap
         self.tap_fd = None   # our copy of QEMU's tap, for drain_tap()
+        self.rx_ring = None  # the receive ring's indexes as frames_not_taken() last read them
         self.mirror = None   # NicMirror of the frames the tap handed toward the guest
         self.nbd, self.image = nbd, image
         self.mem_mb, self.mac, self.ip, self.gateway, self.onlink = mem_mb, mac, ip, gateway, onlink
@@ -519,6 +520,9 @@ class Vm:
             nic = next(d['path'] for d in self.qmp.execute('x-query-virtio', timeout=5)
                        if d['name'] == 'virtio-net')
             rx = self.qmp.execute('x-query-virtio-queue-status', timeout=5, path=nic, queue=0)
+            # kept for reports: a frame lost at STOP with the ring showing it taken (2026-11-30)
+            # is to be told apart by these (popped, published, in use)
+            self.rx_ring = {k: rx.get(k) for k in ('last-avail-idx', 'shadow-avail-idx', 'used-idx', 'inuse')}
             if rx['used-idx'] == 0:
                 return None   # nothing taken since the driver started (or 65,536 frames exactly)
             element = self.qmp.execute('x-query-virtio-queue-element', timeout=5, path=nic, queue=0,

@@ -155,6 +155,7 @@ try:
         # the source stopped for good: what its guest never took is sent on (Vm.drain_tap), the
         # listener above carries it to the destination
         report['notTakenByNic'] = [probe_seq(f) for f in src.frames_not_taken()] if src.mirror else None
+        report['rxRing'] = src.rx_ring
         report['drained'] = dict(zip(('frames', 'bytes', 'fromQemuQueue'), src.drain_tap()))
         resumed = wq.event_stamp(dst.qmp.wait_event('RESUME', 30, since=first_dst))
         time.sleep(2)                               # answers of the frames the guest took with it
