@@ -128,9 +128,7 @@ class TakeOverChannelTest {
                         if (onCheck.equals("refuse")) {
                             answer(out, TakeOverChannel.REFUSED, refusal(409, "a write in flight"));
                         } else {
-                            byte[] role = "REPLICA".getBytes(StandardCharsets.UTF_8);
-                            answer(out, TakeOverChannel.READY, ByteBuffer.allocate(8 + role.length)
-                                    .putLong(6).put(role).array());
+                            answer(out, TakeOverChannel.READY, roleAt(6, "REPLICA"));
                         }
                     } else if (type == TakeOverChannel.TAKEOVER) {
                         int n = p[0];
@@ -143,9 +141,7 @@ class TakeOverChannelTest {
                         if (onTakeOver.equals("refuse")) {
                             answer(out, TakeOverChannel.REFUSED, refusal(409, "not in sync"));
                         } else {
-                            byte[] role = "PRIMARY".getBytes(StandardCharsets.UTF_8);
-                            answer(out, TakeOverChannel.TOOK_OVER, ByteBuffer.allocate(8 + role.length)
-                                    .putLong(7).put(role).array());
+                            answer(out, TakeOverChannel.TOOK_OVER, roleAt(7, "PRIMARY"));
                         }
                     }
                 }
@@ -153,6 +149,12 @@ class TakeOverChannelTest {
                 // the client closed, or the test ended
             }
         }
+    }
+
+    /** READY's and TOOK_OVER's payload: the generation, then the role. */
+    private static byte[] roleAt(long generation, String role) {
+        byte[] r = role.getBytes(StandardCharsets.UTF_8);
+        return ByteBuffer.allocate(8 + r.length).putLong(generation).put(r).array();
     }
 
     private static byte[] refusal(int status, String why) {
