@@ -18,6 +18,14 @@ public final class QemuOptions {
         PAPER
     }
 
+    /**
+     * QEMU switches over once it expects the rest to take at most its downtime-limit; by default
+     * the rest may take this many times that, and at least {@link #MIN_COMPLETION_BUDGET}, after
+     * migrate-continue before the stream counts as stalled (a WAN gone silent).
+     */
+    public static final int COMPLETION_FACTOR = 5;
+    public static final Duration MIN_COMPLETION_BUDGET = Duration.ofSeconds(3);
+
     public static final QemuOptions NONE = new QemuOptions(Map.of(), Switchover.PAUSE,
             Duration.ofMillis(300), 0, 100);
 
@@ -26,9 +34,17 @@ public final class QemuOptions {
     private final Duration downtimeLimit;
     private final long maxBandwidthMbps;
     private final long compressBelowMbps;
+    private final Duration completionBudget;
 
     public QemuOptions(Map<String, URI> agents, Switchover switchover, Duration downtimeLimit,
                        long maxBandwidthMbps, long compressBelowMbps) {
+        this(agents, switchover, downtimeLimit, maxBandwidthMbps, compressBelowMbps,
+                defaultCompletionBudget(downtimeLimit));
+    }
+
+    public QemuOptions(Map<String, URI> agents, Switchover switchover, Duration downtimeLimit,
+                       long maxBandwidthMbps, long compressBelowMbps, Duration completionBudget) {
+        this.completionBudget = Objects.requireNonNull(completionBudget);
         this.agents = Map.copyOf(agents);
         this.switchover = Objects.requireNonNull(switchover);
         this.downtimeLimit = Objects.requireNonNull(downtimeLimit);
@@ -60,6 +76,21 @@ public final class QemuOptions {
         return compressBelowMbps;
     }
 
+    /**
+     * How long QEMU may take, after migrate-continue, to send the rest and complete (its guest
+     * paused all along); beyond it the migration fails with its stream cut, and the guest goes on
+     * at the source.
+     */
+    public Duration completionBudget() {
+        return completionBudget;
+    }
+
+    /** {@link #COMPLETION_FACTOR} times the downtime-limit, at least {@link #MIN_COMPLETION_BUDGET}. */
+    public static Duration defaultCompletionBudget(Duration downtimeLimit) {
+        Duration scaled = downtimeLimit.multipliedBy(COMPLETION_FACTOR);
+        return scaled.compareTo(MIN_COMPLETION_BUDGET) > 0 ? scaled : MIN_COMPLETION_BUDGET;
+    }
+
     public boolean compress() {
         return maxBandwidthMbps > 0 && maxBandwidthMbps < compressBelowMbps;
     }
@@ -71,11 +102,12 @@ public final class QemuOptions {
         }
         QemuOptions q = (QemuOptions) o;
         return agents.equals(q.agents) && switchover == q.switchover && downtimeLimit.equals(q.downtimeLimit)
-                && maxBandwidthMbps == q.maxBandwidthMbps && compressBelowMbps == q.compressBelowMbps;
+                && maxBandwidthMbps == q.maxBandwidthMbps && compressBelowMbps == q.compressBelowMbps
+                && completionBudget.equals(q.completionBudget);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(agents, switchover, downtimeLimit, maxBandwidthMbps, compressBelowMbps);
+        return Objects.hash(agents, switchover, downtimeLimit, maxBandwidthMbps, compressBelowMbps, completionBudget);
     }
 }

@@ -333,12 +333,12 @@ public final class WanTopologyParser {
         Map<String, String> qemuServers = usersOf("qemu", servers);
         QemuOptions qemu = QemuOptions.NONE;
         if ("qemu".equals(driver)) {
-            qemu = qemuOptions(hv, dcs);
+            qemu = qemuOptions(hv, dcs, sw);
         } else if (!qemuServers.isEmpty() && !hv.path("agents").isObject()) {
             qemuServers.forEach((server, path) -> fail(path, "the qemu driver needs migration.hypervisor.agents"
                     + " (a hypervisor agent per data center), which is missing"));
         } else if (!qemuServers.isEmpty()) {
-            qemu = qemuOptions(hv, dcs);
+            qemu = qemuOptions(hv, dcs, sw);
         }
         return new MigrationSettings(prepare, migrate, sw, drain, driver, url, bicast != null && bicast.asBoolean(false),
                 routes, demote, retention, qemu, evacuation(n.path("evacuation")), stepGap);
@@ -356,7 +356,7 @@ public final class WanTopologyParser {
     }
 
     /** migration.hypervisor for the qemu driver: an agent per DC and QEMU's migration parameters. */
-    private QemuOptions qemuOptions(JsonNode hv, List<DataCenter> dcs) {
+    private QemuOptions qemuOptions(JsonNode hv, List<DataCenter> dcs, Duration switchTimeout) {
         String p = "migration.hypervisor";
         QemuOptions d = QemuOptions.NONE;
         Map<String, URI> agents = new LinkedHashMap<>();
@@ -392,7 +392,20 @@ public final class WanTopologyParser {
         long downtime = whole(hv, "downtimeLimitMs", p, false, d.downtimeLimit().toMillis());
         long bandwidth = whole(hv, "maxBandwidthMbps", p, true, d.maxBandwidthMbps());
         long compress = whole(hv, "compressBelowMbps", p, true, d.compressBelowMbps());
-        return new QemuOptions(agents, switchover, java.time.Duration.ofMillis(downtime), bandwidth, compress);
+        Duration downtimeLimit = Duration.ofMillis(downtime);
+        Duration budget = QemuOptions.defaultCompletionBudget(downtimeLimit);
+        long ms = whole(hv, "completionBudgetMs", p, false, -1);
+        // QEMU aims at the downtime-limit for the whole rest; the switch timeout bounds hook and rest together
+        if (ms > 0 && ms <= downtime) {
+            fail(p + ".completionBudgetMs", "must be longer than downtimeLimitMs (" + downtime
+                    + "), which QEMU aims at for the rest it sends after the pause, not " + ms);
+        } else if (ms > 0 && ms >= switchTimeout.toMillis()) {
+            fail(p + ".completionBudgetMs", "must be shorter than migration.switchTimeoutSeconds ("
+                    + switchTimeout.toSeconds() + " s), which bounds the whole switchover, not " + ms);
+        } else if (ms > 0) {
+            budget = Duration.ofMillis(ms);
+        }
+        return new QemuOptions(agents, switchover, downtimeLimit, bandwidth, compress, budget);
     }
 
     /** An optional whole number ({@link #number}'s checks), or {@code dflt} when absent or refused. */

@@ -53,13 +53,6 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
     private static final Duration RESUME_WAIT = Duration.ofSeconds(10);
     /** Longest the guest waits in pre-switchover for the MMS (beyond it the migration is given up). */
     private static final Duration PAUSE_BUDGET = Duration.ofSeconds(30);
-    /**
-     * QEMU switches over once it expects the rest to take at most its downtime-limit: a rest not
-     * sent within this many times that, and at least {@link #MIN_COMPLETION_BUDGET}, after
-     * migrate-continue is a stalled stream (a WAN gone silent), and the guest's pause ends there.
-     */
-    static final int COMPLETION_FACTOR = 5;
-    static final Duration MIN_COMPLETION_BUDGET = Duration.ofSeconds(3);
     /** query-migrate retries (every STATS_RETRY_MS) while QEMU has not yet set total-time after "completed". */
     private static final int STATS_RETRIES = 20;
     private static final long STATS_RETRY_MS = 10;
@@ -450,7 +443,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 if (error == null) {
                     long answered = System.nanoTime();
                     continueSent = true;   // QEMU may act on it even if its answer never comes (see cutStream)
-                    Duration budget = completionBudget();
+                    Duration budget = options.completionBudget();
                     try {
                         // within the budget: the answer can wait behind a stalled stream too
                         source.call("migrate-continue", QmpClient.args().put("state", "pre-switchover"), budget);
@@ -465,8 +458,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                             TimeUnit.NANOSECONDS, worker).execute(() -> {
                                 if (!finished && !completionSeen.get()) {
                                     fail(String.format("QEMU did not complete within %d ms of migrate-continue"
-                                            + " (%d x its downtime-limit, at least %d ms): its stream to %s stalled",
-                                            budget.toMillis(), COMPLETION_FACTOR, MIN_COMPLETION_BUDGET.toMillis(), to)
+                                            + " (completionBudgetMs): its stream to %s stalled", budget.toMillis(), to)
                                             + cutStream());
                                 }
                             });
@@ -497,8 +489,10 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private CompletableFuture<Void> drainSourceNic() {
             return http.post(agent(from, "vms/" + server + "/drain-nic"), null, AGENT_TIMEOUT).handle((r, e) -> {
                 progress(e == null ? String.format("source NIC drained at %s: %d frames queued after the guest"
-                        + " stopped sent on through the redirect%s", from, r.path("frames").asInt(),
-                        r.has("fromQemuQueue") ? " (" + r.path("fromQemuQueue").asInt() + " from QEMU's own net queue)" : "")
+                        + " stopped sent on through the redirect%s%s", from, r.path("frames").asInt(),
+                        r.has("fromQemuQueue") ? " (" + r.path("fromQemuQueue").asInt() + " from QEMU's own net queue)" : "",
+                        r.path("fromGuest").asInt() > 0 ? ", " + r.path("fromGuest").asInt()
+                                + " of them sent by the guest as it stopped, which QEMU never wrote" : "")
                         : "source NIC not drained at " + from + ": " + WanmigException.messageOf(e));
                 return null;
             });
@@ -566,30 +560,33 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             // session may be ending on another thread as the abort arrives) a connection of its own.
             QmpClient live = source;
             boolean reuse = live != null && !finished && !live.closed().isDone();
+            String unanswered = null;
             try {
-                try {
-                    cancelAndResume(reuse ? live : null);
-                } catch (IOException e) {
-                    // Our connection closed under us, or the monitor did not answer: a stream stalled
-                    // after migrate-continue that this session did not send (a restarted MMS's).
-                    if (!reuse && !cut.isEmpty()) {
-                        throw e;
+                cancelAndResume(reuse ? live : null);
+            } catch (IOException | RuntimeException first) {
+                // Our connection closed under us, or the monitor did not answer: a stream stalled
+                // after migrate-continue that this session did not send (a restarted MMS's). Once
+                // more on a connection of our own, the stream cut first.
+                unanswered = first.getMessage();
+                if (reuse || cut.isEmpty()) {
+                    cut = cut.isEmpty() ? cutStream() : cut;
+                    try {
+                        cancelAndResume(null);
+                        unanswered = null;
+                    } catch (IOException | RuntimeException again) {
+                        unanswered = again.getMessage();
                     }
-                    if (cut.isEmpty()) {
-                        cut = cutStream();
-                    }
-                    cancelAndResume(null);
                 }
-            } catch (RuntimeException | IOException e) {
-                log.warn("migration {}: cancelling the QEMU migration of {} failed: {}", id, server, e.getMessage());
             }
             cleanupDestination();
+            if (unanswered != null) {
+                log.warn("migration {}: cancelling the QEMU migration of {} failed: {}", id, server, unanswered);
+                // QEMU resumes the guest itself once its stream fails (TCP gives up, or the peer's reset)
+                fail("QEMU migration not cancelled: the monitor at " + from + " did not answer (" + unanswered
+                        + ")" + cut + "; " + server + " stays paused at " + from + " until its migration stream fails");
+                return;
+            }
             fail("QEMU migration cancelled" + cut + "; " + server + " runs at " + from);
-        }
-
-        private Duration completionBudget() {
-            Duration scaled = options.downtimeLimit().multipliedBy(COMPLETION_FACTOR);
-            return scaled.compareTo(MIN_COMPLETION_BUDGET) > 0 ? scaled : MIN_COMPLETION_BUDGET;
         }
 
         /**

@@ -33,6 +33,29 @@ class QemuConfigTest {
         assertEquals(Duration.ofMillis(300), q.downtimeLimit());
         assertEquals(2, q.agents().size());
         assertFalse(q.compress());
+        assertEquals(Duration.ofSeconds(3), q.completionBudget(), "5 x 300 ms is under the 3 s floor");
+    }
+
+    @Test
+    void completionBudgetDefaultsToFiveDowntimeLimitsOrIsSetWithinTheSwitchTimeout() {
+        assertEquals(Duration.ofSeconds(5), WanTopologyParser.parse(qemu(hv -> hv.put("downtimeLimitMs", 1000)))
+                .settings().qemu().completionBudget());
+        assertEquals(Duration.ofMillis(2500), WanTopologyParser.parse(qemu(hv -> hv.put("downtimeLimitMs", 1000)
+                .put("completionBudgetMs", 2500))).settings().qemu().completionBudget());
+    }
+
+    @Test
+    void completionBudgetNotAboveTheDowntimeLimitOrNotUnderTheSwitchTimeoutIsRefused() {
+        assertOnlyProblem(rejected(qemu(hv -> hv.put("downtimeLimitMs", 1000).put("completionBudgetMs", 1000))),
+                "migration.hypervisor.completionBudgetMs", "must be longer than downtimeLimitMs (1000)");
+        assertOnlyProblem(rejected(config(TWO_DC, c -> {
+            ObjectNode m = (ObjectNode) c.with("migration");
+            m.put("switchTimeoutSeconds", 10);
+            ObjectNode hv = m.putObject("hypervisor").put("driver", "qemu").put("completionBudgetMs", 10_000);
+            hv.putObject("agents").put("dcA", "http://127.0.0.1:8401").put("dcB", "http://127.0.0.1:8402");
+        })), "migration.hypervisor.completionBudgetMs", "must be shorter than migration.switchTimeoutSeconds (10 s)");
+        assertOnlyProblem(rejected(qemu(hv -> hv.put("completionBudgetMs", "soon"))),
+                "migration.hypervisor.completionBudgetMs", "must be a positive integer");
     }
 
     @Test
