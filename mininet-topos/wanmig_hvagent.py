@@ -19,10 +19,12 @@ API (paths relative to agent.url):
                             its tap leaves the bridge SOURCE_QUIT_DELAY_S later, or at once when
                             NAME is started or migrated here again first; {"stopped": bool}
   POST   vms/NAME/drain-nic NAME's QEMU here no longer runs (the source after a move): the
-                            frames still queued for its guest (the one in QEMU's own net queue,
-                            then those in its tap) are sent back into the switch, whose redirect
-                            carries them to the destination;
-                            {"frames": n, "bytes": b, "fromQemuQueue": k}; 409 while that QEMU runs
+                            frames its guest sent that QEMU never wrote (in flight on the NIC's
+                            transmit ring), then those still queued for its guest (the one in
+                            QEMU's own net queue, then those in its tap) are sent into the switch,
+                            whose redirect carries the latter to the destination;
+                            {"frames": n, "bytes": b, "fromQemuQueue": k, "fromGuest": g};
+                            409 while that QEMU runs
   POST   vms/NAME/cut-migration
                             NAME's QEMU here is the source of a migration whose stream stalled: its
                             TCP connections to the incoming port are destroyed (ss -K), so that its
@@ -220,8 +222,9 @@ class HypervisorAgent:
                 status = vm.qmp.execute('query-status', timeout=5).get('status')
                 if status == 'running':
                     return 409, {'error': '%s runs in %s: its QEMU reads its tap' % (name, self.dc)}
-                frames, size, held = vm.drain_tap()
-                return 200, {'frames': frames, 'bytes': size, 'fromQemuQueue': held, 'status': status}
+                frames, size, held, sent = vm.drain_tap()
+                return 200, {'frames': frames, 'bytes': size, 'fromQemuQueue': held, 'fromGuest': sent,
+                             'status': status}
             if action == 'cut-migration' and method == 'POST':
                 vm = self.running.get(name)
                 if vm is None or not vm.alive():

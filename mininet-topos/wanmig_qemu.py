@@ -297,6 +297,8 @@ class Vm:
         self.bridge, self.ofport, self.tap = bridge, ofport, tap
         self.tap_fd = None   # our copy of QEMU's tap, for drain_tap()
         self.rx_ring = None  # the receive ring's indexes as frames_not_taken() last read them
+        self.tx_ring = None  # the transmit ring's, as frames_sent_not_written() last read them
+        self.sent_drained = None   # the transmit ring's frames in flight that drain_tap() sent
         self.mirror = None   # NicMirror of the frames the tap handed toward the guest
         self.nbd, self.image = nbd, image
         self.mem_mb, self.mac, self.ip, self.gateway, self.onlink = mem_mb, mac, ip, gateway, onlink
@@ -449,22 +451,28 @@ class Vm:
         return event_stamp(last[0])
 
     def drain_tap(self, limit=4096):
-        """Frames that reached a guest that no longer reads them (stopped for good at the end of a
-        migration) and would die with its QEMU, sent on. Each is written into the tap, which hands
-        it to the switch as if the guest had sent it: the switch's redirect, already in place,
-        carries it to where the guest resumes. Two places hold such frames, oldest first:
+        """Frames a guest stopped for good (at the end of a migration) would never see go through,
+        which die with its QEMU, sent on. Each is written into the tap, which hands it to the
+        switch as if the guest had sent it: a frame to the guest then takes the switch's redirect,
+        already in place, to where the guest resumes. Three places hold such frames:
+        - the NIC's transmit ring: the frames the guest sent while it was stopping, which QEMU
+          queued and never wrote (frames_sent_not_written), sent first, once;
         - QEMU's own net queue: the frames its tap backend read once the guest was stopping or
           stopped, which the guest's NIC never took (frames_not_taken); their copies from the
           mirror are sent;
         - the tap's queue: the frames that arrived during the last ~20 ms before STOP, while the
           migration thread held QEMU's lock, and all later ones (QEMU stopped reading).
-        Returns (frames, bytes, frames from QEMU's queue). Only for a QEMU that is not running
-        (the caller checks): a running QEMU reads the same queues."""
+        Returns (frames, bytes, frames from QEMU's queue, frames the guest sent). Only for a QEMU
+        that is not running (the caller checks): a running QEMU reads and writes these itself."""
         if self.tap_fd is None:
-            return 0, 0, 0
+            return 0, 0, 0, 0
+        sent = []
+        if getattr(self, 'qmp', None) is not None and getattr(self, 'sent_drained', None) is None:
+            sent = self.frames_sent_not_written()
+            self.sent_drained = sent   # once: the ring still shows them in flight at a second drain
         mirror = getattr(self, 'mirror', None)
         held = self.frames_not_taken() if mirror is not None else []
-        frames = list(held)
+        frames = sent + held
         while len(frames) < limit:
             try:
                 frame = os.read(self.tap_fd, 65536)   # QEMU set the shared file non-blocking
@@ -478,7 +486,7 @@ class Vm:
         if mirror is not None:
             mirror.close()   # once: a second drain must not send QEMU's frame again
             self.mirror = None
-        return len(frames), sum(len(f) for f in frames), len(held)
+        return len(frames), sum(len(f) for f in frames), len(held), len(sent)
 
     def frames_not_taken(self):
         """The mirrored frames the stopped guest's NIC never took, oldest first.
@@ -512,13 +520,64 @@ class Vm:
                 % (self.name, len(copies)))
         return mirror.since(stop) if stop is not None else []
 
+    def frames_sent_not_written(self):
+        """The frames the stopped guest handed its NIC that QEMU never wrote into the tap, oldest
+        first.
+
+        A frame the guest sends while its vCPUs are stopping (the run state already set, the vCPUs
+        not yet stopped, QEMU's big lock released while the migration thread waits for them) goes
+        into QEMU's net queue, which delivers nothing while the VM does not run (QEMU 7.2,
+        net/net.c qemu_can_send_packet); the NIC keeps that buffer in flight, popped from the
+        transmit ring and not returned. The source, stopped for good, never sends it, and the
+        destination's NIC takes up after it: the guest's answer is lost (1 `echo` migration of 13,
+        vm_guest_move_test, 2026-11-30). Read from guest memory: the transmit ring's elements in
+        flight. A frame with checksum or segmentation offload asked is not sent (the tap has no
+        vnet header; the testbed's NIC offers neither)."""
+        path = os.path.join(self.workdir, self.name + '.txbuf')
+        frames = []
+        try:
+            nic = self._virtio_nic()
+            tx = self.qmp.execute('x-query-virtio-queue-status', timeout=5, path=nic, queue=1)
+            self.tx_ring = {k: tx.get(k) for k in ('last-avail-idx', 'shadow-avail-idx', 'used-idx', 'inuse')}
+            header = self._net_header_len(nic)
+            for k in range(tx['inuse'], 0, -1):
+                element = self.qmp.execute('x-query-virtio-queue-element', timeout=5, path=nic, queue=1,
+                                           index=(tx['last-avail-idx'] - k) & 0xffff)
+                data = b''.join(self._guest_memory(d['addr'], d['len'], path) for d in element['descs']
+                                if 'write' not in d.get('flags', []))
+                if len(data) < header + 14 or data[0] & 1 or data[1]:   # NEEDS_CSUM, a GSO type
+                    log('%s: a frame in flight on its transmit ring not sent (%d bytes, header %s)'
+                        % (self.name, len(data), data[:header].hex()))
+                    continue
+                frames.append(data[header:])
+        except (QmpError, OSError, StopIteration, KeyError, IndexError) as e:
+            log('%s: its transmit ring not read (%s)' % (self.name, e))
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
+        return frames
+
+    def _virtio_nic(self):
+        return next(d['path'] for d in self.qmp.execute('x-query-virtio', timeout=5) if d['name'] == 'virtio-net')
+
+    def _net_header_len(self, nic):
+        """virtio-net's header before each frame: 12 bytes with VIRTIO_F_VERSION_1 or mergeable
+        receive buffers negotiated, else 10."""
+        features = self.qmp.execute('x-query-virtio-status', timeout=5, path=nic)['guest-features']
+        names = ' '.join(features.get('transports', []) + features.get('dev-features', []))
+        return 12 if 'VIRTIO_F_VERSION_1' in names or 'VIRTIO_NET_F_MRG_RXBUF' in names else 10
+
+    def _guest_memory(self, addr, size, path):
+        self.qmp.execute('pmemsave', timeout=5, val=addr, size=size, filename=path)
+        with open(path, 'rb') as f:
+            return f.read()
+
     def _last_taken_frame(self):
         """The start of the last buffer the NIC filled in the guest's receive ring (virtio header
         and frame), read from guest memory; None when it cannot be read."""
         path = os.path.join(self.workdir, self.name + '.rxbuf')
         try:
-            nic = next(d['path'] for d in self.qmp.execute('x-query-virtio', timeout=5)
-                       if d['name'] == 'virtio-net')
+            nic = self._virtio_nic()
             rx = self.qmp.execute('x-query-virtio-queue-status', timeout=5, path=nic, queue=0)
             # kept for reports: a frame lost at STOP with the ring showing it taken (2026-11-30)
             # is to be told apart by these (popped, published, in use)
@@ -528,9 +587,7 @@ class Vm:
             element = self.qmp.execute('x-query-virtio-queue-element', timeout=5, path=nic, queue=0,
                                        index=(rx['last-avail-idx'] - 1) & 0xffff)
             desc = element['descs'][0]
-            self.qmp.execute('pmemsave', timeout=5, val=desc['addr'], size=min(desc['len'], 256), filename=path)
-            with open(path, 'rb') as f:
-                return f.read()
+            return self._guest_memory(desc['addr'], min(desc['len'], 256), path)
         except (QmpError, OSError, StopIteration, KeyError, IndexError) as e:
             log('%s: its receive ring not read (%s)' % (self.name, e))
             return None

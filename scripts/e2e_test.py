@@ -1247,9 +1247,9 @@ print(json.dumps({'drained': drained, 'again': again, 'none': none, 'sent': [f.h
             subprocess.run(['ip', 'netns', 'del', ns], check=False)
         self.assertEqual(out.returncode, 0, out.stderr)
         r = json.loads(out.stdout)
-        self.assertEqual([3, 3 * 60, 0], r['drained'])
-        self.assertEqual([0, 0, 0], r['again'])
-        self.assertEqual([0, 0, 0], r['none'])
+        self.assertEqual([3, 3 * 60, 0, 0], r['drained'])
+        self.assertEqual([0, 0, 0, 0], r['again'])
+        self.assertEqual([0, 0, 0, 0], r['none'])
         self.assertEqual(r['sent'], r['back'], 'each frame sent on once, in order, unchanged')
 
 
@@ -1295,6 +1295,77 @@ class FramesNotTaken(unittest.TestCase):
             self.assertEqual([copies[2][1]], wq.Vm.frames_not_taken(vm))
         vm, wq = self.vm(copies, None, stop=None)
         self.assertEqual([], wq.Vm.frames_not_taken(vm))
+
+
+class FramesSentNotWritten(unittest.TestCase):
+    """wanmig_qemu.Vm.frames_sent_not_written (no network, no QEMU: its QMP answered from a guest
+    memory of the test's own): the frames in flight on the NIC's transmit ring, popped and never
+    returned, read from guest memory without virtio-net's header, oldest first; a frame asking
+    for an offload the tap cannot do is not sent; nothing when nothing is in flight."""
+
+    class Qmp:
+        def __init__(self, memory, ring, elements, features):
+            self.memory, self.ring, self.elements, self.features = memory, ring, elements, features
+
+        def execute(self, command, timeout=30, **a):
+            if command == 'x-query-virtio':
+                return [{'path': '/machine/peripheral-anon/device[0]/virtio-backend', 'name': 'virtio-blk'},
+                        {'path': '/machine/peripheral/nic0/virtio-backend', 'name': 'virtio-net'}]
+            if command == 'x-query-virtio-status':
+                return {'guest-features': self.features}
+            if command == 'x-query-virtio-queue-status':
+                assert a['queue'] == 1, 'the transmit ring is queue 1'
+                return self.ring
+            if command == 'x-query-virtio-queue-element':
+                return {'index': a['index'], 'descs': self.elements[a['index']]}
+            if command == 'pmemsave':
+                with open(a['filename'], 'wb') as f:
+                    f.write(self.memory[a['val']][:a['size']])
+                return {}
+            raise AssertionError(command)
+
+    def vm(self, workdir, memory, ring, elements, features):
+        import types
+        import wanmig_qemu as wq
+        vm = types.SimpleNamespace(name='vm', workdir=workdir, tx_ring=None,
+                                   qmp=self.Qmp(memory, ring, elements, features))
+        for name in ('_virtio_nic', '_net_header_len', '_guest_memory'):
+            setattr(vm, name, getattr(wq.Vm, name).__get__(vm))
+        return vm, wq
+
+    def frame(self, tag):
+        return bytes.fromhex('020000000001' '000000000210') + b'\x08\x00' + tag.encode().ljust(46, b'.')
+
+    def test_the_frames_in_flight_without_header_oldest_first(self):
+        modern = {'transports': ['VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)'],
+                  'dev-features': ['VIRTIO_NET_F_MAC: Device has given MAC address']}
+        a, b, c = self.frame('answer-a'), self.frame('answer-b'), self.frame('offloaded')
+        memory = {0x1000: bytes(12) + a,
+                  0x2000: bytes(12) + b[:20], 0x3000: b[20:] + bytes(30),   # b over two buffers
+                  0x4000: b'\x01' + bytes(11) + c}                          # NEEDS_CSUM: not sent
+        # 6 popped, 3 returned: the elements at ring positions 3, 4 and 5 are in flight
+        ring = {'last-avail-idx': 6, 'shadow-avail-idx': 9, 'used-idx': 3, 'inuse': 3}
+        elements = {3: [{'addr': 0x1000, 'len': 12 + len(a), 'flags': []}],
+                    4: [{'addr': 0x2000, 'len': 32, 'flags': ['next']}, {'addr': 0x3000, 'len': len(b) - 20, 'flags': []}],
+                    5: [{'addr': 0x4000, 'len': 12 + len(c), 'flags': []}]}
+        with tempfile.TemporaryDirectory() as d:
+            vm, wq = self.vm(d, memory, ring, elements, modern)
+            self.assertEqual([a, b], wq.Vm.frames_sent_not_written(vm))
+            self.assertEqual(3, vm.tx_ring['inuse'])
+            self.assertEqual([], os.listdir(d), 'its guest memory copy removed')
+            ring['inuse'] = 0
+            self.assertEqual([], wq.Vm.frames_sent_not_written(vm))
+
+    def test_a_legacy_header_is_ten_bytes_and_an_unreadable_ring_sends_nothing(self):
+        a = self.frame('legacy')
+        with tempfile.TemporaryDirectory() as d:
+            # position 65535: the ring index wrapped
+            vm, wq = self.vm(d, {0x1000: bytes(10) + a}, {'last-avail-idx': 0, 'used-idx': 65535, 'inuse': 1},
+                             {65535: [{'addr': 0x1000, 'len': 10 + len(a), 'flags': []}]},
+                             {'transports': [], 'dev-features': []})
+            self.assertEqual([a], wq.Vm.frames_sent_not_written(vm))
+            vm.qmp.elements = {}
+            self.assertEqual([], wq.Vm.frames_sent_not_written(vm))
 
 
 class SourceQuit(unittest.TestCase):

@@ -4,7 +4,7 @@ End-to-end failure cases of the real VM under the MMS (the happy path is vm_mms_
 testbed (wanmig_vmbed: delayed WAN, embedded runtime, qemu driver, disk on the replication agents),
 with a low max-bandwidth so that pre-copy lasts long enough to act in:
 
-    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/vm_mms_e2e_test.py [--max-bw-mbit 8] [--out DIR] [--cases abcdefghi]
+    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/vm_mms_e2e_test.py [--max-bw-mbit 8] [--out DIR] [--cases abcdefghij]
 
  (a) abort during pre-copy: POST /migrations/ID/abort while MIGRATING with QEMU's migration
      active. Then: ROLLED_BACK; the source QEMU runs (migration cancelled), the destination QEMU is
@@ -49,6 +49,14 @@ with a low max-bandwidth so that pre-copy lasts long enough to act in:
  (i) the WAN silent for 2 s the moment the source pauses before switchover: the guest's pause is
      that much longer, the stream's TCP catches up and the migration COMPLETES (the VM ends at B,
      B PRIMARY, no rule of the migration left, the guest writing and answering at B).
+ (j) as (g), and the runtime that sent migrate-continue killed (kill -9) as soon as the source
+     reports "device", then started again on its state directory. The record's mark of the
+     switchover may not have reached the disk (it is written after the take-over is sent), and
+     the source's monitor greets no one. The new runtime learns of the take-over from B's agent
+     (CUTOVER, "before the restart"), asks A's agent for the cut when the monitor stays silent,
+     starts no other migration, and reclaims A above B: FAILED, the guest going on at A within
+     25 s, and the checks of (g). (Before, it restored A as primary below B's generation: two
+     primaries while the WAN was silent, then both copies replicas once it came back.)
  Throughout: probes from h1 (UDP echo, one TCP connection that must survive); at the end every
  write the guest acknowledged is in A's image, no guest I/O error, the guest never rebooted.
 Each migration is bounded (60 s to act, 90 s to end). Writes DIR/report.json; exit 1 on a failure.
@@ -356,10 +364,27 @@ def case_f(bed, args, report):
 
 def case_g(bed, args, report):
     """(g) the WAN goes silent right after the switchover, for longer than the driver's budget"""
+    report['cases']['wanSilentAfterTheSwitchover'] = wan_silent_after_the_switchover(bed, args, restart=False)
+
+
+def case_j(bed, args, report):
+    """(j) as (g), and the runtime killed (kill -9) and started again while QEMU's stream stalls"""
+    report['cases']['wanSilentAfterTheSwitchoverAndTheRuntimeRestarted'] = \
+        wan_silent_after_the_switchover(bed, args, restart=True)
+
+
+def wan_silent_after_the_switchover(bed, args, restart):
+    """The WAN silent from the source's pause on, beyond the completion budget; with `restart`,
+    the runtime that sent migrate-continue is killed once QEMU sends the rest, and a new one on
+    its state directory, which knows nothing of that stream, frees the guest."""
     with open(vb.CONFIG_VM) as f:
         hypervisor = json.load(f)['apps']['org.wanmig.app']['wanmig']['migration']['hypervisor']
-    # the qemu driver's completion budget: 5 x downtime-limit, at least 3 s (QemuHypervisorDriver)
-    budget_s = max(3.0, 5 * hypervisor.get('downtimeLimitMs', 300) / 1000.0)
+    # the qemu driver's completion budget: completionBudgetMs, else 5 x downtime-limit, at least 3 s
+    budget_s = hypervisor.get('completionBudgetMs', max(3000, 5 * hypervisor.get('downtimeLimitMs', 300))) / 1000.0
+    # a successor meets a monitor that greets it not: it waits the QMP timeout (10 s), then asks
+    # for the cut (it knows of the switchover from B's agent), then the rollback; the restart on top
+    bound_s = budget_s + 8 if not restart else 25
+    case = {}
     checks = []
     src_vm = bed.vm('dcA')
     since = len(src_vm.qmp.events)
@@ -377,6 +402,12 @@ def case_g(bed, args, report):
         # monitor answers nothing meanwhile (the migration thread holds the big lock): events only.
         bed.wan_silent(True)
         src_vm.qmp.wait_event('MIGRATION', 30, {'status': 'device'}, since=since)
+        if restart:
+            case['killedPid'] = bed.runtime.process.pid
+            bed.runtime.kill(signal.SIGKILL)
+            t = time.time()
+            bed.runtime.start()
+            case['restartSeconds'] = round(time.time() - t, 2)
         tb.wait_until(lambda: answering(bed.qemu_status, 'dcA') == 'running', 90, 0.1, 'the guest going on at A')
         pause_s = time.time() - paused
         final = tb.watch_migration(mid, timeout=60)
@@ -384,15 +415,20 @@ def case_g(bed, args, report):
         checks.append({'check': 'the switchover happened in the pause', 'ok': any('inside the hypervisor' in d
                                                                                for d in details)})
         error = final.get('error') or ''
-        checks.append({'check': "FAILED on the driver's completion budget (is %s: %s)" % (final.get('state'), error),
-                       'ok': final.get('state') == 'FAILED'
-                       and ('did not complete within' in error or 'migrate-continue refused' in error)})
-        checks.append({'check': 'the guest paused %.1f s at A: the completion budget (%.0f s) and the rollback, no more'
-                       % (pause_s, budget_s), 'ok': pause_s < budget_s + 8})
+        if not restart:
+            checks.append({'check': "FAILED on the driver's completion budget (is %s: %s)" % (final.get('state'), error),
+                           'ok': final.get('state') == 'FAILED'
+                           and ('did not complete within' in error or 'migrate-continue refused' in error)})
+        else:
+            checks.append({'check': 'FAILED (is %s: %s)' % (final.get('state'), error), 'ok': final.get('state') == 'FAILED'})
+        checks.append({'check': 'the guest paused %.1f s at A: %s, no more than %.0f s'
+                       % (pause_s, 'the restart, the monitor unanswered, the cut and the rollback' if restart
+                          else 'the completion budget (%.0f s) and the rollback' % budget_s, bound_s),
+                       'ok': pause_s < bound_s})
         # failed: the source's agent cut its stream (the monitor answered nothing before)
         checks.append({'check': 'QEMU migration failed or cancelled (is %s)' % bed.migrate_status('dcA'),
                        'ok': bed.migrate_status('dcA') in ('failed', 'cancelled')})
-        with open(bed.runtime.log_path, errors='replace') as f:
+        with open(bed.runtime.log_path, errors='replace') as f:   # both runtimes' (appended) after a restart
             f.seek(log_before)
             cut = 'agent at dcA cut 1 migration stream connection' in f.read()
         checks.append({'check': "the migration stream cut by A's agent (runtime log)", 'ok': cut})
@@ -421,13 +457,14 @@ def case_g(bed, args, report):
     except TimeoutError:
         tcp_ok = False
     checks.append({'check': "the TCP probe connection's data all acknowledged again", 'ok': tcp_ok})
-    report['cases']['wanSilentAfterTheSwitchover'] = {
+    case.update({
         'migration': mid, 'state': final.get('state'), 'error': final.get('error'),
         'pauseSeconds': round(pause_s, 2),
         # writes that met A's demoted copy before the restore: held by werror=stop, retried by cont
         'sourceStoppedOnWriteError': len(errors),
         'timeline': [(e['state'], e.get('detail', '')[:300]) for e in final.get('timeline', [])],
-        'checks': checks}
+        'checks': checks})
+    return case
 
 
 def case_i(bed, args, report):
@@ -469,7 +506,8 @@ def case_i(bed, args, report):
         'checks': checks}
 
 
-CASES = {'a': case_a, 'b': case_b, 'c': case_c, 'd': case_d, 'e': case_e, 'f': case_f, 'g': case_g, 'h': case_h, 'i': case_i}
+CASES = {'a': case_a, 'b': case_b, 'c': case_c, 'd': case_d, 'e': case_e, 'f': case_f, 'g': case_g, 'h': case_h, 'i': case_i,
+         'j': case_j}
 
 
 def main():

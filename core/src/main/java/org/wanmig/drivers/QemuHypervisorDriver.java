@@ -98,7 +98,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
     @Override
     public void migrate(Migration m, VirtualServer server, DataCenter from, DataCenter to,
                         HypervisorListener listener) {
-        Session fresh = new Session(m.id(), server.name(), from.name(), to.name(), listener);
+        Session fresh = new Session(m.id(), server.name(), from.name(), to.name(), listener, m.switchedInPause());
         Session existing = sessions.putIfAbsent(m.id(), fresh);
         if (existing != null) {
             // A resumed MMS asks again: the session under way reports when it ends.
@@ -120,7 +120,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             }
             return;
         }
-        Session target = s != null ? s : new Session(m.id(), server.name(), from.name(), to.name(), null);
+        Session target = s != null ? s
+                : new Session(m.id(), server.name(), from.name(), to.name(), null, m.switchedInPause());
         worker.execute(target::cancel);
     }
 
@@ -224,6 +225,13 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private volatile boolean continueSent;
         /** The source's monitor closed after migrate-continue, before its completion was read. */
         private volatile boolean sourceGone;
+        /**
+         * A predecessor (the MMS restarted) switched over in the pause: migrate-continue may have
+         * been sent, and QEMU may be sending the rest into a stalled stream, its monitor held up.
+         */
+        private final boolean afterPause;
+        /** What connectSource cut, for the failure's reason. */
+        private volatile String cutAtStart = "";
         /** This session started the destination QEMU (not one that follows a predecessor's). */
         private volatile boolean begun;
         /**
@@ -235,12 +243,14 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         /** start() is over: the destination's connection, if any, is open (completion waits for it). */
         private final CompletableFuture<Void> started = new CompletableFuture<>();
 
-        Session(MigrationId id, String server, String from, String to, HypervisorListener listener) {
+        Session(MigrationId id, String server, String from, String to, HypervisorListener listener,
+                boolean afterPause) {
             this.id = id;
             this.server = server;
             this.from = from;
             this.to = to;
             this.listener = listener;
+            this.afterPause = afterPause;
         }
 
         void start() {
@@ -258,7 +268,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                     throw new IllegalStateException(server + " is " + src.path("state").asText("unknown")
                             + " at " + from + ", not running");
                 }
-                source = QmpClient.connect(src.path("qmp").asText(), QMP_TIMEOUT, this::onSourceEvent);
+                source = connectSource(src.path("qmp").asText());
                 closeIfEnded();
                 source.closed().thenRun(() -> {
                     if (finished || completionSeen.get()) {
@@ -276,6 +286,10 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 String status = source.call("query-migrate", null, QMP_TIMEOUT).path("status").asText("none");
                 if (UNDER_WAY.contains(status) && destinationHeld()) {
                     attach(status);
+                } else if (afterPause) {
+                    // past the switchover a new migration is never started: the rollback decides
+                    fail("QEMU's migration of " + server + " is " + status + " after the switchover in the pause"
+                            + (cutAtStart.isEmpty() ? "" : cutAtStart));
                 } else {
                     begin();
                 }
@@ -555,7 +569,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
 
         /** Gives the migration up: the source goes on running, the destination is stopped. */
         void cancel() {
-            String cut = continueSent && !finished ? cutStream() : "";
+            String cut = (continueSent || afterPause) && !finished ? cutStream() : "";
             // The session's own connection if it is live, else (or if it closes under us: the
             // session may be ending on another thread as the abort arrives) a connection of its own.
             QmpClient live = source;
@@ -607,6 +621,25 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 log.warn("migration {}: cutting the migration stream at {} failed: {}", id, from,
                         WanmigException.messageOf(e));
                 return "";
+            }
+        }
+
+        /**
+         * The source's monitor. After a predecessor's switchover in the pause, one that does not
+         * greet within the QMP timeout is held up by QEMU's migration thread on a stalled stream
+         * (the completion budget is past by then): the stream is cut, and the monitor asked again.
+         */
+        private QmpClient connectSource(String address) throws IOException {
+            try {
+                return QmpClient.connect(address, QMP_TIMEOUT, this::onSourceEvent);
+            } catch (IOException e) {
+                if (!afterPause) {
+                    throw e;
+                }
+                cutAtStart = cutStream();
+                log.warn("migration {}: the source's monitor did not answer after the switchover in the pause ({});"
+                        + " its stream cut: {}", id, e.getMessage(), cutAtStart.isEmpty() ? "nothing to cut" : cutAtStart);
+                return QmpClient.connect(address, QMP_TIMEOUT, this::onSourceEvent);
             }
         }
 

@@ -97,6 +97,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private volatile NetworkPlanner planner;
     private volatile boolean driving;
     private volatile Duration takeOverRecheck = Duration.ofSeconds(2);
+    /** How long a resumed migration waits for the destination's agent to say whether it took over. */
+    static final Duration RESUME_ASK_TIMEOUT = Duration.ofSeconds(5);
     private Thread lifecycleThread;
 
     public MigrationManager(WanTopology topology, ApplicationId appId, NetworkProgrammer network,
@@ -1056,7 +1058,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             if (hypervisorToAbort && run.record.switchedInPause()) {
                 abortHypervisor.run();
             }
-        } else if (run.record.switchedInPause()) {
+        } else if (run.record.switchedInPause() || run.takeOverUnknown) {
             // The destination may have taken over (then the source's copy is fenced, or about to be
             // when the new primary's stream reaches it): the source's copy is demoted first, after
             // the pause's own demote if one is under way, then reclaimed above any generation the
@@ -1271,33 +1273,18 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     } else {
                         reconciler.prepare(run.plan.redirects());
                         HypervisorDriver driver = hypervisors.apply(topology);
-                        driver.migrate(run.record, run.server, run.from, run.to, this);
                         if (driver.switchesOverInPause(run.server)) {
-                            // as before the restart: the destination stays checked, and the pause's
-                            // take-over gets its channel back
-                            recheckTakeOver(run, epoch);
+                            resumeBeforeAnyPause(run, epoch, driver);
+                        } else {
+                            driver.migrate(run.record, run.server, run.from, run.to, this);
                         }
                     }
                 }), lifecycle);
                 break;
             }
-            case CUTOVER: {
-                int epoch = run.bump(topology.settings().switchTimeout());
-                reconciler.converge(null, devices(run.plan.redirects()))
-                        .whenCompleteAsync((x, e) -> inPhase(run, epoch, () -> {
-                    if (e != null) {
-                        rollBack(run, FAILED, "redirect could not be restored after restart: " + cause(e));
-                    } else if (run.record.switchedInPause() && !run.record.hypervisorReported()) {
-                        // switched inside the pause: only the hypervisor knows whether the server
-                        // resumed; ask again, its report starts the route update
-                        run.bump(topology.settings().migrateTimeout());
-                        hypervisors.apply(topology).migrate(run.record, run.server, run.from, run.to, this);
-                    } else {
-                        updateRoutes(run);
-                    }
-                }), lifecycle);
+            case CUTOVER:
+                resumeCutover(run);
                 break;
-            }
             case ROUTES_UPDATED:
                 drain(run, topology.settings().drain());
                 break;
@@ -1311,6 +1298,64 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             default:
                 break;
         }
+    }
+
+    /**
+     * A run resumed in MIGRATING whose hypervisor switches over in its pause. The record's mark of
+     * that switchover is written after the take-over is sent (not in the pause's path), so a
+     * predecessor that died in between left the destination primary and the record in MIGRATING;
+     * a rollback from there would restore the source as primary below the destination's
+     * generation, and the guest would write at the source while the destination is primary. The
+     * destination's agent says what happened: its copy primary, the switchover was done, and the
+     * migration goes on from CUTOVER as after a mark; its agent silent, it may have been, and a
+     * rollback reclaims the source's copy above any take-over; a replica, nothing moved. Then, as
+     * before the restart: the hypervisor asked again, the destination checked until the pause.
+     */
+    private void resumeBeforeAnyPause(Run run, int epoch, HypervisorDriver driver) {
+        CompletableFuture<List<AgentDiskStatus>> asked = run.to.agent() == null || !run.server.replicated()
+                ? CompletableFuture.completedFuture(List.of())   // no copy there that could have taken over
+                : replication.disks(run.to, RESUME_ASK_TIMEOUT)
+                        .orTimeout(RESUME_ASK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);   // whatever the client does
+        asked.whenCompleteAsync((disks, error) -> inPhase(run, epoch, () -> {
+            String role = error != null ? null : disks.stream().filter(d -> d.disk().equals(run.server.name()))
+                    .map(AgentDiskStatus::role).filter(Objects::nonNull).findFirst().orElse("none");
+            if ("PRIMARY".equals(role)) {
+                run.record = run.record.withSwitchedInPause();
+                run.stage = NetStage.REDIRECT;
+                advance(run, CUTOVER, "inside the hypervisor's pause, before the restart: storage primary at "
+                        + run.to.name() + " (its agent says; the record's mark of it was lost with the"
+                        + " previous instance)", topology.settings().switchTimeout());
+                resumeCutover(run);
+                return;
+            }
+            if (role == null) {
+                run.takeOverUnknown = true;
+                run.record = run.record.noted(clock.millis(), run.to.name() + "'s replication agent did not say"
+                        + " whether it took over before the restart (" + cause(error) + "): a rollback reclaims "
+                        + run.from.name() + "'s copy above any take-over");
+                store.note(run.record);
+            }
+            driver.migrate(run.record, run.server, run.from, run.to, this);
+            // the destination stays checked, and the pause's take-over gets its channel back
+            recheckTakeOver(run, epoch);
+        }), lifecycle);
+    }
+
+    private void resumeCutover(Run run) {
+        int epoch = run.bump(topology.settings().switchTimeout());
+        reconciler.converge(null, devices(run.plan.redirects()))
+                .whenCompleteAsync((x, e) -> inPhase(run, epoch, () -> {
+            if (e != null) {
+                rollBack(run, FAILED, "redirect could not be restored after restart: " + cause(e));
+            } else if (run.record.switchedInPause() && !run.record.hypervisorReported()) {
+                // switched inside the pause: only the hypervisor knows whether the server
+                // resumed; ask again, its report starts the route update
+                run.bump(topology.settings().migrateTimeout());
+                hypervisors.apply(topology).migrate(run.record, run.server, run.from, run.to, this);
+            } else {
+                updateRoutes(run);
+            }
+        }), lifecycle);
     }
 
     // ---- plumbing --------------------------------------------------------------------------------
@@ -1492,6 +1537,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
          * (the hypervisor goes on) or a rollback (it does not). Null outside a pause.
          */
         AtomicBoolean pauseDecided;
+        /**
+         * Resumed after a restart without the destination's agent saying whether it took over in
+         * a pause of the previous instance: a rollback treats the take-over as possible.
+         */
+        boolean takeOverUnknown;
 
         Run(Migration record, MigrationPlan plan, VirtualServer server, DataCenter from, DataCenter to) {
             this.record = record;

@@ -272,6 +272,34 @@ class QemuHypervisorDriverTest {
     }
 
     @Test
+    void aSuccessorAfterTheSwitchoverInThePauseCutsTheStreamOfASilentMonitorAndStartsNoOtherMigration()
+            throws Exception {
+        Paused p = pausedMigration();
+        Process source = processes.get("dcA");
+        p.driver.close();   // the predecessor died after its switchover in the pause
+        signal("STOP", source);   // and QEMU's monitor greets no one (its migration thread held up)
+        onCut = () -> {   // the stalled write fails: QEMU's migration ends, its monitor answers again
+            try {
+                signal("CONT", source);
+                try (QmpClient q = QmpClient.connect(qmp.get("dcA"), Duration.ofSeconds(10), e -> { })) {
+                    q.call("migrate_cancel", null, Duration.ofSeconds(10));
+                }
+            } catch (IOException | InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        };
+        Recorder rec = new Recorder(new CompletableFuture<>());
+        QemuHypervisorDriver successor = driver(QemuOptions.Switchover.PAUSE, 64);
+        successor.migrate(p.migration.withSwitchedInPause(), vs1, dcA, dcB, rec);
+        String why = rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(why.startsWith("QEMU's migration of vs1 is cancelled after the switchover in the pause"), why);
+        assertTrue(agentCalls.contains("dcA POST /vms/vs1/cut-migration"), agentCalls.toString());
+        assertEquals(1, agentCalls.stream().filter("dcB POST /vms/vs1/incoming"::equals).count(),
+                "the successor started no migration of its own: " + agentCalls);
+        successor.close();
+    }
+
+    @Test
     void anAbortThatNeitherTheMonitorNorTheCutReachesSaysTheGuestStaysPausedNotThatItRuns() throws Exception {
         Paused p = pausedMigration();
         Process source = processes.get("dcA");

@@ -66,7 +66,14 @@ final class LifecycleFixture implements AutoCloseable {
 
     /** A manager over existing switches and store, as after a restart of the controller. */
     static LifecycleFixture start(WanTopology topology, FakeNetwork network, InMemoryMigrationStore store) {
+        return start(topology, network, store, f -> { });
+    }
+
+    /** {@link #start(WanTopology, FakeNetwork, InMemoryMigrationStore)}, {@code setUp} applied before the manager takes over. */
+    static LifecycleFixture start(WanTopology topology, FakeNetwork network, InMemoryMigrationStore store,
+                                  Consumer<LifecycleFixture> setUp) {
         LifecycleFixture f = new LifecycleFixture(topology, network, store);
+        setUp.accept(f);
         try {
             f.manager.takeOver().get(10, TimeUnit.SECONDS);
         } catch (Exception e) {
@@ -82,14 +89,7 @@ final class LifecycleFixture implements AutoCloseable {
 
     /** {@link #restart}, with {@code setUp} applied to the new fixture before its manager takes over. */
     LifecycleFixture restartWith(Consumer<LifecycleFixture> setUp) {
-        LifecycleFixture f = new LifecycleFixture(WanTopologyParser.parse(config(c -> { })), network, store);
-        setUp.accept(f);
-        try {
-            f.manager.takeOver().get(10, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new AssertionError("takeOver failed", e);
-        }
-        return f;
+        return start(WanTopologyParser.parse(config(c -> { })), network, store, setUp);
     }
 
     static Consumer<ObjectNode> drainSeconds(double s) {

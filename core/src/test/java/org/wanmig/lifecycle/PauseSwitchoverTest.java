@@ -2,6 +2,7 @@ package org.wanmig.lifecycle;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.wanmig.api.AgentDiskStatus;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationId;
 import org.wanmig.api.MigrationState;
@@ -10,6 +11,7 @@ import org.wanmig.api.WanmigException;
 import org.wanmig.planner.Cookies;
 import org.wanmig.store.InMemoryMigrationStore;
 import org.wanmig.testing.FakeNetwork;
+import org.wanmig.testing.FakeReplication;
 import org.wanmig.testing.Poll;
 
 import java.time.Duration;
@@ -471,6 +473,76 @@ class PauseSwitchoverTest {
                 "the paper's order: roles reversed after the move (B already primary by the take-over"
                         + " answers its promote as done, A is fenced): " + f.replication.calls());
         f.assertAtDestination(id);
+    }
+
+    /**
+     * The previous instance died inside the pause after B took over and before the record's mark
+     * reached the disk (it is written after the take-over is sent): the successor finds MIGRATING
+     * and {@code agent} at dcB, then QEMU fails (its stream stalled past migrate-continue).
+     */
+    private MigrationId failedAfterASwitchoverTheDiskDoesNotKnow(java.util.function.Consumer<FakeReplication> agent)
+            throws Exception {
+        f = LifecycleFixture.start(c -> {   // replicated: an agent in each DC
+            org.wanmig.testing.Topologies.entry(c, "dataCenters", 0).put("agent", "http://127.0.0.1:17070");
+            org.wanmig.testing.Topologies.entry(c, "dataCenters", 1).put("agent", "http://127.0.0.1:17071");
+        });
+        f.hypervisor.switchOverInPause(true);
+        MigrationId id = f.migrating("vs1");
+        Migration onDisk = f.record(id);
+        pause(id).get(5, TimeUnit.SECONDS);
+        f.awaitState(id, CUTOVER);
+        LifecycleFixture before = f;
+        before.close();
+        InMemoryMigrationStore disk = new InMemoryMigrationStore();
+        before.store.placements().forEach(disk::setPlacement);
+        disk.put(onDisk);
+        f = LifecycleFixture.start(before.topology, before.network, disk, next -> {
+            next.hypervisor.switchOverInPause(true);
+            agent.accept(next.replication);
+        });
+        Poll.until("asked again after the restart", () -> f.hypervisor.migrations().size() == 1);
+        return id;
+    }
+
+    @Test
+    void aSuccessorFindingTheDestinationPrimaryKnowsTheSwitchoverHappenedAndReclaimsTheSourceAboveIt() throws Exception {
+        MigrationId id = failedAfterASwitchoverTheDiskDoesNotKnow(
+                r -> r.agentAnswers("dcB", new AgentDiskStatus("vs1", "PRIMARY", false, 4000)));
+        Migration m = f.record(id);
+        assertEquals(CUTOVER, m.state(), f.describe(id));
+        assertTrue(m.switchedInPause() && !m.serverMoved(), f.describe(id));
+        assertTrue(m.timeline().get(m.timeline().size() - 1).detail().contains("before the restart: storage primary at dcB"),
+                f.describe(id));
+        f.manager.failed(id, "QEMU did not complete within 5000 ms of migrate-continue");
+        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
+        // without the agent's word: restored as primary below B's take-over, two primaries
+        assertTrue(f.replication.calls().containsAll(List.of("retire vs1 dcA", "reclaim vs1 dcA<dcB"))
+                && f.replication.calls().stream().noneMatch(c -> c.startsWith("restore")), f.replication.calls().toString());
+        Poll.until("abort after the reclaim", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
+        f.assertBackAtSource(id);
+    }
+
+    @Test
+    void aSuccessorThatCannotAskTheDestinationTreatsTheTakeOverAsPossible() throws Exception {
+        MigrationId id = failedAfterASwitchoverTheDiskDoesNotKnow(r -> r.agentSilent("dcB"));
+        assertEquals(MIGRATING, f.state(id), "nothing known to have moved: the redirect stays prepared only");
+        f.manager.failed(id, "QEMU did not complete within 5000 ms of migrate-continue");
+        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
+        assertTrue(f.replication.calls().contains("reclaim vs1 dcA<dcB")
+                && f.replication.calls().stream().noneMatch(c -> c.startsWith("restore")), f.replication.calls().toString());
+        f.assertBackAtSource(id);
+    }
+
+    @Test
+    void aSuccessorFindingTheDestinationAReplicaRestoresAsBefore() throws Exception {
+        MigrationId id = failedAfterASwitchoverTheDiskDoesNotKnow(
+                r -> r.agentAnswers("dcB", new AgentDiskStatus("vs1", "REPLICA", true, 0)));
+        assertEquals(MIGRATING, f.state(id));
+        f.manager.failed(id, "the destination QEMU died");
+        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
+        assertTrue(f.replication.calls().contains("restore vs1 dcA<dcB")
+                && f.replication.calls().stream().noneMatch(c -> c.startsWith("reclaim")), f.replication.calls().toString());
+        f.assertBackAtSource(id);
     }
 
     @Test
