@@ -504,6 +504,15 @@ class PauseSwitchoverTest {
         return id;
     }
 
+    /** QEMU fails: the rollback asks {@code used} of dcA's copy, never {@code notUsed}. */
+    private void failsAndRollsBackWith(MigrationId id, String used, String notUsed) {
+        f.manager.failed(id, "QEMU did not complete within 5000 ms of migrate-continue");
+        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
+        List<String> calls = f.replication.calls();
+        assertTrue(calls.contains(used + " vs1 dcA<dcB") && calls.stream().noneMatch(c -> c.startsWith(notUsed)),
+                calls.toString());
+    }
+
     @Test
     void aSuccessorFindingTheDestinationPrimaryKnowsTheSwitchoverHappenedAndReclaimsTheSourceAboveIt() throws Exception {
         MigrationId id = failedAfterASwitchoverTheDiskDoesNotKnow(
@@ -513,11 +522,9 @@ class PauseSwitchoverTest {
         assertTrue(m.switchedInPause() && !m.serverMoved(), f.describe(id));
         assertTrue(m.timeline().get(m.timeline().size() - 1).detail().contains("before the restart: storage primary at dcB"),
                 f.describe(id));
-        f.manager.failed(id, "QEMU did not complete within 5000 ms of migrate-continue");
-        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
         // without the agent's word: restored as primary below B's take-over, two primaries
-        assertTrue(f.replication.calls().containsAll(List.of("retire vs1 dcA", "reclaim vs1 dcA<dcB"))
-                && f.replication.calls().stream().noneMatch(c -> c.startsWith("restore")), f.replication.calls().toString());
+        failsAndRollsBackWith(id, "reclaim", "restore");
+        assertTrue(f.replication.calls().contains("retire vs1 dcA"), f.replication.calls().toString());
         Poll.until("abort after the reclaim", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
         f.assertBackAtSource(id);
     }
@@ -526,10 +533,7 @@ class PauseSwitchoverTest {
     void aSuccessorThatCannotAskTheDestinationTreatsTheTakeOverAsPossible() throws Exception {
         MigrationId id = failedAfterASwitchoverTheDiskDoesNotKnow(r -> r.agentSilent("dcB"));
         assertEquals(MIGRATING, f.state(id), "nothing known to have moved: the redirect stays prepared only");
-        f.manager.failed(id, "QEMU did not complete within 5000 ms of migrate-continue");
-        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
-        assertTrue(f.replication.calls().contains("reclaim vs1 dcA<dcB")
-                && f.replication.calls().stream().noneMatch(c -> c.startsWith("restore")), f.replication.calls().toString());
+        failsAndRollsBackWith(id, "reclaim", "restore");
         f.assertBackAtSource(id);
     }
 
@@ -538,10 +542,7 @@ class PauseSwitchoverTest {
         MigrationId id = failedAfterASwitchoverTheDiskDoesNotKnow(
                 r -> r.agentAnswers("dcB", new AgentDiskStatus("vs1", "REPLICA", true, 0)));
         assertEquals(MIGRATING, f.state(id));
-        f.manager.failed(id, "the destination QEMU died");
-        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
-        assertTrue(f.replication.calls().contains("restore vs1 dcA<dcB")
-                && f.replication.calls().stream().noneMatch(c -> c.startsWith("reclaim")), f.replication.calls().toString());
+        failsAndRollsBackWith(id, "restore", "reclaim");
         f.assertBackAtSource(id);
     }
 
