@@ -299,6 +299,7 @@ class Vm:
         self.rx_ring = None  # the receive ring's indexes as frames_not_taken() last read them
         self.tx_ring = None  # the transmit ring's, as frames_sent_not_written() last read them
         self.sent_drained = None   # the transmit ring's frames in flight that drain_tap() sent
+        self.nic_path = None       # the virtio-net device's QOM path (_virtio_nic)
         self.mirror = None   # NicMirror of the frames the tap handed toward the guest
         self.nbd, self.image = nbd, image
         self.mem_mb, self.mac, self.ip, self.gateway, self.onlink = mem_mb, mac, ip, gateway, onlink
@@ -558,7 +559,11 @@ class Vm:
         return frames
 
     def _virtio_nic(self):
-        return next(d['path'] for d in self.qmp.execute('x-query-virtio', timeout=5) if d['name'] == 'virtio-net')
+        """The QOM path of the VM's virtio-net device, asked once per QEMU."""
+        if getattr(self, 'nic_path', None) is None:
+            self.nic_path = next(d['path'] for d in self.qmp.execute('x-query-virtio', timeout=5)
+                                 if d['name'] == 'virtio-net')
+        return self.nic_path
 
     def _net_header_len(self, nic):
         """virtio-net's header before each frame: 12 bytes with VIRTIO_F_VERSION_1 or mergeable
