@@ -625,13 +625,15 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         }
 
         /**
-         * The source's monitor. After a predecessor's switchover in the pause, one that does not
-         * greet within the QMP timeout is held up by QEMU's migration thread on a stalled stream
-         * (the completion budget is past by then): the stream is cut, and the monitor asked again.
+         * The source's monitor. After a predecessor's switchover in the pause, the guest is paused
+         * or at the destination already, and a monitor that does not greet within the completion
+         * budget is held up by QEMU's migration thread on a stalled stream (the rest has had that
+         * budget since migrate-continue): the stream is cut, and the monitor asked again.
          */
         private QmpClient connectSource(String address) throws IOException {
             try {
-                return QmpClient.connect(address, QMP_TIMEOUT, this::onSourceEvent);
+                return QmpClient.connect(address, afterPause ? options.completionBudget() : QMP_TIMEOUT,
+                        this::onSourceEvent);
             } catch (IOException e) {
                 if (!afterPause) {
                     throw e;
