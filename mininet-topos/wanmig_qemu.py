@@ -530,9 +530,9 @@ class Vm:
         into QEMU's net queue, which delivers nothing while the VM does not run (QEMU 7.2,
         net/net.c qemu_can_send_packet); the NIC keeps that buffer in flight, popped from the
         transmit ring and not returned. The source, stopped for good, never sends it, and the
-        destination's NIC takes up after it: the guest's answer is lost (1 `echo` migration of 13,
-        vm_guest_move_test, 2026-11-30). Read from guest memory: the transmit ring's elements in
-        flight. A frame with checksum or segmentation offload asked is not sent (the tap has no
+        destination's NIC takes up after it: the frame is lost. Read from QEMU's code, not yet seen
+        in a run (vm_guest_move_test reports the ring as txRing). Read from guest memory: the
+        transmit ring's elements in flight. A frame with checksum or segmentation offload asked is not sent (the tap has no
         vnet header; the testbed's NIC offers neither)."""
         path = os.path.join(self.workdir, self.name + '.txbuf')
         frames = []
