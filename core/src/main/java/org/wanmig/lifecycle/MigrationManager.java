@@ -1010,7 +1010,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 log.warn("hypervisor abort of migration {} failed: {}", aborted.id(), e.getMessage());
             }
         };
-        if (hypervisorToAbort && !run.record.switchedInPause()) {
+        if (hypervisorToAbort && !run.mayHaveTakenOver()) {
             abortHypervisor.run();
         }
         // A server that resumed at the destination and that its hypervisor cannot take back stays
@@ -1058,7 +1058,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             if (hypervisorToAbort && run.record.switchedInPause()) {
                 abortHypervisor.run();
             }
-        } else if (run.record.switchedInPause() || run.takeOverUnknown) {
+        } else if (run.mayHaveTakenOver()) {
             // The destination may have taken over (then the source's copy is fenced, or about to be
             // when the new primary's stream reaches it): the source's copy is demoted first, after
             // the pause's own demote if one is under way, then reclaimed above any generation the
@@ -1542,6 +1542,14 @@ public final class MigrationManager implements MigrationService, HypervisorListe
          * a pause of the previous instance: a rollback treats the take-over as possible.
          */
         boolean takeOverUnknown;
+
+        /**
+         * Whether the destination may have taken over in a pause: then the source's guest goes on
+         * only once the source's copy is primary again, above any take-over (rollBack).
+         */
+        boolean mayHaveTakenOver() {
+            return record.switchedInPause() || takeOverUnknown;
+        }
 
         Run(Migration record, MigrationPlan plan, VirtualServer server, DataCenter from, DataCenter to) {
             this.record = record;

@@ -533,7 +533,15 @@ class PauseSwitchoverTest {
     void aSuccessorThatCannotAskTheDestinationTreatsTheTakeOverAsPossible() throws Exception {
         MigrationId id = failedAfterASwitchoverTheDiskDoesNotKnow(r -> r.agentSilent("dcB"));
         assertEquals(MIGRATING, f.state(id), "nothing known to have moved: the redirect stays prepared only");
-        failsAndRollsBackWith(id, "reclaim", "restore");
+        f.replication.holdRestore();
+        CompletableFuture.runAsync(() -> f.manager.failed(id, "QEMU did not complete within 5000 ms of migrate-continue"));
+        Poll.until("reclaim asked", () -> f.replication.calls().contains("reclaim vs1 dcA<dcB"));
+        assertEquals(List.of(), f.hypervisor.aborts(), "as after a switchover known: the source's guest goes on"
+                + " only once its copy is primary again");
+        f.replication.restoreHeld().complete(null);
+        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
+        Poll.until("abort after the reclaim", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
+        assertTrue(f.replication.calls().stream().noneMatch(c -> c.startsWith("restore")), f.replication.calls().toString());
         f.assertBackAtSource(id);
     }
 
