@@ -534,7 +534,6 @@ class Vm:
         in a run (vm_guest_move_test reports the ring as txRing). Read from guest memory: the
         transmit ring's elements in flight. A frame with checksum or segmentation offload asked is not sent (the tap has no
         vnet header; the testbed's NIC offers neither)."""
-        path = os.path.join(self.workdir, self.name + '.txbuf')
         frames = []
         try:
             nic = self._virtio_nic()
@@ -544,7 +543,7 @@ class Vm:
             for k in range(tx['inuse'], 0, -1):
                 element = self.qmp.execute('x-query-virtio-queue-element', timeout=5, path=nic, queue=1,
                                            index=(tx['last-avail-idx'] - k) & 0xffff)
-                data = b''.join(self._guest_memory(d['addr'], d['len'], path) for d in element['descs']
+                data = b''.join(self._guest_memory(d['addr'], d['len']) for d in element['descs']
                                 if 'write' not in d.get('flags', []))
                 if len(data) < header + 14 or data[0] & 1 or data[1]:   # NEEDS_CSUM, a GSO type
                     log('%s: a frame in flight on its transmit ring not sent (%d bytes, header %s)'
@@ -553,9 +552,6 @@ class Vm:
                 frames.append(data[header:])
         except (QmpError, OSError, StopIteration, KeyError, IndexError) as e:
             log('%s: its transmit ring not read (%s)' % (self.name, e))
-        finally:
-            if os.path.exists(path):
-                os.unlink(path)
         return frames
 
     def _virtio_nic(self):
@@ -572,15 +568,20 @@ class Vm:
         names = ' '.join(features.get('transports', []) + features.get('dev-features', []))
         return 12 if 'VIRTIO_F_VERSION_1' in names or 'VIRTIO_NET_F_MRG_RXBUF' in names else 10
 
-    def _guest_memory(self, addr, size, path):
-        self.qmp.execute('pmemsave', timeout=5, val=addr, size=size, filename=path)
-        with open(path, 'rb') as f:
-            return f.read()
+    def _guest_memory(self, addr, size):
+        """`size` bytes of guest memory at `addr` (QMP pmemsave into a file of our own, read, removed)."""
+        path = os.path.join(self.workdir, self.name + '.mem')
+        try:
+            self.qmp.execute('pmemsave', timeout=5, val=addr, size=size, filename=path)
+            with open(path, 'rb') as f:
+                return f.read()
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
 
     def _last_taken_frame(self):
         """The start of the last buffer the NIC filled in the guest's receive ring (virtio header
         and frame), read from guest memory; None when it cannot be read."""
-        path = os.path.join(self.workdir, self.name + '.rxbuf')
         try:
             nic = self._virtio_nic()
             rx = self.qmp.execute('x-query-virtio-queue-status', timeout=5, path=nic, queue=0)
@@ -592,13 +593,10 @@ class Vm:
             element = self.qmp.execute('x-query-virtio-queue-element', timeout=5, path=nic, queue=0,
                                        index=(rx['last-avail-idx'] - 1) & 0xffff)
             desc = element['descs'][0]
-            return self._guest_memory(desc['addr'], min(desc['len'], 256), path)
+            return self._guest_memory(desc['addr'], min(desc['len'], 256))
         except (QmpError, OSError, StopIteration, KeyError, IndexError) as e:
             log('%s: its receive ring not read (%s)' % (self.name, e))
             return None
-        finally:
-            if os.path.exists(path):
-                os.unlink(path)
 
     def stop(self, timeout=10):
         """Quit QEMU (QMP quit, then SIGTERM, SIGKILL) and detach its tap from the bridge."""

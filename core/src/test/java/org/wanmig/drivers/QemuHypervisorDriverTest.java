@@ -256,13 +256,7 @@ class QemuHypervisorDriverTest {
         Process source = processes.get("dcA");
         p.driver.close();
         signal("STOP", source);
-        onCut = () -> {   // the kernel fails the stalled write: QEMU's monitor answers again
-            try {
-                signal("CONT", source);
-            } catch (IOException | InterruptedException e) {
-                throw new AssertionError(e);
-            }
-        };
+        onCut = () -> signalOrFail("CONT", source);   // the kernel fails the stalled write: the monitor answers again
         QemuHypervisorDriver successor = driver(QemuOptions.Switchover.PAUSE, 64);
         successor.abort(p.migration, vs1, dcA, dcB, false);
         waitFor(() -> agentCalls.contains("dcB DELETE /vms/vs1/incoming"), "the abort's end");
@@ -279,12 +273,10 @@ class QemuHypervisorDriverTest {
         p.driver.close();   // the predecessor died after its switchover in the pause
         signal("STOP", source);   // and QEMU's monitor greets no one (its migration thread held up)
         onCut = () -> {   // the stalled write fails: QEMU's migration ends, its monitor answers again
-            try {
-                signal("CONT", source);
-                try (QmpClient q = QmpClient.connect(qmp.get("dcA"), Duration.ofSeconds(10), e -> { })) {
-                    q.call("migrate_cancel", null, Duration.ofSeconds(10));
-                }
-            } catch (IOException | InterruptedException e) {
+            signalOrFail("CONT", source);
+            try (QmpClient q = QmpClient.connect(qmp.get("dcA"), Duration.ofSeconds(10), e -> { })) {
+                q.call("migrate_cancel", null, Duration.ofSeconds(10));
+            } catch (IOException e) {
                 throw new AssertionError(e);
             }
         };
@@ -320,13 +312,7 @@ class QemuHypervisorDriverTest {
         Paused p = pausedMigration();
         Process source = processes.get("dcA");
         signal("STOP", source);   // neither its monitor nor its stream moves: a tail that stalled
-        onCut = () -> {
-            try {
-                signal("CONT", source);
-            } catch (IOException | InterruptedException e) {
-                throw new AssertionError(e);
-            }
-        };
+        onCut = () -> signalOrFail("CONT", source);
         long t0 = System.nanoTime();
         p.hook.complete(null);
         String why = p.rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
@@ -549,6 +535,15 @@ class QemuHypervisorDriverTest {
         ex.sendResponseHeaders(status, body.length);
         try (OutputStream out = ex.getResponseBody()) {
             out.write(body);
+        }
+    }
+
+    /** {@link #signal} from a callback that cannot throw checked exceptions (the stand-in agent's cut). */
+    private static void signalOrFail(String sig, Process p) {
+        try {
+            signal(sig, p);
+        } catch (IOException | InterruptedException e) {
+            throw new AssertionError(e);
         }
     }
 

@@ -478,9 +478,9 @@ class PauseSwitchoverTest {
     /**
      * The previous instance died inside the pause after B took over and before the record's mark
      * reached the disk (it is written after the take-over is sent): the successor finds MIGRATING
-     * and {@code agent} at dcB, then QEMU fails (its stream stalled past migrate-continue).
+     * and {@code agent} at dcB, and asks the hypervisor again.
      */
-    private MigrationId failedAfterASwitchoverTheDiskDoesNotKnow(java.util.function.Consumer<FakeReplication> agent)
+    private MigrationId resumedAfterASwitchoverTheDiskDoesNotKnow(java.util.function.Consumer<FakeReplication> agent)
             throws Exception {
         f = LifecycleFixture.start(c -> {   // replicated: an agent in each DC
             org.wanmig.testing.Topologies.entry(c, "dataCenters", 0).put("agent", "http://127.0.0.1:17070");
@@ -515,7 +515,7 @@ class PauseSwitchoverTest {
 
     @Test
     void aSuccessorFindingTheDestinationPrimaryKnowsTheSwitchoverHappenedAndReclaimsTheSourceAboveIt() throws Exception {
-        MigrationId id = failedAfterASwitchoverTheDiskDoesNotKnow(
+        MigrationId id = resumedAfterASwitchoverTheDiskDoesNotKnow(
                 r -> r.agentAnswers("dcB", new AgentDiskStatus("vs1", "PRIMARY", false, 4000)));
         Migration m = f.record(id);
         assertEquals(CUTOVER, m.state(), f.describe(id));
@@ -530,8 +530,21 @@ class PauseSwitchoverTest {
     }
 
     @Test
+    void aSuccessorFindingTheDestinationPrimaryFinishesTheMoveOnTheHypervisorsReportWithoutFlippingRolesAgain()
+            throws Exception {
+        MigrationId id = resumedAfterASwitchoverTheDiskDoesNotKnow(
+                r -> r.agentAnswers("dcB", new AgentDiskStatus("vs1", "PRIMARY", true, 0)));
+        f.awaitState(id, CUTOVER);
+        f.manager.hypervisorCompleted(id, "QEMU completed");   // the stream was not stalled: the guest runs at B
+        assertEquals(COMPLETED, f.awaitEnd(id).state(), f.describe(id));
+        assertTrue(f.replication.calls().stream().noneMatch(c -> c.startsWith("takeover") || c.startsWith("reverse")),
+                "B is primary by the predecessor's take-over: " + f.replication.calls());
+        f.assertAtDestination(id);
+    }
+
+    @Test
     void aSuccessorThatCannotAskTheDestinationTreatsTheTakeOverAsPossible() throws Exception {
-        MigrationId id = failedAfterASwitchoverTheDiskDoesNotKnow(r -> r.agentSilent("dcB"));
+        MigrationId id = resumedAfterASwitchoverTheDiskDoesNotKnow(r -> r.agentSilent("dcB"));
         assertEquals(MIGRATING, f.state(id), "nothing known to have moved: the redirect stays prepared only");
         f.replication.holdRestore();
         CompletableFuture.runAsync(() -> f.manager.failed(id, "QEMU did not complete within 5000 ms of migrate-continue"));
@@ -547,7 +560,7 @@ class PauseSwitchoverTest {
 
     @Test
     void aSuccessorFindingTheDestinationAReplicaRestoresAsBefore() throws Exception {
-        MigrationId id = failedAfterASwitchoverTheDiskDoesNotKnow(
+        MigrationId id = resumedAfterASwitchoverTheDiskDoesNotKnow(
                 r -> r.agentAnswers("dcB", new AgentDiskStatus("vs1", "REPLICA", true, 0)));
         assertEquals(MIGRATING, f.state(id));
         failsAndRollsBackWith(id, "restore", "reclaim");
