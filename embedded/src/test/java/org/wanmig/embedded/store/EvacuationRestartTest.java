@@ -55,6 +55,9 @@ class EvacuationRestartTest {
         Evacuation e = before.evacuate("dcA", List.of("dcB"), List.of());
         MigrationId inFlight = eventually("vs1 in flight", () -> before.evacuation(e.id()).orElseThrow()
                 .server("vs1").map(ServerEvacuation::migrationId).orElse(null));
+        // killed while the hypervisor copies (a restart in PREPARING rolls the migration back instead)
+        eventually("vs1 migrating", () -> first.migration(inFlight)
+                .filter(m -> m.state() == MigrationState.MIGRATING).orElse(null));
         before.close();
         first.shutdown();
 
