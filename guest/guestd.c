@@ -3,7 +3,12 @@
  *
  *   guestd echo [UDP_PORT [TCP_PORT]]        UDP echo (every datagram back as is) and TCP echo
  *                                            (every byte back), defaults 7000 and 7001, the ports
- *                                            of mininet-topos/wanmig_probe.py's client.
+ *                                            of mininet-topos/wanmig_probe.py's client; and UDP
+ *                                            burst on UDP_PORT + 2: a datagram of at least 7 bytes
+ *                                            is answered byte 4 times (at most 64), each copy with
+ *                                            byte 5 set to its index, byte 6 x 10 us apart, so the
+ *                                            guest sends frames often and apart, each its own
+ *                                            transmit (vm_guest_move_test's burst mode).
  *   guestd writer DEV LOG [INTERVAL_MS]      writes sequence-numbered 4 KiB blocks to DEV with
  *                                            O_DIRECT and fdatasync (a FLUSH on virtio-blk) and,
  *                                            only after the flush returned, logs "ACK run seq slot"
@@ -37,11 +42,27 @@
 
 #define BLOCK 4096
 
+/* Waits `ns` on the clock, without sleeping: a TCG guest's timers fire far later than asked
+ * (nanosleep(100 us) took about 340 us), and the burst's copies must come that far apart. */
+static void spin(long ns)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < ns);
+}
+
+struct udp_service {
+    int port;
+    int burst;   /* answer byte 4 copies (udp burst) instead of one (echo) */
+};
+
 static void *udp_echo(void *arg)
 {
-    int port = (int)(intptr_t)arg;
+    const struct udp_service *service = arg;
     int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(service->port)};
     if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0) {
         perror("guestd: udp bind");
         exit(1);
@@ -52,13 +73,23 @@ static void *udp_echo(void *arg)
     int room = 4 << 20;
     if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &room, sizeof room) < 0)
         setsockopt(s, SOL_SOCKET, SO_RCVBUF, &room, sizeof room);
+    int burst = service->burst;
     char buf[65536];
     for (;;) {
         struct sockaddr_in peer;
         socklen_t len = sizeof peer;
         ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len);
-        if (n >= 0)
+        if (n < 0)
+            continue;
+        int copies = burst ? (n >= 7 ? (unsigned char)buf[4] : 0) : 1;
+        long gap_ns = burst && n >= 7 ? (unsigned char)buf[6] * 10000L : 0;
+        for (int k = 0; k < copies && k < 64; k++) {
+            if (k > 0 && gap_ns > 0)
+                spin(gap_ns);
+            if (burst)
+                buf[5] = (char)k;
             sendto(s, buf, n, 0, (struct sockaddr *)&peer, len);
+        }
     }
     return NULL;
 }
@@ -300,8 +331,12 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 2 && !strcmp(argv[1], "echo")) {
         int udp = argc > 2 ? atoi(argv[2]) : 7000, tcp = argc > 3 ? atoi(argv[3]) : 7001;
+        static struct udp_service echo, burst;
+        echo = (struct udp_service){udp, 0};
+        burst = (struct udp_service){udp + 2, 1};
         pthread_t t;
-        pthread_create(&t, NULL, udp_echo, (void *)(intptr_t)udp);
+        pthread_create(&t, NULL, udp_echo, &echo);
+        pthread_create(&t, NULL, udp_echo, &burst);
         pthread_create(&t, NULL, drop_reporter, NULL);
         tcp_echo(tcp);
         return 0;

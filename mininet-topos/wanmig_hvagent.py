@@ -19,8 +19,9 @@ API (paths relative to agent.url):
                             its tap leaves the bridge SOURCE_QUIT_DELAY_S later, or at once when
                             NAME is started or migrated here again first; {"stopped": bool}
   POST   vms/NAME/drain-nic NAME's QEMU here no longer runs (the source after a move): the
-                            frames its guest sent that QEMU never wrote (in flight on the NIC's
-                            transmit ring), then those still queued for its guest (the one in
+                            frames its guest sent that QEMU never wrote (purged or held by the
+                            stop, as its NIC mirror and tap capture tell), then those still
+                            queued for its guest (the one in
                             QEMU's own net queue, then those in its tap) are sent into the switch,
                             whose redirect carries the latter to the destination;
                             {"frames": n, "bytes": b, "fromQemuQueue": k, "fromGuest": g};

@@ -22,11 +22,13 @@ Who runs what (one machine, as root):
   emulated WAN (rate limit, delay). Without a host it runs in the root namespace.
 - The QMP socket, serial logs and pid file are files in `workdir`, reachable from every
   namespace.
-- A tap-backed VM gets a QEMU `filter-mirror` on its netdev (added over QMP, so it works as well
-  on a QEMU started by someone else): a copy of each frame the tap hands toward the guest goes, as
-  UDP on the loopback of QEMU's namespace, to a socket this process opened there (NicMirror). It is
-  how drain_tap() finds the frames QEMU itself read while the guest stopped, which the guest's NIC
-  never took (its receive ring, read over QMP, says which frame it took last).
+- A tap-backed VM gets two QEMU `filter-mirror`s on its netdev (added over QMP, so it works as well
+  on a QEMU started by someone else): a copy of each frame the tap hands toward the guest, and of
+  each frame the guest sends, goes as UDP on the loopback of QEMU's namespace to a socket this
+  process opened there (NicMirror); and a packet socket on the tap keeps what QEMU wrote into it
+  (TapCapture). They are how drain_tap() finds the frames QEMU's stop purged in both directions:
+  those it read for the guest that the guest's NIC never took (its receive ring, read over QMP,
+  says which frame it took last), and those the guest sent that never reached the tap.
 """
 
 import collections
@@ -35,6 +37,7 @@ import json
 import os
 import queue
 import re
+import select
 import socket
 import struct
 import subprocess
@@ -131,56 +134,114 @@ def udp_socket_in(pid):
 SO_TIMESTAMPNS = 35
 
 
-class NicMirror:
-    """The frames a QEMU tap backend handed toward its guest, each with the kernel's receive stamp
-    (CLOCK_REALTIME, like QMP's event stamps), the last `keep` of them. QEMU's filter-mirror sends
-    each frame as two datagrams: its length (u32, network order), then the frame.
+class FrameRing:
+    """The last `keep` frames read from a socket, each with the kernel's receive stamp
+    (CLOCK_REALTIME, like QMP's event stamps), oldest first. Reads happen only under the lock, by
+    a thread woken by poll() and by snapshot(), so a snapshot holds every frame the socket had
+    received when it was taken, in order (a drain runs right after the guest stopped, when the
+    thread may not have been scheduled yet)."""
 
-    Why: while the guest stops, the tap backend still reads frames (net/tap.c reads before it
-    learns that the stopped NIC takes none) into QEMU's own net queue, out of reach of the tap's
-    other readers: one that the stop then purges, one that QEMU holds after STOP; both die with the
-    source QEMU (Vm.frames_not_taken)."""
-
-    def __init__(self, sock, keep=64):
+    def __init__(self, sock, name, keep=64):
         self.sock = sock
         self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.setblocking(False)
         self.frames = collections.deque(maxlen=keep)
         self.lock = threading.Lock()
-        self.port = sock.getsockname()[1]
-        threading.Thread(target=self._reader, daemon=True, name='nic-mirror-%d' % self.port).start()
+        self.closed = False
+        threading.Thread(target=self._poller, daemon=True, name=name).start()
 
-    def _reader(self):
-        expect = None
-        peer = None   # QEMU's chardev: the first sender; datagrams from any other are ignored
-        while True:
+    def _poller(self):
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        while not self.closed:
+            try:
+                if poller.poll(200):
+                    with self.lock:
+                        self._read_all()
+            except (OSError, ValueError):
+                return   # closed
+
+    def _read_all(self):
+        while not self.closed:
             try:
                 data, anc, _, sender = self.sock.recvmsg(65536, 64)
-            except OSError:
-                return   # closed
-            if peer is None:
-                peer = sender
-            elif sender != peer:
-                continue
+            except BlockingIOError:
+                return
             stamp = next((struct.unpack('qq', d[:16]) for lvl, typ, d in anc
                           if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS), None)
-            stamp = stamp[0] + stamp[1] / 1e9 if stamp else time.time()
-            if expect is not None and len(data) == expect:
-                with self.lock:
-                    self.frames.append((stamp, data))
-                expect = None
-            elif len(data) == 4:
-                expect = struct.unpack('!I', data)[0]
-            else:
-                expect = None   # out of step (a datagram dropped): wait for the next length
+            self._take(stamp[0] + stamp[1] / 1e9 if stamp else time.time(), data, sender)
+
+    def _take(self, stamp, data, sender):
+        self.frames.append((stamp, data))
+
+    def snapshot(self):
+        """[(stamp, frame)], oldest first, including what the socket holds unread."""
+        with self.lock:
+            try:
+                self._read_all()
+            except OSError:
+                pass   # closed: what was read
+            return list(self.frames)
 
     def since(self, stamp):
-        """The frames mirrored after `stamp` (seconds, wall clock), oldest first."""
-        with self.lock:
-            return [frame for t, frame in self.frames if t > stamp]
+        """The frames received after `stamp` (seconds, wall clock), oldest first."""
+        return [frame for t, frame in self.snapshot() if t > stamp]
 
     def close(self):
+        self.closed = True
         self.sock.close()
+
+
+class NicMirror(FrameRing):
+    """The frames a QEMU filter-mirror copies, in one direction of a VM's netdev: toward the guest
+    (`queue=tx`: what the tap hands the NIC) or from it (`queue=rx`: what the guest sends). The
+    filter sees a frame before QEMU's net queue does, so a copy exists also of a frame QEMU then
+    queues and never delivers. filter-mirror sends each frame as two datagrams: its length (u32,
+    network order), then the frame.
+
+    Why: while the guest stops, QEMU's net layer delivers nothing (QEMU 7.2, net/net.c
+    qemu_can_send_packet) and the stop's handler purges what it queued, in both directions
+    (net_vm_change_state_handler): frames the tap backend read for the guest (Vm.frames_not_taken)
+    and frames the guest sent, whose transmit buffers the purge returns as if sent
+    (Vm.frames_sent_not_written). Both die with the source QEMU."""
+
+    def __init__(self, sock, direction, keep=64):
+        self.expect = None
+        self.peer = None   # QEMU's chardev: the first sender; datagrams from any other are ignored
+        super().__init__(sock, 'nic-mirror-%s-%d' % (direction, sock.getsockname()[1]), keep)
+
+    def _take(self, stamp, data, sender):
+        if self.peer is None:
+            self.peer = sender
+        elif sender != self.peer:
+            return
+        if self.expect is not None and len(data) == self.expect:
+            self.frames.append((stamp, data))
+            self.expect = None
+        elif len(data) == 4:
+            self.expect = struct.unpack('!I', data)[0]
+        else:
+            self.expect = None   # out of step (a datagram dropped): wait for the next length
+
+
+class TapCapture(FrameRing):
+    """The frames written into a tap from its file (QEMU's writes: what the guest sent, as the
+    switch receives them), from an AF_PACKET socket on the tap in this process's namespace. The
+    frames the host sends toward the guest (PACKET_OUTGOING) are skipped."""
+
+    def __init__(self, tap, keep=64):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        try:
+            sock.bind((tap, 0))
+        except OSError:
+            sock.close()
+            raise
+        super().__init__(sock, 'tap-capture-%s' % tap, keep)
+
+    def _take(self, stamp, data, sender):
+        if sender[2] != socket.PACKET_OUTGOING:
+            self.frames.append((stamp, data))
 
 
 class QmpError(Exception):
@@ -298,9 +359,11 @@ class Vm:
         self.tap_fd = None   # our copy of QEMU's tap, for drain_tap()
         self.rx_ring = None  # the receive ring's indexes as frames_not_taken() last read them
         self.tx_ring = None  # the transmit ring's, as frames_sent_not_written() last read them
-        self.sent_drained = None   # the transmit ring's frames in flight that drain_tap() sent
+        self.sent_drained = None   # the guest's frames QEMU never wrote, which drain_tap() sent
         self.nic_path = None       # the virtio-net device's QOM path (_virtio_nic)
-        self.mirror = None   # NicMirror of the frames the tap handed toward the guest
+        self.mirror = None       # NicMirror of the frames the tap handed toward the guest
+        self.sent_mirror = None  # NicMirror of the frames the guest sent
+        self.capture = None      # TapCapture of the frames QEMU wrote into the tap
         self.nbd, self.image = nbd, image
         self.mem_mb, self.mac, self.ip, self.gateway, self.onlink = mem_mb, mac, ip, gateway, onlink
         self.writer_ms, self.incoming, self.extra_args = writer_ms, incoming, list(extra_args)
@@ -364,6 +427,10 @@ class Vm:
         try:
             if self.tap:
                 tap_fd = make_tap(self.tap)
+                try:
+                    self.capture = TapCapture(self.tap)   # before QEMU writes its first frame
+                except OSError as e:
+                    log('%s: no capture of its tap (%s); a drain sends no frame of the guest' % (self.name, e))
                 if self.bridge:
                     vsctl('--if-exists', 'del-port', self.tap, '--', 'add-port', self.bridge,
                           self.tap, '--', 'set', 'Interface', self.tap,
@@ -378,8 +445,9 @@ class Vm:
             self.qmp = Qmp(self.qmp_path, timeout=30)
             if tap_fd is not None:
                 try:
-                    self.mirror = self.attach_mirror()
-                except (QmpError, OSError) as e:   # best effort: a drain then misses QEMU's frame
+                    self.mirror = self.attach_mirror('tx')
+                    self.sent_mirror = self.attach_mirror('rx')
+                except (QmpError, OSError) as e:   # best effort: a drain then misses QEMU's frames
                     log('%s: no NIC mirror (%s); a drain sends the tap\'s queue only' % (self.name, e))
             if self.incoming:
                 self.qmp.execute('migrate-set-capabilities', capabilities=[
@@ -426,19 +494,21 @@ class Vm:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def attach_mirror(self):
-        """A filter-mirror on the VM's netdev, copying each frame the tap hands toward the guest to
-        a NicMirror in QEMU's namespace (chardev-add and object-add over QMP)."""
+    def attach_mirror(self, direction):
+        """A filter-mirror on the VM's netdev, copying each frame of one direction (`tx`: the tap
+        hands it toward the guest; `rx`: the guest sends it) to a NicMirror in QEMU's namespace
+        (chardev-add and object-add over QMP)."""
         sock = udp_socket_in(self.proc.pid)
         try:
-            self.qmp.execute('chardev-add', id='nicmirror', backend={'type': 'udp', 'data': {
+            self.qmp.execute('chardev-add', id='nicmirror-' + direction, backend={'type': 'udp', 'data': {
                 'remote': {'type': 'inet', 'data': {'host': '127.0.0.1', 'port': str(sock.getsockname()[1])}}}})
-            self.qmp.execute('object-add', **{'qom-type': 'filter-mirror', 'id': 'nicmirror0',
-                                              'netdev': 'net0', 'queue': 'tx', 'outdev': 'nicmirror'})
+            self.qmp.execute('object-add', **{'qom-type': 'filter-mirror', 'id': 'nicmirror-%s0' % direction,
+                                              'netdev': 'net0', 'queue': direction,
+                                              'outdev': 'nicmirror-' + direction})
         except BaseException:
             sock.close()
             raise
-        return NicMirror(sock)
+        return NicMirror(sock, direction)
 
     def last_stop(self):
         """QEMU's stamp (wall clock, seconds) of the STOP that stopped the guest, or None when it
@@ -456,8 +526,9 @@ class Vm:
         which die with its QEMU, sent on. Each is written into the tap, which hands it to the
         switch as if the guest had sent it: a frame to the guest then takes the switch's redirect,
         already in place, to where the guest resumes. Three places hold such frames:
-        - the NIC's transmit ring: the frames the guest sent while it was stopping, which QEMU
-          queued and never wrote (frames_sent_not_written), sent first, once;
+        - QEMU's net queue, toward the tap: the frames the guest sent while it was stopping, which
+          QEMU queued and then purged or holds, never written (frames_sent_not_written); their
+          copies from the mirror of the guest's frames are sent first, once;
         - QEMU's own net queue: the frames its tap backend read once the guest was stopping or
           stopped, which the guest's NIC never took (frames_not_taken); their copies from the
           mirror are sent;
@@ -503,8 +574,7 @@ class Vm:
         When the ring cannot be read (a QEMU without x-query-virtio-queue-element, a frame over
         several buffers), the frames mirrored after STOP."""
         mirror = self.mirror
-        with mirror.lock:
-            copies = list(mirror.frames)
+        copies = mirror.snapshot()
         taken = self._last_taken_frame()
         mac = bytes.fromhex(self.mac.replace(':', ''))
         for header in (12, 10) if taken else ():   # virtio-net's header: 12 bytes (virtio 1.0), 10 (legacy)
@@ -522,37 +592,37 @@ class Vm:
         return mirror.since(stop) if stop is not None else []
 
     def frames_sent_not_written(self):
-        """The frames the stopped guest handed its NIC that QEMU never wrote into the tap, oldest
-        first.
+        """The frames the stopped guest sent that QEMU never wrote into the tap, oldest first.
 
-        A frame the guest sends while its vCPUs are stopping (the run state already set, the vCPUs
-        not yet stopped, QEMU's big lock released while the migration thread waits for them) goes
-        into QEMU's net queue, which delivers nothing while the VM does not run (QEMU 7.2,
-        net/net.c qemu_can_send_packet); the NIC keeps that buffer in flight, popped from the
-        transmit ring and not returned. The source, stopped for good, never sends it, and the
-        destination's NIC takes up after it: the frame is lost. Read from QEMU's code, not yet seen
-        in a run (vm_guest_move_test reports the ring as txRing). Read from guest memory: the
-        transmit ring's elements in flight. A frame with checksum or segmentation offload asked is not sent (the tap has no
-        vnet header; the testbed's NIC offers neither)."""
-        frames = []
+        A frame the guest sends while its vCPUs are stopping (the run state already set, QEMU's
+        big lock released while the migration thread waits for them) goes into QEMU's net queue,
+        which delivers nothing while the VM does not run (QEMU 7.2, net/net.c
+        qemu_can_send_packet). The stop's handler then purges that queue and completes the
+        frame's transmit buffer as if sent (net_vm_change_state_handler, virtio_net_tx_complete);
+        a frame queued after that purge stays in flight on the ring. Either way the source,
+        stopped for good, never sends it and the destination's NIC goes on after it. Seen: the
+        guest's answer to the last probe before STOP lost with the transmit ring showing nothing
+        in flight (vm_guest_move_test, 2 of 66 migrations, 2026-11-29/30).
+
+        The mirror of the guest's frames holds a copy of each, taken before QEMU's queue; the
+        capture of the tap holds those QEMU wrote. The copies after the last one written are the
+        frames lost. None without the mirror or the capture."""
         try:
-            nic = self._virtio_nic()
-            tx = self.qmp.execute('x-query-virtio-queue-status', timeout=5, path=nic, queue=1)
+            tx = self.qmp.execute('x-query-virtio-queue-status', timeout=5, path=self._virtio_nic(), queue=1)
+            # kept for reports: a frame still in flight shows as inuse 1
             self.tx_ring = {k: tx.get(k) for k in ('last-avail-idx', 'shadow-avail-idx', 'used-idx', 'inuse')}
-            header = self._net_header_len(nic)
-            for k in range(tx['inuse'], 0, -1):
-                element = self.qmp.execute('x-query-virtio-queue-element', timeout=5, path=nic, queue=1,
-                                           index=(tx['last-avail-idx'] - k) & 0xffff)
-                data = b''.join(self._guest_memory(d['addr'], d['len']) for d in element['descs']
-                                if 'write' not in d.get('flags', []))
-                if len(data) < header + 14 or data[0] & 1 or data[1]:   # NEEDS_CSUM, a GSO type
-                    log('%s: a frame in flight on its transmit ring not sent (%d bytes, header %s)'
-                        % (self.name, len(data), data[:header].hex()))
-                    continue
-                frames.append(data[header:])
-        except (QmpError, OSError, StopIteration, KeyError, IndexError) as e:
+        except (QmpError, OSError, StopIteration, KeyError) as e:
             log('%s: its transmit ring not read (%s)' % (self.name, e))
-        return frames
+        if self.sent_mirror is None or self.capture is None:
+            return []
+        sent = [f for _, f in self.sent_mirror.snapshot()]
+        written = [f for _, f in self.capture.snapshot()]
+        lost = frames_after_last_written(sent, written)
+        if lost is None:
+            log('%s: the frame QEMU wrote last is not among the %d its guest sent; none sent on'
+                % (self.name, len(sent)))
+            return []
+        return lost
 
     def _virtio_nic(self):
         """The QOM path of the VM's virtio-net device, asked once per QEMU."""
@@ -560,13 +630,6 @@ class Vm:
             self.nic_path = next(d['path'] for d in self.qmp.execute('x-query-virtio', timeout=5)
                                  if d['name'] == 'virtio-net')
         return self.nic_path
-
-    def _net_header_len(self, nic):
-        """virtio-net's header before each frame: 12 bytes with VIRTIO_F_VERSION_1 or mergeable
-        receive buffers negotiated, else 10."""
-        features = self.qmp.execute('x-query-virtio-status', timeout=5, path=nic)['guest-features']
-        names = ' '.join(features.get('transports', []) + features.get('dev-features', []))
-        return 12 if 'VIRTIO_F_VERSION_1' in names or 'VIRTIO_NET_F_MRG_RXBUF' in names else 10
 
     def _guest_memory(self, addr, size):
         """`size` bytes of guest memory at `addr` (QMP pmemsave into a file of our own, read, removed)."""
@@ -620,14 +683,30 @@ class Vm:
         if self.tap_fd is not None:
             os.close(self.tap_fd)
             self.tap_fd = None
-        if self.mirror is not None:
-            self.mirror.close()
-            self.mirror = None
+        for ring in ('mirror', 'sent_mirror', 'capture'):
+            if getattr(self, ring) is not None:
+                getattr(self, ring).close()
+                setattr(self, ring, None)
         if self.tap and self.bridge:
             try:
                 vsctl('--if-exists', 'del-port', self.bridge, self.tap)
             except subprocess.CalledProcessError:
                 pass
+
+
+def frames_after_last_written(sent, written, context=8):
+    """The frames of `sent` (a guest's, oldest first) after the last one in `written` (those QEMU
+    wrote into the tap, oldest first): [] when the last sent was written, None when the last
+    written is not in `sent`. Every frame written was sent, in the same order, so `written` ends
+    as a stretch of `sent` does; the match is on up to `context` frames, as a guest sends some
+    frames more than once unchanged (an ARP request retried)."""
+    if not written or not sent:
+        return list(sent)
+    for i in range(len(sent) - 1, -1, -1):
+        n = min(i + 1, len(written), context)
+        if sent[i + 1 - n:i + 1] == written[-n:]:
+            return sent[i + 1:]
+    return None
 
 
 def frames_written_back(host, most, timeout=2):
