@@ -39,7 +39,7 @@ image = os.path.join(out, 'disk.img')
 with open(image, 'wb') as f:
     f.truncate(16 << 20)
 vm = wq.Vm('drain', guest, out, tap='tqdrain0', image=image, ip='10.9.0.10/24', gateway=None,
-          extra_args=['-chardev', 'null,id=nicmirror'] if refuse else [])
+          extra_args=['-chardev', 'null,id=nicmirror-tx'] if refuse else [])
 report = {}
 try:
     vm.start()
