@@ -4,7 +4,7 @@ End-to-end failure cases of the real VM under the MMS (the happy path is vm_mms_
 testbed (wanmig_vmbed: delayed WAN, embedded runtime, qemu driver, disk on the replication agents),
 with a low max-bandwidth so that pre-copy lasts long enough to act in:
 
-    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/vm_mms_e2e_test.py [--max-bw-mbit 8] [--out DIR] [--cases abcdefghji]
+    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/vm_mms_e2e_test.py [--max-bw-mbit 8] [--out DIR] [--cases abcdefghjki]
 
  (a) abort during pre-copy: POST /migrations/ID/abort while MIGRATING with QEMU's migration
      active. Then: ROLLED_BACK; the source QEMU runs (migration cancelled), the destination QEMU is
@@ -57,6 +57,12 @@ with a low max-bandwidth so that pre-copy lasts long enough to act in:
      starts no other migration, and reclaims A above B: FAILED, the guest going on at A within
      the budget and 20 s, and the checks of (g). (Before, it restored A as primary below B's generation: two
      primaries while the WAN was silent, then both copies replicas once it came back.)
+ (k) as (j), and B's replication agent cut off from the MMS before the new runtime starts (the
+     kill may come before the record's mark of the switchover reached the disk): the successor
+     cannot learn whether B took over, notes so, and rolls back as if it had: A reclaimed above
+     any take-over (retire, reclaim), the guest going on at A only after that, B noted not
+     demoted; FAILED within 60 s, and the checks of (g). With B's link and the WAN back, B is
+     fenced by A's generation and follows A as its replica.
  Throughout: probes from h1 (UDP echo, one TCP connection that must survive); at the end every
  write the guest acknowledged is in A's image, no guest I/O error, the guest never rebooted.
 Each migration is bounded (60 s to act, 90 s to end). Writes DIR/report.json; exit 1 on a failure.
@@ -373,16 +379,24 @@ def case_j(bed, args, report):
         wan_silent_after_the_switchover(bed, args, restart=True)
 
 
-def wan_silent_after_the_switchover(bed, args, restart):
+def case_k(bed, args, report):
+    """(k) as (j), and B's replication agent cut off from the MMS while the runtime restarts"""
+    report['cases']['wanSilentAfterTheSwitchoverRuntimeRestartedDestinationAgentSilent'] = \
+        wan_silent_after_the_switchover(bed, args, restart=True, destination_silent=True)
+
+
+def wan_silent_after_the_switchover(bed, args, restart, destination_silent=False):
     """The WAN silent from the source's pause on, beyond the completion budget; with `restart`,
     the runtime that sent migrate-continue is killed once QEMU sends the rest, and a new one on
-    its state directory, which knows nothing of that stream, frees the guest."""
+    its state directory, which knows nothing of that stream, frees the guest. With
+    `destination_silent`, B's agent is cut off from the MMS before the new runtime starts, so it
+    cannot learn whether B took over, until the rollback is done."""
     with open(vb.CONFIG_VM) as f:
         hypervisor = json.load(f)['apps']['org.wanmig.app']['wanmig']['migration']['hypervisor']
     budget_s = hypervisor['completionBudgetMs'] / 1000.0   # the qemu driver's, set in the bed's netcfg
     # after a restart: the new runtime's start, then a monitor that does not greet it within the
     # budget, then the cut (it knows of the switchover from B's agent) and the rollback
-    bound_s = budget_s + 8 if not restart else budget_s + 20
+    bound_s = budget_s + 8 if not restart else budget_s + 20 if not destination_silent else 60
     case = {}
     checks = []
     src_vm = bed.vm('dcA')
@@ -406,23 +420,39 @@ def wan_silent_after_the_switchover(bed, args, restart):
         if restart:
             case['killedPid'] = bed.runtime.process.pid
             bed.runtime.kill(signal.SIGKILL)
+            if destination_silent:
+                bed.stor.cut_control('dcB')
             t = time.time()
             bed.runtime.start()
             case['restartSeconds'] = round(time.time() - t, 2)
         tb.wait_until(lambda: answering(bed.qemu_status, 'dcA') == 'running', 90, 0.1, 'the guest going on at A')
         pause_s = time.time() - paused
-        final = tb.watch_migration(mid, timeout=60)
+        final = tb.watch_migration(mid, timeout=90)
         details = vb.timeline_details(final)
-        checks.append({'check': 'the switchover happened in the pause', 'ok': any('inside the hypervisor' in d
-                                                                               for d in details)})
-        if restart:
+        if destination_silent:
+            # the record's mark may have reached the disk before the kill; else B's silence is noted
+            case['switchoverKnownFrom'] = ('the record' if any('inside the hypervisor' in d for d in details)
+                                           else 'nowhere (B silent)')
+            checks.append({'check': 'the successor noted that B did not say whether it took over, or had the mark',
+                           'ok': any('did not say whether it took over' in d or 'inside the hypervisor' in d
+                                     for d in details)})
+            checks.append({'check': 'the rollback notes dcB not demoted', 'ok': any('dcB not demoted' in d
+                                                                                 for d in details)})
+        else:
+            checks.append({'check': 'the switchover happened in the pause', 'ok': any('inside the hypervisor' in d
+                                                                                   for d in details)})
+        if restart and not destination_silent:
             # the record's mark, or B's agent when the mark did not reach the disk before the kill
             case['switchoverKnownFrom'] = ("B's agent" if any('before the restart: storage primary at dcB' in d
                                                               for d in details) else 'the record')
         error = final.get('error') or ''
-        why = ('after the switchover in the pause',) if restart else ('did not complete within', 'migrate-continue refused')
-        checks.append({'check': 'FAILED, %s (is %s: %s)' % (' or '.join(why), final.get('state'), error),
-                       'ok': final.get('state') == 'FAILED' and any(w in error for w in why)})
+        # after a restart that cannot ask B, how the successor fails depends on when its checks
+        # time out (the monitor, B's take-over check): FAILED is what counts
+        why = (() if destination_silent else ('after the switchover in the pause',) if restart
+               else ('did not complete within', 'migrate-continue refused'))
+        checks.append({'check': 'FAILED%s (is %s: %s)' % (', ' + ' or '.join(why) if why else '',
+                                                          final.get('state'), error),
+                       'ok': final.get('state') == 'FAILED' and (not why or any(w in error for w in why))})
         checks.append({'check': 'the guest paused %.1f s at A: %s, no more than %.0f s'
                        % (pause_s, 'the restart, the monitor unanswered, the cut and the rollback' if restart
                           else 'the completion budget (%.0f s) and the rollback' % budget_s, bound_s),
@@ -447,6 +477,8 @@ def wan_silent_after_the_switchover(bed, args, restart):
         checks.append({'check': 'vs1 answers UDP echo at A', 'ok': vb.udp_echo_ok(bed.net.get('h1'))})
     finally:
         bed.wan_silent(False)
+        if destination_silent:
+            bed.stor.restore_control('dcB')
     synced = caught_up(bed)
     checks.append({'check': 'B caught up as A\'s replica with the WAN back (%s, B %s)' % (synced, bed.roles()['dcB']),
                    'ok': synced == 'in sync' and bed.roles()['dcB'][0] == 'REPLICA'})
@@ -510,7 +542,7 @@ def case_i(bed, args, report):
 
 # in this order by default: (i) leaves the VM at B, every other case starts with it at A
 CASES = {'a': case_a, 'b': case_b, 'c': case_c, 'd': case_d, 'e': case_e, 'f': case_f, 'g': case_g, 'h': case_h,
-         'j': case_j, 'i': case_i}
+         'j': case_j, 'k': case_k, 'i': case_i}
 
 
 def main():

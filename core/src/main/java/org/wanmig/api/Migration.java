@@ -23,11 +23,12 @@ public final class Migration {
     private final MigrationPlan plan;
     private final boolean hypervisorReported;
     private final boolean switchedInPause;
+    private final boolean switchoverUnknown;
 
     public Migration(MigrationId id, String server, String source, String destination,
                      long destinationPort, TunnelLabels labels, List<MigrationEvent> timeline,
                      String error) {
-        this(id, server, source, destination, destinationPort, labels, timeline, error, null, false, false);
+        this(id, server, source, destination, destinationPort, labels, timeline, error, null, false, false, false);
     }
 
     /**
@@ -35,13 +36,17 @@ public final class Migration {
      * @param hypervisorReported whether the hypervisor reported the server running at the destination
      * @param switchedInPause    whether the cutover ran inside the hypervisor's pause, before the
      *                           server resumed anywhere
+     * @param switchoverUnknown  whether it may have, unheard: an instance resumed after a restart
+     *                           could not learn it from the destination
      */
     public Migration(MigrationId id, String server, String source, String destination,
                      long destinationPort, TunnelLabels labels, List<MigrationEvent> timeline,
-                     String error, MigrationPlan plan, boolean hypervisorReported, boolean switchedInPause) {
+                     String error, MigrationPlan plan, boolean hypervisorReported, boolean switchedInPause,
+                     boolean switchoverUnknown) {
         this.plan = plan;
         this.hypervisorReported = hypervisorReported;
         this.switchedInPause = switchedInPause;
+        this.switchoverUnknown = switchoverUnknown;
         this.id = Objects.requireNonNull(id);
         this.server = Objects.requireNonNull(server);
         this.source = Objects.requireNonNull(source);
@@ -136,6 +141,16 @@ public final class Migration {
         return switchedInPause;
     }
 
+    /** See {@link #withSwitchoverUnknown()}. */
+    public boolean switchoverUnknown() {
+        return switchoverUnknown;
+    }
+
+    /** The cutover ran inside the pause, or may have unheard: the destination may have taken over. */
+    public boolean mayHaveSwitchedInPause() {
+        return switchedInPause || switchoverUnknown;
+    }
+
     /**
      * Whether the server runs at the destination now: the hypervisor reported it, or the migration
      * is past its cutover (triggered by the report or the server's own announce), except a cutover
@@ -150,7 +165,7 @@ public final class Migration {
         List<MigrationEvent> events = new ArrayList<>(timeline);
         events.add(new MigrationEvent(next, now, detail));
         return new Migration(id, server, source, destination, destinationPort, labels, events, error, plan,
-                hypervisorReported, switchedInPause);
+                hypervisorReported, switchedInPause, switchoverUnknown);
     }
 
     /** This record with an event on its timeline that does not change the state (a re-plan, a pre-copy pass). */
@@ -161,25 +176,35 @@ public final class Migration {
     /** This record with an error recorded (kept through the rollback that follows). */
     public Migration withError(String reason) {
         return new Migration(id, server, source, destination, destinationPort, labels, timeline, reason, plan,
-                hypervisorReported, switchedInPause);
+                hypervisorReported, switchedInPause, switchoverUnknown);
     }
 
     /** This record with a (new revision of its) plan and the labels that plan uses. */
     public Migration withPlan(MigrationPlan next, TunnelLabels nextLabels) {
         return new Migration(id, server, source, destination, destinationPort, nextLabels, timeline, error, next,
-                hypervisorReported, switchedInPause);
+                hypervisorReported, switchedInPause, switchoverUnknown);
     }
 
     /** This record once the hypervisor reported the server running at the destination. */
     public Migration withHypervisorReported() {
         return new Migration(id, server, source, destination, destinationPort, labels, timeline, error, plan, true,
-                switchedInPause);
+                switchedInPause, switchoverUnknown);
     }
 
     /** This record once the cutover ran inside the hypervisor's pause. */
     public Migration withSwitchedInPause() {
         return new Migration(id, server, source, destination, destinationPort, labels, timeline, error, plan,
-                hypervisorReported, true);
+                hypervisorReported, true, switchoverUnknown);
+    }
+
+    /**
+     * This record once a resumed instance could not learn whether the cutover ran inside the
+     * pause before the restart (the destination's agent silent): everything that follows acts
+     * as if it may have.
+     */
+    public Migration withSwitchoverUnknown() {
+        return new Migration(id, server, source, destination, destinationPort, labels, timeline, error, plan,
+                hypervisorReported, switchedInPause, true);
     }
 
     /** Whether {@code state} was entered at some point. */
@@ -197,7 +222,7 @@ public final class Migration {
                 && destination.equals(m.destination) && destinationPort == m.destinationPort
                 && labels.equals(m.labels) && timeline.equals(m.timeline) && Objects.equals(error, m.error)
                 && Objects.equals(plan, m.plan) && hypervisorReported == m.hypervisorReported
-                && switchedInPause == m.switchedInPause;
+                && switchedInPause == m.switchedInPause && switchoverUnknown == m.switchoverUnknown;
     }
 
     @Override

@@ -33,7 +33,8 @@ public final class MigrationCodec extends JsonCodec<Migration> {
         } else {
             node.put("error", m.error());
         }
-        node.put("hypervisorReported", m.hypervisorReported()).put("switchedInPause", m.switchedInPause());
+        node.put("hypervisorReported", m.hypervisorReported()).put("switchedInPause", m.switchedInPause())
+                .put("switchoverUnknown", m.switchoverUnknown());
         ObjectNode labels = node.putObject("labels").put("forward", m.labels().forward());
         ObjectNode reverse = labels.putObject("reverse");
         m.labels().reverseBySite().forEach(reverse::put);
@@ -69,6 +70,7 @@ public final class MigrationCodec extends JsonCodec<Migration> {
                 new TunnelLabels(json.path("labels").path("forward").asInt(), reverse), timeline,
                 error == null || error.isNull() ? null : error.asText(),
                 json.hasNonNull("plan") ? PlanCodec.decode(json.get("plan")) : null,
-                json.path("hypervisorReported").asBoolean(false), json.path("switchedInPause").asBoolean(false));
+                json.path("hypervisorReported").asBoolean(false), json.path("switchedInPause").asBoolean(false),
+                json.path("switchoverUnknown").asBoolean(false));
     }
 }

@@ -98,7 +98,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
     @Override
     public void migrate(Migration m, VirtualServer server, DataCenter from, DataCenter to,
                         HypervisorListener listener) {
-        Session fresh = new Session(m.id(), server.name(), from.name(), to.name(), listener, m.switchedInPause());
+        Session fresh = new Session(m, server.name(), from.name(), to.name(), listener);
         Session existing = sessions.putIfAbsent(m.id(), fresh);
         if (existing != null) {
             // A resumed MMS asks again: the session under way reports when it ends.
@@ -121,7 +121,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             return;
         }
         Session target = s != null ? s
-                : new Session(m.id(), server.name(), from.name(), to.name(), null, m.switchedInPause());
+                : new Session(m, server.name(), from.name(), to.name(), null);
         worker.execute(target::cancel);
     }
 
@@ -226,10 +226,13 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         /** The source's monitor closed after migrate-continue, before its completion was read. */
         private volatile boolean sourceGone;
         /**
-         * A predecessor (the MMS restarted) switched over in the pause: migrate-continue may have
-         * been sent, and QEMU may be sending the rest into a stalled stream, its monitor held up.
+         * A predecessor (the MMS restarted) switched over in the pause, or may have (its successor
+         * could not learn it): migrate-continue may have been sent, and QEMU may be sending the
+         * rest into a stalled stream, its monitor held up.
          */
         private final boolean afterPause;
+        /** That switchover in failures' words: known, or only possible. */
+        private final String switchover;
         /** What connectSource cut, for the failure's reason. */
         private volatile String cutAtStart = "";
         /** This session started the destination QEMU (not one that follows a predecessor's). */
@@ -243,14 +246,15 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         /** start() is over: the destination's connection, if any, is open (completion waits for it). */
         private final CompletableFuture<Void> started = new CompletableFuture<>();
 
-        Session(MigrationId id, String server, String from, String to, HypervisorListener listener,
-                boolean afterPause) {
-            this.id = id;
+        Session(Migration record, String server, String from, String to, HypervisorListener listener) {
+            this.id = record.id();
             this.server = server;
             this.from = from;
             this.to = to;
             this.listener = listener;
-            this.afterPause = afterPause;
+            this.afterPause = record.mayHaveSwitchedInPause();
+            this.switchover = record.switchedInPause() ? "the switchover in the pause"
+                    : "a switchover in the pause that may have happened";
         }
 
         void start() {
@@ -288,7 +292,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                     attach(status);
                 } else if (afterPause) {
                     // past the switchover a new migration is never started: the rollback decides
-                    fail("QEMU's migration of " + server + " is " + status + " after the switchover in the pause"
+                    fail("QEMU's migration of " + server + " is " + status + " after " + switchover
                             + (cutAtStart.isEmpty() ? "" : cutAtStart));
                 } else {
                     begin();
@@ -639,8 +643,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                     throw e;
                 }
                 cutAtStart = cutStream();
-                log.warn("migration {}: the source's monitor did not answer after the switchover in the pause ({});"
-                        + " its stream cut: {}", id, e.getMessage(), cutAtStart.isEmpty() ? "nothing to cut" : cutAtStart);
+                log.warn("migration {}: the source's monitor did not answer after {} ({}); its stream cut: {}", id,
+                        switchover, e.getMessage(), cutAtStart.isEmpty() ? "nothing to cut" : cutAtStart);
                 return QmpClient.connect(address, QMP_TIMEOUT, this::onSourceEvent);
             }
         }

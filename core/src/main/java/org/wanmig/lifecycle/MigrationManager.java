@@ -1329,11 +1329,13 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 return;
             }
             if (role == null) {
-                run.takeOverUnknown = true;
-                run.record = run.record.noted(clock.millis(), run.to.name() + "'s replication agent did not say"
-                        + " whether it took over before the restart (" + cause(error) + "): a rollback reclaims "
-                        + run.from.name() + "'s copy above any take-over");
-                store.note(run.record);
+                // persisted: a successor of this instance asks again, and keeps the doubt if B is
+                // a replica by then (a rollback of its own may have demoted it)
+                run.record = run.record.withSwitchoverUnknown().noted(clock.millis(), run.to.name()
+                        + "'s replication agent did not say whether it took over before the restart ("
+                        + cause(error) + "): a rollback reclaims " + run.from.name() + "'s copy above any"
+                        + " take-over, and the hypervisor is followed as after a switchover");
+                store.put(run.record);   // what a successor resumes with: not a mere note
             }
             driver.migrate(run.record, run.server, run.from, run.to, this);
             // the destination stays checked, and the pause's take-over gets its channel back
@@ -1538,17 +1540,12 @@ public final class MigrationManager implements MigrationService, HypervisorListe
          */
         AtomicBoolean pauseDecided;
         /**
-         * Resumed after a restart without the destination's agent saying whether it took over in
-         * a pause of the previous instance: a rollback treats the take-over as possible.
-         */
-        boolean takeOverUnknown;
-
-        /**
-         * Whether the destination may have taken over in a pause: then the source's guest goes on
-         * only once the source's copy is primary again, above any take-over (rollBack).
+         * Whether the destination may have taken over in a pause (switched, or a restart could not
+         * learn it): then the source's guest goes on only once the source's copy is primary again,
+         * above any take-over (rollBack).
          */
         boolean mayHaveTakenOver() {
-            return record.switchedInPause() || takeOverUnknown;
+            return record.mayHaveSwitchedInPause();
         }
 
         Run(Migration record, MigrationPlan plan, VirtualServer server, DataCenter from, DataCenter to) {

@@ -29,7 +29,7 @@ class PlanCodecTest {
                 LabelAllocator.allocate(topology.labels(), List.of(), topology.clientSites()), 1);
         MigrationPlan plan = planner.migration(m, 3);
         m = m.withPlan(plan, m.labels()).transition(MigrationState.PREPARING, 2, "x").withHypervisorReported()
-                .withSwitchedInPause();
+                .withSwitchedInPause().withSwitchoverUnknown();
 
         WanmigCodecContext context = new WanmigCodecContext(Map.of());
         MigrationCodec codec = new MigrationCodec();
@@ -37,7 +37,7 @@ class PlanCodecTest {
         Migration back = codec.decode((ObjectNode) context.mapper().readTree(stored), context);
 
         assertEquals(m, back);
-        assertTrue(back.hypervisorReported() && back.switchedInPause());
+        assertTrue(back.hypervisorReported() && back.switchedInPause() && back.switchoverUnknown());
         assertEquals(3, back.plan().revision());
         assertEquals(plan.all().size(), back.plan().all().size());
         for (int i = 0; i < plan.all().size(); i++) {

@@ -546,6 +546,9 @@ class PauseSwitchoverTest {
     void aSuccessorThatCannotAskTheDestinationTreatsTheTakeOverAsPossible() throws Exception {
         MigrationId id = resumedAfterASwitchoverTheDiskDoesNotKnow(r -> r.agentSilent("dcB"));
         assertEquals(MIGRATING, f.state(id), "nothing known to have moved: the redirect stays prepared only");
+        assertTrue(f.record(id).switchoverUnknown() && !f.record(id).switchedInPause(), f.describe(id));
+        assertTrue(f.hypervisor.asked().get(0).switchoverUnknown(),
+                "the hypervisor is followed as after a switchover (a silent monitor's stream cut within the budget)");
         f.replication.holdRestore();
         CompletableFuture.runAsync(() -> f.manager.failed(id, "QEMU did not complete within 5000 ms of migrate-continue"));
         Poll.until("reclaim asked", () -> f.replication.calls().contains("reclaim vs1 dcA<dcB"));

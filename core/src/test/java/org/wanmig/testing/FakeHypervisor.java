@@ -16,6 +16,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /** Records what the MMS asks of the hypervisor; the test reports completion through the service. */
 public final class FakeHypervisor implements HypervisorDriver {
     private final List<MigrationId> migrations = new CopyOnWriteArrayList<>();
+    private final List<Migration> asked = new CopyOnWriteArrayList<>();
     private final List<String> aborts = new CopyOnWriteArrayList<>();
     private volatile RuntimeException refusal;
     private volatile boolean switchesOverInPause;
@@ -87,6 +88,11 @@ public final class FakeHypervisor implements HypervisorDriver {
         return migrations;
     }
 
+    /** The records the hypervisor was asked to migrate with, in order. */
+    public List<Migration> asked() {
+        return asked;
+    }
+
     /** "id moved=true|false" for every abort. */
     public List<String> aborts() {
         return aborts;
@@ -101,6 +107,7 @@ public final class FakeHypervisor implements HypervisorDriver {
     public void migrate(Migration migration, VirtualServer server, DataCenter from, DataCenter to,
                         HypervisorListener listener) {
         migrations.add(migration.id());
+        asked.add(migration);
         if (refusal != null) {
             throw refusal;
         }
