@@ -359,6 +359,7 @@ class Vm:
         self.tap_fd = None   # our copy of QEMU's tap, for drain_tap()
         self.rx_ring = None  # the receive ring's indexes as frames_not_taken() last read them
         self.tx_ring = None  # the transmit ring's, as frames_sent_not_written() last read them
+        self.tx_check = None  # what frames_sent_not_written() last compared
         self.sent_drained = None   # the guest's frames QEMU never wrote, which drain_tap() sent
         self.nic_path = None       # the virtio-net device's QOM path (_virtio_nic)
         self.mirror = None       # NicMirror of the frames the tap handed toward the guest
@@ -618,6 +619,8 @@ class Vm:
         sent = [f for _, f in self.sent_mirror.snapshot()]
         written = [f for _, f in self.capture.snapshot()]
         lost = frames_after_last_written(sent, written)
+        # for reports: None as notWritten means the two did not line up (nothing could be sent)
+        self.tx_check = {'mirrored': len(sent), 'written': len(written), 'notWritten': None if lost is None else len(lost)}
         if lost is None:
             log('%s: the frame QEMU wrote last is not among the %d its guest sent; none sent on'
                 % (self.name, len(sent)))

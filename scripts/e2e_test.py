@@ -1209,6 +1209,21 @@ class AckLog(unittest.TestCase):
         self.assertEqual([(7, 16)], starts)
 
 
+def run_in_own_netns(test, prefix, child):
+    """Runs `child` (Python, mininet-topos on its path) in a network namespace of the test's own,
+    removed afterwards; its last stdout line, parsed as JSON."""
+    ns = '%s-%d' % (prefix, os.getpid())
+    subprocess.run(['ip', 'netns', 'add', ns], check=True)
+    try:
+        topos = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'mininet-topos')
+        out = subprocess.run(['ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', child, topos],
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        subprocess.run(['ip', 'netns', 'del', ns], check=False)
+    test.assertEqual(out.returncode, 0, out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 class DrainTap(unittest.TestCase):
     """wanmig_qemu.Vm.drain_tap on a real tap, in a namespace of the test's own, without QEMU: the
     frames queued for a guest that no longer reads its tap are read and written back into the tap,
@@ -1237,16 +1252,7 @@ print(json.dumps({'drained': drained, 'again': again, 'none': none, 'sent': [f.h
 """
 
     def test_frames_queued_for_a_stopped_guest_are_sent_on_to_the_switch(self):
-        ns = 'wanmig-drain-%d' % os.getpid()
-        subprocess.run(['ip', 'netns', 'add', ns], check=True)
-        try:
-            topos = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'mininet-topos')
-            out = subprocess.run(['ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', self.CHILD, topos],
-                                 capture_output=True, text=True, timeout=60)
-        finally:
-            subprocess.run(['ip', 'netns', 'del', ns], check=False)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        r = json.loads(out.stdout)
+        r = run_in_own_netns(self, 'wanmig-drain', self.CHILD)
         self.assertEqual([3, 3 * 60, 0, 0], r['drained'])
         self.assertEqual([0, 0, 0, 0], r['again'])
         self.assertEqual([0, 0, 0, 0], r['none'])
@@ -1361,16 +1367,7 @@ print(json.dumps({'got': got, 'want': [frame(0).hex(), frame(2).hex()]}))
 """
 
     def test_the_capture_keeps_what_was_written_into_the_tap_in_order(self):
-        ns = 'wanmig-capt-%d' % os.getpid()
-        subprocess.run(['ip', 'netns', 'add', ns], check=True)
-        try:
-            topos = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'mininet-topos')
-            out = subprocess.run(['ip', 'netns', 'exec', ns, '/usr/bin/python3', '-c', self.CHILD, topos],
-                                 capture_output=True, text=True, timeout=60)
-        finally:
-            subprocess.run(['ip', 'netns', 'del', ns], check=False)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        r = json.loads(out.stdout)
+        r = run_in_own_netns(self, 'wanmig-capt', self.CHILD)
         # the kernel's own frames on a new link (none with IPv6 off), filtered out by their type
         self.assertEqual(r['want'], [f for f in r['got'] if f[24:28] == '88b5'])
 

@@ -189,7 +189,7 @@ try:
         # listener above carries it to the destination
         report['notTakenByNic'] = [probe_seq(f) for f in src.frames_not_taken()] if src.mirror else None
         report['drained'] = dict(zip(('frames', 'bytes', 'fromQemuQueue', 'fromGuest'), src.drain_tap()))
-        report['rxRing'], report['txRing'] = src.rx_ring, src.tx_ring
+        report['rxRing'], report['txRing'], report['txCheck'] = src.rx_ring, src.tx_ring, src.tx_check
         # the guest's answers QEMU never wrote (sent as it stopped: purged by the stop, or held),
         # which the drain sent
         report['answersNotWritten'] = [probe_seq(f) for f in src.sent_drained or []]
@@ -262,6 +262,10 @@ def check(r, failures):
     if r['drained']['frames'] - r['drained']['fromGuest'] != r['redirected']:
         failures.append('%s: the drain sent %d frames to the guest, %d reached the destination'
                         % (name, r['drained']['frames'] - r['drained']['fromGuest'], r['redirected']))
+    tx = r['txCheck'] or {}
+    if not tx.get('mirrored') or not tx.get('written') or tx.get('notWritten') is None:
+        failures.append('%s: the guest\'s frames (mirror) and the tap\'s (capture) did not line up: %s'
+                        % (name, r['txCheck']))
     if r['newProbesAnswered'] != 5:
         failures.append('%s: %d of 5 new probes answered at the destination' % (name, r['newProbesAnswered']))
     if r['unanswered']:
