@@ -428,6 +428,11 @@ def wan_silent_after_the_switchover(bed, args, restart, destination_silent=False
         tb.wait_until(lambda: answering(bed.qemu_status, 'dcA') == 'running', 90, 0.1, 'the guest going on at A')
         pause_s = time.time() - paused
         final = tb.watch_migration(mid, timeout=90)
+        # the guest may have run and stopped again (a write to A's copy before its reclaim, held by
+        # werror=stop until the abort's cont): its pause ends with its last RESUME
+        resumes = [wq.event_stamp(e) for e in src_vm.qmp.events[since:] if e['event'] == 'RESUME']
+        if resumes:
+            pause_s = max(pause_s, resumes[-1] - paused)
         details = vb.timeline_details(final)
         if destination_silent:
             # the record's mark may have reached the disk before the kill; else B's silence is noted
@@ -494,6 +499,11 @@ def wan_silent_after_the_switchover(bed, args, restart, destination_silent=False
     case.update({
         'migration': mid, 'state': final.get('state'), 'error': final.get('error'),
         'pauseSeconds': round(pause_s, 2),
+        # the source's own account of its pause, in seconds from pre-switchover
+        'sourceEvents': [(round(wq.event_stamp(e) - paused, 3), e['event'],
+                          e.get('data', {}).get('status') or e.get('data', {}).get('reason', ''))
+                         for e in src_vm.qmp.events[since:]
+                         if e['event'] in ('STOP', 'RESUME', 'BLOCK_IO_ERROR', 'MIGRATION')],
         # writes that met A's demoted copy before the restore: held by werror=stop, retried by cont
         'sourceStoppedOnWriteError': len(errors),
         'timeline': [(e['state'], e.get('detail', '')[:300]) for e in final.get('timeline', [])],

@@ -245,6 +245,8 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private final AtomicBoolean completionSeen = new AtomicBoolean();
         /** start() is over: the destination's connection, if any, is open (completion waits for it). */
         private final CompletableFuture<Void> started = new CompletableFuture<>();
+        /** start() was called (an abort's session of its own never starts). */
+        private volatile boolean starting;
 
         Session(Migration record, String server, String from, String to, HypervisorListener listener) {
             this.id = record.id();
@@ -258,6 +260,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         }
 
         void start() {
+            starting = true;
             try {
                 JsonNode src = http.get(agent(from, "vms/" + server), AGENT_TIMEOUT).join();
                 if (!"running".equals(src.path("state").asText())) {
@@ -573,7 +576,11 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
 
         /** Gives the migration up: the source goes on running, the destination is stopped. */
         void cancel() {
+            log.debug("migration {}: cancelling (start under way: {}, finished: {})", id, starting && !started.isDone(),
+                    finished);
             String cut = (continueSent || afterPause) && !finished ? cutStream() : "";
+            awaitStart();
+            log.debug("migration {}: cancelling after the cut{} and the start", id, cut);
             // The session's own connection if it is live, else (or if it closes under us: the
             // session may be ending on another thread as the abort arrives) a connection of its own.
             QmpClient live = source;
@@ -649,6 +656,27 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             }
         }
 
+        /**
+         * Lets a start() under way finish first. It may be waiting for the source monitor's
+         * greeting, and the monitor serves one client: a connection of the cancel's own would
+         * queue behind it until start() gave up (seen: 5 s more of the guest's pause, when a
+         * successor's take-over check failed the migration while start() waited). The cut just
+         * made frees the monitor, so start() gets through and ends, or follows on, at once.
+         */
+        private void awaitStart() {
+            if (!starting) {
+                return;
+            }
+            try {
+                started.get(options.completionBudget().plus(QMP_TIMEOUT.multipliedBy(2)).toMillis(),
+                        TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                log.warn("migration {}: cancelling while its start is still under way: {}", id, e.toString());
+            }
+        }
+
         /** migrate_cancel, then cont if the source is not running; on {@code qmp}, or a new connection if null. */
         private void cancelAndResume(QmpClient qmp) throws IOException {
             QmpClient own = null;
@@ -656,6 +684,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 JsonNode src = http.get(agent(from, "vms/" + server), AGENT_TIMEOUT).join();
                 own = QmpClient.connect(src.path("qmp").asText(), QMP_TIMEOUT, e -> { });
                 qmp = own;
+                log.debug("migration {}: the source's monitor greeted the cancel's own connection", id);
             }
             try {
                 qmp.call("migrate_cancel", null, QMP_TIMEOUT);
@@ -665,6 +694,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                 if (!status.path("running").asBoolean(true)) {
                     qmp.call("cont", null, QMP_TIMEOUT);
                 }
+                log.debug("migration {}: cancelled, the source {}", id, status.path("status").asText());
             } finally {
                 if (own != null) {
                     own.close();

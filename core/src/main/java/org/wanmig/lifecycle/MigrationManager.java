@@ -517,12 +517,16 @@ public final class MigrationManager implements MigrationService, HypervisorListe
 
     @Override
     public Migration hypervisorFailed(MigrationId id, String reason) {
-        CompletableFuture<Migration> done = call(() -> {
+        return await(rollBackOnFailure(id, reason), id);
+    }
+
+    /** The rollback of a migration whose hypervisor failed, started; it ends when the future does. */
+    private CompletableFuture<Migration> rollBackOnFailure(MigrationId id, String reason) {
+        return call(() -> {
             requireLeader();
             Run run = activeRun(id);
             return rollBack(run, FAILED, "hypervisor failed: " + (reason == null ? "no reason given" : reason));
         });
-        return await(done, id);
     }
 
     @Override
@@ -537,8 +541,12 @@ public final class MigrationManager implements MigrationService, HypervisorListe
 
     @Override
     public void failed(MigrationId id, String reason) {
+        // Started, not awaited: the driver's thread holds its connection to the source's monitor,
+        // which serves one client, until it returns, and the rollback's abort needs that monitor
+        // (seen: a guest paused 5 s more, the abort queued behind it while the demote of a
+        // silent destination timed out).
         try {
-            hypervisorFailed(id, reason);
+            rollBackOnFailure(id, reason);
         } catch (WanmigException e) {
             log.info("hypervisor reported failure of migration {} ({}): {}", id, reason, e.getMessage());
         }
@@ -1004,6 +1012,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
         boolean hypervisorToAbort = state.ordinal() >= MIGRATING.ordinal() || run.record.hypervisorReported();
         Migration aborted = run.record;
         Runnable abortHypervisor = () -> {
+            log.debug("migration {}: the hypervisor told to abort", aborted.id());
             try {
                 hypervisors.apply(topology).abort(aborted, run.server, run.from, run.to, aborted.serverMoved());
             } catch (RuntimeException e) {
@@ -1067,6 +1076,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                     : run.retired.handle((x, e) -> null);
             CompletableFuture<Void> sourceBack = retired.thenCompose(x -> replication.retire(run.server, run.from))
                     .thenCompose(x -> replication.reclaim(run.server, run.from, run.to));
+            sourceBack.whenComplete((x, e) -> log.debug("migration {}: {} primary again{}", run.record.id(),
+                    run.from.name(), e == null ? "" : " (failed: " + cause(e) + ")"));
             // The destination's copy took no write the guest goes on with (it never resumed there):
             // it is demoted alongside, not first, and one that does not answer is fenced by the
             // source's generation when it returns.

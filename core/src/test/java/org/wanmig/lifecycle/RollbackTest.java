@@ -48,6 +48,22 @@ class RollbackTest {
         }
     }
 
+    @Test
+    void aHypervisorReportingFailureIsNotHeldForTheRollback() throws Exception {
+        f = LifecycleFixture.start();
+        MigrationId id = f.migrating("vs1");
+        f.replication.holdRestore();   // the rollback's storage step answers only when released
+        // The qemu driver reports from the thread that holds the source monitor's one connection,
+        // which the rollback's abort needs: held until the rollback ended (up to the switch
+        // timeout, 10 s here), that abort queued behind it.
+        java.util.concurrent.CompletableFuture.runAsync(() -> f.manager.failed(id, "QEMU migration failed"))
+                .get(5, java.util.concurrent.TimeUnit.SECONDS);
+        assertFalse(f.replication.restoreHeld().isDone(), "reported while the rollback is under way");
+        f.replication.restoreHeld().complete(null);
+        assertEquals(FAILED, f.awaitEnd(id).state(), f.describe(id));
+        f.assertBackAtSource(id);
+    }
+
     /** How to bring a migration into a state and how that state fails. */
     enum Phase {
         PREPARING_TUNNEL_UNCONFIRMED(PREPARING, false) {
