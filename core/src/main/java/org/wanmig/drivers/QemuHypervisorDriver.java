@@ -657,11 +657,10 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         }
 
         /**
-         * Lets a start() under way finish first. It may be waiting for the source monitor's
-         * greeting, and the monitor serves one client: a connection of the cancel's own would
-         * queue behind it until start() gave up (seen: 5 s more of the guest's pause, when a
-         * successor's take-over check failed the migration while start() waited). The cut just
-         * made frees the monitor, so start() gets through and ends, or follows on, at once.
+         * Lets a start() under way finish first. It may hold, or be waiting for, the source's
+         * monitor, which serves one client: a connection of the cancel's own would queue behind
+         * it, and a destination it is starting would come after the cancel's cleanup. The cut
+         * just made frees the monitor, so start() gets through and fails, or follows on, at once.
          */
         private void awaitStart() {
             if (!starting) {
