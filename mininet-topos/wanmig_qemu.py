@@ -601,9 +601,9 @@ class Vm:
         qemu_can_send_packet). The stop's handler then purges that queue and completes the
         frame's transmit buffer as if sent (net_vm_change_state_handler, virtio_net_tx_complete);
         a frame queued after that purge stays in flight on the ring. Either way the source,
-        stopped for good, never sends it and the destination's NIC goes on after it. Seen: the
-        guest's answer to the last probe before STOP lost with the transmit ring showing nothing
-        in flight (vm_guest_move_test, 2 of 66 migrations, 2026-11-29/30).
+        stopped for good, never sends it and the destination's NIC goes on after it. Read from
+        QEMU's code; not yet seen in a run (vm_guest_move_test's lost probe, once thought to be
+        this, was not: every frame that guest sent had been written).
 
         The mirror of the guest's frames holds a copy of each, taken before QEMU's queue; the
         capture of the tap holds those QEMU wrote. The copies after the last one written are the

@@ -207,6 +207,9 @@ try:
         expected = keys(sent)
         report['answers'] = len(expected)
         report['answeredAtDestination'] = sum(1 for s in expected if answers.get(s) == 'destination')
+        # which ones: a probe the NIC took at A and the guest answered at B, or not (a lost probe,
+        # 2026-11-30: taken at A, every frame the guest sent written, never answered)
+        report['answeredAtDestinationFirst'] = [s for s in expected if answers.get(s) == 'destination'][:10]
         report['unansweredBeforeNewTraffic'] = [s for s in expected if s not in quiet][:20]
         report['newProbesAnswered'] = sum(1 for k in range(5)
                                           if all(a in answers for a in keys([1_000_000 + k])))
@@ -217,6 +220,9 @@ try:
         # dropped itself is not the move's loss
         report['guestDrops'] = [line for vm in (src, dst) for line in vm.console_text().splitlines()
                                 if 'wanmig-guest: udp' in line][-2:]
+        # every counter line of the guest's reporter (IP, ARP, NIC drops too), at B last
+        report['guestCounters'] = [line for vm in (src, dst) for line in vm.console_text().splitlines()
+                                   if line.startswith('wanmig-guest: ') and 'ready' not in line][-6:]
         report['unanswered'] = [s for s in expected if s not in answers][:20]
     else:
         for _ in range(100):
