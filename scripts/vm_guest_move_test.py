@@ -206,10 +206,11 @@ try:
         report['redirected'] = len(redirected)
         expected = keys(sent)
         report['answers'] = len(expected)
-        report['answeredAtDestination'] = sum(1 for s in expected if answers.get(s) == 'destination')
+        at_destination = [s for s in expected if answers.get(s) == 'destination']
+        report['answeredAtDestination'] = len(at_destination)
         # which ones: a probe the NIC took at A and the guest answered at B, or not (a lost probe,
         # 2026-11-30: taken at A, every frame the guest sent written, never answered)
-        report['answeredAtDestinationFirst'] = [s for s in expected if answers.get(s) == 'destination'][:10]
+        report['answeredAtDestinationFirst'] = at_destination[:10]
         report['unansweredBeforeNewTraffic'] = [s for s in expected if s not in quiet][:20]
         report['newProbesAnswered'] = sum(1 for k in range(5)
                                           if all(a in answers for a in keys([1_000_000 + k])))
