@@ -8,7 +8,11 @@
  *                                            is answered byte 4 times (at most 64), each copy with
  *                                            byte 5 set to its index, byte 6 x 10 us apart, so the
  *                                            guest sends frames often and apart, each its own
- *                                            transmit (vm_guest_move_test's burst mode).
+ *                                            transmit (vm_guest_move_test's burst mode); and
+ *                                            counters on UDP_PORT + 3: any datagram is answered
+ *                                            with the Ip and Udp lines of /proc/net/snmp and
+ *                                            eth0's line of /proc/net/dev, as text, so a test can
+ *                                            tell at which layer a lost probe went.
  *   guestd writer DEV LOG [INTERVAL_MS]      writes sequence-numbered 4 KiB blocks to DEV with
  *                                            O_DIRECT and fdatasync (a FLUSH on virtio-blk) and,
  *                                            only after the flush returned, logs "ACK run seq slot"
@@ -164,6 +168,52 @@ static void arp_drops(long long *unresolved, long long *failed)
         }
     }
     fclose(f);
+}
+
+/* The counters service: the lines of a /proc file that start with `prefix` (each prefix line
+ * appended whole), into out. */
+static size_t lines_with(const char *path, const char *prefix, char *out, size_t room)
+{
+    char text[8192];
+    size_t used = 0;
+    if (!slurp(path, text, sizeof text))
+        return 0;
+    for (char *l = text; *l;) {
+        char *end = strchr(l, '\n');
+        size_t n = end ? (size_t)(end - l) + 1 : strlen(l);
+        char *start = l;
+        while (*start == ' ')
+            start++;
+        if (strncmp(start, prefix, strlen(prefix)) == 0 && used + n < room) {
+            memcpy(out + used, l, n);
+            used += n;
+        }
+        l += n;
+    }
+    return used;
+}
+
+static void *udp_counters(void *arg)
+{
+    int port = (int)(intptr_t)arg;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        perror("guestd: udp counters bind");
+        return NULL;
+    }
+    char buf[2048], out[4096];
+    for (;;) {
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+        if (recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&peer, &len) < 0)
+            continue;
+        size_t n = lines_with("/proc/net/snmp", "Ip:", out, sizeof out);
+        n += lines_with("/proc/net/snmp", "Udp:", out + n, sizeof out - n);
+        n += lines_with("/proc/net/dev", "eth0:", out + n, sizeof out - n);
+        sendto(s, out, n, 0, (struct sockaddr *)&peer, len);
+    }
+    return NULL;
 }
 
 static void *drop_reporter(void *arg)
@@ -337,6 +387,7 @@ int main(int argc, char **argv)
         pthread_t t;
         pthread_create(&t, NULL, udp_echo, &echo);
         pthread_create(&t, NULL, udp_echo, &burst);
+        pthread_create(&t, NULL, udp_counters, (void *)(intptr_t)(udp + 3));
         pthread_create(&t, NULL, drop_reporter, NULL);
         tcp_echo(tcp);
         return 0;

@@ -76,9 +76,9 @@ dst = wq.Vm('gmove-dst', guest, out, tap='tgdst0', nbd=wq_nbd, mem_mb=MEM_MB, ip
 PORT, COPIES, GAP_10US = (7002, 3, 10) if mode == 'burst' else (7000, 1, 0)
 
 
-def probe(seq):
+def probe(seq, port=None):
     payload = (struct.pack('!IBBB', seq, COPIES, 0, GAP_10US) if PORT == 7002 else struct.pack('!I', seq)).ljust(32, b'p')
-    udp = struct.pack('!HHHH', 40000, PORT, 8 + len(payload), 0) + payload
+    udp = struct.pack('!HHHH', 40000, port or PORT, 8 + len(payload), 0) + payload
     ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), seq & 0xffff, 0, 64, 17, 0, MY_IP, VM_IP)
     words = sum(struct.unpack('!10H', ip))
     words = (words >> 16) + (words & 0xffff)
@@ -104,6 +104,9 @@ def keys(seqs):
 
 
 answers, done, redirected, first_at_destination = {}, threading.Event(), [], []
+# every answer frame per key (a key answered twice at B may be a stale buffer), and the guest's
+# counters (its service on UDP 7003) as it answered them
+answer_frames, counters = {}, []
 redirect = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
 
 
@@ -125,8 +128,12 @@ def listen(tap, where):
         elif frame[:12] == VM_MAC + MY_MAC and where == 'source':
             redirect.send(frame)   # a probe the source's drain sent on: to the destination, as PE_A's redirect
             redirected.append(probe_seq(frame))
+        elif frame[6:12] == VM_MAC and frame[12:14] == b'\x08\x00' and frame[23] == 17 \
+                and frame[34:36] == struct.pack('!H', 7003):
+            counters.append(frame[42:].decode(errors='replace'))
         elif frame[6:12] == VM_MAC and probe_seq(frame) is not None:
             answers.setdefault(probe_seq(frame), where)
+            answer_frames.setdefault(probe_seq(frame), []).append(where)
             if where == 'destination':
                 first_at_destination.append(time.time())
 
@@ -142,6 +149,24 @@ def settle(quiet=1.0, most=20):
             seen, since = len(answers), time.monotonic()
         elif time.monotonic() - since >= quiet and time.monotonic() - start >= 2:
             return
+
+
+def parse_counters(text):
+    # the counters service's text: 'Ip:'/'Udp:' header and value lines, then eth0's line of
+    # /proc/net/dev (receive packets is its 2nd field, receive drops its 4th, transmit packets its 10th)
+    lines, out = text.splitlines(), {}
+    for name in ('Ip', 'Udp'):
+        pair = [l.split()[1:] for l in lines if l.startswith(name + ':')]
+        if len(pair) == 2:
+            wanted = ('InReceives', 'InHdrErrors', 'InAddrErrors', 'InDiscards', 'InDelivers') if name == 'Ip' \
+                else ('InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors',
+                      'InCsumErrors')
+            out.update({name + k: int(v) for k, v in zip(*pair) if k in wanted})
+    eth = [l.split(':', 1)[1].split() for l in lines if l.strip().startswith('eth0:')]
+    if eth:
+        out.update({'eth0RxPackets': int(eth[0][1]), 'eth0RxDrop': int(eth[0][3]),
+                    'eth0TxPackets': int(eth[0][9])})
+    return out
 
 
 def stop_stamp(qmp, since):
@@ -225,6 +250,17 @@ try:
         report['guestCounters'] = [line for vm in (src, dst) for line in vm.console_text().splitlines()
                                    if line.startswith('wanmig-guest: ') and 'ready' not in line][-6:]
         report['unanswered'] = [s for s in expected if s not in answers][:20]
+        report['answeredTwice'] = sorted(([k, w] for k, w in answer_frames.items() if len(w) > 1),
+                                         key=str)[:20]
+        # the guest's counters at B, against what it was sent: which layer a lost probe left by
+        # (the NIC's count, IP's, UDP's, the answers sent)
+        redirect.send(probe(2_000_000, port=7003))
+        for _ in range(30):
+            if counters:
+                break
+            time.sleep(0.1)
+        report['guestCountersAtDestination'] = parse_counters(counters[0]) if counters else None
+        report['answerFrames'] = sum(len(w) for w in answer_frames.values())
     else:
         for _ in range(100):
             if dst.qmp.execute('query-migrate').get('status') == 'completed':

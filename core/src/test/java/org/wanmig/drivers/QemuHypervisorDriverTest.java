@@ -292,6 +292,36 @@ class QemuHypervisorDriverTest {
     }
 
     @Test
+    void anAbortWhileASuccessorsStartWaitsForTheMonitorLetsTheStartThroughAndCancelsOnItsConnection()
+            throws Exception {
+        Paused p = pausedMigration();
+        Process source = processes.get("dcA");
+        p.driver.close();   // the predecessor died in the pause, not knowing whether it switched over
+        signal("STOP", source);   // QEMU's monitor greets no one (its migration thread held up)
+        // the cut fails the stalled write a moment after the agent answers: only then does the
+        // monitor greet the successor's start, which is first in its queue
+        onCut = () -> CompletableFuture.delayedExecutor(300, TimeUnit.MILLISECONDS)
+                .execute(() -> signalOrFail("CONT", source));
+        long sourceLookups = agentCalls.stream().filter("dcA GET /vms/vs1"::equals).count();
+        Recorder rec = new Recorder(new CompletableFuture<>());
+        QemuHypervisorDriver successor = driver(QemuOptions.Switchover.PAUSE, 64);
+        successor.migrate(p.migration.withSwitchoverUnknown(), vs1, dcA, dcB, rec);
+        waitFor(() -> agentCalls.stream().filter("dcA GET /vms/vs1"::equals).count() > sourceLookups,
+                "the successor's start asking for the source's monitor");
+        Thread.sleep(300);   // its connection waits for the greeting
+        successor.abort(p.migration, vs1, dcA, dcB, false);
+        // A connection of the abort's own would queue behind the start's, which the session keeps:
+        // not greeted within the QMP timeout, the abort would give the guest up as paused.
+        String why = rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(why.startsWith("QEMU migration cancelled"), why);
+        assertTrue(running("dcA"), "the guest goes on at the source");
+        waitFor(() -> agentCalls.contains("dcB DELETE /vms/vs1/incoming"), "the destination ended");
+        assertEquals(1, agentCalls.stream().filter("dcB POST /vms/vs1/incoming"::equals).count(),
+                "the successor started no migration of its own: " + agentCalls);
+        successor.close();
+    }
+
+    @Test
     void anAbortThatNeitherTheMonitorNorTheCutReachesSaysTheGuestStaysPausedNotThatItRuns() throws Exception {
         Paused p = pausedMigration();
         Process source = processes.get("dcA");
