@@ -23,8 +23,9 @@ downtime across the WAN is 800-1000 ms), bandwidth capped at 20 MB/s so pre-copy
 - burst: as echo, but each probe goes to the guest's burst service, which answers it 3 times
   100 us apart: the guest transmits 3,000 times a second, mostly each its own kick of the NIC, so more
   of its frames come as the vCPUs stop. Every copy must be answered.
-- memory: the destination is started with -S, so it stays paused once loaded; then QMP pmemsave of
-  the guest's RAM on both and a compare, page by page: the destination must hold exactly the
+- memory: the probes of echo (not checked), so the guest's kernel writes up to STOP; the
+  destination is started with -S, so it stays paused once loaded; then QMP pmemsave of the
+  guest's RAM on both and a compare, page by page: the destination must hold exactly the
   source's memory (the TCG dirty tracking that `pti=on` works around, see wanmig_qemu.Vm).
 
 Bounded: 180 s per migration; QEMU, qemu-nbd and the namespace are removed on failure too. Writes
@@ -182,22 +183,22 @@ try:
     q = src.qmp
     first, first_dst = len(q.events), len(dst.qmp.events)
     sent = []
-    if mode != 'memory':
-        redirect.bind(('tgdst0', 0))
-        for tap, where in (('tgsrc0', 'source'), ('tgdst0', 'destination')):
-            threading.Thread(target=listen, args=(tap, where), daemon=True).start()
-        tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-        tx.bind(('tgsrc0', 0))
+    # probes in every mode: in memory's, the guest's kernel then writes (their receive path) up to STOP
+    redirect.bind(('tgdst0', 0))
+    for tap, where in (('tgsrc0', 'source'), ('tgdst0', 'destination')):
+        threading.Thread(target=listen, args=(tap, where), daemon=True).start()
+    tx = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    tx.bind(('tgsrc0', 0))
 
-        def send():
-            due = time.monotonic()
-            while not done.is_set() and not stop_stamp(q, first):   # until STOP: the tap keeps the rest
-                tx.send(probe(len(sent)))
-                sent.append(len(sent))
-                due += 1.0 / RATE
-                time.sleep(max(0, due - time.monotonic()))
-        threading.Thread(target=send, daemon=True).start()
-        time.sleep(1.5)
+    def send():
+        due = time.monotonic()
+        while not done.is_set() and not stop_stamp(q, first):   # until STOP: the tap keeps the rest
+            tx.send(probe(len(sent)))
+            sent.append(len(sent))
+            due += 1.0 / RATE
+            time.sleep(max(0, due - time.monotonic()))
+    threading.Thread(target=send, daemon=True).start()
+    time.sleep(1.5)
     q.execute('migrate-set-capabilities', capabilities=[{'capability': 'events', 'state': True},
               {'capability': 'pause-before-switchover', 'state': True}])
     q.execute('migrate-set-parameters', **{'max-bandwidth': 20_000_000, 'downtime-limit': 300})
@@ -277,6 +278,8 @@ try:
                     differ.append(hex(page * 4096))
         report['pages'] = (MEM_MB << 20) // 4096
         report['pagesDiffering'] = differ[:20]
+        report['pagesDifferingCount'] = len(differ)
+        report['sent'] = len(sent)
         for path in paths:
             os.unlink(path)
 finally:
