@@ -13,8 +13,10 @@ order, unchanged, on the host side of the tap (where the switch would take them 
 redirect), the first from the NicMirror (its copy stamped after STOP) and not the 2 the guest
 took. Then nothing more on a second drain.
 Then the same with a QEMU that refuses the mirror (a chardev of the mirror's id on its command
-line, so QMP's chardev-add fails): the VM starts and runs without it, and its drain gives back the
-2 frames of the tap's queue only (the one QEMU holds is lost, as before the mirror).
+line, so QMP's chardev-add fails) and a tap whose capture cannot be opened (TapCapture made to
+fail as a refused packet socket would): the VM starts and runs without either, logs both, and its
+drain gives back the 2 frames of the tap's queue only (the one QEMU holds is lost, as before the
+mirror) and none of the guest's.
 Bounded: 180 s per QEMU; the namespace and QEMU are removed on failure too. Writes
 DIR/report.json; exits 1 when a check fails.
 """
@@ -34,6 +36,11 @@ import json, os, socket, sys, time
 sys.path.insert(0, sys.argv[1])
 import wanmig_qemu as wq
 out, refuse = sys.argv[2], sys.argv[3] == 'refuse'
+if refuse:
+    class RefusedCapture:
+        def __init__(self, tap, keep=64):
+            raise PermissionError(1, 'packet socket refused (the test)')
+    wq.TapCapture = RefusedCapture
 guest = wq.build_guest()
 image = os.path.join(out, 'disk.img')
 with open(image, 'wb') as f:
@@ -44,6 +51,7 @@ report = {}
 try:
     vm.start()
     report['mirror'] = vm.mirror is not None
+    report['capture'] = vm.capture is not None
     report['readySeconds'] = vm.wait_ready(120)
     host = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
     host.bind(('tqdrain0', 0x88b5))
@@ -85,6 +93,10 @@ def run_guest(ns, out, mode, failures):
         failures.append('%s: the VM has %s mirror' % (mode, 'a' if refused else 'no'))
     if refused and 'no NIC mirror' not in stdout:
         failures.append('refuse: the refused mirror was not logged')
+    if r['capture'] == refused:
+        failures.append('%s: the VM has %s capture of its tap' % (mode, 'a' if refused else 'no'))
+    if refused and 'no capture of its tap' not in stdout:
+        failures.append('refuse: the refused capture was not logged')
     if r['status'] != 'paused':
         failures.append('%s: the guest is %s, not paused' % (mode, r['status']))
     # nothing the idle guest sent is in flight on its transmit ring: none from the guest
