@@ -104,10 +104,10 @@ def keys(seqs):
     return [(s, k) for s in seqs for k in range(COPIES)] if PORT == 7002 else list(seqs)
 
 
-answers, done, redirected, first_at_destination = {}, threading.Event(), [], []
-# every answer frame per key (a key answered twice at B may be a stale buffer), and the guest's
-# counters (its service on UDP 7003) as it answered them
-answer_frames, counters = {}, []
+# answers: per key, where each answer frame came ('source' or 'destination'), in order (a key
+# answered twice at B may be a stale buffer); counters: the guest's counters service's answers
+answers, done, redirected, first_at_destination, counters = {}, threading.Event(), [], [], []
+COUNTERS_PORT = 7003   # guestd's counters service: UDP_PORT + 3
 redirect = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
 
 
@@ -130,11 +130,10 @@ def listen(tap, where):
             redirect.send(frame)   # a probe the source's drain sent on: to the destination, as PE_A's redirect
             redirected.append(probe_seq(frame))
         elif frame[6:12] == VM_MAC and frame[12:14] == b'\x08\x00' and frame[23] == 17 \
-                and frame[34:36] == struct.pack('!H', 7003):
+                and frame[34:36] == struct.pack('!H', COUNTERS_PORT):
             counters.append(frame[42:].decode(errors='replace'))
         elif frame[6:12] == VM_MAC and probe_seq(frame) is not None:
-            answers.setdefault(probe_seq(frame), where)
-            answer_frames.setdefault(probe_seq(frame), []).append(where)
+            answers.setdefault(probe_seq(frame), []).append(where)
             if where == 'destination':
                 first_at_destination.append(time.time())
 
@@ -232,7 +231,7 @@ try:
         report['redirected'] = len(redirected)
         expected = keys(sent)
         report['answers'] = len(expected)
-        at_destination = [s for s in expected if answers.get(s) == 'destination']
+        at_destination = [s for s in expected if answers.get(s, [None])[0] == 'destination']
         report['answeredAtDestination'] = len(at_destination)
         # which ones: a probe the NIC took at A and the guest answered at B, or not (a lost probe,
         # 2026-11-30: taken at A, every frame the guest sent written, never answered)
@@ -251,17 +250,16 @@ try:
         report['guestCounters'] = [line for vm in (src, dst) for line in vm.console_text().splitlines()
                                    if line.startswith('wanmig-guest: ') and 'ready' not in line][-6:]
         report['unanswered'] = [s for s in expected if s not in answers][:20]
-        report['answeredTwice'] = sorted(([k, w] for k, w in answer_frames.items() if len(w) > 1),
-                                         key=str)[:20]
+        report['answeredTwice'] = sorted(([k, w] for k, w in answers.items() if len(w) > 1), key=str)[:20]
         # the guest's counters at B, against what it was sent: which layer a lost probe left by
         # (the NIC's count, IP's, UDP's, the answers sent)
-        redirect.send(probe(2_000_000, port=7003))
+        redirect.send(probe(2_000_000, port=COUNTERS_PORT))
         for _ in range(30):
             if counters:
                 break
             time.sleep(0.1)
         report['guestCountersAtDestination'] = parse_counters(counters[0]) if counters else None
-        report['answerFrames'] = sum(len(w) for w in answer_frames.values())
+        report['answerFrames'] = sum(len(w) for w in answers.values())
     else:
         for _ in range(100):
             if dst.qmp.execute('query-migrate').get('status') == 'completed':
