@@ -314,6 +314,9 @@ def check(r, failures):
         failures.append('%s: %d of 5 new probes answered at the destination' % (name, r['newProbesAnswered']))
     if r['unanswered']:
         failures.append('%s: probes never answered: %s (guest: %s)' % (name, r['unanswered'], r['guestDrops']))
+    if r['answeredTwice']:
+        # the guest got a probe twice: a drain sent on a frame its NIC had taken
+        failures.append('%s: answers seen twice: %s' % (name, r['answeredTwice']))
 
 
 def main():
