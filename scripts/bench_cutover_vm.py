@@ -190,6 +190,9 @@ def run_mode(args, mode, out):
         writes = {'acked': len(acks), 'missingCount': len(missing), 'writeErrors': len(errors),
                   'guestIoErrorLines': len(io), 'firstErrors': (errors + io)[:5], 'writerRuns': len(starts),
                   'tcpSurvived': probes['tcp']['survived']}
+        # the switches' own drops: a failed send loses the rest of its batch, on any flow
+        writes['ovsSendErrors'] = tb.ovs_send_errors(bed.ovs_log_mark)
+        writes['ovsSendBuffer'] = tb.ovs_send_socket()
         return records, writes
     finally:
         if client is not None:
@@ -288,6 +291,8 @@ def main(argv=None):
         print('       baseline: probes to a server that stays in the source DC (storA/storB, the same path from h1)'
               ' lost in the same spans %s; the VS lost beyond that %s' % (s['controlLostOutsidePause']['perMigration'],
                                                         s['lostOutsidePauseBeyondControl']['perMigration']))
+        print('       the switches\' failed sends (ovs-vswitchd.log, rate-limited: at least) %s; their send socket %s'
+              % (s['writes'].get('ovsSendErrors') or 'none', s['writes'].get('ovsSendBuffer')))
         if any(n is not None for n in s['sourceNicDrainedFrames']['perMigration']):
             print('       frames left in the stopped source\'s tap, sent on to the destination (drain-nic) %s'
                   % s['sourceNicDrainedFrames']['perMigration'])

@@ -56,6 +56,69 @@ def ensure_ovs():
         run('/usr/share/openvswitch/scripts/ovs-ctl start --system-id=random', timeout=60)
 
 
+def ovs_send_socket():
+    """ovs-vswitchd's send socket as `ss` sees it: {'sndbuf': bytes, 'queued': bytes} or None
+    before its first send. The userspace datapath sends on every system port through this one
+    unbound AF_PACKET socket (netdev-linux's af_packet_sock, made at its first send, kept for the
+    process's life), so its buffer holds every frame still queued in any port's qdisc."""
+    out = run('ss -0 -a -m -n -p').stdout.replace('\n', ' ').replace('p_raw', '\np_raw')
+    for line in out.splitlines():
+        m = re.search(r'\[0\]:\*.*"ovs-vswitchd".*skmem:\(r\d+,rb\d+,t(\d+),tb(\d+)', line)
+        if m:
+            return {'queued': int(m.group(1)), 'sndbuf': int(m.group(2))}
+    return None
+
+
+def ovs_send_buffer(size):
+    """Makes sure ovs-vswitchd's send socket gets a send buffer of `size`, with
+    net.core.wmem_default set to at least that by the caller. With the default 208 KiB, the
+    frames waiting in the WAN ports' shapers under a migration stream fill it: sendmmsg fails
+    with EAGAIN and OVS drops the rest of its output batch, service frames included ("error
+    sending Ethernet packet ... Resource temporarily unavailable" in ovs-vswitchd.log; about 1
+    probe in 300 of every flow crossing the WAN during pre-copy). That socket is made once per
+    ovs-vswitchd: one made with a smaller buffer (by an earlier run) means a restart, which only
+    a test machine between beds can afford; one not made yet takes the raised default."""
+    sock = ovs_send_socket()
+    if sock is None or sock['sndbuf'] >= size:
+        return sock
+    log('ovs-vswitchd sends with a %d-byte buffer: restarting it for %d' % (sock['sndbuf'], size))
+    run('/usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server --system-id=random restart', timeout=60)
+    wait_until(lambda: run('ovs-vsctl -t 2 show').returncode == 0, 30, 0.5, 'ovs-vswitchd after its restart')
+    sock = ovs_send_socket()
+    if sock is not None and sock['sndbuf'] < size:
+        raise RuntimeError('ovs-vswitchd still sends with a %d-byte buffer' % sock['sndbuf'])
+    return sock
+
+
+OVS_LOG = '/var/log/openvswitch/ovs-vswitchd.log'
+
+
+def ovs_log_mark():
+    """Where ovs-vswitchd's log ends now, for ovs_send_errors()."""
+    try:
+        return os.path.getsize(OVS_LOG)
+    except OSError:
+        return 0
+
+
+def ovs_send_errors(mark):
+    """ovs-vswitchd's failed sends logged since mark, {port: count}: each one dropped the rest of
+    an output batch. OVS rate-limits these lines, so the counts are a lower bound; none logged
+    means none happened."""
+    counts = {}
+    try:
+        with open(OVS_LOG, errors='replace') as f:
+            f.seek(mark if mark <= os.path.getsize(OVS_LOG) else 0)
+            for line in f:
+                m = re.search(r'error sending Ethernet packet on (\S+): (.*)', line)
+                if m:
+                    key = '%s: %s' % (m.group(1), m.group(2).strip())
+                    counts[key] = counts.get(key, 0) + 1
+    except OSError:
+        pass
+    return counts
+
+
 def mininet_cleanup():
     """What `mn -c` does: removes leftover bridges, veths and Mininet processes; plus the
     servers' root-side veth ends ("<server>-sw"), whose names `mn -c` does not know."""

@@ -67,7 +67,8 @@ class VmBed:
         self.hypervisor = {k: v for k, v in (('maxBandwidthMbps', max_bandwidth_mbps), ('switchover', switchover),
                                              ('downtimeLimitMs', downtime_limit_ms)) if v is not None}
         self.migrate_timeout_s = migrate_timeout_s
-        self.net = self.runtime = self.stor = self.rmem_default = self.switch_sched = None
+        self.net = self.runtime = self.stor = self.buffer_defaults = self.switch_sched = None
+        self.ovs_log_mark = 0
         self.silenced = False
         self.agents = {}
         self.procs = []
@@ -99,8 +100,12 @@ class VmBed:
         # rmem_default (208 KiB: 20 ms of the migration stream); whenever ovs-vswitchd's one thread
         # was late, the socket overflowed and service traffic arriving with the stream was lost
         # (`ss -0 -m`: 1,137 drops on core1-eth2 in one migration). A hardware switch has MBs of
-        # buffer: the switches' sockets, opened while this bed starts, get 8 MiB.
-        self.rmem_default = switch_buffers(8 << 20)
+        # buffer: the switches' sockets, opened while this bed starts, get 8 MiB. They send through
+        # one AF_PACKET socket of ovs-vswitchd's, whose send buffer (wmem_default when it was
+        # made) holds every frame queued in the WAN ports' shapers: see tb.ovs_send_buffer.
+        self.buffer_defaults = switch_buffers(SWITCH_BUFFER)
+        tb.ovs_send_buffer(SWITCH_BUFFER)
+        self.ovs_log_mark = tb.ovs_log_mark()
         self.switch_sched = tb.switch_scheduling()
         self.net = wanmig_2dc.make_net(bw=self.bw, delay=self.delay, storage=True, vm=True)
         self.net.start()
@@ -249,41 +254,50 @@ class VmBed:
             if self.silenced:
                 self.wan_silent(False)   # a stopped relay would not act on the TERM of net.stop
             self.net.stop()
-        if self.rmem_default is not None:
-            restore_switch_buffers(self.rmem_default)
-            self.rmem_default = None
+        if self.buffer_defaults is not None:
+            restore_switch_buffers(self.buffer_defaults)
+            self.buffer_defaults = None
         if self.switch_sched == 'fifo':
             tb.reset_switch_scheduling()
             self.switch_sched = None
 
 
-SAVED_RMEM_DEFAULT = '/var/tmp/wanmig-rmem_default'   # the value before a bed, while one runs
+SWITCH_BUFFER = 8 << 20
+# the machine's own values before a bed ("rmem wmem"), while one runs
+SAVED_BUFFER_DEFAULTS = '/var/tmp/wanmig-socket-buffer-defaults'
+BUFFER_DEFAULTS = ('/proc/sys/net/core/rmem_default', '/proc/sys/net/core/wmem_default')
 
 
 def switch_buffers(size):
-    """Sets net.core.rmem_default (the receive buffer a new socket gets, here the switches' port
-    sockets); returns the value before. The value before the first bed is also kept in a file
-    until restore_switch_buffers(): a bed killed with SIGKILL leaves the file, and the next bed
-    restores the machine's own value, not the 8 MiB its predecessor left."""
-    path = '/proc/sys/net/core/rmem_default'
-    with open(path) as f:
-        before = int(f.read())
-    if os.path.exists(SAVED_RMEM_DEFAULT):
-        with open(SAVED_RMEM_DEFAULT) as f:
-            before = int(f.read().strip() or before)
+    """Sets net.core.rmem_default and wmem_default (the buffers a new socket gets: here the
+    switches' port sockets, and ovs-vswitchd's send socket if it is made during the bed); returns
+    the values before. Those before the first bed are also kept in a file until
+    restore_switch_buffers(): a bed killed with SIGKILL leaves the file, and the next bed restores
+    the machine's own values, not the 8 MiB its predecessor left."""
+    before = []
+    for path in BUFFER_DEFAULTS:
+        with open(path) as f:
+            before.append(int(f.read()))
+    if os.path.exists(SAVED_BUFFER_DEFAULTS):
+        with open(SAVED_BUFFER_DEFAULTS) as f:
+            saved = [int(v) for v in f.read().split()]
+        if len(saved) == len(before):
+            before = saved
     else:
-        with open(SAVED_RMEM_DEFAULT, 'w') as f:
-            f.write(str(before))
-    with open(path, 'w') as f:
-        f.write(str(size))
+        with open(SAVED_BUFFER_DEFAULTS, 'w') as f:
+            f.write(' '.join(map(str, before)))
+    for path in BUFFER_DEFAULTS:
+        with open(path, 'w') as f:
+            f.write(str(size))
     return before
 
 
 def restore_switch_buffers(before):
-    with open('/proc/sys/net/core/rmem_default', 'w') as f:
-        f.write(str(before))
-    if os.path.exists(SAVED_RMEM_DEFAULT):
-        os.unlink(SAVED_RMEM_DEFAULT)
+    for path, value in zip(BUFFER_DEFAULTS, before):
+        with open(path, 'w') as f:
+            f.write(str(value))
+    if os.path.exists(SAVED_BUFFER_DEFAULTS):
+        os.unlink(SAVED_BUFFER_DEFAULTS)
 
 
 def failure_test_args(prefix, doc=None, case_letters=None):
