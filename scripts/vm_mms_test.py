@@ -21,7 +21,7 @@ storage (the agents' control API), with the switchover inside QEMU's pause.
     demoted, B promoted) and the redirect at peA is confirmed, CUTOVER, migrate-continue, RESUME
     at B, ROUTES_UPDATED, COMPLETED.
  5. Checks: COMPLETED; the cutover was inside the pause; UDP/TCP echo from B; the TCP connection
-    survived; roles B PRIMARY / A REPLICA; every acknowledged guest write is in B's image; no
+    survived; the switches failed no send (ovs-vswitchd.log); roles B PRIMARY / A REPLICA; every acknowledged guest write is in B's image; no
     guest I/O error; after B resynchronises A, the images are identical; no rule of the migration
     left. Writes DIR/report.json; exit 1 on a failed check.
 """
@@ -83,6 +83,7 @@ def main():
                 failures.append('drain-nic at %s before the move: %s %s (want 409, "%s")' % (dc, status, body, want))
         if not vb.udp_echo_ok(bed.net.get('h1')):
             failures.append('the VS did not answer at A after the refused drains')
+        ovs_mark = tb.ovs_log_mark()
         mid = tb.start_migration('vs1', 'dcB')['id']
         final = tb.watch_migration(mid, timeout=600)
         report['migration'] = final
@@ -109,6 +110,12 @@ def main():
         report['probes'] = vb.stop_probes(client, probes_path)
         if not report['probes']['tcpSurvived']:
             failures.append('the TCP connection did not survive')
+        # the switches must lose nothing themselves: a failed send drops the rest of its output
+        # batch, whatever flows are in it (their send buffer, tb.ovs_send_buffer)
+        report['ovsSendErrors'] = tb.ovs_send_errors(ovs_mark)
+        if report['ovsSendErrors']:
+            failures.append('the switches failed sends during the migration (ovs-vswitchd.log): %s'
+                            % report['ovsSendErrors'])
         h1 = bed.net.get('h1')
         if not vb.udp_echo_ok(h1) or not vb.tcp_echo_ok(h1):
             failures.append('UDP/TCP echo not answered at B')
