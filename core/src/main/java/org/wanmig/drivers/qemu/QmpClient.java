@@ -137,6 +137,11 @@ public final class QmpClient implements Closeable {
         });
         try {
             JsonNode greeting = c.readLine();
+            // QEMU does not clear a monitor's output when its client goes: events queued for a
+            // client that died (a predecessor's) reach the next one before its greeting
+            while (greeting != null && greeting.has("event") && !greeting.has("QMP")) {
+                greeting = c.readLine();
+            }
             if (greeting == null || !greeting.has("QMP")) {
                 throw new IOException("QMP " + address + ": no greeting, got " + greeting);
             }

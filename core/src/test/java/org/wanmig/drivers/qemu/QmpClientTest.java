@@ -59,6 +59,42 @@ class QmpClientTest {
     }
 
     @Test
+    void eventsLeftForAPreviousClientBeforeTheGreetingAreSkippedAndAnythingElseIsRefused() throws Exception {
+        String stale = "{\"timestamp\":{\"seconds\":1,\"microseconds\":2},\"event\":\"MIGRATION_PASS\","
+                + "\"data\":{\"pass\":2}}\n";
+        String greeting = "{\"QMP\":{\"version\":{},\"capabilities\":[]}}\n";
+        try (ServerSocket peer = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            serveOnce(peer, stale + stale + greeting);
+            try (QmpClient c = QmpClient.connect("tcp:127.0.0.1:" + peer.getLocalPort(), Duration.ofSeconds(10),
+                    x -> { })) {
+                assertTrue(c != null);
+            }
+            serveOnce(peer, "{\"return\":{}}\n" + greeting);
+            IOException e = assertThrows(IOException.class, () -> QmpClient.connect(
+                    "tcp:127.0.0.1:" + peer.getLocalPort(), Duration.ofSeconds(10), x -> { }));
+            assertTrue(e.getMessage().contains("no greeting"), e.getMessage());
+        }
+    }
+
+    /** Accepts one connection, writes {@code lines}, then answers every line read with an empty return. */
+    private static void serveOnce(ServerSocket peer, String lines) {
+        Thread t = new Thread(() -> {
+            try (Socket s = peer.accept()) {
+                s.getOutputStream().write(lines.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+                        s.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+                while (in.readLine() != null) {
+                    s.getOutputStream().write("{\"return\":{}}\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                }
+            } catch (IOException e) {
+                // the client went
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+    }
+
+    @Test
     void bothMonitorsOfOneQemuAnswerAtOnceOverUnixSockets() throws Exception {
         dir = Files.createTempDirectory("wanmig-qmp");
         Path agent = dir.resolve("agent.qmp");
