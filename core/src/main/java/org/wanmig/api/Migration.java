@@ -24,11 +24,12 @@ public final class Migration {
     private final boolean hypervisorReported;
     private final boolean switchedInPause;
     private final boolean switchoverUnknown;
+    private final long predecessorsGoneBy;
 
     public Migration(MigrationId id, String server, String source, String destination,
                      long destinationPort, TunnelLabels labels, List<MigrationEvent> timeline,
                      String error) {
-        this(id, server, source, destination, destinationPort, labels, timeline, error, null, false, false, false);
+        this(id, server, source, destination, destinationPort, labels, timeline, error, null, false, false, false, 0);
     }
 
     /**
@@ -38,12 +39,16 @@ public final class Migration {
      *                           server resumed anywhere
      * @param switchoverUnknown  whether it may have, unheard: an instance resumed after a restart
      *                           could not learn it from the destination
+     * @param predecessorsGoneBy with that doubt, when the instance that has it took over (epoch
+     *                           ms): whatever an earlier one sent the hypervisor, it sent before;
+     *                           0 if not known
      */
     public Migration(MigrationId id, String server, String source, String destination,
                      long destinationPort, TunnelLabels labels, List<MigrationEvent> timeline,
                      String error, MigrationPlan plan, boolean hypervisorReported, boolean switchedInPause,
-                     boolean switchoverUnknown) {
+                     boolean switchoverUnknown, long predecessorsGoneBy) {
         this.plan = plan;
+        this.predecessorsGoneBy = switchoverUnknown ? predecessorsGoneBy : 0;
         this.hypervisorReported = hypervisorReported;
         this.switchedInPause = switchedInPause;
         this.switchoverUnknown = switchoverUnknown;
@@ -141,9 +146,17 @@ public final class Migration {
         return switchedInPause;
     }
 
-    /** See {@link #withSwitchoverUnknown()}. */
+    /** See {@link #withSwitchoverUnknown(long)}. */
     public boolean switchoverUnknown() {
         return switchoverUnknown;
+    }
+
+    /**
+     * With {@link #switchoverUnknown()}: when the instance that has the doubt took over (epoch ms),
+     * so any migrate-continue of an earlier instance came before it; 0 if not known.
+     */
+    public long predecessorsGoneBy() {
+        return predecessorsGoneBy;
     }
 
     /** The cutover ran inside the pause, or may have unheard: the destination may have taken over. */
@@ -165,7 +178,7 @@ public final class Migration {
         List<MigrationEvent> events = new ArrayList<>(timeline);
         events.add(new MigrationEvent(next, now, detail));
         return new Migration(id, server, source, destination, destinationPort, labels, events, error, plan,
-                hypervisorReported, switchedInPause, switchoverUnknown);
+                hypervisorReported, switchedInPause, switchoverUnknown, predecessorsGoneBy);
     }
 
     /** This record with an event on its timeline that does not change the state (a re-plan, a pre-copy pass). */
@@ -176,35 +189,36 @@ public final class Migration {
     /** This record with an error recorded (kept through the rollback that follows). */
     public Migration withError(String reason) {
         return new Migration(id, server, source, destination, destinationPort, labels, timeline, reason, plan,
-                hypervisorReported, switchedInPause, switchoverUnknown);
+                hypervisorReported, switchedInPause, switchoverUnknown, predecessorsGoneBy);
     }
 
     /** This record with a (new revision of its) plan and the labels that plan uses. */
     public Migration withPlan(MigrationPlan next, TunnelLabels nextLabels) {
         return new Migration(id, server, source, destination, destinationPort, nextLabels, timeline, error, next,
-                hypervisorReported, switchedInPause, switchoverUnknown);
+                hypervisorReported, switchedInPause, switchoverUnknown, predecessorsGoneBy);
     }
 
     /** This record once the hypervisor reported the server running at the destination. */
     public Migration withHypervisorReported() {
         return new Migration(id, server, source, destination, destinationPort, labels, timeline, error, plan, true,
-                switchedInPause, switchoverUnknown);
+                switchedInPause, switchoverUnknown, predecessorsGoneBy);
     }
 
     /** This record once the cutover ran inside the hypervisor's pause. */
     public Migration withSwitchedInPause() {
         return new Migration(id, server, source, destination, destinationPort, labels, timeline, error, plan,
-                hypervisorReported, true, switchoverUnknown);
+                hypervisorReported, true, switchoverUnknown, predecessorsGoneBy);
     }
 
     /**
      * This record once a resumed instance could not learn whether the cutover ran inside the
      * pause before the restart (the destination's agent silent): everything that follows acts
-     * as if it may have.
+     * as if it may have. {@code tookOverAt}: when that instance took over (epoch ms, 0 if not
+     * known); every instance before it was gone by then.
      */
-    public Migration withSwitchoverUnknown() {
+    public Migration withSwitchoverUnknown(long tookOverAt) {
         return new Migration(id, server, source, destination, destinationPort, labels, timeline, error, plan,
-                hypervisorReported, switchedInPause, true);
+                hypervisorReported, switchedInPause, true, tookOverAt);
     }
 
     /** Whether {@code state} was entered at some point. */
@@ -222,7 +236,8 @@ public final class Migration {
                 && destination.equals(m.destination) && destinationPort == m.destinationPort
                 && labels.equals(m.labels) && timeline.equals(m.timeline) && Objects.equals(error, m.error)
                 && Objects.equals(plan, m.plan) && hypervisorReported == m.hypervisorReported
-                && switchedInPause == m.switchedInPause && switchoverUnknown == m.switchoverUnknown;
+                && switchedInPause == m.switchedInPause && switchoverUnknown == m.switchoverUnknown
+                && predecessorsGoneBy == m.predecessorsGoneBy;
     }
 
     @Override

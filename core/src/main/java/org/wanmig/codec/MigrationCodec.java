@@ -35,6 +35,9 @@ public final class MigrationCodec extends JsonCodec<Migration> {
         }
         node.put("hypervisorReported", m.hypervisorReported()).put("switchedInPause", m.switchedInPause())
                 .put("switchoverUnknown", m.switchoverUnknown());
+        if (m.predecessorsGoneBy() > 0) {
+            node.put("predecessorsGoneBy", m.predecessorsGoneBy());
+        }
         ObjectNode labels = node.putObject("labels").put("forward", m.labels().forward());
         ObjectNode reverse = labels.putObject("reverse");
         m.labels().reverseBySite().forEach(reverse::put);
@@ -71,6 +74,6 @@ public final class MigrationCodec extends JsonCodec<Migration> {
                 error == null || error.isNull() ? null : error.asText(),
                 json.hasNonNull("plan") ? PlanCodec.decode(json.get("plan")) : null,
                 json.path("hypervisorReported").asBoolean(false), json.path("switchedInPause").asBoolean(false),
-                json.path("switchoverUnknown").asBoolean(false));
+                json.path("switchoverUnknown").asBoolean(false), json.path("predecessorsGoneBy").asLong(0));
     }
 }

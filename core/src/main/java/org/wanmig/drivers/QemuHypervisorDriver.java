@@ -53,6 +53,11 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
     private static final Duration RESUME_WAIT = Duration.ofSeconds(10);
     /** Longest the guest waits in pre-switchover for the MMS (beyond it the migration is given up). */
     private static final Duration PAUSE_BUDGET = Duration.ofSeconds(30);
+    /**
+     * Shortest wait for the source's greeting after a switchover that may have happened: a
+     * monitor that no migration thread holds greets within milliseconds, on a loaded host too.
+     */
+    private static final Duration GREETING_FLOOR = Duration.ofSeconds(1);
     /** query-migrate retries (every STATS_RETRY_MS) while QEMU has not yet set total-time after "completed". */
     private static final int STATS_RETRIES = 20;
     private static final long STATS_RETRY_MS = 10;
@@ -233,6 +238,11 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
         private final boolean afterPause;
         /** That switchover in failures' words: known, or only possible. */
         private final String switchover;
+        /**
+         * When the instance that doubts that switchover took over (epoch ms; 0: not known): any
+         * migrate-continue came before, so QEMU's stream has had the completion budget since then.
+         */
+        private final long predecessorsGoneBy;
         /** What connectSource cut, for the failure's reason. */
         private volatile String cutAtStart = "";
         /** This session started the destination QEMU (not one that follows a predecessor's). */
@@ -257,6 +267,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
             this.afterPause = record.mayHaveSwitchedInPause();
             this.switchover = record.switchedInPause() ? "the switchover in the pause"
                     : "a switchover in the pause that may have happened";
+            this.predecessorsGoneBy = record.switchedInPause() ? 0 : record.predecessorsGoneBy();
         }
 
         void start() {
@@ -643,8 +654,7 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
          */
         private QmpClient connectSource(String address) throws IOException {
             try {
-                return QmpClient.connect(address, afterPause ? options.completionBudget() : QMP_TIMEOUT,
-                        this::onSourceEvent);
+                return QmpClient.connect(address, afterPause ? greetingBudget() : QMP_TIMEOUT, this::onSourceEvent);
             } catch (IOException e) {
                 if (!afterPause) {
                     throw e;
@@ -654,6 +664,20 @@ public final class QemuHypervisorDriver implements HypervisorDriver {
                         switchover, e.getMessage(), cutAtStart.isEmpty() ? "nothing to cut" : cutAtStart);
                 return QmpClient.connect(address, QMP_TIMEOUT, this::onSourceEvent);
             }
+        }
+
+        /**
+         * The completion budget, counted from the take-over when that bounds the switchover: a
+         * successor that first spent seconds asking a silent destination whether it took over
+         * has spent them from the stream's budget too (not below GREETING_FLOOR).
+         */
+        private Duration greetingBudget() {
+            Duration budget = options.completionBudget();
+            if (predecessorsGoneBy <= 0) {
+                return budget;
+            }
+            long left = predecessorsGoneBy + budget.toMillis() - System.currentTimeMillis();
+            return left > budget.toMillis() ? budget : Duration.ofMillis(Math.max(GREETING_FLOOR.toMillis(), left));
         }
 
         /**

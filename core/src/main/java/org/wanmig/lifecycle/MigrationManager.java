@@ -97,6 +97,11 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private volatile NetworkPlanner planner;
     private volatile boolean driving;
     private volatile Duration takeOverRecheck = Duration.ofSeconds(2);
+    /**
+     * When this instance last took over (epoch ms): any instance that drove before it was gone by
+     * then, and so was anything it would have sent a hypervisor.
+     */
+    private volatile long tookOverAt;
     /** How long a resumed migration waits for the destination's agent to say whether it took over. */
     static final Duration RESUME_ASK_TIMEOUT = Duration.ofSeconds(5);
     private Thread lifecycleThread;
@@ -160,6 +165,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     public CompletableFuture<Void> takeOver() {
         return call(() -> {
             driving = true;
+            tookOverAt = clock.millis();
             List<Run> resumed = new ArrayList<>();
             for (Migration m : store.all()) {
                 if (m.isActive() && !runs.containsKey(m.id())) {
@@ -1342,7 +1348,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             if (role == null) {
                 // persisted: a successor of this instance asks again, and keeps the doubt if B is
                 // a replica by then (a rollback of its own may have demoted it)
-                run.record = run.record.withSwitchoverUnknown().noted(clock.millis(), run.to.name()
+                run.record = run.record.withSwitchoverUnknown(tookOverAt).noted(clock.millis(), run.to.name()
                         + "'s replication agent did not say whether it took over before the restart ("
                         + cause(error) + "): a rollback reclaims " + run.from.name() + "'s copy above any"
                         + " take-over, and the hypervisor is followed as after a switchover");

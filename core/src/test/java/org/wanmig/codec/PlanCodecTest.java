@@ -29,7 +29,7 @@ class PlanCodecTest {
                 LabelAllocator.allocate(topology.labels(), List.of(), topology.clientSites()), 1);
         MigrationPlan plan = planner.migration(m, 3);
         m = m.withPlan(plan, m.labels()).transition(MigrationState.PREPARING, 2, "x").withHypervisorReported()
-                .withSwitchedInPause().withSwitchoverUnknown();
+                .withSwitchedInPause().withSwitchoverUnknown(1_796_000_000_000L);
 
         WanmigCodecContext context = new WanmigCodecContext(Map.of());
         MigrationCodec codec = new MigrationCodec();

@@ -292,6 +292,41 @@ class QemuHypervisorDriverTest {
     }
 
     @Test
+    void aSuccessorThatTookOverLongerAgoThanTheBudgetCutsASilentMonitorsStreamWithoutWaitingTheBudgetAgain()
+            throws Exception {
+        Paused p = pausedMigration();
+        Process source = processes.get("dcA");
+        p.driver.close();   // the predecessor died in the pause, not knowing whether it switched over
+        signal("STOP", source);   // and QEMU's monitor greets no one (its migration thread held up)
+        CompletableFuture<Long> cutAt = new CompletableFuture<>();
+        onCut = () -> {
+            cutAt.complete(System.nanoTime());
+            signalOrFail("CONT", source);
+            try (QmpClient q = QmpClient.connect(qmp.get("dcA"), Duration.ofSeconds(10), e -> { })) {
+                q.call("migrate_cancel", null, Duration.ofSeconds(10));
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        };
+        Recorder rec = new Recorder(new CompletableFuture<>());
+        QemuHypervisorDriver successor = driver(QemuOptions.Switchover.PAUSE, 64);
+        // it took over two budgets ago, then asked the destination's silent agent until now: any
+        // migrate-continue came before the take-over, so the stream has had its budget already
+        long tookOver = System.currentTimeMillis() - 2 * COMPLETION_BUDGET.toMillis();
+        long asked = System.nanoTime();
+        successor.migrate(p.migration.withSwitchoverUnknown(tookOver), vs1, dcA, dcB, rec);
+        String why = rec.failed.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(why.startsWith("QEMU's migration of vs1 is cancelled after a switchover in the pause that may"),
+                why);
+        Duration waited = Duration.ofNanos(cutAt.get(1, TimeUnit.SECONDS) - asked);
+        assertTrue(waited.compareTo(COMPLETION_BUDGET) < 0,
+                "the greeting was given the whole budget again: cut after " + waited.toMillis() + " ms");
+        assertEquals(1, agentCalls.stream().filter("dcB POST /vms/vs1/incoming"::equals).count(),
+                "the successor started no migration of its own: " + agentCalls);
+        successor.close();
+    }
+
+    @Test
     void anAbortWhileASuccessorsStartWaitsForTheMonitorLetsTheStartThroughAndCancelsOnItsConnection()
             throws Exception {
         Paused p = pausedMigration();
@@ -305,7 +340,7 @@ class QemuHypervisorDriverTest {
         long sourceLookups = agentCalls.stream().filter("dcA GET /vms/vs1"::equals).count();
         Recorder rec = new Recorder(new CompletableFuture<>());
         QemuHypervisorDriver successor = driver(QemuOptions.Switchover.PAUSE, 64);
-        successor.migrate(p.migration.withSwitchoverUnknown(), vs1, dcA, dcB, rec);
+        successor.migrate(p.migration.withSwitchoverUnknown(System.currentTimeMillis()), vs1, dcA, dcB, rec);
         waitFor(() -> agentCalls.stream().filter("dcA GET /vms/vs1"::equals).count() > sourceLookups,
                 "the successor's start asking for the source's monitor");
         Thread.sleep(300);   // its connection waits for the greeting

@@ -549,6 +549,12 @@ class PauseSwitchoverTest {
         assertTrue(f.record(id).switchoverUnknown() && !f.record(id).switchedInPause(), f.describe(id));
         assertTrue(f.hypervisor.asked().get(0).switchoverUnknown(),
                 "the hypervisor is followed as after a switchover (a silent monitor's stream cut within the budget)");
+        // and told since when any switchover is past: the take-over, before the silent agent was asked
+        long goneBy = f.hypervisor.asked().get(0).predecessorsGoneBy();
+        long doubtNoted = f.record(id).timeline().stream().filter(e -> e.detail().contains("did not say whether"))
+                .mapToLong(e -> e.epochMillis()).findFirst().orElse(-1);
+        assertTrue(goneBy > 0 && goneBy <= doubtNoted, "take-over at " + goneBy + ", doubt noted at " + doubtNoted);
+        assertEquals(goneBy, f.record(id).predecessorsGoneBy(), "kept in the stored record");
         f.replication.holdRestore();
         CompletableFuture.runAsync(() -> f.manager.failed(id, "QEMU did not complete within 5000 ms of migrate-continue"));
         Poll.until("reclaim asked", () -> f.replication.calls().contains("reclaim vs1 dcA<dcB"));
