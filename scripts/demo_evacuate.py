@@ -377,11 +377,13 @@ def main(argv=None):
     tb.start_as_root()
     out_dir = os.path.join(args.out, 'demo-evacuate-' + time.strftime('%Y%m%d-%H%M%S'))
     os.makedirs(out_dir, exist_ok=True)
-    runtime = net = hypervisor = sampler = vm = None
+    runtime = net = hypervisor = sampler = vm = buffers = None
     servers, clients = [], {}
     tb.ensure_ovs()
     tb.mininet_cleanup()
     try:
+        if args.vm:
+            buffers = tb.switch_buffers()   # the VM's migration stream fills the WAN (VmBed does the same)
         config = demo_config(args, out_dir)
         tb.log('starting the embedded runtime (%s)' % config)
         runtime = tb.Runtime(config=config, state_dir=tempfile.mkdtemp(prefix='wanmig-evac-state-'),
@@ -507,6 +509,8 @@ def main(argv=None):
         if vm:
             vm.stop()
         tb.tear_down(net, runtime)
+        if buffers is not None:
+            tb.restore_switch_buffers(buffers)
 
 
 if __name__ == '__main__':

@@ -90,6 +90,46 @@ def ovs_send_buffer(size):
     return sock
 
 
+SWITCH_BUFFER = 8 << 20
+# the machine's own values before a bed ("rmem wmem"), while one runs
+SAVED_BUFFER_DEFAULTS = '/var/tmp/wanmig-socket-buffer-defaults'
+BUFFER_DEFAULTS = ('/proc/sys/net/core/rmem_default', '/proc/sys/net/core/wmem_default')
+
+
+def switch_buffers(size=SWITCH_BUFFER):
+    """Sets net.core.rmem_default and wmem_default (the buffers a new socket gets: here the
+    switches' port sockets, and ovs-vswitchd's send socket if it is made during the bed), and
+    makes sure that send socket has `size` (ovs_send_buffer); returns the values before. For a
+    bed whose WAN a migration stream fills, called before its switches start. Those before the first bed are also kept in a file until
+    restore_switch_buffers(): a bed killed with SIGKILL leaves the file, and the next bed restores
+    the machine's own values, not the 8 MiB its predecessor left."""
+    before = []
+    for path in BUFFER_DEFAULTS:
+        with open(path) as f:
+            before.append(int(f.read()))
+    if os.path.exists(SAVED_BUFFER_DEFAULTS):
+        with open(SAVED_BUFFER_DEFAULTS) as f:
+            saved = [int(v) for v in f.read().split()]
+        if len(saved) == len(before):
+            before = saved
+    else:
+        with open(SAVED_BUFFER_DEFAULTS, 'w') as f:
+            f.write(' '.join(map(str, before)))
+    for path in BUFFER_DEFAULTS:
+        with open(path, 'w') as f:
+            f.write(str(size))
+    ovs_send_buffer(size)
+    return before
+
+
+def restore_switch_buffers(before):
+    for path, value in zip(BUFFER_DEFAULTS, before):
+        with open(path, 'w') as f:
+            f.write(str(value))
+    if os.path.exists(SAVED_BUFFER_DEFAULTS):
+        os.unlink(SAVED_BUFFER_DEFAULTS)
+
+
 OVS_LOG = '/var/log/openvswitch/ovs-vswitchd.log'
 
 

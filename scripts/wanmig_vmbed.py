@@ -103,8 +103,7 @@ class VmBed:
         # buffer: the switches' sockets, opened while this bed starts, get 8 MiB. They send through
         # one AF_PACKET socket of ovs-vswitchd's, whose send buffer (wmem_default when it was
         # made) holds every frame queued in the WAN ports' shapers: see tb.ovs_send_buffer.
-        self.buffer_defaults = switch_buffers(SWITCH_BUFFER)
-        tb.ovs_send_buffer(SWITCH_BUFFER)
+        self.buffer_defaults = tb.switch_buffers()
         self.ovs_log_mark = tb.ovs_log_mark()
         self.switch_sched = tb.switch_scheduling()
         self.net = wanmig_2dc.make_net(bw=self.bw, delay=self.delay, storage=True, vm=True)
@@ -255,49 +254,11 @@ class VmBed:
                 self.wan_silent(False)   # a stopped relay would not act on the TERM of net.stop
             self.net.stop()
         if self.buffer_defaults is not None:
-            restore_switch_buffers(self.buffer_defaults)
+            tb.restore_switch_buffers(self.buffer_defaults)
             self.buffer_defaults = None
         if self.switch_sched == 'fifo':
             tb.reset_switch_scheduling()
             self.switch_sched = None
-
-
-SWITCH_BUFFER = 8 << 20
-# the machine's own values before a bed ("rmem wmem"), while one runs
-SAVED_BUFFER_DEFAULTS = '/var/tmp/wanmig-socket-buffer-defaults'
-BUFFER_DEFAULTS = ('/proc/sys/net/core/rmem_default', '/proc/sys/net/core/wmem_default')
-
-
-def switch_buffers(size):
-    """Sets net.core.rmem_default and wmem_default (the buffers a new socket gets: here the
-    switches' port sockets, and ovs-vswitchd's send socket if it is made during the bed); returns
-    the values before. Those before the first bed are also kept in a file until
-    restore_switch_buffers(): a bed killed with SIGKILL leaves the file, and the next bed restores
-    the machine's own values, not the 8 MiB its predecessor left."""
-    before = []
-    for path in BUFFER_DEFAULTS:
-        with open(path) as f:
-            before.append(int(f.read()))
-    if os.path.exists(SAVED_BUFFER_DEFAULTS):
-        with open(SAVED_BUFFER_DEFAULTS) as f:
-            saved = [int(v) for v in f.read().split()]
-        if len(saved) == len(before):
-            before = saved
-    else:
-        with open(SAVED_BUFFER_DEFAULTS, 'w') as f:
-            f.write(' '.join(map(str, before)))
-    for path in BUFFER_DEFAULTS:
-        with open(path, 'w') as f:
-            f.write(str(size))
-    return before
-
-
-def restore_switch_buffers(before):
-    for path, value in zip(BUFFER_DEFAULTS, before):
-        with open(path, 'w') as f:
-            f.write(str(value))
-    if os.path.exists(SAVED_BUFFER_DEFAULTS):
-        os.unlink(SAVED_BUFFER_DEFAULTS)
 
 
 def failure_test_args(prefix, doc=None, case_letters=None):
