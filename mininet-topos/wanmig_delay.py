@@ -47,6 +47,11 @@ LOGS = os.environ.get('WANMIG_NET_LOGS', '/var/log/wanmig-net')   # not /tmp: `m
 DEFAULT_BW = 1000      # Mbit/s when a delay is asked for without a rate
 DEFAULT_QUEUE_MS = 5
 MTU = 1514             # bytes of the largest frame on the wire (no FCS)
+# IP MTU of every switch-to-switch (WAN) interface: the hosts' 1500 plus two MPLS labels, so the
+# tunnel carries a full-size packet of the VS (with 1500, OVS cannot send it: "Message too long",
+# and a TCP segment that fills the MSS is lost each time it is redirected). A provider's MPLS core
+# is configured the same way (its MTU above the customers').
+WAN_MTU = 1508
 # TCP ports of the QEMU migration stream (wanmig_hvagent.INCOMING_PORT): its own low-priority class
 BULK_PORTS = (4444,)
 # Of bw, guaranteed to the normal class; the bulk class is guaranteed the rest, so a migration
@@ -162,6 +167,9 @@ class ShapedIntf(TCIntf):
         result = Intf.config(self, **params)
         self.cmd('ethtool -K %s rx off tx off sg off tso off gso off gro off >/dev/null 2>&1'
                  % self.name)
+        out = self.cmd('ip link set dev %s mtu %d' % (self.name, WAN_MTU))
+        if out.strip():
+            raise RuntimeError('%s: mtu %d: %s' % (self.name, WAN_MTU, out.strip()))
         if wan_bw:
             shape(self.cmd, self.name, wan_bw, wan_queue_ms, wan_bulk_ports)
         return result
@@ -212,8 +220,8 @@ class DelayLink(Link):
     def _configure(self):
         offloads = 'rx off tx off sg off tso off gso off gro off'
         for end in ('dla', 'dlb'):
-            out = self.relay.cmd('ethtool -K %s %s >/dev/null 2>&1; ip link set dev %s up'
-                                 % (end, offloads, end))
+            out = self.relay.cmd('ethtool -K %s %s >/dev/null 2>&1; ip link set dev %s mtu %d up'
+                                 % (end, offloads, end, WAN_MTU))
             if out.strip():
                 raise RuntimeError('DelayLink: %s: %s' % (end, out.strip()))
         os.makedirs(LOGS, exist_ok=True)
@@ -286,15 +294,14 @@ class ShapedLink(Link):
 
 
 def wan_link(bw=None, delay=None, queue_ms=DEFAULT_QUEUE_MS, bulk_ports=BULK_PORTS):
-    """addLink() options for a WAN link: DelayLink when there is a delay, else ShapedLink when
-    there is a rate, else a plain veth Link. bulk_ports: TCP ports of the low-priority class
+    """addLink() options for a WAN link: DelayLink when there is a delay, else ShapedLink (a
+    plain veth pair, shaped when there is a rate); both ends get WAN_MTU. bulk_ports: TCP ports of the low-priority class
     (the migration stream); () shapes with one FIFO (tbf) as before."""
     if delay:
         return dict(cls=DelayLink, delay=delay, bw=bw, queue_ms=queue_ms,
                     bulk_ports=tuple(bulk_ports))
-    if bw:
-        return dict(cls=ShapedLink, bw=bw, queue_ms=queue_ms, bulk_ports=tuple(bulk_ports))
-    return dict(cls=Link)
+    # without a rate: a ShapedLink that shapes nothing, for its ends' WAN_MTU
+    return dict(cls=ShapedLink, bw=bw, queue_ms=queue_ms, bulk_ports=tuple(bulk_ports))
 
 
 def as_bool(value):

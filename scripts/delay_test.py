@@ -26,6 +26,9 @@ No controller: standalone (L2 learning) switches, with on-link routes so storA (
      peA's WAN port (so a filter that misses the stream fails here).
   6. the same links reshaped as one FIFO (bulk_ports=(), the tbf of before) under the same load:
      reported only (`qosVsFifo`: loss and RTT percentiles with QoS and with the FIFO).
+  7. (first, idle) every switch-to-switch link carries the tunnel's largest frame both ways: a
+     full-size packet of 1,514 bytes under two MPLS labels (1,522), 5 by packet-out at one end,
+     all 5 counted by a rule at the other (wanmig_delay.WAN_MTU on the WAN links' ends).
 Prints a JSON summary; exits 1 when a check fails. Bounded (about 1.5 minutes); stops the net
 and its processes on failure. Needs root, OVS running, gcc, iperf3.
 """
@@ -109,6 +112,58 @@ def ping_stats(host, ip, count, interval=0.2):
     pick = lambda q: times[min(len(times) - 1, int(q * len(times)))]
     return {'sent': count, 'received': len(times), 'min': times[0], 'median': pick(0.5),
             'p90': pick(0.9), 'max': times[-1], 'avg': round(sum(times) / len(times), 3)}
+
+
+def ofctl(*args):
+    return subprocess.run(('ovs-ofctl', '-O', 'OpenFlow13') + args, capture_output=True, text=True, timeout=10)
+
+
+def mpls_frame(label, ip_len=1500):
+    """An IPv4 packet of ip_len bytes under two MPLS labels, outer `label` (hex for packet-out).
+    With 1,500: a full-size frame (1,514 bytes) as the tunnel carries it with a second label,
+    1,522 bytes."""
+    ip = bytes.fromhex('4500%04x00004000401100000a0300010a030002' % ip_len) + bytes(ip_len - 20)
+    shim = lambda lab, bos: (lab << 12 | bos << 8 | 64).to_bytes(4, 'big')
+    return ('020000000002' '020000000001' '8847' + (shim(label, 0) + shim(label + 1, 1) + ip).hex())
+
+
+def mpls_across_links(net, count=5):
+    """7. Every switch-to-switch link carries the tunnel's largest frames, both ways: `count`
+    frames of mpls_frame() sent out of one end's port by packet-out must all match a counting
+    rule at the other end. A WAN port with the hosts' MTU (1500) cannot send them (OVS logs
+    "Message too long") nor take them in. Frames of 1,000 bytes go first on each link: they
+    must cross whatever the MTU, or the check itself is broken. Returns ({link: counts}, problems)."""
+    seen, problems = {}, []
+    label = 4000
+    for link in net.links:
+        ends = [(link.intf1.node, link.intf1), (link.intf2.node, link.intf2)]
+        if not all(type(node).__name__ == 'OVSSwitch' for node, _ in ends):
+            continue
+        for (tx, tx_intf), (rx, rx_intf), ip_len in [(ends[0], ends[1], 978), (ends[0], ends[1], 1500),
+                                                     (ends[1], ends[0], 978), (ends[1], ends[0], 1500)]:
+            label += 2
+            port_tx, port_rx = tx.ports[tx_intf], rx.ports[rx_intf]
+            cookie = '0x5e%06x' % label
+            ofctl('add-flow', rx.name, 'cookie=%s,priority=60000,in_port=%d,mpls,mpls_label=%d,actions=drop'
+                  % (cookie, port_rx, label))
+            for _ in range(count):
+                ofctl('packet-out', tx.name, 'LOCAL', 'output:%d' % port_tx, mpls_frame(label, ip_len))
+            deadline = time.time() + 3
+            n = 0
+            while time.time() < deadline:
+                out = ofctl('dump-flows', rx.name, 'cookie=%s/-1' % cookie).stdout
+                m = re.search(r'n_packets=(\d+)', out)
+                n = int(m.group(1)) if m else 0
+                if n >= count:
+                    break
+                time.sleep(0.2)
+            ofctl('del-flows', rx.name, 'cookie=%s/-1' % cookie)
+            size = ip_len + 22
+            seen['%s->%s %d bytes' % (tx_intf.name, rx_intf.name, size)] = n
+            if n != count:
+                problems.append('%d of %d MPLS frames of %d bytes crossed %s -> %s'
+                                % (n, count, size, tx_intf.name, rx_intf.name))
+    return seen, problems
 
 
 def shaped_ports(net):
@@ -261,6 +316,8 @@ def main():
         result['portProblems2dc'] = check_ports(net, os.path.join(TOPOS, 'wanmig-2dc-storage.json'))
         failures += result['portProblems2dc']
         flat_l2(net)
+        result['mplsAcrossLinks'], problems = mpls_across_links(net)
+        failures += problems
         a, b = net.get('storA'), net.get('storB')
         # first packets: ARP + MAC learning
         a.cmd('ping -n -c 3 -i 0.2 -W 2 %s' % b.IP())

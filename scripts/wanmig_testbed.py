@@ -52,8 +52,10 @@ def run(cmd, check=False, timeout=60):
 # ---------------------------------------------------------------- environment
 
 def ensure_ovs():
+    """Open vSwitch running, its send socket with SWITCH_BUFFER (ovs_send_buffer)."""
     if run('ovs-vsctl -t 2 show').returncode != 0:
         run('/usr/share/openvswitch/scripts/ovs-ctl start --system-id=random', timeout=60)
+    ovs_send_buffer(SWITCH_BUFFER)
 
 
 def ovs_send_socket():
@@ -70,24 +72,58 @@ def ovs_send_socket():
 
 
 def ovs_send_buffer(size):
-    """Makes sure ovs-vswitchd's send socket gets a send buffer of `size`, with
-    net.core.wmem_default set to at least that by the caller. With the default 208 KiB, the
-    frames waiting in the WAN ports' shapers under a migration stream fill it: sendmmsg fails
-    with EAGAIN and OVS drops the rest of its output batch, service frames included ("error
-    sending Ethernet packet ... Resource temporarily unavailable" in ovs-vswitchd.log; about 1
-    probe in 300 of every flow crossing the WAN during pre-copy). That socket is made once per
-    ovs-vswitchd: one made with a smaller buffer (by an earlier run) means a restart, which only
-    a test machine between beds can afford; one not made yet takes the raised default."""
+    """Makes sure ovs-vswitchd's send socket has a send buffer of `size`. With the default 208
+    KiB, the frames waiting in the WAN ports' shapers under a migration stream fill it: sendmmsg
+    fails with EAGAIN and OVS drops the rest of its output batch, service frames included ("error
+    sending Ethernet packet ... Resource temporarily unavailable" in ovs-vswitchd.log; 3-27
+    probes per migration on every path across the WAN during pre-copy). That socket is made at
+    ovs-vswitchd's first send with net.core.wmem_default as it is then, and kept: this raises
+    wmem_default for a moment, restarts ovs-vswitchd if its socket was made smaller (a test
+    machine between beds can afford that), has it send one frame on a port of a bridge of its own
+    so the socket is made now, and puts wmem_default back."""
     sock = ovs_send_socket()
-    if sock is None or sock['sndbuf'] >= size:
+    if sock is not None and sock['sndbuf'] >= size:
         return sock
-    log('ovs-vswitchd sends with a %d-byte buffer: restarting it for %d' % (sock['sndbuf'], size))
-    run('/usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server --system-id=random restart', timeout=60)
-    wait_until(lambda: run('ovs-vsctl -t 2 show').returncode == 0, 30, 0.5, 'ovs-vswitchd after its restart')
+    wmem = BUFFER_DEFAULTS[1]
+    with open(wmem) as f:
+        before = int(f.read())
+    try:
+        with open(wmem, 'w') as f:
+            f.write(str(max(size, before)))
+        if sock is not None:
+            log('ovs-vswitchd sends with a %d-byte buffer: restarting it for %d' % (sock['sndbuf'], size))
+            run('/usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server --system-id=random restart', timeout=60)
+            wait_until(lambda: run('ovs-vsctl -t 2 show').returncode == 0, 30, 0.5, 'ovs-vswitchd after its restart')
+        _first_ovs_send()
+    finally:
+        with open(wmem, 'w') as f:
+            f.write(str(before))
     sock = ovs_send_socket()
-    if sock is not None and sock['sndbuf'] < size:
-        raise RuntimeError('ovs-vswitchd still sends with a %d-byte buffer' % sock['sndbuf'])
+    if sock is None or sock['sndbuf'] < size:
+        raise RuntimeError('ovs-vswitchd\'s send socket: %s, wanted a %d-byte buffer' % (sock, size))
     return sock
+
+
+def _first_ovs_send():
+    """One frame out of a port of a throwaway userspace bridge (a veth whose peer nobody reads)."""
+    bridge, port, peer = 'wanmig-sndbuf', 'wmsndbuf0', 'wmsndbuf1'
+    run('ovs-vsctl --if-exists del-br %s' % bridge)
+    run('ip link del %s' % port)
+    try:
+        run('ip link add %s type veth peer name %s && ip link set %s up && ip link set %s up'
+            % (port, peer, port, peer), check=True)
+        run('ovs-vsctl add-br %s -- set bridge %s datapath_type=netdev fail_mode=secure -- add-port %s %s'
+            % (bridge, bridge, bridge, port), check=True)
+        # broadcast, a locally administered source, the local experimental EtherType, zero padding
+        frame = 'ff' * 6 + '020000000001' + '88b5' + '00' * 46
+
+        def sent():
+            run('ovs-ofctl packet-out %s LOCAL output:1 %s' % (bridge, frame))
+            return ovs_send_socket() is not None
+        wait_until(sent, 10, 0.2, 'ovs-vswitchd sending its first frame')
+    finally:
+        run('ovs-vsctl --if-exists del-br %s' % bridge)
+        run('ip link del %s' % port)
 
 
 SWITCH_BUFFER = 8 << 20
