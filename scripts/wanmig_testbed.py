@@ -84,11 +84,10 @@ def ovs_send_buffer(size):
     sock = ovs_send_socket()
     if sock is not None and sock['sndbuf'] >= size:
         return sock
-    wmem = BUFFER_DEFAULTS[1]
-    with open(wmem) as f:
+    with open(WMEM_DEFAULT) as f:
         before = int(f.read())
     try:
-        with open(wmem, 'w') as f:
+        with open(WMEM_DEFAULT, 'w') as f:
             f.write(str(max(size, before)))
         if sock is not None:
             log('ovs-vswitchd sends with a %d-byte buffer: restarting it for %d' % (sock['sndbuf'], size))
@@ -96,7 +95,7 @@ def ovs_send_buffer(size):
             wait_until(lambda: run('ovs-vsctl -t 2 show').returncode == 0, 30, 0.5, 'ovs-vswitchd after its restart')
         _first_ovs_send()
     finally:
-        with open(wmem, 'w') as f:
+        with open(WMEM_DEFAULT, 'w') as f:
             f.write(str(before))
     sock = ovs_send_socket()
     if sock is None or sock['sndbuf'] < size:
@@ -127,43 +126,35 @@ def _first_ovs_send():
 
 
 SWITCH_BUFFER = 8 << 20
-# the machine's own values before a bed ("rmem wmem"), while one runs
-SAVED_BUFFER_DEFAULTS = '/var/tmp/wanmig-socket-buffer-defaults'
-BUFFER_DEFAULTS = ('/proc/sys/net/core/rmem_default', '/proc/sys/net/core/wmem_default')
+RMEM_DEFAULT = '/proc/sys/net/core/rmem_default'
+WMEM_DEFAULT = '/proc/sys/net/core/wmem_default'
+SAVED_RMEM_DEFAULT = '/var/tmp/wanmig-rmem_default'   # the value before a bed, while one runs
 
 
 def switch_buffers(size=SWITCH_BUFFER):
-    """Sets net.core.rmem_default and wmem_default (the buffers a new socket gets: here the
-    switches' port sockets, and ovs-vswitchd's send socket if it is made during the bed), and
-    makes sure that send socket has `size` (ovs_send_buffer); returns the values before. For a
-    bed whose WAN a migration stream fills, called before its switches start. Those before the first bed are also kept in a file until
-    restore_switch_buffers(): a bed killed with SIGKILL leaves the file, and the next bed restores
-    the machine's own values, not the 8 MiB its predecessor left."""
-    before = []
-    for path in BUFFER_DEFAULTS:
-        with open(path) as f:
-            before.append(int(f.read()))
-    if os.path.exists(SAVED_BUFFER_DEFAULTS):
-        with open(SAVED_BUFFER_DEFAULTS) as f:
-            saved = [int(v) for v in f.read().split()]
-        if len(saved) == len(before):
-            before = saved
+    """Sets net.core.rmem_default, the receive buffer a new socket gets: here the switches' port
+    sockets, opened while a bed whose WAN a migration stream fills starts. Returns the value
+    before. The value before the first bed is also kept in a file until restore_switch_buffers():
+    a bed killed with SIGKILL leaves the file, and the next bed restores the machine's own value,
+    not the 8 MiB its predecessor left. (Their one send socket: ensure_ovs.)"""
+    with open(RMEM_DEFAULT) as f:
+        before = int(f.read())
+    if os.path.exists(SAVED_RMEM_DEFAULT):
+        with open(SAVED_RMEM_DEFAULT) as f:
+            before = int(f.read().strip() or before)
     else:
-        with open(SAVED_BUFFER_DEFAULTS, 'w') as f:
-            f.write(' '.join(map(str, before)))
-    for path in BUFFER_DEFAULTS:
-        with open(path, 'w') as f:
-            f.write(str(size))
-    ovs_send_buffer(size)
+        with open(SAVED_RMEM_DEFAULT, 'w') as f:
+            f.write(str(before))
+    with open(RMEM_DEFAULT, 'w') as f:
+        f.write(str(size))
     return before
 
 
 def restore_switch_buffers(before):
-    for path, value in zip(BUFFER_DEFAULTS, before):
-        with open(path, 'w') as f:
-            f.write(str(value))
-    if os.path.exists(SAVED_BUFFER_DEFAULTS):
-        os.unlink(SAVED_BUFFER_DEFAULTS)
+    with open(RMEM_DEFAULT, 'w') as f:
+        f.write(str(before))
+    if os.path.exists(SAVED_RMEM_DEFAULT):
+        os.unlink(SAVED_RMEM_DEFAULT)
 
 
 OVS_LOG = '/var/log/openvswitch/ovs-vswitchd.log'

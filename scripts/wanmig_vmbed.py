@@ -100,9 +100,8 @@ class VmBed:
         # rmem_default (208 KiB: 20 ms of the migration stream); whenever ovs-vswitchd's one thread
         # was late, the socket overflowed and service traffic arriving with the stream was lost
         # (`ss -0 -m`: 1,137 drops on core1-eth2 in one migration). A hardware switch has MBs of
-        # buffer: the switches' sockets, opened while this bed starts, get 8 MiB. They send through
-        # one AF_PACKET socket of ovs-vswitchd's, whose send buffer (wmem_default when it was
-        # made) holds every frame queued in the WAN ports' shapers: see tb.ovs_send_buffer.
+        # buffer: the switches' sockets, opened while this bed starts, get 8 MiB. (They send
+        # through one socket of ovs-vswitchd's, given 8 MiB by tb.ensure_ovs.)
         self.buffer_defaults = tb.switch_buffers()
         self.ovs_log_mark = tb.ovs_log_mark()
         self.switch_sched = tb.switch_scheduling()

@@ -269,17 +269,8 @@ class QemuHypervisorDriverTest {
     void aSuccessorAfterTheSwitchoverInThePauseCutsTheStreamOfASilentMonitorAndStartsNoOtherMigration()
             throws Exception {
         Paused p = pausedMigration();
-        Process source = processes.get("dcA");
-        p.driver.close();   // the predecessor died after its switchover in the pause
-        signal("STOP", source);   // and QEMU's monitor greets no one (its migration thread held up)
-        onCut = () -> {   // the stalled write fails: QEMU's migration ends, its monitor answers again
-            signalOrFail("CONT", source);
-            try (QmpClient q = QmpClient.connect(qmp.get("dcA"), Duration.ofSeconds(10), e -> { })) {
-                q.call("migrate_cancel", null, Duration.ofSeconds(10));
-            } catch (IOException e) {
-                throw new AssertionError(e);
-            }
-        };
+        Process source = predecessorGoneMonitorHeld(p);
+        onCut = () -> streamFailed(source);   // QEMU's migration ends, its monitor answers again
         Recorder rec = new Recorder(new CompletableFuture<>());
         QemuHypervisorDriver successor = driver(QemuOptions.Switchover.PAUSE, 64);
         successor.migrate(p.migration.withSwitchedInPause(), vs1, dcA, dcB, rec);
@@ -295,18 +286,11 @@ class QemuHypervisorDriverTest {
     void aSuccessorThatTookOverLongerAgoThanTheBudgetCutsASilentMonitorsStreamWithoutWaitingTheBudgetAgain()
             throws Exception {
         Paused p = pausedMigration();
-        Process source = processes.get("dcA");
-        p.driver.close();   // the predecessor died in the pause, not knowing whether it switched over
-        signal("STOP", source);   // and QEMU's monitor greets no one (its migration thread held up)
+        Process source = predecessorGoneMonitorHeld(p);
         CompletableFuture<Long> cutAt = new CompletableFuture<>();
         onCut = () -> {
             cutAt.complete(System.nanoTime());
-            signalOrFail("CONT", source);
-            try (QmpClient q = QmpClient.connect(qmp.get("dcA"), Duration.ofSeconds(10), e -> { })) {
-                q.call("migrate_cancel", null, Duration.ofSeconds(10));
-            } catch (IOException e) {
-                throw new AssertionError(e);
-            }
+            streamFailed(source);
         };
         Recorder rec = new Recorder(new CompletableFuture<>());
         QemuHypervisorDriver successor = driver(QemuOptions.Switchover.PAUSE, 64);
@@ -330,9 +314,7 @@ class QemuHypervisorDriverTest {
     void anAbortWhileASuccessorsStartWaitsForTheMonitorLetsTheStartThroughAndCancelsOnItsConnection()
             throws Exception {
         Paused p = pausedMigration();
-        Process source = processes.get("dcA");
-        p.driver.close();   // the predecessor died in the pause, not knowing whether it switched over
-        signal("STOP", source);   // QEMU's monitor greets no one (its migration thread held up)
+        Process source = predecessorGoneMonitorHeld(p);
         // the cut fails the stalled write a moment after the agent answers: only then does the
         // monitor greet the successor's start, which is first in its queue
         onCut = () -> CompletableFuture.delayedExecutor(300, TimeUnit.MILLISECONDS)
@@ -604,6 +586,27 @@ class QemuHypervisorDriverTest {
     }
 
     /** {@link #signal} from a callback that cannot throw checked exceptions (the stand-in agent's cut). */
+    /**
+     * The predecessor's driver died in the pause, and the source's monitor greets no one (as when
+     * QEMU's migration thread is held up on a stalled stream). Returns the source.
+     */
+    private Process predecessorGoneMonitorHeld(Paused p) throws IOException, InterruptedException {
+        Process source = processes.get("dcA");
+        p.driver.close();
+        signal("STOP", source);
+        return source;
+    }
+
+    /** What a cut does to a source held up on its stream: the write fails, the migration ends. */
+    private void streamFailed(Process source) {
+        signalOrFail("CONT", source);
+        try (QmpClient q = QmpClient.connect(qmp.get("dcA"), Duration.ofSeconds(10), e -> { })) {
+            q.call("migrate_cancel", null, Duration.ofSeconds(10));
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
     private static void signalOrFail(String sig, Process p) {
         try {
             signal(sig, p);
