@@ -49,7 +49,7 @@ DEFAULT_QUEUE_MS = 5
 MTU = 1514             # bytes of the largest frame on the wire (no FCS)
 # IP MTU of every switch-to-switch (WAN) interface: the hosts' 1500 plus two MPLS labels, so the
 # tunnel carries a full-size packet of the VS (with 1500, OVS cannot send it: "Message too long",
-# and a TCP segment that fills the MSS is lost each time it is redirected). A provider's MPLS core
+# and a TCP segment of a full MSS is lost each time it is redirected). A provider's MPLS core
 # is configured the same way (its MTU above the customers').
 WAN_MTU = 1508
 # TCP ports of the QEMU migration stream (wanmig_hvagent.INCOMING_PORT): its own low-priority class
