@@ -1550,6 +1550,50 @@ class DemoteJit(unittest.TestCase):
         self.assertEqual(0, tb.demote_jit(p.pid))
 
 
+class OvsSendSocket(unittest.TestCase):
+    """The switches' one send socket (tb.ensure_ovs) and the count of their failed sends, with the
+    real ovs-vswitchd: no bed runs here."""
+
+    def test_a_send_socket_made_small_is_remade_with_the_switch_buffer(self):
+        tb.ensure_ovs()
+        # as an earlier run left it: ovs-vswitchd restarted, its first send with the default buffer
+        tb.run('/usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server --system-id=random restart',
+               check=True, timeout=60)
+        tb.wait_until(lambda: tb.run('ovs-vsctl -t 2 show').returncode == 0, 30, 0.5, 'ovs-vswitchd')
+        with open(tb.WMEM_DEFAULT) as f:
+            wmem = int(f.read())
+        self.assertLess(wmem, tb.SWITCH_BUFFER, 'the machine\'s own default, not a bed\'s')
+        tb._first_ovs_send()
+        self.assertEqual(wmem, tb.ovs_send_socket()['sndbuf'])
+        tb.ensure_ovs()
+        self.assertGreaterEqual(tb.ovs_send_socket()['sndbuf'], tb.SWITCH_BUFFER)
+        with open(tb.WMEM_DEFAULT) as f:
+            self.assertEqual(wmem, int(f.read()), 'wmem_default put back')
+        self.assertNotIn('wanmig-sndbuf', tb.run('ovs-vsctl list-br').stdout, 'the throwaway bridge removed')
+
+    def test_failed_sends_are_counted_from_the_mark_by_port_and_reason(self):
+        with tempfile.NamedTemporaryFile('w', suffix='.log', delete=False) as f:
+            f.write('2026-11-30T11:15:00Z|1|netdev_linux|WARN|error sending Ethernet packet on core1-eth3: '
+                    'Resource temporarily unavailable\n')
+            path = f.name
+        try:
+            mark = tb.ovs_log_mark(path)
+            self.assertEqual({}, tb.ovs_send_errors(mark, path))
+            with open(path, 'a') as f:
+                for port, reason in (('core1-eth3', 'Resource temporarily unavailable'),
+                                     ('core1-eth3', 'Resource temporarily unavailable'),
+                                     ('peB-eth1', 'Message too long')):
+                    f.write('2026-11-30T11:16:00Z|2|netdev_linux|WARN|error sending Ethernet packet on '
+                            '%s: %s\n' % (port, reason))
+                f.write('2026-11-30T11:16:01Z|3|netdev_linux|WARN|error receiving Ethernet packet on '
+                        'vs1-tA: Network is down\n')
+            self.assertEqual({'core1-eth3: Resource temporarily unavailable': 2,
+                              'peB-eth1: Message too long': 1}, tb.ovs_send_errors(mark, path))
+            self.assertEqual(4, sum(tb.ovs_send_errors(10 ** 9, path).values()), 'a rotated log is read whole')
+        finally:
+            os.unlink(path)
+
+
 if __name__ == '__main__':
     if os.geteuid() != 0:
         sys.exit('run as root (Mininet needs it)')

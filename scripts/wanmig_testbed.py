@@ -160,22 +160,22 @@ def restore_switch_buffers(before):
 OVS_LOG = '/var/log/openvswitch/ovs-vswitchd.log'
 
 
-def ovs_log_mark():
+def ovs_log_mark(path=OVS_LOG):
     """Where ovs-vswitchd's log ends now, for ovs_send_errors()."""
     try:
-        return os.path.getsize(OVS_LOG)
+        return os.path.getsize(path)
     except OSError:
         return 0
 
 
-def ovs_send_errors(mark):
-    """ovs-vswitchd's failed sends logged since mark, {port: count}: each one dropped the rest of
-    an output batch. OVS rate-limits these lines, so the counts are a lower bound; none logged
-    means none happened."""
+def ovs_send_errors(mark, path=OVS_LOG):
+    """ovs-vswitchd's failed sends logged since mark, {"port: reason": count}: each one dropped
+    the rest of an output batch. OVS rate-limits these lines, so the counts are a lower bound;
+    none logged means none happened. A log shorter than the mark (rotated) is read whole."""
     counts = {}
     try:
-        with open(OVS_LOG, errors='replace') as f:
-            f.seek(mark if mark <= os.path.getsize(OVS_LOG) else 0)
+        with open(path, errors='replace') as f:
+            f.seek(mark if mark <= os.path.getsize(path) else 0)
             for line in f:
                 m = re.search(r'error sending Ethernet packet on (\S+): (.*)', line)
                 if m:
