@@ -1557,9 +1557,7 @@ class OvsSendSocket(unittest.TestCase):
     def test_a_send_socket_made_small_is_remade_with_the_switch_buffer(self):
         tb.ensure_ovs()
         # as an earlier run left it: ovs-vswitchd restarted, its first send with the default buffer
-        tb.run('/usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server --system-id=random restart',
-               check=True, timeout=60)
-        tb.wait_until(lambda: tb.run('ovs-vsctl -t 2 show').returncode == 0, 30, 0.5, 'ovs-vswitchd')
+        tb.restart_ovs_vswitchd()
         with open(tb.WMEM_DEFAULT) as f:
             wmem = int(f.read())
         self.assertLess(wmem, tb.SWITCH_BUFFER, 'the machine\'s own default, not a bed\'s')

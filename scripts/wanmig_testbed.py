@@ -91,8 +91,7 @@ def ovs_send_buffer(size):
             f.write(str(max(size, before)))
         if sock is not None:
             log('ovs-vswitchd sends with a %d-byte buffer: restarting it for %d' % (sock['sndbuf'], size))
-            run('/usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server --system-id=random restart', timeout=60)
-            wait_until(lambda: run('ovs-vsctl -t 2 show').returncode == 0, 30, 0.5, 'ovs-vswitchd after its restart')
+            restart_ovs_vswitchd()
         _first_ovs_send()
     finally:
         with open(WMEM_DEFAULT, 'w') as f:
@@ -101,6 +100,12 @@ def ovs_send_buffer(size):
     if sock is None or sock['sndbuf'] < size:
         raise RuntimeError('ovs-vswitchd\'s send socket: %s, wanted a %d-byte buffer' % (sock, size))
     return sock
+
+
+def restart_ovs_vswitchd():
+    """ovs-vswitchd restarted (ovsdb-server left running), answering again."""
+    run('/usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server --system-id=random restart', check=True, timeout=60)
+    wait_until(lambda: run('ovs-vsctl -t 2 show').returncode == 0, 30, 0.5, 'ovs-vswitchd after its restart')
 
 
 def _first_ovs_send():
