@@ -21,7 +21,6 @@ import org.wanmig.testing.WanmigFixtures;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -35,6 +34,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -55,6 +55,8 @@ class QemuHypervisorDriverTest {
     private final Map<String, Process> processes = new ConcurrentHashMap<>();
     private final Map<String, String> qmp = new ConcurrentHashMap<>();
     private final Map<String, String> observer = new ConcurrentHashMap<>();
+    private final AtomicInteger launches = new AtomicInteger();
+    private final List<Process> launched = new CopyOnWriteArrayList<>();
     private final List<String> agentCalls = new CopyOnWriteArrayList<>();
     /** What the source's agent does on cut-migration (null: an agent without the call, 404). */
     private volatile Runnable onCut;
@@ -83,8 +85,9 @@ class QemuHypervisorDriverTest {
     @AfterEach
     void tearDown() throws IOException {
         agents.stop(0);
-        processes.values().forEach(Process::destroyForcibly);
-        for (Process p : processes.values()) {
+        // every QEMU launched, also those a later launch in the same DC replaced in processes
+        launched.forEach(Process::destroyForcibly);
+        for (Process p : launched) {
             try {
                 p.waitFor(5, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
@@ -504,24 +507,31 @@ class QemuHypervisorDriverTest {
     }
 
     private String launch(String dc, String incoming) throws IOException {
-        int port = freePort();
-        int observerPort = freePort();
+        // unix sockets in the test's own directory: a tcp port picked free and then given to QEMU can
+        // be taken by someone else in between, and QEMU then exits without a monitor
+        int n = launches.incrementAndGet();
+        String address = "unix:" + dir.resolve(dc + "-" + n + ".qmp");
+        String observerAddress = "unix:" + dir.resolve(dc + "-" + n + "-observer.qmp");
         // a second monitor for the test itself: QEMU serves each monitor one client, the driver holds the first
         List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64", "-accel", "tcg", "-machine", "pc",
                 "-m", "64", "-nodefaults", "-display", "none", "-serial", "none",
-                "-qmp", "tcp:127.0.0.1:" + port + ",server=on,wait=off",
-                "-qmp", "tcp:127.0.0.1:" + observerPort + ",server=on,wait=off"));
-        observer.put(dc, "tcp:127.0.0.1:" + observerPort);
+                "-qmp", address + ",server=on,wait=off",
+                "-qmp", observerAddress + ",server=on,wait=off"));
+        observer.put(dc, observerAddress);
         if (incoming != null) {
             cmd.add("-incoming");
             cmd.add(incoming);
         }
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(dir.resolve(dc + ".log").toFile()).start();
+        Path log = dir.resolve(dc + "-" + n + ".log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         processes.put(dc, p);
-        String address = "tcp:127.0.0.1:" + port;
+        launched.add(p);
         qmp.put(dc, address);
         waitFor(() -> {
+            if (!p.isAlive()) {
+                throw new AssertionError("QEMU of " + dc + " exited with " + p.exitValue() + " before its monitor"
+                        + " answered: " + readQuietly(log));
+            }
             try (QmpClient c = QmpClient.connect(address, Duration.ofSeconds(1), e -> { })) {
                 return true;
             } catch (IOException e) {
@@ -529,6 +539,14 @@ class QemuHypervisorDriverTest {
             }
         }, "QMP of " + dc);
         return address;
+    }
+
+    private static String readQuietly(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return "(no log: " + e + ")";
+        }
     }
 
     private boolean running(String dc) throws IOException {
@@ -550,9 +568,9 @@ class QemuHypervisorDriverTest {
         } else if (path.equals("/vms/vs1") && ex.getRequestMethod().equals("GET")) {
             reply = MAPPER.createObjectNode().put("state", "absent");
         } else if (path.equals("/vms/vs1/incoming") && ex.getRequestMethod().equals("POST")) {
-            int port = freePort();
-            String address = launch(dc, "tcp:127.0.0.1:" + port);
-            reply = MAPPER.createObjectNode().put("uri", "tcp:127.0.0.1:" + port).put("qmp", address);
+            String uri = "unix:" + dir.resolve(dc + "-" + launches.incrementAndGet() + "-incoming.sock");
+            String address = launch(dc, uri);
+            reply = MAPPER.createObjectNode().put("uri", uri).put("qmp", address);
         } else if (path.equals("/vms/vs1/incoming") && ex.getRequestMethod().equals("DELETE")) {
             Process p = processes.remove(dc);
             if (p != null) {
@@ -612,12 +630,6 @@ class QemuHypervisorDriverTest {
             signal(sig, p);
         } catch (IOException | InterruptedException e) {
             throw new AssertionError(e);
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
         }
     }
 
