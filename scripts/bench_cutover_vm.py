@@ -109,7 +109,7 @@ def start_control_probes(bed, out, rate, duration):
 
 
 def run_mode(args, mode, out):
-    bed = vb.VmBed(out, bw=args.bw, delay=args.delay, mem_mb=args.mem_mb, switchover=mode)
+    bed = vb.VmBed(out, bw=args.bw, delay=args.delay, mem_mb=args.mem_mb, switchover=mode, writer_ms=args.writer_ms)
     records, acks_logs, consoles = [], [], []
     client = None
     try:
@@ -246,6 +246,8 @@ def main(argv=None):
     parser.add_argument('--bw', type=float, default=100)
     parser.add_argument('--delay', type=float, default=10)
     parser.add_argument('--mem-mb', type=int, default=128)
+    parser.add_argument('--writer-ms', type=int, default=20,
+                        help='ms between the guest\'s acknowledged disk writes (0: no writer, to see its share of the guest\'s restart)')
     parser.add_argument('--gap', type=float, default=3, help='seconds between migrations')
     parser.add_argument('--out', default=os.path.join(tb.REPO, 'out'))
     parser.add_argument('--sched', choices=('nice', 'fifo'), default=os.environ.get('WANMIG_SCHED', 'nice'),

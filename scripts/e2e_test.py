@@ -1569,6 +1569,99 @@ class OvsSendSocket(unittest.TestCase):
             self.assertEqual(wmem, int(f.read()), 'wmem_default put back')
         self.assertNotIn('wanmig-sndbuf', tb.run('ovs-vsctl list-br').stdout, 'the throwaway bridge removed')
 
+    def test_defaults_a_killed_bed_left_raised_are_put_back(self):
+        tb.ensure_ovs()
+        own = {}
+        for path in (tb.RMEM_DEFAULT, tb.WMEM_DEFAULT):
+            with open(path) as f:
+                own[path] = int(f.read())
+        try:
+            # what a bed killed with SIGKILL inside switch_buffers / ovs_send_buffer leaves
+            for path, saved in ((tb.RMEM_DEFAULT, tb.SAVED_RMEM_DEFAULT), (tb.WMEM_DEFAULT, tb.SAVED_WMEM_DEFAULT)):
+                with open(saved, 'w') as f:
+                    f.write(str(own[path]))
+                with open(path, 'w') as f:
+                    f.write(str(tb.SWITCH_BUFFER))
+            tb.ensure_ovs()
+            for path in own:
+                with open(path) as f:
+                    self.assertEqual(own[path], int(f.read()), path)
+            self.assertFalse(os.path.exists(tb.SAVED_RMEM_DEFAULT))
+            self.assertFalse(os.path.exists(tb.SAVED_WMEM_DEFAULT))
+            # a bed of this process keeps what it raised
+            before = tb.switch_buffers()
+            try:
+                tb.ensure_ovs()
+                with open(tb.RMEM_DEFAULT) as f:
+                    self.assertEqual(tb.SWITCH_BUFFER, int(f.read()), 'this process\'s own bed undone')
+            finally:
+                tb.restore_switch_buffers(before)
+            self.assertFalse(os.path.exists(tb.SAVED_RMEM_DEFAULT))
+        finally:
+            for path, value in own.items():
+                with open(path, 'w') as f:
+                    f.write(str(value))
+
+    def test_a_stopped_ovs_vswitchd_is_started_and_refused_clearly_without_ensure_ovs(self):
+        tb.ensure_ovs()
+        with open(tb.WMEM_DEFAULT) as f:
+            wmem = int(f.read())
+        tb.run('ovs-appctl -t ovs-vswitchd exit', timeout=30)
+        tb.wait_until(lambda: not tb.ovs_vswitchd_answers(), 10, 0.2, 'ovs-vswitchd gone')
+        try:
+            with self.assertRaisesRegex(RuntimeError, 'ovs-vswitchd does not answer'):
+                tb.ovs_send_buffer(tb.SWITCH_BUFFER)
+            self.assertTrue(tb.run('ovs-vsctl -t 2 show').returncode == 0, 'ovsdb-server still answers')
+        finally:
+            tb.ensure_ovs()
+        self.assertTrue(tb.ovs_vswitchd_answers())
+        self.assertGreaterEqual(tb.ovs_send_socket()['sndbuf'], tb.SWITCH_BUFFER)
+        with open(tb.WMEM_DEFAULT) as f:
+            self.assertEqual(wmem, int(f.read()))
+
+    def test_an_ovs_vswitchd_whose_send_socket_never_shows_fails_and_puts_everything_back(self):
+        tb.ensure_ovs()
+        tb.restart_ovs_vswitchd()    # no send socket yet
+        with open(tb.WMEM_DEFAULT) as f:
+            wmem = int(f.read())
+        real = tb.ovs_send_socket
+        tb.ovs_send_socket = lambda: None     # as if it never made one: the 10 s bound must end it
+        try:
+            with self.assertRaisesRegex(TimeoutError, 'ovs-vswitchd sending its first frame'):
+                tb.ovs_send_buffer(tb.SWITCH_BUFFER)
+        finally:
+            tb.ovs_send_socket = real
+        with open(tb.WMEM_DEFAULT) as f:
+            self.assertEqual(wmem, int(f.read()), 'wmem_default put back')
+        self.assertFalse(os.path.exists(tb.SAVED_WMEM_DEFAULT))
+        self.assertNotIn('wanmig-sndbuf', tb.run('ovs-vsctl list-br').stdout, 'the throwaway bridge removed')
+        self.assertNotIn('wmsndbuf0', tb.run('ip -o link show').stdout, 'its veth removed')
+        tb.ensure_ovs()
+        self.assertGreaterEqual(tb.ovs_send_socket()['sndbuf'], tb.SWITCH_BUFFER)
+
+    def test_a_send_socket_made_small_is_not_restarted_when_restarts_are_refused(self):
+        tb.ensure_ovs()
+        tb.restart_ovs_vswitchd()
+        tb._first_ovs_send()
+        small = tb.ovs_send_socket()['sndbuf']
+        pid = tb.run('pidof ovs-vswitchd').stdout.strip()
+        os.environ['WANMIG_OVS_RESTART'] = '0'
+        try:
+            with self.assertRaisesRegex(RuntimeError, 'WANMIG_OVS_RESTART=0 forbids restarting it'):
+                tb.ensure_ovs()
+        finally:
+            del os.environ['WANMIG_OVS_RESTART']
+        self.assertEqual(pid, tb.run('pidof ovs-vswitchd').stdout.strip(), 'ovs-vswitchd left running')
+        self.assertEqual(small, tb.ovs_send_socket()['sndbuf'])
+        tb.ensure_ovs()
+        self.assertGreaterEqual(tb.ovs_send_socket()['sndbuf'], tb.SWITCH_BUFFER)
+
+    def test_only_failed_sends_to_a_port_still_there_lose_frames(self):
+        errors = {'core1-eth3: Resource temporarily unavailable': 2, 'peB-eth1: Message too long': 1,
+                  'vs1-tA: Network is down': 3, 'vs1-tA: No such device': 1}
+        self.assertEqual({'core1-eth3: Resource temporarily unavailable': 2, 'peB-eth1: Message too long': 1},
+                         tb.ovs_lost_sends(errors))
+
     def test_failed_sends_are_counted_from_the_mark_by_port_and_reason(self):
         with tempfile.NamedTemporaryFile('w', suffix='.log', delete=False) as f:
             f.write('2026-11-30T11:15:00Z|1|netdev_linux|WARN|error sending Ethernet packet on core1-eth3: '

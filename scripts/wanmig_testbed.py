@@ -52,10 +52,17 @@ def run(cmd, check=False, timeout=60):
 # ---------------------------------------------------------------- environment
 
 def ensure_ovs():
-    """Open vSwitch running, its send socket with SWITCH_BUFFER (ovs_send_buffer)."""
-    if run('ovs-vsctl -t 2 show').returncode != 0:
+    """Open vSwitch running (both daemons: `ovs-vsctl show` answers from ovsdb-server alone), the
+    socket buffer defaults a killed bed left raised put back (recover_sysctls), and the switches'
+    send socket with SWITCH_BUFFER (ovs_send_buffer)."""
+    if run('ovs-vsctl -t 2 show').returncode != 0 or not ovs_vswitchd_answers():
         run('/usr/share/openvswitch/scripts/ovs-ctl start --system-id=random', timeout=60)
+    recover_sysctls()
     ovs_send_buffer(SWITCH_BUFFER)
+
+
+def ovs_vswitchd_answers():
+    return run('ovs-appctl -t ovs-vswitchd version', timeout=10).returncode == 0
 
 
 def ovs_send_socket():
@@ -79,23 +86,25 @@ def ovs_send_buffer(size):
     probes per migration on every path across the WAN during pre-copy). That socket is made at
     ovs-vswitchd's first send with net.core.wmem_default as it is then, and kept: this raises
     wmem_default for a moment, restarts ovs-vswitchd if its socket was made smaller (a test
-    machine between beds can afford that), has it send one frame on a port of a bridge of its own
+    machine between beds can afford that; WANMIG_OVS_RESTART=0 refuses instead), has it send one frame on a port of a bridge of its own
     so the socket is made now, and puts wmem_default back."""
     sock = ovs_send_socket()
     if sock is not None and sock['sndbuf'] >= size:
         return sock
-    with open(WMEM_DEFAULT) as f:
-        before = int(f.read())
+    if not ovs_vswitchd_answers():
+        raise RuntimeError('ovs-vswitchd does not answer (ovs-appctl -t ovs-vswitchd version): start Open vSwitch')
+    if sock is not None and os.environ.get('WANMIG_OVS_RESTART', '1') == '0':
+        raise RuntimeError('ovs-vswitchd sends with a %d-byte buffer, the switches would drop frames under a '
+                           'migration stream; WANMIG_OVS_RESTART=0 forbids restarting it (restart it with '
+                           'net.core.wmem_default >= %d, or unset WANMIG_OVS_RESTART)' % (sock['sndbuf'], size))
+    before = _raise_sysctl(WMEM_DEFAULT, SAVED_WMEM_DEFAULT, size)
     try:
-        with open(WMEM_DEFAULT, 'w') as f:
-            f.write(str(max(size, before)))
         if sock is not None:
             log('ovs-vswitchd sends with a %d-byte buffer: restarting it for %d' % (sock['sndbuf'], size))
             restart_ovs_vswitchd()
         _first_ovs_send()
     finally:
-        with open(WMEM_DEFAULT, 'w') as f:
-            f.write(str(before))
+        _restore_sysctl(WMEM_DEFAULT, SAVED_WMEM_DEFAULT, before)
     sock = ovs_send_socket()
     if sock is None or sock['sndbuf'] < size:
         raise RuntimeError('ovs-vswitchd\'s send socket: %s, wanted a %d-byte buffer' % (sock, size))
@@ -105,7 +114,7 @@ def ovs_send_buffer(size):
 def restart_ovs_vswitchd():
     """ovs-vswitchd restarted (ovsdb-server left running), answering again."""
     run('/usr/share/openvswitch/scripts/ovs-ctl --no-ovsdb-server --system-id=random restart', check=True, timeout=60)
-    wait_until(lambda: run('ovs-vsctl -t 2 show').returncode == 0, 30, 0.5, 'ovs-vswitchd after its restart')
+    wait_until(ovs_vswitchd_answers, 30, 0.5, 'ovs-vswitchd after its restart')
 
 
 def _first_ovs_send():
@@ -133,33 +142,68 @@ def _first_ovs_send():
 SWITCH_BUFFER = 8 << 20
 RMEM_DEFAULT = '/proc/sys/net/core/rmem_default'
 WMEM_DEFAULT = '/proc/sys/net/core/wmem_default'
-SAVED_RMEM_DEFAULT = '/var/tmp/wanmig-rmem_default'   # the value before a bed, while one runs
+# the machine's own values while a bed has them raised: a bed killed with SIGKILL leaves the
+# file, and the next one puts back the machine's value, not the 8 MiB its predecessor left
+SAVED_RMEM_DEFAULT = '/var/tmp/wanmig-rmem_default'
+SAVED_WMEM_DEFAULT = '/var/tmp/wanmig-wmem_default'
+
+
+_RAISED = set()   # the saved files of the values this process has raised and not yet put back
+
+
+def _raise_sysctl(path, saved, value):
+    """Raises the sysctl at `path` to at least `value` and returns the machine's own value: the
+    one kept in `saved` by a bed that never put it back, else the current one, which is kept
+    there until _restore_sysctl()."""
+    with open(path) as f:
+        current = int(f.read())
+    before = current
+    if os.path.exists(saved):
+        with open(saved) as f:
+            before = int(f.read().strip() or before)
+    else:
+        with open(saved, 'w') as f:
+            f.write(str(before))
+    _RAISED.add(saved)
+    with open(path, 'w') as f:
+        f.write(str(max(value, before)))
+    return before
+
+
+def _restore_sysctl(path, saved, before):
+    with open(path, 'w') as f:
+        f.write(str(before))
+    if os.path.exists(saved):
+        os.unlink(saved)
+    _RAISED.discard(saved)
+
+
+def recover_sysctls():
+    """Puts back the machine's own values that a bed killed with SIGKILL left raised (its saved
+    files remain), except those this process raised itself. Returns what it put back."""
+    recovered = {}
+    for path, saved in ((RMEM_DEFAULT, SAVED_RMEM_DEFAULT), (WMEM_DEFAULT, SAVED_WMEM_DEFAULT)):
+        if saved in _RAISED or not os.path.exists(saved):
+            continue
+        with open(saved) as f:
+            text = f.read().strip()
+        if text.isdigit():
+            _restore_sysctl(path, saved, int(text))
+            recovered[path] = int(text)
+        else:
+            os.unlink(saved)
+    return recovered
 
 
 def switch_buffers(size=SWITCH_BUFFER):
     """Sets net.core.rmem_default, the receive buffer a new socket gets: here the switches' port
-    sockets, opened while a bed whose WAN a migration stream fills starts. Returns the value
-    before. The value before the first bed is also kept in a file until restore_switch_buffers():
-    a bed killed with SIGKILL leaves the file, and the next bed restores the machine's own value,
-    not the 8 MiB its predecessor left. (Their one send socket: ensure_ovs.)"""
-    with open(RMEM_DEFAULT) as f:
-        before = int(f.read())
-    if os.path.exists(SAVED_RMEM_DEFAULT):
-        with open(SAVED_RMEM_DEFAULT) as f:
-            before = int(f.read().strip() or before)
-    else:
-        with open(SAVED_RMEM_DEFAULT, 'w') as f:
-            f.write(str(before))
-    with open(RMEM_DEFAULT, 'w') as f:
-        f.write(str(size))
-    return before
+    sockets, opened while a bed whose WAN a migration stream fills starts. Returns the machine's
+    own value, for restore_switch_buffers(). (Their one send socket: ensure_ovs.)"""
+    return _raise_sysctl(RMEM_DEFAULT, SAVED_RMEM_DEFAULT, size)
 
 
 def restore_switch_buffers(before):
-    with open(RMEM_DEFAULT, 'w') as f:
-        f.write(str(before))
-    if os.path.exists(SAVED_RMEM_DEFAULT):
-        os.unlink(SAVED_RMEM_DEFAULT)
+    _restore_sysctl(RMEM_DEFAULT, SAVED_RMEM_DEFAULT, before)
 
 
 OVS_LOG = '/var/log/openvswitch/ovs-vswitchd.log'
@@ -189,6 +233,16 @@ def ovs_send_errors(mark, path=OVS_LOG):
     except OSError:
         pass
     return counts
+
+
+# a send to a port whose device went away (a VM's tap once its QEMU quit) loses nothing that could
+# have been delivered, unlike a full buffer or an oversized frame
+PORT_GONE = ('Network is down', 'No such device')
+
+
+def ovs_lost_sends(errors):
+    """The failed sends of ovs_send_errors() that lost frames: all but those to a port gone."""
+    return {k: n for k, n in errors.items() if not k.endswith(PORT_GONE)}
 
 
 def mininet_cleanup():

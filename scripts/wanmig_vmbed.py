@@ -62,8 +62,9 @@ def tcp_echo_ok(host, ip=VM_IP, port=7001):
 
 class VmBed:
     def __init__(self, out, bw=100, delay=10, mem_mb=128, disk='agents', max_bandwidth_mbps=None,
-                 switchover=None, downtime_limit_ms=None, migrate_timeout_s=None):
+                 switchover=None, downtime_limit_ms=None, migrate_timeout_s=None, writer_ms=20):
         self.out, self.bw, self.delay, self.mem_mb, self.disk = out, bw, delay, mem_mb, disk
+        self.writer_ms = writer_ms   # the guest's disk writer: ms between acknowledged writes, 0 = none
         self.hypervisor = {k: v for k, v in (('maxBandwidthMbps', max_bandwidth_mbps), ('switchover', switchover),
                                              ('downtimeLimitMs', downtime_limit_ms)) if v is not None}
         self.migrate_timeout_s = migrate_timeout_s
@@ -133,7 +134,7 @@ class VmBed:
             nbd = {dc: (storA.IP(), QEMU_NBD_PORT, 'vs1') for dc in HV}
         for dc, (name, bridge, port) in HV.items():
             spec = dict(nbd=nbd[dc], mem_mb=self.mem_mb, mac=VM_MAC, ip=VM_IP + '/24', gateway='10.2.0.254',
-                        ofport=2)
+                        ofport=2, writer_ms=self.writer_ms)
             self.agents[dc] = HypervisorAgent(dc, self.host(dc), bridge, self.guest, self.out, {'vs1': spec},
                                               listen=('127.0.0.1', port)).start()
         self.boot_seconds = self.agents['dcA'].boot('vs1', 180)
