@@ -108,6 +108,20 @@ def start_control_probes(bed, out, rate, duration):
     return clients
 
 
+def jvm_pauses_in_hook(bed, q):
+    """The control plane JVMs' stop-the-world pauses (GC and other safepoints, 1 ms or more)
+    that ended while the pause hook ran: a slow hook says whether one of them was the cause."""
+    if 'hookNotedAt' not in q:
+        return None
+    end = q['hookNotedAt'] + 0.002
+    start = end - q['hookMs'] / 1000.0 - 0.004
+    logs = {'runtime': bed.runtime.pause_log}
+    if bed.stor is not None:
+        logs.update({'agent ' + dc: bed.stor.pause_log(dc) for dc in OTHER})
+    return {name: [round(ms, 1) for _, ms, _ in tb.jvm_pauses(path, start, end) if ms >= 1.0]
+            for name, path in logs.items()}
+
+
 def run_mode(args, mode, out):
     bed = vb.VmBed(out, bw=args.bw, delay=args.delay, mem_mb=args.mem_mb, switchover=mode, writer_ms=args.writer_ms)
     records, acks_logs, consoles = [], [], []
@@ -190,6 +204,8 @@ def run_mode(args, mode, out):
         writes = {'acked': len(acks), 'missingCount': len(missing), 'writeErrors': len(errors),
                   'guestIoErrorLines': len(io), 'firstErrors': (errors + io)[:5], 'writerRuns': len(starts),
                   'tcpSurvived': probes['tcp']['survived']}
+        for r in records:
+            r['jvmPausesInHookMs'] = jvm_pauses_in_hook(bed, r['qemu'])
         # the switches' own drops: a failed send loses the rest of its batch, on any flow
         writes['ovsSendErrors'] = tb.ovs_send_errors(bed.ovs_log_mark)
         writes['ovsSendBuffer'] = tb.ovs_send_socket()
@@ -222,6 +238,8 @@ def summarize(records, writes, mode):
                                                       + r['control']['lostAfterResume'] for r in done]},
          'lostOutsidePauseBeyondControl': {'perMigration': [r.get('lostOutsidePauseBeyondControl') for r in done]},
          'edges': [r.get('edges') for r in done],
+         'jvmPausesInSlowHooks': [{'hookMs': r['qemu'].get('hookMs'), 'pausesMs': r.get('jvmPausesInHookMs')}
+                                  for r in done if (r['qemu'].get('hookMs') or 0) >= 10],
          'writes': writes}
     s['targets'] = {
         '0 probes lost outside QEMU downtime, every migration':
@@ -295,6 +313,8 @@ def main(argv=None):
                                                         s['lostOutsidePauseBeyondControl']['perMigration']))
         print('       the switches\' failed sends (ovs-vswitchd.log, rate-limited: at least) %s; their send socket %s'
               % (s['writes'].get('ovsSendErrors') or 'none', s['writes'].get('ovsSendBuffer')))
+        print('       hooks of 10 ms or more, with the JVM pauses (GC, safepoints) inside them: %s'
+              % (s['jvmPausesInSlowHooks'] or 'none'))
         if any(n is not None for n in s['sourceNicDrainedFrames']['perMigration']):
             print('       frames left in the stopped source\'s tap, sent on to the destination (drain-nic) %s'
                   % s['sourceNicDrainedFrames']['perMigration'])

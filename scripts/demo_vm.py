@@ -34,10 +34,11 @@ def qemu_figures(migration):
     if done:
         q.update(totalTimeMs=int(done.group(1)), downtimeMs=int(done.group(2)),
                  ramTransferredMiB=float(done.group(3)), dirtySyncs=int(done.group(4)))
-    hook = next((HOOK_RE.search(d) for d in details if HOOK_RE.search(d)), None)
-    if hook:
+    hook_event = next((e for e in migration.get('timeline', []) if HOOK_RE.search(e.get('detail', ''))), None)
+    if hook_event:
+        hook = HOOK_RE.search(hook_event['detail'])
         q.update(storageFlipMs=float(hook.group(1)), redirectConfirmedMs=float(hook.group(2)),
-                 hookMs=float(hook.group(3)))
+                 hookMs=float(hook.group(3)), hookNotedAt=hook_event['epochMillis'] / 1000)
     drained = next((DRAINED_RE.search(d) for d in details if DRAINED_RE.search(d)), None)
     if drained:   # frames left in the stopped source's tap, sent on to the destination
         q['sourceNicDrainedFrames'] = int(drained.group(1))

@@ -1550,6 +1550,34 @@ class DemoteJit(unittest.TestCase):
         self.assertEqual(0, tb.demote_jit(p.pid))
 
 
+class JvmPauseLog(unittest.TestCase):
+    """The control plane JVMs log their stop-the-world pauses (tb.jvm_pause_log), and tb.jvm_pauses
+    finds them by wall-clock time: a real JVM made to collect 3 times."""
+
+    def test_a_jvm_s_collections_are_found_in_their_time_window(self):
+        work = tempfile.mkdtemp(prefix='wanmig-pauses-')
+        try:
+            src, log_path = os.path.join(work, 'Collect.java'), os.path.join(work, 'pauses.log')
+            with open(src, 'w') as f:
+                f.write('public class Collect { public static void main(String[] a) throws Exception {'
+                        ' Thread.sleep(300); for (int i = 0; i < 3; i++) { System.gc(); Thread.sleep(100); } } }')
+            before = time.time()
+            subprocess.run(['java'] + tb.jvm_pause_log(log_path) + [src], check=True, timeout=120)
+            after = time.time()
+            pauses = tb.jvm_pauses(log_path)
+            collections = [p for p in pauses if p[2] == 'G1CollectFull' or 'System.gc' in p[2]]
+            self.assertEqual(3, len(collections), pauses)
+            for ended, ms, _ in collections:
+                self.assertTrue(before <= ended <= after, (before, ended, after))
+                self.assertGreater(ms, 0)
+            self.assertEqual([], tb.jvm_pauses(log_path, since=after + 1), 'nothing after the JVM ended')
+            self.assertEqual(3, len([p for p in tb.jvm_pauses(log_path, collections[0][0], collections[-1][0])
+                                     if p in collections]))
+            self.assertEqual([], tb.jvm_pauses(os.path.join(work, 'absent.log')))
+        finally:
+            subprocess.run(['rm', '-rf', work])
+
+
 class OvsSendSocket(unittest.TestCase):
     """The switches' one send socket (tb.ensure_ovs) and the count of their failed sends, with the
     real ovs-vswitchd: no bed runs here."""

@@ -79,6 +79,10 @@ class Storage:
     def agent_log(self, dc):
         return os.path.join(self.workdir, SIDES[dc][0], 'agent.out')
 
+    def pause_log(self, dc):
+        """The agent JVM's stop-the-world pauses (tb.jvm_pause_log)."""
+        return self.agent_log(dc) + '.pauses'
+
     def start(self, timeout=60):
         if not os.path.exists(AGENT_JAR):
             raise FileNotFoundError(AGENT_JAR + ' is missing: build with mvn -B -q -DskipTests package')
@@ -95,7 +99,7 @@ class Storage:
                            'disks': [{'name': disk, 'image': self.image(dc, disk), 'size': '%dM' % self.size_mb,
                                       'role': role} for disk in self.disks]}, f, indent=2)
             out = open(self.agent_log(dc), 'a')
-            self.agents[dc] = tb.popen_in(host, tb.control_plane() + ['java', '-jar', AGENT_JAR, '--config', config],
+            self.agents[dc] = tb.popen_in(host, tb.control_plane() + ['java'] + tb.jvm_pause_log(self.pause_log(dc)) + ['-jar', AGENT_JAR, '--config', config],
                                           stdout=out, stderr=subprocess.STDOUT)
             out.close()
         for dc in SIDES:
@@ -206,7 +210,7 @@ class Storage:
         name = SIDES[dc][0]
         config = os.path.join(self.workdir, name, 'agent.json')
         out = open(self.agent_log(dc), 'a')
-        self.agents[dc] = tb.popen_in(self.net.get(name), tb.control_plane() + ['java', '-jar', AGENT_JAR, '--config', config],
+        self.agents[dc] = tb.popen_in(self.net.get(name), tb.control_plane() + ['java'] + tb.jvm_pause_log(self.pause_log(dc)) + ['-jar', AGENT_JAR, '--config', config],
                                       stdout=out, stderr=subprocess.STDOUT)
         out.close()
         tb.wait_until(lambda: self._answers(dc), timeout, 0.5, 'the restarted %s agent answering' % dc)

@@ -5,6 +5,7 @@ and the downtime analysis.
 """
 
 import base64
+import datetime
 import json
 import os
 import re
@@ -486,6 +487,29 @@ def _switch_policy(policy, check):
         subprocess.run(['chrt', '-a', '-p'] + policy + [pid], check=check, capture_output=True)
 
 
+def jvm_pause_log(path):
+    """The JVM option that logs every stop-the-world pause (GC or other safepoint) with its UTC
+    time to `path`: a control-plane step that took tens of ms can be checked against them."""
+    return ['-Xlog:safepoint,gc:file=%s:utctime,tags' % path]
+
+
+def jvm_pauses(path, since=0.0, until=float('inf')):
+    """The stop-the-world pauses a jvm_pause_log() file holds between two wall-clock times, as
+    (time the pause ended, ms, what it was for); [] without the file."""
+    found = []
+    try:
+        with open(path, errors='replace') as f:
+            for line in f:
+                m = re.match(r'\[(\S+)\]\[safepoint\s*\] Safepoint "([^"]+)".*Total: (\d+) ns', line)
+                if m:
+                    ended = datetime.datetime.strptime(m.group(1), '%Y-%m-%dT%H:%M:%S.%f%z').timestamp()
+                    if since <= ended <= until:
+                        found.append((ended, int(m.group(3)) / 1e6, m.group(2)))
+    except OSError:
+        pass
+    return found
+
+
 class Runtime:
     """The embedded runtime as a child process (the command line is the contract)."""
 
@@ -493,6 +517,7 @@ class Runtime:
         self.config = config
         self.state_dir = state_dir or tempfile.mkdtemp(prefix='wanmig-state-')
         self.log_path = log_path or os.path.join(self.state_dir, 'runtime.log')
+        self.pause_log = os.path.splitext(self.log_path)[0] + '-pauses.log'   # jvm_pause_log
         self.process = None
 
     def start(self):
@@ -507,7 +532,8 @@ class Runtime:
                         raise RuntimeError('127.0.0.1:%d is already in use (a runtime left over?)' % port)
         out = open(self.log_path, 'a')
         self.process = subprocess.Popen(
-            control_plane() + ['java', '-jar', RUNTIME_JAR, '--config', self.config, '--openflow-port', '6653',
+            control_plane() + ['java'] + jvm_pause_log(self.pause_log)
+            + ['-jar', RUNTIME_JAR, '--config', self.config, '--openflow-port', '6653',
              '--http-port', '8181', '--state-dir', self.state_dir],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         STARTED.append(self.process)
