@@ -1550,6 +1550,46 @@ class DemoteJit(unittest.TestCase):
         self.assertEqual(0, tb.demote_jit(p.pid))
 
 
+class RuntimeStateDir(unittest.TestCase):
+    """One embedded runtime per state directory (StateDirLock), with the real runtime jar: a runtime
+    started on a directory another process holds exits at once, touching nothing; the lock goes
+    with a runtime killed with SIGKILL."""
+
+    def test_a_held_state_directory_is_refused_and_a_killed_runtime_leaves_no_stale_lock(self):
+        state = tempfile.mkdtemp(prefix='wanmig-statedir-')
+        holder = None
+        try:
+            with open(os.path.join(state, 'runtime.lock'), 'w') as f:
+                f.write('pid 1\n')
+            # another process holds it: a POSIX record lock, the kind the runtime takes
+            holder = subprocess.Popen([sys.executable, '-c',
+                                       'import fcntl, sys, time; f = open(sys.argv[1], "r+"); '
+                                       'fcntl.lockf(f, fcntl.LOCK_EX); print("held", flush=True); time.sleep(120)',
+                                       os.path.join(state, 'runtime.lock')], stdout=subprocess.PIPE, text=True)
+            self.assertEqual('held', holder.stdout.readline().strip())
+            refused = subprocess.run(['java', '-jar', tb.RUNTIME_JAR, '--config', tb.CONFIG_2DC,
+                                      '--state-dir', state, '--openflow-port', '0', '--http-port', '0'],
+                                     capture_output=True, text=True, timeout=60)
+            self.assertEqual(1, refused.returncode, refused.stderr)
+            self.assertIn('is in use by another wanmig runtime (pid 1)', refused.stderr)
+            self.assertEqual(['runtime.lock'], os.listdir(state), 'nothing written beside the lock')
+            holder.kill()
+            holder.wait(10)
+            holder = None
+            first = tb.Runtime(state_dir=state, log_path=os.path.join(state, 'runtime.log')).start()
+            first.kill(signal.SIGKILL)
+            second = tb.Runtime(state_dir=state, log_path=os.path.join(state, 'runtime-2.log')).start()
+            try:
+                self.assertIsNone(second.process.poll(), 'the runtime after a SIGKILL runs')
+            finally:
+                second.kill()
+        finally:
+            if holder is not None:
+                holder.kill()
+                holder.wait(10)
+            subprocess.run(['rm', '-rf', state])
+
+
 class JvmPauseLog(unittest.TestCase):
     """The control plane JVMs log their stop-the-world pauses (tb.jvm_pause_log), and tb.jvm_pauses
     finds them by wall-clock time: a real JVM made to collect 3 times."""

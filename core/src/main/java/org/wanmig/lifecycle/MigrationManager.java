@@ -155,17 +155,27 @@ public final class MigrationManager implements MigrationService, HypervisorListe
 
     // ---- lifecycle of the manager itself ------------------------------------------------------
 
+    /** {@link #takeOver(Predecessors)} by a single process restarted: its predecessor is gone. */
+    public CompletableFuture<Void> takeOver() {
+        return takeOver(Predecessors.GONE);
+    }
+
     /**
      * Takes over driving: rebuilds the desired state from the store (every active migration from
      * its stored plan) and the topology, reads every switch's table, and changes only the
      * difference (a restarted runtime or a new leader finds the rules its predecessor installed and
      * leaves them alone); then resumes or rolls back each migration in flight, each on its own.
      * Called at start and whenever this instance becomes leader.
+     *
+     * @param predecessors whether every instance that drove before is known to be gone now: then
+     *        the take-over time bounds anything they did (a switchover in a pause), and a resumed
+     *        migration that cannot learn whether one happened waits only for what is left of the
+     *        hypervisor's budget from then; otherwise it waits the whole budget
      */
-    public CompletableFuture<Void> takeOver() {
+    public CompletableFuture<Void> takeOver(Predecessors predecessors) {
         return call(() -> {
             driving = true;
-            tookOverAt = clock.millis();
+            tookOverAt = predecessors == Predecessors.GONE ? clock.millis() : 0;
             List<Run> resumed = new ArrayList<>();
             for (Migration m : store.all()) {
                 if (m.isActive() && !runs.containsKey(m.id())) {
@@ -193,6 +203,14 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             }, lifecycle);
             return baseline;
         });
+    }
+
+    /** What a new driver knows of the instances that drove before it, at {@link #takeOver}. */
+    public enum Predecessors {
+        /** None can act any more: a restarted single process (the embedded runtime). */
+        GONE,
+        /** One may still run and finish a step under way: a former leader of a cluster. */
+        MAY_STILL_RUN
     }
 
     /** Stops driving (leadership lost or shutdown); records stay for whoever drives next. */

@@ -36,6 +36,8 @@ final class LifecycleFixture implements AutoCloseable {
     final InMemoryMigrationStore store;
     final WanTopology topology;
     final MigrationManager manager;
+    /** What the manager is told of its predecessors when it takes over (a setUp may change it). */
+    MigrationManager.Predecessors predecessors = MigrationManager.Predecessors.GONE;
 
     private LifecycleFixture(WanTopology topology, FakeNetwork network, InMemoryMigrationStore store) {
         this.topology = topology;
@@ -75,7 +77,7 @@ final class LifecycleFixture implements AutoCloseable {
         LifecycleFixture f = new LifecycleFixture(topology, network, store);
         setUp.accept(f);
         try {
-            f.manager.takeOver().get(10, TimeUnit.SECONDS);
+            f.manager.takeOver(f.predecessors).get(10, TimeUnit.SECONDS);
         } catch (Exception e) {
             throw new AssertionError("takeOver failed", e);
         }

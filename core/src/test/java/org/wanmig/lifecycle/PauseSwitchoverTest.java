@@ -482,6 +482,11 @@ class PauseSwitchoverTest {
      */
     private MigrationId resumedAfterASwitchoverTheDiskDoesNotKnow(java.util.function.Consumer<FakeReplication> agent)
             throws Exception {
+        return resumedAfterASwitchoverTheDiskDoesNotKnow(agent, MigrationManager.Predecessors.GONE);
+    }
+
+    private MigrationId resumedAfterASwitchoverTheDiskDoesNotKnow(java.util.function.Consumer<FakeReplication> agent,
+            MigrationManager.Predecessors predecessors) throws Exception {
         f = LifecycleFixture.start(c -> {   // replicated: an agent in each DC
             org.wanmig.testing.Topologies.entry(c, "dataCenters", 0).put("agent", "http://127.0.0.1:17070");
             org.wanmig.testing.Topologies.entry(c, "dataCenters", 1).put("agent", "http://127.0.0.1:17071");
@@ -499,6 +504,7 @@ class PauseSwitchoverTest {
         f = LifecycleFixture.start(before.topology, before.network, disk, next -> {
             next.hypervisor.switchOverInPause(true);
             agent.accept(next.replication);
+            next.predecessors = predecessors;
         });
         Poll.until("asked again after the restart", () -> f.hypervisor.migrations().size() == 1);
         return id;
@@ -565,6 +571,17 @@ class PauseSwitchoverTest {
         Poll.until("abort after the reclaim", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
         assertTrue(f.replication.calls().stream().noneMatch(c -> c.startsWith("restore")), f.replication.calls().toString());
         f.assertBackAtSource(id);
+    }
+
+    @Test
+    void aSuccessorWhosePredecessorMayStillRunBoundsNothingByItsTakeOver() throws Exception {
+        // a former ONOS leader may still send the migrate-continue of a hook it began
+        MigrationId id = resumedAfterASwitchoverTheDiskDoesNotKnow(r -> r.agentSilent("dcB"),
+                MigrationManager.Predecessors.MAY_STILL_RUN);
+        assertTrue(f.record(id).switchoverUnknown(), f.describe(id));
+        assertEquals(0, f.hypervisor.asked().get(0).predecessorsGoneBy(),
+                "no bound: the hypervisor's whole budget for the source's monitor");
+        assertEquals(0, f.record(id).predecessorsGoneBy(), "none stored either");
     }
 
     @Test

@@ -33,6 +33,8 @@ import org.wanmig.embedded.openflow.SwitchInfo;
 import org.wanmig.embedded.openflow.SwitchListener;
 import org.wanmig.embedded.openflow.WanLinkMonitor;
 import org.wanmig.embedded.store.FileMigrationStore;
+import org.wanmig.embedded.store.StateDirInUseException;
+import org.wanmig.embedded.store.StateDirLock;
 import org.wanmig.lifecycle.LinkStateTracker;
 import org.wanmig.embedded.store.FileEvacuationStore;
 import org.wanmig.evacuation.EvacuationHost;
@@ -75,11 +77,14 @@ public final class EmbeddedRuntime implements AutoCloseable {
     private final RestServer rest;
     private final FileMigrationStore store;
     private final CountDownLatch allSwitches;
+    private final StateDirLock stateLock;
 
     EmbeddedRuntime(RuntimeOptions o) throws IOException, InterruptedException {
         String netcfg = Files.readString(o.config);
         topology = WanTopologyParser.parseNetcfg(netcfg);
         LinkStateSettings linkSettings = LinkStateSettings.fromNetcfg(new ObjectMapper().readTree(netcfg));
+        // before any record is read: the take-over below assumes the previous runtime is gone
+        stateLock = StateDirLock.acquire(o.stateDir);
         controller = new OpenFlowController(OpenFlowConfig.builder().bindAddress(o.openflowAddress)
                 .port(o.openflowPort).build());
         network = new OpenFlowNetworkProgrammer(controller);
@@ -123,7 +128,8 @@ public final class EmbeddedRuntime implements AutoCloseable {
         if (!allSwitches.await(o.switchWait.toMillis(), TimeUnit.MILLISECONDS)) {
             log.warn("not every switch connected within {} s; missing {}", o.switchWait.toSeconds(), missing());
         }
-        manager.takeOver().whenComplete((x, e) -> {
+        // one runtime per state directory (stateLock): whoever drove these records before is gone
+        manager.takeOver(MigrationManager.Predecessors.GONE).whenComplete((x, e) -> {
             if (e != null) {
                 log.warn("baseline not confirmed everywhere yet: {}", e.getMessage());
             } else {
@@ -222,6 +228,11 @@ public final class EmbeddedRuntime implements AutoCloseable {
         store.flush();   // a mark still waiting for its write
         network.close();
         controller.close();
+        try {
+            stateLock.close();
+        } catch (IOException e) {
+            log.warn("state directory lock: {}", e.toString());
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -245,6 +256,10 @@ public final class EmbeddedRuntime implements AutoCloseable {
                 System.err.println("  " + p);
             }
             System.exit(2);
+            return;
+        } catch (StateDirInUseException e) {
+            System.err.println("error: " + e.getMessage());
+            System.exit(1);
             return;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(runtime::close, "wanmig-shutdown"));

@@ -5,11 +5,13 @@ import org.junit.jupiter.api.io.TempDir;
 import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationState;
 import org.wanmig.api.TunnelLabels;
+import org.wanmig.embedded.store.StateDirInUseException;
 
 import java.nio.file.Path;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The runtime's own lifecycle, built but not started: no port is bound, no switch awaited. */
@@ -42,5 +44,24 @@ class EmbeddedRuntimeTest {
         } finally {
             second.close();
         }
+    }
+
+    @Test
+    void aSecondRuntimeOnTheSameStateDirectoryIsRefusedAndTheFirstKeepsItsRecords(@TempDir Path state)
+            throws Exception {
+        EmbeddedRuntime first = runtime(state);
+        try {
+            Migration m = Migration.requested(first.store().nextId(), "vs1", "dcA", "dcB", 2,
+                    new TunnelLabels(1000, Map.of("site1", 1001)), 1000);
+            first.store().put(m);
+            StateDirInUseException refused = assertThrows(StateDirInUseException.class, () -> runtime(state));
+            assertTrue(refused.getMessage().contains("in use by another wanmig runtime (pid "
+                    + ProcessHandle.current().pid() + ")"), refused.getMessage());
+            assertEquals(m, first.store().get(m.id()).orElseThrow());
+        } finally {
+            first.close();
+        }
+        EmbeddedRuntime next = runtime(state);   // the lock goes with the runtime that held it
+        next.close();
     }
 }

@@ -313,7 +313,9 @@ public class WanmigComponent implements MigrationService, PlannerService, Evacua
             return; // without a manager, it takes over when the configuration arrives
         }
         drivingNow = true;
-        m.takeOver().whenComplete((x, e) -> {
+        // a former leader may still run and finish a pause hook it began (release() stops it
+        // from driving, not from completing a step under way): no bound from the take-over time
+        m.takeOver(MigrationManager.Predecessors.MAY_STILL_RUN).whenComplete((x, e) -> {
             if (e != null) {
                 log.warn("wanmig: baseline not confirmed on every switch: {}", e.getMessage());
             } else {
