@@ -87,8 +87,9 @@ def ovs_send_buffer(size):
     probes per migration on every path across the WAN during pre-copy). That socket is made at
     ovs-vswitchd's first send with net.core.wmem_default as it is then, and kept: this raises
     wmem_default for a moment, restarts ovs-vswitchd if its socket was made smaller (a test
-    machine between beds can afford that; WANMIG_OVS_RESTART=0 refuses instead), has it send one frame on a port of a bridge of its own
-    so the socket is made now, and puts wmem_default back."""
+    machine between beds can afford that; WANMIG_OVS_RESTART=0 refuses instead), has it send
+    one frame on a port of a bridge of its own so the socket is made now, and puts wmem_default
+    back."""
     sock = ovs_send_socket()
     if sock is not None and sock['sndbuf'] >= size:
         return sock
@@ -157,8 +158,7 @@ def _raise_sysctl(path, saved, value):
     one kept in `saved` by a bed that never put it back, else the current one, which is kept
     there until _restore_sysctl()."""
     with open(path) as f:
-        current = int(f.read())
-    before = current
+        before = int(f.read())
     if os.path.exists(saved):
         with open(saved) as f:
             before = int(f.read().strip() or before)

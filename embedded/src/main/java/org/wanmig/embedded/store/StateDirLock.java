@@ -52,7 +52,7 @@ public final class StateDirLock implements AutoCloseable {
             String holder = new String(Files.readAllBytes(file), StandardCharsets.UTF_8).trim();
             channel.close();
             throw new StateDirInUseException("state directory " + stateDir + " is in use by another wanmig runtime"
-                    + (holder.isEmpty() ? "" : " (" + holder + ")") + "; stop it first, or give this one --state-dir");
+                    + (holder.isEmpty() ? "" : " (" + holder + ")") + "; stop it first, or give this one another --state-dir");
         }
         channel.truncate(0);
         channel.write(ByteBuffer.wrap(("pid " + ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8)), 0);
