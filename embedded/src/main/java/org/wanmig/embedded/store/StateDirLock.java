@@ -51,11 +51,13 @@ public final class StateDirLock implements AutoCloseable {
         if (lock == null) {
             String holder = new String(Files.readAllBytes(file), StandardCharsets.UTF_8).trim();
             channel.close();
-            throw new StateDirInUseException("state directory " + stateDir + " is in use by another wanmig runtime"
-                    + (holder.isEmpty() ? "" : " (" + holder + ")") + "; stop it first, or give this one another --state-dir");
+            throw new StateDirInUseException("state directory " + stateDir + " is in use by another wanmig"
+                    + " runtime" + (holder.isEmpty() ? "" : " (" + holder + ")")
+                    + "; stop it first, or give this one another --state-dir");
         }
         channel.truncate(0);
-        channel.write(ByteBuffer.wrap(("pid " + ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8)), 0);
+        byte[] pid = ("pid " + ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8);
+        channel.write(ByteBuffer.wrap(pid), 0);
         channel.force(false);
         return new StateDirLock(channel, lock);
     }
