@@ -16,6 +16,7 @@ import org.wanmig.config.VirtualServer;
 import org.wanmig.config.WanTopology;
 import org.wanmig.drivers.qemu.QmpClient;
 import org.wanmig.spi.HypervisorListener;
+import org.wanmig.testing.ChildProcesses;
 import org.wanmig.testing.WanmigFixtures;
 
 import java.io.IOException;
@@ -523,6 +524,7 @@ class QemuHypervisorDriverTest {
             cmd.add(incoming);
         }
         Path log = dir.resolve(dc + "-" + n + ".log");
+        ChildProcesses.killAtExit();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         processes.put(dc, p);
         launched.add(p);

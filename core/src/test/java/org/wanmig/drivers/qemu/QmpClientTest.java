@@ -3,6 +3,7 @@ package org.wanmig.drivers.qemu;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.wanmig.testing.ChildProcesses;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -99,6 +100,7 @@ class QmpClientTest {
         dir = Files.createTempDirectory("wanmig-qmp");
         Path agent = dir.resolve("agent.qmp");
         Path mms = dir.resolve("mms.qmp");
+        ChildProcesses.killAtExit();
         qemu = new ProcessBuilder(List.of("qemu-system-x86_64", "-accel", "tcg", "-machine", "pc", "-m", "32",
                 "-nodefaults", "-display", "none", "-serial", "none",
                 "-qmp", "unix:" + agent + ",server=on,wait=off", "-qmp", "unix:" + mms + ",server=on,wait=off"))
