@@ -1636,54 +1636,46 @@ class OvsSendSocket(unittest.TestCase):
         tb.ensure_ovs()
         # as an earlier run left it: ovs-vswitchd restarted, its first send with the default buffer
         tb.restart_ovs_vswitchd()
-        with open(tb.WMEM_DEFAULT) as f:
-            wmem = int(f.read())
+        wmem = tb.read_sysctl(tb.WMEM_DEFAULT)
         self.assertLess(wmem, tb.SWITCH_BUFFER, 'the machine\'s own default, not a bed\'s')
         tb._first_ovs_send()
         self.assertEqual(wmem, tb.ovs_send_socket()['sndbuf'])
         tb.ensure_ovs()
         self.assertGreaterEqual(tb.ovs_send_socket()['sndbuf'], tb.SWITCH_BUFFER)
-        with open(tb.WMEM_DEFAULT) as f:
-            self.assertEqual(wmem, int(f.read()), 'wmem_default put back')
+        self.assertEqual(wmem, tb.read_sysctl(tb.WMEM_DEFAULT), 'wmem_default put back')
         self.assertNotIn('wanmig-sndbuf', tb.run('ovs-vsctl list-br').stdout, 'the throwaway bridge removed')
 
     def test_defaults_a_killed_bed_left_raised_are_put_back(self):
         tb.ensure_ovs()
         own = {}
         for path in (tb.RMEM_DEFAULT, tb.WMEM_DEFAULT):
-            with open(path) as f:
-                own[path] = int(f.read())
+            own[path] = tb.read_sysctl(path)
         try:
             # what a bed killed with SIGKILL inside switch_buffers / ovs_send_buffer leaves
             for path, saved in ((tb.RMEM_DEFAULT, tb.SAVED_RMEM_DEFAULT), (tb.WMEM_DEFAULT, tb.SAVED_WMEM_DEFAULT)):
                 with open(saved, 'w') as f:
                     f.write(str(own[path]))
-                with open(path, 'w') as f:
-                    f.write(str(tb.SWITCH_BUFFER))
+                tb.write_sysctl(path, tb.SWITCH_BUFFER)
             tb.ensure_ovs()
             for path in own:
-                with open(path) as f:
-                    self.assertEqual(own[path], int(f.read()), path)
+                self.assertEqual(own[path], tb.read_sysctl(path), path)
             self.assertFalse(os.path.exists(tb.SAVED_RMEM_DEFAULT))
             self.assertFalse(os.path.exists(tb.SAVED_WMEM_DEFAULT))
             # a bed of this process keeps what it raised
             before = tb.switch_buffers()
             try:
                 tb.ensure_ovs()
-                with open(tb.RMEM_DEFAULT) as f:
-                    self.assertEqual(tb.SWITCH_BUFFER, int(f.read()), 'this process\'s own bed undone')
+                self.assertEqual(tb.SWITCH_BUFFER, tb.read_sysctl(tb.RMEM_DEFAULT), 'this process\'s own bed undone')
             finally:
                 tb.restore_switch_buffers(before)
             self.assertFalse(os.path.exists(tb.SAVED_RMEM_DEFAULT))
         finally:
             for path, value in own.items():
-                with open(path, 'w') as f:
-                    f.write(str(value))
+                tb.write_sysctl(path, value)
 
     def test_a_stopped_ovs_vswitchd_is_started_and_refused_clearly_without_ensure_ovs(self):
         tb.ensure_ovs()
-        with open(tb.WMEM_DEFAULT) as f:
-            wmem = int(f.read())
+        wmem = tb.read_sysctl(tb.WMEM_DEFAULT)
         tb.run('ovs-appctl -t ovs-vswitchd exit', timeout=30)
         tb.wait_until(lambda: not tb.ovs_vswitchd_answers(), 10, 0.2, 'ovs-vswitchd gone')
         try:
@@ -1694,14 +1686,12 @@ class OvsSendSocket(unittest.TestCase):
             tb.ensure_ovs()
         self.assertTrue(tb.ovs_vswitchd_answers())
         self.assertGreaterEqual(tb.ovs_send_socket()['sndbuf'], tb.SWITCH_BUFFER)
-        with open(tb.WMEM_DEFAULT) as f:
-            self.assertEqual(wmem, int(f.read()))
+        self.assertEqual(wmem, tb.read_sysctl(tb.WMEM_DEFAULT))
 
     def test_an_ovs_vswitchd_whose_send_socket_never_shows_fails_and_puts_everything_back(self):
         tb.ensure_ovs()
         tb.restart_ovs_vswitchd()    # no send socket yet
-        with open(tb.WMEM_DEFAULT) as f:
-            wmem = int(f.read())
+        wmem = tb.read_sysctl(tb.WMEM_DEFAULT)
         real = tb.ovs_send_socket
         tb.ovs_send_socket = lambda: None     # as if it never made one: the 10 s bound must end it
         try:
@@ -1709,8 +1699,7 @@ class OvsSendSocket(unittest.TestCase):
                 tb.ovs_send_buffer(tb.SWITCH_BUFFER)
         finally:
             tb.ovs_send_socket = real
-        with open(tb.WMEM_DEFAULT) as f:
-            self.assertEqual(wmem, int(f.read()), 'wmem_default put back')
+        self.assertEqual(wmem, tb.read_sysctl(tb.WMEM_DEFAULT), 'wmem_default put back')
         self.assertFalse(os.path.exists(tb.SAVED_WMEM_DEFAULT))
         self.assertNotIn('wanmig-sndbuf', tb.run('ovs-vsctl list-br').stdout, 'the throwaway bridge removed')
         self.assertNotIn('wmsndbuf0', tb.run('ip -o link show').stdout, 'its veth removed')

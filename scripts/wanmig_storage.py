@@ -83,6 +83,10 @@ class Storage:
         """The agent JVM's stop-the-world pauses (tb.jvm_pause_log)."""
         return self.agent_log(dc) + '.pauses'
 
+    def _agent_command(self, dc, config):
+        return tb.control_plane() + ['java'] + tb.jvm_pause_log(self.pause_log(dc)) + ['-jar', AGENT_JAR,
+                                                                                       '--config', config]
+
     def start(self, timeout=60):
         if not os.path.exists(AGENT_JAR):
             raise FileNotFoundError(AGENT_JAR + ' is missing: build with mvn -B -q -DskipTests package')
@@ -99,8 +103,7 @@ class Storage:
                            'disks': [{'name': disk, 'image': self.image(dc, disk), 'size': '%dM' % self.size_mb,
                                       'role': role} for disk in self.disks]}, f, indent=2)
             out = open(self.agent_log(dc), 'a')
-            self.agents[dc] = tb.popen_in(host, tb.control_plane() + ['java'] + tb.jvm_pause_log(self.pause_log(dc)) + ['-jar', AGENT_JAR, '--config', config],
-                                          stdout=out, stderr=subprocess.STDOUT)
+            self.agents[dc] = tb.popen_in(host, self._agent_command(dc, config), stdout=out, stderr=subprocess.STDOUT)
             out.close()
         for dc in SIDES:
             tb.wait_until(lambda: self._answers(dc), timeout, 0.5,
@@ -210,8 +213,8 @@ class Storage:
         name = SIDES[dc][0]
         config = os.path.join(self.workdir, name, 'agent.json')
         out = open(self.agent_log(dc), 'a')
-        self.agents[dc] = tb.popen_in(self.net.get(name), tb.control_plane() + ['java'] + tb.jvm_pause_log(self.pause_log(dc)) + ['-jar', AGENT_JAR, '--config', config],
-                                      stdout=out, stderr=subprocess.STDOUT)
+        self.agents[dc] = tb.popen_in(self.net.get(name), self._agent_command(dc, config), stdout=out,
+                                      stderr=subprocess.STDOUT)
         out.close()
         tb.wait_until(lambda: self._answers(dc), timeout, 0.5, 'the restarted %s agent answering' % dc)
         tb.demote_jit(self.agents[dc].pid)

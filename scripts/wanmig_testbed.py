@@ -153,12 +153,21 @@ SAVED_WMEM_DEFAULT = '/var/tmp/wanmig-wmem_default'
 _RAISED = set()   # the saved files of the values this process has raised and not yet put back
 
 
+def read_sysctl(path):
+    with open(path) as f:
+        return int(f.read())
+
+
+def write_sysctl(path, value):
+    with open(path, 'w') as f:
+        f.write(str(value))
+
+
 def _raise_sysctl(path, saved, value):
     """Raises the sysctl at `path` to at least `value` and returns the machine's own value: the
     one kept in `saved` by a bed that never put it back, else the current one, which is kept
     there until _restore_sysctl()."""
-    with open(path) as f:
-        before = int(f.read())
+    before = read_sysctl(path)
     if os.path.exists(saved):
         with open(saved) as f:
             before = int(f.read().strip() or before)
@@ -166,14 +175,12 @@ def _raise_sysctl(path, saved, value):
         with open(saved, 'w') as f:
             f.write(str(before))
     _RAISED.add(saved)
-    with open(path, 'w') as f:
-        f.write(str(max(value, before)))
+    write_sysctl(path, max(value, before))
     return before
 
 
 def _restore_sysctl(path, saved, before):
-    with open(path, 'w') as f:
-        f.write(str(before))
+    write_sysctl(path, before)
     if os.path.exists(saved):
         os.unlink(saved)
     _RAISED.discard(saved)
