@@ -1600,6 +1600,27 @@ class RuntimeStateDir(unittest.TestCase):
             subprocess.run(['rm', '-rf', state])
 
 
+    def test_a_record_it_cannot_read_stops_the_start_with_the_file_named_and_nothing_changed(self):
+        state = tempfile.mkdtemp(prefix='wanmig-statedir-')
+        try:
+            os.makedirs(os.path.join(state, 'migrations'))
+            record = os.path.join(state, 'migrations', '5.json')
+            with open(record, 'w') as f:
+                f.write('{"id": 5, "serv')   # cut short
+            refused = subprocess.run(['java', '-jar', tb.RUNTIME_JAR, '--config', tb.CONFIG_2DC,
+                                      '--state-dir', state, '--openflow-port', '0', '--http-port', '0'],
+                                     capture_output=True, text=True, timeout=60)
+            self.assertEqual(1, refused.returncode, refused.stderr)
+            self.assertIn('holds a record this runtime cannot read; nothing was changed', refused.stderr)
+            self.assertIn('cannot read %s: Unexpected end-of-input' % record, refused.stderr)
+            self.assertNotIn('Exception', refused.stderr, 'a message, not a stack trace')
+            with open(record) as f:
+                self.assertEqual('{"id": 5, "serv', f.read())
+            self.assertEqual(['5.json'], os.listdir(os.path.join(state, 'migrations')))
+        finally:
+            subprocess.run(['rm', '-rf', state])
+
+
 class JvmPauseLog(unittest.TestCase):
     """The control plane JVMs log their stop-the-world pauses (tb.jvm_pause_log), and tb.jvm_pauses
     finds them by wall-clock time: a real JVM made to collect 3 times."""
@@ -1624,6 +1645,18 @@ class JvmPauseLog(unittest.TestCase):
             self.assertEqual(3, len([p for p in tb.jvm_pauses(log_path, collections[0][0], collections[-1][0])
                                      if p in collections]))
             self.assertEqual([], tb.jvm_pauses(os.path.join(work, 'absent.log')))
+            # a JVM started again on the same log (a restarted runtime) moves the first run's log aside
+            with open(src, 'w') as f:
+                f.write('public class Collect { public static void main(String[] a) throws Exception {'
+                        ' Thread.sleep(300); System.gc(); } }')
+            subprocess.run(['java'] + tb.jvm_pause_log(log_path) + [src], check=True, timeout=120)
+            self.assertTrue(os.path.exists(log_path + '.0'), os.listdir(work))
+            pauses = tb.jvm_pauses(log_path)
+            both = [p for p in pauses if p[2] == 'G1CollectFull' or 'System.gc' in p[2]]
+            self.assertEqual(4, len(both), pauses)
+            self.assertEqual(collections, both[:3], 'the first run\'s, from the moved log, first')
+            self.assertGreater(both[3][0], after)
+            self.assertEqual(sorted(pauses), pauses)
         finally:
             subprocess.run(['rm', '-rf', work])
 

@@ -6,6 +6,7 @@ and the downtime analysis.
 
 import base64
 import datetime
+import glob
 import json
 import os
 import re
@@ -502,19 +503,22 @@ def jvm_pause_log(path):
 
 def jvm_pauses(path, since=0.0, until=float('inf')):
     """The stop-the-world pauses a jvm_pause_log() file holds between two wall-clock times, as
-    (time the pause ended, ms, what it was for); [] without the file."""
+    (time the pause ended, ms, what it was for), oldest first; [] without the file. A JVM started
+    again on the same file first moves the earlier run's log to path.0 (then .1, ...): those are
+    read too, so a restarted runtime's pauses from before the restart are not lost."""
     found = []
-    try:
-        with open(path, errors='replace') as f:
-            for line in f:
-                m = re.match(r'\[(\S+)\]\[safepoint\s*\] Safepoint "([^"]+)".*Total: (\d+) ns', line)
-                if m:
-                    ended = datetime.datetime.strptime(m.group(1), '%Y-%m-%dT%H:%M:%S.%f%z').timestamp()
-                    if since <= ended <= until:
-                        found.append((ended, int(m.group(3)) / 1e6, m.group(2)))
-    except OSError:
-        pass
-    return found
+    for log in [path] + glob.glob(glob.escape(path) + '.[0-9]*'):
+        try:
+            with open(log, errors='replace') as f:
+                for line in f:
+                    m = re.match(r'\[(\S+)\]\[safepoint\s*\] Safepoint "([^"]+)".*Total: (\d+) ns', line)
+                    if m:
+                        ended = datetime.datetime.strptime(m.group(1), '%Y-%m-%dT%H:%M:%S.%f%z').timestamp()
+                        if since <= ended <= until:
+                            found.append((ended, int(m.group(3)) / 1e6, m.group(2)))
+        except OSError:
+            pass
+    return sorted(found)
 
 
 class Runtime:

@@ -35,6 +35,7 @@ import org.wanmig.embedded.openflow.WanLinkMonitor;
 import org.wanmig.embedded.store.FileMigrationStore;
 import org.wanmig.embedded.store.StateDirInUseException;
 import org.wanmig.embedded.store.StateDirLock;
+import org.wanmig.embedded.store.UnreadableStateException;
 import org.wanmig.lifecycle.LinkStateTracker;
 import org.wanmig.embedded.store.FileEvacuationStore;
 import org.wanmig.evacuation.EvacuationHost;
@@ -85,39 +86,49 @@ public final class EmbeddedRuntime implements AutoCloseable {
         LinkStateSettings linkSettings = LinkStateSettings.fromNetcfg(new ObjectMapper().readTree(netcfg));
         // before any record is read: the take-over below assumes the previous runtime is gone
         stateLock = StateDirLock.acquire(o.stateDir);
-        controller = new OpenFlowController(OpenFlowConfig.builder().bindAddress(o.openflowAddress)
-                .port(o.openflowPort).build());
-        network = new OpenFlowNetworkProgrammer(controller);
-        manager = new MigrationManager(topology, APP_ID, network, new HypervisorDrivers(URI.create(o.callbackBase)),
-                new AgentReplicationClient(this::demoteBudget), store = new FileMigrationStore(o.stateDir), Leadership.STANDALONE,
-                Clock.systemUTC());
-        // link failures reach the routes through the tracker: PORT_STATUS / port-desc / disconnects in,
-        // the effective topology out to the manager, which moves the baseline make-before-break
-        links = new LinkStateTracker(topology, linkSettings, manager::updateTopology, Clock.systemUTC());
-        controller.addSwitchListener(new WanLinkMonitor(topology.links(), links));
-        // the manager is also what loss detection (failover.detection, off by default) reads
-        evacuations = new EvacuationHost(manager, manager, manager, new FileEvacuationStore(o.stateDir), () -> topology,
-                Leadership.STANDALONE, System::currentTimeMillis);
-        allSwitches = new CountDownLatch(topology.allSwitches().size());
-        controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller,
-                new ServerAnnounceDetector(topology), manager::serverAnnounced));
-        controller.addSwitchListener(new SwitchListener() {
-            @Override
-            public void switchConnected(SwitchInfo info) {
-                switchUp(info.deviceId());
-            }
+        boolean built = false;
+        try {
+            // first: a record it cannot read stops the start before anything else is built
+            store = new FileMigrationStore(o.stateDir);
+            controller = new OpenFlowController(OpenFlowConfig.builder().bindAddress(o.openflowAddress)
+                    .port(o.openflowPort).build());
+            network = new OpenFlowNetworkProgrammer(controller);
+            manager = new MigrationManager(topology, APP_ID, network,
+                    new HypervisorDrivers(URI.create(o.callbackBase)), new AgentReplicationClient(this::demoteBudget),
+                    store, Leadership.STANDALONE, Clock.systemUTC());
+            // link failures reach the routes through the tracker: PORT_STATUS / port-desc / disconnects in,
+            // the effective topology out to the manager, which moves the baseline make-before-break
+            links = new LinkStateTracker(topology, linkSettings, manager::updateTopology, Clock.systemUTC());
+            controller.addSwitchListener(new WanLinkMonitor(topology.links(), links));
+            // the manager is also what loss detection (failover.detection, off by default) reads
+            evacuations = new EvacuationHost(manager, manager, manager, new FileEvacuationStore(o.stateDir), () -> topology,
+                    Leadership.STANDALONE, System::currentTimeMillis);
+            allSwitches = new CountDownLatch(topology.allSwitches().size());
+            controller.addPacketListener(new ArpPacketHandler(new GatewayArpResponder(topology), controller,
+                    new ServerAnnounceDetector(topology), manager::serverAnnounced));
+            controller.addSwitchListener(new SwitchListener() {
+                @Override
+                public void switchConnected(SwitchInfo info) {
+                    switchUp(info.deviceId());
+                }
 
-            @Override
-            public void switchDisconnected(DeviceId device) {
-                log.warn("switch {} disconnected", device);
-                manager.switchDisconnected(device);
+                @Override
+                public void switchDisconnected(DeviceId device) {
+                    log.warn("switch {} disconnected", device);
+                    manager.switchDisconnected(device);
+                }
+            });
+            EmbeddedServiceDirectory services = new EmbeddedServiceDirectory(Map.of(MigrationService.class, manager,
+                    EvacuationService.class, evacuations, PlannerService.class, (PlannerService) manager::planner,
+                    CodecService.class, EmbeddedCodecService.of(WanmigCodecs.all())));
+            rest = new RestServer(o.httpAddress, o.httpPort, RestLimits.DEFAULTS, o.user, o.password, o.token, services,
+                    new EmbeddedWebResource(this::devicesJson, this::flowsJson, this::linksJson));
+            built = true;
+        } finally {
+            if (!built) {   // the lock goes with the failed start, not with the JVM (an in-JVM caller)
+                releaseQuietly();
             }
-        });
-        EmbeddedServiceDirectory services = new EmbeddedServiceDirectory(Map.of(MigrationService.class, manager,
-                EvacuationService.class, evacuations, PlannerService.class, (PlannerService) manager::planner,
-                CodecService.class, EmbeddedCodecService.of(WanmigCodecs.all())));
-        rest = new RestServer(o.httpAddress, o.httpPort, RestLimits.DEFAULTS, o.user, o.password, o.token, services,
-                new EmbeddedWebResource(this::devicesJson, this::flowsJson, this::linksJson));
+        }
     }
 
     void start(RuntimeOptions o) throws InterruptedException, IOException {
@@ -228,6 +239,10 @@ public final class EmbeddedRuntime implements AutoCloseable {
         store.flush();   // a mark still waiting for its write
         network.close();
         controller.close();
+        releaseQuietly();
+    }
+
+    private void releaseQuietly() {
         try {
             stateLock.close();
         } catch (IOException e) {
@@ -259,6 +274,13 @@ public final class EmbeddedRuntime implements AutoCloseable {
             return;
         } catch (StateDirInUseException e) {
             System.err.println("error: " + e.getMessage());
+            System.exit(1);
+            return;
+        } catch (UnreadableStateException e) {
+            System.err.println("error: the state directory " + o.stateDir + " holds a record this runtime cannot read; "
+                    + "nothing was changed.\n  " + e.getMessage() + "\n  Mend the file, or move it out of the "
+                    + "directory to start without it: a migration it recorded is then forgotten, so check its "
+                    + "rules on the switches and its storage roles at the agents by hand.");
             System.exit(1);
             return;
         }

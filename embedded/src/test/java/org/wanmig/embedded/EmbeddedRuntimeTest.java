@@ -6,7 +6,9 @@ import org.wanmig.api.Migration;
 import org.wanmig.api.MigrationState;
 import org.wanmig.api.TunnelLabels;
 import org.wanmig.embedded.store.StateDirInUseException;
+import org.wanmig.embedded.store.UnreadableStateException;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -62,6 +64,18 @@ class EmbeddedRuntimeTest {
             first.close();
         }
         EmbeddedRuntime next = runtime(state);   // the lock goes with the runtime that held it
+        next.close();
+    }
+
+    @Test
+    void aStartStoppedByARecordItCannotReadLeavesTheStateDirectoryFree(@TempDir Path state) throws Exception {
+        Path record = state.resolve("migrations").resolve("9.json");
+        Files.createDirectories(record.getParent());
+        Files.writeString(record, "{\"id\": 9, \"serv");
+        UnreadableStateException e = assertThrows(UnreadableStateException.class, () -> runtime(state));
+        assertEquals(record, e.file());
+        Files.delete(record);   // mended: the next start in this JVM takes the directory
+        EmbeddedRuntime next = runtime(state);
         next.close();
     }
 }

@@ -2,6 +2,7 @@ package org.wanmig.embedded.store;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -12,8 +13,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.function.Function;
 
-/** How the file stores replace a record: readers (and a restart after a crash) see the old or the new content, never half. */
+/**
+ * How the file stores replace a record: readers (and a restart after a crash) see the old or the new
+ * content, never half. And how they read one back: decoded, or an error naming the file.
+ */
 final class AtomicJsonFile {
     private AtomicJsonFile() {
     }
@@ -33,6 +38,24 @@ final class AtomicJsonFile {
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot replace " + file, e);
+        }
+    }
+
+    /**
+     * The JSON object in {@code file}, decoded.
+     *
+     * @throws UnreadableStateException naming the file, when it cannot be read, is not a JSON
+     *         object, or does not decode
+     */
+    static <T> T read(ObjectMapper mapper, Path file, Function<ObjectNode, T> decode) {
+        try {
+            JsonNode node = mapper.readTree(Files.readString(file));
+            if (!(node instanceof ObjectNode)) {
+                throw new IOException("not a JSON object");
+            }
+            return decode.apply((ObjectNode) node);
+        } catch (IOException | RuntimeException e) {
+            throw new UnreadableStateException(file, e);
         }
     }
 }

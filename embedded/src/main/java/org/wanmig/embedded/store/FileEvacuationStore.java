@@ -33,11 +33,7 @@ public final class FileEvacuationStore extends InMemoryEvacuationStore {
             Files.createDirectories(dir);
             try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.json")) {
                 for (Path f : files) {
-                    JsonNode node = mapper.readTree(Files.readString(f));
-                    if (!(node instanceof ObjectNode)) {
-                        throw new IOException(f + " does not hold a JSON object");
-                    }
-                    super.put(codec.decode((ObjectNode) node, context));
+                    super.put(AtomicJsonFile.read(mapper, f, node -> codec.decode(node, context)));
                 }
             }
         } catch (IOException e) {

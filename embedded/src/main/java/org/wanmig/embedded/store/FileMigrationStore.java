@@ -16,7 +16,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -73,18 +75,20 @@ public final class FileMigrationStore extends InMemoryMigrationStore {
             Files.createDirectories(records);
             try (DirectoryStream<Path> files = Files.newDirectoryStream(records, "*.json")) {
                 for (Path f : files) {
-                    super.put(codec.decode((ObjectNode) mapper.readTree(Files.readString(f)), context));
+                    super.put(AtomicJsonFile.read(mapper, f, node -> codec.decode(node, context)));
                 }
             }
             if (Files.exists(placementsFile)) {
-                loadPlacements(mapper.readTree(Files.readString(placementsFile)));
+                loadPlacements(AtomicJsonFile.read(mapper, placementsFile, node -> node));
             }
             Path legacy = stateDir.resolve("migrations.json");
             if (Files.exists(legacy)) {
-                JsonNode root = mapper.readTree(Files.readString(legacy));
-                for (JsonNode m : root.path("migrations")) {
-                    put(codec.decode((ObjectNode) m, context));
-                }
+                List<Migration> all = new ArrayList<>();
+                JsonNode root = AtomicJsonFile.read(mapper, legacy, node -> {
+                    node.path("migrations").forEach(m -> all.add(codec.decode((ObjectNode) m, context)));
+                    return node;
+                });
+                all.forEach(this::put);
                 loadPlacements(root.path("placements"));
                 savePlacements();
                 Files.delete(legacy);

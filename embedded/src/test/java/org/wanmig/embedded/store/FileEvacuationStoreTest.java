@@ -6,7 +6,6 @@ import org.wanmig.api.Evacuation;
 import org.wanmig.api.EvacuationId;
 import org.wanmig.api.EvacuationState;
 
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -59,7 +58,10 @@ class FileEvacuationStoreTest {
     @Test
     void aCorruptRecordIsReportedNotSkipped() throws Exception {
         Files.createDirectories(dir.resolve("evacuations"));
-        Files.writeString(dir.resolve("evacuations").resolve("4.json"), "[1, 2]");
-        assertThrows(UncheckedIOException.class, () -> new FileEvacuationStore(dir));
+        Path corrupt = dir.resolve("evacuations").resolve("4.json");
+        Files.writeString(corrupt, "[1, 2]");
+        UnreadableStateException e = assertThrows(UnreadableStateException.class, () -> new FileEvacuationStore(dir));
+        assertEquals(corrupt, e.file());
+        assertEquals("cannot read " + corrupt + ": not a JSON object", e.getMessage());
     }
 }

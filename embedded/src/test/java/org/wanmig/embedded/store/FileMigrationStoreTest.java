@@ -15,6 +15,7 @@ import java.util.concurrent.Executor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** What a killed runtime finds when it starts again. */
@@ -42,6 +43,35 @@ class FileMigrationStoreTest {
     private static Migration vs1(FileMigrationStore store, MigrationState state, String detail) {
         return Migration.requested(store.nextId(), "vs1", "dcA", "dcB", 2,
                 new TunnelLabels(1000, Map.of("site1", 1001)), 1000).transition(state, 1010, detail);
+    }
+
+    @Test
+    void aRecordThatCannotBeReadStopsTheStoreNamingItsFileAndChangesNothing(@TempDir Path dir) throws Exception {
+        FileMigrationStore first = new FileMigrationStore(dir);
+        Migration m = vs1(first, MigrationState.MIGRATING, "copying");
+        first.put(m);
+        first.setPlacement("vs2", "dcB");
+        Path good = dir.resolve("migrations/" + m.id().value() + ".json");
+        Path cut = dir.resolve("migrations/77.json");
+        String goodText = Files.readString(good);
+        Map<String, String> cases = Map.of(
+                "{\"id\": 77, \"serv", "Unexpected end-of-input",   // cut short
+                "[1, 2]", "not a JSON object",
+                "{\"id\": 0}", "migration id must be in");            // parsed, does not decode
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            Files.writeString(cut, c.getKey());
+            UnreadableStateException e = assertThrows(UnreadableStateException.class, () -> new FileMigrationStore(dir));
+            assertEquals(cut, e.file());
+            assertTrue(e.getMessage().startsWith("cannot read " + cut + ": "), e.getMessage());
+            assertTrue(e.getMessage().contains(c.getValue()), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());
+            assertEquals(c.getKey(), Files.readString(cut), "left as it was");
+            assertEquals(goodText, Files.readString(good));
+        }
+        Files.writeString(dir.resolve("placements.json"), "{\"vs2\": ");
+        Files.delete(cut);
+        UnreadableStateException e = assertThrows(UnreadableStateException.class, () -> new FileMigrationStore(dir));
+        assertEquals(dir.resolve("placements.json"), e.file());
     }
 
     @Test
