@@ -4,7 +4,7 @@ End-to-end failure cases of the real VM under the MMS (the happy path is vm_mms_
 testbed (wanmig_vmbed: delayed WAN, embedded runtime, qemu driver, disk on the replication agents),
 with a low max-bandwidth so that pre-copy lasts long enough to act in:
 
-    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/vm_mms_e2e_test.py [--max-bw-mbit 8] [--out DIR] [--cases abcdefghjki]
+    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/vm_mms_e2e_test.py [--max-bw-mbit 8] [--out DIR] [--cases abcdefghjkli]
 
  (a) abort during pre-copy: POST /migrations/ID/abort while MIGRATING with QEMU's migration
      active. Then: ROLLED_BACK; the source QEMU runs (migration cancelled), the destination QEMU is
@@ -63,8 +63,15 @@ with a low max-bandwidth so that pre-copy lasts long enough to act in:
      any take-over (retire, reclaim), the guest going on at A only after that, B noted not
      demoted; FAILED within 60 s, and the checks of (g). With B's link and the WAN back, B is
      fenced by A's generation and follows A as its replica.
+ (l) A's replication agent killed (kill -9 by its PID) during pre-copy, with storage SYNC, and
+     started again 1 s later: QEMU's NBD client holds the guest's writes meanwhile. B may take over
+     in the pause only if it holds every write A acknowledged (the agent's take-over check): the
+     migration COMPLETES, or FAILS and rolls back with the checks of (a). Either way no I/O error
+     reaches QEMU; after a completion the guest is migrated back to A. Then A is PRIMARY and
+     ASYNC (a copy promoted again does not keep the SYNC of its earlier move) and B catches up.
  Throughout: probes from h1 (UDP echo, one TCP connection that must survive); at the end every
- write the guest acknowledged is in A's image, no guest I/O error, the guest never rebooted.
+ write the guest acknowledged is in the image where it runs (A, or B after (i)), no guest I/O
+ error, the guest never rebooted.
 Each migration is bounded (60 s to act, 90 s to end). Writes DIR/report.json; exit 1 on a failure.
 """
 
@@ -528,6 +535,8 @@ def case_i(bed, args, report):
     finally:
         bed.wan_silent(False)
     final = tb.watch_migration(mid, timeout=90)
+    if final.get('state') == 'COMPLETED':
+        EARLIER.append(src_vm)
     details = vb.timeline_details(final)
     checks.append({'check': 'COMPLETED (is %s: %s)' % (final.get('state'), final.get('error')),
                    'ok': final.get('state') == 'COMPLETED'})
@@ -550,9 +559,75 @@ def case_i(bed, args, report):
         'checks': checks}
 
 
+def case_l(bed, args, report):
+    """(l) A's replication agent killed (kill -9) during pre-copy and started again 1 s later"""
+    src_vm = bed.vm('dcA')
+    checks = []
+    since = len(src_vm.qmp.events)
+    generation_before = bed.stor.status('dcA')['generation']
+    mid = tb.start_migration('vs1', 'dcB')['id']
+    bed.wait_precopy(mid)
+    time.sleep(1)
+    stall = WriteStall(src_vm.acks)
+    stall.start()
+    time.sleep(1)
+    killed = time.time()
+    bed.stor.kill_agent('dcA')
+    time.sleep(1)
+    bed.stor.restart_agent('dcA')
+    restarted_s = time.time() - killed
+    if bed.migrate_status('dcA') == 'active':
+        bed.speed_up('dcA', args.bw)    # if it goes on, it ends within the case's bound
+    final = tb.watch_migration(mid, timeout=90)
+    stall_s = stall.longest()
+    state = final.get('state')
+    checks.append({'check': 'COMPLETED, or FAILED and rolled back (is %s: %s)' % (state, final.get('error')),
+                   'ok': state in ('COMPLETED', 'FAILED')})
+    stops = [e for e in src_vm.qmp.events[since:] if e['event'] == 'BLOCK_IO_ERROR']
+    checks.append({'check': 'no I/O error reached the source QEMU (%d)' % len(stops), 'ok': not stops})
+    back = None
+    if state == 'FAILED':
+        check_rolled_back(bed, mid, final, 'FAILED', checks)
+        checks.append({'check': 'the guest writes at A', 'ok': vb.writes_go_on(src_vm.acks)})
+    elif state == 'COMPLETED':
+        # B took over inside the pause: only a B holding every write A acknowledged may do so
+        # (checked at the end, over the guest's whole life); then the guest goes back to A
+        roles = bed.roles()
+        checks.append({'check': 'storage B PRIMARY, A REPLICA (is %s)' % roles,
+                       'ok': roles['dcB'][0] == 'PRIMARY' and roles['dcA'][0] == 'REPLICA'})
+        at_b = bed.vm('dcB')
+        checks.append({'check': 'the guest writes at B', 'ok': vb.writes_go_on(at_b.acks)})
+        EARLIER.append(src_vm)
+        back_id = tb.start_migration('vs1', 'dcA')['id']
+        bed.wait_precopy(back_id, src='dcB')
+        bed.speed_up('dcB', args.bw)
+        back = tb.watch_migration(back_id, timeout=90)
+        checks.append({'check': 'back to A: COMPLETED (is %s: %s)' % (back.get('state'), back.get('error')),
+                       'ok': back.get('state') == 'COMPLETED'})
+        EARLIER.append(at_b)
+    status_a = bed.stor.status('dcA')
+    checks.append({'check': 'storage A PRIMARY ASYNC (is %s %s at generation %s, was %s)' % (
+        status_a['role'], status_a['mode'], status_a['generation'], generation_before),
+        'ok': status_a['role'] == 'PRIMARY' and status_a['mode'] == 'ASYNC'})
+    checks.append({'check': 'the guest runs at A (is %s)' % answering(bed.qemu_status, 'dcA'),
+                   'ok': answering(bed.qemu_status, 'dcA') == 'running'})
+    synced = caught_up(bed)
+    checks.append({'check': 'B caught up as A\'s replica (%s, B %s)' % (synced, bed.roles()['dcB']),
+                   'ok': synced == 'in sync' and bed.roles()['dcB'][0] == 'REPLICA'})
+    checks.append({'check': 'vs1 answers UDP echo at A', 'ok': vb.udp_echo_ok(bed.net.get('h1'))})
+    report['cases']['sourceAgentKilledDuringPrecopy'] = {
+        'migration': mid, 'state': state, 'error': final.get('error'),
+        'killToAnsweringS': round(restarted_s, 2), 'longestWriteStallS': stall_s,
+        'timeline': [(e['state'], e.get('detail', '')[:300]) for e in final.get('timeline', [])],
+        'back': None if back is None else back.get('state'), 'checks': checks}
+
+
+# The QEMUs the guest ran in before the one it runs in now, in order (cases that move it add to it)
+EARLIER = []
+
 # in this order by default: (i) leaves the VM at B, every other case starts with it at A
 CASES = {'a': case_a, 'b': case_b, 'c': case_c, 'd': case_d, 'e': case_e, 'f': case_f, 'g': case_g, 'h': case_h,
-         'j': case_j, 'k': case_k, 'i': case_i}
+         'j': case_j, 'k': case_k, 'l': case_l, 'i': case_i}
 
 
 def main():
@@ -566,7 +641,6 @@ def main():
         probes_path = os.path.join(out, 'probes.json')
         client = bed.start_probes(probes_path, rate=50, duration=600)
         time.sleep(2)
-        source = bed.vm('dcA')
 
         for letter in args.cases:
             CASES[letter](bed, args, report)
@@ -577,7 +651,7 @@ def main():
         # A stayed primary until (i), if it ran, moved the guest to B: every acknowledged write is
         # in the image where it runs now
         at = 'dcB' if bed.roles()['dcB'][0] == 'PRIMARY' else 'dcA'
-        report['writes'], bad = vb.guest_writes_at(bed.image(at), bed.vm(at), [] if at == 'dcA' else [source])
+        report['writes'], bad = vb.guest_writes_at(bed.image(at), bed.vm(at), EARLIER)
         report['writes']['at'] = at
         failures.extend(bad)
     except Exception as e:  # report, then clean up

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.wanmig.replication.agent.Agent;
 import org.wanmig.replication.core.DiskMeta;
+import org.wanmig.replication.core.Mode;
 import org.wanmig.replication.core.Role;
 
 import java.nio.file.Files;
@@ -69,6 +70,41 @@ class TakeoverTest {
             p.syncUp(p.a);
             AgentPair.assertSameBytes(p.imageA(), p.imageB());
             assertEquals(0x55, Files.readAllBytes(p.imageA())[(3 << 20) + 1]);
+        }
+    }
+
+    /**
+     * Back and forth: A, a SYNC primary for the move, is demoted after it; on the way back it takes
+     * over again and must replicate asynchronously, like the first new primary. Its SYNC of the
+     * earlier move stayed in its meta: promoted with it, every write of the guest at A waited for
+     * B. The same for a promote after a demote (paper mode's reverse of roles).
+     */
+    @Test
+    void aCopyPromotedAgainIsAsynchronousWhateverItsModeAsAnEarlierPrimary() throws Exception {
+        try (AgentPair p = new AgentPair(dir, 8 << 20)) {
+            p.syncUp(p.a);
+            assertEquals(Mode.SYNC, p.a.disk("vs1").mode());
+            p.ok(p.b, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true}");
+            p.ok(p.a, "POST", "/v1/disks/vs1/demote", "{\"timeoutMs\":1}");
+            AgentPair.await("A a replica", 10_000, () -> p.a.disk("vs1").role() == Role.REPLICA);
+            assertEquals(Mode.ASYNC, p.b.disk("vs1").mode(), "B after its take-over");
+            p.syncUp(p.b);   // the move back
+            // as the MMS's take-over check: until A has B's STATUS (sent every 250 ms) on its new stream
+            AgentPair.await("A ready to take over", 10_000, () -> p.a.disk("vs1").takeOverLacking() == null);
+            JsonNode back = JSON.readTree(p.ok(p.a, "POST", "/v1/disks/vs1/promote", "{\"takeover\":true}"));
+            assertEquals("PRIMARY", back.get("role").asText(), back.toString());
+            assertEquals("ASYNC", back.get("mode").asText(), "A after taking over again: " + back);
+            assertEquals(Mode.ASYNC, p.a.disk("vs1").mode());
+            p.ok(p.b, "POST", "/v1/disks/vs1/demote", "{\"timeoutMs\":1}");
+            AgentPair.await("B a replica", 10_000, () -> p.b.disk("vs1").role() == Role.REPLICA);
+            // and once more by demote then promote, B having been a SYNC primary
+            p.syncUp(p.a);
+            p.ok(p.a, "POST", "/v1/disks/vs1/demote", "{\"timeoutMs\":5000}");
+            JsonNode promoted = JSON.readTree(p.ok(p.b, "POST", "/v1/disks/vs1/promote", null));
+            assertEquals("ASYNC", promoted.get("mode").asText(), "B promoted after a demote: " + promoted);
+            try (NbdTestClient b = new NbdTestClient(p.b.nbdPort(), "vs1")) {
+                assertEquals(0, b.write(0, pattern(0x21, 4096)), "B writes as primary");
+            }
         }
     }
 

@@ -362,7 +362,11 @@ public final class ReplicatedDisk implements BlockDevice {
             long gen = m.generation() + step;
             PromoteReport r = new PromoteReport(now, force, gen, didRollback, rolledBack, restoredAsOf, rpo, clean)
                     .withTakeOverId(takeOverId);
-            m = m.withRole(Role.PRIMARY).withBehind(false).withGeneration(gen).withLastPromote(r).withFenced(null);
+            // ASYNC whatever this copy's mode as an earlier primary: SYNC is asked for one migration
+            // and kept in the meta, so a copy promoted on the way back would otherwise make every
+            // write of the moved guest wait a WAN round trip, and stall while its peer is away
+            m = m.withRole(Role.PRIMARY).withMode(Mode.ASYNC).withBehind(false).withGeneration(gen).withLastPromote(r)
+                    .withFenced(null);
             if (force || m.syncId().isEmpty() || didRollback) {
                 m = m.withSyncId(UUID.randomUUID().toString());
             }
