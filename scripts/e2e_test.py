@@ -1599,7 +1599,6 @@ class RuntimeStateDir(unittest.TestCase):
                 holder.wait(10)
             subprocess.run(['rm', '-rf', state])
 
-
     def test_a_record_it_cannot_read_stops_the_start_with_the_file_named_and_nothing_changed(self):
         state = tempfile.mkdtemp(prefix='wanmig-statedir-')
         try:

@@ -346,11 +346,9 @@ def wan_fails_during_precopy(bed, report, silent):
         'checks': checks}
 
 
-def case_f(bed, args, report):
-    """(f) A's replication agent killed and started again under the running guest"""
-    src_vm = bed.vm('dcA')
-    checks = []
-    since = len(src_vm.qmp.events)
+def kill_and_restart_source_agent(bed, src_vm):
+    """A's replication agent killed (SIGKILL by its PID) and started again 1 s later, the guest's
+    writes sampled from 1 s before: (the WriteStall, s from the kill to the agent answering)."""
     stall = WriteStall(src_vm.acks)
     stall.start()
     time.sleep(1)
@@ -358,7 +356,15 @@ def case_f(bed, args, report):
     bed.stor.kill_agent('dcA')
     time.sleep(1)
     bed.stor.restart_agent('dcA')
-    restarted_s = time.time() - killed
+    return stall, time.time() - killed
+
+
+def case_f(bed, args, report):
+    """(f) A's replication agent killed and started again under the running guest"""
+    src_vm = bed.vm('dcA')
+    checks = []
+    since = len(src_vm.qmp.events)
+    stall, restarted_s = kill_and_restart_source_agent(bed, src_vm)
     writing = vb.writes_go_on(src_vm.acks, timeout=40)
     stall_s = stall.longest()
     checks.append({'check': 'the guest writes after the agent restarted (stalled %.1f s)' % stall_s,
@@ -568,14 +574,7 @@ def case_l(bed, args, report):
     mid = tb.start_migration('vs1', 'dcB')['id']
     bed.wait_precopy(mid)
     time.sleep(1)
-    stall = WriteStall(src_vm.acks)
-    stall.start()
-    time.sleep(1)
-    killed = time.time()
-    bed.stor.kill_agent('dcA')
-    time.sleep(1)
-    bed.stor.restart_agent('dcA')
-    restarted_s = time.time() - killed
+    stall, restarted_s = kill_and_restart_source_agent(bed, src_vm)
     if bed.migrate_status('dcA') == 'active':
         bed.speed_up('dcA', args.bw)    # if it goes on, it ends within the case's bound
     final = tb.watch_migration(mid, timeout=90)

@@ -1,8 +1,6 @@
 package org.wanmig.embedded.store;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.wanmig.api.Evacuation;
 import org.wanmig.codec.EvacuationCodec;
 import org.wanmig.codec.WanmigCodecContext;
