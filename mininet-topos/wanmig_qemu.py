@@ -47,6 +47,8 @@ import fcntl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST_BUILD = os.path.join(HERE, '..', 'guest', 'build')
+# How long QEMU's NBD client holds the guest's requests for a replication agent that went away
+NBD_RECONNECT_DELAY_S = 60
 
 TUNSETIFF = 0x400454ca
 IFF_TAP = 0x0002
@@ -400,10 +402,14 @@ class Vm:
         if self.nbd:
             host, port, export = self.nbd
             # reconnect-delay: a replication agent that restarts (a crash, an upgrade) holds the
-            # guest's requests for up to 15 s and QEMU reconnects and reruns them, instead of
-            # failing them at once (which werror=stop would turn into a stopped guest)
+            # guest's requests and QEMU reconnects and reruns them, instead of failing them at
+            # once (which werror=stop would turn into a stopped guest). QEMU tries again after 1,
+            # 2, 4, 8, then every 16 s, so an agent away T s is reached at the first try after
+            # T: with 15 s, an agent away about 8 s (vm_mms_e2e_test case (m)) was reached at
+            # 15 s, too late, and the guest stopped on an I/O error; 60 s covers 47 s away
             disk = {'driver': 'nbd', 'node-name': 'disk0', 'export': export,
-                    'server': {'type': 'inet', 'host': host, 'port': str(port)}, 'reconnect-delay': 15}
+                    'server': {'type': 'inet', 'host': host, 'port': str(port)},
+                    'reconnect-delay': NBD_RECONNECT_DELAY_S}
         else:
             disk = {'driver': 'raw', 'node-name': 'disk0',
                     'file': {'driver': 'file', 'filename': self.image}}

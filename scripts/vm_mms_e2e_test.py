@@ -4,7 +4,7 @@ End-to-end failure cases of the real VM under the MMS (the happy path is vm_mms_
 testbed (wanmig_vmbed: delayed WAN, embedded runtime, qemu driver, disk on the replication agents),
 with a low max-bandwidth so that pre-copy lasts long enough to act in:
 
-    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/vm_mms_e2e_test.py [--max-bw-mbit 8] [--out DIR] [--cases abcdefghjkli]
+    flock /tmp/wanmig-net.lock /usr/bin/python3 scripts/vm_mms_e2e_test.py [--max-bw-mbit 8] [--out DIR] [--cases abcdefghjklmi]
 
  (a) abort during pre-copy: POST /migrations/ID/abort while MIGRATING with QEMU's migration
      active. Then: ROLLED_BACK; the source QEMU runs (migration cancelled), the destination QEMU is
@@ -29,7 +29,7 @@ with a low max-bandwidth so that pre-copy lasts long enough to act in:
      writing at A (how long its writes stalled is reported), no rule of the migration left. With
      the WAN back, B catches up as A's replica.
  (f) A's replication agent killed (kill -9 by its PID) under the running guest and started again:
-     QEMU's NBD client holds the guest's requests (reconnect-delay 15 s) and reruns them once it
+     QEMU's NBD client holds the guest's requests (reconnect-delay 60 s) and reruns them once it
      has reconnected; the guest goes on writing with no I/O error and never stopped, A is primary
      again and B catches up.
  (g) the WAN goes silent (its delay relay stopped, ports up: nothing for the switches to report)
@@ -69,6 +69,9 @@ with a low max-bandwidth so that pre-copy lasts long enough to act in:
      migration COMPLETES, or FAILS and rolls back with the checks of (a). Either way no I/O error
      reaches QEMU; after a completion the guest is migrated back to A. Then A is PRIMARY and
      ASYNC (a copy promoted again does not keep the SYNC of its earlier move) and B catches up.
+ (m) as (l), A's agent down for 8 s: B's take-over check fails the migration (FAILED, the checks of
+     (a)) while A is down, and the rollback's storage step is tried again until A answers, so A
+     ends PRIMARY and ASYNC (one failed try used to leave it SYNC for good, "rollback incomplete").
  Throughout: probes from h1 (UDP echo, one TCP connection that must survive); at the end every
  write the guest acknowledged is in the image where it runs (A, or B after (i)), no guest I/O
  error, the guest never rebooted.
@@ -346,7 +349,7 @@ def wan_fails_during_precopy(bed, report, silent):
         'checks': checks}
 
 
-def kill_and_restart_source_agent(bed, src_vm):
+def kill_and_restart_source_agent(bed, src_vm, down_s=1):
     """A's replication agent killed (SIGKILL by its PID) and started again 1 s later, the guest's
     writes sampled from 1 s before: (the WriteStall, s from the kill to the agent answering)."""
     stall = WriteStall(src_vm.acks)
@@ -354,7 +357,7 @@ def kill_and_restart_source_agent(bed, src_vm):
     time.sleep(1)
     killed = time.time()
     bed.stor.kill_agent('dcA')
-    time.sleep(1)
+    time.sleep(down_s)
     bed.stor.restart_agent('dcA')
     return stall, time.time() - killed
 
@@ -567,6 +570,17 @@ def case_i(bed, args, report):
 
 def case_l(bed, args, report):
     """(l) A's replication agent killed (kill -9) during pre-copy and started again 1 s later"""
+    report['cases']['sourceAgentKilledDuringPrecopy'] = source_agent_killed_in_precopy(bed, args, 1)
+
+
+def case_m(bed, args, report):
+    """(m) as (l), A's agent down for 8 s: the migration fails, and the rollback's storage step
+    waits for it"""
+    report['cases']['sourceAgentDownDuringPrecopy'] = source_agent_killed_in_precopy(bed, args, 8, 'FAILED')
+
+
+def source_agent_killed_in_precopy(bed, args, down_s, must_end=None):
+    """(l) and (m): A's agent killed with storage SYNC, started again `down_s` later."""
     src_vm = bed.vm('dcA')
     checks = []
     since = len(src_vm.qmp.events)
@@ -574,20 +588,25 @@ def case_l(bed, args, report):
     mid = tb.start_migration('vs1', 'dcB')['id']
     bed.wait_precopy(mid)
     time.sleep(1)
-    stall, restarted_s = kill_and_restart_source_agent(bed, src_vm)
+    stall, restarted_s = kill_and_restart_source_agent(bed, src_vm, down_s)
     if bed.migrate_status('dcA') == 'active':
         bed.speed_up('dcA', args.bw)    # if it goes on, it ends within the case's bound
     final = tb.watch_migration(mid, timeout=90)
     stall_s = stall.longest()
     state = final.get('state')
-    checks.append({'check': 'COMPLETED, or FAILED and rolled back (is %s: %s)' % (state, final.get('error')),
-                   'ok': state in ('COMPLETED', 'FAILED')})
+    checks.append({'check': '%s (is %s: %s)' % (must_end or 'COMPLETED, or FAILED and rolled back', state,
+                                                 final.get('error')),
+                   'ok': state == must_end if must_end else state in ('COMPLETED', 'FAILED')})
     stops = [e for e in src_vm.qmp.events[since:] if e['event'] == 'BLOCK_IO_ERROR']
     checks.append({'check': 'no I/O error reached the source QEMU (%d)' % len(stops), 'ok': not stops})
     back = None
     if state == 'FAILED':
         check_rolled_back(bed, mid, final, 'FAILED', checks)
         checks.append({'check': 'the guest writes at A', 'ok': vb.writes_go_on(src_vm.acks)})
+        details = vb.timeline_details(final)
+        checks.append({'check': 'the rollback complete, its storage step tried again while A was down',
+                       'ok': not any('rollback incomplete' in d for d in details)
+                       and (down_s < 3 or any(d.startswith('storage back at dcA') for d in details))})
     elif state == 'COMPLETED':
         # B took over inside the pause: only a B holding every write A acknowledged may do so
         # (checked at the end, over the guest's whole life); then the guest goes back to A
@@ -614,11 +633,10 @@ def case_l(bed, args, report):
     checks.append({'check': 'B caught up as A\'s replica (%s, B %s)' % (synced, bed.roles()['dcB']),
                    'ok': synced == 'in sync' and bed.roles()['dcB'][0] == 'REPLICA'})
     checks.append({'check': 'vs1 answers UDP echo at A', 'ok': vb.udp_echo_ok(bed.net.get('h1'))})
-    report['cases']['sourceAgentKilledDuringPrecopy'] = {
-        'migration': mid, 'state': state, 'error': final.get('error'),
-        'killToAnsweringS': round(restarted_s, 2), 'longestWriteStallS': stall_s,
-        'timeline': [(e['state'], e.get('detail', '')[:300]) for e in final.get('timeline', [])],
-        'back': None if back is None else back.get('state'), 'checks': checks}
+    return {'migration': mid, 'state': state, 'error': final.get('error'), 'downSeconds': down_s,
+            'killToAnsweringS': round(restarted_s, 2), 'longestWriteStallS': stall_s,
+            'timeline': [(e['state'], e.get('detail', '')[:300]) for e in final.get('timeline', [])],
+            'back': None if back is None else back.get('state'), 'checks': checks}
 
 
 # The QEMUs the guest ran in before the one it runs in now, in order (cases that move it add to it)
@@ -626,7 +644,7 @@ EARLIER = []
 
 # in this order by default: (i) leaves the VM at B, every other case starts with it at A
 CASES = {'a': case_a, 'b': case_b, 'c': case_c, 'd': case_d, 'e': case_e, 'f': case_f, 'g': case_g, 'h': case_h,
-         'j': case_j, 'k': case_k, 'l': case_l, 'i': case_i}
+         'j': case_j, 'k': case_k, 'l': case_l, 'm': case_m, 'i': case_i}
 
 
 def main():

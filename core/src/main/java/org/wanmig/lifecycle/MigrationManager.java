@@ -56,6 +56,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
 import static org.wanmig.api.MigrationState.COMPLETED;
@@ -97,6 +98,8 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     private volatile NetworkPlanner planner;
     private volatile boolean driving;
     private volatile Duration takeOverRecheck = Duration.ofSeconds(2);
+    private volatile Duration storageRetryEvery = Duration.ofSeconds(2);
+    private volatile Duration storageRetryBudget = Duration.ofSeconds(30);
     /**
      * When this instance last took over (epoch ms): any instance that drove before it was gone by
      * then, and so was anything it would have sent a hypervisor.
@@ -583,9 +586,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             if (run == null || !run.record.isActive() || run.rollingBack != null) {
                 return;
             }
-            run.record = run.record.noted(clock.millis(), detail);
-            store.note(run.record);
-            notifyListeners(run.record);
+            note(run, detail);
         });
     }
 
@@ -694,9 +695,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             String note = error == null ? String.format("storage at %s demoted after the pause (%.1f ms)",
                     run.from.name(), ms(t0)) : "storage at " + run.from.name() + " not demoted after the pause ("
                     + cause(error) + "); fenced by the new generation when it meets it";
-            run.record = run.record.noted(clock.millis(), note);
-            store.note(run.record);
-            notifyListeners(run.record);
+            note(run, note);
         }, lifecycle);
     }
 
@@ -890,6 +889,12 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     /** How often {@link #recheckTakeOver} asks; 2 s by default (tests set their own). */
     void recheckTakeOverEvery(Duration every) {
         takeOverRecheck = Objects.requireNonNull(every);
+    }
+
+    /** How often and how long a rollback's storage step is tried again; 2 s and 30 s by default. */
+    void retryStorage(Duration every, Duration budget) {
+        storageRetryEvery = Objects.requireNonNull(every);
+        storageRetryBudget = Objects.requireNonNull(budget);
     }
 
     /**
@@ -1126,7 +1131,7 @@ public final class MigrationManager implements MigrationService, HypervisorListe
                 sourceBack.whenCompleteAsync((x, e) -> abortHypervisor.run(), lifecycle);
             }
         } else {
-            storage = replication.restore(run.server, run.from, run.to);
+            storage = untilApplied(run, () -> replication.restore(run.server, run.from, run.to));
         }
         network.handle((x, e) -> e).thenCombine(storage.handle((x, e) -> e), (netError, storageError) -> {
             List<String> problems = new ArrayList<>();
@@ -1147,6 +1152,56 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             finish(run, problems.isEmpty() && !leftAtDestination ? end : FAILED, detail);
         }), lifecycle);
         return run.rollingBack;
+    }
+
+    /**
+     * A rollback's storage step (the source primary again, asynchronous), tried again while it
+     * fails, every {@code storageRetryEvery} within {@code storageRetryBudget}. An agent that was
+     * down when the migration failed comes back as it was (primary and SYNC), and nothing else
+     * would set it right: the guest would write synchronously for good. Each try is whole; the
+     * agents' calls are idempotent (a replica demoted, a primary promoted, a mode set again).
+     * The guest runs on at the source meanwhile; the migration ends when the step does.
+     */
+    private CompletableFuture<Void> untilApplied(Run run, Supplier<CompletableFuture<Void>> step) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        tryStep(run, step, System.nanoTime() + storageRetryBudget.toNanos(), 1, done);
+        return done;
+    }
+
+    private void tryStep(Run run, Supplier<CompletableFuture<Void>> step, long deadline, int attempt,
+                         CompletableFuture<Void> done) {
+        CompletableFuture<Void> tried;
+        try {
+            tried = step.get();
+        } catch (RuntimeException e) {
+            tried = CompletableFuture.failedFuture(e);
+        }
+        tried.whenCompleteAsync((x, error) -> {
+            if (error == null) {
+                if (attempt > 1) {
+                    note(run, "storage back at " + run.from.name() + " (try " + attempt + ")");
+                }
+                done.complete(null);
+            } else if (System.nanoTime() + storageRetryEvery.toNanos() > deadline) {
+                done.completeExceptionally(attempt == 1 ? error : new IllegalStateException(cause(error)
+                        + " (" + attempt + " tries in " + storageRetryBudget.toSeconds() + " s)", error));
+            } else {
+                if (attempt == 1) {
+                    note(run, "storage not back at " + run.from.name() + " (" + cause(error) + "); trying again every "
+                            + storageRetryEvery.toMillis() / 1000.0 + " s for up to " + storageRetryBudget.toSeconds()
+                            + " s");
+                }
+                lifecycle.schedule(() -> tryStep(run, step, deadline, attempt + 1, done),
+                        storageRetryEvery.toMillis(), TimeUnit.MILLISECONDS);
+            }
+        }, lifecycle);
+    }
+
+    /** A line in the record's timeline, on the lifecycle thread. */
+    private void note(Run run, String detail) {
+        run.record = run.record.noted(clock.millis(), detail);
+        store.note(run.record);
+        notifyListeners(run.record);
     }
 
     /** The step's outcome as a value: its error, if any, is collected instead of ending the chain. */

@@ -64,6 +64,53 @@ class RollbackTest {
         f.assertBackAtSource(id);
     }
 
+    /**
+     * The source's agent is down when the migration fails (killed in pre-copy) and back a moment
+     * later: the rollback's storage step is tried again until it is applied, so the source's copy
+     * does not stay SYNC for good (as it did when one failed try ended the rollback).
+     */
+    @Test
+    void aSourceAgentBackWithinTheBudgetGetsItsStorageBackAndTheRollbackIsComplete() {
+        f = LifecycleFixture.start();
+        f.manager.retryStorage(java.time.Duration.ofMillis(50), java.time.Duration.ofSeconds(10));
+        MigrationId id = f.migrating("vs1");
+        f.replication.failRestores(3, new IllegalStateException("dcA agent: Connection refused"));
+        f.manager.failed(id, "QEMU migration failed");
+        Migration end = f.awaitEnd(id);
+        assertEquals(FAILED, end.state(), f.describe(id));
+        assertEquals(4, f.replication.restores(), f.replication.calls().toString());
+        String last = end.timeline().get(end.timeline().size() - 1).detail();
+        assertFalse(last.contains("rollback incomplete"), f.describe(id));
+        assertTrue(end.timeline().stream().anyMatch(e -> e.detail().startsWith("storage not back at dcA (dcA agent:"
+                + " Connection refused); trying again every 0.05 s for up to 10 s")), f.describe(id));
+        assertTrue(end.timeline().stream().anyMatch(e -> e.detail().equals("storage back at dcA (try 4)")),
+                f.describe(id));
+        f.assertBackAtSource(id);
+    }
+
+    @Test
+    void aSourceAgentAwayBeyondTheBudgetLeavesTheRollbackIncompleteSayingSo() {
+        f = LifecycleFixture.start();
+        f.manager.retryStorage(java.time.Duration.ofMillis(50), java.time.Duration.ofMillis(400));
+        MigrationId id = f.migrating("vs1");
+        f.replication.failRestores(Integer.MAX_VALUE, new IllegalStateException("dcA agent: Connection refused"));
+        f.manager.failed(id, "QEMU migration failed");
+        Migration end = f.awaitEnd(id);
+        assertEquals(FAILED, end.state(), f.describe(id));
+        String last = end.timeline().get(end.timeline().size() - 1).detail();
+        assertTrue(last.contains("rollback incomplete: storage: dcA agent: Connection refused ("), last);
+        assertTrue(last.contains(" tries in 0 s)"), last);
+        long tries = f.replication.restores();
+        assertTrue(tries >= 2 && tries <= 9, "tried again within the budget only: " + tries);
+        long after = tries;
+        try {
+            Thread.sleep(300);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        assertEquals(after, f.replication.restores(), "no try after the migration ended");
+    }
+
     /** How to bring a migration into a state and how that state fails. */
     enum Phase {
         PREPARING_TUNNEL_UNCONFIRMED(PREPARING, false) {

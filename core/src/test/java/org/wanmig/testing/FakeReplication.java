@@ -21,6 +21,8 @@ public final class FakeReplication implements ReplicationClient {
     private volatile boolean holdRestore;
     private final CompletableFuture<Void> heldRestore = new CompletableFuture<>();
     private volatile RuntimeException reverseError;
+    private final java.util.concurrent.atomic.AtomicInteger restoreFailures = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile RuntimeException restoreError;
     private volatile RuntimeException checkError;
     /** Per server: the DC whose copy was last promoted by a failover, and its generation. */
     private final Map<String, String> promotedAt = new ConcurrentHashMap<>();
@@ -152,7 +154,21 @@ public final class FakeReplication implements ReplicationClient {
     @Override
     public CompletableFuture<Void> restore(VirtualServer server, DataCenter primary, DataCenter replica) {
         calls.add("restore " + server.name() + " " + primary.name() + "<" + replica.name());
+        if (restoreFailures.getAndDecrement() > 0) {
+            return CompletableFuture.failedFuture(restoreError);
+        }
         return holdRestore ? heldRestore : CompletableFuture.completedFuture(null);
+    }
+
+    /** The next {@code times} restores fail with {@code error} (an agent down, then back). */
+    public void failRestores(int times, RuntimeException error) {
+        restoreError = error;
+        restoreFailures.set(times);
+    }
+
+    /** How many restores were asked so far. */
+    public long restores() {
+        return calls.stream().filter(c -> c.startsWith("restore ")).count();
     }
 
     @Override
