@@ -244,6 +244,7 @@ def case_d(bed, args, report):
     src_vm = bed.vm('dcA')
     checks = []
     generation_before = bed.stor.status('dcA')['generation']
+    since = len(src_vm.qmp.events)
     mid = tb.start_migration('vs1', 'dcB')['id']
     bed.wait_precopy(mid)
     paused = bed.freeze_runtime_into_pause('dcA', args.bw)
@@ -277,6 +278,12 @@ def case_d(bed, args, report):
     report['cases']['destinationAgentCutOffInThePause'] = {
         'migration': mid, 'state': final.get('state'), 'error': final.get('error'),
         'pauseSeconds': round(pause_s, 2),
+        # for a guest that stalls afterwards (once, unexplained): its QEMU's account, s from the pause
+        'sourceEvents': [(round(wq.event_stamp(e) - paused, 3), e['event'],
+                          e.get('data', {}).get('status') or e.get('data', {}).get('reason', ''))
+                         for e in src_vm.qmp.events[since:]
+                         if e['event'] in ('STOP', 'RESUME', 'BLOCK_IO_ERROR', 'MIGRATION')],
+        'sourceStatusAtEnd': answering(bed.qemu_status, 'dcA'),
         'timeline': [(e['state'], e.get('detail', '')[:300]) for e in final.get('timeline', [])],
         'checks': checks}
 

@@ -1103,8 +1103,12 @@ public final class MigrationManager implements MigrationService, HypervisorListe
             // destination may have taken over with, whether or not we heard of it.
             CompletableFuture<Void> retired = run.retired == null ? CompletableFuture.completedFuture(null)
                     : run.retired.handle((x, e) -> null);
-            CompletableFuture<Void> sourceBack = retired.thenCompose(x -> replication.retire(run.server, run.from))
-                    .thenCompose(x -> replication.reclaim(run.server, run.from, run.to));
+            // Tried again while it fails (an agent down): the guest goes on only after it, and on a
+            // copy that is not primary its writes would fail. A retry demotes a copy a failed try
+            // may have promoted already; the guest is paused, and the reclaim goes above it again.
+            CompletableFuture<Void> sourceBack = retired.thenCompose(x -> untilApplied(run,
+                    () -> replication.retire(run.server, run.from)
+                            .thenCompose(y -> replication.reclaim(run.server, run.from, run.to))));
             sourceBack.whenComplete((x, e) -> log.debug("migration {}: {} primary again{}", run.record.id(),
                     run.from.name(), e == null ? "" : " (failed: " + cause(e) + ")"));
             // The destination's copy took no write the guest goes on with (it never resumed there):
@@ -1157,10 +1161,10 @@ public final class MigrationManager implements MigrationService, HypervisorListe
     /**
      * A rollback's storage step (the source primary again, asynchronous), tried again while it
      * fails, every {@code storageRetryEvery} within {@code storageRetryBudget}. An agent that was
-     * down when the migration failed comes back as it was (primary and SYNC), and nothing else
-     * would set it right: the guest would write synchronously for good. Each try is whole; the
-     * agents' calls are idempotent (a replica demoted, a primary promoted, a mode set again).
-     * The guest runs on at the source meanwhile; the migration ends when the step does.
+     * down when the migration failed comes back as it was (primary and SYNC, or demoted in the
+     * pause), and nothing else would set it right. Each try is whole; the agents' calls are
+     * idempotent (a replica demoted, a primary promoted, a mode set again). The migration ends
+     * when the step does; a guest that waits for it (after a take-over) waits that long.
      */
     private CompletableFuture<Void> untilApplied(Run run, Supplier<CompletableFuture<Void>> step) {
         CompletableFuture<Void> done = new CompletableFuture<>();

@@ -355,6 +355,7 @@ class PauseSwitchoverTest {
     /** Switched over in the pause, then the hypervisor fails (the destination died); the restore waits. */
     private MigrationId failedAfterTheSwitchoverWithTheRestoreHeld() {
         f = LifecycleFixture.start();
+        f.manager.retryStorage(java.time.Duration.ofMillis(50), java.time.Duration.ofMillis(300));
         MigrationId id = f.migrating("vs1");
         pause(id).join();
         f.replication.holdRestore();
@@ -390,6 +391,31 @@ class PauseSwitchoverTest {
         assertFalse(end.timeline().stream().anyMatch(e -> e.state() == MigrationState.ROUTES_UPDATED), f.describe(id));
         Poll.until("abort after the restore", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
         f.assertBackAtSource(id);
+    }
+
+    /**
+     * The source's agent does not answer the reclaim at first (down, then back): the reclaim is
+     * asked again, and the guest goes on only once its copy is primary again, not when the first
+     * try fails (its writes would meet a copy demoted in the pause).
+     */
+    @Test
+    void afterTheSwitchoverAReclaimIsTriedAgainAndTheSourceGoesOnOnlyOnceItIsApplied() {
+        f = LifecycleFixture.start();
+        f.manager.retryStorage(java.time.Duration.ofMillis(200), java.time.Duration.ofSeconds(10));
+        MigrationId id = f.migrating("vs1");
+        pause(id).join();
+        f.replication.failRestores(2, new IllegalStateException("dcA agent: Connection refused"));
+        CompletableFuture.runAsync(() -> f.manager.failed(id, "the destination QEMU died after migrate-continue"));
+        Poll.until("reclaim asked twice", () -> f.replication.reclaims() >= 2);
+        assertEquals(List.of(), f.hypervisor.aborts(), "no abort (cont) while the reclaim has not been applied");
+        Migration end = f.awaitEnd(id);
+        assertEquals(FAILED, end.state(), f.describe(id));
+        assertEquals(3, f.replication.reclaims(), f.replication.calls().toString());
+        assertFalse(end.timeline().get(end.timeline().size() - 1).detail().contains("rollback incomplete"),
+                f.describe(id));
+        assertTrue(end.timeline().stream().anyMatch(e -> e.detail().equals("storage back at dcA (try 3)")),
+                f.describe(id));
+        Poll.until("abort after the reclaim", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
     }
 
     @Test

@@ -160,7 +160,7 @@ public final class FakeReplication implements ReplicationClient {
         return holdRestore ? heldRestore : CompletableFuture.completedFuture(null);
     }
 
-    /** The next {@code times} restores fail with {@code error} (an agent down, then back). */
+    /** The next {@code times} restores or reclaims fail with {@code error} (an agent down, then back). */
     public void failRestores(int times, RuntimeException error) {
         restoreError = error;
         restoreFailures.set(times);
@@ -171,9 +171,17 @@ public final class FakeReplication implements ReplicationClient {
         return calls.stream().filter(c -> c.startsWith("restore ")).count();
     }
 
+    /** How many reclaims were asked so far. */
+    public long reclaims() {
+        return calls.stream().filter(c -> c.startsWith("reclaim ")).count();
+    }
+
     @Override
     public CompletableFuture<Void> reclaim(VirtualServer server, DataCenter primary, DataCenter replica) {
         calls.add("reclaim " + server.name() + " " + primary.name() + "<" + replica.name());
+        if (restoreFailures.getAndDecrement() > 0) {
+            return CompletableFuture.failedFuture(restoreError);
+        }
         return holdRestore ? heldRestore : CompletableFuture.completedFuture(null);
     }
 
