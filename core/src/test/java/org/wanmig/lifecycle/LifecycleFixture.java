@@ -151,6 +151,11 @@ final class LifecycleFixture implements AutoCloseable {
         return m.state() + " error=" + m.error() + " timeline=" + m.timeline();
     }
 
+    /** The detail of the record's last timeline entry (its end, for an ended migration). */
+    static String lastDetail(Migration m) {
+        return m.timeline().get(m.timeline().size() - 1).detail();
+    }
+
     static List<MigrationState> states(Migration m) {
         return m.timeline().stream().map(MigrationEvent::state).collect(Collectors.toList());
     }

@@ -331,7 +331,7 @@ class PauseSwitchoverTest {
         destination.completeExceptionally(new IllegalStateException("dcB agent: timed out"));
         Migration end = f.awaitEnd(id);
         assertEquals(FAILED, end.state(), f.describe(id));
-        String last = end.timeline().get(end.timeline().size() - 1).detail();
+        String last = LifecycleFixture.lastDetail(end);
         assertTrue(last.contains("dcB not demoted (dcB agent: timed out); dcA primary again without it"), last);
     }
 
@@ -411,7 +411,7 @@ class PauseSwitchoverTest {
         Migration end = f.awaitEnd(id);
         assertEquals(FAILED, end.state(), f.describe(id));
         assertEquals(3, f.replication.reclaims(), f.replication.calls().toString());
-        assertFalse(end.timeline().get(end.timeline().size() - 1).detail().contains("rollback incomplete"),
+        assertFalse(LifecycleFixture.lastDetail(end).contains("rollback incomplete"),
                 f.describe(id));
         assertTrue(end.timeline().stream().anyMatch(e -> e.detail().equals("storage back at dcA (try 3)")),
                 f.describe(id));
@@ -424,7 +424,7 @@ class PauseSwitchoverTest {
         f.replication.restoreHeld().completeExceptionally(new IllegalStateException("dcA agent unreachable"));
         Migration end = f.awaitEnd(id);
         assertEquals(FAILED, end.state(), f.describe(id));
-        assertTrue(end.timeline().get(end.timeline().size() - 1).detail().contains("storage: dcA agent unreachable"),
+        assertTrue(LifecycleFixture.lastDetail(end).contains("storage: dcA agent unreachable"),
                 f.describe(id));
         Poll.until("abort after the failed restore", () -> f.hypervisor.aborts().equals(List.of(id + " moved=false")));
     }
@@ -552,7 +552,7 @@ class PauseSwitchoverTest {
         Migration m = f.record(id);
         assertEquals(CUTOVER, m.state(), f.describe(id));
         assertTrue(m.switchedInPause() && !m.serverMoved(), f.describe(id));
-        assertTrue(m.timeline().get(m.timeline().size() - 1).detail().contains("before the restart: storage primary at dcB"),
+        assertTrue(LifecycleFixture.lastDetail(m).contains("before the restart: storage primary at dcB"),
                 f.describe(id));
         // without the agent's word: restored as primary below B's take-over, two primaries
         failsAndRollsBackWith(id, "reclaim", "restore");

@@ -217,7 +217,7 @@ class ReconcileTest {
         assertEquals(1, m1.plan().revision());
         assertFalse(MigrationManager.hops(m1.plan()).contains("of:0000000000000002/4"));
         assertNotEquals(m0.labels(), m1.labels(), "the new path has labels of its own");
-        assertTrue(m1.timeline().get(m1.timeline().size() - 1).detail().contains("re-planned"), m1.toString());
+        assertTrue(LifecycleFixture.lastDetail(m1).contains("re-planned"), m1.toString());
         assertEquals(MIGRATING, m1.state());
         assertTrue(network.tables().missing(m1.plan().prepared()).isEmpty(), "new tunnel in place");
         Set<RuleKey> newKeys = m1.plan().prepared().stream().map(RuleKey::of).collect(Collectors.toSet());

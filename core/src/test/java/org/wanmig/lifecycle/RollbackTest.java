@@ -30,6 +30,7 @@ import static org.wanmig.api.MigrationState.FAILED;
 import static org.wanmig.api.MigrationState.MIGRATING;
 import static org.wanmig.api.MigrationState.PREPARING;
 import static org.wanmig.api.MigrationState.ROLLED_BACK;
+import static org.wanmig.lifecycle.LifecycleFixture.lastDetail;
 
 /**
  * Abort and failure from every state a migration can rest in before completion: everything returns
@@ -71,33 +72,20 @@ class RollbackTest {
      */
     @Test
     void aSourceAgentBackWithinTheBudgetGetsItsStorageBackAndTheRollbackIsComplete() {
-        f = LifecycleFixture.start();
-        f.manager.retryStorage(java.time.Duration.ofMillis(50), java.time.Duration.ofSeconds(10));
-        MigrationId id = f.migrating("vs1");
-        f.replication.failRestores(3, new IllegalStateException("dcA agent: Connection refused"));
-        f.manager.failed(id, "QEMU migration failed");
-        Migration end = f.awaitEnd(id);
-        assertEquals(FAILED, end.state(), f.describe(id));
+        Migration end = failedWithTheSourceAgentDown(3, java.time.Duration.ofSeconds(10));
         assertEquals(4, f.replication.restores(), f.replication.calls().toString());
-        String last = end.timeline().get(end.timeline().size() - 1).detail();
-        assertFalse(last.contains("rollback incomplete"), f.describe(id));
+        assertFalse(lastDetail(end).contains("rollback incomplete"), f.describe(end.id()));
         assertTrue(end.timeline().stream().anyMatch(e -> e.detail().startsWith("storage not back at dcA (dcA agent:"
-                + " Connection refused); trying again every 0.05 s for up to 10 s")), f.describe(id));
+                + " Connection refused); trying again every 0.05 s for up to 10 s")), f.describe(end.id()));
         assertTrue(end.timeline().stream().anyMatch(e -> e.detail().equals("storage back at dcA (try 4)")),
-                f.describe(id));
-        f.assertBackAtSource(id);
+                f.describe(end.id()));
+        f.assertBackAtSource(end.id());
     }
 
     @Test
     void aSourceAgentAwayBeyondTheBudgetLeavesTheRollbackIncompleteSayingSo() {
-        f = LifecycleFixture.start();
-        f.manager.retryStorage(java.time.Duration.ofMillis(50), java.time.Duration.ofMillis(400));
-        MigrationId id = f.migrating("vs1");
-        f.replication.failRestores(Integer.MAX_VALUE, new IllegalStateException("dcA agent: Connection refused"));
-        f.manager.failed(id, "QEMU migration failed");
-        Migration end = f.awaitEnd(id);
-        assertEquals(FAILED, end.state(), f.describe(id));
-        String last = end.timeline().get(end.timeline().size() - 1).detail();
+        Migration end = failedWithTheSourceAgentDown(Integer.MAX_VALUE, java.time.Duration.ofMillis(400));
+        String last = lastDetail(end);
         assertTrue(last.contains("rollback incomplete: storage: dcA agent: Connection refused ("), last);
         assertTrue(last.contains(" tries in 0 s)"), last);
         long tries = f.replication.restores();
@@ -109,6 +97,18 @@ class RollbackTest {
             Thread.currentThread().interrupt();
         }
         assertEquals(after, f.replication.restores(), "no try after the migration ended");
+    }
+
+    /** vs1 MIGRATING, its hypervisor failing while the source's agent refuses the first {@code refusals} restores. */
+    private Migration failedWithTheSourceAgentDown(int refusals, java.time.Duration budget) {
+        f = LifecycleFixture.start();
+        f.manager.retryStorage(java.time.Duration.ofMillis(50), budget);
+        MigrationId id = f.migrating("vs1");
+        f.replication.failRestores(refusals, new IllegalStateException("dcA agent: Connection refused"));
+        f.manager.failed(id, "QEMU migration failed");
+        Migration end = f.awaitEnd(id);
+        assertEquals(FAILED, end.state(), f.describe(id));
+        return end;
     }
 
     /** How to bring a migration into a state and how that state fails. */
@@ -251,7 +251,7 @@ class RollbackTest {
         Migration m = f.manager.abort(id);
         m = f.awaitEnd(id);
         assertEquals(FAILED, m.state(), "a rollback that could not restore every route is a failure");
-        assertTrue(m.timeline().get(m.timeline().size() - 1).detail().contains("rollback incomplete"), m.toString());
+        assertTrue(lastDetail(m).contains("rollback incomplete"), m.toString());
         assertTrue(f.network.rulesOfMigration(id.value()).isEmpty(), "tunnel and redirect removed anyway");
     }
 
@@ -351,7 +351,7 @@ class RollbackTest {
                 "storage not taken back to where the server no longer runs: " + f.replication.calls());
         assertEquals(2, f.replication.calls().stream().filter(c -> c.equals("reverse vs1 dcA>dcB")).count(),
                 "the reversal asked again: " + f.replication.calls());
-        String last = m.timeline().get(m.timeline().size() - 1).detail();
+        String last = lastDetail(m);
         assertTrue(last.contains("vs1 stays at dcB") && last.contains("storage: "), last);
     }
 

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /** Replication whose answers the test decides: at once by default, held, or failed. */
 public final class FakeReplication implements ReplicationClient {
@@ -21,7 +22,7 @@ public final class FakeReplication implements ReplicationClient {
     private volatile boolean holdRestore;
     private final CompletableFuture<Void> heldRestore = new CompletableFuture<>();
     private volatile RuntimeException reverseError;
-    private final java.util.concurrent.atomic.AtomicInteger restoreFailures = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger restoreFailures = new AtomicInteger();
     private volatile RuntimeException restoreError;
     private volatile RuntimeException checkError;
     /** Per server: the DC whose copy was last promoted by a failover, and its generation. */
